@@ -1,0 +1,69 @@
+/*
+ * distance.h
+ *		Distance kernels over float4 arrays.
+ *
+ * The bottom layer: plain C, no PostgreSQL headers, so the kernels can be
+ * unit-tested outside the server.  omen_kernels_init() picks the fastest
+ * variant the CPU and OS support (portable C, AVX2+FMA, AVX-512) once; the
+ * function pointers below are then used everywhere.
+ */
+#ifndef OMEN_DISTANCE_H
+#define OMEN_DISTANCE_H
+
+/* Metrics an index can be built for. */
+typedef enum OmenMetric
+{
+	OMEN_METRIC_L2 = 1,			/* squared L2 internally */
+	OMEN_METRIC_IP = 2,			/* negative inner product */
+	OMEN_METRIC_COSINE = 3,		/* vectors stored normalized; negative inner product */
+	OMEN_METRIC_L1 = 4
+} OmenMetric;
+
+typedef float (*omen_pair_fn) (const float *a, const float *b, int n);
+typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
+							 float *dot, float *norma, float *normb);
+
+/* One implementation of every kernel. */
+typedef struct OmenKernelSet
+{
+	const char *name;			/* "portable", "avx2", "avx512" */
+	omen_pair_fn l2sq;			/* sum (a-b)^2 */
+	omen_pair_fn dot;			/* sum a*b */
+	omen_pair_fn l1;			/* sum |a-b| */
+	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
+} OmenKernelSet;
+
+/* The chosen kernels (valid after omen_kernels_init). */
+extern omen_pair_fn omen_l2sq;
+extern omen_pair_fn omen_dot;
+extern omen_pair_fn omen_l1;
+extern omen_cos_fn omen_cos_parts;
+
+extern void omen_kernels_init(void);
+extern const char *omen_kernels_name(void);
+
+/*
+ * Every variant this machine can run, portable first; for tests and
+ * benchmarks.  Returns the count written to out (at most max).
+ */
+extern int	omen_kernel_variants(const OmenKernelSet **out, int max);
+
+/*
+ * Graph distance for a metric: smaller is closer.  Cosine vectors are
+ * normalized before they reach the graph, so cosine uses the inner product.
+ */
+static inline float
+omen_distance(int metric, const float *a, const float *b, int n)
+{
+	switch (metric)
+	{
+		case OMEN_METRIC_L2:
+			return omen_l2sq(a, b, n);
+		case OMEN_METRIC_L1:
+			return omen_l1(a, b, n);
+		default:
+			return -omen_dot(a, b, n);
+	}
+}
+
+#endif							/* OMEN_DISTANCE_H */

@@ -1,0 +1,100 @@
+/*
+ * hnsw_graph.h
+ *		HNSW algorithms over an abstract node store, and the in-memory graph
+ *		that bulk builds fill.
+ *
+ * Nothing here knows about buffers.  Scans and inserts reach pages through a
+ * store (OmenStoreOps) whose node ids are packed TIDs; the in-memory graph
+ * uses dense ids 0..n-1 and is what a build participant fills before the
+ * page writer lays it out.
+ */
+#ifndef OMEN_HNSW_GRAPH_H
+#define OMEN_HNSW_GRAPH_H
+
+#include "postgres.h"
+
+/* Dense index in memory, packed ItemPointer on pages. */
+typedef uint64 OmenNodeId;
+
+/* A node and its distance to the query (smaller is closer). */
+typedef struct OmenCand
+{
+	OmenNodeId	id;
+	float		dist;
+} OmenCand;
+
+/*
+ * Access to the nodes of one graph.  Implementations must tolerate ids of
+ * nodes that have gone (stale links seen by a scan): neighbors() returns -1
+ * and distances() gives +Inf for them.
+ */
+typedef struct OmenStoreOps
+{
+	/* Neighbours of id at level, at most max; count, or -1 if id is gone. */
+	int			(*neighbors) (void *store, OmenNodeId id, int level,
+							  OmenNodeId *out, int max);
+	/* Distances from query to each of ids[0..n-1] into out[]. */
+	void		(*distances) (void *store, const float *query,
+							  const OmenNodeId *ids, int n, float *out);
+	/* Distance between two stored nodes (neighbour selection). */
+	float		(*pair_distance) (void *store, OmenNodeId a, OmenNodeId b);
+	/* Marks id visited for the current search; false if it already was. */
+	bool		(*visit) (void *store, OmenNodeId id);
+} OmenStoreOps;
+
+/*
+ * Beam search on one level from the given entry candidates (their distances
+ * known and already marked visited).  Writes up to ef nearest into result,
+ * ascending by distance, and returns the count.
+ */
+extern int	omen_search_layer(const OmenStoreOps *ops, void *store,
+							  const float *query, const OmenCand *entry,
+							  int nentry, int ef, int level, OmenCand *result);
+
+/*
+ * Malkov's heuristic (Alg. 4): from candidates sorted ascending, keep up to
+ * m that are closer to the base than to any kept one; fills with the
+ * nearest discarded ones if fewer than m survive.  Returns the count in out.
+ */
+extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
+								  const OmenCand *cands, int ncands, int m,
+								  OmenCand *out);
+
+/* Random level for a new node, from a uniform draw in (0,1]. */
+extern int	omen_random_level(double uniform, int m, int max_level);
+
+/*
+ * The in-memory graph of one segment under construction.  Capacity is fixed
+ * at creation (the caller sizes it from its memory budget with
+ * omen_graph_node_bytes), so no reallocation happens while inserting.
+ */
+typedef struct OmenGraph OmenGraph;
+
+extern Size omen_graph_node_bytes(int dim, int m);
+extern OmenGraph *omen_graph_create(int dim, int metric, int m,
+									int ef_construction, int max_level,
+									int capacity, uint64 seed);
+extern void omen_graph_free(OmenGraph *g);
+
+/*
+ * Inserts vec (already normalized for cosine).  If merge_duplicate and a node
+ * with an identical vector exists, nothing is inserted, *merged is set and
+ * that node's id is returned.  Otherwise returns the new node's id.  The
+ * caller must not insert into a full graph.
+ */
+extern int	omen_graph_insert(OmenGraph *g, const float *vec,
+							  bool merge_duplicate, bool *merged);
+
+extern int	omen_graph_count(const OmenGraph *g);
+extern bool omen_graph_full(const OmenGraph *g);
+extern int	omen_graph_entry(const OmenGraph *g);	/* -1 when empty */
+extern int	omen_graph_level(const OmenGraph *g, int id);
+extern const float *omen_graph_vector(const OmenGraph *g, int id);
+extern int	omen_graph_neighbors(const OmenGraph *g, int id, int level,
+								 const uint32 **out);
+
+/* k nearest to query with beam width ef; for small segments and tests. */
+extern int	omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
+							  OmenCand *out);
+
+#endif							/* OMEN_HNSW_GRAPH_H */

@@ -1,0 +1,28 @@
+/*
+ * vector.h
+ *		The vector type: on-disk layout identical to pgvector's.
+ */
+#ifndef OMEN_VECTOR_H
+#define OMEN_VECTOR_H
+
+#include "fmgr.h"
+
+#define VECTOR_MAX_DIM 16000
+
+/* varlena header, int16 dim, int16 unused (always 0), dim float4s */
+typedef struct Vector
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int16		dim;
+	int16		unused;
+	float		x[FLEXIBLE_ARRAY_MEMBER];
+} Vector;
+
+#define VECTOR_SIZE(_dim)		(offsetof(Vector, x) + sizeof(float) * (_dim))
+#define DatumGetVector(x)		((Vector *) PG_DETOAST_DATUM(x))
+#define PG_GETARG_VECTOR_P(x)	DatumGetVector(PG_GETARG_DATUM(x))
+#define PG_RETURN_VECTOR_P(x)	PG_RETURN_POINTER(x)
+
+extern Vector *InitVector(int dim);
+
+#endif							/* OMEN_VECTOR_H */
