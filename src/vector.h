@@ -23,6 +23,16 @@ typedef struct Vector
 #define PG_GETARG_VECTOR_P(x)	DatumGetVector(PG_GETARG_DATUM(x))
 #define PG_RETURN_VECTOR_P(x)	PG_RETURN_POINTER(x)
 
+/* A zero-filled vector of dim elements (dim must already be checked). */
 extern Vector *InitVector(int dim);
+
+/* ERROR unless 1 <= dim <= VECTOR_MAX_DIM. */
+extern void CheckVectorDim(int dim);
+
+/* ERROR unless typmod is -1 (none) or equal to dim. */
+extern void CheckVectorTypmod(int32 typmod, int dim);
+
+/* ERROR unless both operands have the same number of dimensions. */
+extern void CheckVectorDims(const Vector *a, const Vector *b);
 
 #endif							/* OMEN_VECTOR_H */

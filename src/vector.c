@@ -1,0 +1,801 @@
+/*
+ * vector.c
+ *		The vector type: I/O, casts, arithmetic, distances, ordering and
+ *		aggregates, all compatible with pgvector's SQL-level behaviour.
+ *
+ * Every value that reaches a Vector is finite: input, casts and arithmetic
+ * reject NaN and infinities, so the index code never has to.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
+#include "libpq/pqformat.h"
+#include "parser/scansup.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+
+#include "distance.h"
+#include "vector.h"
+
+Vector *
+InitVector(int dim)
+{
+	Size		size = VECTOR_SIZE(dim);
+	Vector	   *v = (Vector *) palloc0(size);
+
+	SET_VARSIZE(v, size);
+	v->dim = (int16) dim;
+	return v;
+}
+
+void
+CheckVectorDim(int dim)
+{
+	if (dim < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("vector must have at least 1 dimension")));
+	if (dim > VECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vector cannot have more than %d dimensions",
+						VECTOR_MAX_DIM)));
+}
+
+void
+CheckVectorTypmod(int32 typmod, int dim)
+{
+	if (typmod != -1 && typmod != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", typmod, dim)));
+}
+
+void
+CheckVectorDims(const Vector *a, const Vector *b)
+{
+	if (a->dim != b->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d",
+						a->dim, b->dim)));
+}
+
+static inline void
+check_element(float v)
+{
+	if (isnan(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("NaN not allowed in vector")));
+	if (isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("infinite value not allowed in vector")));
+}
+
+/* Arithmetic on finite inputs may still overflow float4. */
+static inline void
+check_overflow(const Vector *v)
+{
+	for (int i = 0; i < v->dim; i++)
+		if (isinf(v->x[i]))
+			float_overflow_error();
+}
+
+static inline char *
+skip_space(char *p)
+{
+	while (scanner_isspace(*p))
+		p++;
+	return p;
+}
+
+static void
+syntax_error(const char *lit)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type vector: \"%s\"", lit)));
+}
+
+PG_FUNCTION_INFO_V1(vector_in);
+Datum
+vector_in(PG_FUNCTION_ARGS)
+{
+	char	   *lit = PG_GETARG_CSTRING(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	char	   *p = skip_space(lit);
+	int			cap = 1;
+	int			dim = 0;
+	Vector	   *result;
+
+	if (*p != '[')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+				 errdetail("A vector literal begins with \"[\".")));
+	p = skip_space(p + 1);
+	if (*p == ']')
+		CheckVectorDim(0);
+
+	/* Commas bound the element count, so one allocation is enough. */
+	for (char *q = p; *q != '\0' && cap <= VECTOR_MAX_DIM; q++)
+		if (*q == ',')
+			cap++;
+	result = InitVector(Min(cap, VECTOR_MAX_DIM));
+
+	for (;;)
+	{
+		char	   *end;
+		float		val;
+
+		if (dim == VECTOR_MAX_DIM)
+			CheckVectorDim(dim + 1);
+
+		/* strtof, as float4in uses, avoids rounding twice via double */
+		errno = 0;
+		val = strtof(p, &end);
+		if (end == p)
+			syntax_error(lit);
+		if (errno == ERANGE && isinf(val))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("\"%s\" is out of range for type vector",
+							pnstrdup(p, end - p))));
+		check_element(val);
+		result->x[dim++] = val;
+
+		p = skip_space(end);
+		if (*p == ']')
+			break;
+		if (*p != ',')
+			syntax_error(lit);
+		p = skip_space(p + 1);
+	}
+
+	if (*skip_space(p + 1) != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+				 errdetail("Only whitespace may follow the closing \"]\".")));
+
+	CheckVectorTypmod(typmod, dim);
+	SET_VARSIZE(result, VECTOR_SIZE(dim));
+	result->dim = (int16) dim;
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_out);
+Datum
+vector_out(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+
+	/* each element takes at most FLOAT_SHORTEST_DECIMAL_LEN - 1 chars + ',' */
+	char	   *buf = palloc(v->dim * FLOAT_SHORTEST_DECIMAL_LEN + 2);
+	char	   *p = buf;
+
+	*p++ = '[';
+	for (int i = 0; i < v->dim; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		p += float_to_shortest_decimal_bufn(v->x[i], p);
+	}
+	*p++ = ']';
+	*p = '\0';
+
+	PG_FREE_IF_COPY(v, 0);
+	PG_RETURN_CSTRING(buf);
+}
+
+PG_FUNCTION_INFO_V1(vector_typmod_in);
+Datum
+vector_typmod_in(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   *mods;
+	int			n;
+
+	mods = ArrayGetIntegerTypmods(ta, &n);
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type modifier"),
+				 errdetail("Type vector takes one modifier, its number of dimensions.")));
+	if (mods[0] < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vector must be at least 1")));
+	if (mods[0] > VECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vector cannot exceed %d",
+						VECTOR_MAX_DIM)));
+	PG_RETURN_INT32(mods[0]);
+}
+
+PG_FUNCTION_INFO_V1(vector_typmod_out);
+Datum
+vector_typmod_out(PG_FUNCTION_ARGS)
+{
+	int32		typmod = PG_GETARG_INT32(0);
+
+	PG_RETURN_CSTRING(typmod < 0 ? pstrdup("") : psprintf("(%d)", typmod));
+}
+
+/* Wire format: uint16 dim, uint16 unused (0), dim float4s, big-endian. */
+PG_FUNCTION_INFO_V1(vector_recv);
+Datum
+vector_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	int			dim = (int) pq_getmsgint(buf, sizeof(uint16));
+	int			unused = (int) pq_getmsgint(buf, sizeof(uint16));
+	Vector	   *result;
+
+	CheckVectorDim(dim);
+	CheckVectorTypmod(typmod, dim);
+	if (unused != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected unused to be 0, not %d", unused)));
+
+	result = InitVector(dim);
+	for (int i = 0; i < dim; i++)
+	{
+		result->x[i] = pq_getmsgfloat4(buf);
+		check_element(result->x[i]);
+	}
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_send);
+Datum
+vector_send(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, (uint16) v->dim);
+	pq_sendint16(&buf, (uint16) v->unused);
+	for (int i = 0; i < v->dim; i++)
+		pq_sendfloat4(&buf, v->x[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* Cast to itself: enforces the column's typmod. */
+PG_FUNCTION_INFO_V1(vector);
+Datum
+vector(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+
+	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
+	PG_RETURN_VECTOR_P(v);
+}
+
+/* Cast from integer[], real[], double precision[] or numeric[]. */
+PG_FUNCTION_INFO_V1(array_to_vector);
+Datum
+array_to_vector(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	int			n;
+	Vector	   *result;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be 1-D")));
+	if (array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  &elems, NULL, &n);
+	CheckVectorDim(n);
+	CheckVectorTypmod(typmod, n);
+
+	result = InitVector(n);
+	for (int i = 0; i < n; i++)
+	{
+		float		f;
+
+		switch (elemtype)
+		{
+			case INT4OID:
+				f = (float) DatumGetInt32(elems[i]);
+				break;
+			case FLOAT4OID:
+				f = DatumGetFloat4(elems[i]);
+				break;
+			case FLOAT8OID:
+				{
+					double		d = DatumGetFloat8(elems[i]);
+
+					f = (float) d;
+					if (isinf(f) && !isinf(d))
+						float_overflow_error();
+					break;
+				}
+			case NUMERICOID:
+				f = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
+													   elems[i]));
+				break;
+			default:
+				elog(ERROR, "unsupported array element type %u", elemtype);
+		}
+		check_element(f);
+		result->x[i] = f;
+	}
+	pfree(elems);
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_to_float4);
+Datum
+vector_to_float4(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	Datum	   *elems = palloc(sizeof(Datum) * v->dim);
+	ArrayType  *result;
+
+	for (int i = 0; i < v->dim; i++)
+		elems[i] = Float4GetDatum(v->x[i]);
+	result = construct_array(elems, v->dim, FLOAT4OID, sizeof(float4),
+							 true, TYPALIGN_INT);
+	pfree(elems);
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* Distances */
+
+PG_FUNCTION_INFO_V1(l2_distance);
+Datum
+l2_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	CheckVectorDims(a, b);
+	PG_RETURN_FLOAT8(sqrt((double) omen_l2sq(a->x, b->x, a->dim)));
+}
+
+/* Same order as l2_distance without the square root; for index support. */
+PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
+Datum
+vector_l2_squared_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	CheckVectorDims(a, b);
+	PG_RETURN_FLOAT8((double) omen_l2sq(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(inner_product);
+Datum
+inner_product(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	CheckVectorDims(a, b);
+	PG_RETURN_FLOAT8((double) omen_dot(a->x, b->x, a->dim));
+}
+
+/* Negated so that ascending order ranks the largest products first. */
+PG_FUNCTION_INFO_V1(vector_negative_inner_product);
+Datum
+vector_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	CheckVectorDims(a, b);
+	PG_RETURN_FLOAT8(-(double) omen_dot(a->x, b->x, a->dim));
+}
+
+/* 1 - cos(a, b); NaN when either vector is zero, as in pgvector. */
+PG_FUNCTION_INFO_V1(cosine_distance);
+Datum
+cosine_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	float		dot,
+				norma,
+				normb;
+	double		sim;
+
+	CheckVectorDims(a, b);
+	omen_cos_parts(a->x, b->x, a->dim, &dot, &norma, &normb);
+	sim = (double) dot / sqrt((double) norma * (double) normb);
+
+	/* rounding can push |sim| slightly past 1 */
+	if (sim > 1.0)
+		sim = 1.0;
+	else if (sim < -1.0)
+		sim = -1.0;
+	PG_RETURN_FLOAT8(1.0 - sim);
+}
+
+PG_FUNCTION_INFO_V1(l1_distance);
+Datum
+l1_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	CheckVectorDims(a, b);
+	PG_RETURN_FLOAT8((double) omen_l1(a->x, b->x, a->dim));
+}
+
+/* Functions */
+
+PG_FUNCTION_INFO_V1(vector_dims);
+Datum
+vector_dims(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_INT32(v->dim);
+}
+
+/* Sum of squares in double: float4 squares would overflow past ~1.8e19. */
+static double
+norm_of(const Vector *v)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < v->dim; i++)
+		s += (double) v->x[i] * (double) v->x[i];
+	return sqrt(s);
+}
+
+PG_FUNCTION_INFO_V1(vector_norm);
+Datum
+vector_norm(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(norm_of(PG_GETARG_VECTOR_P(0)));
+}
+
+/*
+ * Unit vector in the direction of v; the zero vector stays zero.  Each
+ * |x[i]| <= norm, so the quotients cannot overflow.
+ */
+PG_FUNCTION_INFO_V1(l2_normalize);
+Datum
+l2_normalize(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	double		norm = norm_of(v);
+	Vector	   *result = InitVector(v->dim);
+
+	if (norm > 0.0)
+		for (int i = 0; i < v->dim; i++)
+			result->x[i] = (float) ((double) v->x[i] / norm);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/* Elements start..start+count-1, 1-based and clipped like substring(). */
+PG_FUNCTION_INFO_V1(subvector);
+Datum
+subvector(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	int32		start = PG_GETARG_INT32(1);
+	int32		count = PG_GETARG_INT32(2);
+	int64		first = Max((int64) start, 1);
+	int64		last = Min((int64) start + count - 1, (int64) v->dim);
+	Vector	   *result;
+
+	if (count < 1 || first > last)
+		CheckVectorDim(0);
+
+	result = InitVector((int) (last - first + 1));
+	memcpy(result->x, v->x + (first - 1), sizeof(float) * result->dim);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/* Arithmetic */
+
+PG_FUNCTION_INFO_V1(vector_add);
+Datum
+vector_add(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
+
+	CheckVectorDims(a, b);
+	result = InitVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+		result->x[i] = a->x[i] + b->x[i];
+	check_overflow(result);
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_sub);
+Datum
+vector_sub(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
+
+	CheckVectorDims(a, b);
+	result = InitVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+		result->x[i] = a->x[i] - b->x[i];
+	check_overflow(result);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/* Elementwise product; underflow to zero is an error, as for float4mul. */
+PG_FUNCTION_INFO_V1(vector_mul);
+Datum
+vector_mul(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
+
+	CheckVectorDims(a, b);
+	result = InitVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+		result->x[i] = a->x[i] * b->x[i];
+	check_overflow(result);
+	for (int i = 0; i < a->dim; i++)
+		if (result->x[i] == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
+			float_underflow_error();
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_concat);
+Datum
+vector_concat(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
+
+	CheckVectorDim(a->dim + b->dim);
+	result = InitVector(a->dim + b->dim);
+	memcpy(result->x, a->x, sizeof(float) * a->dim);
+	memcpy(result->x + a->dim, b->x, sizeof(float) * b->dim);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/*
+ * Ordering: element by element, then the shorter vector first, as for
+ * arrays.  Frees detoasted copies since btree and sorts call it often.
+ */
+static int
+vector_cmp_args(FunctionCallInfo fcinfo)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	int			n = Min(a->dim, b->dim);
+	int			cmp = 0;
+
+	for (int i = 0; i < n && cmp == 0; i++)
+	{
+		if (a->x[i] < b->x[i])
+			cmp = -1;
+		else if (a->x[i] > b->x[i])
+			cmp = 1;
+	}
+	if (cmp == 0 && a->dim != b->dim)
+		cmp = a->dim < b->dim ? -1 : 1;
+
+	PG_FREE_IF_COPY(a, 0);
+	PG_FREE_IF_COPY(b, 1);
+	return cmp;
+}
+
+PG_FUNCTION_INFO_V1(vector_cmp);
+Datum
+vector_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(vector_cmp_args(fcinfo));
+}
+
+PG_FUNCTION_INFO_V1(vector_lt);
+Datum
+vector_lt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vector_cmp_args(fcinfo) < 0);
+}
+
+PG_FUNCTION_INFO_V1(vector_le);
+Datum
+vector_le(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vector_cmp_args(fcinfo) <= 0);
+}
+
+PG_FUNCTION_INFO_V1(vector_eq);
+Datum
+vector_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vector_cmp_args(fcinfo) == 0);
+}
+
+PG_FUNCTION_INFO_V1(vector_ne);
+Datum
+vector_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vector_cmp_args(fcinfo) != 0);
+}
+
+PG_FUNCTION_INFO_V1(vector_ge);
+Datum
+vector_ge(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vector_cmp_args(fcinfo) >= 0);
+}
+
+PG_FUNCTION_INFO_V1(vector_gt);
+Datum
+vector_gt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vector_cmp_args(fcinfo) > 0);
+}
+
+/*
+ * avg(vector) state: a double precision[] holding the row count and then
+ * the per-dimension sums; '{0}' (no dimensions yet) before the first row.
+ * The state functions are callable from SQL, so the array is checked.
+ */
+static float8 *
+state_values(ArrayType *state, int *dim)
+{
+	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
+		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("invalid state for vector aggregate"),
+				 errdetail("Expected a one-dimensional double precision array without nulls.")));
+	*dim = ARR_DIMS(state)[0] - 1;
+	return (float8 *) ARR_DATA_PTR(state);
+}
+
+/* A zeroed state for dim sums. */
+static ArrayType *
+state_new(int dim)
+{
+	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(float8) * (dim + 1);
+	ArrayType  *state = (ArrayType *) palloc0(size);
+
+	SET_VARSIZE(state, size);
+	state->ndim = 1;
+	state->elemtype = FLOAT8OID;
+	ARR_DIMS(state)[0] = dim + 1;
+	ARR_LBOUND(state)[0] = 1;
+	return state;
+}
+
+/* Inside an aggregate the state is ours to update in place. */
+static float8 *
+state_writable(FunctionCallInfo fcinfo, ArrayType **state,
+			   const float8 *values, int dim)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+	{
+		*state = state_new(dim);
+		memcpy(ARR_DATA_PTR(*state), values, sizeof(float8) * (dim + 1));
+	}
+	return (float8 *) ARR_DATA_PTR(*state);
+}
+
+PG_FUNCTION_INFO_V1(vector_accum);
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	Vector	   *v = PG_GETARG_VECTOR_P(1);
+	int			dim;
+	float8	   *s = state_values(state, &dim);
+	float8	   *r;
+
+	if (dim == 0)
+	{
+		/* first row: the sums are the row itself */
+		state = state_new(v->dim);
+		r = (float8 *) ARR_DATA_PTR(state);
+		r[0] = s[0];
+		for (int i = 0; i < v->dim; i++)
+			r[i + 1] = v->x[i];
+	}
+	else
+	{
+		CheckVectorTypmod(dim, v->dim);
+		r = state_writable(fcinfo, &state, s, dim);
+		for (int i = 0; i < dim; i++)
+		{
+			r[i + 1] += v->x[i];
+			if (isinf(r[i + 1]))
+				float_overflow_error();
+		}
+	}
+	r[0] += 1.0;
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+PG_FUNCTION_INFO_V1(vector_combine);
+Datum
+vector_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state1 = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *state2 = PG_GETARG_ARRAYTYPE_P(1);
+	int			dim1,
+				dim2;
+	float8	   *s1 = state_values(state1, &dim1);
+	float8	   *s2 = state_values(state2, &dim2);
+	float8	   *r;
+
+	if (dim1 == 0)
+	{
+		float8		n1 = s1[0];
+
+		state1 = state_new(dim2);
+		r = (float8 *) ARR_DATA_PTR(state1);
+		memcpy(r, s2, sizeof(float8) * (dim2 + 1));
+		r[0] += n1;
+		PG_RETURN_ARRAYTYPE_P(state1);
+	}
+
+	if (dim2 != 0)
+		CheckVectorTypmod(dim1, dim2);
+	r = state_writable(fcinfo, &state1, s1, dim1);
+	r[0] += s2[0];
+	for (int i = 1; i <= dim2; i++)
+	{
+		r[i] += s2[i];
+		if (isinf(r[i]))
+			float_overflow_error();
+	}
+	PG_RETURN_ARRAYTYPE_P(state1);
+}
+
+PG_FUNCTION_INFO_V1(vector_avg);
+Datum
+vector_avg(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	int			dim;
+	float8	   *s = state_values(state, &dim);
+	Vector	   *result;
+
+	/* the average of no rows is NULL */
+	if (s[0] == 0.0)
+		PG_RETURN_NULL();
+
+	CheckVectorDim(dim);
+	result = InitVector(dim);
+	for (int i = 0; i < dim; i++)
+	{
+		result->x[i] = (float) (s[i + 1] / s[0]);
+		check_element(result->x[i]);
+	}
+	PG_RETURN_VECTOR_P(result);
+}
