@@ -62,6 +62,7 @@ SELECT stmt, pg_temp.try(stmt) FROM (VALUES
 	('SELECT vector_avg(vector_accum(''{1,Infinity}'', ''[1]''))'),
 	('SELECT vector_combine(''{1,1}'', ''{1,1,1}'')'),
 	('SELECT vector_combine(''{1,1e308}'', ''{1,1e308}'')'),
-	('SELECT vector_combine(''{1,NULL}'', ''{0}'')')) t(stmt);
+	('SELECT vector_combine(''{1,NULL}'', ''{0}'')'),
+	('SELECT vector_combine(''{0}'', array_fill(1.0::float8, ARRAY[16002]))')) t(stmt);
 
 DROP TABLE agg_t, agg_p;

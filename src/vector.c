@@ -676,6 +676,9 @@ state_values(ArrayType *state, int *dim)
 				 errmsg("invalid state for vector aggregate"),
 				 errdetail("Expected a one-dimensional double precision array without nulls.")));
 	*dim = ARR_DIMS(state)[0] - 1;
+	/* no vector has more dimensions, so no valid state does either */
+	if (*dim > VECTOR_MAX_DIM)
+		CheckVectorDim(*dim);
 	return (float8 *) ARR_DATA_PTR(state);
 }
 
