@@ -97,12 +97,13 @@ skip_space(char *p)
 	return p;
 }
 
-static void
-syntax_error(const char *lit)
+static void pg_attribute_noreturn()
+syntax_error(const char *lit, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type vector: \"%s\"", lit)));
+			 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+			 detail ? errdetail("%s", detail) : 0));
 }
 
 PG_FUNCTION_INFO_V1(vector_in);
@@ -117,10 +118,7 @@ vector_in(PG_FUNCTION_ARGS)
 	Vector	   *result;
 
 	if (*p != '[')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type vector: \"%s\"", lit),
-				 errdetail("A vector literal begins with \"[\".")));
+		syntax_error(lit, "A vector literal begins with \"[\".");
 	p = skip_space(p + 1);
 	if (*p == ']')
 		CheckVectorDim(0);
@@ -143,7 +141,7 @@ vector_in(PG_FUNCTION_ARGS)
 		errno = 0;
 		val = strtof(p, &end);
 		if (end == p)
-			syntax_error(lit);
+			syntax_error(lit, NULL);
 		if (errno == ERANGE && isinf(val))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -156,15 +154,12 @@ vector_in(PG_FUNCTION_ARGS)
 		if (*p == ']')
 			break;
 		if (*p != ',')
-			syntax_error(lit);
+			syntax_error(lit, NULL);
 		p = skip_space(p + 1);
 	}
 
 	if (*skip_space(p + 1) != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type vector: \"%s\"", lit),
-				 errdetail("Only whitespace may follow the closing \"]\".")));
+		syntax_error(lit, "Only whitespace may follow the closing \"]\".");
 
 	CheckVectorTypmod(typmod, dim);
 	SET_VARSIZE(result, VECTOR_SIZE(dim));
