@@ -43,9 +43,11 @@ extern void omen_kernels_init(void);
 extern const char *omen_kernels_name(void);
 
 /*
- * Every variant this machine can run, portable first; for tests and
- * benchmarks.  Returns the count written to out (at most max).
+ * Every variant this machine can run, portable first and fastest last; for
+ * tests and benchmarks.  Returns the count written to out (at most max).
  */
+#define OMEN_MAX_KERNEL_VARIANTS 3
+
 extern int	omen_kernel_variants(const OmenKernelSet **out, int max);
 
 /*
