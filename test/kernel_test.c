@@ -180,6 +180,44 @@ check_all(const OmenKernelSet *k, const float *a, const float *b, int n,
 	check(k->name, "cos_parts.normb", what, n, normb, r.normb, r.normb, tol);
 }
 
+/*
+ * The batched kernels of variant k on q and v[0..3]: each result must be
+ * bitwise equal to the pair kernel's (which check_all compares with the
+ * reference).
+ */
+static void
+check_batch(const OmenKernelSet *k, const float *q, const float *const v[4],
+			int n, const char *what)
+{
+	float		l2[4],
+				dot[4];
+
+	k->l2sq_batch4(q, v, n, l2);
+	k->dot_batch4(q, v, n, dot);
+	for (int i = 0; i < 4; i++)
+	{
+		float		want_l2 = k->l2sq(q, v[i], n);
+		float		want_dot = k->dot(q, v[i], n);
+
+		if (memcmp(&l2[i], &want_l2, sizeof(float)) == 0)
+			passed++;
+		else
+		{
+			failed++;
+			printf("FAIL %s l2sq_batch4 n=%d %s: out[%d] = %.9g, pair kernel gives %.9g\n",
+				   k->name, n, what, i, l2[i], want_l2);
+		}
+		if (memcmp(&dot[i], &want_dot, sizeof(float)) == 0)
+			passed++;
+		else
+		{
+			failed++;
+			printf("FAIL %s dot_batch4 n=%d %s: out[%d] = %.9g, pair kernel gives %.9g\n",
+				   k->name, n, what, i, dot[i], want_dot);
+		}
+	}
+}
+
 /* 64-byte aligned buffer with room for MAX_OFFSET extra floats */
 static float *
 alloc_floats(int n, void **raw)
@@ -197,9 +235,11 @@ static void
 test_lengths(const OmenKernelSet *const *v, int nv)
 {
 	void	   *raw_a,
-			   *raw_b;
+			   *raw_b,
+			   *raw_c;
 	float	   *a = alloc_floats(MAX_LEN, &raw_a);
 	float	   *b = alloc_floats(MAX_LEN, &raw_b);
+	float	   *c = alloc_floats(4 * (MAX_LEN + 1), &raw_c);
 
 	for (int range = 0; range < NUM_RANGES; range++)
 	{
@@ -208,15 +248,23 @@ test_lengths(const OmenKernelSet *const *v, int nv)
 			int			n = li < 100 ? li + 1 : long_lengths[li - 100];
 			double		tol = range == RANGE_INT ? 0.0 : tolerance(n);
 
+			/* batch inputs n + 1 floats apart: alignments differ */
+			const float *const batch[4] = {c, c + n + 1, c + 2 * (n + 1), c + 3 * (n + 1)};
+
 			rng_state = (uint64_t) range * 1000003 + n;
 			fill(a, n, range);
 			fill(b, n, range);
+			fill(c, 4 * (n + 1), range);
 			for (int k = 0; k < nv; k++)
+			{
 				check_all(v[k], a, b, n, tol, range_names[range]);
+				check_batch(v[k], a, batch, n, range_names[range]);
+			}
 		}
 	}
 	free(raw_a);
 	free(raw_b);
+	free(raw_c);
 }
 
 /* Unaligned inputs: a and b start 1..15 floats past a 64-byte boundary. */
@@ -279,12 +327,16 @@ test_guard_pages(const OmenKernelSet *const *v, int nv)
 		int			n = li < 100 ? li + 1 : long_lengths[li - 100];
 		float	   *a = end[0] - n;
 		float	   *b = end[1] - n;
+		const float *const batch[4] = {b, a, b, a};
 
 		rng_state = (uint64_t) n * 104729;
 		fill(a, n, RANGE_INT);
 		fill(b, n, RANGE_INT);
 		for (int k = 0; k < nv; k++)
+		{
 			check_all(v[k], a, b, n, 0.0, "int at page end");
+			check_batch(v[k], a, batch, n, "int at page end");
+		}
 	}
 	for (int i = 0; i < 2; i++)
 		munmap(map[i], data + page);
@@ -379,7 +431,9 @@ test_dispatch(const OmenKernelSet *const *v, int nv)
 
 	expect_chosen(NULL, best, "default");
 	if (omen_l2sq == v[nv - 1]->l2sq && omen_dot == v[nv - 1]->dot &&
-		omen_l1 == v[nv - 1]->l1 && omen_cos_parts == v[nv - 1]->cos_parts)
+		omen_l1 == v[nv - 1]->l1 && omen_cos_parts == v[nv - 1]->cos_parts &&
+		omen_l2sq_batch4 == v[nv - 1]->l2sq_batch4 &&
+		omen_dot_batch4 == v[nv - 1]->dot_batch4)
 		passed++;
 	else
 	{
@@ -414,43 +468,76 @@ now(void)
 /* keeps the compiler from dropping the benchmarked calls */
 static volatile float bench_sink;
 
+enum
+{
+	BENCH_L2SQ,
+	BENCH_COS_PARTS,
+	BENCH_L2SQ_BATCH4,
+	NUM_BENCH
+};
+
+static const char *const bench_names[NUM_BENCH] = {
+	"l2sq", "cos_parts", "l2sq_batch4"
+};
+
 /*
- * Distances per second of one kernel against a working set of vectors,
- * repeating passes for at least 0.3 s.
+ * Distances per second of one kernel against a working set of vectors: the
+ * best of 5 runs of at least 0.1 s, since other processes sharing the
+ * machine only ever make a run slower.
  */
 static double
-bench_one(const OmenKernelSet *k, int cos, const float *q, const float *set,
+bench_one(const OmenKernelSet *k, int kind, const float *q, const float *set,
 		  int count, int dim)
 {
-	long		done = 0;
-	double		start = now(),
-				elapsed;
+	double		best = 0;
 
-	do
+	for (int run = 0; run < 5; run++)
 	{
-		float		acc = 0;
+		long		done = 0;
+		double		start = now(),
+					elapsed;
 
-		for (int i = 0; i < count; i++)
+		do
 		{
-			const float *x = set + (size_t) i * dim;
+			float		acc = 0;
 
-			if (cos)
+			for (int i = 0; i + 4 <= count; i += 4)
 			{
-				float		dot,
-							na,
-							nb;
+				const float *x = set + (size_t) i * dim;
+				const float *const v[4] = {x, x + dim, x + 2 * dim, x + 3 * dim};
+				float		out[4];
 
-				k->cos_parts(q, x, dim, &dot, &na, &nb);
-				acc += dot + na + nb;
+				switch (kind)
+				{
+					case BENCH_L2SQ:
+						for (int j = 0; j < 4; j++)
+							acc += k->l2sq(q, v[j], dim);
+						break;
+					case BENCH_COS_PARTS:
+						for (int j = 0; j < 4; j++)
+						{
+							float		dot,
+										na,
+										nb;
+
+							k->cos_parts(q, v[j], dim, &dot, &na, &nb);
+							acc += dot + na + nb;
+						}
+						break;
+					default:
+						k->l2sq_batch4(q, v, dim, out);
+						acc += out[0] + out[1] + out[2] + out[3];
+						break;
+				}
 			}
-			else
-				acc += k->l2sq(q, x, dim);
-		}
-		bench_sink += acc;
-		done += count;
-		elapsed = now() - start;
-	} while (elapsed < 0.3);
-	return done / elapsed;
+			bench_sink += acc;
+			done += count - count % 4;
+			elapsed = now() - start;
+		} while (elapsed < 0.1);
+		if (done / elapsed > best)
+			best = done / elapsed;
+	}
+	return best;
 }
 
 static void
@@ -472,20 +559,19 @@ bench(const OmenKernelSet *const *v, int nv)
 	fill(set, (int) (sets[1] / sizeof(float)), RANGE_UNIT);
 
 	printf("distances per second (millions), one query against a working set\n");
-	printf("%-9s %-5s %-10s %14s %14s\n", "variant", "dim", "kernel",
+	printf("%-9s %-5s %-12s %14s %14s\n", "variant", "dim", "kernel",
 		   "256kB (L2)", "20MB (>L2)");
 	for (int d = 0; d < 2; d++)
-		for (int cos = 0; cos < 2; cos++)
+		for (int kind = 0; kind < NUM_BENCH; kind++)
 			for (int k = 0; k < nv; k++)
 			{
-				printf("%-9s %-5d %-10s", v[k]->name, dims[d],
-					   cos ? "cos_parts" : "l2sq");
+				printf("%-9s %-5d %-12s", v[k]->name, dims[d], bench_names[kind]);
 				for (int s = 0; s < 2; s++)
 				{
 					int			count = (int) (sets[s] / (dims[d] * sizeof(float)));
 
 					printf(" %14.2f",
-						   bench_one(v[k], cos, q, set, count, dims[d]) / 1e6);
+						   bench_one(v[k], kind, q, set, count, dims[d]) / 1e6);
 				}
 				printf("\n");
 				fflush(stdout);
