@@ -1,73 +1,807 @@
 /*
  * distance.c
  *		Distance kernels and their runtime dispatch.
+ *
+ * Three variants of every kernel: portable C (the baseline, built without
+ * -march flags so the module loads on any CPU), AVX2+FMA and AVX-512F.  The
+ * SIMD variants are compiled with per-function target attributes and only
+ * called after cpuid and xgetbv say both the CPU and the OS support them.
+ *
+ * Every variant keeps several independent partial sums so that consecutive
+ * adds or FMAs do not wait on each other's latency; partial sums are
+ * combined in a fixed order, so a variant always returns the same result
+ * for the same input.
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "distance.h"
+
+#if defined(__x86_64__) && \
+	(defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8))
+#define OMEN_HAVE_X86_SIMD 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+/*
+ * Portable variant.  gcc does not vectorize a float reduction without
+ * -ffast-math (it would reorder the sum), but 8 explicit partial sums are
+ * independent lanes it can keep in two SSE registers at -O2 and that
+ * aarch64 keeps in two NEON registers.
+ */
+#define PORTABLE_LANES 8
+
+static inline float
+sum_lanes(const float *s)
+{
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
 
 static float
 l2sq_portable(const float *a, const float *b, int n)
 {
-	float		s = 0.0f;
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
 
-	for (int i = 0; i < n; i++)
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+		{
+			float		d = a[i + j] - b[i + j];
+
+			s[j] += d * d;
+		}
+	for (int j = 0; i < n; i++, j++)
 	{
 		float		d = a[i] - b[i];
 
-		s += d * d;
+		s[j] += d * d;
 	}
-	return s;
+	return sum_lanes(s);
 }
 
 static float
 dot_portable(const float *a, const float *b, int n)
 {
-	float		s = 0.0f;
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
 
-	for (int i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+			s[j] += a[i + j] * b[i + j];
+	for (int j = 0; i < n; i++, j++)
+		s[j] += a[i] * b[i];
+	return sum_lanes(s);
 }
 
 static float
 l1_portable(const float *a, const float *b, int n)
 {
-	float		s = 0.0f;
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
 
-	for (int i = 0; i < n; i++)
-		s += fabsf(a[i] - b[i]);
-	return s;
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+			s[j] += fabsf(a[i + j] - b[i + j]);
+	for (int j = 0; i < n; i++, j++)
+		s[j] += fabsf(a[i] - b[i]);
+	return sum_lanes(s);
 }
 
+/*
+ * Three sums of 4 lanes each: with 8 lanes gcc keeps the 24 partial sums in
+ * memory instead of registers.
+ */
 static void
 cos_parts_portable(const float *a, const float *b, int n,
 				   float *dot, float *norma, float *normb)
 {
-	float		d = 0.0f,
-				na = 0.0f,
-				nb = 0.0f;
+	float		d[4] = {0};
+	float		na[4] = {0};
+	float		nb[4] = {0};
+	int			i = 0;
 
-	for (int i = 0; i < n; i++)
+	for (; i + 4 <= n; i += 4)
+		for (int j = 0; j < 4; j++)
+		{
+			d[j] += a[i + j] * b[i + j];
+			na[j] += a[i + j] * a[i + j];
+			nb[j] += b[i + j] * b[i + j];
+		}
+	for (int j = 0; i < n; i++, j++)
 	{
-		d += a[i] * b[i];
-		na += a[i] * a[i];
-		nb += b[i] * b[i];
+		d[j] += a[i] * b[i];
+		na[j] += a[i] * a[i];
+		nb[j] += b[i] * b[i];
 	}
-	*dot = d;
-	*norma = na;
-	*normb = nb;
+	*dot = (d[0] + d[2]) + (d[1] + d[3]);
+	*norma = (na[0] + na[2]) + (na[1] + na[3]);
+	*normb = (nb[0] + nb[2]) + (nb[1] + nb[3]);
+}
+
+/* Scalar code gains nothing from sharing q's loads; reuse the pair kernels. */
+static void
+l2sq_batch4_portable(const float *q, const float *const v[4], int n,
+					 float out[4])
+{
+	for (int k = 0; k < 4; k++)
+		out[k] = l2sq_portable(q, v[k], n);
+}
+
+static void
+dot_batch4_portable(const float *q, const float *const v[4], int n,
+					float out[4])
+{
+	for (int k = 0; k < 4; k++)
+		out[k] = dot_portable(q, v[k], n);
 }
 
 static const OmenKernelSet portable_kernels = {
-	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable
+	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
+	l2sq_batch4_portable, dot_batch4_portable
 };
+
+#ifdef OMEN_HAVE_X86_SIMD
+
+/*
+ * AVX2+FMA variant: 4 accumulators of 8 floats (32 floats a pass), then
+ * single registers, then one masked load for the last 1..7 floats.  Masked
+ * lanes read as 0 and never fault, so the tail reads nothing past n.
+ */
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+
+/* A window of 8 starting at tail_mask_bits[8 - r] enables the first r lanes. */
+static const int32_t tail_mask_bits[16] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+static inline AVX2_TARGET __m256i
+avx2_tail_mask(int r)
+{
+	return _mm256_loadu_si256((const __m256i *) (tail_mask_bits + 8 - r));
+}
+
+static inline AVX2_TARGET float
+avx2_hsum(__m256 v)
+{
+	__m128		x = _mm_add_ps(_mm256_castps256_ps128(v),
+							   _mm256_extractf128_ps(v, 1));
+
+	x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+	x = _mm_add_ss(x, _mm_movehdup_ps(x));
+	return _mm_cvtss_f32(x);
+}
+
+static inline AVX2_TARGET float
+avx2_hsum4(__m256 s0, __m256 s1, __m256 s2, __m256 s3)
+{
+	return avx2_hsum(_mm256_add_ps(_mm256_add_ps(s0, s1),
+								   _mm256_add_ps(s2, s3)));
+}
+
+static AVX2_TARGET float
+l2sq_avx2(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	__m256		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+
+		d1 = _mm256_sub_ps(_mm256_maskload_ps(a + i, m),
+						   _mm256_maskload_ps(b + i, m));
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+static AVX2_TARGET float
+dot_avx2(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m),
+							 _mm256_maskload_ps(b + i, m), s1);
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+static AVX2_TARGET float
+l1_avx2(const float *a, const float *b, int n)
+{
+	/* clearing the sign bit is fabsf */
+	const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	__m256		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
+		s2 = _mm256_add_ps(s2, _mm256_and_ps(d2, abs_mask));
+		s3 = _mm256_add_ps(s3, _mm256_and_ps(d3, abs_mask));
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
+	}
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+
+		d1 = _mm256_sub_ps(_mm256_maskload_ps(a + i, m),
+						   _mm256_maskload_ps(b + i, m));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+/* Three sums share the loads; 2 accumulators each keeps 6 chains in flight. */
+static AVX2_TARGET void
+cos_parts_avx2(const float *a, const float *b, int n,
+			   float *dot, float *norma, float *normb)
+{
+	__m256		d0 = _mm256_setzero_ps(),
+				d1 = _mm256_setzero_ps();
+	__m256		na0 = _mm256_setzero_ps(),
+				na1 = _mm256_setzero_ps();
+	__m256		nb0 = _mm256_setzero_ps(),
+				nb1 = _mm256_setzero_ps();
+	__m256		x0,
+				x1,
+				y0,
+				y1;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		x0 = _mm256_loadu_ps(a + i);
+		x1 = _mm256_loadu_ps(a + i + 8);
+		y0 = _mm256_loadu_ps(b + i);
+		y1 = _mm256_loadu_ps(b + i + 8);
+		d0 = _mm256_fmadd_ps(x0, y0, d0);
+		d1 = _mm256_fmadd_ps(x1, y1, d1);
+		na0 = _mm256_fmadd_ps(x0, x0, na0);
+		na1 = _mm256_fmadd_ps(x1, x1, na1);
+		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
+		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
+	}
+	if (i + 8 <= n)
+	{
+		x0 = _mm256_loadu_ps(a + i);
+		y0 = _mm256_loadu_ps(b + i);
+		d0 = _mm256_fmadd_ps(x0, y0, d0);
+		na0 = _mm256_fmadd_ps(x0, x0, na0);
+		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
+		i += 8;
+	}
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+
+		x1 = _mm256_maskload_ps(a + i, m);
+		y1 = _mm256_maskload_ps(b + i, m);
+		d1 = _mm256_fmadd_ps(x1, y1, d1);
+		na1 = _mm256_fmadd_ps(x1, x1, na1);
+		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
+	}
+	*dot = avx2_hsum(_mm256_add_ps(d0, d1));
+	*norma = avx2_hsum(_mm256_add_ps(na0, na1));
+	*normb = avx2_hsum(_mm256_add_ps(nb0, nb1));
+}
+
+/*
+ * Batched kernels: the pair kernel's loop with each step done for 4 vectors,
+ * each with the same 4 accumulators in the same order, so the results are
+ * bitwise those of the pair kernel.  The loops over 4 must be unrolled, or
+ * gcc -O2 keeps the 16 accumulators in memory (the pragma needs gcc 8).
+ */
+#define OMEN_UNROLL4 _Pragma("GCC unroll 4")
+
+static AVX2_TARGET void
+l2sq_batch4_avx2(const float *q, const float *const v[4], int n, float out[4])
+{
+	__m256		s[4][4];
+	__m256		x,
+				d;
+	int			i = 0;
+
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+			s[k][j] = _mm256_setzero_ps();
+	for (; i + 32 <= n; i += 32)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+		{
+			x = _mm256_loadu_ps(q + i + 8 * j);
+			OMEN_UNROLL4
+			for (int k = 0; k < 4; k++)
+			{
+				d = _mm256_sub_ps(x, _mm256_loadu_ps(v[k] + i + 8 * j));
+				s[k][j] = _mm256_fmadd_ps(d, d, s[k][j]);
+			}
+		}
+	for (; i + 8 <= n; i += 8)
+	{
+		x = _mm256_loadu_ps(q + i);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+		{
+			d = _mm256_sub_ps(x, _mm256_loadu_ps(v[k] + i));
+			s[k][0] = _mm256_fmadd_ps(d, d, s[k][0]);
+		}
+	}
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+
+		x = _mm256_maskload_ps(q + i, m);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+		{
+			d = _mm256_sub_ps(x, _mm256_maskload_ps(v[k] + i, m));
+			s[k][1] = _mm256_fmadd_ps(d, d, s[k][1]);
+		}
+	}
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		out[k] = avx2_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
+}
+
+static AVX2_TARGET void
+dot_batch4_avx2(const float *q, const float *const v[4], int n, float out[4])
+{
+	__m256		s[4][4];
+	__m256		x;
+	int			i = 0;
+
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+			s[k][j] = _mm256_setzero_ps();
+	for (; i + 32 <= n; i += 32)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+		{
+			x = _mm256_loadu_ps(q + i + 8 * j);
+			OMEN_UNROLL4
+			for (int k = 0; k < 4; k++)
+				s[k][j] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v[k] + i + 8 * j),
+										  s[k][j]);
+		}
+	for (; i + 8 <= n; i += 8)
+	{
+		x = _mm256_loadu_ps(q + i);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+			s[k][0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v[k] + i), s[k][0]);
+	}
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+
+		x = _mm256_maskload_ps(q + i, m);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+			s[k][1] = _mm256_fmadd_ps(x, _mm256_maskload_ps(v[k] + i, m),
+									  s[k][1]);
+	}
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		out[k] = avx2_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
+}
+
+static const OmenKernelSet avx2_kernels = {
+	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cos_parts_avx2,
+	l2sq_batch4_avx2, dot_batch4_avx2
+};
+
+/*
+ * AVX-512F variant: same shape with 16-float registers (64 floats a pass);
+ * the tail is one zero-masking load of 1..15 floats, which does not fault
+ * on masked-out lanes.  avx2 and fma are enabled too because the compiler
+ * may use them for the surrounding scalar code; the variant is only offered
+ * when the CPU has them.
+ */
+#define AVX512_TARGET __attribute__((target("avx512f,avx2,fma")))
+
+static inline AVX512_TARGET __mmask16
+avx512_tail_mask(int r)
+{
+	return (__mmask16) ((1u << r) - 1);
+}
+
+static inline AVX512_TARGET float
+avx512_hsum4(__m512 s0, __m512 s1, __m512 s2, __m512 s3)
+{
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
+											  _mm512_add_ps(s2, s3)));
+}
+
+static AVX512_TARGET float
+l2sq_avx512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	__m512		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+
+		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
+						   _mm512_maskz_loadu_ps(m, b + i));
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET float
+dot_avx512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
+							 _mm512_maskz_loadu_ps(m, b + i), s1);
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET float
+l1_avx512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	__m512		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
+		s2 = _mm512_add_ps(s2, _mm512_abs_ps(d2));
+		s3 = _mm512_add_ps(s3, _mm512_abs_ps(d3));
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
+	}
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+
+		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
+						   _mm512_maskz_loadu_ps(m, b + i));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET void
+cos_parts_avx512(const float *a, const float *b, int n,
+				 float *dot, float *norma, float *normb)
+{
+	__m512		d0 = _mm512_setzero_ps(),
+				d1 = _mm512_setzero_ps();
+	__m512		na0 = _mm512_setzero_ps(),
+				na1 = _mm512_setzero_ps();
+	__m512		nb0 = _mm512_setzero_ps(),
+				nb1 = _mm512_setzero_ps();
+	__m512		x0,
+				x1,
+				y0,
+				y1;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		x0 = _mm512_loadu_ps(a + i);
+		x1 = _mm512_loadu_ps(a + i + 16);
+		y0 = _mm512_loadu_ps(b + i);
+		y1 = _mm512_loadu_ps(b + i + 16);
+		d0 = _mm512_fmadd_ps(x0, y0, d0);
+		d1 = _mm512_fmadd_ps(x1, y1, d1);
+		na0 = _mm512_fmadd_ps(x0, x0, na0);
+		na1 = _mm512_fmadd_ps(x1, x1, na1);
+		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
+		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
+	}
+	if (i + 16 <= n)
+	{
+		x0 = _mm512_loadu_ps(a + i);
+		y0 = _mm512_loadu_ps(b + i);
+		d0 = _mm512_fmadd_ps(x0, y0, d0);
+		na0 = _mm512_fmadd_ps(x0, x0, na0);
+		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
+		i += 16;
+	}
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+
+		x1 = _mm512_maskz_loadu_ps(m, a + i);
+		y1 = _mm512_maskz_loadu_ps(m, b + i);
+		d1 = _mm512_fmadd_ps(x1, y1, d1);
+		na1 = _mm512_fmadd_ps(x1, x1, na1);
+		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
+	}
+	*dot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+	*norma = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
+	*normb = _mm512_reduce_add_ps(_mm512_add_ps(nb0, nb1));
+}
+
+/* Batched kernels, built like the AVX2 ones. */
+static AVX512_TARGET void
+l2sq_batch4_avx512(const float *q, const float *const v[4], int n,
+				   float out[4])
+{
+	__m512		s[4][4];
+	__m512		x,
+				d;
+	int			i = 0;
+
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+			s[k][j] = _mm512_setzero_ps();
+	for (; i + 64 <= n; i += 64)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+		{
+			x = _mm512_loadu_ps(q + i + 16 * j);
+			OMEN_UNROLL4
+			for (int k = 0; k < 4; k++)
+			{
+				d = _mm512_sub_ps(x, _mm512_loadu_ps(v[k] + i + 16 * j));
+				s[k][j] = _mm512_fmadd_ps(d, d, s[k][j]);
+			}
+		}
+	for (; i + 16 <= n; i += 16)
+	{
+		x = _mm512_loadu_ps(q + i);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+		{
+			d = _mm512_sub_ps(x, _mm512_loadu_ps(v[k] + i));
+			s[k][0] = _mm512_fmadd_ps(d, d, s[k][0]);
+		}
+	}
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+
+		x = _mm512_maskz_loadu_ps(m, q + i);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+		{
+			d = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, v[k] + i));
+			s[k][1] = _mm512_fmadd_ps(d, d, s[k][1]);
+		}
+	}
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		out[k] = avx512_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
+}
+
+static AVX512_TARGET void
+dot_batch4_avx512(const float *q, const float *const v[4], int n,
+				  float out[4])
+{
+	__m512		s[4][4];
+	__m512		x;
+	int			i = 0;
+
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+			s[k][j] = _mm512_setzero_ps();
+	for (; i + 64 <= n; i += 64)
+		OMEN_UNROLL4
+		for (int j = 0; j < 4; j++)
+		{
+			x = _mm512_loadu_ps(q + i + 16 * j);
+			OMEN_UNROLL4
+			for (int k = 0; k < 4; k++)
+				s[k][j] = _mm512_fmadd_ps(x, _mm512_loadu_ps(v[k] + i + 16 * j),
+										  s[k][j]);
+		}
+	for (; i + 16 <= n; i += 16)
+	{
+		x = _mm512_loadu_ps(q + i);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+			s[k][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(v[k] + i), s[k][0]);
+	}
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+
+		x = _mm512_maskz_loadu_ps(m, q + i);
+		OMEN_UNROLL4
+		for (int k = 0; k < 4; k++)
+			s[k][1] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, v[k] + i),
+									  s[k][1]);
+	}
+	OMEN_UNROLL4
+	for (int k = 0; k < 4; k++)
+		out[k] = avx512_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
+}
+
+static const OmenKernelSet avx512_kernels = {
+	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cos_parts_avx512,
+	l2sq_batch4_avx512, dot_batch4_avx512
+};
+
+/* XCR0 bits the OS sets when it saves the register state on context switch */
+#define XCR0_SSE		(1u << 1)
+#define XCR0_YMM		(1u << 2)
+#define XCR0_OPMASK		(1u << 5)
+#define XCR0_ZMM_HI256	(1u << 6)
+#define XCR0_HI16_ZMM	(1u << 7)
+#define XCR0_AVX		(XCR0_SSE | XCR0_YMM)
+#define XCR0_AVX512		(XCR0_AVX | XCR0_OPMASK | XCR0_ZMM_HI256 | XCR0_HI16_ZMM)
+
+/* Caller must have checked CPUID.1:ECX.OSXSAVE, else xgetbv faults. */
+static uint64_t
+read_xcr0(void)
+{
+	uint32_t	lo,
+				hi;
+
+	__asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((uint64_t) hi << 32) | lo;
+}
+
+/*
+ * What this CPU and OS can run.  cpuid alone is not enough: a CPU with
+ * AVX-512 under an OS (or hypervisor) that does not save the ZMM and opmask
+ * registers would corrupt them across context switches, so XCR0 must show
+ * that state enabled too.
+ */
+static void
+detect_x86(int *avx2, int *avx512)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+	uint64_t	xcr0;
+
+	*avx2 = *avx512 = 0;
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return;
+	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA))
+		return;
+	xcr0 = read_xcr0();
+	if ((xcr0 & XCR0_AVX) != XCR0_AVX)
+		return;
+	if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+		return;
+	if (!(ebx & bit_AVX2))
+		return;
+	*avx2 = 1;
+	if ((ebx & bit_AVX512F) && (xcr0 & XCR0_AVX512) == XCR0_AVX512)
+		*avx512 = 1;
+}
+
+#endif							/* OMEN_HAVE_X86_SIMD */
 
 omen_pair_fn omen_l2sq = l2sq_portable;
 omen_pair_fn omen_dot = dot_portable;
 omen_pair_fn omen_l1 = l1_portable;
 omen_cos_fn omen_cos_parts = cos_parts_portable;
+omen_batch4_fn omen_l2sq_batch4 = l2sq_batch4_portable;
+omen_batch4_fn omen_dot_batch4 = dot_batch4_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -76,23 +810,50 @@ omen_kernel_variants(const OmenKernelSet **out, int max)
 {
 	int			n = 0;
 
+#ifdef OMEN_HAVE_X86_SIMD
+	int			avx2,
+				avx512;
+
+	detect_x86(&avx2, &avx512);
+#endif
+
 	if (n < max)
 		out[n++] = &portable_kernels;
+#ifdef OMEN_HAVE_X86_SIMD
+	if (avx2 && n < max)
+		out[n++] = &avx2_kernels;
+	if (avx512 && n < max)
+		out[n++] = &avx512_kernels;
+#endif
 	return n;
 }
 
+/*
+ * Use the fastest variant, or the one named by OMEN_KERNELS (for tests and
+ * benchmarks) if this machine can run it; an unknown or unsupported name
+ * falls back to the fastest.
+ */
 void
 omen_kernels_init(void)
 {
-	const OmenKernelSet *v[4];
-	int			n = omen_kernel_variants(v, 4);
+	const OmenKernelSet *v[OMEN_MAX_KERNEL_VARIANTS];
+	int			n = omen_kernel_variants(v, OMEN_MAX_KERNEL_VARIANTS);
+	const char *want = getenv("OMEN_KERNELS");
 
 	/* variants are listed slowest first */
 	chosen = v[n - 1];
+	if (want != NULL)
+	{
+		for (int i = 0; i < n; i++)
+			if (strcmp(v[i]->name, want) == 0)
+				chosen = v[i];
+	}
 	omen_l2sq = chosen->l2sq;
 	omen_dot = chosen->dot;
 	omen_l1 = chosen->l1;
 	omen_cos_parts = chosen->cos_parts;
+	omen_l2sq_batch4 = chosen->l2sq_batch4;
+	omen_dot_batch4 = chosen->dot_batch4;
 }
 
 const char *

@@ -23,6 +23,14 @@ typedef float (*omen_pair_fn) (const float *a, const float *b, int n);
 typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
 							 float *dot, float *norma, float *normb);
 
+/*
+ * Scores 4 vectors against q in one pass over q: out[k] is bitwise equal to
+ * the pair kernel's result for (q, v[k]), so batched and single distances
+ * can be mixed freely.
+ */
+typedef void (*omen_batch4_fn) (const float *q, const float *const v[4],
+								int n, float out[4]);
+
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
@@ -31,6 +39,8 @@ typedef struct OmenKernelSet
 	omen_pair_fn dot;			/* sum a*b */
 	omen_pair_fn l1;			/* sum |a-b| */
 	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
+	omen_batch4_fn l2sq_batch4;	/* l2sq of q and each of 4 vectors */
+	omen_batch4_fn dot_batch4;	/* dot of q and each of 4 vectors */
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -38,14 +48,18 @@ extern omen_pair_fn omen_l2sq;
 extern omen_pair_fn omen_dot;
 extern omen_pair_fn omen_l1;
 extern omen_cos_fn omen_cos_parts;
+extern omen_batch4_fn omen_l2sq_batch4;
+extern omen_batch4_fn omen_dot_batch4;
 
 extern void omen_kernels_init(void);
 extern const char *omen_kernels_name(void);
 
 /*
- * Every variant this machine can run, portable first; for tests and
- * benchmarks.  Returns the count written to out (at most max).
+ * Every variant this machine can run, portable first and fastest last; for
+ * tests and benchmarks.  Returns the count written to out (at most max).
  */
+#define OMEN_MAX_KERNEL_VARIANTS 3
+
 extern int	omen_kernel_variants(const OmenKernelSet **out, int max);
 
 /*

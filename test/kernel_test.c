@@ -1,0 +1,611 @@
+/*
+ * kernel_test.c
+ *		Checks every distance kernel variant this machine can run against a
+ *		double-precision reference, and (with --bench) measures throughput.
+ *
+ * Build and run (no PostgreSQL needed):
+ *		cc -O2 -Isrc -o test/.build/kernel_test test/kernel_test.c src/distance.c -lm
+ *		test/.build/kernel_test [--bench]
+ *
+ * Prints one line per failing check and, last, "kernels: N passed, N failed";
+ * exits non-zero if any check failed.
+ */
+#include <float.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "distance.h"
+
+/*
+ * Tolerance.  Rounding errors of a float sum of n terms behave like a random
+ * walk: about sqrt(n) * FLT_EPSILON times the sum of the absolute values of
+ * the terms.  (The worst case is n * FLT_EPSILON, but deterministic kernels
+ * on pseudo-random data stay near the typical case: the largest error seen
+ * here is under a tenth of the bound below.)  The "+ 2" covers the couple of
+ * roundings inside each term, the factor 4 is headroom.  The error is
+ * measured against the sum of |terms|, not against the result, because a
+ * dot product can cancel to nearly 0 while its rounding errors do not.
+ * Dropping or repeating an element may hide within this bound for long
+ * vectors, so the integer data set, for which every partial sum is exact,
+ * is checked with tolerance 0.
+ */
+static double
+tolerance(int n)
+{
+	return 4.0 * (sqrt((double) n) + 2.0) * FLT_EPSILON;
+}
+
+/* Value ranges of the generated vectors. */
+enum
+{
+	RANGE_UNIT,					/* uniform in [-1, 1] */
+	RANGE_BYTE,					/* uniform in [0, 255], like pixel data */
+	RANGE_MIXED,				/* [-1, 1] scaled by 10^-3 .. 10^3 */
+	RANGE_INT,					/* integers in [-8, 8]: every sum exact */
+	NUM_RANGES
+};
+
+static const char *const range_names[NUM_RANGES] = {
+	"unit", "byte", "mixed", "int"
+};
+
+/* lengths beyond 1..100 */
+static const int long_lengths[] = {
+	127, 128, 129, 255, 256, 257, 511, 512, 513, 784, 1000, 1023, 1024,
+	1536, 2000, 3072, 4096, 16000
+};
+
+#define NUM_LONG (int) (sizeof(long_lengths) / sizeof(long_lengths[0]))
+#define MAX_LEN 16000
+#define MAX_OFFSET 15
+
+static int	passed;
+static int	failed;
+
+/* splitmix64: deterministic, so failures reproduce */
+static uint64_t rng_state;
+
+static uint64_t
+rng_next(void)
+{
+	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* uniform in [0, 1) */
+static double
+rng_unit(void)
+{
+	return (double) (rng_next() >> 11) / 9007199254740992.0;
+}
+
+static void
+fill(float *x, int n, int range)
+{
+	static const double scales[] = {1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3};
+
+	for (int i = 0; i < n; i++)
+	{
+		switch (range)
+		{
+			case RANGE_UNIT:
+				x[i] = (float) (2.0 * rng_unit() - 1.0);
+				break;
+			case RANGE_BYTE:
+				x[i] = (float) (255.0 * rng_unit());
+				break;
+			case RANGE_MIXED:
+				x[i] = (float) ((2.0 * rng_unit() - 1.0) * scales[rng_next() % 7]);
+				break;
+			default:
+				x[i] = (float) ((int) (rng_next() % 17) - 8);
+				break;
+		}
+	}
+}
+
+/* Exact results and sums of |terms| of all kernels, in double. */
+typedef struct Reference
+{
+	double		l2sq,
+				dot,
+				l1,
+				norma,
+				normb;
+	double		abs_dot;		/* sum |a*b| */
+} Reference;
+
+static void
+reference(const float *a, const float *b, int n, Reference *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < n; i++)
+	{
+		double		x = a[i],
+					y = b[i];
+
+		r->l2sq += (x - y) * (x - y);
+		r->dot += x * y;
+		r->abs_dot += fabs(x * y);
+		r->l1 += fabs(x - y);
+		r->norma += x * x;
+		r->normb += y * y;
+	}
+}
+
+/* One check: |got - ref| within tol times the sum of |terms|. */
+static void
+check(const char *variant, const char *kernel, const char *what, int n,
+	  double got, double ref, double abs_sum, double tol)
+{
+	double		err = fabs(got - ref);
+
+	if (err <= tol * abs_sum)
+	{
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL %s %s n=%d %s: got %.9g, expected %.9g (error %.3g, allowed %.3g)\n",
+		   variant, kernel, n, what, got, ref, err, tol * abs_sum);
+}
+
+/* Every kernel of variant k on a and b. */
+static void
+check_all(const OmenKernelSet *k, const float *a, const float *b, int n,
+		  double tol, const char *what)
+{
+	Reference	r;
+	float		dot,
+				norma,
+				normb;
+
+	reference(a, b, n, &r);
+	check(k->name, "l2sq", what, n, k->l2sq(a, b, n), r.l2sq, r.l2sq, tol);
+	check(k->name, "dot", what, n, k->dot(a, b, n), r.dot, r.abs_dot, tol);
+	check(k->name, "l1", what, n, k->l1(a, b, n), r.l1, r.l1, tol);
+	k->cos_parts(a, b, n, &dot, &norma, &normb);
+	check(k->name, "cos_parts.dot", what, n, dot, r.dot, r.abs_dot, tol);
+	check(k->name, "cos_parts.norma", what, n, norma, r.norma, r.norma, tol);
+	check(k->name, "cos_parts.normb", what, n, normb, r.normb, r.normb, tol);
+}
+
+/*
+ * The batched kernels of variant k on q and v[0..3]: each result must be
+ * bitwise equal to the pair kernel's (which check_all compares with the
+ * reference).
+ */
+static void
+check_batch(const OmenKernelSet *k, const float *q, const float *const v[4],
+			int n, const char *what)
+{
+	float		l2[4],
+				dot[4];
+
+	k->l2sq_batch4(q, v, n, l2);
+	k->dot_batch4(q, v, n, dot);
+	for (int i = 0; i < 4; i++)
+	{
+		float		want_l2 = k->l2sq(q, v[i], n);
+		float		want_dot = k->dot(q, v[i], n);
+
+		if (memcmp(&l2[i], &want_l2, sizeof(float)) == 0)
+			passed++;
+		else
+		{
+			failed++;
+			printf("FAIL %s l2sq_batch4 n=%d %s: out[%d] = %.9g, pair kernel gives %.9g\n",
+				   k->name, n, what, i, l2[i], want_l2);
+		}
+		if (memcmp(&dot[i], &want_dot, sizeof(float)) == 0)
+			passed++;
+		else
+		{
+			failed++;
+			printf("FAIL %s dot_batch4 n=%d %s: out[%d] = %.9g, pair kernel gives %.9g\n",
+				   k->name, n, what, i, dot[i], want_dot);
+		}
+	}
+}
+
+/* 64-byte aligned buffer with room for MAX_OFFSET extra floats */
+static float *
+alloc_floats(int n, void **raw)
+{
+	*raw = malloc((n + MAX_OFFSET + 16) * sizeof(float));
+	if (*raw == NULL)
+	{
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	return (float *) (((uintptr_t) *raw + 63) & ~(uintptr_t) 63);
+}
+
+static void
+test_lengths(const OmenKernelSet *const *v, int nv)
+{
+	void	   *raw_a,
+			   *raw_b,
+			   *raw_c;
+	float	   *a = alloc_floats(MAX_LEN, &raw_a);
+	float	   *b = alloc_floats(MAX_LEN, &raw_b);
+	float	   *c = alloc_floats(4 * (MAX_LEN + 1), &raw_c);
+
+	for (int range = 0; range < NUM_RANGES; range++)
+	{
+		for (int li = 0; li < 100 + NUM_LONG; li++)
+		{
+			int			n = li < 100 ? li + 1 : long_lengths[li - 100];
+			double		tol = range == RANGE_INT ? 0.0 : tolerance(n);
+
+			/* batch inputs n + 1 floats apart: alignments differ */
+			const float *const batch[4] = {c, c + n + 1, c + 2 * (n + 1), c + 3 * (n + 1)};
+
+			rng_state = (uint64_t) range * 1000003 + n;
+			fill(a, n, range);
+			fill(b, n, range);
+			fill(c, 4 * (n + 1), range);
+			for (int k = 0; k < nv; k++)
+			{
+				check_all(v[k], a, b, n, tol, range_names[range]);
+				check_batch(v[k], a, batch, n, range_names[range]);
+			}
+		}
+	}
+	free(raw_a);
+	free(raw_b);
+	free(raw_c);
+}
+
+/* Unaligned inputs: a and b start 1..15 floats past a 64-byte boundary. */
+static void
+test_alignment(const OmenKernelSet *const *v, int nv)
+{
+	static const int lengths[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 784, 1536};
+	void	   *raw_a,
+			   *raw_b;
+	float	   *a = alloc_floats(MAX_LEN, &raw_a);
+	float	   *b = alloc_floats(MAX_LEN, &raw_b);
+	char		what[32];
+
+	for (int off = 1; off <= MAX_OFFSET; off++)
+	{
+		/* b's offset differs from a's so that the two never line up */
+		int			off_b = (off * 7) % (MAX_OFFSET + 1);
+
+		for (int li = 0; li < (int) (sizeof(lengths) / sizeof(lengths[0])); li++)
+		{
+			int			n = lengths[li];
+
+			snprintf(what, sizeof(what), "unit offset %d/%d", off, off_b);
+			rng_state = (uint64_t) off * 7919 + n;
+			fill(a + off, n, RANGE_UNIT);
+			fill(b + off_b, n, RANGE_UNIT);
+			for (int k = 0; k < nv; k++)
+				check_all(v[k], a + off, b + off_b, n, tolerance(n), what);
+		}
+	}
+	free(raw_a);
+	free(raw_b);
+}
+
+/*
+ * Inputs ending right before an unreadable page: a tail that reads past n
+ * crashes the test instead of passing by luck.
+ */
+static void
+test_guard_pages(const OmenKernelSet *const *v, int nv)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t		data = ((MAX_LEN * sizeof(float) + page - 1) / page) * page;
+	char	   *map[2];
+	float	   *end[2];
+
+	for (int i = 0; i < 2; i++)
+	{
+		map[i] = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map[i] == MAP_FAILED || mprotect(map[i] + data, page, PROT_NONE) != 0)
+		{
+			perror("mmap");
+			exit(2);
+		}
+		end[i] = (float *) (map[i] + data);
+	}
+	for (int li = 0; li < 100 + NUM_LONG; li++)
+	{
+		int			n = li < 100 ? li + 1 : long_lengths[li - 100];
+		float	   *a = end[0] - n;
+		float	   *b = end[1] - n;
+		const float *const batch[4] = {b, a, b, a};
+
+		rng_state = (uint64_t) n * 104729;
+		fill(a, n, RANGE_INT);
+		fill(b, n, RANGE_INT);
+		for (int k = 0; k < nv; k++)
+		{
+			check_all(v[k], a, b, n, 0.0, "int at page end");
+			check_batch(v[k], a, batch, n, "int at page end");
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		munmap(map[i], data + page);
+}
+
+static void
+on_segv(int sig)
+{
+	static const char msg[] = "FAIL: SIGSEGV, a kernel read outside its input\n";
+
+	/* only async-signal-safe calls here */
+	(void) sig;
+	(void) write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static void
+expect_chosen(const char *env, const char *want, const char *why)
+{
+	if (env != NULL)
+		setenv("OMEN_KERNELS", env, 1);
+	else
+		unsetenv("OMEN_KERNELS");
+	omen_kernels_init();
+	if (strcmp(omen_kernels_name(), want) == 0)
+	{
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL dispatch (%s): OMEN_KERNELS=%s chose %s, expected %s\n",
+		   why, env ? env : "(unset)", omen_kernels_name(), want);
+}
+
+/* What the compiler's runtime and the kernel report for this machine. */
+static const char *
+expected_best(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	int			avx512 = 0;
+	FILE	   *f;
+
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+		return "portable";
+	if (!__builtin_cpu_supports("avx512f"))
+		return "avx2";
+
+	/*
+	 * Linux lists avx512f only if it saves the ZMM state; where there is no
+	 * /proc, trust the cpuid bits.
+	 */
+	f = fopen("/proc/cpuinfo", "r");
+	if (f == NULL)
+		return "avx512";
+	{
+		char		line[8192];
+
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "flags", 5) == 0 && strstr(line, " avx512f") != NULL)
+				avx512 = 1;
+	}
+	fclose(f);
+	return avx512 ? "avx512" : "avx2";
+#else
+	return "portable";
+#endif
+}
+
+static void
+test_dispatch(const OmenKernelSet *const *v, int nv)
+{
+	static const char *const names[] = {"portable", "avx2", "avx512"};
+	const char *best = v[nv - 1]->name;
+	const char *expect = expected_best();
+
+	if (strcmp(best, expect) == 0)
+		passed++;
+	else
+	{
+		failed++;
+		printf("FAIL dispatch: fastest variant found is %s, this CPU and OS support %s\n",
+			   best, expect);
+	}
+	if (strcmp(v[0]->name, "portable") == 0)
+		passed++;
+	else
+	{
+		failed++;
+		printf("FAIL dispatch: first variant is %s, not portable\n", v[0]->name);
+	}
+
+	expect_chosen(NULL, best, "default");
+	if (omen_l2sq == v[nv - 1]->l2sq && omen_dot == v[nv - 1]->dot &&
+		omen_l1 == v[nv - 1]->l1 && omen_cos_parts == v[nv - 1]->cos_parts &&
+		omen_l2sq_batch4 == v[nv - 1]->l2sq_batch4 &&
+		omen_dot_batch4 == v[nv - 1]->dot_batch4)
+		passed++;
+	else
+	{
+		failed++;
+		printf("FAIL dispatch: function pointers are not those of %s\n", best);
+	}
+	for (int i = 0; i < (int) (sizeof(names) / sizeof(names[0])); i++)
+	{
+		const char *want = best;
+
+		/* a name this machine cannot run falls back to the best */
+		for (int k = 0; k < nv; k++)
+			if (strcmp(v[k]->name, names[i]) == 0)
+				want = names[i];
+		expect_chosen(names[i], want, "forced");
+	}
+	expect_chosen("bogus", best, "unknown name");
+	expect_chosen("", best, "empty name");
+	unsetenv("OMEN_KERNELS");
+	omen_kernels_init();
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* keeps the compiler from dropping the benchmarked calls */
+static volatile float bench_sink;
+
+enum
+{
+	BENCH_L2SQ,
+	BENCH_COS_PARTS,
+	BENCH_L2SQ_BATCH4,
+	NUM_BENCH
+};
+
+static const char *const bench_names[NUM_BENCH] = {
+	"l2sq", "cos_parts", "l2sq_batch4"
+};
+
+/*
+ * Distances per second of one kernel against a working set of vectors: the
+ * best of 5 runs of at least 0.1 s, since other processes sharing the
+ * machine only ever make a run slower.
+ */
+static double
+bench_one(const OmenKernelSet *k, int kind, const float *q, const float *set,
+		  int count, int dim)
+{
+	double		best = 0;
+
+	for (int run = 0; run < 5; run++)
+	{
+		long		done = 0;
+		double		start = now(),
+					elapsed;
+
+		do
+		{
+			float		acc = 0;
+
+			for (int i = 0; i + 4 <= count; i += 4)
+			{
+				const float *x = set + (size_t) i * dim;
+				const float *const v[4] = {x, x + dim, x + 2 * dim, x + 3 * dim};
+				float		out[4];
+
+				switch (kind)
+				{
+					case BENCH_L2SQ:
+						for (int j = 0; j < 4; j++)
+							acc += k->l2sq(q, v[j], dim);
+						break;
+					case BENCH_COS_PARTS:
+						for (int j = 0; j < 4; j++)
+						{
+							float		dot,
+										na,
+										nb;
+
+							k->cos_parts(q, v[j], dim, &dot, &na, &nb);
+							acc += dot + na + nb;
+						}
+						break;
+					default:
+						k->l2sq_batch4(q, v, dim, out);
+						acc += out[0] + out[1] + out[2] + out[3];
+						break;
+				}
+			}
+			bench_sink += acc;
+			done += count - count % 4;
+			elapsed = now() - start;
+		} while (elapsed < 0.1);
+		if (done / elapsed > best)
+			best = done / elapsed;
+	}
+	return best;
+}
+
+static void
+bench(const OmenKernelSet *const *v, int nv)
+{
+	static const int dims[] = {784, 1536};
+	/* 256 kB stays in L2; 20 MB does not (it may still fit in L3) */
+	static const size_t sets[] = {256 * 1024, 20 * 1024 * 1024};
+	float	   *q = malloc(1536 * sizeof(float));
+	float	   *set = malloc(sets[1]);
+
+	if (q == NULL || set == NULL)
+	{
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	rng_state = 42;
+	fill(q, 1536, RANGE_UNIT);
+	fill(set, (int) (sets[1] / sizeof(float)), RANGE_UNIT);
+
+	printf("distances per second (millions), one query against a working set\n");
+	printf("%-9s %-5s %-12s %14s %14s\n", "variant", "dim", "kernel",
+		   "256kB (L2)", "20MB (>L2)");
+	for (int d = 0; d < 2; d++)
+		for (int kind = 0; kind < NUM_BENCH; kind++)
+			for (int k = 0; k < nv; k++)
+			{
+				printf("%-9s %-5d %-12s", v[k]->name, dims[d], bench_names[kind]);
+				for (int s = 0; s < 2; s++)
+				{
+					int			count = (int) (sets[s] / (dims[d] * sizeof(float)));
+
+					printf(" %14.2f",
+						   bench_one(v[k], kind, q, set, count, dims[d]) / 1e6);
+				}
+				printf("\n");
+				fflush(stdout);
+			}
+	free(q);
+	free(set);
+}
+
+int
+main(int argc, char **argv)
+{
+	const OmenKernelSet *v[OMEN_MAX_KERNEL_VARIANTS];
+	int			nv = omen_kernel_variants(v, OMEN_MAX_KERNEL_VARIANTS);
+
+	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+	{
+		bench(v, nv);
+		return 0;
+	}
+
+	/* failures already printed must survive a crash */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGSEGV, on_segv);
+
+	printf("variants:");
+	for (int k = 0; k < nv; k++)
+		printf(" %s", v[k]->name);
+	printf("\n");
+
+	test_dispatch(v, nv);
+	test_lengths(v, nv);
+	test_alignment(v, nv);
+	test_guard_pages(v, nv);
+
+	printf("kernels: %d passed, %d failed\n", passed, failed);
+	return failed > 0;
+}
