@@ -13,6 +13,10 @@
 
 #include "postgres.h"
 
+/* Largest m the reloption allows; level 0 keeps up to 2m links. */
+#define OMEN_MAX_M 100
+#define OMEN_MAX_LINKS (2 * OMEN_MAX_M)
+
 /* Dense index in memory, packed ItemPointer on pages. */
 typedef uint64 OmenNodeId;
 
@@ -45,7 +49,9 @@ typedef struct OmenStoreOps
 /*
  * Beam search on one level from the given entry candidates (their distances
  * known and already marked visited).  Writes up to ef nearest into result,
- * ascending by distance, and returns the count.
+ * ascending by distance, and returns the count.  The caller starts a fresh
+ * visited set for every call (levels do not share one), and neighbors() is
+ * asked for at most OMEN_MAX_LINKS ids.
  */
 extern int	omen_search_layer(const OmenStoreOps *ops, void *store,
 							  const float *query, const OmenCand *entry,
@@ -53,12 +59,15 @@ extern int	omen_search_layer(const OmenStoreOps *ops, void *store,
 
 /*
  * Malkov's heuristic (Alg. 4): from candidates sorted ascending, keep up to
- * m that are closer to the base than to any kept one; fills with the
- * nearest discarded ones if fewer than m survive.  Returns the count in out.
+ * m that are closer to the base than to any kept one; with keep_pruned,
+ * fills with the nearest discarded ones if fewer than m survive.  Writes
+ * the kept ones to out, ascending, and returns the count (m <=
+ * OMEN_MAX_LINKS).  The in-memory build passes keep_pruned = false both for
+ * a new node and for an overflowing list.
  */
 extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								  const OmenCand *cands, int ncands, int m,
-								  OmenCand *out);
+								  bool keep_pruned, OmenCand *out);
 
 /* Random level for a new node, from a uniform draw in (0,1]. */
 extern int	omen_random_level(double uniform, int m, int max_level);

@@ -1,0 +1,789 @@
+/*
+ * hnsw_graph.c
+ *		HNSW search and neighbour selection over a node store, and the
+ *		in-memory graph a bulk build fills.
+ *
+ * The layer search and the selection heuristic are written once, as inline
+ * templates over OmenStoreOps.  The exported functions call them through
+ * the caller's store; the in-memory graph calls them with a static const
+ * ops table, so the compiler inlines its callbacks and the build's hot loop
+ * pays no indirection.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "distance.h"
+#include "hnsw_graph.h"
+
+/* Highest level the in-memory graph assigns. */
+#define OMEN_GRAPH_MAX_LEVEL 63
+
+/* Expansions between interrupt checks in a layer search. */
+#define OMEN_CFI_EVERY 256
+
+/*
+ * Upper-level link slots are allocated for this many times the expected
+ * count (capacity / (m - 1)), plus slack for a few maximal nodes.
+ */
+#define OMEN_UPPER_NUM 5
+#define OMEN_UPPER_DEN 4
+
+/* Growable min-heap of candidates to expand, reused across searches. */
+typedef struct OmenHeap
+{
+	OmenCand   *c;
+	int			n;
+	int			cap;
+} OmenHeap;
+
+struct OmenGraph
+{
+	int			dim;
+	int			metric;
+	int			m;				/* links per upper level */
+	int			m0;				/* links at level 0 (2m) */
+	int			ef_construction;
+	int			max_level;
+	int			capacity;
+	int			count;
+	int			entry;			/* -1 while empty */
+	int			top_level;
+
+	float	   *vectors;		/* [capacity][dim] */
+	uint32	   *links0;			/* [capacity][1 + m0]: count, then ids */
+	float	   *dists0;			/* [capacity][m0]: distance of each link */
+	uint8	   *levels;			/* [capacity] */
+	uint32	   *upper_off;		/* [capacity]: first upper slot, level > 0 */
+	uint32	   *upper_links;	/* [upper_slots][1 + m] */
+	float	   *upper_dists;	/* [upper_slots][m] */
+	uint32		upper_used;
+	uint32		upper_slots;
+
+	uint32	   *visited;		/* [capacity]: epoch of last visit */
+	uint32		epoch;
+
+	pg_prng_state prng;
+	OmenHeap	heap;
+	OmenCand   *layer_res;		/* [max_level + 1][ef_construction] */
+	OmenCand   *prune;			/* [m0 + 1] */
+};
+
+/* Binary heaps on plain arrays */
+
+static inline void
+minheap_push(OmenHeap *h, OmenCand c)
+{
+	int			i;
+
+	if (unlikely(h->n == h->cap))
+	{
+		h->cap *= 2;
+		h->c = repalloc(h->c, sizeof(OmenCand) * h->cap);
+	}
+	i = h->n++;
+	while (i > 0)
+	{
+		int			p = (i - 1) / 2;
+
+		if (h->c[p].dist <= c.dist)
+			break;
+		h->c[i] = h->c[p];
+		i = p;
+	}
+	h->c[i] = c;
+}
+
+static inline OmenCand
+minheap_pop(OmenHeap *h)
+{
+	OmenCand	top = h->c[0];
+	OmenCand	last = h->c[--h->n];
+	int			n = h->n;
+	int			i = 0;
+
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+
+		if (l >= n)
+			break;
+		if (l + 1 < n && h->c[l + 1].dist < h->c[l].dist)
+			l++;
+		if (last.dist <= h->c[l].dist)
+			break;
+		h->c[i] = h->c[l];
+		i = l;
+	}
+	if (n > 0)
+		h->c[i] = last;
+	return top;
+}
+
+/* Sifts c down from the root of a max-heap of n elements. */
+static inline void
+maxheap_sift_down(OmenCand *a, int n, OmenCand c)
+{
+	int			i = 0;
+
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+
+		if (l >= n)
+			break;
+		if (l + 1 < n && a[l + 1].dist > a[l].dist)
+			l++;
+		if (c.dist >= a[l].dist)
+			break;
+		a[i] = a[l];
+		i = l;
+	}
+	a[i] = c;
+}
+
+/* Adds c to a max-heap holding the best ef, evicting the worst when full. */
+static inline void
+maxheap_offer(OmenCand *a, int *n, int ef, OmenCand c)
+{
+	int			i;
+
+	if (*n == ef)
+	{
+		maxheap_sift_down(a, ef, c);
+		return;
+	}
+	i = (*n)++;
+	while (i > 0)
+	{
+		int			p = (i - 1) / 2;
+
+		if (a[p].dist >= c.dist)
+			break;
+		a[i] = a[p];
+		i = p;
+	}
+	a[i] = c;
+}
+
+/* Heapsort of a max-heap into ascending order. */
+static void
+maxheap_sort(OmenCand *a, int n)
+{
+	while (n > 1)
+	{
+		OmenCand	top = a[0];
+
+		n--;
+		maxheap_sift_down(a, n, a[n]);
+		a[n] = top;
+	}
+}
+
+/*
+ * The layer search template.  Expands the nearest unexpanded candidate until
+ * it is farther than the ef-th best result; each expansion filters the
+ * node's links through visit() and scores the survivors in one batch.
+ */
+static pg_attribute_always_inline int
+search_layer_impl(const OmenStoreOps *ops, void *store, const float *query,
+				  const OmenCand *entry, int nentry, int ef, int level,
+				  OmenCand *result, OmenHeap *heap)
+{
+	OmenNodeId	ids[OMEN_MAX_LINKS];
+	float		dists[OMEN_MAX_LINKS];
+	int			nres = 0;
+	uint32		expansions = 0;
+
+	heap->n = 0;
+	for (int i = 0; i < nentry; i++)
+	{
+		minheap_push(heap, entry[i]);
+		maxheap_offer(result, &nres, ef, entry[i]);
+	}
+
+	while (heap->n > 0)
+	{
+		OmenCand	c = minheap_pop(heap);
+		int			n;
+		int			k = 0;
+
+		if (nres == ef && c.dist > result[0].dist)
+			break;
+		if (unlikely(++expansions % OMEN_CFI_EVERY == 0))
+			CHECK_FOR_INTERRUPTS();
+
+		n = ops->neighbors(store, c.id, level, ids, OMEN_MAX_LINKS);
+		for (int i = 0; i < n; i++)
+		{
+			if (ops->visit(store, ids[i]))
+				ids[k++] = ids[i];
+		}
+		if (k == 0)
+			continue;
+		ops->distances(store, query, ids, k, dists);
+
+		for (int i = 0; i < k; i++)
+		{
+			OmenCand	nc;
+
+			nc.id = ids[i];
+			/* a NaN would break the heap order */
+			nc.dist = isnan(dists[i]) ? INFINITY : dists[i];
+			if (nres < ef || nc.dist < result[0].dist)
+			{
+				minheap_push(heap, nc);
+				maxheap_offer(result, &nres, ef, nc);
+			}
+		}
+	}
+
+	maxheap_sort(result, nres);
+	return nres;
+}
+
+/*
+ * The selection template.  A candidate is kept when it is closer to the
+ * base than to every node kept before it.  With keep_pruned, the nearest
+ * rejected ones fill the remaining places.  The output stays ascending.
+ */
+static pg_attribute_always_inline int
+select_neighbors_impl(const OmenStoreOps *ops, void *store,
+					  const OmenCand *cands, int ncands, int m,
+					  bool keep_pruned, OmenCand *out)
+{
+	int			kept[OMEN_MAX_LINKS];
+	int			nkept = 0;
+	int			next = 0;
+	int			nout = 0;
+	int			nfill;
+
+	Assert(m <= OMEN_MAX_LINKS);
+
+	if (ncands <= m)
+	{
+		memcpy(out, cands, sizeof(OmenCand) * ncands);
+		return ncands;
+	}
+
+	for (int i = 0; i < ncands && nkept < m; i++)
+	{
+		bool		good = true;
+
+		for (int j = 0; j < nkept; j++)
+		{
+			if (ops->pair_distance(store, cands[i].id,
+								   cands[kept[j]].id) < cands[i].dist)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			kept[nkept++] = i;
+	}
+
+	/* merge the kept ones with the nearest rejected ones, in order */
+	nfill = keep_pruned ? m - nkept : 0;
+	for (int i = 0; i < ncands && nout < m; i++)
+	{
+		if (next < nkept && kept[next] == i)
+		{
+			out[nout++] = cands[i];
+			next++;
+		}
+		else if (nfill > 0)
+		{
+			out[nout++] = cands[i];
+			nfill--;
+		}
+		else if (next == nkept)
+			break;
+	}
+	return nout;
+}
+
+int
+omen_search_layer(const OmenStoreOps *ops, void *store,
+				  const float *query, const OmenCand *entry,
+				  int nentry, int ef, int level, OmenCand *result)
+{
+	OmenHeap	heap;
+	int			n;
+
+	Assert(ef > 0);
+	heap.cap = Max(4 * ef, nentry + OMEN_MAX_LINKS);
+	heap.c = palloc(sizeof(OmenCand) * heap.cap);
+	n = search_layer_impl(ops, store, query, entry, nentry, ef, level,
+						  result, &heap);
+	pfree(heap.c);
+	return n;
+}
+
+int
+omen_select_neighbors(const OmenStoreOps *ops, void *store,
+					  const OmenCand *cands, int ncands, int m,
+					  bool keep_pruned, OmenCand *out)
+{
+	return select_neighbors_impl(ops, store, cands, ncands, m, keep_pruned,
+								 out);
+}
+
+int
+omen_random_level(double uniform, int m, int max_level)
+{
+	double		l = -log(uniform) / log((double) m);
+
+	if (!(l < (double) max_level))
+		return max_level;
+	return (int) l;
+}
+
+/* The in-memory graph */
+
+static inline const float *
+graph_vec(const OmenGraph *g, uint32 id)
+{
+	return g->vectors + (Size) id * g->dim;
+}
+
+/* Link row (count, then ids) and distance row of id at level. */
+static inline uint32 *
+graph_links(const OmenGraph *g, uint32 id, int level, float **dists)
+{
+	Size		slot;
+
+	if (level == 0)
+	{
+		if (dists)
+			*dists = g->dists0 + (Size) id * g->m0;
+		return g->links0 + (Size) id * (1 + g->m0);
+	}
+	slot = g->upper_off[id] + level - 1;
+	if (dists)
+		*dists = g->upper_dists + slot * g->m;
+	return g->upper_links + slot * (1 + g->m);
+}
+
+/*
+ * The build is bound by memory latency at high dims: vectors are fetched
+ * whole, in random order.  Prefetching all of the next one while scoring
+ * the current one hides most of it.
+ */
+static inline void
+graph_prefetch_vec(const OmenGraph *g, uint32 id)
+{
+	const char *p = (const char *) graph_vec(g, id);
+	int			bytes = g->dim * (int) sizeof(float);
+
+	for (int off = 0; off < bytes; off += 64)
+		__builtin_prefetch(p + off);
+}
+
+static int
+mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
+{
+	OmenGraph  *g = (OmenGraph *) store;
+	const uint32 *l = graph_links(g, (uint32) id, level, NULL);
+	int			n = l[0];
+
+	for (int i = 0; i < n; i++)
+	{
+		out[i] = l[1 + i];
+		__builtin_prefetch(&g->visited[l[1 + i]]);
+	}
+	return n;
+}
+
+static void
+mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
+			  float *out)
+{
+	OmenGraph  *g = (OmenGraph *) store;
+
+	graph_prefetch_vec(g, (uint32) ids[0]);
+	for (int i = 0; i < n; i++)
+	{
+		if (i + 1 < n)
+			graph_prefetch_vec(g, (uint32) ids[i + 1]);
+		out[i] = omen_distance(g->metric, query, graph_vec(g, (uint32) ids[i]),
+							   g->dim);
+	}
+}
+
+static float
+mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
+{
+	OmenGraph  *g = (OmenGraph *) store;
+
+	return omen_distance(g->metric, graph_vec(g, (uint32) a),
+						 graph_vec(g, (uint32) b), g->dim);
+}
+
+static bool
+mem_visit(void *store, OmenNodeId id)
+{
+	OmenGraph  *g = (OmenGraph *) store;
+
+	if (g->visited[id] == g->epoch)
+		return false;
+	g->visited[id] = g->epoch;
+	return true;
+}
+
+static const OmenStoreOps mem_ops = {
+	mem_neighbors, mem_distances, mem_pair_distance, mem_visit
+};
+
+/* Upper-level slots to allocate for a capacity. */
+static uint32
+graph_upper_slots(int capacity, int m, int max_level)
+{
+	uint64		s = (uint64) capacity * OMEN_UPPER_NUM /
+		((uint64) OMEN_UPPER_DEN * (m - 1));
+
+	return (uint32) (s + 2 * max_level + 16);
+}
+
+Size
+omen_graph_node_bytes(int dim, int m)
+{
+	Size		m0 = 2 * (Size) m;
+	Size		slot = (1 + m) * sizeof(uint32) + m * sizeof(float);
+	Size		bytes;
+
+	bytes = dim * sizeof(float)		/* vector */
+		+ (1 + m0) * sizeof(uint32)	/* level-0 links */
+		+ m0 * sizeof(float)		/* their distances */
+		+ sizeof(uint8)				/* level */
+		+ sizeof(uint32)			/* upper offset */
+		+ sizeof(uint32);			/* visited epoch */
+	/* share of the upper-level arena, rounded up */
+	bytes += (slot * OMEN_UPPER_NUM + OMEN_UPPER_DEN * (m - 1) - 1) /
+		(OMEN_UPPER_DEN * (m - 1));
+	return bytes;
+}
+
+OmenGraph *
+omen_graph_create(int dim, int metric, int m, int ef_construction,
+				  int max_level, int capacity, uint64 seed)
+{
+	OmenGraph  *g = palloc0(sizeof(OmenGraph));
+	Size		cap = capacity;
+
+	Assert(m >= 2 && m <= OMEN_MAX_M);
+	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
+
+	g->dim = dim;
+	g->metric = metric;
+	g->m = m;
+	g->m0 = 2 * m;
+	g->ef_construction = ef_construction;
+	g->max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
+	g->capacity = capacity;
+	g->entry = -1;
+	g->top_level = -1;
+
+	g->vectors = MemoryContextAllocHuge(CurrentMemoryContext,
+										cap * dim * sizeof(float));
+	g->links0 = MemoryContextAllocHuge(CurrentMemoryContext,
+									   cap * (1 + g->m0) * sizeof(uint32));
+	g->dists0 = MemoryContextAllocHuge(CurrentMemoryContext,
+									   cap * g->m0 * sizeof(float));
+	g->levels = MemoryContextAllocHuge(CurrentMemoryContext, cap);
+	g->upper_off = MemoryContextAllocHuge(CurrentMemoryContext,
+										  cap * sizeof(uint32));
+	g->upper_slots = graph_upper_slots(capacity, m, g->max_level);
+	g->upper_links = MemoryContextAllocHuge(CurrentMemoryContext,
+											(Size) g->upper_slots * (1 + m) * sizeof(uint32));
+	g->upper_dists = MemoryContextAllocHuge(CurrentMemoryContext,
+											(Size) g->upper_slots * m * sizeof(float));
+	g->visited = MemoryContextAllocHuge(CurrentMemoryContext,
+										cap * sizeof(uint32));
+	memset(g->visited, 0, cap * sizeof(uint32));
+
+	pg_prng_seed(&g->prng, seed);
+	g->heap.cap = 4 * ef_construction + OMEN_MAX_LINKS;
+	g->heap.c = palloc(sizeof(OmenCand) * g->heap.cap);
+	g->layer_res = palloc(sizeof(OmenCand) * (g->max_level + 1) *
+						  ef_construction);
+	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
+	return g;
+}
+
+void
+omen_graph_free(OmenGraph *g)
+{
+	pfree(g->vectors);
+	pfree(g->links0);
+	pfree(g->dists0);
+	pfree(g->levels);
+	pfree(g->upper_off);
+	pfree(g->upper_links);
+	pfree(g->upper_dists);
+	pfree(g->visited);
+	pfree(g->heap.c);
+	pfree(g->layer_res);
+	pfree(g->prune);
+	pfree(g);
+}
+
+/* Searches one level of the graph with a fresh visited set. */
+static int
+graph_search_level(OmenGraph *g, const float *query, const OmenCand *entry,
+				   int nentry, int ef, int level, OmenCand *result)
+{
+	if (unlikely(++g->epoch == 0))
+	{
+		memset(g->visited, 0, sizeof(uint32) * g->capacity);
+		g->epoch = 1;
+	}
+	for (int i = 0; i < nentry; i++)
+		g->visited[entry[i].id] = g->epoch;
+	return search_layer_impl(&mem_ops, g, query, entry, nentry, ef, level,
+							 result, &g->heap);
+}
+
+/* Greedy descent from the entry point down to level stop + 1. */
+static OmenCand
+graph_descend(OmenGraph *g, const float *query, int stop)
+{
+	OmenCand	ep;
+
+	ep.id = g->entry;
+	ep.dist = omen_distance(g->metric, query, graph_vec(g, g->entry), g->dim);
+	for (int l = g->top_level; l > stop; l--)
+	{
+		OmenCand	best;
+
+		graph_search_level(g, query, &ep, 1, 1, l, &best);
+		ep = best;
+	}
+	return ep;
+}
+
+/*
+ * Links the new node id to its selected neighbours at level and adds the
+ * back-links, pruning a full list with the heuristic.  Lists are kept
+ * ascending by distance.  Pruned links are not kept: refilling lists to the
+ * brim makes every later back-link prune again, tripling the distance work
+ * of a build for a small gain in recall per query distance.
+ */
+static void
+graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
+			  int ncands)
+{
+	int			maxlinks = level == 0 ? g->m0 : g->m;
+	OmenCand   *sel = g->prune;
+	float	   *dists;
+	uint32	   *links = graph_links(g, id, level, &dists);
+	int			nsel;
+
+	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, false, sel);
+	links[0] = nsel;
+	for (int i = 0; i < nsel; i++)
+	{
+		links[1 + i] = (uint32) sel[i].id;
+		dists[i] = sel[i].dist;
+	}
+
+	for (int i = 0; i < nsel; i++)
+	{
+		uint32		nb = (uint32) links[1 + i];
+		float		d = dists[i];
+		float	   *nd;
+		uint32	   *nl = graph_links(g, nb, level, &nd);
+		int			cnt = nl[0];
+		int			pos = cnt;
+
+		/* position of the new link in the ascending list */
+		while (pos > 0 && nd[pos - 1] > d)
+			pos--;
+
+		if (cnt < maxlinks)
+		{
+			memmove(&nl[2 + pos], &nl[1 + pos], sizeof(uint32) * (cnt - pos));
+			memmove(&nd[pos + 1], &nd[pos], sizeof(float) * (cnt - pos));
+			nl[1 + pos] = id;
+			nd[pos] = d;
+			nl[0] = cnt + 1;
+		}
+		else
+		{
+			OmenCand	all[OMEN_MAX_LINKS + 1];
+			OmenCand	keep[OMEN_MAX_LINKS];
+			int			nkeep;
+
+			for (int j = 0, k = 0; j <= cnt; j++)
+			{
+				if (j == pos)
+				{
+					all[j].id = id;
+					all[j].dist = d;
+				}
+				else
+				{
+					all[j].id = nl[1 + k];
+					all[j].dist = nd[k];
+					k++;
+				}
+			}
+			nkeep = select_neighbors_impl(&mem_ops, g, all, cnt + 1, maxlinks,
+										  false, keep);
+			for (int j = 0; j < nkeep; j++)
+			{
+				nl[1 + j] = (uint32) keep[j].id;
+				nd[j] = keep[j].dist;
+			}
+			nl[0] = nkeep;
+		}
+	}
+}
+
+int
+omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
+				  bool *merged)
+{
+	uint32		id = g->count;
+	int			level;
+	int			lo;
+	int			nres[OMEN_GRAPH_MAX_LEVEL + 1];
+	OmenCand	ep;
+
+	CHECK_FOR_INTERRUPTS();
+	Assert(!omen_graph_full(g));
+	*merged = false;
+
+	level = omen_random_level(1.0 - pg_prng_double(&g->prng), g->m,
+							  g->max_level);
+
+	if (g->entry >= 0)
+	{
+		/* search every level first, so a duplicate leaves no trace */
+		lo = Min(level, g->top_level);
+		ep = graph_descend(g, vec, lo);
+		for (int l = lo; l >= 0; l--)
+		{
+			OmenCand   *res = g->layer_res + (Size) l * g->ef_construction;
+
+			if (l == lo)
+				nres[l] = graph_search_level(g, vec, &ep, 1,
+											 g->ef_construction, l, res);
+			else
+				nres[l] = graph_search_level(g, vec,
+											 res + g->ef_construction,
+											 nres[l + 1],
+											 g->ef_construction, l, res);
+		}
+
+		if (merge_duplicate)
+		{
+			float		self = 0.0f;
+
+			if (g->metric != OMEN_METRIC_L2 && g->metric != OMEN_METRIC_L1)
+				self = omen_distance(g->metric, vec, vec, g->dim);
+			for (int i = 0; i < nres[0]; i++)
+			{
+				uint32		cand = (uint32) g->layer_res[i].id;
+
+				if (g->layer_res[i].dist == self &&
+					memcmp(graph_vec(g, cand), vec,
+						   sizeof(float) * g->dim) == 0)
+				{
+					*merged = true;
+					return cand;
+				}
+			}
+		}
+	}
+	else
+		lo = -1;
+
+	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
+	g->levels[id] = level;
+	g->links0[(Size) id * (1 + g->m0)] = 0;
+	if (level > 0)
+	{
+		g->upper_off[id] = g->upper_used;
+		for (int l = 1; l <= level; l++)
+			graph_links(g, id, l, NULL)[0] = 0;
+		g->upper_used += level;
+	}
+	g->count++;
+
+	for (int l = lo; l >= 0; l--)
+		graph_connect(g, id, l, g->layer_res + (Size) l * g->ef_construction,
+					  nres[l]);
+
+	if (level > g->top_level)
+	{
+		g->entry = id;
+		g->top_level = level;
+	}
+	return id;
+}
+
+int
+omen_graph_count(const OmenGraph *g)
+{
+	return g->count;
+}
+
+bool
+omen_graph_full(const OmenGraph *g)
+{
+	return g->count >= g->capacity ||
+		g->upper_used + g->max_level > g->upper_slots;
+}
+
+int
+omen_graph_entry(const OmenGraph *g)
+{
+	return g->entry;
+}
+
+int
+omen_graph_level(const OmenGraph *g, int id)
+{
+	return g->levels[id];
+}
+
+const float *
+omen_graph_vector(const OmenGraph *g, int id)
+{
+	return graph_vec(g, id);
+}
+
+int
+omen_graph_neighbors(const OmenGraph *g, int id, int level,
+					 const uint32 **out)
+{
+	const uint32 *l = graph_links(g, id, level, NULL);
+
+	*out = l + 1;
+	return l[0];
+}
+
+int
+omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
+				  OmenCand *out)
+{
+	OmenCand	ep;
+	OmenCand   *res;
+	int			n;
+
+	if (g->entry < 0 || k <= 0)
+		return 0;
+	ef = Max(ef, k);
+	ep = graph_descend(g, query, 0);
+	res = palloc(sizeof(OmenCand) * ef);
+	n = graph_search_level(g, query, &ep, 1, ef, 0, res);
+	n = Min(n, k);
+	memcpy(out, res, sizeof(OmenCand) * n);
+	pfree(res);
+	return n;
+}
