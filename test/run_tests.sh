@@ -148,7 +148,7 @@ run_tap() {
 		record prove skip "no tests in test/t"
 		return
 	fi
-	local bindir pgxs pgxsdir tapdir status
+	local bindir pgxs pgxsdir status
 	bindir=$("$PG_CONFIG" --bindir) && pgxs=$("$PG_CONFIG" --pgxs) ||
 		{ record prove fail "cannot ask $PG_CONFIG"; return; }
 	# .../lib/pgxs/src/makefiles/pgxs.mk -> .../lib/pgxs
@@ -177,13 +177,28 @@ run_tap() {
 			done
 		record prove fail "logs in test/.build/tap_log"
 	fi
+	remove_tapdir
+}
+
+# Stops any node a killed or timed-out test left running, then removes the copy.
+tapdir=
+remove_tapdir() {
+	local pidfile bindir
+	[[ -n $tapdir ]] || return 0
+	bindir=$("$PG_CONFIG" --bindir 2>/dev/null)
+	for pidfile in "$tapdir"/tmp_check/*/pgdata/postmaster.pid; do
+		[[ -f $pidfile ]] || continue
+		(cd "$tapdir" && _omen_as_owner "$bindir/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop) >/dev/null 2>&1
+	done
 	rm -rf "$tapdir"
+	tapdir=
 }
 
 # An unexpected exit (a lib.sh function gave up) still ends with the summary.
 step=setup
 finished=
 on_exit() {
+	remove_tapdir
 	[[ -n $finished ]] && return
 	record "$step" fail "aborted"
 	finish
