@@ -105,7 +105,10 @@ omen_cluster_start() {
 	chmod 755 "$dir"
 	[[ $(id -u) -ne 0 ]] || chown postgres: "$dir"
 	OMEN_CLUSTER_DIR=$dir
-	_omen_add_exit_trap omen_cluster_stop
+	if [[ -z ${_omen_trap_set:-} ]]; then
+		_omen_add_exit_trap omen_cluster_stop
+		_omen_trap_set=1
+	fi
 
 	while :; do
 		port=$((20000 + RANDOM % 30000))

@@ -11,7 +11,7 @@ cd "$OMEN_ROOT" || exit 1
 
 PACKAGES=(make build-essential perl libipc-run-perl postgresql-15 postgresql-server-dev-15
 	python3 python3-psycopg nodejs npm)
-NODE_DEPS=(pg@8.23.1 pgvector@0.3.0)
+NODE_DEPS=(pg@8.23.1 pgvector@0.2.1)
 # Debian's python3, which has python3-psycopg (PATH may lead to another one).
 PYTHON=/usr/bin/python3
 
