@@ -70,6 +70,7 @@ run_kernel_test() {
 run_regress() {
 	section "pg_regress (make installcheck)"
 	local tests
+	# shellcheck disable=SC2016
 	tests=$(make -s --no-print-directory PG_CONFIG="$PG_CONFIG" -f Makefile -f - <<<'print-regress: ; @echo $(REGRESS)' print-regress)
 	if [[ -z $tests ]]; then
 		echo "no pg_regress tests in sql/: skipped"
@@ -149,8 +150,10 @@ run_tap() {
 		return
 	fi
 	local bindir pgxs pgxsdir status
-	bindir=$("$PG_CONFIG" --bindir) && pgxs=$("$PG_CONFIG" --pgxs) ||
-		{ record prove fail "cannot ask $PG_CONFIG"; return; }
+	if ! bindir=$("$PG_CONFIG" --bindir) || ! pgxs=$("$PG_CONFIG" --pgxs); then
+		record prove fail "cannot ask $PG_CONFIG"
+		return
+	fi
 	# .../lib/pgxs/src/makefiles/pgxs.mk -> .../lib/pgxs
 	pgxsdir=$(dirname "$(dirname "$(dirname "$pgxs")")")
 	tapdir=$(mktemp -d "${TMPDIR:-/tmp}/omendb-tap.XXXXXX") || { record prove fail "mktemp"; return; }
