@@ -223,3 +223,39 @@ CREATE OPERATOR CLASS vector_ops
 	OPERATOR 4 >=,
 	OPERATOR 5 >,
 	FUNCTION 1 vector_cmp(vector, vector);
+
+-- ===================================================================
+-- omenhnsw: segmented HNSW index access method
+-- ===================================================================
+
+CREATE FUNCTION omenhnsw_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD omenhnsw TYPE INDEX HANDLER omenhnsw_handler;
+
+COMMENT ON ACCESS METHOD omenhnsw IS 'segmented HNSW index for vector similarity search';
+
+-- The support function names the metric; the operator is what queries use.
+CREATE OPERATOR CLASS vector_l2_ops
+	FOR TYPE vector USING omenhnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_l2_squared_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING omenhnsw AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_negative_inner_product(vector, vector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING omenhnsw AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_l1_ops
+	FOR TYPE vector USING omenhnsw AS
+	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(vector, vector);
+
+-- One row per structural problem of an omenhnsw index; none when healthy.
+CREATE FUNCTION omenhnsw_verify(regclass) RETURNS SETOF text
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;

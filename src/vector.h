@@ -35,4 +35,10 @@ extern void CheckVectorTypmod(int32 typmod, int dim);
 /* ERROR unless both operands have the same number of dimensions. */
 extern void CheckVectorDims(const Vector *a, const Vector *b);
 
+/* Distance functions that identify an operator class's metric */
+extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
+
 #endif							/* OMEN_VECTOR_H */

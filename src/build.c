@@ -1,0 +1,783 @@
+/*
+ * build.c
+ *		Segmented bulk build of an omenhnsw index.
+ *
+ * Every participant (the leader and each parallel worker) scans its share
+ * of the heap into an in-memory HNSW graph sized from its part of
+ * maintenance_work_mem.  When the graph is full, or the scan ends, the
+ * participant seals it: lays the nodes out on pages, reserves a contiguous
+ * run of blocks and writes them through shared buffers.  Participants share
+ * nothing but the block allocator and a list of segment descriptors, so
+ * they never wait on each other while building.  The leader finally writes
+ * the segment directory and metapage and WAL-logs the relation once.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "executor/instrument.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "distance.h"
+#include "hnsw_graph.h"
+#include "omenhnsw.h"
+#include "options.h"
+#include "page.h"
+
+#define OMEN_KEY_SHARED			UINT64CONST(0xA0E1D0B000000001)
+#define OMEN_KEY_SCAN			UINT64CONST(0xA0E1D0B000000002)
+#define OMEN_KEY_BUFFER_USAGE	UINT64CONST(0xA0E1D0B000000003)
+#define OMEN_KEY_WAL_USAGE		UINT64CONST(0xA0E1D0B000000004)
+
+/* What the leader and its workers share in dynamic shared memory. */
+typedef struct OmenBuildShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			metric;
+	int			m;
+	int			ef_construction;
+	Size		budget;			/* bytes of graph per participant */
+	int			capacity_hint;	/* expected rows, caps the graph size */
+
+	/* dims of the first vector seen when the column has no typmod */
+	pg_atomic_uint32 dims;
+	pg_atomic_uint64 tuples_done;
+
+	slock_t		mutex;			/* protects the fields below */
+	double		reltuples;
+	double		indtuples;
+	int			nparticipants_done;
+	uint32		next_segno;
+	int			nsegs;
+	int			maxsegs;
+	OmenSegmentDesc segs[FLEXIBLE_ARRAY_MEMBER];
+} OmenBuildShared;
+
+/* One participant's state. */
+typedef struct OmenBuilder
+{
+	Relation	heap;
+	Relation	index;
+	OmenBuildShared *shared;	/* NULL in a serial build */
+	bool		is_leader;
+
+	int			metric;
+	int			dims;			/* 0 until known */
+	int			m;
+	int			ef_construction;
+	int			max_level;
+	int			capacity;
+	Size		budget;
+	int			capacity_hint;
+	uint64		seed;
+
+	OmenGraph  *graph;
+	ItemPointerData *tids;		/* OMEN_HEAPTIDS per node */
+	uint8	   *ntids;
+	float	   *vec;			/* prepared value of the current row */
+
+	/* serial build: segments kept here */
+	uint32		next_segno;
+	OmenSegmentDesc *segs;
+	int			nsegs;
+	int			maxsegs;
+
+	double		indtuples;
+	MemoryContext mainctx;		/* lives as long as the builder */
+	MemoryContext tmpctx;		/* per-row detoasting */
+	MemoryContext graphctx;		/* the graph of the open segment */
+} OmenBuilder;
+
+/* Where the layout put a node's tuples, relative to the segment start. */
+typedef struct OmenNodePos
+{
+	uint32		elem_blk;
+	uint32		nb_blk;
+	OffsetNumber elem_off;
+	OffsetNumber nb_off;
+} OmenNodePos;
+
+PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
+
+static Size
+builder_node_bytes(int dims, int m)
+{
+	return omen_graph_node_bytes(dims, m) +
+		sizeof(ItemPointerData) * OMEN_HEAPTIDS + sizeof(uint8);
+}
+
+/*
+ * Creates the graph of a new segment once the dimension is known.
+ */
+static void
+builder_open_segment(OmenBuilder *b)
+{
+	MemoryContext old;
+	Size		per = builder_node_bytes(b->dims, b->m);
+	Size		cap = b->budget / per;
+
+	cap = Min(cap, (Size) b->capacity_hint);
+	cap = Max(cap, 2);
+	cap = Min(cap, (Size) (PG_INT32_MAX / OMEN_HEAPTIDS));
+	b->capacity = (int) cap;
+
+	old = MemoryContextSwitchTo(b->graphctx);
+	b->graph = omen_graph_create(b->dims, b->metric, b->m, b->ef_construction,
+								 b->max_level, b->capacity,
+								 b->seed + b->next_segno);
+	b->tids = MemoryContextAllocHuge(b->graphctx,
+									 sizeof(ItemPointerData) * OMEN_HEAPTIDS * cap);
+	b->ntids = MemoryContextAllocHuge(b->graphctx, cap);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Assigns every node's element and neighbour tuple a page and offset.
+ * Nodes stay in id order; a node's two tuples share a page when they fit.
+ * Returns the number of pages.
+ */
+static uint32
+layout_segment(OmenBuilder *b, OmenNodePos *pos)
+{
+	int			n = omen_graph_count(b->graph);
+	Size		ecost = OMEN_ITEM_COST(OMEN_ELEMENT_SIZE(b->dims));
+	uint32		blk = 0;
+	Size		used = 0;
+	OffsetNumber off = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		Size		ncost = OMEN_ITEM_COST(OMEN_NEIGHBOR_SIZE(omen_graph_level(b->graph, i), b->m));
+
+		if (used + ecost + ncost > OMEN_PAGE_CAPACITY &&
+			(used > 0 || ecost + ncost <= OMEN_PAGE_CAPACITY))
+		{
+			/* start a new page unless the pair cannot share any page */
+			if (used > 0)
+			{
+				blk++;
+				used = 0;
+				off = 0;
+			}
+		}
+		pos[i].elem_blk = blk;
+		pos[i].elem_off = ++off;
+		used += ecost;
+		if (used + ncost > OMEN_PAGE_CAPACITY)
+		{
+			blk++;
+			used = 0;
+			off = 0;
+		}
+		pos[i].nb_blk = blk;
+		pos[i].nb_off = ++off;
+		used += ncost;
+	}
+	return used > 0 ? blk + 1 : blk;
+}
+
+/*
+ * Reserves npages contiguous blocks at the end of the index.
+ */
+static BlockNumber
+reserve_blocks(Relation index, uint32 npages)
+{
+	BlockNumber first = InvalidBlockNumber;
+	bool		needLock = !RELATION_IS_LOCAL(index);
+
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	for (uint32 i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
+											 RBM_NORMAL, NULL);
+
+		if (i == 0)
+			first = BufferGetBlockNumber(buf);
+		Assert(BufferGetBlockNumber(buf) == first + i);
+		ReleaseBuffer(buf);
+	}
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return first;
+}
+
+static void
+add_tuple(Page page, void *tup, Size size, OffsetNumber expected, Relation index)
+{
+	if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber,
+					false, false) != expected)
+		elog(ERROR, "failed to add tuple to index \"%s\"",
+			 RelationGetRelationName(index));
+}
+
+/*
+ * Writes the open segment's graph to pages and records its descriptor.
+ */
+static void
+builder_seal_segment(OmenBuilder *b)
+{
+	int			n = b->graph ? omen_graph_count(b->graph) : 0;
+	OmenNodePos *pos;
+	uint32		npages;
+	BlockNumber first;
+	OmenElementTuple et;
+	OmenNeighborTuple nt;
+	OmenSegmentDesc desc;
+	int			i = 0;
+	int			entry;
+
+	if (n == 0)
+		return;
+
+	if (b->is_leader)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WRITE);
+
+	pos = MemoryContextAllocHuge(b->graphctx, sizeof(OmenNodePos) * n);
+	npages = layout_segment(b, pos);
+	first = reserve_blocks(b->index, npages);
+
+	if (b->shared)
+	{
+		SpinLockAcquire(&b->shared->mutex);
+		desc.segno = b->shared->next_segno++;
+		SpinLockRelease(&b->shared->mutex);
+	}
+	else
+		desc.segno = b->next_segno++;
+
+	et = palloc(OMEN_ELEMENT_SIZE(b->dims));
+	nt = palloc(OMEN_NEIGHBOR_SIZE(b->max_level, b->m));
+
+	for (uint32 p = 0; p < npages; p++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(b->index, MAIN_FORKNUM, first + p,
+								 RBM_ZERO_AND_LOCK, NULL);
+		page = BufferGetPage(buf);
+		omen_page_init(page, OMEN_PAGE_DATA, desc.segno);
+		if (p + 1 < npages)
+			OmenPageGetOpaque(page)->next = first + p + 1;
+
+		for (; i < n && pos[i].elem_blk <= p; i++)
+		{
+			int			level = omen_graph_level(b->graph, i);
+			ItemPointerData nbtid;
+
+			ItemPointerSet(&nbtid, first + pos[i].nb_blk, pos[i].nb_off);
+			if (pos[i].elem_blk == p)
+			{
+				omen_element_fill(et, level, b->dims,
+								  omen_graph_vector(b->graph, i),
+								  &b->tids[(Size) i * OMEN_HEAPTIDS],
+								  b->ntids[i], &nbtid);
+				add_tuple(page, et, OMEN_ELEMENT_SIZE(b->dims),
+						  pos[i].elem_off, b->index);
+			}
+			if (pos[i].nb_blk != p)
+				break;			/* neighbour tuple starts the next page */
+
+			omen_neighbor_fill(nt, level, b->m);
+			for (int l = 0; l <= level; l++)
+			{
+				const uint32 *nbrs;
+				int			cnt = omen_graph_neighbors(b->graph, i, l, &nbrs);
+				ItemPointer slots = &nt->tids[omen_level_offset(l, b->m)];
+
+				for (int k = 0; k < cnt; k++)
+					ItemPointerSet(&slots[k], first + pos[nbrs[k]].elem_blk,
+								   pos[nbrs[k]].elem_off);
+			}
+			add_tuple(page, nt, OMEN_NEIGHBOR_SIZE(level, b->m),
+					  pos[i].nb_off, b->index);
+		}
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+
+	entry = omen_graph_entry(b->graph);
+	desc.first_blk = first;
+	desc.last_blk = first + npages - 1;
+	desc.nblocks = npages;
+	ItemPointerSet(&desc.entry, first + pos[entry].elem_blk, pos[entry].elem_off);
+	desc.entry_level = omen_graph_level(b->graph, entry);
+	desc.nelements = n;
+
+	if (b->shared)
+	{
+		SpinLockAcquire(&b->shared->mutex);
+		if (b->shared->nsegs >= b->shared->maxsegs)
+		{
+			SpinLockRelease(&b->shared->mutex);
+			elog(ERROR, "too many segments for parallel build of index \"%s\"",
+				 RelationGetRelationName(b->index));
+		}
+		b->shared->segs[b->shared->nsegs++] = desc;
+		SpinLockRelease(&b->shared->mutex);
+	}
+	else
+	{
+		if (b->nsegs == b->maxsegs)
+		{
+			b->maxsegs *= 2;
+			b->segs = repalloc(b->segs, sizeof(OmenSegmentDesc) * b->maxsegs);
+		}
+		b->segs[b->nsegs++] = desc;
+	}
+
+	pfree(et);
+	pfree(nt);
+	MemoryContextReset(b->graphctx);
+	b->graph = NULL;
+
+	if (b->is_leader)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_LOAD);
+}
+
+/*
+ * Learns the dimension from the first vector when the column has no typmod;
+ * in a parallel build all participants must agree on it.
+ */
+static void
+builder_set_dims(OmenBuilder *b, int dims)
+{
+	if (b->shared)
+	{
+		uint32		expected = 0;
+
+		if (!pg_atomic_compare_exchange_u32(&b->shared->dims, &expected, dims))
+			dims = expected;
+	}
+	b->dims = dims;
+	omen_check_dims(dims);
+}
+
+static void
+build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	OmenBuilder *b = (OmenBuilder *) state;
+	MemoryContext old;
+	Vector	   *v;
+	bool		usable;
+	bool		merged;
+	int			id;
+
+	if (isnull[0])
+		return;
+
+	old = MemoryContextSwitchTo(b->tmpctx);
+	v = DatumGetVector(values[0]);
+	if (b->dims == 0)
+		builder_set_dims(b, v->dim);
+	if (b->vec == NULL)
+		b->vec = MemoryContextAlloc(b->mainctx, sizeof(float) * b->dims);
+	usable = omen_prepare_vector(v, b->metric, b->dims, b->vec);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(b->tmpctx);
+	if (!usable)
+		return;
+
+	if (b->graph == NULL)
+		builder_open_segment(b);
+
+	/* exact duplicates share an element until its heap TID slots are full */
+	id = omen_graph_insert(b->graph, b->vec, true, &merged);
+	if (merged && b->ntids[id] == OMEN_HEAPTIDS)
+		id = omen_graph_insert(b->graph, b->vec, false, &merged);
+	if (!merged)
+		b->ntids[id] = 0;
+	b->tids[(Size) id * OMEN_HEAPTIDS + b->ntids[id]++] = *tid;
+	b->indtuples++;
+
+	if (b->shared)
+	{
+		uint64		done = pg_atomic_add_fetch_u64(&b->shared->tuples_done, 1);
+
+		if (b->is_leader && done % 1000 == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
+	}
+	else if ((int64) b->indtuples % 1000 == 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 (int64) b->indtuples);
+
+	if (omen_graph_full(b->graph))
+		builder_seal_segment(b);
+}
+
+static void
+builder_init(OmenBuilder *b, Relation heap, Relation index,
+			 OmenBuildShared *shared, bool is_leader)
+{
+	memset(b, 0, sizeof(OmenBuilder));
+	b->heap = heap;
+	b->index = index;
+	b->shared = shared;
+	b->is_leader = is_leader;
+	b->mainctx = CurrentMemoryContext;
+	b->tmpctx = AllocSetContextCreate(CurrentMemoryContext,
+									  "omenhnsw build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+	b->graphctx = AllocSetContextCreate(CurrentMemoryContext,
+										"omenhnsw build graph",
+										ALLOCSET_DEFAULT_SIZES);
+	b->seed = 0x6f6d656e + (is_leader ? 0 : (uint64) (ParallelWorkerNumber + 1) << 32);
+}
+
+static void
+builder_finish(OmenBuilder *b)
+{
+	builder_seal_segment(b);
+	MemoryContextDelete(b->tmpctx);
+	MemoryContextDelete(b->graphctx);
+}
+
+/*
+ * One participant's share of a parallel build.
+ */
+static void
+participate(OmenBuilder *b, ParallelTableScanDesc pscan, bool progress)
+{
+	OmenBuildShared *shared = b->shared;
+	IndexInfo  *indexInfo = BuildIndexInfo(b->index);
+	TableScanDesc scan;
+	double		reltuples;
+
+	b->metric = shared->metric;
+	b->m = shared->m;
+	b->ef_construction = shared->ef_construction;
+	b->max_level = omen_max_level(b->m);
+	b->budget = shared->budget;
+	b->capacity_hint = shared->capacity_hint;
+	b->dims = pg_atomic_read_u32(&shared->dims);
+
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	scan = table_beginscan_parallel(b->heap, pscan);
+	reltuples = table_index_build_scan(b->heap, b->index, indexInfo, true,
+									   progress, build_callback, b, scan);
+	builder_finish(b);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	shared->indtuples += b->indtuples;
+	shared->nparticipants_done++;
+	SpinLockRelease(&shared->mutex);
+}
+
+void
+omen_build_worker_main(dsm_segment *seg, shm_toc *toc)
+{
+	OmenBuildShared *shared = shm_toc_lookup(toc, OMEN_KEY_SHARED, false);
+	ParallelTableScanDesc pscan = shm_toc_lookup(toc, OMEN_KEY_SCAN, false);
+	BufferUsage *bufusage = shm_toc_lookup(toc, OMEN_KEY_BUFFER_USAGE, false);
+	WalUsage   *walusage = shm_toc_lookup(toc, OMEN_KEY_WAL_USAGE, false);
+	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	Relation	heap;
+	Relation	index;
+	OmenBuilder b;
+
+	heap = table_open(shared->heaprelid, heapLockmode);
+	index = index_open(shared->indexrelid, indexLockmode);
+
+	InstrStartParallelQuery();
+	builder_init(&b, heap, index, shared, false);
+	participate(&b, pscan, false);
+	InstrEndParallelQuery(&bufusage[ParallelWorkerNumber],
+						  &walusage[ParallelWorkerNumber]);
+
+	index_close(index, indexLockmode);
+	table_close(heap, heapLockmode);
+}
+
+/*
+ * An upper bound on the rows the scan can return, so small tables do not
+ * get graphs sized for the whole memory budget.
+ */
+static int
+capacity_hint(Relation heap)
+{
+	double		est = (double) RelationGetNumberOfBlocks(heap) * MaxHeapTuplesPerPage + 1;
+
+	return (int) Min(est, (double) (PG_INT32_MAX / OMEN_HEAPTIDS));
+}
+
+/*
+ * Runs the heap scan with parallel workers; returns false (having done
+ * nothing) when no parallel context could be set up.
+ */
+static bool
+build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
+			   double *reltuples)
+{
+	Relation	heap = leader->heap;
+	Relation	index = leader->index;
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		estshared;
+	Size		estscan;
+	Size		mincap;
+	int			maxsegs;
+	int			participants = nworkers + 1;
+	OmenBuildShared *shared;
+	ParallelTableScanDesc pscan;
+	BufferUsage *bufusage;
+	WalUsage   *walusage;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("omendb", "omen_build_worker_main", nworkers);
+
+	snapshot = indexInfo->ii_Concurrent ?
+		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+
+	/* a participant's segments hold at least mincap rows, but the last */
+	mincap = (leader->budget / participants) /
+		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS, leader->m);
+	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
+	maxsegs = leader->capacity_hint / mincap + participants + 16;
+	estshared = add_size(offsetof(OmenBuildShared, segs),
+						 mul_size(sizeof(OmenSegmentDesc), maxsegs));
+	estscan = table_parallelscan_estimate(heap, snapshot);
+	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+	shm_toc_estimate_chunk(&pcxt->estimator, estscan);
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(BufferUsage), nworkers));
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(WalUsage), nworkers));
+	shm_toc_estimate_keys(&pcxt->estimator, 4);
+
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		ereport(NOTICE,
+				(errmsg("omenhnsw builds serially: no dynamic shared memory for parallel workers")));
+		return false;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, estshared);
+	memset(shared, 0, offsetof(OmenBuildShared, segs));
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->metric = leader->metric;
+	shared->m = leader->m;
+	shared->ef_construction = leader->ef_construction;
+	shared->budget = leader->budget / participants;
+	shared->capacity_hint = leader->capacity_hint;
+	pg_atomic_init_u32(&shared->dims, leader->dims);
+	pg_atomic_init_u64(&shared->tuples_done, 0);
+	SpinLockInit(&shared->mutex);
+	shared->maxsegs = maxsegs;
+
+	pscan = shm_toc_allocate(pcxt->toc, estscan);
+	table_parallelscan_initialize(heap, pscan, snapshot);
+	bufusage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(BufferUsage), nworkers));
+	walusage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(WalUsage), nworkers));
+	memset(bufusage, 0, mul_size(sizeof(BufferUsage), nworkers));
+	memset(walusage, 0, mul_size(sizeof(WalUsage), nworkers));
+
+	shm_toc_insert(pcxt->toc, OMEN_KEY_SHARED, shared);
+	shm_toc_insert(pcxt->toc, OMEN_KEY_SCAN, pscan);
+	shm_toc_insert(pcxt->toc, OMEN_KEY_BUFFER_USAGE, bufusage);
+	shm_toc_insert(pcxt->toc, OMEN_KEY_WAL_USAGE, walusage);
+
+	LaunchParallelWorkers(pcxt);
+	if (pcxt->nworkers_launched == 0)
+		ereport(NOTICE,
+				(errmsg("omenhnsw could launch no parallel workers; the leader builds alone")));
+	else
+		shared->budget = leader->budget / (pcxt->nworkers_launched + 1);
+
+	/* the leader takes part like any worker */
+	leader->shared = shared;
+	participate(leader, pscan, true);
+
+	WaitForParallelWorkersToFinish(pcxt);
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		InstrAccumParallelQuery(&bufusage[i], &walusage[i]);
+
+	*reltuples = shared->reltuples;
+	leader->indtuples = shared->indtuples;
+	leader->dims = pg_atomic_read_u32(&shared->dims);
+	leader->segs = palloc(sizeof(OmenSegmentDesc) * Max(shared->nsegs, 1));
+	memcpy(leader->segs, shared->segs, sizeof(OmenSegmentDesc) * shared->nsegs);
+	leader->nsegs = shared->nsegs;
+	leader->shared = NULL;
+
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	return true;
+}
+
+static int
+segdesc_cmp(const void *a, const void *b)
+{
+	uint32		sa = ((const OmenSegmentDesc *) a)->segno;
+	uint32		sb = ((const OmenSegmentDesc *) b)->segno;
+
+	return (sa > sb) - (sa < sb);
+}
+
+/*
+ * Writes the metapage of an index whose segments are all written.
+ */
+static void
+write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
+{
+	Buffer		buf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
+	Page		page;
+	OmenMetaPage meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	omen_meta_init(page, b->dims, b->m, b->ef_construction, b->metric);
+	meta = OmenPageGetMeta(page);
+	meta->generation = 1;
+	meta->nsegments = b->nsegs;
+	meta->dir_head = dir_head;
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+IndexBuildResult *
+omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result;
+	OmenBuilder b;
+	double		reltuples = 0;
+	int			nworkers = 0;
+	Buffer		metabuf;
+	BlockNumber dir_head;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data",
+			 RelationGetRelationName(index));
+
+	builder_init(&b, heap, index, NULL, true);
+	b.metric = omen_index_metric(index);
+	b.m = omen_option_m(index);
+	b.ef_construction = omen_option_ef_construction(index);
+	b.max_level = omen_max_level(b.m);
+	b.dims = omen_index_dims_typmod(index);
+	if (b.dims > 0)
+		omen_check_dims(b.dims);
+	b.budget = (Size) maintenance_work_mem * 1024;
+	b.capacity_hint = capacity_hint(heap);
+	b.maxsegs = 8;
+	b.segs = palloc(sizeof(OmenSegmentDesc) * b.maxsegs);
+
+	/* the metapage comes first so block 0 is always the metapage */
+	metabuf = omen_new_buffer(index, MAIN_FORKNUM);
+	Assert(BufferGetBlockNumber(metabuf) == OMEN_METAPAGE_BLKNO);
+	omen_meta_init(BufferGetPage(metabuf), b.dims, b.m, b.ef_construction,
+				   b.metric);
+	MarkBufferDirty(metabuf);
+	UnlockReleaseBuffer(metabuf);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_LOAD);
+	if (heap->rd_rel->reltuples > 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
+									 (int64) heap->rd_rel->reltuples);
+
+	/* PostgreSQL 15 plans workers only for btree, so ask ourselves */
+	if (!RELATION_IS_LOCAL(index))
+		nworkers = plan_create_index_workers(RelationGetRelid(heap),
+											 RelationGetRelid(index));
+
+	if (nworkers == 0 || !build_parallel(&b, indexInfo, nworkers, &reltuples))
+	{
+		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   build_callback, &b, NULL);
+		builder_finish(&b);
+	}
+	else
+	{
+		MemoryContextDelete(b.tmpctx);
+		MemoryContextDelete(b.graphctx);
+	}
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WAL);
+	qsort(b.segs, b.nsegs, sizeof(OmenSegmentDesc), segdesc_cmp);
+	dir_head = omen_directory_write(index, b.segs, b.nsegs);
+	write_meta(index, &b, dir_head);
+
+	if (b.nsegs > 1)
+		ereport(NOTICE,
+				(errmsg("omenhnsw index \"%s\" was built as %d segments",
+						RelationGetRelationName(index), b.nsegs),
+				 errdetail("Each query searches every segment."),
+				 errhint("Increase maintenance_work_mem for fewer, larger segments.")));
+
+	if (RelationNeedsWAL(index))
+		log_newpage_range(index, MAIN_FORKNUM, 0,
+						  RelationGetNumberOfBlocks(index), true);
+
+	result = palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = reltuples;
+	result->index_tuples = b.indtuples;
+	return result;
+}
+
+/*
+ * The init fork of an unlogged index: just the metapage, WAL-logged so a
+ * standby can reset the index too.
+ */
+void
+omen_ambuildempty(Relation index)
+{
+	int			metric = omen_index_metric(index);
+	Buffer		buf = omen_new_buffer(index, INIT_FORKNUM);
+
+	START_CRIT_SECTION();
+	omen_meta_init(BufferGetPage(buf), omen_index_dims_typmod(index),
+				   omen_option_m(index), omen_option_ef_construction(index),
+				   metric);
+	MarkBufferDirty(buf);
+	log_newpage_buffer(buf, true);
+	END_CRIT_SECTION();
+	UnlockReleaseBuffer(buf);
+}
+
+char *
+omen_ambuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case OMEN_PHASE_LOAD:
+			return "loading tuples into segments";
+		case OMEN_PHASE_WRITE:
+			return "writing segment pages";
+		case OMEN_PHASE_WAL:
+			return "writing directory and WAL-logging";
+		default:
+			return NULL;
+	}
+}

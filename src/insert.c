@@ -1,0 +1,557 @@
+/*
+ * insert.c
+ *		Single-row inserts into an omenhnsw index.
+ *
+ * A row goes into the last segment of the directory (a new one when the
+ * index has none).  Inserts are serialized by a heavyweight lock on the
+ * index, so a neighbour list read during the search cannot change before it
+ * is rewritten; scans take no such lock and see every page change whole.
+ * The order of the WAL records keeps the graph navigable at every record
+ * boundary: the element and its own links first, then each back-link, the
+ * entry point last.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/generic_xlog.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+
+#include "distance.h"
+#include "omenhnsw.h"
+#include "pagestore.h"
+
+/* Heavyweight lock tag serializing inserts (block 0 is never a data page) */
+#define OMEN_INSERT_LOCK	0
+
+/* Everything one insert needs. */
+typedef struct OmenInsert
+{
+	Relation	index;
+	OmenMetaPageData meta;
+	OmenPageStore store;
+	const float *vec;
+	ItemPointerData heaptid;
+	int			level;
+	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
+	int			nnbrs[OMEN_LEVEL_LIMIT + 1];
+} OmenInsert;
+
+static bool
+page_fits(Page page, Size size)
+{
+	return PageGetFreeSpace(page) >= MAXALIGN(size);
+}
+
+static void
+add_item(Page page, void *tup, Size size, OffsetNumber off, Relation index)
+{
+	if (PageAddItem(page, (Item) tup, size, off, false, false) != off)
+		elog(ERROR, "failed to add tuple to index \"%s\"",
+			 RelationGetRelationName(index));
+}
+
+/*
+ * Updates the descriptor at `where` in the directory and, when a segment is
+ * new, the metapage.  One WAL record.
+ */
+static void
+write_descriptor(Relation index, ItemPointer where, const OmenSegmentDesc *desc)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
+	GenericXLogState *state;
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	memcpy(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(where))),
+		   desc, sizeof(OmenSegmentDesc));
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Opens a new, empty segment at the end of the directory; one WAL record
+ * covers the new data page, the directory and the metapage.
+ */
+static void
+create_segment(Relation index, OmenMetaPageData *meta, OmenSegmentDesc *desc,
+			   ItemPointer where)
+{
+	Buffer		databuf = omen_new_buffer(index, MAIN_FORKNUM);
+	Buffer		metabuf;
+	Buffer		dirbuf = InvalidBuffer;
+	Buffer		newdirbuf = InvalidBuffer;
+	BlockNumber dirblk = meta->dir_head;
+	GenericXLogState *state;
+	Page		metapage;
+	Page		dirpage;
+	Page		page;
+	uint32		segno = 0;
+
+	/* find the last directory page and the highest segno */
+	while (BlockNumberIsValid(dirblk))
+	{
+		Buffer		buf = ReadBuffer(index, dirblk);
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		if (maxoff >= FirstOffsetNumber)
+			segno = ((OmenSegmentDesc *) PageGetItem(page, PageGetItemId(page, maxoff)))->segno + 1;
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		if (!BlockNumberIsValid(OmenPageGetOpaque(page)->next))
+		{
+			dirbuf = buf;
+			break;
+		}
+		dirblk = OmenPageGetOpaque(page)->next;
+		ReleaseBuffer(buf);
+	}
+	if (!BufferIsValid(dirbuf) ||
+		!page_fits(BufferGetPage(dirbuf), sizeof(OmenSegmentDesc)))
+	{
+		/* a new directory page: take it before locking anything reachable */
+		newdirbuf = omen_new_buffer(index, MAIN_FORKNUM);
+	}
+
+	metabuf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	if (BufferIsValid(dirbuf))
+		LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+
+	state = GenericXLogStart(index);
+	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+	page = GenericXLogRegisterBuffer(state, databuf, GENERIC_XLOG_FULL_IMAGE);
+	omen_page_init(page, OMEN_PAGE_DATA, segno);
+
+	memset(desc, 0, sizeof(OmenSegmentDesc));
+	desc->segno = segno;
+	desc->first_blk = BufferGetBlockNumber(databuf);
+	desc->last_blk = desc->first_blk;
+	desc->nblocks = 1;
+	ItemPointerSetInvalid(&desc->entry);
+
+	if (BufferIsValid(newdirbuf))
+	{
+		dirpage = GenericXLogRegisterBuffer(state, newdirbuf, GENERIC_XLOG_FULL_IMAGE);
+		omen_page_init(dirpage, OMEN_PAGE_DIR, 0);
+		if (BufferIsValid(dirbuf))
+			OmenPageGetOpaque(GenericXLogRegisterBuffer(state, dirbuf, 0))->next =
+				BufferGetBlockNumber(newdirbuf);
+		else
+			OmenPageGetMeta(metapage)->dir_head = BufferGetBlockNumber(newdirbuf);
+		dirblk = BufferGetBlockNumber(newdirbuf);
+	}
+	else
+	{
+		dirpage = GenericXLogRegisterBuffer(state, dirbuf, 0);
+		dirblk = BufferGetBlockNumber(dirbuf);
+	}
+	ItemPointerSet(where, dirblk, PageGetMaxOffsetNumber(dirpage) + 1);
+	add_item(dirpage, desc, sizeof(OmenSegmentDesc),
+			 ItemPointerGetOffsetNumber(where), index);
+	OmenPageGetMeta(metapage)->nsegments++;
+	OmenPageGetMeta(metapage)->generation++;
+	memcpy(meta, OmenPageGetMeta(metapage), sizeof(OmenMetaPageData));
+	GenericXLogFinish(state);
+
+	UnlockReleaseBuffer(databuf);
+	if (BufferIsValid(newdirbuf))
+		UnlockReleaseBuffer(newdirbuf);
+	if (BufferIsValid(dirbuf))
+		UnlockReleaseBuffer(dirbuf);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * Sets the dimension of an index that was built over no rows and has no
+ * typmod, from its first inserted vector.
+ */
+static void
+set_dims(Relation index, OmenMetaPageData *meta, int dims)
+{
+	Buffer		buf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+
+	omen_check_dims(dims);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	OmenPageGetMeta(page)->dims = dims;
+	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * If the nearest node holds exactly this vector and has a free heap TID
+ * slot, adds the row to it.  Returns true when done.
+ */
+static bool
+merge_duplicate(OmenInsert *ins, OmenCand *nearest)
+{
+	ItemPointerData tid;
+	Buffer		buf;
+	Page		page;
+	OmenElementTuple et;
+	GenericXLogState *state;
+	bool		done = false;
+
+	if (nearest->dist != 0)
+		return false;
+	omen_tid_unpack(nearest->id, &tid);
+	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(ins->index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	et = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&tid),
+							 OMEN_TUPLE_ELEMENT);
+	if (et != NULL && !et->deleted &&
+		memcmp(et->x, ins->vec, sizeof(float) * ins->meta.dims) == 0)
+	{
+		for (int i = 0; i < OMEN_HEAPTIDS; i++)
+		{
+			if (!ItemPointerIsValid(&et->heaptids[i]))
+			{
+				et->heaptids[i] = ins->heaptid;
+				done = true;
+				break;
+			}
+		}
+	}
+	if (done)
+		GenericXLogFinish(state);
+	else
+		GenericXLogAbort(state);
+	UnlockReleaseBuffer(buf);
+	return done;
+}
+
+/*
+ * Searches the segment for the new node's neighbours on each of its levels.
+ */
+static void
+find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
+{
+	int			efc = ins->meta.ef_construction;
+	int			m = ins->meta.m;
+	OmenCand   *entries = palloc(sizeof(OmenCand) * efc);
+	OmenCand   *cands = palloc(sizeof(OmenCand) * efc);
+	int			nentries = 1;
+	int			top = Min(ins->level, desc->entry_level);
+
+	entries[0] = omen_store_descend(&ins->store, ins->vec, &desc->entry,
+									desc->entry_level, top);
+	for (int l = top; l >= 0; l--)
+	{
+		int			max = l == 0 ? 2 * m : m;
+		int			ncands;
+		OmenCand   *swap;
+
+		CHECK_FOR_INTERRUPTS();
+		ncands = omen_store_search_level(&ins->store, ins->vec, entries,
+										 nentries, l, efc, cands);
+		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
+		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
+											  cands, ncands, max, false,
+											  ins->nbrs[l]);
+		if (l == 0 && ncands > 0 && merge_duplicate(ins, &cands[0]))
+		{
+			ins->nnbrs[0] = -1;
+			return;
+		}
+		/* this level's candidates start the search one level down */
+		swap = entries;
+		entries = cands;
+		cands = swap;
+		nentries = ncands;
+	}
+}
+
+/*
+ * Writes the element and its neighbour tuple at the end of the segment's
+ * page chain, adding pages as needed.  One WAL record.
+ */
+static void
+place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
+{
+	Relation	index = ins->index;
+	int			m = ins->meta.m;
+	Size		esize = OMEN_ELEMENT_SIZE(ins->meta.dims);
+	Size		nsize = OMEN_NEIGHBOR_SIZE(ins->level, m);
+	OmenElementTuple et = palloc(esize);
+	OmenNeighborTuple nt = palloc(nsize);
+	Buffer		bufs[3];
+	Page		pages[3];
+	int			nbufs = 0;
+	int			epage;
+	int			npage;
+	GenericXLogState *state;
+	ItemPointerData nbtid;
+	BlockNumber blk = desc->last_blk;
+	Buffer		lastbuf;
+
+	/* the hint may lag behind the chain after a crash: follow it */
+	for (;;)
+	{
+		BlockNumber next;
+
+		lastbuf = ReadBuffer(index, blk);
+		LockBuffer(lastbuf, BUFFER_LOCK_SHARE);
+		next = OmenPageGetOpaque(BufferGetPage(lastbuf))->next;
+		if (!BlockNumberIsValid(next))
+			break;
+		UnlockReleaseBuffer(lastbuf);
+		blk = next;
+	}
+
+	/*
+	 * Decide where the two tuples go.  Inserts are serialized, so the free
+	 * space cannot change once the share lock is dropped; new pages are
+	 * taken before the last page is locked again, as nothing reaches them.
+	 */
+	if (page_fits(BufferGetPage(lastbuf), esize + nsize + sizeof(ItemIdData)))
+		epage = npage = 0;
+	else if (OMEN_ITEM_COST(esize) + OMEN_ITEM_COST(nsize) <= OMEN_PAGE_CAPACITY)
+		epage = npage = 1;
+	else
+	{
+		/* too big to share a page */
+		epage = page_fits(BufferGetPage(lastbuf), esize) ? 0 : 1;
+		npage = epage + 1;
+	}
+	LockBuffer(lastbuf, BUFFER_LOCK_UNLOCK);
+	bufs[nbufs++] = lastbuf;
+	while (nbufs <= npage)
+		bufs[nbufs++] = omen_new_buffer(index, MAIN_FORKNUM);
+	LockBuffer(lastbuf, BUFFER_LOCK_EXCLUSIVE);
+
+	state = GenericXLogStart(index);
+	for (int i = 0; i < nbufs; i++)
+	{
+		pages[i] = GenericXLogRegisterBuffer(state, bufs[i],
+											 i == 0 ? 0 : GENERIC_XLOG_FULL_IMAGE);
+		if (i > 0)
+		{
+			omen_page_init(pages[i], OMEN_PAGE_DATA, desc->segno);
+			OmenPageGetOpaque(pages[i - 1])->next = BufferGetBlockNumber(bufs[i]);
+		}
+	}
+
+	ItemPointerSet(elemtid, BufferGetBlockNumber(bufs[epage]),
+				   PageGetMaxOffsetNumber(pages[epage]) + 1);
+	ItemPointerSet(&nbtid, BufferGetBlockNumber(bufs[npage]),
+				   PageGetMaxOffsetNumber(pages[npage]) + (epage == npage ? 2 : 1));
+
+	omen_element_fill(et, ins->level, ins->meta.dims, ins->vec, &ins->heaptid,
+					  1, &nbtid);
+	omen_neighbor_fill(nt, ins->level, m);
+	for (int l = 0; l <= ins->level; l++)
+	{
+		ItemPointer slots = &nt->tids[omen_level_offset(l, m)];
+
+		for (int k = 0; k < ins->nnbrs[l]; k++)
+			omen_tid_unpack(ins->nbrs[l][k].id, &slots[k]);
+	}
+	add_item(pages[epage], et, esize, ItemPointerGetOffsetNumber(elemtid), index);
+	add_item(pages[npage], nt, nsize, ItemPointerGetOffsetNumber(&nbtid), index);
+	GenericXLogFinish(state);
+
+	desc->last_blk = BufferGetBlockNumber(bufs[nbufs - 1]);
+	desc->nblocks += nbufs - 1;
+	for (int i = 0; i < nbufs; i++)
+		UnlockReleaseBuffer(bufs[i]);
+	pfree(et);
+	pfree(nt);
+}
+
+/*
+ * Adds a link to the new node from neighbour `nb` on `level`, pruning the
+ * neighbour's list with the heuristic when it is full.
+ */
+static void
+add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
+{
+	OmenPageStore *s = &ins->store;
+	int			m = ins->meta.m;
+	int			max = omen_level_slots(level, m);
+	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * (max + 1));
+	OmenCand   *cands = palloc(sizeof(OmenCand) * (max + 1));
+	OmenCand   *keep = palloc(sizeof(OmenCand) * max);
+	int			n;
+	int			nkeep;
+	ItemPointerData tid;
+	ItemPointerData nbtid;
+	OmenElementTuple et;
+	OmenNeighborTuple nt;
+	Buffer		buf;
+	Page		page;
+	GenericXLogState *state;
+	ItemPointer slots;
+	float	   *nbvec;
+
+	n = omen_page_store_ops.neighbors(s, nb->id, level, ids, max);
+	if (n < 0)
+		return;
+
+	if (n < max)
+	{
+		/* room left: append */
+		ids[n++] = omen_tid_pack(newtid);
+		nkeep = n;
+		for (int i = 0; i < n; i++)
+			keep[i].id = ids[i];
+	}
+	else
+	{
+		omen_tid_unpack(nb->id, &tid);
+		et = omen_store_element(s, &tid);
+		if (et == NULL)
+			return;
+		nbvec = palloc(sizeof(float) * ins->meta.dims);
+		memcpy(nbvec, et->x, sizeof(float) * ins->meta.dims);
+		omen_store_unlock(s);
+
+		ids[n++] = omen_tid_pack(newtid);
+		for (int i = 0; i < n; i++)
+		{
+			cands[i].id = ids[i];
+			cands[i].dist = omen_store_distance(s, nbvec, ids[i]);
+		}
+		/* ascending by distance, as selection expects */
+		for (int i = 1; i < n; i++)
+		{
+			OmenCand	c = cands[i];
+			int			j = i - 1;
+
+			while (j >= 0 && cands[j].dist > c.dist)
+			{
+				cands[j + 1] = cands[j];
+				j--;
+			}
+			cands[j + 1] = c;
+		}
+		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
+									  false, keep);
+	}
+
+	/* write the list into the neighbour tuple */
+	omen_tid_unpack(nb->id, &tid);
+	et = omen_store_element(s, &tid);
+	if (et == NULL)
+		return;
+	nbtid = et->neighbortid;
+	omen_store_unlock(s);
+
+	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&nbtid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(ins->index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&nbtid),
+							 OMEN_TUPLE_NEIGHBOR);
+	if (nt == NULL || nt->level < level)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	slots = &nt->tids[omen_level_offset(level, m)];
+	for (int i = 0; i < max; i++)
+	{
+		if (i < nkeep)
+			omen_tid_unpack(keep[i].id, &slots[i]);
+		else
+			ItemPointerSetInvalid(&slots[i]);
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+bool
+omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+			  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+			  IndexInfo *indexInfo)
+{
+	MemoryContext ctx;
+	MemoryContext old;
+	OmenInsert	ins;
+	OmenSegmentDesc desc;
+	ItemPointerData where;
+	ItemPointerData elemtid;
+	Vector	   *v;
+	float	   *vec;
+	int			metric;
+
+	if (isnull[0])
+		return false;
+
+	ctx = AllocSetContextCreate(CurrentMemoryContext, "omenhnsw insert",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ctx);
+
+	/* detoast and look up catalogs before taking the insert lock */
+	v = DatumGetVector(values[0]);
+	metric = omen_index_metric(index);
+
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+
+	memset(&ins, 0, sizeof(ins));
+	ins.index = index;
+	ins.heaptid = *heap_tid;
+	omen_meta_read(index, &ins.meta);
+	if (ins.meta.dims == 0)
+		set_dims(index, &ins.meta, v->dim);
+	vec = palloc(sizeof(float) * ins.meta.dims);
+	if (!omen_prepare_vector(v, metric, ins.meta.dims, vec))
+	{
+		/* zero vector under cosine: not indexed */
+		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(ctx);
+		return false;
+	}
+	ins.vec = vec;
+
+	if (!omen_directory_last(index, &ins.meta, &desc, &where))
+		create_segment(index, &ins.meta, &desc, &where);
+
+	omen_store_init(&ins.store, index, &ins.meta, ins.meta.ef_construction * ins.meta.m * 2);
+	ins.level = omen_random_level(1.0 - pg_prng_double(&pg_global_prng_state),
+								  ins.meta.m, ins.meta.max_level);
+
+	if (ItemPointerIsValid(&desc.entry))
+		find_neighbors(&ins, &desc);
+	else
+		ins.level = 0;			/* the first node of a segment */
+
+	if (ins.nnbrs[0] >= 0)
+	{
+		place_node(&ins, &desc, &elemtid);
+		for (int l = ins.level; l >= 0; l--)
+		{
+			for (int k = 0; k < ins.nnbrs[l]; k++)
+				add_backlink(&ins, &ins.nbrs[l][k], l, &elemtid);
+		}
+		if (!ItemPointerIsValid(&desc.entry) || ins.level > desc.entry_level)
+		{
+			desc.entry = elemtid;
+			desc.entry_level = ins.level;
+		}
+		desc.nelements++;
+		write_descriptor(index, &where, &desc);
+	}
+
+	omen_store_release(&ins.store);
+	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+	return false;
+}

@@ -1,0 +1,304 @@
+/*
+ * omenhnsw.c
+ *		The omenhnsw handler: capabilities, operator class validation, cost
+ *		estimation, and the metric and value checks every callback shares.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/amvalidate.h"
+#include "access/htup_details.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/vacuum.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/selfuncs.h"
+#include "utils/syscache.h"
+#include "utils/regproc.h"
+
+#include "distance.h"
+#include "omenhnsw.h"
+#include "options.h"
+#include "page.h"
+
+#define OMEN_DISTANCE_PROC	1
+
+PG_FUNCTION_INFO_V1(omenhnsw_handler);
+
+/*
+ * The metric of an index, from the C function behind its operator class's
+ * distance support procedure.
+ */
+int
+omen_index_metric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, OMEN_DISTANCE_PROC);
+
+	if (proc->fn_addr == vector_l2_squared_distance)
+		return OMEN_METRIC_L2;
+	if (proc->fn_addr == vector_negative_inner_product)
+		return OMEN_METRIC_IP;
+	if (proc->fn_addr == cosine_distance)
+		return OMEN_METRIC_COSINE;
+	if (proc->fn_addr == l1_distance)
+		return OMEN_METRIC_L1;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("omenhnsw does not support distance function %s",
+					format_procedure(proc->fn_oid))));
+	return 0;					/* keep compiler quiet */
+}
+
+/* The dimension fixed by the column's typmod, or 0. */
+int
+omen_index_dims_typmod(Relation index)
+{
+	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	return typmod > 0 ? typmod : 0;
+}
+
+void
+omen_check_dims(int dims)
+{
+	if (dims > OMEN_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("omenhnsw indexes support at most %d dimensions, not %d",
+						OMEN_MAX_DIMS, dims)));
+}
+
+/*
+ * Copies v into out as the graph stores it: checked against the index's
+ * dimension and, for cosine, normalized.  Returns false for a vector the
+ * index cannot hold (zero under cosine).
+ */
+bool
+omen_prepare_vector(const Vector *v, int metric, int dims, float *out)
+{
+	if (v->dim != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", dims, v->dim)));
+
+	memcpy(out, v->x, sizeof(float) * dims);
+	if (metric == OMEN_METRIC_COSINE)
+	{
+		double		norm = sqrt((double) omen_dot(out, out, dims));
+
+		if (norm == 0 || !isfinite(norm))
+			return false;
+		for (int i = 0; i < dims; i++)
+			out[i] = (float) (out[i] / norm);
+	}
+	return true;
+}
+
+/*
+ * Checks an operator class: ordering operators only, strategy 1, and the
+ * distance support procedure.
+ */
+static bool
+omen_amvalidate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	Oid			opcintype;
+	char	   *opclassname;
+	CatCList   *proclist,
+			   *oprlist;
+	bool		has_proc = false;
+	bool		has_op = false;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opcintype = classform->opcintype;
+	opclassname = NameStr(classform->opcname);
+
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (procform->amprocnum != OMEN_DISTANCE_PROC)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omenhnsw operator class \"%s\" contains invalid support function number %d",
+							opclassname, procform->amprocnum)));
+			result = false;
+			continue;
+		}
+		if (!check_amproc_signature(procform->amproc, FLOAT8OID, true,
+									2, 2, opcintype, opcintype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omenhnsw operator class \"%s\" contains function %s with wrong signature",
+							opclassname, format_procedure(procform->amproc))));
+			result = false;
+		}
+		if (procform->amproclefttype == opcintype &&
+			procform->amprocrighttype == opcintype)
+			has_proc = true;
+	}
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (oprform->amoppurpose != AMOP_ORDER || oprform->amopstrategy != 1)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omenhnsw operator class \"%s\" contains operator %s that is not ordering strategy 1",
+							opclassname, format_operator(oprform->amopopr))));
+			result = false;
+			continue;
+		}
+		if (!check_amop_signature(oprform->amopopr, FLOAT8OID,
+								  oprform->amoplefttype, oprform->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omenhnsw operator class \"%s\" contains operator %s with wrong signature",
+							opclassname, format_operator(oprform->amopopr))));
+			result = false;
+		}
+		if (oprform->amoplefttype == opcintype &&
+			oprform->amoprighttype == opcintype)
+			has_op = true;
+	}
+
+	if (!has_proc || !has_op)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("omenhnsw operator class \"%s\" needs a distance function and an ordering operator",
+						opclassname)));
+		result = false;
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+/*
+ * Cost of an ordered scan.  The search does all its work before the first
+ * row: about ef_search expansions of up to 2m neighbours in every segment,
+ * plus a short descent through the upper levels.  Without an ORDER BY
+ * distance the index is useless, so it is priced out.
+ */
+static void
+omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+					Cost *indexStartupCost, Cost *indexTotalCost,
+					Selectivity *indexSelectivity, double *indexCorrelation,
+					double *indexPages)
+{
+	GenericCosts costs;
+	double		tuples = path->indexinfo->tuples;
+	double		visited;
+	double		ratio;
+	OmenMetaPageData meta;
+	Relation	index;
+
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = 1.0e10;
+		*indexTotalCost = 1.0e10;
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	MemSet(&costs, 0, sizeof(costs));
+	genericcostestimate(root, path, loop_count, &costs);
+
+	index = index_open(path->indexinfo->indexoid, NoLock);
+	omen_meta_read(index, &meta);
+	index_close(index, NoLock);
+
+	if (tuples > 1)
+	{
+		double		segs = Max(meta.nsegments, 1);
+		double		per_seg = tuples / segs;
+
+		visited = segs * Min(per_seg,
+							 omen_ef_search * meta.m * 1.2 +
+							 log(per_seg) / log(Max(meta.m, 2)) * meta.m);
+		ratio = Min(1.0, visited / tuples);
+	}
+	else
+		ratio = 1.0;
+
+	*indexStartupCost = costs.indexTotalCost * ratio;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = costs.indexSelectivity;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}
+
+Datum
+omenhnsw_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = 1;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = omen_ambuild;
+	amroutine->ambuildempty = omen_ambuildempty;
+	amroutine->aminsert = omen_aminsert;
+	amroutine->ambulkdelete = omen_ambulkdelete;
+	amroutine->amvacuumcleanup = omen_amvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = omen_amcostestimate;
+	amroutine->amoptions = omen_amoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = omen_ambuildphasename;
+	amroutine->amvalidate = omen_amvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = omen_ambeginscan;
+	amroutine->amrescan = omen_amrescan;
+	amroutine->amgettuple = omen_amgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = omen_amendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}

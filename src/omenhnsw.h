@@ -1,0 +1,59 @@
+/*
+ * omenhnsw.h
+ *		The omenhnsw access method: callbacks and what they share.
+ */
+#ifndef OMEN_OMENHNSW_H
+#define OMEN_OMENHNSW_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "nodes/execnodes.h"
+#include "utils/rel.h"
+
+#include "vector.h"
+
+/* Build sub-phases shown in pg_stat_progress_create_index */
+#define OMEN_PHASE_LOAD		2
+#define OMEN_PHASE_WRITE	3
+#define OMEN_PHASE_WAL		4
+
+/* GUC */
+extern int	omen_ef_search;
+
+/* omenhnsw.c */
+extern int	omen_index_metric(Relation index);
+extern int	omen_index_dims_typmod(Relation index);
+extern bool omen_prepare_vector(const Vector *v, int metric, int dims,
+								float *out);
+extern void omen_check_dims(int dims);
+
+/* build.c */
+extern IndexBuildResult *omen_ambuild(Relation heap, Relation index,
+									  IndexInfo *indexInfo);
+extern void omen_ambuildempty(Relation index);
+extern char *omen_ambuildphasename(int64 phasenum);
+
+/* insert.c */
+extern bool omen_aminsert(Relation index, Datum *values, bool *isnull,
+						  ItemPointer heap_tid, Relation heap,
+						  IndexUniqueCheck checkUnique, bool indexUnchanged,
+						  IndexInfo *indexInfo);
+
+/* scan.c */
+extern IndexScanDesc omen_ambeginscan(Relation index, int nkeys, int norderbys);
+extern void omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+						  ScanKey orderbys, int norderbys);
+extern bool omen_amgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void omen_amendscan(IndexScanDesc scan);
+
+/* vacuum.c */
+extern IndexBulkDeleteResult *omen_ambulkdelete(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats,
+												IndexBulkDeleteCallback callback,
+												void *callback_state);
+extern IndexBulkDeleteResult *omen_amvacuumcleanup(IndexVacuumInfo *info,
+												   IndexBulkDeleteResult *stats);
+
+#endif							/* OMEN_OMENHNSW_H */

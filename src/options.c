@@ -1,0 +1,62 @@
+/*
+ * options.c
+ *		Reloptions of omenhnsw indexes: m and ef_construction.
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+
+#include "options.h"
+
+static relopt_kind omen_relopt_kind;
+
+void
+omen_options_init(void)
+{
+	omen_relopt_kind = add_reloption_kind();
+	add_int_reloption(omen_relopt_kind, "m",
+					  "Maximum number of links per node and level (twice that on level 0)",
+					  OMEN_DEFAULT_M, OMEN_MIN_M, OMEN_MAX_M, AccessExclusiveLock);
+	add_int_reloption(omen_relopt_kind, "ef_construction",
+					  "Size of the candidate list while building the graph",
+					  OMEN_DEFAULT_EF_CONSTRUCTION, OMEN_MIN_EF_CONSTRUCTION,
+					  OMEN_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+}
+
+bytea *
+omen_amoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"m", RELOPT_TYPE_INT, offsetof(OmenOptions, m)},
+		{"ef_construction", RELOPT_TYPE_INT, offsetof(OmenOptions, ef_construction)},
+	};
+	OmenOptions *opts;
+
+	opts = (OmenOptions *) build_reloptions(reloptions, validate,
+											omen_relopt_kind,
+											sizeof(OmenOptions),
+											tab, lengthof(tab));
+	if (validate && opts && opts->ef_construction < 2 * opts->m)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ef_construction must be at least 2 * m"),
+				 errdetail("ef_construction is %d and m is %d.",
+						   opts->ef_construction, opts->m)));
+	return (bytea *) opts;
+}
+
+int
+omen_option_m(Relation index)
+{
+	OmenOptions *opts = (OmenOptions *) index->rd_options;
+
+	return opts ? opts->m : OMEN_DEFAULT_M;
+}
+
+int
+omen_option_ef_construction(Relation index)
+{
+	OmenOptions *opts = (OmenOptions *) index->rd_options;
+
+	return opts ? opts->ef_construction : OMEN_DEFAULT_EF_CONSTRUCTION;
+}

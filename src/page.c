@@ -1,0 +1,267 @@
+/*
+ * page.c
+ *		Page codec of an omenhnsw index: page and tuple layout, metapage and
+ *		segment directory.
+ */
+#include "postgres.h"
+
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+
+#include "distance.h"
+#include "page.h"
+
+/*
+ * Highest level whose neighbour tuple still fits on an empty page.
+ */
+int
+omen_max_level(int m)
+{
+	int			level = 0;
+
+	while (level < OMEN_LEVEL_LIMIT &&
+		   OMEN_ITEM_COST(OMEN_NEIGHBOR_SIZE(level + 1, m)) <= OMEN_PAGE_CAPACITY)
+		level++;
+	return level;
+}
+
+void
+omen_page_init(Page page, uint16 kind, uint32 segno)
+{
+	OmenPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(OmenPageOpaqueData));
+	opaque = OmenPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->segno = segno;
+	opaque->kind = kind;
+	opaque->unused = 0;
+	opaque->page_id = OMEN_MAGIC;
+}
+
+void
+omen_meta_init(Page page, int dims, int m, int ef_construction, int metric)
+{
+	OmenMetaPage meta;
+
+	omen_page_init(page, OMEN_PAGE_META, 0);
+	meta = OmenPageGetMeta(page);
+	memset(meta, 0, sizeof(OmenMetaPageData));
+	meta->magic = OMEN_MAGIC;
+	meta->version = OMEN_VERSION;
+	meta->dims = dims;
+	meta->m = m;
+	meta->ef_construction = ef_construction;
+	meta->metric = metric;
+	meta->max_level = omen_max_level(m);
+	meta->dir_head = InvalidBlockNumber;
+	/* keep pd_lower truthful so WAL page images include the struct */
+	((PageHeader) page)->pd_lower =
+		((char *) meta + sizeof(OmenMetaPageData)) - (char *) page;
+}
+
+/*
+ * Extends the relation by one page and returns it exclusively locked.
+ */
+Buffer
+omen_new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+	bool		needLock = !RELATION_IS_LOCAL(index);
+
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+void
+omen_meta_read(Relation index, OmenMetaPageData *meta)
+{
+	Buffer		buf;
+	Page		page;
+
+	buf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) ||
+		OmenPageGetOpaque(page)->kind != OMEN_PAGE_META ||
+		OmenPageGetMeta(page)->magic != OMEN_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an omenhnsw index or its metapage is damaged",
+						RelationGetRelationName(index))));
+	if (OmenPageGetMeta(page)->version != OMEN_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" has format version %u, expected %u",
+						RelationGetRelationName(index),
+						OmenPageGetMeta(page)->version, OMEN_VERSION),
+				 errhint("REINDEX the index.")));
+	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+	UnlockReleaseBuffer(buf);
+}
+
+void *
+omen_page_get_tuple(Page page, OffsetNumber off, uint8 type)
+{
+	ItemId		iid;
+	char	   *tup;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return NULL;
+	iid = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(iid))
+		return NULL;
+	tup = PageGetItem(page, iid);
+	if ((uint8) tup[0] != type)
+		return NULL;
+	return tup;
+}
+
+void
+omen_element_fill(OmenElementTuple et, int level, int dims, const float *x,
+				  ItemPointer heaptids, int ntids, ItemPointer neighbortid)
+{
+	memset(et, 0, offsetof(OmenElementTupleData, x));
+	et->type = OMEN_TUPLE_ELEMENT;
+	et->level = level;
+	for (int i = 0; i < OMEN_HEAPTIDS; i++)
+	{
+		if (i < ntids)
+			et->heaptids[i] = heaptids[i];
+		else
+			ItemPointerSetInvalid(&et->heaptids[i]);
+	}
+	et->neighbortid = *neighbortid;
+	memcpy(et->x, x, sizeof(float) * dims);
+}
+
+void
+omen_neighbor_fill(OmenNeighborTuple nt, int level, int m)
+{
+	nt->type = OMEN_TUPLE_NEIGHBOR;
+	nt->level = level;
+	nt->nslots = OMEN_NEIGHBOR_SLOTS(level, m);
+	for (int i = 0; i < nt->nslots; i++)
+		ItemPointerSetInvalid(&nt->tids[i]);
+}
+
+/*
+ * Reads every segment descriptor into a palloc'd array; returns the count.
+ */
+int
+omen_directory_read(Relation index, const OmenMetaPageData *meta,
+					OmenSegmentDesc **segs)
+{
+	BlockNumber blk = meta->dir_head;
+	int			n = 0;
+	int			cap = Max(meta->nsegments, 1);
+
+	*segs = palloc(sizeof(OmenSegmentDesc) * cap);
+	while (BlockNumberIsValid(blk))
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (OmenPageGetOpaque(page)->kind != OMEN_PAGE_DIR)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a damaged segment directory at block %u",
+							RelationGetRelationName(index), blk)));
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			if (n == cap)
+			{
+				cap *= 2;
+				*segs = repalloc(*segs, sizeof(OmenSegmentDesc) * cap);
+			}
+			memcpy(&(*segs)[n++], PageGetItem(page, PageGetItemId(page, off)),
+				   sizeof(OmenSegmentDesc));
+		}
+		blk = OmenPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	return n;
+}
+
+/*
+ * Appends directory pages holding segs and returns the first one's block.
+ * Not WAL-logged: the bulk build logs the whole relation afterwards.
+ */
+BlockNumber
+omen_directory_write(Relation index, const OmenSegmentDesc *segs, int nsegs)
+{
+	BlockNumber head = InvalidBlockNumber;
+	Buffer		buf = InvalidBuffer;
+
+	for (int i = 0; i < nsegs; i++)
+	{
+		if (!BufferIsValid(buf) ||
+			PageGetFreeSpace(BufferGetPage(buf)) < MAXALIGN(sizeof(OmenSegmentDesc)))
+		{
+			Buffer		newbuf = omen_new_buffer(index, MAIN_FORKNUM);
+
+			omen_page_init(BufferGetPage(newbuf), OMEN_PAGE_DIR, 0);
+			if (BufferIsValid(buf))
+			{
+				OmenPageGetOpaque(BufferGetPage(buf))->next = BufferGetBlockNumber(newbuf);
+				MarkBufferDirty(buf);
+				UnlockReleaseBuffer(buf);
+			}
+			else
+				head = BufferGetBlockNumber(newbuf);
+			buf = newbuf;
+		}
+		if (PageAddItem(BufferGetPage(buf), (Item) &segs[i], sizeof(OmenSegmentDesc),
+						InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+			elog(ERROR, "failed to add segment descriptor to index \"%s\"",
+				 RelationGetRelationName(index));
+	}
+	if (BufferIsValid(buf))
+	{
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+	return head;
+}
+
+/*
+ * Finds the last segment of the directory, the one inserts go to; false if
+ * there is none.  *where is the descriptor's own location.
+ */
+bool
+omen_directory_last(Relation index, const OmenMetaPageData *meta,
+					OmenSegmentDesc *desc, ItemPointer where)
+{
+	BlockNumber blk = meta->dir_head;
+	bool		found = false;
+
+	while (BlockNumberIsValid(blk))
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		if (maxoff >= FirstOffsetNumber)
+		{
+			memcpy(desc, PageGetItem(page, PageGetItemId(page, maxoff)),
+				   sizeof(OmenSegmentDesc));
+			ItemPointerSet(where, blk, maxoff);
+			found = true;
+		}
+		blk = OmenPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	return found;
+}

@@ -1,0 +1,60 @@
+/*
+ * pagestore.h
+ *		The graph algorithms' view of an index's pages: a node store whose
+ *		ids are packed TIDs of element tuples.
+ */
+#ifndef OMEN_PAGESTORE_H
+#define OMEN_PAGESTORE_H
+
+#include "postgres.h"
+
+#include "storage/buf.h"
+#include "utils/rel.h"
+
+#include "hnsw_graph.h"
+#include "page.h"
+
+typedef struct omenvis_hash omenvis_hash;
+
+typedef struct OmenPageStore
+{
+	Relation	index;
+	int			metric;
+	int			dims;
+	int			m;
+	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
+	Buffer		buf;			/* pinned, unlocked between accesses */
+	omenvis_hash *visited;
+	float	   *scratch;		/* dims floats */
+} OmenPageStore;
+
+extern const OmenStoreOps omen_page_store_ops;
+
+extern void omen_store_init(OmenPageStore *s, Relation index,
+							const OmenMetaPageData *meta, int expected_nodes);
+extern void omen_store_release(OmenPageStore *s);
+extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
+extern float omen_store_distance(OmenPageStore *s, const float *query,
+								 OmenNodeId id);
+
+/*
+ * Share-locks and returns the element at tid; the caller unlocks with
+ * omen_store_unlock.  NULL, with nothing locked, if there is none.
+ */
+extern OmenElementTuple omen_store_element(OmenPageStore *s, ItemPointer tid);
+extern void omen_store_unlock(OmenPageStore *s);
+
+/*
+ * Greedy descent from entry through the levels above to_level: the closest
+ * node found there (dist is +Inf if the entry is gone).
+ */
+extern OmenCand omen_store_descend(OmenPageStore *s, const float *query,
+								   ItemPointer entry, int entry_level,
+								   int to_level);
+
+/* Beam search of width ef on one level; result ascending, returns count. */
+extern int	omen_store_search_level(OmenPageStore *s, const float *query,
+									const OmenCand *entries, int nentries,
+									int level, int ef, OmenCand *result);
+
+#endif							/* OMEN_PAGESTORE_H */

@@ -1,0 +1,437 @@
+/*
+ * verify.c
+ *		omenhnsw_verify(regclass): structural check of an omenhnsw index.
+ *
+ * Returns one row per problem and none for a healthy index: page kinds and
+ * headers, every link in range and of the right kind, metapage and segment
+ * directory consistent with the pages, and every live element reachable
+ * from its segment's entry point.  It reads the index under AccessShareLock
+ * one page at a time, so it is exact only while nothing writes the index.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/pg_am.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/rel.h"
+
+#include "omenhnsw.h"
+#include "page.h"
+
+PG_FUNCTION_INFO_V1(omenhnsw_verify);
+
+typedef struct VerifyState
+{
+	Relation	index;
+	ReturnSetInfo *rsinfo;
+	BlockNumber nblocks;
+	OmenMetaPageData meta;
+	uint32	   *owner;			/* segno+1 owning each block, 0 if none */
+	int			nproblems;
+} VerifyState;
+
+/* An element met while walking a segment */
+typedef struct ElemEntry
+{
+	ItemPointerData tid;		/* hash key */
+	ItemPointerData nbtid;
+	uint8		level;
+	bool		live;
+	bool		reached;
+} ElemEntry;
+
+#define MAX_PROBLEMS 1000
+
+static void
+problem(VerifyState *vs, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+problem(VerifyState *vs, const char *fmt,...)
+{
+	va_list		args;
+	StringInfoData buf;
+	Datum		value;
+	bool		isnull = false;
+
+	if (++vs->nproblems > MAX_PROBLEMS)
+		return;
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	value = CStringGetTextDatum(buf.data);
+	tuplestore_putvalues(vs->rsinfo->setResult, vs->rsinfo->setDesc,
+						 &value, &isnull);
+	pfree(buf.data);
+}
+
+static bool
+tid_ok(VerifyState *vs, ItemPointer tid)
+{
+	return ItemPointerIsValid(tid) &&
+		ItemPointerGetBlockNumber(tid) > OMEN_METAPAGE_BLKNO &&
+		ItemPointerGetBlockNumber(tid) < vs->nblocks;
+}
+
+/*
+ * Reads the neighbour tuple at tid into a palloc'd copy, or NULL.
+ */
+static OmenNeighborTuple
+read_neighbors(VerifyState *vs, ItemPointer tid)
+{
+	Buffer		buf;
+	Page		page;
+	OmenNeighborTuple nt;
+	OmenNeighborTuple copy = NULL;
+
+	if (!tid_ok(vs, tid))
+		return NULL;
+	buf = ReadBuffer(vs->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(tid),
+							 OMEN_TUPLE_NEIGHBOR);
+	if (nt != NULL)
+	{
+		Size		size = OMEN_NEIGHBOR_SIZE(nt->level, vs->meta.m);
+
+		copy = palloc(size);
+		memcpy(copy, nt, size);
+	}
+	UnlockReleaseBuffer(buf);
+	return copy;
+}
+
+/*
+ * Checks one segment: its page chain, its tuples, the links between its
+ * elements and that every live element is reachable from the entry point.
+ */
+static void
+verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
+{
+	HASHCTL		ctl;
+	HTAB	   *elems;
+	HASH_SEQ_STATUS hs;
+	ElemEntry  *e;
+	BlockNumber blk = seg->first_blk;
+	BlockNumber last = InvalidBlockNumber;
+	uint32		nelements = 0;
+	uint32		nlive = 0;
+	uint32		nreached = 0;
+	ItemPointerData *queue;
+	int			qhead = 0;
+	int			qtail = 0;
+	int			m = vs->meta.m;
+
+	ctl.keysize = sizeof(ItemPointerData);
+	ctl.entrysize = sizeof(ElemEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	elems = hash_create("omenhnsw verify", 1024, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* walk the chain, collecting elements */
+	while (BlockNumberIsValid(blk))
+	{
+		Buffer		buf;
+		Page		page;
+		OmenPageOpaque opaque;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		if (blk == OMEN_METAPAGE_BLKNO || blk >= vs->nblocks)
+		{
+			problem(vs, "segment %u: chain leads to block %u, outside the index",
+					seg->segno, blk);
+			break;
+		}
+		if (vs->owner[blk] != 0)
+		{
+			problem(vs, "segment %u: block %u is already part of %s %u",
+					seg->segno, blk,
+					vs->owner[blk] - 1 == seg->segno ? "this chain at" : "segment",
+					vs->owner[blk] - 1);
+			break;
+		}
+		vs->owner[blk] = seg->segno + 1;
+		last = blk;
+
+		buf = ReadBuffer(vs->index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		opaque = OmenPageGetOpaque(page);
+		if (PageIsNew(page) || opaque->kind != OMEN_PAGE_DATA ||
+			opaque->page_id != OMEN_MAGIC)
+		{
+			problem(vs, "segment %u: block %u is not a data page", seg->segno, blk);
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		if (opaque->segno != seg->segno)
+			problem(vs, "segment %u: block %u is marked as segment %u",
+					seg->segno, blk, opaque->segno);
+
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			char	   *tup;
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			tup = PageGetItem(page, iid);
+			if (tup[0] == OMEN_TUPLE_ELEMENT)
+			{
+				OmenElementTuple et = (OmenElementTuple) tup;
+				ItemPointerData tid;
+				bool		found;
+				int			ntids = 0;
+
+				if (ItemIdGetLength(iid) != OMEN_ELEMENT_SIZE(vs->meta.dims))
+					problem(vs, "element (%u,%u) has length %u, expected %zu",
+							blk, off, ItemIdGetLength(iid),
+							OMEN_ELEMENT_SIZE(vs->meta.dims));
+				if (et->level > vs->meta.max_level)
+					problem(vs, "element (%u,%u) has level %u above the limit %u",
+							blk, off, et->level, vs->meta.max_level);
+				for (int i = 0; i < OMEN_HEAPTIDS; i++)
+					if (ItemPointerIsValid(&et->heaptids[i]))
+						ntids++;
+				if (!et->deleted && ntids == 0)
+					problem(vs, "element (%u,%u) is live but has no heap TID",
+							blk, off);
+
+				ItemPointerSet(&tid, blk, off);
+				e = hash_search(elems, &tid, HASH_ENTER, &found);
+				e->nbtid = et->neighbortid;
+				e->level = et->level;
+				e->live = !et->deleted;
+				e->reached = false;
+				nelements++;
+				if (e->live)
+					nlive++;
+			}
+			else if (tup[0] != OMEN_TUPLE_NEIGHBOR)
+				problem(vs, "block %u offset %u holds a tuple of unknown kind %d",
+						blk, off, tup[0]);
+		}
+		blk = opaque->next;
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (last != seg->last_blk)
+		problem(vs, "segment %u: chain ends at block %u, directory says %u",
+				seg->segno, last, seg->last_blk);
+	if (nelements != seg->nelements)
+		problem(vs, "segment %u: %u elements on pages, directory says %u",
+				seg->segno, nelements, seg->nelements);
+
+	/* every link of every element */
+	hash_seq_init(&hs, elems);
+	while ((e = hash_seq_search(&hs)) != NULL)
+	{
+		OmenNeighborTuple nt = read_neighbors(vs, &e->nbtid);
+
+		CHECK_FOR_INTERRUPTS();
+		if (nt == NULL)
+		{
+			problem(vs, "element (%u,%u): neighbour tuple (%u,%u) missing",
+					ItemPointerGetBlockNumber(&e->tid),
+					ItemPointerGetOffsetNumber(&e->tid),
+					ItemPointerGetBlockNumberNoCheck(&e->nbtid),
+					ItemPointerGetOffsetNumberNoCheck(&e->nbtid));
+			continue;
+		}
+		if (nt->level != e->level ||
+			nt->nslots != OMEN_NEIGHBOR_SLOTS(e->level, m))
+			problem(vs, "element (%u,%u): neighbour tuple has level %u and %u slots, expected %u and %u",
+					ItemPointerGetBlockNumber(&e->tid),
+					ItemPointerGetOffsetNumber(&e->tid),
+					nt->level, nt->nslots, e->level,
+					OMEN_NEIGHBOR_SLOTS(e->level, m));
+		else
+		{
+			for (int l = 0; l <= e->level; l++)
+			{
+				ItemPointer slots = &nt->tids[omen_level_offset(l, m)];
+
+				for (int i = 0; i < omen_level_slots(l, m); i++)
+				{
+					ElemEntry  *t;
+
+					if (!ItemPointerIsValid(&slots[i]))
+						continue;
+					t = hash_search(elems, &slots[i], HASH_FIND, NULL);
+					if (t == NULL)
+						problem(vs, "element (%u,%u) level %d links to (%u,%u), not an element of segment %u",
+								ItemPointerGetBlockNumber(&e->tid),
+								ItemPointerGetOffsetNumber(&e->tid), l,
+								ItemPointerGetBlockNumber(&slots[i]),
+								ItemPointerGetOffsetNumber(&slots[i]),
+								seg->segno);
+					else if (t->level < l)
+						problem(vs, "element (%u,%u) level %d links to (%u,%u) of level %u",
+								ItemPointerGetBlockNumber(&e->tid),
+								ItemPointerGetOffsetNumber(&e->tid), l,
+								ItemPointerGetBlockNumber(&slots[i]),
+								ItemPointerGetOffsetNumber(&slots[i]),
+								t->level);
+				}
+			}
+		}
+		pfree(nt);
+	}
+
+	/* reachability over level-0 links, which every element has */
+	if (nelements == 0)
+	{
+		if (ItemPointerIsValid(&seg->entry))
+			problem(vs, "segment %u: empty but has an entry point", seg->segno);
+		hash_destroy(elems);
+		return;
+	}
+	e = hash_search(elems, &seg->entry, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		problem(vs, "segment %u: entry point (%u,%u) is not one of its elements",
+				seg->segno, ItemPointerGetBlockNumberNoCheck(&seg->entry),
+				ItemPointerGetOffsetNumberNoCheck(&seg->entry));
+		hash_destroy(elems);
+		return;
+	}
+	if (e->level != seg->entry_level)
+		problem(vs, "segment %u: entry point has level %u, directory says %u",
+				seg->segno, e->level, seg->entry_level);
+
+	queue = palloc(sizeof(ItemPointerData) * nelements);
+	e->reached = true;
+	queue[qtail++] = e->tid;
+	while (qhead < qtail)
+	{
+		ElemEntry  *cur = hash_search(elems, &queue[qhead++], HASH_FIND, NULL);
+		OmenNeighborTuple nt = read_neighbors(vs, &cur->nbtid);
+
+		CHECK_FOR_INTERRUPTS();
+		if (cur->live)
+			nreached++;
+		if (nt == NULL || nt->nslots < 2 * m)
+			continue;
+		for (int i = 0; i < 2 * m; i++)
+		{
+			ElemEntry  *t;
+
+			if (!ItemPointerIsValid(&nt->tids[i]))
+				continue;
+			t = hash_search(elems, &nt->tids[i], HASH_FIND, NULL);
+			if (t != NULL && !t->reached)
+			{
+				t->reached = true;
+				queue[qtail++] = t->tid;
+			}
+		}
+		pfree(nt);
+	}
+	if (nreached < nlive)
+		problem(vs, "segment %u: %u of %u live elements are unreachable from the entry point",
+				seg->segno, nlive - nreached, nlive);
+	pfree(queue);
+	hash_destroy(elems);
+}
+
+Datum
+omenhnsw_verify(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	VerifyState vs;
+	OmenSegmentDesc *segs;
+	int			nsegs;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	memset(&vs, 0, sizeof(vs));
+	vs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	vs.index = relation_open(indexoid, AccessShareLock);
+	if (vs.index->rd_rel->relkind != RELKIND_INDEX ||
+		vs.index->rd_indam == NULL ||
+		vs.index->rd_indam->ambuild != omen_ambuild)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an omenhnsw index",
+						RelationGetRelationName(vs.index))));
+
+	omen_meta_read(vs.index, &vs.meta);
+	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
+	vs.owner = palloc0(sizeof(uint32) * vs.nblocks);
+
+	if (vs.meta.dims > OMEN_MAX_DIMS)
+		problem(&vs, "metapage: %u dimensions, more than %d", vs.meta.dims, OMEN_MAX_DIMS);
+	if (vs.meta.m < 2 || vs.meta.max_level != omen_max_level(vs.meta.m))
+		problem(&vs, "metapage: m %u and level limit %u do not agree",
+				vs.meta.m, vs.meta.max_level);
+	if (vs.meta.metric != omen_index_metric(vs.index))
+		problem(&vs, "metapage: metric %u, the operator class says %d",
+				vs.meta.metric, omen_index_metric(vs.index));
+
+	nsegs = omen_directory_read(vs.index, &vs.meta, &segs);
+	if (nsegs != (int) vs.meta.nsegments)
+		problem(&vs, "directory: %d segments, metapage says %u",
+				nsegs, vs.meta.nsegments);
+	for (int i = 0; i < nsegs; i++)
+	{
+		for (int j = 0; j < i; j++)
+			if (segs[j].segno == segs[i].segno)
+				problem(&vs, "directory: segment number %u appears twice", segs[i].segno);
+		verify_segment(&vs, &segs[i]);
+	}
+
+	/* directory pages belong to no segment but are accounted for */
+	for (BlockNumber blk = vs.meta.dir_head; BlockNumberIsValid(blk);)
+	{
+		Buffer		buf;
+
+		if (blk >= vs.nblocks || vs.owner[blk] != 0)
+		{
+			problem(&vs, "directory: chain reaches block %u twice or outside the index", blk);
+			break;
+		}
+		vs.owner[blk] = PG_UINT32_MAX;
+		buf = ReadBuffer(vs.index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		blk = OmenPageGetOpaque(BufferGetPage(buf))->next;
+		UnlockReleaseBuffer(buf);
+	}
+	for (BlockNumber blk = OMEN_METAPAGE_BLKNO + 1; blk < vs.nblocks; blk++)
+	{
+		Buffer		buf;
+
+		if (vs.owner[blk] != 0)
+			continue;
+		/* a page extended by an insert that crashed before linking it is new */
+		buf = ReadBuffer(vs.index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		if (!PageIsNew(BufferGetPage(buf)))
+			problem(&vs, "block %u belongs to no segment and is not a directory page", blk);
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (vs.nproblems > MAX_PROBLEMS)
+	{
+		int			hidden = vs.nproblems - MAX_PROBLEMS;
+
+		vs.nproblems = 0;
+		problem(&vs, "%d more problems not shown", hidden);
+	}
+
+	relation_close(vs.index, AccessShareLock);
+	return (Datum) 0;
+}
