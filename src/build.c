@@ -202,10 +202,9 @@ static BlockNumber
 reserve_blocks(Relation index, uint32 npages)
 {
 	BlockNumber first = InvalidBlockNumber;
-	bool		needLock = !RELATION_IS_LOCAL(index);
 
-	if (needLock)
-		LockRelationForExtension(index, ExclusiveLock);
+	/* parallel participants extend the index concurrently */
+	LockRelationForExtension(index, ExclusiveLock);
 	for (uint32 i = 0; i < npages; i++)
 	{
 		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
@@ -216,8 +215,7 @@ reserve_blocks(Relation index, uint32 npages)
 		Assert(BufferGetBlockNumber(buf) == first + i);
 		ReleaseBuffer(buf);
 	}
-	if (needLock)
-		UnlockRelationForExtension(index, ExclusiveLock);
+	UnlockRelationForExtension(index, ExclusiveLock);
 	return first;
 }
 
@@ -706,20 +704,14 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 									 (int64) heap->rd_rel->reltuples);
 
 	/* PostgreSQL 15 plans workers only for btree, so ask ourselves */
-	if (!RELATION_IS_LOCAL(index))
-		nworkers = plan_create_index_workers(RelationGetRelid(heap),
-											 RelationGetRelid(index));
+	nworkers = plan_create_index_workers(RelationGetRelid(heap),
+										 RelationGetRelid(index));
 
 	if (nworkers == 0 || !build_parallel(&b, indexInfo, nworkers, &reltuples))
 	{
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   build_callback, &b, NULL);
 		builder_finish(&b);
-	}
-	else
-	{
-		MemoryContextDelete(b.tmpctx);
-		MemoryContextDelete(b.graphctx);
 	}
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WAL);
