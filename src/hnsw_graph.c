@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/mman.h>
 
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -439,6 +440,29 @@ static const OmenStoreOps mem_ops = {
 	mem_neighbors, mem_distances, mem_pair_distance, mem_visit
 };
 
+/*
+ * Allocates a large array of the graph.  The build touches it at random, so
+ * with 4 kB pages nearly every vector fetch also misses the TLB; asking for
+ * transparent huge pages avoids that where the kernel offers them.
+ */
+static void *
+graph_alloc(Size size)
+{
+	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size);
+
+#ifdef MADV_HUGEPAGE
+	{
+		const Size	huge = 2 * 1024 * 1024;
+		uintptr_t	start = TYPEALIGN(huge, (uintptr_t) p);
+		uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) p + size);
+
+		if (end > start)
+			(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+	}
+#endif
+	return p;
+}
+
 /* Upper-level slots to allocate for a capacity. */
 static uint32
 graph_upper_slots(int capacity, int m, int max_level)
@@ -488,22 +512,16 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 	g->entry = -1;
 	g->top_level = -1;
 
-	g->vectors = MemoryContextAllocHuge(CurrentMemoryContext,
-										cap * dim * sizeof(float));
-	g->links0 = MemoryContextAllocHuge(CurrentMemoryContext,
-									   cap * (1 + g->m0) * sizeof(uint32));
-	g->dists0 = MemoryContextAllocHuge(CurrentMemoryContext,
-									   cap * g->m0 * sizeof(float));
-	g->levels = MemoryContextAllocHuge(CurrentMemoryContext, cap);
-	g->upper_off = MemoryContextAllocHuge(CurrentMemoryContext,
-										  cap * sizeof(uint32));
+	g->vectors = graph_alloc(cap * dim * sizeof(float));
+	g->links0 = graph_alloc(cap * (1 + g->m0) * sizeof(uint32));
+	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
+	g->levels = graph_alloc(cap);
+	g->upper_off = graph_alloc(cap * sizeof(uint32));
 	g->upper_slots = graph_upper_slots(capacity, m, g->max_level);
-	g->upper_links = MemoryContextAllocHuge(CurrentMemoryContext,
-											(Size) g->upper_slots * (1 + m) * sizeof(uint32));
-	g->upper_dists = MemoryContextAllocHuge(CurrentMemoryContext,
-											(Size) g->upper_slots * m * sizeof(float));
-	g->visited = MemoryContextAllocHuge(CurrentMemoryContext,
-										cap * sizeof(uint32));
+	g->upper_links = graph_alloc((Size) g->upper_slots * (1 + m) *
+								 sizeof(uint32));
+	g->upper_dists = graph_alloc((Size) g->upper_slots * m * sizeof(float));
+	g->visited = graph_alloc(cap * sizeof(uint32));
 	memset(g->visited, 0, cap * sizeof(uint32));
 
 	pg_prng_seed(&g->prng, seed);
