@@ -56,11 +56,14 @@ struct OmenGraph
 	int			top_level;
 
 	float	   *vectors;		/* [capacity][dim] */
-	uint32	   *links0;			/* [capacity][1 + m0]: count, then ids */
+	uint32	   *count0;			/* [capacity]: links at level 0 */
+	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
+	void	   *links0_mem;		/* the allocation behind links0 */
 	float	   *dists0;			/* [capacity][m0]: distance of each link */
 	uint8	   *levels;			/* [capacity] */
 	uint32	   *upper_off;		/* [capacity]: first upper slot, level > 0 */
-	uint32	   *upper_links;	/* [upper_slots][1 + m] */
+	uint32	   *upper_count;	/* [upper_slots] */
+	uint32	   *upper_links;	/* [upper_slots][m] */
 	float	   *upper_dists;	/* [upper_slots][m] */
 	uint32		upper_used;
 	uint32		upper_slots;
@@ -185,13 +188,17 @@ maxheap_sort(OmenCand *a, int n)
 	}
 }
 
+/* Hint that id's links at level are about to be read; may be NULL. */
+typedef void (*omen_prefetch_fn) (void *store, OmenNodeId id, int level);
+
 /*
  * The layer search template.  Expands the nearest unexpanded candidate until
  * it is farther than the ef-th best result; each expansion filters the
  * node's links through visit() and scores the survivors in one batch.
  */
 static pg_attribute_always_inline int
-search_layer_impl(const OmenStoreOps *ops, void *store, const float *query,
+search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
+				  void *store, const float *query,
 				  const OmenCand *entry, int nentry, int ef, int level,
 				  OmenCand *result, OmenHeap *heap)
 {
@@ -217,6 +224,9 @@ search_layer_impl(const OmenStoreOps *ops, void *store, const float *query,
 			break;
 		if (unlikely(++expansions % OMEN_CFI_EVERY == 0))
 			CHECK_FOR_INTERRUPTS();
+		/* the next candidate is most likely expanded next */
+		if (prefetch && heap->n > 0)
+			prefetch(store, heap->c[0].id, level);
 
 		n = ops->neighbors(store, c.id, level, ids, OMEN_MAX_LINKS);
 		for (int i = 0; i < n; i++)
@@ -319,7 +329,7 @@ omen_search_layer(const OmenStoreOps *ops, void *store,
 	Assert(ef > 0);
 	heap.cap = Max(4 * ef, nentry + OMEN_MAX_LINKS);
 	heap.c = palloc(sizeof(OmenCand) * heap.cap);
-	n = search_layer_impl(ops, store, query, entry, nentry, ef, level,
+	n = search_layer_impl(ops, NULL, store, query, entry, nentry, ef, level,
 						  result, &heap);
 	pfree(heap.c);
 	return n;
@@ -352,29 +362,28 @@ graph_vec(const OmenGraph *g, uint32 id)
 	return g->vectors + (Size) id * g->dim;
 }
 
-/* Link row (count, then ids) and distance row of id at level. */
+/* Links of id at level, their count in *count and distances in *dists. */
 static inline uint32 *
-graph_links(const OmenGraph *g, uint32 id, int level, float **dists)
+graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
+			float **dists)
 {
 	Size		slot;
 
+	Assert(level <= g->levels[id]);
 	if (level == 0)
 	{
+		*count = &g->count0[id];
 		if (dists)
 			*dists = g->dists0 + (Size) id * g->m0;
-		return g->links0 + (Size) id * (1 + g->m0);
+		return g->links0 + (Size) id * g->m0;
 	}
 	slot = g->upper_off[id] + level - 1;
+	*count = &g->upper_count[slot];
 	if (dists)
 		*dists = g->upper_dists + slot * g->m;
-	return g->upper_links + slot * (1 + g->m);
+	return g->upper_links + slot * g->m;
 }
 
-/*
- * The build is bound by memory latency at high dims: vectors are fetched
- * whole, in random order.  Prefetching all of the next one while scoring
- * the current one hides most of it.
- */
 static inline void
 graph_prefetch_vec(const OmenGraph *g, uint32 id)
 {
@@ -389,13 +398,14 @@ static int
 mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
 {
 	OmenGraph  *g = (OmenGraph *) store;
-	const uint32 *l = graph_links(g, (uint32) id, level, NULL);
-	int			n = l[0];
+	uint32	   *count;
+	const uint32 *l = graph_links(g, (uint32) id, level, &count, NULL);
+	int			n = *count;
 
 	for (int i = 0; i < n; i++)
 	{
-		out[i] = l[1 + i];
-		__builtin_prefetch(&g->visited[l[1 + i]]);
+		out[i] = l[i];
+		__builtin_prefetch(&g->visited[l[i]]);
 	}
 	return n;
 }
@@ -434,6 +444,20 @@ mem_visit(void *store, OmenNodeId id)
 		return false;
 	g->visited[id] = g->epoch;
 	return true;
+}
+
+static void
+mem_prefetch(void *store, OmenNodeId id, int level)
+{
+	OmenGraph  *g = (OmenGraph *) store;
+	uint32	   *count;
+	const char *l = (const char *) graph_links(g, (uint32) id, level, &count,
+											  NULL);
+	int			bytes = (level == 0 ? g->m0 : g->m) * sizeof(uint32);
+
+	__builtin_prefetch(count);
+	for (int off = 0; off < bytes; off += 64)
+		__builtin_prefetch(l + off);
 }
 
 static const OmenStoreOps mem_ops = {
@@ -513,13 +537,15 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 	g->top_level = -1;
 
 	g->vectors = graph_alloc(cap * dim * sizeof(float));
-	g->links0 = graph_alloc(cap * (1 + g->m0) * sizeof(uint32));
+	g->count0 = graph_alloc(cap * sizeof(uint32));
+	g->links0_mem = graph_alloc(cap * g->m0 * sizeof(uint32) + 64);
+	g->links0 = (uint32 *) TYPEALIGN(64, g->links0_mem);
 	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
 	g->levels = graph_alloc(cap);
 	g->upper_off = graph_alloc(cap * sizeof(uint32));
 	g->upper_slots = graph_upper_slots(capacity, m, g->max_level);
-	g->upper_links = graph_alloc((Size) g->upper_slots * (1 + m) *
-								 sizeof(uint32));
+	g->upper_count = graph_alloc((Size) g->upper_slots * sizeof(uint32));
+	g->upper_links = graph_alloc((Size) g->upper_slots * m * sizeof(uint32));
 	g->upper_dists = graph_alloc((Size) g->upper_slots * m * sizeof(float));
 	g->visited = graph_alloc(cap * sizeof(uint32));
 	memset(g->visited, 0, cap * sizeof(uint32));
@@ -537,10 +563,12 @@ void
 omen_graph_free(OmenGraph *g)
 {
 	pfree(g->vectors);
-	pfree(g->links0);
+	pfree(g->count0);
+	pfree(g->links0_mem);
 	pfree(g->dists0);
 	pfree(g->levels);
 	pfree(g->upper_off);
+	pfree(g->upper_count);
 	pfree(g->upper_links);
 	pfree(g->upper_dists);
 	pfree(g->visited);
@@ -562,8 +590,8 @@ graph_search_level(OmenGraph *g, const float *query, const OmenCand *entry,
 	}
 	for (int i = 0; i < nentry; i++)
 		g->visited[entry[i].id] = g->epoch;
-	return search_layer_impl(&mem_ops, g, query, entry, nentry, ef, level,
-							 result, &g->heap);
+	return search_layer_impl(&mem_ops, mem_prefetch, g, query, entry, nentry,
+							 ef, level, result, &g->heap);
 }
 
 /* Greedy descent from the entry point down to level stop + 1. */
@@ -597,25 +625,27 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
 	OmenCand   *sel = g->prune;
+	uint32	   *count;
 	float	   *dists;
-	uint32	   *links = graph_links(g, id, level, &dists);
+	uint32	   *links = graph_links(g, id, level, &count, &dists);
 	int			nsel;
 
 	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, false, sel);
-	links[0] = nsel;
+	*count = nsel;
 	for (int i = 0; i < nsel; i++)
 	{
-		links[1 + i] = (uint32) sel[i].id;
+		links[i] = (uint32) sel[i].id;
 		dists[i] = sel[i].dist;
 	}
 
 	for (int i = 0; i < nsel; i++)
 	{
-		uint32		nb = (uint32) links[1 + i];
+		uint32		nb = links[i];
 		float		d = dists[i];
+		uint32	   *ncount;
 		float	   *nd;
-		uint32	   *nl = graph_links(g, nb, level, &nd);
-		int			cnt = nl[0];
+		uint32	   *nl = graph_links(g, nb, level, &ncount, &nd);
+		int			cnt = *ncount;
 		int			pos = cnt;
 
 		/* position of the new link in the ascending list */
@@ -624,11 +654,11 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 
 		if (cnt < maxlinks)
 		{
-			memmove(&nl[2 + pos], &nl[1 + pos], sizeof(uint32) * (cnt - pos));
+			memmove(&nl[pos + 1], &nl[pos], sizeof(uint32) * (cnt - pos));
 			memmove(&nd[pos + 1], &nd[pos], sizeof(float) * (cnt - pos));
-			nl[1 + pos] = id;
+			nl[pos] = id;
 			nd[pos] = d;
-			nl[0] = cnt + 1;
+			*ncount = cnt + 1;
 		}
 		else
 		{
@@ -645,7 +675,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 				}
 				else
 				{
-					all[j].id = nl[1 + k];
+					all[j].id = nl[k];
 					all[j].dist = nd[k];
 					k++;
 				}
@@ -654,10 +684,10 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 										  false, keep);
 			for (int j = 0; j < nkeep; j++)
 			{
-				nl[1 + j] = (uint32) keep[j].id;
+				nl[j] = (uint32) keep[j].id;
 				nd[j] = keep[j].dist;
 			}
-			nl[0] = nkeep;
+			*ncount = nkeep;
 		}
 	}
 }
@@ -723,12 +753,12 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 
 	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
 	g->levels[id] = level;
-	g->links0[(Size) id * (1 + g->m0)] = 0;
+	g->count0[id] = 0;
 	if (level > 0)
 	{
 		g->upper_off[id] = g->upper_used;
-		for (int l = 1; l <= level; l++)
-			graph_links(g, id, l, NULL)[0] = 0;
+		for (int l = 0; l < level; l++)
+			g->upper_count[g->upper_used + l] = 0;
 		g->upper_used += level;
 	}
 	g->count++;
@@ -780,10 +810,10 @@ int
 omen_graph_neighbors(const OmenGraph *g, int id, int level,
 					 const uint32 **out)
 {
-	const uint32 *l = graph_links(g, id, level, NULL);
+	uint32	   *count;
 
-	*out = l + 1;
-	return l[0];
+	*out = graph_links(g, id, level, &count, NULL);
+	return *count;
 }
 
 int
