@@ -46,6 +46,7 @@ struct OmenGraph
 {
 	int			dim;
 	int			metric;
+	OmenSelectMode select;
 	int			m;				/* links per upper level */
 	int			m0;				/* links at level 0 (2m) */
 	int			ef_construction;
@@ -259,13 +260,14 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 
 /*
  * The selection template.  A candidate is kept when it is closer to the
- * base than to every node kept before it.  With keep_pruned, the nearest
- * rejected ones fill the remaining places.  The output stays ascending.
+ * base than to every node kept before it.  With OMEN_SELECT_HEURISTIC_FILL,
+ * the nearest rejected ones fill the remaining places.  The output stays
+ * ascending.
  */
 static pg_attribute_always_inline int
 select_neighbors_impl(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  bool keep_pruned, OmenCand *out)
+					  OmenSelectMode mode, OmenCand *out)
 {
 	int			kept[OMEN_MAX_LINKS];
 	int			nkept = 0;
@@ -275,10 +277,11 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 
 	Assert(m <= OMEN_MAX_LINKS);
 
-	if (ncands <= m)
+	if (ncands <= m || mode == OMEN_SELECT_NEAREST)
 	{
-		memcpy(out, cands, sizeof(OmenCand) * ncands);
-		return ncands;
+		nout = Min(ncands, m);
+		memcpy(out, cands, sizeof(OmenCand) * nout);
+		return nout;
 	}
 
 	for (int i = 0; i < ncands && nkept < m; i++)
@@ -299,7 +302,7 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 	}
 
 	/* merge the kept ones with the nearest rejected ones, in order */
-	nfill = keep_pruned ? m - nkept : 0;
+	nfill = mode == OMEN_SELECT_HEURISTIC_FILL ? m - nkept : 0;
 	for (int i = 0; i < ncands && nout < m; i++)
 	{
 		if (next < nkept && kept[next] == i)
@@ -338,10 +341,9 @@ omen_search_layer(const OmenStoreOps *ops, void *store,
 int
 omen_select_neighbors(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  bool keep_pruned, OmenCand *out)
+					  OmenSelectMode mode, OmenCand *out)
 {
-	return select_neighbors_impl(ops, store, cands, ncands, m, keep_pruned,
-								 out);
+	return select_neighbors_impl(ops, store, cands, ncands, m, mode, out);
 }
 
 int
@@ -528,6 +530,7 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 
 	g->dim = dim;
 	g->metric = metric;
+	g->select = OMEN_SELECT_MODE(metric);
 	g->m = m;
 	g->m0 = 2 * m;
 	g->ef_construction = ef_construction;
@@ -617,7 +620,8 @@ graph_descend(OmenGraph *g, const float *query, int stop)
  * back-links, pruning a full list with the heuristic.  Lists are kept
  * ascending by distance.  Pruned links are not kept: refilling lists to the
  * brim makes every later back-link prune again, tripling the distance work
- * of a build for a small gain in recall per query distance.
+ * of a build for a small gain in recall per query distance.  A new node
+ * takes m links on every level (2m at level 0 measured no better).
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
@@ -630,7 +634,8 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	uint32	   *links = graph_links(g, id, level, &count, &dists);
 	int			nsel;
 
-	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, false, sel);
+	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, g->select,
+								 sel);
 	*count = nsel;
 	for (int i = 0; i < nsel; i++)
 	{
@@ -681,7 +686,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 				}
 			}
 			nkeep = select_neighbors_impl(&mem_ops, g, all, cnt + 1, maxlinks,
-										  false, keep);
+										  g->select, keep);
 			for (int j = 0; j < nkeep; j++)
 			{
 				nl[j] = (uint32) keep[j].id;
