@@ -204,12 +204,9 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 	UnlockReleaseBuffer(buf);
 }
 
-/*
- * If the nearest node holds exactly this vector and has a free heap TID
- * slot, adds the row to it.  Returns true when done.
- */
+/* Adds the row to element id if it holds this vector and has a free slot. */
 static bool
-merge_duplicate(OmenInsert *ins, OmenCand *nearest)
+merge_into(OmenInsert *ins, OmenNodeId id)
 {
 	ItemPointerData tid;
 	Buffer		buf;
@@ -218,9 +215,7 @@ merge_duplicate(OmenInsert *ins, OmenCand *nearest)
 	GenericXLogState *state;
 	bool		done = false;
 
-	if (nearest->dist != 0)
-		return false;
-	omen_tid_unpack(nearest->id, &tid);
+	omen_tid_unpack(id, &tid);
 	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(ins->index);
@@ -249,6 +244,23 @@ merge_duplicate(OmenInsert *ins, OmenCand *nearest)
 }
 
 /*
+ * If a candidate holds exactly this vector and has a free heap TID slot,
+ * adds the row to it.  Returns true when done.
+ */
+static bool
+merge_duplicate(OmenInsert *ins, const OmenCand *cands, int ncands)
+{
+	float		self = omen_distance(ins->meta.metric, ins->vec, ins->vec,
+									 ins->meta.dims);
+
+	/* only a node at the vector's distance to itself can be a copy */
+	for (int i = 0; i < ncands; i++)
+		if (cands[i].dist == self && merge_into(ins, cands[i].id))
+			return true;
+	return false;
+}
+
+/*
  * Searches the segment for the new node's neighbours on each of its levels.
  */
 static void
@@ -274,9 +286,10 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 										 nentries, l, efc, cands);
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
 		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
-											  cands, ncands, max, false,
+											  cands, ncands, max,
+											  OMEN_SELECT_MODE(ins->meta.metric),
 											  ins->nbrs[l]);
-		if (l == 0 && ncands > 0 && merge_duplicate(ins, &cands[0]))
+		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{
 			ins->nnbrs[0] = -1;
 			return;
@@ -453,7 +466,7 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 			cands[j + 1] = c;
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  false, keep);
+									  OMEN_SELECT_MODE(ins->meta.metric), keep);
 	}
 
 	/* write the list into the neighbour tuple */
