@@ -250,6 +250,7 @@ builder_seal_segment(OmenBuilder *b)
 	if (b->is_leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WRITE);
 
+	omen_graph_connect_all(b->graph);
 	pos = MemoryContextAllocHuge(b->graphctx, sizeof(OmenNodePos) * n);
 	npages = layout_segment(b, pos);
 	first = reserve_blocks(b->index, npages);
@@ -477,6 +478,9 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, bool progress)
 	reltuples = table_index_build_scan(b->heap, b->index, indexInfo, true,
 									   progress, build_callback, b, scan);
 	builder_finish(b);
+	if (b->is_leader)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 pg_atomic_read_u64(&shared->tuples_done));
 
 	SpinLockAcquire(&shared->mutex);
 	shared->reltuples += reltuples;
@@ -714,6 +718,8 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   build_callback, &b, NULL);
 		builder_finish(&b);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 (int64) b.indtuples);
 	}
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WAL);

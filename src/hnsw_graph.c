@@ -780,6 +780,110 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 	return id;
 }
 
+/* Marks in reached[] everything level-0 links lead to from the nodes in queue. */
+static void
+graph_flood(const OmenGraph *g, bool *reached, uint32 *queue, int qtail)
+{
+	int			qhead = 0;
+
+	while (qhead < qtail)
+	{
+		uint32		cur = queue[qhead++];
+		const uint32 *links = g->links0 + (Size) cur * g->m0;
+
+		for (uint32 i = 0; i < g->count0[cur]; i++)
+		{
+			if (!reached[links[i]])
+			{
+				reached[links[i]] = true;
+				queue[qtail++] = links[i];
+			}
+		}
+	}
+}
+
+/*
+ * Links every node that level-0 links from the entry point do not reach.
+ * Pruning back-links with the heuristic can leave a node with no incoming
+ * link, and a search could never return it.  Such a node gets a link from
+ * the nearest reachable node a search finds for it: into a free slot when
+ * one of the candidates has room, else replacing that node's farthest
+ * link (a node orphaned that way is handled in the next round).
+ */
+void
+omen_graph_connect_all(OmenGraph *g)
+{
+	bool	   *reached;
+	uint32	   *queue;
+	OmenCand   *res = g->layer_res;
+
+	if (g->count == 0)
+		return;
+	reached = palloc(sizeof(bool) * g->count);
+	queue = palloc(sizeof(uint32) * g->count);
+
+	for (int round = 0; round < 8; round++)
+	{
+		int			orphans = 0;
+
+		memset(reached, 0, sizeof(bool) * g->count);
+		reached[g->entry] = true;
+		queue[0] = g->entry;
+		graph_flood(g, reached, queue, 1);
+
+		for (uint32 u = 0; u < (uint32) g->count; u++)
+		{
+			OmenCand	ep;
+			int			n;
+			int			pick = -1;
+			uint32		v;
+			uint32	   *count;
+			float	   *dists;
+			uint32	   *links;
+			int			pos;
+
+			if (reached[u])
+				continue;
+			orphans++;
+			CHECK_FOR_INTERRUPTS();
+
+			ep = graph_descend(g, graph_vec(g, u), 0);
+			n = graph_search_level(g, graph_vec(g, u), &ep, 1,
+								   g->ef_construction, 0, res);
+			for (int i = 0; i < n && pick < 0; i++)
+				if (res[i].id != u && reached[res[i].id] &&
+					g->count0[res[i].id] < (uint32) g->m0)
+					pick = i;
+			for (int i = 0; i < n && pick < 0; i++)
+				if (res[i].id != u && reached[res[i].id])
+					pick = i;
+			if (pick < 0)
+				continue;
+
+			v = (uint32) res[pick].id;
+			links = graph_links(g, v, 0, &count, &dists);
+			if (*count == (uint32) g->m0)
+				(*count)--;		/* drop the farthest */
+			pos = *count;
+			while (pos > 0 && dists[pos - 1] > res[pick].dist)
+				pos--;
+			memmove(&links[pos + 1], &links[pos], sizeof(uint32) * (*count - pos));
+			memmove(&dists[pos + 1], &dists[pos], sizeof(float) * (*count - pos));
+			links[pos] = u;
+			dists[pos] = res[pick].dist;
+			(*count)++;
+
+			reached[u] = true;
+			queue[0] = u;
+			graph_flood(g, reached, queue, 1);
+		}
+		if (orphans == 0)
+			break;
+	}
+	pfree(reached);
+	pfree(queue);
+}
+
 int
 omen_graph_count(const OmenGraph *g)
 {

@@ -112,6 +112,9 @@ extern void omen_graph_free(OmenGraph *g);
 extern int	omen_graph_insert(OmenGraph *g, const float *vec,
 							  bool merge_duplicate, bool *merged);
 
+/* Gives every node an incoming path from the entry point; before writing. */
+extern void omen_graph_connect_all(OmenGraph *g);
+
 extern int	omen_graph_count(const OmenGraph *g);
 extern bool omen_graph_full(const OmenGraph *g);
 extern int	omen_graph_entry(const OmenGraph *g);	/* -1 when empty */

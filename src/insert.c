@@ -401,10 +401,14 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
 
 /*
  * Adds a link to the new node from neighbour `nb` on `level`, pruning the
- * neighbour's list with the heuristic when it is full.
+ * neighbour's list when it is full.  When pruning drops the new node, the
+ * list is left alone, unless `force`: then the new node replaces the
+ * farthest link, so that it cannot end up with no incoming link at all.
+ * Returns whether the link was added.
  */
-static void
-add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
+static bool
+add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid,
+			 bool force)
 {
 	OmenPageStore *s = &ins->store;
 	int			m = ins->meta.m;
@@ -426,7 +430,7 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 
 	n = omen_page_store_ops.neighbors(s, nb->id, level, ids, max);
 	if (n < 0)
-		return;
+		return false;
 
 	if (n < max)
 	{
@@ -438,10 +442,13 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 	}
 	else
 	{
+		OmenNodeId	newid = omen_tid_pack(newtid);
+		bool		kept = false;
+
 		omen_tid_unpack(nb->id, &tid);
 		et = omen_store_element(s, &tid);
 		if (et == NULL)
-			return;
+			return false;
 		nbvec = palloc(sizeof(float) * ins->meta.dims);
 		memcpy(nbvec, et->x, sizeof(float) * ins->meta.dims);
 		omen_store_unlock(s);
@@ -467,13 +474,21 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
 									  OMEN_SELECT_MODE(ins->meta.metric), keep);
+		for (int i = 0; i < nkeep; i++)
+			kept |= keep[i].id == newid;
+		if (!kept)
+		{
+			if (!force)
+				return false;
+			keep[nkeep < max ? nkeep++ : nkeep - 1].id = newid;
+		}
 	}
 
 	/* write the list into the neighbour tuple */
 	omen_tid_unpack(nb->id, &tid);
 	et = omen_store_element(s, &tid);
 	if (et == NULL)
-		return;
+		return false;
 	nbtid = et->neighbortid;
 	omen_store_unlock(s);
 
@@ -487,7 +502,7 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 	{
 		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
-		return;
+		return false;
 	}
 	slots = &nt->tids[omen_level_offset(level, m)];
 	for (int i = 0; i < max; i++)
@@ -499,6 +514,7 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 	}
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 bool
@@ -569,8 +585,13 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		place_node(&ins, &desc, &elemtid);
 		for (int l = ins.level; l >= 0; l--)
 		{
+			bool		linked = false;
+
 			for (int k = 0; k < ins.nnbrs[l]; k++)
-				add_backlink(&ins, &ins.nbrs[l][k], l, &elemtid);
+				linked |= add_backlink(&ins, &ins.nbrs[l][k], l, &elemtid, false);
+			/* a node nobody links to could never be found */
+			if (!linked && l == 0 && ins.nnbrs[0] > 0)
+				add_backlink(&ins, &ins.nbrs[0][0], 0, &elemtid, true);
 		}
 		if (!ItemPointerIsValid(&desc.entry) || ins.level > desc.entry_level)
 		{

@@ -15,9 +15,11 @@
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
+#include "optimizer/optimizer.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
+#include "utils/spccache.h"
 #include "utils/syscache.h"
 #include "utils/regproc.h"
 
@@ -198,9 +200,15 @@ omen_amvalidate(Oid opclassoid)
 
 /*
  * Cost of an ordered scan.  The search does all its work before the first
- * row: about ef_search expansions of up to 2m neighbours in every segment,
- * plus a short descent through the upper levels.  Without an ORDER BY
- * distance the index is useless, so it is priced out.
+ * row: in every segment a short descent through the upper levels, then
+ * about ef_search expansions of up to 2m neighbours, each one distance and
+ * one index page.  Those pages are few and hot, so they cost like
+ * sequential reads; a sequential scan's estimate leaves out detoasting the
+ * vectors it must sort, so charging more would lose to it on any table of
+ * TOASTed vectors.  The total stays that of reading the whole index, so a
+ * query without LIMIT, which would get only the nearest few hundred rows,
+ * does not pick the index.  Without an ORDER BY distance the index is of no
+ * use and priced out.
  */
 static void
 omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -211,7 +219,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	GenericCosts costs;
 	double		tuples = path->indexinfo->tuples;
 	double		visited;
-	double		ratio;
+	double		spc_seq_page_cost;
 	OmenMetaPageData meta;
 	Relation	index;
 
@@ -232,21 +240,22 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	omen_meta_read(index, &meta);
 	index_close(index, NoLock);
 
+	visited = tuples;
 	if (tuples > 1)
 	{
 		double		segs = Max(meta.nsegments, 1);
-		double		per_seg = tuples / segs;
+		double		per_seg = Max(tuples / segs, 2);
+		double		m = Max(meta.m, 2);
 
-		visited = segs * Min(per_seg,
-							 omen_ef_search * meta.m * 1.2 +
-							 log(per_seg) / log(Max(meta.m, 2)) * meta.m);
-		ratio = Min(1.0, visited / tuples);
+		visited = Min(tuples,
+					  segs * (omen_ef_search * m * 1.2 + log(per_seg) / log(m) * m));
 	}
-	else
-		ratio = 1.0;
 
-	*indexStartupCost = costs.indexTotalCost * ratio;
-	*indexTotalCost = costs.indexTotalCost;
+	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL,
+							  &spc_seq_page_cost);
+	*indexStartupCost = visited * (spc_seq_page_cost + cpu_index_tuple_cost +
+								   cpu_operator_cost);
+	*indexTotalCost = Max(costs.indexTotalCost, *indexStartupCost);
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;
