@@ -1,0 +1,105 @@
+#!/bin/bash
+# make bench: omendb (and pgvector, when its extension is installed in this PostgreSQL)
+# on Fashion-MNIST and a synthetic clustered set, same settings for every engine.
+# A measurement, not a test: figures on a shared machine are noisy.
+#
+# Environment (defaults in brackets):
+#   BENCH_ENGINES    engines to run [omendb,pgvector]; an engine whose extension is missing is skipped
+#   BENCH_DATASETS   [fashion,synthetic]
+#   BENCH_SYNTH_N    synthetic base size [200000] (128 dims, 1,000 queries)
+#   BENCH_QUERIES    queries per ef point [1000]
+#   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
+#   BENCH_CONCURRENT_EF  ef of the 2-client run [40]
+#   BENCH_INSERTS    single-row inserts into the indexed table [2000]
+#   BENCH_M, BENCH_EFC, BENCH_MWM, BENCH_WORKERS   index and build settings [16, 64, 1GB, 1]
+#   BENCH_OUT        directory for the results [/var/tmp/omendb-bench]
+#   OMEN_DATA_DIR    cache of data sets and ground truth [/var/tmp/omendb-data]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/lib.sh
+. test/bench/common.sh
+
+BENCH_ENGINES=${BENCH_ENGINES:-omendb,pgvector}
+BENCH_DATASETS=${BENCH_DATASETS:-fashion,synthetic}
+BENCH_SYNTH_N=${BENCH_SYNTH_N:-200000}
+BENCH_QUERIES=${BENCH_QUERIES:-1000}
+BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
+BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
+BENCH_INSERTS=${BENCH_INSERTS:-2000}
+BENCH_OUT=${BENCH_OUT:-/var/tmp/omendb-bench}
+BENCH_PY+=(--synth-n "$BENCH_SYNTH_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
+
+started=$EPOCHREALTIME
+mkdir -p "$BENCH_OUT"
+stamp=$(date +%Y%m%d-%H%M%S)
+results=$BENCH_OUT/bench-$stamp.jsonl
+: > "$results"
+
+echo "== omendb benchmark: engines $BENCH_ENGINES, data sets $BENCH_DATASETS =="
+echo "-- installing what is missing, building omendb"
+bench_need_packages
+omen_build_install >/dev/null
+
+echo "-- data sets and exact ground truth"
+for ds in ${BENCH_DATASETS//,/ }; do
+	"${BENCH_PY[@]}" prepare "$ds" --queries "$BENCH_QUERIES"
+done
+
+echo "-- starting a throwaway PostgreSQL cluster"
+bench_cluster_start "synchronous_commit = off"
+omen_psql -Atc "SELECT version()"
+
+engines=()
+for e in ${BENCH_ENGINES//,/ }; do
+	if [ -z "${ENGINE_EXT[$e]:-}" ]; then
+		echo "ERROR: unknown engine $e (known: ${!ENGINE_EXT[*]})" >&2
+		exit 1
+	elif engine_available "$e"; then
+		engines+=("$e")
+	else
+		echo "   $e: extension ${ENGINE_EXT[$e]} is not installed in this PostgreSQL: skipped"
+	fi
+done
+
+# run_one ENGINE DATASET: every measurement of one engine on one data set.  Each step
+# returns non-zero on failure so the caller can go on with the next engine.
+run_one() {
+	local e=$1 ds=$2 name=$3 n=$4 dim=$5 db=${ENGINE_DB[$1]}
+	echo
+	echo "-- $e on $name ($n x $dim)"
+	engine_create "$e" "$dim" || return
+	engine_load "$e" "$ds" "$name" "$n" "$results" || return
+	engine_build "$e" "$name" "$n" "$results" || return
+	echo "  $BENCH_QUERIES queries per point, recall@10 against exact results:"
+	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
+		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_EFS" || return
+	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
+		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" \
+		--clients 2 --warmup 0 || return
+	"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" --n "$BENCH_INSERTS" || return
+	omen_psql -qc "DROP DATABASE $db"
+}
+
+failed=()
+for ds in ${BENCH_DATASETS//,/ }; do
+	read -r name n dim < <("${BENCH_PY[@]}" info "$ds")
+	for e in "${engines[@]}"; do
+		if ! run_one "$e" "$ds" "$name" "$n" "$dim"; then
+			failed+=("$e/$ds")
+			printf '{"dataset": "%s", "engine": "%s", "kind": "run", "error": "failed, see the log above"}\n' \
+				"$name" "$e" >> "$results"
+		fi
+	done
+done
+
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
+	"$BENCH_SYNTH_N" "$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
+"${BENCH_PY[@]}" report "$results" --engines "$BENCH_ENGINES" \
+	--json "$BENCH_OUT/bench-$stamp.json" --settings "$settings"
+echo "raw results (JSON lines): $results"
+echo "total time: $(bench_seconds "$started") s"
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "FAILED: ${failed[*]}" >&2
+	exit 1
+fi

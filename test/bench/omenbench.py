@@ -1,0 +1,620 @@
+#!/usr/bin/python3
+"""Data sets, ground truth and measurements for `make demo` and `make bench`.
+
+Engine-neutral: the shell scripts pass the database, access-method GUC and SQL;
+this script only talks to PostgreSQL through psycopg (libpq environment:
+PGHOST, PGPORT, PGUSER) and writes results as JSON lines.
+
+Data sets (cached as .npy under --cache, default $OMEN_DATA_DIR or
+/var/tmp/omendb-data, so a second run skips the parsing and brute force):
+  fashion    Fashion-MNIST as ann-benchmarks' fashion-mnist-784-euclidean:
+             60,000 train images are the base, the 10,000 test images the
+             queries, pixels as floats 0..255.
+  synthetic  seeded gaussian mixture (1,000 clusters of varying size and
+             spread), --synth-n base points of --synth-dim dims plus held-out
+             queries and insert rows from the same distribution.
+
+Recall@k counts a returned id as correct when its exact distance is within the
+k-th exact distance (ann-benchmarks' rule), so duplicate points do not make a
+correct answer look wrong.
+"""
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+
+import numpy as np
+
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+SYNTH_QUERIES = 1000
+SYNTH_EXTRA = 2000
+SYNTH_CLUSTERS = 1000
+K = 10
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def die(msg):
+    print("ERROR: " + msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- data sets
+
+def read_idx(path):
+    """IDX file: big-endian magic (type byte, ndim byte), dims, uint8 data."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        die("%s: not an unsigned-byte IDX file" % path)
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        die("%s: %d bytes of data, header says %s" % (path, data.size, dims))
+    return data.reshape(dims[0], -1)
+
+
+def save_atomic(path, arr):
+    tmp = path + ".tmp.npy"
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+
+
+class Dataset:
+    """base/query/extra arrays plus optional labels, cached as .npy files."""
+
+    def __init__(self, args):
+        self.kind = args.dataset
+        cache = args.cache
+        if self.kind == "fashion":
+            self.name = "fashion-mnist-784-euclidean"
+            self.dir = os.path.join(cache, "fashion")
+        else:
+            self.name = "synthetic-%d-%d-euclidean" % (args.synth_n, args.synth_dim)
+            self.dir = os.path.join(cache, "synthetic-n%d-d%d-s%d" %
+                                    (args.synth_n, args.synth_dim, args.seed))
+        os.makedirs(self.dir, exist_ok=True)
+        if not os.path.exists(self.path("base")):
+            if self.kind == "fashion":
+                self.make_fashion()
+            else:
+                self.make_synthetic(args.synth_n, args.synth_dim, args.seed)
+        self.base = np.load(self.path("base"), mmap_mode="r")
+        self.query = np.load(self.path("query"), mmap_mode="r")
+        self.extra = np.load(self.path("extra"), mmap_mode="r")
+        self.n, self.dim = self.base.shape
+
+    def path(self, what):
+        return os.path.join(self.dir, what + ".npy")
+
+    def make_fashion(self):
+        log("  parsing Fashion-MNIST IDX files from %s" % FASHION_DIR)
+        base = read_idx(os.path.join(FASHION_DIR, "train-images-idx3-ubyte.gz"))
+        query = read_idx(os.path.join(FASHION_DIR, "t10k-images-idx3-ubyte.gz"))
+        save_atomic(self.path("base_labels"),
+                    read_idx(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")).ravel())
+        save_atomic(self.path("query_labels"),
+                    read_idx(os.path.join(FASHION_DIR, "t10k-labels-idx1-ubyte.gz")).ravel())
+        # rows for the insert test: test images, same distribution as the base
+        save_atomic(self.path("extra"), query[-SYNTH_EXTRA:])
+        save_atomic(self.path("query"), query)
+        save_atomic(self.path("base"), base)
+
+    def make_synthetic(self, n, dim, seed):
+        log("  generating %d + %d + %d synthetic points, %d dims, seed %d"
+            % (n, SYNTH_QUERIES, SYNTH_EXTRA, dim, seed))
+        rng = np.random.default_rng(seed)
+        centers = rng.normal(0.0, 1.0, (SYNTH_CLUSTERS, dim))
+        spread = rng.uniform(0.2, 0.6, SYNTH_CLUSTERS)
+        weights = rng.gamma(2.0, 1.0, SYNTH_CLUSTERS)
+        weights /= weights.sum()
+        total = n + SYNTH_QUERIES + SYNTH_EXTRA
+        pts = np.empty((total, dim), dtype=np.float32)
+        for lo in range(0, total, 50000):
+            hi = min(total, lo + 50000)
+            c = rng.choice(SYNTH_CLUSTERS, hi - lo, p=weights)
+            x = centers[c] + rng.normal(0.0, 1.0, (hi - lo, dim)) * spread[c, None]
+            # 3 decimals: short COPY text that parses back to these float32s
+            pts[lo:hi] = np.round(x, 3)
+        save_atomic(self.path("extra"), pts[n + SYNTH_QUERIES:])
+        save_atomic(self.path("query"), pts[n:n + SYNTH_QUERIES])
+        save_atomic(self.path("base"), pts[:n])
+
+    def labels(self, what):
+        p = self.path(what + "_labels")
+        return np.load(p) if os.path.exists(p) else None
+
+    def ground_truth(self, nq):
+        """Exact top-K ids and distances of the first nq queries."""
+        for f in sorted(glob.glob(os.path.join(self.dir, "gt-*.npz"))):
+            with np.load(f) as z:
+                if z["ids"].shape[0] >= nq:
+                    return z["ids"][:nq], z["dist"][:nq]
+        t0 = time.time()
+        log("  computing exact top-%d for %d queries by brute force (cached afterwards)" % (K, nq))
+        ids, dist = exact_knn(self.base, self.query[:nq], K)
+        path = os.path.join(self.dir, "gt-%d.npz" % nq)
+        np.savez(path + ".tmp.npz", ids=ids, dist=dist)
+        os.replace(path + ".tmp.npz", path)
+        log("  ground truth done in %.1f s" % (time.time() - t0))
+        return ids, dist
+
+
+def exact_knn(base, queries, k, cand=32):
+    """float32 matmul shortlists `cand` candidates; float64 reranks them exactly."""
+    base32 = np.ascontiguousarray(base, dtype=np.float32)
+    base64 = np.asarray(base, dtype=np.float64)
+    bnorm = (base64 ** 2).sum(axis=1).astype(np.float32)
+    nq = queries.shape[0]
+    ids = np.empty((nq, k), dtype=np.int64)
+    dist = np.empty((nq, k), dtype=np.float64)
+    chunk = max(1, min(500, 20_000_000 // base.shape[0]))
+    cand = min(cand, base.shape[0])
+    for lo in range(0, nq, chunk):
+        q = np.asarray(queries[lo:lo + chunk], dtype=np.float64)
+        # |b|^2 - 2 q.b ranks like |q - b|^2
+        approx = bnorm[None, :] - 2.0 * (q.astype(np.float32) @ base32.T)
+        short = np.argpartition(approx, cand - 1, axis=1)[:, :cand]
+        exact = np.sqrt(((base64[short] - q[:, None, :]) ** 2).sum(axis=2))
+        order = np.lexsort((short, exact), axis=1)[:, :k]
+        ids[lo:lo + chunk] = np.take_along_axis(short, order, axis=1)
+        dist[lo:lo + chunk] = np.take_along_axis(exact, order, axis=1)
+    return ids, dist
+
+
+def vector_text(row):
+    if row.dtype == np.uint8:
+        return "[" + ",".join(map(str, row.tolist())) + "]"
+    # float32 -> float64 repr would print the binary expansion; the data has 3 decimals
+    return "[" + ",".join(map(str, np.round(row.astype(np.float64), 3).tolist())) + "]"
+
+
+def recall_of(ds, queries, results, gt_dist):
+    """Mean over queries of |returned ids within the k-th exact distance| / k."""
+    base = ds.base
+    total = 0.0
+    for qi, got in enumerate(results):
+        if not got:
+            continue
+        q = np.asarray(queries[qi], dtype=np.float64)
+        d = np.sqrt(((np.asarray(base[np.array(got)], dtype=np.float64) - q) ** 2).sum(axis=1))
+        total += min(K, int((d <= gt_dist[qi, K - 1] * (1 + 1e-9) + 1e-9).sum())) / K
+    return total / len(results)
+
+
+# ---------------------------------------------------------------- database
+
+def connect(db, timeout_s, autocommit=True):
+    import psycopg
+    opts = "-c statement_timeout=%d" % int(timeout_s * 1000)
+    return psycopg.connect(dbname=db, autocommit=autocommit, options=opts)
+
+
+def emit(out, rec):
+    if out:
+        with open(out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+QUERY_SQL = "SELECT id FROM items ORDER BY embedding <-> %s::vector LIMIT {k}"
+
+
+def run_queries(db, guc, ef, qtexts, clients, timeout_s):
+    """Runs all queries split over `clients` connections; returns (results, wall s, latencies)."""
+    sql = QUERY_SQL.format(k=K)
+    results = [None] * len(qtexts)
+    lat = [0.0] * len(qtexts)
+    conns = []
+    for _ in range(clients):
+        c = connect(db, timeout_s)
+        c.execute("SELECT set_config(%s, %s, false)", (guc, str(ef)))
+        conns.append(c)
+    errors = []
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(ci):
+        cur = conns[ci].cursor()
+        barrier.wait()
+        try:
+            for qi in range(ci, len(qtexts), clients):
+                t = time.perf_counter()
+                cur.execute(sql, (qtexts[qi],), prepare=True)
+                results[qi] = [r[0] for r in cur.fetchall()]
+                lat[qi] = time.perf_counter() - t
+        except Exception as e:  # reported by the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+    if errors:
+        raise errors[0]
+    return results, wall, lat
+
+
+def first_line(e):
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_prepare(args):
+    ds = Dataset(args)
+    ds.ground_truth(min(args.queries, ds.query.shape[0]))
+    log("  %s: %d base vectors x %d dims, %d queries available"
+        % (ds.name, ds.n, ds.dim, ds.query.shape[0]))
+
+
+def cmd_info(args):
+    """Name, size and dims for the shell scripts: `read name n dim`."""
+    ds = Dataset(args)
+    print(ds.name, ds.n, ds.dim)
+
+
+def cmd_copy(args):
+    """COPY text (id<TAB>vector) of the base rows on stdout."""
+    ds = Dataset(args)
+    out = sys.stdout
+    step = 2000
+    for lo in range(0, ds.n, step):
+        rows = np.asarray(ds.base[lo:lo + step])
+        out.write("".join("%d\t%s\n" % (lo + i, vector_text(r)) for i, r in enumerate(rows)))
+    out.flush()
+
+
+def cmd_build(args):
+    """Runs the CREATE INDEX on one connection, polls its progress from another."""
+    build = connect(args.db, args.timeout)
+    pid = build.info.backend_pid
+    for s in args.set or []:
+        build.execute("SET " + s)
+    watch = connect(args.db, 60)
+    outcome = {}
+
+    def run():
+        try:
+            build.execute(args.sql)
+        except Exception as e:
+            outcome["error"] = e
+
+    t0 = time.perf_counter()
+    th = threading.Thread(target=run)
+    th.start()
+    last_phase, last_print, workers = None, 0.0, 0
+    while th.is_alive():
+        th.join(args.poll)
+        now = time.perf_counter() - t0
+        row = watch.execute(
+            "SELECT p.phase, p.tuples_done, p.tuples_total, p.blocks_done, p.blocks_total,"
+            " (SELECT count(*) FROM pg_stat_activity a WHERE a.leader_pid = p.pid)"
+            " FROM pg_stat_progress_create_index p WHERE p.pid = %s", (pid,)).fetchone()
+        if row is None:
+            continue
+        phase, tdone, ttotal, bdone, btotal, nworkers = row
+        workers = max(workers, nworkers)
+        if phase != last_phase or now - last_print >= args.every:
+            if ttotal:
+                amount = "tuples %d/%d (%.0f%%)" % (tdone, ttotal, 100.0 * tdone / ttotal)
+            elif btotal:
+                amount = "blocks %d/%d (%.0f%%)" % (bdone, btotal, 100.0 * bdone / btotal)
+            else:
+                amount = "tuples %d" % tdone
+            log("  [%6.1fs] %-45s %s  parallel workers: %d" % (now, phase, amount, nworkers))
+            last_phase, last_print = phase, now
+    seconds = time.perf_counter() - t0
+    watch.close()
+    build.close()
+    rec = dict(dataset=args.dataset_name, engine=args.engine, kind="build")
+    if "error" in outcome:
+        rec["error"] = first_line(outcome["error"])
+        emit(args.out, rec)
+        die("CREATE INDEX failed: " + rec["error"])
+    rec.update(seconds=seconds, rows=args.rows, workers=workers)
+    emit(args.out, rec)
+    log("  index built in %.1f s (%.0f vectors/s, %d parallel worker(s) seen)"
+        % (seconds, args.rows / seconds, workers))
+
+
+def cmd_query(args):
+    ds = Dataset(args)
+    nq = min(args.queries, ds.query.shape[0])
+    gt_ids, gt_dist = ds.ground_truth(nq)
+    queries = ds.query[:nq]
+    qtexts = [vector_text(np.asarray(q)) for q in queries]
+
+    with connect(args.db, args.timeout) as c:
+        c.execute("SELECT set_config(%s, %s, false)", (args.guc, "40"))
+        plan = "\n".join(r[0] for r in c.execute(
+            "EXPLAIN " + QUERY_SQL.format(k=K).replace("%s", "'%s'" % qtexts[0])))
+    plan = re.sub(r"'\[[^']*\]'", "'[%d values]'" % ds.dim, plan)
+    if args.explain:
+        log("  EXPLAIN of the query:")
+        log("\n".join("    " + line for line in plan.splitlines()))
+    if "Index Scan" not in plan:
+        emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="query",
+                            error="the planner did not use the index"))
+        die("the planner did not use the index for ORDER BY embedding <-> ... LIMIT %d:\n%s"
+            % (K, plan))
+
+    # warm the buffer cache and the plan cache before timing
+    run_queries(args.db, args.guc, args.efs[0], qtexts[:min(nq, args.warmup)], 1, args.timeout)
+    log("  %5s %7s %8s %9s %9s %9s" % ("ef", "clients", "recall", "QPS", "p50 ms", "p99 ms"))
+    for clients in args.clients:
+        for ef in args.efs:
+            try:
+                res, wall, lat = run_queries(args.db, args.guc, ef, qtexts, clients, args.timeout)
+            except Exception as e:
+                emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="query",
+                                    ef=ef, clients=clients, error=first_line(e)))
+                die("queries at ef=%d failed: %s" % (ef, first_line(e)))
+            rec = dict(dataset=ds.name, engine=args.engine, kind="query", ef=ef,
+                       clients=clients, nq=nq, recall=recall_of(ds, queries, res, gt_dist),
+                       qps=nq / wall, p50_ms=1000 * statistics.median(lat),
+                       p99_ms=1000 * float(np.percentile(lat, 99)))
+            emit(args.out, rec)
+            log("  %5d %7d %8.4f %9.1f %9.2f %9.2f" % (ef, clients, rec["recall"], rec["qps"],
+                                                      rec["p50_ms"], rec["p99_ms"]))
+
+
+def cmd_insert(args):
+    """Single-row INSERTs into the indexed table, one statement (and commit) each."""
+    ds = Dataset(args)
+    n = min(args.n, ds.extra.shape[0])
+    texts = [vector_text(np.asarray(r)) for r in ds.extra[:n]]
+    rec = dict(dataset=ds.name, engine=args.engine, kind="insert", n=n)
+    try:
+        with connect(args.db, args.timeout) as c:
+            cur = c.cursor()
+            t0 = time.perf_counter()
+            for i, t in enumerate(texts):
+                cur.execute("INSERT INTO items (id, embedding) VALUES (%s, %s::vector)",
+                            (ds.n + i, t), prepare=True)
+            seconds = time.perf_counter() - t0
+    except Exception as e:
+        rec["error"] = first_line(e)
+        emit(args.out, rec)
+        log("  single-row inserts: n/a (%s)" % rec["error"])
+        return
+    rec.update(seconds=seconds, rows_per_s=n / seconds)
+    emit(args.out, rec)
+    log("  %d single-row inserts in %.1f s: %.0f rows/s" % (n, seconds, n / seconds))
+
+
+def cmd_neighbours(args):
+    """One query's nearest neighbours, with labels and the exact answer beside them."""
+    ds = Dataset(args)
+    qi = args.query_index
+    gt_ids, gt_dist = ds.ground_truth(max(qi + 1, 1))
+    qlabels, blabels = ds.labels("query"), ds.labels("base")
+    name = (lambda lab: FASHION_LABELS[lab] if lab is not None else "-")
+    with connect(args.db, args.timeout) as c:
+        c.execute("SELECT set_config(%s, %s, false)", (args.guc, str(args.ef)))
+        rows = c.execute("SELECT id, embedding <-> %s::vector AS distance FROM items"
+                         " ORDER BY embedding <-> %s::vector LIMIT %s",
+                         (vector_text(np.asarray(ds.query[qi])),) * 2 + (K,)).fetchall()
+    qlab = int(qlabels[qi]) if qlabels is not None else None
+    log("  query: test image #%d, label %s; %s = %d" % (qi, name(qlab), args.guc, args.ef))
+    log("  %4s %7s %-12s %10s %12s" % ("rank", "id", "label", "distance", "exact top-10"))
+    exact = set(gt_ids[qi].tolist())
+    for rank, (i, d) in enumerate(rows, 1):
+        lab = int(blabels[i]) if blabels is not None and i < ds.n else None
+        log("  %4d %7d %-12s %10.2f %12s" % (rank, i, name(lab), d, "yes" if i in exact else "no"))
+    log("  exact 10th-nearest distance: %.2f" % gt_dist[qi, K - 1])
+
+
+# ---------------------------------------------------------------- report
+
+def summarize(records):
+    """{dataset: {engine: figures}} from the JSON-lines records."""
+    out = {}
+    for r in records:
+        e = out.setdefault(r["dataset"], {}).setdefault(r["engine"], {"queries": []})
+        if "error" in r:
+            e.setdefault("errors", []).append("%s: %s" % (r["kind"], r["error"]))
+            if r["kind"] == "insert":
+                e["insert_rows_per_s"] = None
+            continue
+        if r["kind"] == "load":
+            e["rows"], e["load_s"] = r["rows"], r["seconds"]
+        elif r["kind"] == "build":
+            e["build_s"], e["build_vectors_per_s"] = r["seconds"], r["rows"] / r["seconds"]
+            e["build_workers"] = r["workers"]
+        elif r["kind"] == "size":
+            e["index_bytes"] = r["bytes"]
+        elif r["kind"] == "insert":
+            e["insert_rows_per_s"] = r["rows_per_s"]
+        elif r["kind"] == "query":
+            e["queries"].append({k: r[k] for k in ("ef", "clients", "nq", "recall", "qps",
+                                                   "p50_ms", "p99_ms")})
+    for engines in out.values():
+        for e in engines.values():
+            single = sorted((q for q in e["queries"] if q["clients"] == 1), key=lambda q: q["ef"])
+            for target in (0.95, 0.99):
+                hit = next((q for q in single if q["recall"] >= target), None)
+                e["qps_at_recall_%.2f" % target] = (
+                    {"ef": hit["ef"], "qps": hit["qps"], "recall": hit["recall"]} if hit else None)
+    return out
+
+
+def fmt(v, spec):
+    return "-" if v is None else spec % v
+
+
+def ratio(a, b):
+    return "-" if a is None or b is None or not b else "%.2fx" % (a / b)
+
+
+def pair_ratio(present, vals):
+    return ratio(vals[present.index("omendb")], vals[present.index("pgvector")])
+
+
+def ratios(summary):
+    """omendb/pgvector per data set where both ran: the figures of the side-by-side table."""
+    def div(a, b):
+        return a / b if a is not None and b else None
+
+    out = {}
+    for dsname, by_engine in summary.items():
+        o, p = by_engine.get("omendb"), by_engine.get("pgvector")
+        if not o or not p:
+            continue
+        r = {k: div(o.get(k), p.get(k))
+             for k in ("build_vectors_per_s", "index_bytes", "insert_rows_per_s")}
+        for q in o["queries"]:
+            m = next((x for x in p["queries"]
+                      if x["ef"] == q["ef"] and x["clients"] == q["clients"]), None)
+            if m:
+                r["qps_ef%d_%dclient" % (q["ef"], q["clients"])] = div(q["qps"], m["qps"])
+        for t in ("0.95", "0.99"):
+            a, b = o.get("qps_at_recall_" + t), p.get("qps_at_recall_" + t)
+            r["qps_at_recall_" + t] = div(a and a["qps"], b and b["qps"])
+        out[dsname] = r
+    return out
+
+
+def cmd_report(args):
+    with open(args.results) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    summary = summarize(records)
+    engines = args.engines
+    for dsname, by_engine in summary.items():
+        present = [e for e in engines if e in by_engine]
+        cols = present + (["omendb/pgvector"] if {"omendb", "pgvector"} <= set(present) else [])
+        log("")
+        log("=== %s ===" % dsname)
+        head = "  %-34s" + " %16s" * len(cols)
+        log(head % tuple([""] + cols))
+
+        def row(label, key, spec, scale=1.0, compare=True):
+            vals = []
+            for e in present:
+                v = by_engine[e].get(key)
+                vals.append(None if v is None else v * scale)
+            if all(key not in by_engine[e] for e in present):
+                return
+            cells = [fmt(v, spec) for v in vals]
+            if len(cols) > len(present):
+                cells.append(pair_ratio(present, vals) if compare else "")
+            log(head % tuple([label] + cells))
+
+        row("load (s)", "load_s", "%.1f")
+        row("build (s)", "build_s", "%.1f")
+        row("build vectors/s", "build_vectors_per_s", "%.0f")
+        row("parallel workers seen", "build_workers", "%d", compare=False)
+        row("index size (MB)", "index_bytes", "%.1f", 1 / 2 ** 20)
+        row("single-row insert rows/s", "insert_rows_per_s", "%.0f")
+        for clients in sorted({q["clients"] for e in present for q in by_engine[e]["queries"]}):
+            efs = sorted({q["ef"] for e in present for q in by_engine[e]["queries"]
+                          if q["clients"] == clients})
+            for ef in efs:
+                vals, cells = [], []
+                for e in present:
+                    q = next((q for q in by_engine[e]["queries"]
+                              if q["ef"] == ef and q["clients"] == clients), None)
+                    vals.append(q["qps"] if q else None)
+                    cells.append("%.3f / %.0f" % (q["recall"], q["qps"]) if q else "-")
+                if len(cols) > len(present):
+                    cells.append(pair_ratio(present, vals))
+                log(head % tuple(["ef %d, %d client(s): recall / QPS" % (ef, clients)] + cells))
+        for target in (0.95, 0.99):
+            key = "qps_at_recall_%.2f" % target
+            vals, cells = [], []
+            for e in present:
+                h = by_engine[e].get(key)
+                vals.append(h["qps"] if h else None)
+                cells.append("%.0f (ef %d)" % (h["qps"], h["ef"]) if h else
+                             "not reached" if by_engine[e]["queries"] else "-")
+            if len(cols) > len(present):
+                cells.append(pair_ratio(present, vals))
+            log(head % tuple(["QPS at recall >= %.2f" % target] + cells))
+        for e in present:
+            for err in by_engine[e].get("errors", []):
+                log("  %s: %s" % (e, err))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": json.loads(args.settings or "{}"), "results": summary,
+                       "omendb_over_pgvector": ratios(summary)}, f, indent=2)
+        log("")
+        log("machine-readable summary: %s" % args.json)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", default=os.environ.get("OMEN_DATA_DIR", "/var/tmp/omendb-data"))
+    p.add_argument("--synth-n", type=int, default=200000)
+    p.add_argument("--synth-dim", type=int, default=128)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", help="append JSON-lines results here")
+    p.add_argument("--engine", default="omendb")
+    p.add_argument("--timeout", type=float, default=120, help="statement timeout, s")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def ds_cmd(name, fn):
+        s = sub.add_parser(name)
+        s.add_argument("dataset", choices=["fashion", "synthetic"])
+        s.set_defaults(fn=fn)
+        return s
+
+    s = ds_cmd("prepare", cmd_prepare)
+    s.add_argument("--queries", type=int, default=1000)
+    ds_cmd("info", cmd_info)
+    ds_cmd("copy", cmd_copy)
+    s = ds_cmd("query", cmd_query)
+    s.add_argument("--db", required=True)
+    s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
+    s.add_argument("--queries", type=int, default=1000)
+    s.add_argument("--efs", type=lambda v: [int(x) for x in v.split(",")], default=[40])
+    s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1])
+    s.add_argument("--warmup", type=int, default=1000)
+    s.add_argument("--explain", action="store_true")
+    s = ds_cmd("insert", cmd_insert)
+    s.add_argument("--db", required=True)
+    s.add_argument("--n", type=int, default=2000)
+    s = ds_cmd("neighbours", cmd_neighbours)
+    s.add_argument("--db", required=True)
+    s.add_argument("--guc", required=True)
+    s.add_argument("--ef", type=int, default=40)
+    s.add_argument("--query-index", type=int, default=0)
+    s = sub.add_parser("build")
+    s.add_argument("--db", required=True)
+    s.add_argument("--sql", required=True)
+    s.add_argument("--set", action="append", help="SET before the build, e.g. 'work_mem = 1'")
+    s.add_argument("--rows", type=int, required=True)
+    s.add_argument("--dataset-name", required=True)
+    s.add_argument("--poll", type=float, default=0.5)
+    s.add_argument("--every", type=float, default=5.0, help="progress line at least this often")
+    s.set_defaults(fn=cmd_build)
+    s = sub.add_parser("report")
+    s.add_argument("results")
+    s.add_argument("--engines", type=lambda v: v.split(","), default=["omendb", "pgvector"])
+    s.add_argument("--json")
+    s.add_argument("--settings", help="JSON object stored with the summary")
+    s.set_defaults(fn=cmd_report)
+    args = p.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
