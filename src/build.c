@@ -143,7 +143,7 @@ builder_open_segment(OmenBuilder *b)
 	old = MemoryContextSwitchTo(b->graphctx);
 	b->graph = omen_graph_create(b->dims, b->metric, b->m, b->ef_construction,
 								 b->max_level, b->capacity,
-								 b->seed + b->next_segno);
+								 b->seed);
 	b->tids = MemoryContextAllocHuge(b->graphctx,
 									 sizeof(ItemPointerData) * OMEN_HEAPTIDS * cap);
 	b->ntids = MemoryContextAllocHuge(b->graphctx, cap);
@@ -349,6 +349,7 @@ builder_seal_segment(OmenBuilder *b)
 	pfree(nt);
 	MemoryContextReset(b->graphctx);
 	b->graph = NULL;
+	b->seed++;					/* the next graph draws other levels */
 
 	if (b->is_leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_LOAD);
@@ -658,6 +659,7 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	meta = OmenPageGetMeta(page);
 	meta->generation = 1;
 	meta->nsegments = b->nsegs;
+	meta->next_segno = b->nsegs;
 	meta->dir_head = dir_head;
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);

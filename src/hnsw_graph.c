@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/mman.h>
 
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -45,6 +46,7 @@ struct OmenGraph
 {
 	int			dim;
 	int			metric;
+	OmenSelectMode select;
 	int			m;				/* links per upper level */
 	int			m0;				/* links at level 0 (2m) */
 	int			ef_construction;
@@ -55,11 +57,14 @@ struct OmenGraph
 	int			top_level;
 
 	float	   *vectors;		/* [capacity][dim] */
-	uint32	   *links0;			/* [capacity][1 + m0]: count, then ids */
+	uint32	   *count0;			/* [capacity]: links at level 0 */
+	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
+	void	   *links0_mem;		/* the allocation behind links0 */
 	float	   *dists0;			/* [capacity][m0]: distance of each link */
 	uint8	   *levels;			/* [capacity] */
 	uint32	   *upper_off;		/* [capacity]: first upper slot, level > 0 */
-	uint32	   *upper_links;	/* [upper_slots][1 + m] */
+	uint32	   *upper_count;	/* [upper_slots] */
+	uint32	   *upper_links;	/* [upper_slots][m] */
 	float	   *upper_dists;	/* [upper_slots][m] */
 	uint32		upper_used;
 	uint32		upper_slots;
@@ -184,13 +189,17 @@ maxheap_sort(OmenCand *a, int n)
 	}
 }
 
+/* Hint that id's links at level are about to be read; may be NULL. */
+typedef void (*omen_prefetch_fn) (void *store, OmenNodeId id, int level);
+
 /*
  * The layer search template.  Expands the nearest unexpanded candidate until
  * it is farther than the ef-th best result; each expansion filters the
  * node's links through visit() and scores the survivors in one batch.
  */
 static pg_attribute_always_inline int
-search_layer_impl(const OmenStoreOps *ops, void *store, const float *query,
+search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
+				  void *store, const float *query,
 				  const OmenCand *entry, int nentry, int ef, int level,
 				  OmenCand *result, OmenHeap *heap)
 {
@@ -216,6 +225,9 @@ search_layer_impl(const OmenStoreOps *ops, void *store, const float *query,
 			break;
 		if (unlikely(++expansions % OMEN_CFI_EVERY == 0))
 			CHECK_FOR_INTERRUPTS();
+		/* the next candidate is most likely expanded next */
+		if (prefetch && heap->n > 0)
+			prefetch(store, heap->c[0].id, level);
 
 		n = ops->neighbors(store, c.id, level, ids, OMEN_MAX_LINKS);
 		for (int i = 0; i < n; i++)
@@ -248,13 +260,14 @@ search_layer_impl(const OmenStoreOps *ops, void *store, const float *query,
 
 /*
  * The selection template.  A candidate is kept when it is closer to the
- * base than to every node kept before it.  With keep_pruned, the nearest
- * rejected ones fill the remaining places.  The output stays ascending.
+ * base than to every node kept before it.  With OMEN_SELECT_HEURISTIC_FILL,
+ * the nearest rejected ones fill the remaining places.  The output stays
+ * ascending.
  */
 static pg_attribute_always_inline int
 select_neighbors_impl(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  bool keep_pruned, OmenCand *out)
+					  OmenSelectMode mode, OmenCand *out)
 {
 	int			kept[OMEN_MAX_LINKS];
 	int			nkept = 0;
@@ -264,10 +277,11 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 
 	Assert(m <= OMEN_MAX_LINKS);
 
-	if (ncands <= m)
+	if (ncands <= m || mode == OMEN_SELECT_NEAREST)
 	{
-		memcpy(out, cands, sizeof(OmenCand) * ncands);
-		return ncands;
+		nout = Min(ncands, m);
+		memcpy(out, cands, sizeof(OmenCand) * nout);
+		return nout;
 	}
 
 	for (int i = 0; i < ncands && nkept < m; i++)
@@ -288,7 +302,7 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 	}
 
 	/* merge the kept ones with the nearest rejected ones, in order */
-	nfill = keep_pruned ? m - nkept : 0;
+	nfill = mode == OMEN_SELECT_HEURISTIC_FILL ? m - nkept : 0;
 	for (int i = 0; i < ncands && nout < m; i++)
 	{
 		if (next < nkept && kept[next] == i)
@@ -318,7 +332,7 @@ omen_search_layer(const OmenStoreOps *ops, void *store,
 	Assert(ef > 0);
 	heap.cap = Max(4 * ef, nentry + OMEN_MAX_LINKS);
 	heap.c = palloc(sizeof(OmenCand) * heap.cap);
-	n = search_layer_impl(ops, store, query, entry, nentry, ef, level,
+	n = search_layer_impl(ops, NULL, store, query, entry, nentry, ef, level,
 						  result, &heap);
 	pfree(heap.c);
 	return n;
@@ -327,10 +341,9 @@ omen_search_layer(const OmenStoreOps *ops, void *store,
 int
 omen_select_neighbors(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  bool keep_pruned, OmenCand *out)
+					  OmenSelectMode mode, OmenCand *out)
 {
-	return select_neighbors_impl(ops, store, cands, ncands, m, keep_pruned,
-								 out);
+	return select_neighbors_impl(ops, store, cands, ncands, m, mode, out);
 }
 
 int
@@ -351,29 +364,28 @@ graph_vec(const OmenGraph *g, uint32 id)
 	return g->vectors + (Size) id * g->dim;
 }
 
-/* Link row (count, then ids) and distance row of id at level. */
+/* Links of id at level, their count in *count and distances in *dists. */
 static inline uint32 *
-graph_links(const OmenGraph *g, uint32 id, int level, float **dists)
+graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
+			float **dists)
 {
 	Size		slot;
 
+	Assert(level <= g->levels[id]);
 	if (level == 0)
 	{
+		*count = &g->count0[id];
 		if (dists)
 			*dists = g->dists0 + (Size) id * g->m0;
-		return g->links0 + (Size) id * (1 + g->m0);
+		return g->links0 + (Size) id * g->m0;
 	}
 	slot = g->upper_off[id] + level - 1;
+	*count = &g->upper_count[slot];
 	if (dists)
 		*dists = g->upper_dists + slot * g->m;
-	return g->upper_links + slot * (1 + g->m);
+	return g->upper_links + slot * g->m;
 }
 
-/*
- * The build is bound by memory latency at high dims: vectors are fetched
- * whole, in random order.  Prefetching all of the next one while scoring
- * the current one hides most of it.
- */
 static inline void
 graph_prefetch_vec(const OmenGraph *g, uint32 id)
 {
@@ -388,13 +400,14 @@ static int
 mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
 {
 	OmenGraph  *g = (OmenGraph *) store;
-	const uint32 *l = graph_links(g, (uint32) id, level, NULL);
-	int			n = l[0];
+	uint32	   *count;
+	const uint32 *l = graph_links(g, (uint32) id, level, &count, NULL);
+	int			n = *count;
 
 	for (int i = 0; i < n; i++)
 	{
-		out[i] = l[1 + i];
-		__builtin_prefetch(&g->visited[l[1 + i]]);
+		out[i] = l[i];
+		__builtin_prefetch(&g->visited[l[i]]);
 	}
 	return n;
 }
@@ -435,9 +448,46 @@ mem_visit(void *store, OmenNodeId id)
 	return true;
 }
 
+static void
+mem_prefetch(void *store, OmenNodeId id, int level)
+{
+	OmenGraph  *g = (OmenGraph *) store;
+	uint32	   *count;
+	const char *l = (const char *) graph_links(g, (uint32) id, level, &count,
+											  NULL);
+	int			bytes = (level == 0 ? g->m0 : g->m) * sizeof(uint32);
+
+	__builtin_prefetch(count);
+	for (int off = 0; off < bytes; off += 64)
+		__builtin_prefetch(l + off);
+}
+
 static const OmenStoreOps mem_ops = {
 	mem_neighbors, mem_distances, mem_pair_distance, mem_visit
 };
+
+/*
+ * Allocates a large array of the graph.  The build touches it at random, so
+ * with 4 kB pages nearly every vector fetch also misses the TLB; asking for
+ * transparent huge pages avoids that where the kernel offers them.
+ */
+static void *
+graph_alloc(Size size)
+{
+	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size);
+
+#ifdef MADV_HUGEPAGE
+	{
+		const Size	huge = 2 * 1024 * 1024;
+		uintptr_t	start = TYPEALIGN(huge, (uintptr_t) p);
+		uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) p + size);
+
+		if (end > start)
+			(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+	}
+#endif
+	return p;
+}
 
 /* Upper-level slots to allocate for a capacity. */
 static uint32
@@ -480,6 +530,7 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 
 	g->dim = dim;
 	g->metric = metric;
+	g->select = OMEN_SELECT_MODE(metric);
 	g->m = m;
 	g->m0 = 2 * m;
 	g->ef_construction = ef_construction;
@@ -488,22 +539,18 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 	g->entry = -1;
 	g->top_level = -1;
 
-	g->vectors = MemoryContextAllocHuge(CurrentMemoryContext,
-										cap * dim * sizeof(float));
-	g->links0 = MemoryContextAllocHuge(CurrentMemoryContext,
-									   cap * (1 + g->m0) * sizeof(uint32));
-	g->dists0 = MemoryContextAllocHuge(CurrentMemoryContext,
-									   cap * g->m0 * sizeof(float));
-	g->levels = MemoryContextAllocHuge(CurrentMemoryContext, cap);
-	g->upper_off = MemoryContextAllocHuge(CurrentMemoryContext,
-										  cap * sizeof(uint32));
+	g->vectors = graph_alloc(cap * dim * sizeof(float));
+	g->count0 = graph_alloc(cap * sizeof(uint32));
+	g->links0_mem = graph_alloc(cap * g->m0 * sizeof(uint32) + 64);
+	g->links0 = (uint32 *) TYPEALIGN(64, g->links0_mem);
+	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
+	g->levels = graph_alloc(cap);
+	g->upper_off = graph_alloc(cap * sizeof(uint32));
 	g->upper_slots = graph_upper_slots(capacity, m, g->max_level);
-	g->upper_links = MemoryContextAllocHuge(CurrentMemoryContext,
-											(Size) g->upper_slots * (1 + m) * sizeof(uint32));
-	g->upper_dists = MemoryContextAllocHuge(CurrentMemoryContext,
-											(Size) g->upper_slots * m * sizeof(float));
-	g->visited = MemoryContextAllocHuge(CurrentMemoryContext,
-										cap * sizeof(uint32));
+	g->upper_count = graph_alloc((Size) g->upper_slots * sizeof(uint32));
+	g->upper_links = graph_alloc((Size) g->upper_slots * m * sizeof(uint32));
+	g->upper_dists = graph_alloc((Size) g->upper_slots * m * sizeof(float));
+	g->visited = graph_alloc(cap * sizeof(uint32));
 	memset(g->visited, 0, cap * sizeof(uint32));
 
 	pg_prng_seed(&g->prng, seed);
@@ -519,10 +566,12 @@ void
 omen_graph_free(OmenGraph *g)
 {
 	pfree(g->vectors);
-	pfree(g->links0);
+	pfree(g->count0);
+	pfree(g->links0_mem);
 	pfree(g->dists0);
 	pfree(g->levels);
 	pfree(g->upper_off);
+	pfree(g->upper_count);
 	pfree(g->upper_links);
 	pfree(g->upper_dists);
 	pfree(g->visited);
@@ -544,8 +593,8 @@ graph_search_level(OmenGraph *g, const float *query, const OmenCand *entry,
 	}
 	for (int i = 0; i < nentry; i++)
 		g->visited[entry[i].id] = g->epoch;
-	return search_layer_impl(&mem_ops, g, query, entry, nentry, ef, level,
-							 result, &g->heap);
+	return search_layer_impl(&mem_ops, mem_prefetch, g, query, entry, nentry,
+							 ef, level, result, &g->heap);
 }
 
 /* Greedy descent from the entry point down to level stop + 1. */
@@ -571,7 +620,8 @@ graph_descend(OmenGraph *g, const float *query, int stop)
  * back-links, pruning a full list with the heuristic.  Lists are kept
  * ascending by distance.  Pruned links are not kept: refilling lists to the
  * brim makes every later back-link prune again, tripling the distance work
- * of a build for a small gain in recall per query distance.
+ * of a build for a small gain in recall per query distance.  A new node
+ * takes m links on every level (2m at level 0 measured no better).
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
@@ -579,25 +629,28 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
 	OmenCand   *sel = g->prune;
+	uint32	   *count;
 	float	   *dists;
-	uint32	   *links = graph_links(g, id, level, &dists);
+	uint32	   *links = graph_links(g, id, level, &count, &dists);
 	int			nsel;
 
-	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, false, sel);
-	links[0] = nsel;
+	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, g->select,
+								 sel);
+	*count = nsel;
 	for (int i = 0; i < nsel; i++)
 	{
-		links[1 + i] = (uint32) sel[i].id;
+		links[i] = (uint32) sel[i].id;
 		dists[i] = sel[i].dist;
 	}
 
 	for (int i = 0; i < nsel; i++)
 	{
-		uint32		nb = (uint32) links[1 + i];
+		uint32		nb = links[i];
 		float		d = dists[i];
+		uint32	   *ncount;
 		float	   *nd;
-		uint32	   *nl = graph_links(g, nb, level, &nd);
-		int			cnt = nl[0];
+		uint32	   *nl = graph_links(g, nb, level, &ncount, &nd);
+		int			cnt = *ncount;
 		int			pos = cnt;
 
 		/* position of the new link in the ascending list */
@@ -606,11 +659,11 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 
 		if (cnt < maxlinks)
 		{
-			memmove(&nl[2 + pos], &nl[1 + pos], sizeof(uint32) * (cnt - pos));
+			memmove(&nl[pos + 1], &nl[pos], sizeof(uint32) * (cnt - pos));
 			memmove(&nd[pos + 1], &nd[pos], sizeof(float) * (cnt - pos));
-			nl[1 + pos] = id;
+			nl[pos] = id;
 			nd[pos] = d;
-			nl[0] = cnt + 1;
+			*ncount = cnt + 1;
 		}
 		else
 		{
@@ -627,19 +680,19 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 				}
 				else
 				{
-					all[j].id = nl[1 + k];
+					all[j].id = nl[k];
 					all[j].dist = nd[k];
 					k++;
 				}
 			}
 			nkeep = select_neighbors_impl(&mem_ops, g, all, cnt + 1, maxlinks,
-										  false, keep);
+										  g->select, keep);
 			for (int j = 0; j < nkeep; j++)
 			{
-				nl[1 + j] = (uint32) keep[j].id;
+				nl[j] = (uint32) keep[j].id;
 				nd[j] = keep[j].dist;
 			}
-			nl[0] = nkeep;
+			*ncount = nkeep;
 		}
 	}
 }
@@ -705,12 +758,12 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 
 	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
 	g->levels[id] = level;
-	g->links0[(Size) id * (1 + g->m0)] = 0;
+	g->count0[id] = 0;
 	if (level > 0)
 	{
 		g->upper_off[id] = g->upper_used;
-		for (int l = 1; l <= level; l++)
-			graph_links(g, id, l, NULL)[0] = 0;
+		for (int l = 0; l < level; l++)
+			g->upper_count[g->upper_used + l] = 0;
 		g->upper_used += level;
 	}
 	g->count++;
@@ -762,10 +815,10 @@ int
 omen_graph_neighbors(const OmenGraph *g, int id, int level,
 					 const uint32 **out)
 {
-	const uint32 *l = graph_links(g, id, level, NULL);
+	uint32	   *count;
 
-	*out = l + 1;
-	return l[0];
+	*out = graph_links(g, id, level, &count, NULL);
+	return *count;
 }
 
 int

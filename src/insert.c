@@ -18,6 +18,7 @@
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 
@@ -25,14 +26,12 @@
 #include "omenhnsw.h"
 #include "pagestore.h"
 
-/* Heavyweight lock tag serializing inserts (block 0 is never a data page) */
-#define OMEN_INSERT_LOCK	0
-
 /* Everything one insert needs. */
 typedef struct OmenInsert
 {
 	Relation	index;
 	OmenMetaPageData meta;
+	OmenDirectory dir;
 	OmenPageStore store;
 	const float *vec;
 	ItemPointerData heaptid;
@@ -76,50 +75,64 @@ write_descriptor(Relation index, ItemPointer where, const OmenSegmentDesc *desc)
 }
 
 /*
+ * A page for new tuples: a free one from the free space map, else a new
+ * one.  The map is not crash safe, so a page it offers is used only if it
+ * is new or belongs to no live segment.  Returned exclusively locked.
+ */
+static Buffer
+get_page(OmenInsert *ins)
+{
+	for (;;)
+	{
+		BlockNumber blk = GetFreeIndexPage(ins->index);
+		Buffer		buf;
+
+		if (!BlockNumberIsValid(blk))
+			return omen_new_buffer(ins->index, MAIN_FORKNUM);
+		buf = ReadBuffer(ins->index, blk);
+		if (ConditionalLockBuffer(buf))
+		{
+			Page		page = BufferGetPage(buf);
+
+			if (PageIsNew(page) ||
+				(OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA &&
+				 !omen_directory_has(&ins->dir, OmenPageGetOpaque(page)->segno)))
+				return buf;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+	}
+}
+
+/*
  * Opens a new, empty segment at the end of the directory; one WAL record
  * covers the new data page, the directory and the metapage.
  */
 static void
-create_segment(Relation index, OmenMetaPageData *meta, OmenSegmentDesc *desc,
-			   ItemPointer where)
+create_segment(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where)
 {
-	Buffer		databuf = omen_new_buffer(index, MAIN_FORKNUM);
+	Relation	index = ins->index;
+	Buffer		databuf = get_page(ins);
 	Buffer		metabuf;
 	Buffer		dirbuf = InvalidBuffer;
 	Buffer		newdirbuf = InvalidBuffer;
-	BlockNumber dirblk = meta->dir_head;
+	BlockNumber dirblk;
 	GenericXLogState *state;
 	Page		metapage;
 	Page		dirpage;
 	Page		page;
-	uint32		segno = 0;
+	bool		fits = false;
 
-	/* find the last directory page and the highest segno */
-	while (BlockNumberIsValid(dirblk))
+	if (BlockNumberIsValid(ins->dir.last_page))
 	{
-		Buffer		buf = ReadBuffer(index, dirblk);
-		OffsetNumber maxoff;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		if (maxoff >= FirstOffsetNumber)
-			segno = ((OmenSegmentDesc *) PageGetItem(page, PageGetItemId(page, maxoff)))->segno + 1;
-		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-		if (!BlockNumberIsValid(OmenPageGetOpaque(page)->next))
-		{
-			dirbuf = buf;
-			break;
-		}
-		dirblk = OmenPageGetOpaque(page)->next;
-		ReleaseBuffer(buf);
+		dirbuf = ReadBuffer(index, ins->dir.last_page);
+		LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
+		fits = page_fits(BufferGetPage(dirbuf), sizeof(OmenSegmentDesc));
+		LockBuffer(dirbuf, BUFFER_LOCK_UNLOCK);
 	}
-	if (!BufferIsValid(dirbuf) ||
-		!page_fits(BufferGetPage(dirbuf), sizeof(OmenSegmentDesc)))
-	{
-		/* a new directory page: take it before locking anything reachable */
-		newdirbuf = omen_new_buffer(index, MAIN_FORKNUM);
-	}
+	/* a new directory page is unreachable until linked: take it first */
+	if (!fits)
+		newdirbuf = get_page(ins);
 
 	metabuf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -128,15 +141,15 @@ create_segment(Relation index, OmenMetaPageData *meta, OmenSegmentDesc *desc,
 
 	state = GenericXLogStart(index);
 	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
-	page = GenericXLogRegisterBuffer(state, databuf, GENERIC_XLOG_FULL_IMAGE);
-	omen_page_init(page, OMEN_PAGE_DATA, segno);
-
 	memset(desc, 0, sizeof(OmenSegmentDesc));
-	desc->segno = segno;
+	desc->segno = OmenPageGetMeta(metapage)->next_segno++;
 	desc->first_blk = BufferGetBlockNumber(databuf);
 	desc->last_blk = desc->first_blk;
 	desc->nblocks = 1;
 	ItemPointerSetInvalid(&desc->entry);
+
+	page = GenericXLogRegisterBuffer(state, databuf, GENERIC_XLOG_FULL_IMAGE);
+	omen_page_init(page, OMEN_PAGE_DATA, desc->segno);
 
 	if (BufferIsValid(newdirbuf))
 	{
@@ -159,7 +172,7 @@ create_segment(Relation index, OmenMetaPageData *meta, OmenSegmentDesc *desc,
 			 ItemPointerGetOffsetNumber(where), index);
 	OmenPageGetMeta(metapage)->nsegments++;
 	OmenPageGetMeta(metapage)->generation++;
-	memcpy(meta, OmenPageGetMeta(metapage), sizeof(OmenMetaPageData));
+	memcpy(&ins->meta, OmenPageGetMeta(metapage), sizeof(OmenMetaPageData));
 	GenericXLogFinish(state);
 
 	UnlockReleaseBuffer(databuf);
@@ -191,12 +204,9 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 	UnlockReleaseBuffer(buf);
 }
 
-/*
- * If the nearest node holds exactly this vector and has a free heap TID
- * slot, adds the row to it.  Returns true when done.
- */
+/* Adds the row to element id if it holds this vector and has a free slot. */
 static bool
-merge_duplicate(OmenInsert *ins, OmenCand *nearest)
+merge_into(OmenInsert *ins, OmenNodeId id)
 {
 	ItemPointerData tid;
 	Buffer		buf;
@@ -205,9 +215,7 @@ merge_duplicate(OmenInsert *ins, OmenCand *nearest)
 	GenericXLogState *state;
 	bool		done = false;
 
-	if (nearest->dist != 0)
-		return false;
-	omen_tid_unpack(nearest->id, &tid);
+	omen_tid_unpack(id, &tid);
 	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(ins->index);
@@ -236,6 +244,23 @@ merge_duplicate(OmenInsert *ins, OmenCand *nearest)
 }
 
 /*
+ * If a candidate holds exactly this vector and has a free heap TID slot,
+ * adds the row to it.  Returns true when done.
+ */
+static bool
+merge_duplicate(OmenInsert *ins, const OmenCand *cands, int ncands)
+{
+	float		self = omen_distance(ins->meta.metric, ins->vec, ins->vec,
+									 ins->meta.dims);
+
+	/* only a node at the vector's distance to itself can be a copy */
+	for (int i = 0; i < ncands; i++)
+		if (cands[i].dist == self && merge_into(ins, cands[i].id))
+			return true;
+	return false;
+}
+
+/*
  * Searches the segment for the new node's neighbours on each of its levels.
  */
 static void
@@ -261,9 +286,10 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 										 nentries, l, efc, cands);
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
 		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
-											  cands, ncands, max, false,
+											  cands, ncands, max,
+											  OMEN_SELECT_MODE(ins->meta.metric),
 											  ins->nbrs[l]);
-		if (l == 0 && ncands > 0 && merge_duplicate(ins, &cands[0]))
+		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{
 			ins->nnbrs[0] = -1;
 			return;
@@ -331,7 +357,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
 	LockBuffer(lastbuf, BUFFER_LOCK_UNLOCK);
 	bufs[nbufs++] = lastbuf;
 	while (nbufs <= npage)
-		bufs[nbufs++] = omen_new_buffer(index, MAIN_FORKNUM);
+		bufs[nbufs++] = get_page(ins);
 	LockBuffer(lastbuf, BUFFER_LOCK_EXCLUSIVE);
 
 	state = GenericXLogStart(index);
@@ -440,7 +466,7 @@ add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid)
 			cands[j + 1] = c;
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  false, keep);
+									  OMEN_SELECT_MODE(ins->meta.metric), keep);
 	}
 
 	/* write the list into the neighbour tuple */
@@ -520,8 +546,14 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	}
 	ins.vec = vec;
 
-	if (!omen_directory_last(index, &ins.meta, &desc, &where))
-		create_segment(index, &ins.meta, &desc, &where);
+	omen_directory_read(index, &ins.meta, &ins.dir);
+	if (ins.dir.nsegs == 0)
+		create_segment(&ins, &desc, &where);
+	else
+	{
+		desc = ins.dir.segs[ins.dir.nsegs - 1];
+		where = ins.dir.where[ins.dir.nsegs - 1];
+	}
 
 	omen_store_init(&ins.store, index, &ins.meta, ins.meta.ef_construction * ins.meta.m * 2);
 	ins.level = omen_random_level(1.0 - pg_prng_double(&pg_global_prng_state),

@@ -151,17 +151,19 @@ omen_neighbor_fill(OmenNeighborTuple nt, int level, int m)
 }
 
 /*
- * Reads every segment descriptor into a palloc'd array; returns the count.
+ * Reads the whole segment directory.
  */
-int
+void
 omen_directory_read(Relation index, const OmenMetaPageData *meta,
-					OmenSegmentDesc **segs)
+					OmenDirectory *dir)
 {
 	BlockNumber blk = meta->dir_head;
-	int			n = 0;
-	int			cap = Max(meta->nsegments, 1);
+	int			cap = Max(meta->nsegments, 4);
 
-	*segs = palloc(sizeof(OmenSegmentDesc) * cap);
+	dir->nsegs = 0;
+	dir->segs = palloc(sizeof(OmenSegmentDesc) * cap);
+	dir->where = palloc(sizeof(ItemPointerData) * cap);
+	dir->last_page = InvalidBlockNumber;
 	while (BlockNumberIsValid(blk))
 	{
 		Buffer		buf = ReadBuffer(index, blk);
@@ -170,7 +172,7 @@ omen_directory_read(Relation index, const OmenMetaPageData *meta,
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		if (OmenPageGetOpaque(page)->kind != OMEN_PAGE_DIR)
+		if (PageIsNew(page) || OmenPageGetOpaque(page)->kind != OMEN_PAGE_DIR)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("index \"%s\" has a damaged segment directory at block %u",
@@ -178,18 +180,31 @@ omen_directory_read(Relation index, const OmenMetaPageData *meta,
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			if (n == cap)
+			if (dir->nsegs == cap)
 			{
 				cap *= 2;
-				*segs = repalloc(*segs, sizeof(OmenSegmentDesc) * cap);
+				dir->segs = repalloc(dir->segs, sizeof(OmenSegmentDesc) * cap);
+				dir->where = repalloc(dir->where, sizeof(ItemPointerData) * cap);
 			}
-			memcpy(&(*segs)[n++], PageGetItem(page, PageGetItemId(page, off)),
+			memcpy(&dir->segs[dir->nsegs],
+				   PageGetItem(page, PageGetItemId(page, off)),
 				   sizeof(OmenSegmentDesc));
+			ItemPointerSet(&dir->where[dir->nsegs], blk, off);
+			dir->nsegs++;
 		}
+		dir->last_page = blk;
 		blk = OmenPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
 	}
-	return n;
+}
+
+bool
+omen_directory_has(const OmenDirectory *dir, uint32 segno)
+{
+	for (int i = 0; i < dir->nsegs; i++)
+		if (dir->segs[i].segno == segno)
+			return true;
+	return false;
 }
 
 /*
@@ -231,37 +246,4 @@ omen_directory_write(Relation index, const OmenSegmentDesc *segs, int nsegs)
 		UnlockReleaseBuffer(buf);
 	}
 	return head;
-}
-
-/*
- * Finds the last segment of the directory, the one inserts go to; false if
- * there is none.  *where is the descriptor's own location.
- */
-bool
-omen_directory_last(Relation index, const OmenMetaPageData *meta,
-					OmenSegmentDesc *desc, ItemPointer where)
-{
-	BlockNumber blk = meta->dir_head;
-	bool		found = false;
-
-	while (BlockNumberIsValid(blk))
-	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		OffsetNumber maxoff;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		if (maxoff >= FirstOffsetNumber)
-		{
-			memcpy(desc, PageGetItem(page, PageGetItemId(page, maxoff)),
-				   sizeof(OmenSegmentDesc));
-			ItemPointerSet(where, blk, maxoff);
-			found = true;
-		}
-		blk = OmenPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
-	}
-	return found;
 }

@@ -25,6 +25,10 @@
 /* Heap TIDs one element can carry (exact duplicates share an element). */
 #define OMEN_HEAPTIDS		10
 
+/* Heavyweight page-lock tags (not real pages) */
+#define OMEN_INSERT_LOCK	0	/* serializes inserts and segment retirement */
+#define OMEN_SCAN_LOCK		1	/* held shared by searches */
+
 /* Largest level a node may have; bounded again by the page size. */
 #define OMEN_LEVEL_LIMIT	16
 
@@ -58,6 +62,7 @@ typedef struct OmenMetaPageData
 	uint16		max_level;
 	uint32		generation;		/* bumped whenever the segment set changes */
 	uint32		nsegments;
+	uint32		next_segno;		/* segment numbers are never reused */
 	BlockNumber dir_head;		/* first directory page, or Invalid */
 } OmenMetaPageData;
 
@@ -168,12 +173,19 @@ extern void omen_element_fill(OmenElementTuple et, int level, int dims,
 							  ItemPointer neighbortid);
 extern void omen_neighbor_fill(OmenNeighborTuple nt, int level, int m);
 
-/* Segment directory */
-extern int	omen_directory_read(Relation index, const OmenMetaPageData *meta,
-								OmenSegmentDesc **segs);
+/* The segment directory as read: descriptors in order and their places. */
+typedef struct OmenDirectory
+{
+	int			nsegs;
+	OmenSegmentDesc *segs;
+	ItemPointerData *where;
+	BlockNumber last_page;		/* last directory page, or Invalid */
+} OmenDirectory;
+
+extern void omen_directory_read(Relation index, const OmenMetaPageData *meta,
+								OmenDirectory *dir);
+extern bool omen_directory_has(const OmenDirectory *dir, uint32 segno);
 extern BlockNumber omen_directory_write(Relation index,
 										const OmenSegmentDesc *segs, int nsegs);
-extern bool omen_directory_last(Relation index, const OmenMetaPageData *meta,
-								OmenSegmentDesc *desc, ItemPointer where);
 
 #endif							/* OMEN_PAGE_H */

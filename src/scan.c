@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -121,8 +122,7 @@ omen_search(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	OmenMetaPageData meta;
-	OmenSegmentDesc *segs;
-	int			nsegs;
+	OmenDirectory dir;
 	Vector	   *v;
 	float	   *query;
 	OmenPageStore store;
@@ -142,19 +142,20 @@ omen_search(IndexScanDesc scan)
 	if (!omen_prepare_vector(v, meta.metric, meta.dims, query))
 		return;					/* zero vector under cosine */
 
-	nsegs = omen_directory_read(index, &meta, &segs);
-	if (nsegs == 0)
-		return;
-
+	/* VACUUM frees a retired segment's pages only after searches drain */
+	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
 	omen_store_init(&store, index, &meta, ef * meta.m * 4);
 	work = palloc(sizeof(OmenCand) * ef);
-	so->results = palloc(sizeof(OmenScanResult) * ef * nsegs);
-	for (int i = 0; i < nsegs; i++)
+	so->results = palloc(sizeof(OmenScanResult) * ef * Max(dir.nsegs, 1));
+	for (int i = 0; i < dir.nsegs; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		search_segment(so, &store, &segs[i], query, ef, work);
+		search_segment(so, &store, &dir.segs[i], query, ef, work);
 	}
 	omen_store_release(&store);
+	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
 
 	qsort(so->results, so->nresults, sizeof(OmenScanResult), result_cmp);
 }

@@ -5,24 +5,29 @@
  * Dead heap TIDs are removed from their elements page by page.  An element
  * left without heap TIDs is marked deleted but stays in its graph as a
  * routing node, so every surviving node stays reachable without repairing
- * links; scans never return deleted elements.
+ * links; scans never return deleted elements.  A segment left with no live
+ * element is retired: dropped from the directory and, once no search can
+ * still be walking it, its pages go to the free space map for inserts.
  */
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
 #include "commands/vacuum.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
 
 #include "omenhnsw.h"
 #include "page.h"
 
 /*
  * Removes the dead heap TIDs of one page's elements.  Returns the number of
- * heap TIDs removed and adds the survivors to *live.
+ * heap TIDs removed; adds the surviving TIDs to *live and the elements that
+ * keep any to *live_elems.
  */
 static int64
 vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
-			void *callback_state, double *live)
+			void *callback_state, double *live, uint32 *live_elems)
 {
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
@@ -47,6 +52,8 @@ vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
 				keep[nkeep++] = et->heaptids[i];
 		}
 		*live += nkeep;
+		if (nkeep > 0)
+			(*live_elems)++;
 		if (nkeep == nhad)
 			continue;
 
@@ -73,16 +80,149 @@ vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
 	return removed;
 }
 
+/* Live elements of a segment, counted along its chain. */
+static uint32
+count_live(Relation index, const OmenSegmentDesc *seg)
+{
+	uint32		n = 0;
+
+	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			OmenElementTuple et = omen_page_get_tuple(page, off, OMEN_TUPLE_ELEMENT);
+
+			if (et != NULL && !et->deleted)
+				n++;
+		}
+		blk = OmenPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	return n;
+}
+
+/*
+ * Drops the directory entries at offs on directory page blk, in one WAL
+ * record with the metapage.
+ */
+static void
+drop_descriptors(Relation index, BlockNumber blk, OffsetNumber *offs, int n)
+{
+	Buffer		metabuf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
+	Buffer		dirbuf = ReadBuffer(index, blk);
+	GenericXLogState *state;
+	OmenMetaPage meta;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	meta = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	PageIndexMultiDelete(GenericXLogRegisterBuffer(state, dirbuf, 0), offs, n);
+	meta->nsegments -= n;
+	meta->generation++;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(dirbuf);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * Retires the segments that the page pass found without live elements
+ * (live[] by segno, for segnos below nseen).  The segment inserts go to is
+ * recounted under the insert lock, as rows may have arrived since.
+ * Returns the number of pages freed.
+ */
+static BlockNumber
+retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
+{
+	OmenMetaPageData meta;
+	OmenDirectory dir;
+	BlockNumber *freed = NULL;
+	int			nfreed = 0;
+	int			maxfreed = 0;
+	int			i;
+
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
+	for (i = 0; i < dir.nsegs; i++)
+		if (dir.segs[i].segno < nseen && live[dir.segs[i].segno] == 0)
+			break;
+	if (i == dir.nsegs)
+		return 0;
+
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
+
+	for (i = 0; i < dir.nsegs;)
+	{
+		BlockNumber dirblk = ItemPointerGetBlockNumber(&dir.where[i]);
+		OffsetNumber offs[MaxOffsetNumber];
+		int			noffs = 0;
+
+		/* the segments on one directory page go in one record */
+		for (; i < dir.nsegs && ItemPointerGetBlockNumber(&dir.where[i]) == dirblk; i++)
+		{
+			OmenSegmentDesc *seg = &dir.segs[i];
+
+			if (seg->segno >= nseen || live[seg->segno] != 0)
+				continue;
+			if (i == dir.nsegs - 1 && count_live(index, seg) > 0)
+				continue;
+			offs[noffs++] = ItemPointerGetOffsetNumber(&dir.where[i]);
+			for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
+			{
+				Buffer		buf = ReadBuffer(index, blk);
+
+				if (nfreed == maxfreed)
+				{
+					maxfreed = Max(64, maxfreed * 2);
+					freed = freed ? repalloc(freed, sizeof(BlockNumber) * maxfreed) :
+						palloc(sizeof(BlockNumber) * maxfreed);
+				}
+				freed[nfreed++] = blk;
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				blk = OmenPageGetOpaque(BufferGetPage(buf))->next;
+				UnlockReleaseBuffer(buf);
+			}
+		}
+		if (noffs > 0)
+			drop_descriptors(index, dirblk, offs, noffs);
+	}
+
+	/* searches that read the old directory may still walk those pages */
+	if (nfreed > 0)
+	{
+		LockPage(index, OMEN_SCAN_LOCK, ExclusiveLock);
+		UnlockPage(index, OMEN_SCAN_LOCK, ExclusiveLock);
+		for (i = 0; i < nfreed; i++)
+			RecordFreeIndexPage(index, freed[i]);
+	}
+	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	return nfreed;
+}
+
 IndexBulkDeleteResult *
 omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				  IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	OmenMetaPageData meta;
+	uint32	   *live_elems;
 	double		live = 0;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	omen_meta_read(index, &meta);
+	live_elems = palloc0(sizeof(uint32) * Max(meta.next_segno, 1));
 
 	for (BlockNumber blk = OMEN_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
 	{
@@ -95,11 +235,22 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		if (!PageIsNew(page) && OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
+		{
+			uint32		segno = OmenPageGetOpaque(page)->segno;
+			uint32		elems = 0;
+
 			stats->tuples_removed += vacuum_page(index, buf, callback,
-												 callback_state, &live);
+												 callback_state, &live, &elems);
+			if (segno < meta.next_segno)
+				live_elems[segno] += elems;
+		}
 		UnlockReleaseBuffer(buf);
 	}
-	stats->num_pages = nblocks;
+
+	stats->pages_newly_deleted = retire_dead_segments(index, live_elems,
+													  meta.next_segno);
+	stats->pages_deleted += stats->pages_newly_deleted;
+	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->num_index_tuples = live;
 	return stats;
 }
@@ -109,6 +260,7 @@ omen_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	if (info->analyze_only || stats == NULL)
 		return stats;
+	IndexFreeSpaceMapVacuum(info->index);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
 }

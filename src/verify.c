@@ -354,8 +354,7 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 {
 	Oid			indexoid = PG_GETARG_OID(0);
 	VerifyState vs;
-	OmenSegmentDesc *segs;
-	int			nsegs;
+	OmenDirectory dir;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	memset(&vs, 0, sizeof(vs));
@@ -382,16 +381,19 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 		problem(&vs, "metapage: metric %u, the operator class says %d",
 				vs.meta.metric, omen_index_metric(vs.index));
 
-	nsegs = omen_directory_read(vs.index, &vs.meta, &segs);
-	if (nsegs != (int) vs.meta.nsegments)
+	omen_directory_read(vs.index, &vs.meta, &dir);
+	if (dir.nsegs != (int) vs.meta.nsegments)
 		problem(&vs, "directory: %d segments, metapage says %u",
-				nsegs, vs.meta.nsegments);
-	for (int i = 0; i < nsegs; i++)
+				dir.nsegs, vs.meta.nsegments);
+	for (int i = 0; i < dir.nsegs; i++)
 	{
+		if (dir.segs[i].segno >= vs.meta.next_segno)
+			problem(&vs, "directory: segment number %u, but the next to be given is %u",
+					dir.segs[i].segno, vs.meta.next_segno);
 		for (int j = 0; j < i; j++)
-			if (segs[j].segno == segs[i].segno)
-				problem(&vs, "directory: segment number %u appears twice", segs[i].segno);
-		verify_segment(&vs, &segs[i]);
+			if (dir.segs[j].segno == dir.segs[i].segno)
+				problem(&vs, "directory: segment number %u appears twice", dir.segs[i].segno);
+		verify_segment(&vs, &dir.segs[i]);
 	}
 
 	/* directory pages belong to no segment but are accounted for */
@@ -413,14 +415,22 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 	for (BlockNumber blk = OMEN_METAPAGE_BLKNO + 1; blk < vs.nblocks; blk++)
 	{
 		Buffer		buf;
+		Page		page;
 
 		if (vs.owner[blk] != 0)
 			continue;
-		/* a page extended by an insert that crashed before linking it is new */
+
+		/*
+		 * Free pages are new (extended by an insert that failed before
+		 * linking them) or data pages of a retired segment.
+		 */
 		buf = ReadBuffer(vs.index, blk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		if (!PageIsNew(BufferGetPage(buf)))
-			problem(&vs, "block %u belongs to no segment and is not a directory page", blk);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) &&
+			(OmenPageGetOpaque(page)->kind != OMEN_PAGE_DATA ||
+			 omen_directory_has(&dir, OmenPageGetOpaque(page)->segno)))
+			problem(&vs, "block %u belongs to no live segment chain and is not free", blk);
 		UnlockReleaseBuffer(buf);
 	}
 
