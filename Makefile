@@ -29,3 +29,6 @@ demo:
 	PG_CONFIG='$(PG_CONFIG)' bash test/demo.sh
 bench:
 	PG_CONFIG='$(PG_CONFIG)' bash test/bench.sh
+
+# PGXS tracks no header dependencies here: rebuild everything when one changes
+$(OBJS): $(wildcard src/*.h)

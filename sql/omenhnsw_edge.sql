@@ -67,15 +67,15 @@ SELECT id FROM wide ORDER BY v <-> array_fill(0, ARRAY[2000])::vector LIMIT 10;
 SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 4) LIMIT 2;
 DROP TABLE wide;
 -- the largest dimension the limit names can be built and inserted, one more cannot
-CREATE TABLE widest (id int, v vector(2019));
-INSERT INTO widest SELECT i, ARRAY(SELECT i + j / 2019.0 FROM generate_series(1, 2019) j)
+CREATE TABLE widest (id int, v vector(2018));
+INSERT INTO widest SELECT i, ARRAY(SELECT i + j / 2018.0 FROM generate_series(1, 2018) j)
 FROM generate_series(1, 3) i;
 CREATE INDEX widest_idx ON widest USING omenhnsw (v vector_l2_ops) WITH (m = 100, ef_construction = 200);
-INSERT INTO widest SELECT 4, array_fill(0, ARRAY[2019]);
+INSERT INTO widest SELECT 4, array_fill(0, ARRAY[2018]);
 SELECT * FROM omenhnsw_verify('widest_idx');
-SELECT id FROM widest ORDER BY v <-> array_fill(0, ARRAY[2019])::vector LIMIT 5;
+SELECT id FROM widest ORDER BY v <-> array_fill(0, ARRAY[2018])::vector LIMIT 5;
 DROP TABLE widest;
-CREATE TABLE widest (id int, v vector(2020));
+CREATE TABLE widest (id int, v vector(2019));
 CREATE INDEX ON widest USING omenhnsw (v vector_cosine_ops);
 DROP TABLE widest;
 -- too many dimensions: from the typmod, from the data, and on insert

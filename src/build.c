@@ -26,6 +26,7 @@
 #include "executor/instrument.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
@@ -669,6 +670,20 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Whether the heap's estimated rows fit one graph of the whole budget. */
+static bool
+fits_one_budget(OmenBuilder *b)
+{
+	BlockNumber pages;
+	double		tuples;
+	double		allvisfrac;
+
+	if (b->dims == 0)
+		return false;			/* no typmod: the size is unknown */
+	estimate_rel_size(b->heap, NULL, &pages, &tuples, &allvisfrac);
+	return tuples * builder_node_bytes(b->dims, b->m) <= (double) b->budget;
+}
+
 IndexBuildResult *
 omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
@@ -709,9 +724,14 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 									 (int64) heap->rd_rel->reltuples);
 
-	/* PostgreSQL 15 plans workers only for btree, so ask ourselves */
-	nworkers = plan_create_index_workers(RelationGetRelid(heap),
-										 RelationGetRelid(index));
+	/*
+	 * PostgreSQL 15 plans workers only for btree, so ask ourselves.  Every
+	 * participant makes at least one segment and each query searches them
+	 * all, so a table that fits one budget is built serially.
+	 */
+	if (!fits_one_budget(&b))
+		nworkers = plan_create_index_workers(RelationGetRelid(heap),
+											 RelationGetRelid(index));
 
 	if (nworkers == 0 || !build_parallel(&b, indexInfo, nworkers, &reltuples))
 	{

@@ -205,6 +205,7 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 {
 	OmenNodeId	ids[OMEN_MAX_LINKS];
 	float		dists[OMEN_MAX_LINKS];
+	bool		routing[OMEN_MAX_LINKS];
 	int			nres = 0;
 	uint32		expansions = 0;
 
@@ -237,7 +238,8 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 		}
 		if (k == 0)
 			continue;
-		ops->distances(store, query, ids, k, dists);
+		memset(routing, 0, sizeof(bool) * k);
+		ops->distances(store, query, ids, k, dists, routing);
 
 		for (int i = 0; i < k; i++)
 		{
@@ -249,7 +251,8 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 			if (nres < ef || nc.dist < result[0].dist)
 			{
 				minheap_push(heap, nc);
-				maxheap_offer(result, &nres, ef, nc);
+				if (!routing[i])
+					maxheap_offer(result, &nres, ef, nc);
 			}
 		}
 	}
@@ -414,7 +417,7 @@ mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
 
 static void
 mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
-			  float *out)
+			  float *out, bool *routing)
 {
 	OmenGraph  *g = (OmenGraph *) store;
 

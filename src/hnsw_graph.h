@@ -39,9 +39,14 @@ typedef struct OmenStoreOps
 	/* Neighbours of id at level, at most max; count, or -1 if id is gone. */
 	int			(*neighbors) (void *store, OmenNodeId id, int level,
 							  OmenNodeId *out, int max);
-	/* Distances from query to each of ids[0..n-1] into out[]. */
+	/*
+	 * Distances from query to each of ids[0..n-1] into out[].  A node that
+	 * may be passed through but not returned (a deleted element) gets
+	 * routing[i] = true; the caller clears routing[] first.
+	 */
 	void		(*distances) (void *store, const float *query,
-							  const OmenNodeId *ids, int n, float *out);
+							  const OmenNodeId *ids, int n, float *out,
+							  bool *routing);
 	/* Distance between two stored nodes (neighbour selection). */
 	float		(*pair_distance) (void *store, OmenNodeId a, OmenNodeId b);
 	/* Marks id visited for the current search; false if it already was. */

@@ -129,8 +129,8 @@ typedef OmenNeighborTupleData *OmenNeighborTuple;
 
 /* Largest dimension an element tuple can hold on one page. */
 #define OMEN_MAX_DIMS \
-	((int) ((OMEN_PAGE_CAPACITY - sizeof(ItemIdData) - \
-			 MAXALIGN(offsetof(OmenElementTupleData, x))) / sizeof(float)))
+	((int) ((TYPEALIGN_DOWN(MAXIMUM_ALIGNOF, OMEN_PAGE_CAPACITY - sizeof(ItemIdData)) - \
+			 offsetof(OmenElementTupleData, x)) / sizeof(float)))
 
 /* Slots of a level within a neighbour tuple. */
 static inline int

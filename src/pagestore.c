@@ -125,8 +125,10 @@ omen_store_element(OmenPageStore *s, ItemPointer tid)
 	return et;
 }
 
-float
-omen_store_distance(OmenPageStore *s, const float *query, OmenNodeId id)
+/* Distance to element id, +Inf if it is gone; *deleted says if it is. */
+static float
+element_distance(OmenPageStore *s, const float *query, OmenNodeId id,
+				 bool *deleted)
 {
 	ItemPointerData tid;
 	OmenElementTuple et;
@@ -137,8 +139,17 @@ omen_store_distance(OmenPageStore *s, const float *query, OmenNodeId id)
 	if (et == NULL)
 		return INFINITY;
 	d = omen_distance(s->metric, query, et->x, s->dims);
+	*deleted = et->deleted;
 	omen_store_unlock(s);
 	return d;
+}
+
+float
+omen_store_distance(OmenPageStore *s, const float *query, OmenNodeId id)
+{
+	bool		deleted;
+
+	return element_distance(s, query, id, &deleted);
 }
 
 static int
@@ -189,14 +200,15 @@ store_neighbors(void *arg, OmenNodeId id, int level, OmenNodeId *out, int max)
 	return n;
 }
 
+/* Deleted elements still route searches but are never their results. */
 static void
 store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
-				float *out)
+				float *out, bool *routing)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
 
 	for (int i = 0; i < n; i++)
-		out[i] = omen_store_distance(s, query, ids[i]);
+		out[i] = element_distance(s, query, ids[i], &routing[i]);
 }
 
 static float
