@@ -1,7 +1,7 @@
 # Crash recovery of an omenhnsw index.  The server and all its processes get
-# SIGKILL twice: during concurrent single-row inserts (right after a bulk
-# build that no checkpoint has covered), and during a VACUUM that runs while
-# inserts go on.  After each restart every committed row must be found by a
+# SIGKILL three times during concurrent single-row inserts (the first time
+# right after a bulk build that no checkpoint has covered), then during a
+# VACUUM that runs while inserts go on.  After each restart every committed row must be found by a
 # query for its own vector, queries must get full results in distance order
 # (deleted rows cannot crowd them out), and the verifier must be clean; so
 # too after the interrupted VACUUM is run again and after more inserts.
@@ -19,8 +19,12 @@ use Time::HiRes qw(usleep);
 
 my $rows = 3000;
 
+# A busy WAL writer makes the records of an insert still in progress durable
+# sooner, so that a crash can catch an index between two records.
 my $node = omen_node(
 	'crash', conf => q{
+wal_writer_delay = 10ms
+wal_writer_flush_after = 0
 wal_level = replica
 wal_consistency_checking = 'generic'
 autovacuum = off
@@ -93,19 +97,25 @@ sub check_index
 
 $node->safe_psql('postgres', 'CREATE TABLE gone (id bigint, v vector)');
 
-# Crash 1: during inserts.
-my ($psql, $bench) = start_inserts('crash1');
-$node->poll_query_until('postgres',
-	'SELECT count(*) >= ' . ($rows + 1000) . ' FROM t')
-  or die 'the inserts did not get going';
-my $killed = crash_node($node);
-note("crash during inserts: SIGKILL to the postmaster and $killed children");
-my $acked = finish_inserts($psql, $bench);
-my $log_offset = -s $node->logfile;
-$node->start;
-check_index('after the crash during inserts', $acked);
+# Crashes 1 to 3: during inserts.  Where an insert is when it dies is down
+# to chance, hence three of them.
+my $log_offset;
+for my $crash (1 .. 3)
+{
+	my $count = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
+	my ($psql, $bench) = start_inserts("crash$crash");
+	$node->poll_query_until('postgres',
+		'SELECT count(*) >= ' . ($count + 500) . ' FROM t')
+	  or die 'the inserts did not get going';
+	my $killed = crash_node($node);
+	note("crash $crash during inserts: SIGKILL to the postmaster and $killed children");
+	my $acked = finish_inserts($psql, $bench);
+	$log_offset //= -s $node->logfile;
+	$node->start;
+	check_index("after crash $crash during inserts", $acked);
+}
 
-# Crash 2: during a throttled VACUUM, while inserts go on.
+# Crash 4: during a throttled VACUUM, while inserts go on.
 $node->safe_psql(
 	'postgres', q{
 INSERT INTO gone SELECT id, v FROM t WHERE hashint8(id) % 2 = 0;
@@ -120,7 +130,7 @@ $vac{run} = IPC::Run::start(
 		'-c', 'VACUUM t'
 	],
 	'>', \$vac{out}, '2>', \$vac{err});
-($psql, $bench) = start_inserts('crash2');
+my ($psql, $bench) = start_inserts('crash4');
 $node->poll_query_until('postgres',
 	"SELECT phase = 'vacuuming indexes' FROM pg_stat_progress_vacuum")
   or die 'VACUUM did not reach its index phase';
@@ -128,9 +138,9 @@ usleep(700_000);
 is( $node->safe_psql('postgres', 'SELECT phase FROM pg_stat_progress_vacuum'),
 	'vacuuming indexes',
 	'VACUUM is still vacuuming the index when the server is killed');
-$killed = crash_node($node);
+my $killed = crash_node($node);
 note("crash during VACUUM: SIGKILL to the postmaster and $killed children");
-$acked = finish_inserts($psql, $bench);
+my $acked = finish_inserts($psql, $bench);
 $vac{run}->finish;
 $node->start;
 check_index('after the crash during VACUUM', $acked);
