@@ -7,6 +7,9 @@ HEADERS = src/vector.h
 # every sql/*.sql but the extension script is a pg_regress test
 REGRESS = $(filter-out omendb--%,$(basename $(notdir $(sort $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=omendb
+# every test/isolation/specs/*.spec is an isolation test
+ISOLATION = $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=omendb
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -std=gnu99 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers

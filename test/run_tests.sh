@@ -80,11 +80,14 @@ run_regress() {
 	if with_timeout 900 make --no-print-directory PG_CONFIG="$PG_CONFIG" installcheck; then
 		record pg_regress pass "$(wc -w <<<"$tests") tests"
 	else
-		if [[ -f regression.diffs ]]; then
-			echo "---- regression.diffs"
-			head -n 400 regression.diffs
-		fi
-		record pg_regress fail "see regression.diffs"
+		local diffs
+		for diffs in regression.diffs output_iso/regression.diffs; do
+			if [[ -f $diffs ]]; then
+				echo "---- $diffs"
+				head -n 400 "$diffs"
+			fi
+		done
+		record pg_regress fail "see regression.diffs, output_iso/regression.diffs"
 	fi
 }
 
