@@ -7,8 +7,8 @@
  * index, so a neighbour list read during the search cannot change before it
  * is rewritten; scans take no such lock and see every page change whole.
  * The order of the WAL records keeps the graph navigable at every record
- * boundary: the element and its own links first, then each back-link, the
- * entry point last.
+ * boundary: first the element with its own links and the segment's
+ * descriptor (count, entry point), then each back-link.
  */
 #include "postgres.h"
 
@@ -52,26 +52,6 @@ add_item(Page page, void *tup, Size size, OffsetNumber off, Relation index)
 	if (PageAddItem(page, (Item) tup, size, off, false, false) != off)
 		elog(ERROR, "failed to add tuple to index \"%s\"",
 			 RelationGetRelationName(index));
-}
-
-/*
- * Updates the descriptor at `where` in the directory and, when a segment is
- * new, the metapage.  One WAL record.
- */
-static void
-write_descriptor(Relation index, ItemPointer where, const OmenSegmentDesc *desc)
-{
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
-	GenericXLogState *state;
-	Page		page;
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	memcpy(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(where))),
-		   desc, sizeof(OmenSegmentDesc));
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
 }
 
 /*
@@ -304,10 +284,12 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 
 /*
  * Writes the element and its neighbour tuple at the end of the segment's
- * page chain, adding pages as needed.  One WAL record.
+ * page chain, adding pages as needed, and the updated descriptor at
+ * `where`.  One WAL record.
  */
 static void
-place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
+place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
+		   ItemPointer elemtid)
 {
 	Relation	index = ins->index;
 	int			m = ins->meta.m;
@@ -317,6 +299,8 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
 	OmenNeighborTuple nt = palloc(nsize);
 	Buffer		bufs[3];
 	Page		pages[3];
+	Buffer		dirbuf;
+	Page		dirpage;
 	int			nbufs = 0;
 	int			epage;
 	int			npage;
@@ -359,6 +343,8 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
 	while (nbufs <= npage)
 		bufs[nbufs++] = get_page(ins);
 	LockBuffer(lastbuf, BUFFER_LOCK_EXCLUSIVE);
+	dirbuf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
+	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
 
 	state = GenericXLogStart(index);
 	for (int i = 0; i < nbufs; i++)
@@ -389,10 +375,26 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer elemtid)
 	}
 	add_item(pages[epage], et, esize, ItemPointerGetOffsetNumber(elemtid), index);
 	add_item(pages[npage], nt, nsize, ItemPointerGetOffsetNumber(&nbtid), index);
-	GenericXLogFinish(state);
 
+	/*
+	 * The descriptor changes in the same record, so its count never strays
+	 * from the pages.  The new node may become the entry point before any
+	 * back-link exists: its own links already lead into the graph.
+	 */
 	desc->last_blk = BufferGetBlockNumber(bufs[nbufs - 1]);
 	desc->nblocks += nbufs - 1;
+	desc->nelements++;
+	if (!ItemPointerIsValid(&desc->entry) || ins->level > desc->entry_level)
+	{
+		desc->entry = *elemtid;
+		desc->entry_level = ins->level;
+	}
+	dirpage = GenericXLogRegisterBuffer(state, dirbuf, 0);
+	memcpy(PageGetItem(dirpage, PageGetItemId(dirpage, ItemPointerGetOffsetNumber(where))),
+		   desc, sizeof(OmenSegmentDesc));
+	GenericXLogFinish(state);
+
+	UnlockReleaseBuffer(dirbuf);
 	for (int i = 0; i < nbufs; i++)
 		UnlockReleaseBuffer(bufs[i]);
 	pfree(et);
@@ -582,7 +584,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	if (ins.nnbrs[0] >= 0)
 	{
-		place_node(&ins, &desc, &elemtid);
+		place_node(&ins, &desc, &where, &elemtid);
 		for (int l = ins.level; l >= 0; l--)
 		{
 			bool		linked = false;
@@ -593,13 +595,6 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
 				add_backlink(&ins, &ins.nbrs[0][0], 0, &elemtid, true);
 		}
-		if (!ItemPointerIsValid(&desc.entry) || ins.level > desc.entry_level)
-		{
-			desc.entry = elemtid;
-			desc.entry_level = ins.level;
-		}
-		desc.nelements++;
-		write_descriptor(index, &where, &desc);
 	}
 
 	omen_store_release(&ins.store);
