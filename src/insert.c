@@ -401,124 +401,6 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	pfree(nt);
 }
 
-/*
- * Adds a link to the new node from neighbour `nb` on `level`, pruning the
- * neighbour's list when it is full.  When pruning drops the new node, the
- * list is left alone, unless `force`: then the new node replaces the
- * farthest link, so that it cannot end up with no incoming link at all.
- * Returns whether the link was added.
- */
-static bool
-add_backlink(OmenInsert *ins, OmenCand *nb, int level, ItemPointer newtid,
-			 bool force)
-{
-	OmenPageStore *s = &ins->store;
-	int			m = ins->meta.m;
-	int			max = omen_level_slots(level, m);
-	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * (max + 1));
-	OmenCand   *cands = palloc(sizeof(OmenCand) * (max + 1));
-	OmenCand   *keep = palloc(sizeof(OmenCand) * max);
-	int			n;
-	int			nkeep;
-	ItemPointerData tid;
-	ItemPointerData nbtid;
-	OmenElementTuple et;
-	OmenNeighborTuple nt;
-	Buffer		buf;
-	Page		page;
-	GenericXLogState *state;
-	ItemPointer slots;
-	float	   *nbvec;
-
-	n = omen_page_store_ops.neighbors(s, nb->id, level, ids, max);
-	if (n < 0)
-		return false;
-
-	if (n < max)
-	{
-		/* room left: append */
-		ids[n++] = omen_tid_pack(newtid);
-		nkeep = n;
-		for (int i = 0; i < n; i++)
-			keep[i].id = ids[i];
-	}
-	else
-	{
-		OmenNodeId	newid = omen_tid_pack(newtid);
-		bool		kept = false;
-
-		omen_tid_unpack(nb->id, &tid);
-		et = omen_store_element(s, &tid);
-		if (et == NULL)
-			return false;
-		nbvec = palloc(sizeof(float) * ins->meta.dims);
-		memcpy(nbvec, et->x, sizeof(float) * ins->meta.dims);
-		omen_store_unlock(s);
-
-		ids[n++] = omen_tid_pack(newtid);
-		for (int i = 0; i < n; i++)
-		{
-			cands[i].id = ids[i];
-			cands[i].dist = omen_store_distance(s, nbvec, ids[i]);
-		}
-		/* ascending by distance, as selection expects */
-		for (int i = 1; i < n; i++)
-		{
-			OmenCand	c = cands[i];
-			int			j = i - 1;
-
-			while (j >= 0 && cands[j].dist > c.dist)
-			{
-				cands[j + 1] = cands[j];
-				j--;
-			}
-			cands[j + 1] = c;
-		}
-		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  OMEN_SELECT_MODE(ins->meta.metric), keep);
-		for (int i = 0; i < nkeep; i++)
-			kept |= keep[i].id == newid;
-		if (!kept)
-		{
-			if (!force)
-				return false;
-			keep[nkeep < max ? nkeep++ : nkeep - 1].id = newid;
-		}
-	}
-
-	/* write the list into the neighbour tuple */
-	omen_tid_unpack(nb->id, &tid);
-	et = omen_store_element(s, &tid);
-	if (et == NULL)
-		return false;
-	nbtid = et->neighbortid;
-	omen_store_unlock(s);
-
-	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&nbtid));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(ins->index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&nbtid),
-							 OMEN_TUPLE_NEIGHBOR);
-	if (nt == NULL || nt->level < level)
-	{
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-	slots = &nt->tids[omen_level_offset(level, m)];
-	for (int i = 0; i < max; i++)
-	{
-		if (i < nkeep)
-			omen_tid_unpack(keep[i].id, &slots[i]);
-		else
-			ItemPointerSetInvalid(&slots[i]);
-	}
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-	return true;
-}
-
 bool
 omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
@@ -590,10 +472,11 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			bool		linked = false;
 
 			for (int k = 0; k < ins.nnbrs[l]; k++)
-				linked |= add_backlink(&ins, &ins.nbrs[l][k], l, &elemtid, false);
+				linked |= omen_store_link(&ins.store, ins.nbrs[l][k].id, l,
+										  &elemtid, false);
 			/* a node nobody links to could never be found */
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
-				add_backlink(&ins, &ins.nbrs[0][0], 0, &elemtid, true);
+				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid, true);
 		}
 	}
 

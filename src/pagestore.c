@@ -12,6 +12,8 @@
 
 #include <math.h>
 
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
@@ -23,6 +25,7 @@ typedef struct OmenVisitEntry
 {
 	uint64		key;
 	char		status;
+	uint8		flags;			/* omen_store_orphans' marks */
 } OmenVisitEntry;
 
 static inline uint32
@@ -264,4 +267,201 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 		omen_store_visit(s, entries[i].id);
 	return omen_search_layer(&omen_page_store_ops, s, query, entries,
 							 nentries, ef, level, result);
+}
+
+/*
+ * Adds a link to node `to` from node `from` on `level`, pruning from's list
+ * when it is full.  When pruning drops `to`, the list is left alone, unless
+ * `force`: then `to` replaces the farthest link, so that it cannot be left
+ * with no incoming link at all.  One WAL record; returns whether the link
+ * was added.  The caller holds the insert lock, so the list cannot change
+ * between reading and rewriting it.
+ */
+bool
+omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
+				bool force)
+{
+	int			m = s->m;
+	int			max = omen_level_slots(level, m);
+	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * (max + 1));
+	OmenCand   *cands = palloc(sizeof(OmenCand) * (max + 1));
+	OmenCand   *keep = palloc(sizeof(OmenCand) * max);
+	int			n;
+	int			nkeep;
+	ItemPointerData tid;
+	ItemPointerData nbtid;
+	OmenElementTuple et;
+	OmenNeighborTuple nt;
+	Buffer		buf;
+	Page		page;
+	GenericXLogState *state;
+	ItemPointer slots;
+	float	   *nbvec;
+
+	n = omen_page_store_ops.neighbors(s, from, level, ids, max);
+	if (n < 0)
+		return false;
+
+	if (n < max)
+	{
+		/* room left: append */
+		ids[n++] = omen_tid_pack(to);
+		nkeep = n;
+		for (int i = 0; i < n; i++)
+			keep[i].id = ids[i];
+	}
+	else
+	{
+		OmenNodeId	newid = omen_tid_pack(to);
+		bool		kept = false;
+
+		omen_tid_unpack(from, &tid);
+		et = omen_store_element(s, &tid);
+		if (et == NULL)
+			return false;
+		nbvec = palloc(sizeof(float) * s->dims);
+		memcpy(nbvec, et->x, sizeof(float) * s->dims);
+		omen_store_unlock(s);
+
+		ids[n++] = omen_tid_pack(to);
+		for (int i = 0; i < n; i++)
+		{
+			cands[i].id = ids[i];
+			cands[i].dist = omen_store_distance(s, nbvec, ids[i]);
+		}
+		/* ascending by distance, as selection expects */
+		for (int i = 1; i < n; i++)
+		{
+			OmenCand	c = cands[i];
+			int			j = i - 1;
+
+			while (j >= 0 && cands[j].dist > c.dist)
+			{
+				cands[j + 1] = cands[j];
+				j--;
+			}
+			cands[j + 1] = c;
+		}
+		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
+									  OMEN_SELECT_MODE(s->metric), keep);
+		for (int i = 0; i < nkeep; i++)
+			kept |= keep[i].id == newid;
+		if (!kept)
+		{
+			if (!force)
+				return false;
+			keep[nkeep < max ? nkeep++ : nkeep - 1].id = newid;
+		}
+	}
+
+	/* write the list into the neighbour tuple */
+	omen_tid_unpack(from, &tid);
+	et = omen_store_element(s, &tid);
+	if (et == NULL)
+		return false;
+	nbtid = et->neighbortid;
+	omen_store_unlock(s);
+
+	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&nbtid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(s->index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&nbtid),
+							 OMEN_TUPLE_NEIGHBOR);
+	if (nt == NULL || nt->level < level)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	slots = &nt->tids[omen_level_offset(level, m)];
+	for (int i = 0; i < max; i++)
+	{
+		if (i < nkeep)
+			omen_tid_unpack(keep[i].id, &slots[i]);
+		else
+			ItemPointerSetInvalid(&slots[i]);
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+#define ORPHAN_LIVE		1
+#define ORPHAN_REACHED	2
+
+/*
+ * The live elements of a segment that level-0 links from its entry point do
+ * not reach, into a palloc'd array; returns their count.  Reads the whole
+ * segment, every element through the store, so it needs no lock of its own.
+ */
+int
+omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
+				   ItemPointerData **orphans)
+{
+	omenvis_hash *elems = omenvis_create(CurrentMemoryContext,
+										 Max(seg->nelements, 64), NULL);
+	uint64	   *queue;
+	OmenNodeId	links[OMEN_MAX_LINKS];
+	int			qtail = 0;
+	int			norphans = 0;
+	OmenVisitEntry *e;
+	omenvis_iterator it;
+	bool		found;
+
+	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
+	{
+		Page		page;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		page = lock_page(s, blk);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			OmenElementTuple et = omen_page_get_tuple(page, off, OMEN_TUPLE_ELEMENT);
+			ItemPointerData tid;
+
+			if (et == NULL)
+				continue;
+			ItemPointerSet(&tid, blk, off);
+			e = omenvis_insert(elems, omen_tid_pack(&tid), &found);
+			e->flags = et->deleted ? 0 : ORPHAN_LIVE;
+		}
+		blk = OmenPageGetOpaque(page)->next;
+		omen_store_unlock(s);
+	}
+
+	/* breadth-first from the entry point */
+	queue = palloc(sizeof(uint64) * Max(elems->members, 1));
+	e = omenvis_lookup(elems, omen_tid_pack((ItemPointer) &seg->entry));
+	if (e != NULL)
+	{
+		e->flags |= ORPHAN_REACHED;
+		queue[qtail++] = e->key;
+	}
+	for (int qhead = 0; qhead < qtail; qhead++)
+	{
+		int			n = store_neighbors(s, queue[qhead], 0, links, OMEN_MAX_LINKS);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < n; i++)
+		{
+			e = omenvis_lookup(elems, links[i]);
+			if (e != NULL && !(e->flags & ORPHAN_REACHED))
+			{
+				e->flags |= ORPHAN_REACHED;
+				queue[qtail++] = e->key;
+			}
+		}
+	}
+
+	*orphans = palloc(sizeof(ItemPointerData) * Max(elems->members, 1));
+	omenvis_start_iterate(elems, &it);
+	while ((e = omenvis_iterate(elems, &it)) != NULL)
+		if (e->flags == ORPHAN_LIVE)
+			omen_tid_unpack(e->key, &(*orphans)[norphans++]);
+	omenvis_destroy(elems);
+	pfree(queue);
+	return norphans;
 }

@@ -57,4 +57,9 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									const OmenCand *entries, int nentries,
 									int level, int ef, OmenCand *result);
 
+extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
+							ItemPointer to, bool force);
+extern int	omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
+							   ItemPointerData **orphans);
+
 #endif							/* OMEN_PAGESTORE_H */

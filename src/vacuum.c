@@ -8,6 +8,7 @@
  * links; scans never return deleted elements.  A segment left with no live
  * element is retired: dropped from the directory and, once no search can
  * still be walking it, its pages go to the free space map for inserts.
+ * Cleanup relinks live elements that inserts left unreachable.
  */
 #include "postgres.h"
 
@@ -18,7 +19,7 @@
 #include "storage/lmgr.h"
 
 #include "omenhnsw.h"
-#include "page.h"
+#include "pagestore.h"
 
 /*
  * Removes the dead heap TIDs of one page's elements.  Returns the number of
@@ -255,11 +256,75 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
+/*
+ * Relinks the live elements of the segment inserts go to that its entry
+ * point no longer reaches: pruning a full list on insert can drop a node's
+ * last incoming link.  Each gets a link from the nearest node a search for
+ * it finds, which is reachable by construction.  Other segments only lose
+ * elements to VACUUM, never links, so they stay as connected as they were.
+ */
+static void
+repair_insert_segment(Relation index)
+{
+	OmenMetaPageData meta;
+	OmenDirectory dir;
+	OmenSegmentDesc *seg;
+	OmenPageStore store;
+	ItemPointerData *orphans;
+	OmenCand   *cands;
+	float	   *vec;
+	int			n;
+
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
+	if (dir.nsegs == 0 || !ItemPointerIsValid(&dir.segs[dir.nsegs - 1].entry))
+	{
+		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+		return;
+	}
+	seg = &dir.segs[dir.nsegs - 1];
+	omen_store_init(&store, index, &meta, meta.ef_construction * meta.m * 2);
+	n = omen_store_orphans(&store, seg, &orphans);
+	vec = palloc(sizeof(float) * meta.dims);
+	cands = palloc(sizeof(OmenCand) * meta.ef_construction);
+	for (int i = 0; i < n; i++)
+	{
+		OmenElementTuple et = omen_store_element(&store, &orphans[i]);
+		OmenNodeId	self = omen_tid_pack(&orphans[i]);
+		OmenCand	ep;
+		int			ncands;
+
+		vacuum_delay_point();
+		if (et == NULL)
+			continue;
+		memcpy(vec, et->x, sizeof(float) * meta.dims);
+		omen_store_unlock(&store);
+
+		ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
+		ncands = omen_store_search_level(&store, vec, &ep, 1, 0,
+										 meta.ef_construction, cands);
+		for (int j = 0; j < ncands; j++)
+		{
+			if (cands[j].id != self)
+			{
+				omen_store_link(&store, cands[j].id, 0, &orphans[i], true);
+				break;
+			}
+		}
+	}
+	omen_store_release(&store);
+	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+}
+
 IndexBulkDeleteResult *
 omen_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
-	if (info->analyze_only || stats == NULL)
+	if (info->analyze_only)
 		return stats;
+	repair_insert_segment(info->index);
+	if (stats == NULL)
+		return NULL;
 	IndexFreeSpaceMapVacuum(info->index);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;

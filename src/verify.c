@@ -20,7 +20,7 @@
 #include "utils/rel.h"
 
 #include "omenhnsw.h"
-#include "page.h"
+#include "pagestore.h"
 
 PG_FUNCTION_INFO_V1(omenhnsw_verify);
 
@@ -41,7 +41,6 @@ typedef struct ElemEntry
 	ItemPointerData nbtid;
 	uint8		level;
 	bool		live;
-	bool		reached;
 } ElemEntry;
 
 #define MAX_PROBLEMS 1000
@@ -129,10 +128,9 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	BlockNumber last = InvalidBlockNumber;
 	uint32		nelements = 0;
 	uint32		nlive = 0;
-	uint32		nreached = 0;
-	ItemPointerData *queue;
-	int			qhead = 0;
-	int			qtail = 0;
+	OmenPageStore store;
+	ItemPointerData *orphans;
+	int			norphans;
 	int			m = vs->meta.m;
 
 	ctl.keysize = sizeof(ItemPointerData);
@@ -217,7 +215,6 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 				e->nbtid = et->neighbortid;
 				e->level = et->level;
 				e->live = !et->deleted;
-				e->reached = false;
 				nelements++;
 				if (e->live)
 					nlive++;
@@ -293,7 +290,6 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 		pfree(nt);
 	}
 
-	/* reachability over level-0 links, which every element has */
 	if (nelements == 0)
 	{
 		if (ItemPointerIsValid(&seg->entry))
@@ -314,38 +310,12 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 		problem(vs, "segment %u: entry point has level %u, directory says %u",
 				seg->segno, e->level, seg->entry_level);
 
-	queue = palloc(sizeof(ItemPointerData) * nelements);
-	e->reached = true;
-	queue[qtail++] = e->tid;
-	while (qhead < qtail)
-	{
-		ElemEntry  *cur = hash_search(elems, &queue[qhead++], HASH_FIND, NULL);
-		OmenNeighborTuple nt = read_neighbors(vs, &cur->nbtid);
-
-		CHECK_FOR_INTERRUPTS();
-		if (cur->live)
-			nreached++;
-		if (nt == NULL || nt->nslots < 2 * m)
-			continue;
-		for (int i = 0; i < 2 * m; i++)
-		{
-			ElemEntry  *t;
-
-			if (!ItemPointerIsValid(&nt->tids[i]))
-				continue;
-			t = hash_search(elems, &nt->tids[i], HASH_FIND, NULL);
-			if (t != NULL && !t->reached)
-			{
-				t->reached = true;
-				queue[qtail++] = t->tid;
-			}
-		}
-		pfree(nt);
-	}
-	if (nreached < nlive)
-		problem(vs, "segment %u: %u of %u live elements are unreachable from the entry point",
-				seg->segno, nlive - nreached, nlive);
-	pfree(queue);
+	omen_store_init(&store, vs->index, &vs->meta, 64);
+	norphans = omen_store_orphans(&store, seg, &orphans);
+	omen_store_release(&store);
+	if (norphans > 0)
+		problem(vs, "segment %u: %d of %u live elements are unreachable from the entry point",
+				seg->segno, norphans, nlive);
 	hash_destroy(elems);
 }
 
