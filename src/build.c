@@ -151,6 +151,14 @@ builder_open_segment(OmenBuilder *b)
 	MemoryContextSwitchTo(old);
 }
 
+static inline void
+next_page(uint32 *blk, Size *used, OffsetNumber *off)
+{
+	(*blk)++;
+	*used = 0;
+	*off = 0;
+}
+
 /*
  * Assigns every node's element and neighbour tuple a page and offset.
  * Nodes stay in id order; a node's two tuples share a page when they fit.
@@ -169,26 +177,14 @@ layout_segment(OmenBuilder *b, OmenNodePos *pos)
 	{
 		Size		ncost = OMEN_ITEM_COST(OMEN_NEIGHBOR_SIZE(omen_graph_level(b->graph, i), b->m));
 
-		if (used + ecost + ncost > OMEN_PAGE_CAPACITY &&
-			(used > 0 || ecost + ncost <= OMEN_PAGE_CAPACITY))
-		{
-			/* start a new page unless the pair cannot share any page */
-			if (used > 0)
-			{
-				blk++;
-				used = 0;
-				off = 0;
-			}
-		}
+		/* a pair that fits a page is never split across two */
+		if (used > 0 && used + ecost + ncost > OMEN_PAGE_CAPACITY)
+			next_page(&blk, &used, &off);
 		pos[i].elem_blk = blk;
 		pos[i].elem_off = ++off;
 		used += ecost;
 		if (used + ncost > OMEN_PAGE_CAPACITY)
-		{
-			blk++;
-			used = 0;
-			off = 0;
-		}
+			next_page(&blk, &used, &off);
 		pos[i].nb_blk = blk;
 		pos[i].nb_off = ++off;
 		used += ncost;
