@@ -259,3 +259,5 @@ CREATE OPERATOR CLASS vector_l1_ops
 -- One row per structural problem of an omenhnsw index; none when healthy.
 CREATE FUNCTION omenhnsw_verify(regclass) RETURNS SETOF text
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+-- it reads the structure of any index it is given: not for PUBLIC
+REVOKE EXECUTE ON FUNCTION omenhnsw_verify(regclass) FROM PUBLIC;

@@ -327,8 +327,11 @@ builder_seal_segment(OmenBuilder *b)
 		if (b->shared->nsegs >= b->shared->maxsegs)
 		{
 			SpinLockRelease(&b->shared->mutex);
-			elog(ERROR, "too many segments for parallel build of index \"%s\"",
-				 RelationGetRelationName(b->index));
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("parallel build of index \"%s\" made more segments than planned",
+							RelationGetRelationName(b->index)),
+					 errhint("Build with max_parallel_maintenance_workers = 0.")));
 		}
 		b->shared->segs[b->shared->nsegs++] = desc;
 		SpinLockRelease(&b->shared->mutex);
@@ -455,7 +458,8 @@ builder_finish(OmenBuilder *b)
  * One participant's share of a parallel build.
  */
 static void
-participate(OmenBuilder *b, ParallelTableScanDesc pscan, bool progress)
+participate(OmenBuilder *b, ParallelTableScanDesc pscan, Size budget,
+			bool progress)
 {
 	OmenBuildShared *shared = b->shared;
 	IndexInfo  *indexInfo = BuildIndexInfo(b->index);
@@ -466,7 +470,7 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, bool progress)
 	b->m = shared->m;
 	b->ef_construction = shared->ef_construction;
 	b->max_level = omen_max_level(b->m);
-	b->budget = shared->budget;
+	b->budget = budget;
 	b->capacity_hint = shared->capacity_hint;
 	b->dims = pg_atomic_read_u32(&shared->dims);
 
@@ -504,7 +508,7 @@ omen_build_worker_main(dsm_segment *seg, shm_toc *toc)
 
 	InstrStartParallelQuery();
 	builder_init(&b, heap, index, shared, false);
-	participate(&b, pscan, false);
+	participate(&b, pscan, shared->budget, false);
 	InstrEndParallelQuery(&bufusage[ParallelWorkerNumber],
 						  &walusage[ParallelWorkerNumber]);
 
@@ -552,11 +556,14 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	snapshot = indexInfo->ii_Concurrent ?
 		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
 
-	/* a participant's segments hold at least mincap rows, but the last */
+	/*
+	 * A participant's segments hold at least mincap rows, but the last; twice
+	 * that many, as a graph also seals when its upper-level arena fills.
+	 */
 	mincap = (leader->budget / participants) /
 		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS, leader->m);
 	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
-	maxsegs = leader->capacity_hint / mincap + participants + 16;
+	maxsegs = 2 * (leader->capacity_hint / mincap) + participants + 16;
 	estshared = add_size(offsetof(OmenBuildShared, segs),
 						 mul_size(sizeof(OmenSegmentDesc), maxsegs));
 	estscan = table_parallelscan_estimate(heap, snapshot);
@@ -609,12 +616,11 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	if (pcxt->nworkers_launched == 0)
 		ereport(NOTICE,
 				(errmsg("omenhnsw could launch no parallel workers; the leader builds alone")));
-	else
-		shared->budget = leader->budget / (pcxt->nworkers_launched + 1);
 
-	/* the leader takes part like any worker */
+	/* the leader takes part like any worker, with what workers left over */
 	leader->shared = shared;
-	participate(leader, pscan, true);
+	participate(leader, pscan,
+				leader->budget - pcxt->nworkers_launched * shared->budget, true);
 
 	WaitForParallelWorkersToFinish(pcxt);
 	for (int i = 0; i < pcxt->nworkers_launched; i++)

@@ -62,26 +62,33 @@ add_item(Page page, void *tup, Size size, OffsetNumber off, Relation index)
 static Buffer
 get_page(OmenInsert *ins)
 {
-	for (;;)
+	for (int tries = 0; tries < 16; tries++)
 	{
 		BlockNumber blk = GetFreeIndexPage(ins->index);
 		Buffer		buf;
+		Page		page;
 
 		if (!BlockNumberIsValid(blk))
-			return omen_new_buffer(ins->index, MAIN_FORKNUM);
+			break;
+		/* after a crash the map may name blocks past the end */
+		if (blk >= RelationGetNumberOfBlocks(ins->index))
+			continue;
 		buf = ReadBuffer(ins->index, blk);
-		if (ConditionalLockBuffer(buf))
+		if (!ConditionalLockBuffer(buf))
 		{
-			Page		page = BufferGetPage(buf);
-
-			if (PageIsNew(page) ||
-				(OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA &&
-				 !omen_directory_has(&ins->dir, OmenPageGetOpaque(page)->segno)))
-				return buf;
-			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			/* busy for a moment: keep it in the map for later */
+			ReleaseBuffer(buf);
+			RecordFreeIndexPage(ins->index, blk);
+			continue;
 		}
-		ReleaseBuffer(buf);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page) ||
+			(OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA &&
+			 !omen_directory_has(&ins->dir, OmenPageGetOpaque(page)->segno)))
+			return buf;
+		UnlockReleaseBuffer(buf);
 	}
+	return omen_new_buffer(ins->index, MAIN_FORKNUM);
 }
 
 /*
@@ -155,6 +162,13 @@ create_segment(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where)
 	memcpy(&ins->meta, OmenPageGetMeta(metapage), sizeof(OmenMetaPageData));
 	GenericXLogFinish(state);
 
+	/* later pages of this insert must not take the new segment's page */
+	ins->dir.segs = repalloc(ins->dir.segs, sizeof(OmenSegmentDesc) * (ins->dir.nsegs + 1));
+	ins->dir.where = repalloc(ins->dir.where, sizeof(ItemPointerData) * (ins->dir.nsegs + 1));
+	ins->dir.segs[ins->dir.nsegs] = *desc;
+	ins->dir.where[ins->dir.nsegs] = *where;
+	ins->dir.nsegs++;
+
 	UnlockReleaseBuffer(databuf);
 	if (BufferIsValid(newdirbuf))
 		UnlockReleaseBuffer(newdirbuf);
@@ -200,8 +214,8 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(ins->index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	et = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&tid),
-							 OMEN_TUPLE_ELEMENT);
+	et = omen_page_get_element(page, ItemPointerGetOffsetNumber(&tid),
+							   ins->meta.dims);
 	if (et != NULL && !et->deleted &&
 		memcmp(et->x, ins->vec, sizeof(float) * ins->meta.dims) == 0)
 	{
@@ -310,10 +324,16 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	Buffer		lastbuf;
 
 	/* the hint may lag behind the chain after a crash: follow it */
-	for (;;)
+	for (BlockNumber hops = 0;; hops++)
 	{
 		BlockNumber next;
 
+		CHECK_FOR_INTERRUPTS();
+		if (hops > RelationGetNumberOfBlocks(index))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("page chain of segment %u of index \"%s\" has a cycle",
+							desc->segno, RelationGetRelationName(index))));
 		lastbuf = ReadBuffer(index, blk);
 		LockBuffer(lastbuf, BUFFER_LOCK_SHARE);
 		next = OmenPageGetOpaque(BufferGetPage(lastbuf))->next;
@@ -456,6 +476,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	}
 
 	omen_store_init(&ins.store, index, &ins.meta, ins.meta.ef_construction * ins.meta.m * 2);
+	ins.store.segno = desc.segno;
 	ins.level = omen_random_level(1.0 - pg_prng_double(&pg_global_prng_state),
 								  ins.meta.m, ins.meta.max_level);
 

@@ -91,7 +91,12 @@ omen_prepare_vector(const Vector *v, int metric, int dims, float *out)
 	memcpy(out, v->x, sizeof(float) * dims);
 	if (metric == OMEN_METRIC_COSINE)
 	{
-		double		norm = sqrt((double) omen_dot(out, out, dims));
+		double		norm = 0;
+
+		/* in double: a float sum of squares overflows for huge components */
+		for (int i = 0; i < dims; i++)
+			norm += (double) out[i] * out[i];
+		norm = sqrt(norm);
 
 		if (norm == 0 || !isfinite(norm))
 			return false;
@@ -203,12 +208,13 @@ omen_amvalidate(Oid opclassoid)
  * row: in every segment a short descent through the upper levels, then
  * about ef_search expansions of up to 2m neighbours, each one distance and
  * one index page.  Those pages are few and hot, so they cost like
- * sequential reads; a sequential scan's estimate leaves out detoasting the
- * vectors it must sort, so charging more would lose to it on any table of
- * TOASTed vectors.  The total stays that of reading the whole index, so a
- * query without LIMIT, which would get only the nearest few hundred rows,
- * does not pick the index.  Without an ORDER BY distance the index is of no
- * use and priced out.
+ * sequential reads, and no more of them are charged than the heap has: a
+ * sequential scan's estimate leaves out the TOAST pages holding the vectors
+ * it must sort, and charging the index for more would lose to it on every
+ * table of large vectors.  The total stays that of reading the whole index,
+ * so a query without LIMIT, which would get only the nearest few hundred
+ * rows, does not pick the index.  Without an ORDER BY distance the index is
+ * of no use and priced out.
  */
 static void
 omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -219,6 +225,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	GenericCosts costs;
 	double		tuples = path->indexinfo->tuples;
 	double		visited;
+	double		pages;
 	double		spc_seq_page_cost;
 	OmenMetaPageData meta;
 	Relation	index;
@@ -251,10 +258,13 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 					  segs * (omen_ef_search * m * 1.2 + log(per_seg) / log(m) * m));
 	}
 
+	pages = Min(visited, costs.numIndexPages);
+	if (path->indexinfo->rel->pages > 0)
+		pages = Min(pages, path->indexinfo->rel->pages);
 	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL,
 							  &spc_seq_page_cost);
-	*indexStartupCost = visited * (spc_seq_page_cost + cpu_index_tuple_cost +
-								   cpu_operator_cost);
+	*indexStartupCost = visited * (cpu_index_tuple_cost + cpu_operator_cost) +
+		pages * spc_seq_page_cost;
 	*indexTotalCost = Max(costs.indexTotalCost, *indexStartupCost);
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;

@@ -105,21 +105,47 @@ omen_meta_read(Relation index, OmenMetaPageData *meta)
 	UnlockReleaseBuffer(buf);
 }
 
-void *
-omen_page_get_tuple(Page page, OffsetNumber off, uint8 type)
+/* The item at off of a data page if it is a tuple of the given type. */
+static char *
+get_item(Page page, OffsetNumber off, uint8 type, Size *len)
 {
 	ItemId		iid;
 	char	   *tup;
 
-	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+	if (PageIsNew(page) || OmenPageGetOpaque(page)->kind != OMEN_PAGE_DATA ||
+		off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
 		return NULL;
 	iid = PageGetItemId(page, off);
 	if (!ItemIdIsNormal(iid))
 		return NULL;
 	tup = PageGetItem(page, iid);
-	if ((uint8) tup[0] != type)
+	*len = ItemIdGetLength(iid);
+	if (*len < 2 || (uint8) tup[0] != type)
 		return NULL;
 	return tup;
+}
+
+OmenElementTuple
+omen_page_get_element(Page page, OffsetNumber off, int dims)
+{
+	Size		len;
+	char	   *tup = get_item(page, off, OMEN_TUPLE_ELEMENT, &len);
+
+	if (tup == NULL || len != OMEN_ELEMENT_SIZE(dims))
+		return NULL;
+	return (OmenElementTuple) tup;
+}
+
+OmenNeighborTuple
+omen_page_get_neighbors(Page page, OffsetNumber off, int m)
+{
+	Size		len;
+	char	   *tup = get_item(page, off, OMEN_TUPLE_NEIGHBOR, &len);
+
+	if (tup == NULL || len < offsetof(OmenNeighborTupleData, tids) ||
+		len != OMEN_NEIGHBOR_SIZE(((OmenNeighborTuple) tup)->level, m))
+		return NULL;
+	return (OmenNeighborTuple) tup;
 }
 
 void

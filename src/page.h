@@ -165,8 +165,14 @@ extern void omen_meta_init(Page page, int dims, int m, int ef_construction,
 extern Buffer omen_new_buffer(Relation index, ForkNumber fork);
 extern void omen_meta_read(Relation index, OmenMetaPageData *meta);
 
-/* A tuple of the wanted kind at tid on a locked page, or NULL. */
-extern void *omen_page_get_tuple(Page page, OffsetNumber off, uint8 type);
+/*
+ * The element or neighbour tuple at off of a locked data page, or NULL when
+ * there is none of the right kind and size (stale links, damaged pages).
+ */
+extern OmenElementTuple omen_page_get_element(Page page, OffsetNumber off,
+											  int dims);
+extern OmenNeighborTuple omen_page_get_neighbors(Page page, OffsetNumber off,
+												 int m);
 
 extern void omen_element_fill(OmenElementTuple et, int level, int dims,
 							  const float *x, ItemPointer heaptids, int ntids,

@@ -95,6 +95,19 @@ tid_in_index(OmenPageStore *s, ItemPointer tid)
 	return blk < s->nblocks;
 }
 
+/*
+ * Whether a locked page is a data page of the segment being searched.  On
+ * a standby, replay takes no locks, so a search can follow links into pages
+ * that a retired segment left and another one reused.
+ */
+static inline bool
+on_segment(OmenPageStore *s, Page page)
+{
+	return !PageIsNew(page) &&
+		OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA &&
+		OmenPageGetOpaque(page)->segno == s->segno;
+}
+
 /* Share-locks blk, keeping the pin when it is the block already pinned. */
 static Page
 lock_page(OmenPageStore *s, BlockNumber blk)
@@ -120,9 +133,9 @@ omen_store_element(OmenPageStore *s, ItemPointer tid)
 	if (!tid_in_index(s, tid))
 		return NULL;
 	page = lock_page(s, ItemPointerGetBlockNumber(tid));
-	if (!PageIsNew(page) && OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
-		et = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(tid),
-								 OMEN_TUPLE_ELEMENT);
+	if (on_segment(s, page))
+		et = omen_page_get_element(page, ItemPointerGetOffsetNumber(tid),
+								   s->dims);
 	if (et == NULL)
 		omen_store_unlock(s);
 	return et;
@@ -187,8 +200,8 @@ store_neighbors(void *arg, OmenNodeId id, int level, OmenNodeId *out, int max)
 		page = lock_page(s, ItemPointerGetBlockNumber(&nbtid));
 	}
 
-	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&nbtid),
-							 OMEN_TUPLE_NEIGHBOR);
+	nt = on_segment(s, page) ?
+		omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(&nbtid), s->m) : NULL;
 	if (nt == NULL || nt->level < level)
 	{
 		omen_store_unlock(s);
@@ -366,8 +379,7 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(s->index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(&nbtid),
-							 OMEN_TUPLE_NEIGHBOR);
+	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(&nbtid), m);
 	if (nt == NULL || nt->level < level)
 	{
 		GenericXLogAbort(state);
@@ -409,6 +421,7 @@ omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 	omenvis_iterator it;
 	bool		found;
 
+	s->segno = seg->segno;
 	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
 	{
 		Page		page;
@@ -419,7 +432,7 @@ omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			OmenElementTuple et = omen_page_get_tuple(page, off, OMEN_TUPLE_ELEMENT);
+			OmenElementTuple et = omen_page_get_element(page, off, s->dims);
 			ItemPointerData tid;
 
 			if (et == NULL)

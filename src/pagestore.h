@@ -22,6 +22,7 @@ typedef struct OmenPageStore
 	int			metric;
 	int			dims;
 	int			m;
+	uint32		segno;			/* the segment being searched or linked */
 	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
 	Buffer		buf;			/* pinned, unlocked between accesses */
 	omenvis_hash *visited;

@@ -82,6 +82,7 @@ search_segment(OmenScanOpaque so, OmenPageStore *s, OmenSegmentDesc *seg,
 	OmenCand	ep;
 	int			n;
 
+	s->segno = seg->segno;
 	ep = omen_store_descend(s, query, &seg->entry, seg->entry_level, 0);
 	if (isinf(ep.dist))
 		return;

@@ -8,15 +8,17 @@
  * links; scans never return deleted elements.  A segment left with no live
  * element is retired: dropped from the directory and, once no search can
  * still be walking it, its pages go to the free space map for inserts.
- * Cleanup relinks live elements that inserts left unreachable.
+ * Afterwards live elements that inserts left unreachable are relinked.
  */
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
 #include "commands/vacuum.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/memutils.h"
 
 #include "omenhnsw.h"
 #include "pagestore.h"
@@ -27,8 +29,9 @@
  * keep any to *live_elems.
  */
 static int64
-vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
-			void *callback_state, double *live, uint32 *live_elems)
+vacuum_page(Relation index, Buffer buf, int dims,
+			IndexBulkDeleteCallback callback, void *callback_state,
+			double *live, uint32 *live_elems)
 {
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
@@ -37,7 +40,7 @@ vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
 
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
-		OmenElementTuple et = omen_page_get_tuple(page, off, OMEN_TUPLE_ELEMENT);
+		OmenElementTuple et = omen_page_get_element(page, off, dims);
 		ItemPointerData keep[OMEN_HEAPTIDS];
 		int			nkeep = 0;
 		int			nhad = 0;
@@ -63,7 +66,7 @@ vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
 		{
 			state = GenericXLogStart(index);
 			page = GenericXLogRegisterBuffer(state, buf, 0);
-			et = omen_page_get_tuple(page, off, OMEN_TUPLE_ELEMENT);
+			et = omen_page_get_element(page, off, dims);
 		}
 		for (int i = 0; i < OMEN_HEAPTIDS; i++)
 		{
@@ -83,7 +86,7 @@ vacuum_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
 
 /* Live elements of a segment, counted along its chain. */
 static uint32
-count_live(Relation index, const OmenSegmentDesc *seg)
+count_live(Relation index, const OmenSegmentDesc *seg, int dims)
 {
 	uint32		n = 0;
 
@@ -93,12 +96,13 @@ count_live(Relation index, const OmenSegmentDesc *seg)
 		Page		page;
 		OffsetNumber maxoff;
 
+		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			OmenElementTuple et = omen_page_get_tuple(page, off, OMEN_TUPLE_ELEMENT);
+			OmenElementTuple et = omen_page_get_element(page, off, dims);
 
 			if (et != NULL && !et->deleted)
 				n++;
@@ -136,7 +140,8 @@ drop_descriptors(Relation index, BlockNumber blk, OffsetNumber *offs, int n)
 /*
  * Retires the segments that the page pass found without live elements
  * (live[] by segno, for segnos below nseen).  The segment inserts go to is
- * recounted under the insert lock, as rows may have arrived since.
+ * recounted under the insert lock, as rows may have arrived since.  Their
+ * pages are freed once every search that might still walk them is done.
  * Returns the number of pages freed.
  */
 static BlockNumber
@@ -174,13 +179,14 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 
 			if (seg->segno >= nseen || live[seg->segno] != 0)
 				continue;
-			if (i == dir.nsegs - 1 && count_live(index, seg) > 0)
+			if (i == dir.nsegs - 1 && count_live(index, seg, meta.dims) > 0)
 				continue;
 			offs[noffs++] = ItemPointerGetOffsetNumber(&dir.where[i]);
 			for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
 			{
 				Buffer		buf = ReadBuffer(index, blk);
 
+				CHECK_FOR_INTERRUPTS();
 				if (nfreed == maxfreed)
 				{
 					maxfreed = Max(64, maxfreed * 2);
@@ -196,8 +202,12 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 		if (noffs > 0)
 			drop_descriptors(index, dirblk, offs, noffs);
 	}
+	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 
-	/* searches that read the old directory may still walk those pages */
+	/*
+	 * Searches that read the old directory may still walk those pages; no
+	 * one can reuse them before they are recorded free.
+	 */
 	if (nfreed > 0)
 	{
 		LockPage(index, OMEN_SCAN_LOCK, ExclusiveLock);
@@ -205,55 +215,7 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 		for (i = 0; i < nfreed; i++)
 			RecordFreeIndexPage(index, freed[i]);
 	}
-	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	return nfreed;
-}
-
-IndexBulkDeleteResult *
-omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
-				  IndexBulkDeleteCallback callback, void *callback_state)
-{
-	Relation	index = info->index;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	OmenMetaPageData meta;
-	uint32	   *live_elems;
-	double		live = 0;
-
-	if (stats == NULL)
-		stats = palloc0(sizeof(IndexBulkDeleteResult));
-
-	omen_meta_read(index, &meta);
-	live_elems = palloc0(sizeof(uint32) * Max(meta.next_segno, 1));
-
-	for (BlockNumber blk = OMEN_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
-	{
-		Buffer		buf;
-		Page		page;
-
-		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL,
-								 info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
-		{
-			uint32		segno = OmenPageGetOpaque(page)->segno;
-			uint32		elems = 0;
-
-			stats->tuples_removed += vacuum_page(index, buf, callback,
-												 callback_state, &live, &elems);
-			if (segno < meta.next_segno)
-				live_elems[segno] += elems;
-		}
-		UnlockReleaseBuffer(buf);
-	}
-
-	stats->pages_newly_deleted = retire_dead_segments(index, live_elems,
-													  meta.next_segno);
-	stats->pages_deleted += stats->pages_newly_deleted;
-	stats->num_pages = RelationGetNumberOfBlocks(index);
-	stats->num_index_tuples = live;
-	return stats;
 }
 
 /*
@@ -262,6 +224,8 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
  * last incoming link.  Each gets a link from the nearest node a search for
  * it finds, which is reachable by construction.  Other segments only lose
  * elements to VACUUM, never links, so they stay as connected as they were.
+ * The orphans are found without the insert lock; linking one that an insert
+ * has meanwhile linked only adds a link.
  */
 static void
 repair_insert_segment(Relation index)
@@ -273,34 +237,43 @@ repair_insert_segment(Relation index)
 	ItemPointerData *orphans;
 	OmenCand   *cands;
 	float	   *vec;
+	MemoryContext tmpctx;
+	MemoryContext old;
 	int			n;
 
-	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	omen_meta_read(index, &meta);
 	omen_directory_read(index, &meta, &dir);
 	if (dir.nsegs == 0 || !ItemPointerIsValid(&dir.segs[dir.nsegs - 1].entry))
-	{
-		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 		return;
-	}
 	seg = &dir.segs[dir.nsegs - 1];
 	omen_store_init(&store, index, &meta, meta.ef_construction * meta.m * 2);
 	n = omen_store_orphans(&store, seg, &orphans);
+	if (n == 0)
+	{
+		omen_store_release(&store);
+		return;
+	}
+
 	vec = palloc(sizeof(float) * meta.dims);
 	cands = palloc(sizeof(OmenCand) * meta.ef_construction);
+	tmpctx = AllocSetContextCreate(CurrentMemoryContext, "omenhnsw repair",
+								   ALLOCSET_DEFAULT_SIZES);
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	for (int i = 0; i < n; i++)
 	{
-		OmenElementTuple et = omen_store_element(&store, &orphans[i]);
+		OmenElementTuple et;
 		OmenNodeId	self = omen_tid_pack(&orphans[i]);
 		OmenCand	ep;
 		int			ncands;
 
 		vacuum_delay_point();
+		et = omen_store_element(&store, &orphans[i]);
 		if (et == NULL)
 			continue;
 		memcpy(vec, et->x, sizeof(float) * meta.dims);
 		omen_store_unlock(&store);
 
+		old = MemoryContextSwitchTo(tmpctx);
 		ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
 		ncands = omen_store_search_level(&store, vec, &ep, 1, 0,
 										 meta.ef_construction, cands);
@@ -312,19 +285,80 @@ repair_insert_segment(Relation index)
 				break;
 			}
 		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmpctx);
 	}
-	omen_store_release(&store);
 	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	omen_store_release(&store);
+	MemoryContextDelete(tmpctx);
+}
+
+IndexBulkDeleteResult *
+omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+				  IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = info->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	OmenMetaPageData meta;
+	OmenDirectory dir;
+	uint32	   *live_elems;
+	double		live = 0;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
+	live_elems = palloc0(sizeof(uint32) * Max(meta.next_segno, 1));
+
+	for (BlockNumber blk = OMEN_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
+	{
+		Buffer		buf;
+		Page		page;
+		bool		free_page = false;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL,
+								 info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+			free_page = true;	/* extended by an insert that failed */
+		else if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
+		{
+			uint32		segno = OmenPageGetOpaque(page)->segno;
+			uint32		elems = 0;
+
+			stats->tuples_removed += vacuum_page(index, buf, meta.dims,
+												 callback, callback_state,
+												 &live, &elems);
+			if (segno < meta.next_segno)
+			{
+				live_elems[segno] += elems;
+				/* re-record pages a crash or a busy page kept from the map */
+				free_page = !omen_directory_has(&dir, segno);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+		if (free_page)
+			RecordFreeIndexPage(index, blk);
+	}
+
+	stats->pages_newly_deleted = retire_dead_segments(index, live_elems,
+													  meta.next_segno);
+	stats->pages_deleted += stats->pages_newly_deleted;
+	stats->num_pages = RelationGetNumberOfBlocks(index);
+	stats->num_index_tuples = live;
+	return stats;
 }
 
 IndexBulkDeleteResult *
 omen_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
-	if (info->analyze_only)
+	/* nothing was removed: nothing to retire, relink or free */
+	if (info->analyze_only || stats == NULL)
 		return stats;
 	repair_insert_segment(info->index);
-	if (stats == NULL)
-		return NULL;
 	IndexFreeSpaceMapVacuum(info->index);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;

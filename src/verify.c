@@ -100,9 +100,9 @@ read_neighbors(VerifyState *vs, ItemPointer tid)
 	buf = ReadBuffer(vs->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	nt = omen_page_get_tuple(page, ItemPointerGetOffsetNumber(tid),
-							 OMEN_TUPLE_NEIGHBOR);
-	if (nt != NULL)
+	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(tid),
+								 vs->meta.m);
+	if (nt != NULL && nt->level <= vs->meta.max_level)
 	{
 		Size		size = OMEN_NEIGHBOR_SIZE(nt->level, vs->meta.m);
 
@@ -197,12 +197,18 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 				int			ntids = 0;
 
 				if (ItemIdGetLength(iid) != OMEN_ELEMENT_SIZE(vs->meta.dims))
+				{
 					problem(vs, "element (%u,%u) has length %u, expected %zu",
 							blk, off, ItemIdGetLength(iid),
 							OMEN_ELEMENT_SIZE(vs->meta.dims));
+					continue;
+				}
 				if (et->level > vs->meta.max_level)
+				{
 					problem(vs, "element (%u,%u) has level %u above the limit %u",
 							blk, off, et->level, vs->meta.max_level);
+					continue;
+				}
 				for (int i = 0; i < OMEN_HEAPTIDS; i++)
 					if (ItemPointerIsValid(&et->heaptids[i]))
 						ntids++;
