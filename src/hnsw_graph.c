@@ -624,7 +624,7 @@ graph_descend(OmenGraph *g, const float *query, int stop)
  * ascending by distance.  Pruned links are not kept: refilling lists to the
  * brim makes every later back-link prune again, tripling the distance work
  * of a build for a small gain in recall per query distance.  A new node
- * may take as many links as a list holds (2m at level 0), like inserts.
+ * takes m links on every level (2m at level 0 measured no better).
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
@@ -637,7 +637,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	uint32	   *links = graph_links(g, id, level, &count, &dists);
 	int			nsel;
 
-	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, maxlinks, g->select,
+	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, g->select,
 								 sel);
 	*count = nsel;
 	for (int i = 0; i < nsel; i++)
