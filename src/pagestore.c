@@ -282,25 +282,12 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 							 nentries, ef, level, result);
 }
 
-/*
- * Adds a link to node `to` from node `from` on `level`, pruning from's list
- * when it is full.  When pruning drops `to`, the list is left alone, unless
- * `force`: then `to` replaces the farthest link, so that it cannot be left
- * with no incoming link at all.  One WAL record; returns whether the link
- * was added.  The caller holds the insert lock, so the list cannot change
- * between reading and rewriting it.
- */
-bool
-omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
-				bool force)
+/* Rewrites node's links on level as ids[0..n-1].  One WAL record. */
+static bool
+write_links(OmenPageStore *s, OmenNodeId node, int level,
+			const OmenNodeId *ids, int n)
 {
-	int			m = s->m;
-	int			max = omen_level_slots(level, m);
-	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * (max + 1));
-	OmenCand   *cands = palloc(sizeof(OmenCand) * (max + 1));
-	OmenCand   *keep = palloc(sizeof(OmenCand) * max);
-	int			n;
-	int			nkeep;
+	int			max = omen_level_slots(level, s->m);
 	ItemPointerData tid;
 	ItemPointerData nbtid;
 	OmenElementTuple et;
@@ -309,34 +296,113 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 	Page		page;
 	GenericXLogState *state;
 	ItemPointer slots;
-	float	   *nbvec;
+
+	omen_tid_unpack(node, &tid);
+	et = omen_store_element(s, &tid);
+	if (et == NULL)
+		return false;
+	nbtid = et->neighbortid;
+	omen_store_unlock(s);
+
+	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&nbtid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(s->index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(&nbtid), s->m);
+	if (nt == NULL || nt->level < level)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	slots = &nt->tids[omen_level_offset(level, s->m)];
+	for (int i = 0; i < max; i++)
+	{
+		if (i < n)
+			omen_tid_unpack(ids[i], &slots[i]);
+		else
+			ItemPointerSetInvalid(&slots[i]);
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/*
+ * Gives the nodes in dropped[] a link from node `to`, while its list has
+ * room.  Pruning `from`'s list for `to` dropped them; `from` now reaches
+ * `to`, so through it they keep a way in even if that was their only one.
+ */
+static void
+adopt_dropped(OmenPageStore *s, OmenNodeId to, int level,
+			  const OmenNodeId *dropped, int ndropped)
+{
+	int			max = omen_level_slots(level, s->m);
+	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * max);
+	int			n = omen_page_store_ops.neighbors(s, to, level, ids, max);
+	int			had = n;
+
+	for (int i = 0; i < ndropped && n >= 0 && n < max; i++)
+	{
+		bool		present = false;
+
+		for (int j = 0; j < n; j++)
+			present |= ids[j] == dropped[i];
+		if (!present)
+			ids[n++] = dropped[i];
+	}
+	if (n > had)
+		write_links(s, to, level, ids, n);
+}
+
+/*
+ * Adds a link to node `to` from node `from` on `level`, pruning from's list
+ * when it is full.  When pruning drops `to`, the list is left alone, unless
+ * `force`: then `to` replaces the farthest link, so that it cannot be left
+ * with no incoming link at all.  Links that pruning drops move to `to`'s
+ * list where it has room.  Returns whether the link was added.  The caller
+ * holds the insert lock, so no list changes between reading and rewriting.
+ */
+bool
+omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
+				bool force)
+{
+	int			max = omen_level_slots(level, s->m);
+	OmenNodeId	newid = omen_tid_pack(to);
+	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * (max + 1));
+	OmenNodeId *keep = palloc(sizeof(OmenNodeId) * max);
+	OmenNodeId *dropped = palloc(sizeof(OmenNodeId) * (max + 1));
+	int			n;
+	int			nkeep;
+	int			ndropped = 0;
 
 	n = omen_page_store_ops.neighbors(s, from, level, ids, max);
 	if (n < 0)
 		return false;
+	ids[n++] = newid;
 
-	if (n < max)
+	if (n <= max)
 	{
 		/* room left: append */
-		ids[n++] = omen_tid_pack(to);
+		memcpy(keep, ids, sizeof(OmenNodeId) * n);
 		nkeep = n;
-		for (int i = 0; i < n; i++)
-			keep[i].id = ids[i];
 	}
 	else
 	{
-		OmenNodeId	newid = omen_tid_pack(to);
+		OmenCand   *cands = palloc(sizeof(OmenCand) * n);
+		OmenCand   *sel = palloc(sizeof(OmenCand) * max);
+		float	   *nbvec = palloc(sizeof(float) * s->dims);
+		ItemPointerData tid;
+		OmenElementTuple et;
 		bool		kept = false;
 
 		omen_tid_unpack(from, &tid);
 		et = omen_store_element(s, &tid);
 		if (et == NULL)
 			return false;
-		nbvec = palloc(sizeof(float) * s->dims);
 		memcpy(nbvec, et->x, sizeof(float) * s->dims);
 		omen_store_unlock(s);
 
-		ids[n++] = omen_tid_pack(to);
 		for (int i = 0; i < n; i++)
 		{
 			cands[i].id = ids[i];
@@ -356,46 +422,33 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 			cands[j + 1] = c;
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  OMEN_SELECT_MODE(s->metric), keep);
+									  OMEN_SELECT_MODE(s->metric), sel);
 		for (int i = 0; i < nkeep; i++)
-			kept |= keep[i].id == newid;
+		{
+			keep[i] = sel[i].id;
+			kept |= keep[i] == newid;
+		}
 		if (!kept)
 		{
 			if (!force)
 				return false;
-			keep[nkeep < max ? nkeep++ : nkeep - 1].id = newid;
+			keep[nkeep < max ? nkeep++ : nkeep - 1] = newid;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			bool		present = ids[i] == newid;
+
+			for (int j = 0; j < nkeep && !present; j++)
+				present = keep[j] == ids[i];
+			if (!present)
+				dropped[ndropped++] = ids[i];
 		}
 	}
 
-	/* write the list into the neighbour tuple */
-	omen_tid_unpack(from, &tid);
-	et = omen_store_element(s, &tid);
-	if (et == NULL)
+	if (!write_links(s, from, level, keep, nkeep))
 		return false;
-	nbtid = et->neighbortid;
-	omen_store_unlock(s);
-
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&nbtid));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(s->index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(&nbtid), m);
-	if (nt == NULL || nt->level < level)
-	{
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-	slots = &nt->tids[omen_level_offset(level, m)];
-	for (int i = 0; i < max; i++)
-	{
-		if (i < nkeep)
-			omen_tid_unpack(keep[i].id, &slots[i]);
-		else
-			ItemPointerSetInvalid(&slots[i]);
-	}
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	if (ndropped > 0)
+		adopt_dropped(s, newid, level, dropped, ndropped);
 	return true;
 }
 
