@@ -664,7 +664,6 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	page = BufferGetPage(buf);
 	omen_meta_init(page, b->dims, b->m, b->ef_construction, b->metric);
 	meta = OmenPageGetMeta(page);
-	meta->generation = 1;
 	meta->nsegments = b->nsegs;
 	meta->next_segno = b->nsegs;
 	meta->dir_head = dir_head;

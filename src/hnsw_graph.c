@@ -59,7 +59,6 @@ struct OmenGraph
 	float	   *vectors;		/* [capacity][dim] */
 	uint32	   *count0;			/* [capacity]: links at level 0 */
 	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
-	void	   *links0_mem;		/* the allocation behind links0 */
 	float	   *dists0;			/* [capacity][m0]: distance of each link */
 	uint8	   *levels;			/* [capacity] */
 	uint32	   *upper_off;		/* [capacity]: first upper slot, level > 0 */
@@ -544,8 +543,7 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 
 	g->vectors = graph_alloc(cap * dim * sizeof(float));
 	g->count0 = graph_alloc(cap * sizeof(uint32));
-	g->links0_mem = graph_alloc(cap * g->m0 * sizeof(uint32) + 64);
-	g->links0 = (uint32 *) TYPEALIGN(64, g->links0_mem);
+	g->links0 = (uint32 *) TYPEALIGN(64, graph_alloc(cap * g->m0 * sizeof(uint32) + 64));
 	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
 	g->levels = graph_alloc(cap);
 	g->upper_off = graph_alloc(cap * sizeof(uint32));
@@ -563,25 +561,6 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 						  ef_construction);
 	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
 	return g;
-}
-
-void
-omen_graph_free(OmenGraph *g)
-{
-	pfree(g->vectors);
-	pfree(g->count0);
-	pfree(g->links0_mem);
-	pfree(g->dists0);
-	pfree(g->levels);
-	pfree(g->upper_off);
-	pfree(g->upper_count);
-	pfree(g->upper_links);
-	pfree(g->upper_dists);
-	pfree(g->visited);
-	pfree(g->heap.c);
-	pfree(g->layer_res);
-	pfree(g->prune);
-	pfree(g);
 }
 
 /* Searches one level of the graph with a fresh visited set. */

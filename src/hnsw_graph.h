@@ -106,7 +106,6 @@ extern Size omen_graph_node_bytes(int dim, int m);
 extern OmenGraph *omen_graph_create(int dim, int metric, int m,
 									int ef_construction, int max_level,
 									int capacity, uint64 seed);
-extern void omen_graph_free(OmenGraph *g);
 
 /*
  * Inserts vec (already normalized for cosine).  If merge_duplicate and a node

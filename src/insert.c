@@ -158,7 +158,6 @@ create_segment(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where)
 	add_item(dirpage, desc, sizeof(OmenSegmentDesc),
 			 ItemPointerGetOffsetNumber(where), index);
 	OmenPageGetMeta(metapage)->nsegments++;
-	OmenPageGetMeta(metapage)->generation++;
 	memcpy(&ins->meta, OmenPageGetMeta(metapage), sizeof(OmenMetaPageData));
 	GenericXLogFinish(state);
 

@@ -60,7 +60,6 @@ typedef struct OmenMetaPageData
 	uint16		ef_construction;
 	uint16		metric;			/* OmenMetric */
 	uint16		max_level;
-	uint32		generation;		/* bumped whenever the segment set changes */
 	uint32		nsegments;
 	uint32		next_segno;		/* segment numbers are never reused */
 	BlockNumber dir_head;		/* first directory page, or Invalid */

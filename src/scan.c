@@ -134,31 +134,33 @@ omen_search(IndexScanDesc scan)
 		(scan->orderByData[0].sk_flags & SK_ISNULL))
 		return;
 
-	omen_meta_read(index, &meta);
-	so->metric = meta.metric;
-	if (meta.dims == 0)
-		return;					/* nothing was ever indexed */
+	/* detoast before the lock is taken */
 	v = DatumGetVector(scan->orderByData[0].sk_argument);
-	query = palloc(sizeof(float) * meta.dims);
-	if (!omen_prepare_vector(v, meta.metric, meta.dims, query))
-		return;					/* zero vector under cosine */
 
 	/* VACUUM frees a retired segment's pages only after searches drain */
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
 	omen_meta_read(index, &meta);
-	omen_directory_read(index, &meta, &dir);
-	omen_store_init(&store, index, &meta, ef * meta.m * 4);
-	work = palloc(sizeof(OmenCand) * ef);
-	so->results = palloc(sizeof(OmenScanResult) * ef * Max(dir.nsegs, 1));
-	for (int i = 0; i < dir.nsegs; i++)
+	so->metric = meta.metric;
+	query = palloc(sizeof(float) * Max(meta.dims, 1));
+
+	/* no dimension yet: nothing was ever indexed; zero under cosine: none */
+	if (meta.dims > 0 && omen_prepare_vector(v, meta.metric, meta.dims, query))
 	{
-		CHECK_FOR_INTERRUPTS();
-		search_segment(so, &store, &dir.segs[i], query, ef, work);
+		omen_directory_read(index, &meta, &dir);
+		omen_store_init(&store, index, &meta, ef * meta.m * 4);
+		work = palloc(sizeof(OmenCand) * ef);
+		so->results = palloc(sizeof(OmenScanResult) * ef * Max(dir.nsegs, 1));
+		for (int i = 0; i < dir.nsegs; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			search_segment(so, &store, &dir.segs[i], query, ef, work);
+		}
+		omen_store_release(&store);
 	}
-	omen_store_release(&store);
 	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
 
-	qsort(so->results, so->nresults, sizeof(OmenScanResult), result_cmp);
+	if (so->nresults > 1)
+		qsort(so->results, so->nresults, sizeof(OmenScanResult), result_cmp);
 }
 
 IndexScanDesc

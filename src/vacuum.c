@@ -131,7 +131,6 @@ drop_descriptors(Relation index, BlockNumber blk, OffsetNumber *offs, int n)
 	meta = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	PageIndexMultiDelete(GenericXLogRegisterBuffer(state, dirbuf, 0), offs, n);
 	meta->nsegments -= n;
-	meta->generation++;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(dirbuf);
 	UnlockReleaseBuffer(metabuf);
