@@ -91,7 +91,11 @@ sub check_index
 		"$when: KNN results are complete and in distance order", 100);
 	knn_check_ok($node, 'SELECT v FROM gone', 10,
 		"$when: queries at deleted vectors get complete, ordered results", 100);
-	verify_clean($node, 't_v_idx', "$when: verifier is clean");
+	# An insert cut off between its element's WAL record and its first
+	# back-link leaves that element unreachable; its row never committed, and
+	# VACUUM removes it.  The structure is checked once that debris is gone.
+	$node->safe_psql('postgres', 'VACUUM t');
+	verify_clean($node, 't_v_idx', "$when: verifier is clean after VACUUM");
 	return;
 }
 
