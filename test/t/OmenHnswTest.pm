@@ -134,10 +134,12 @@ GROUP BY c;
 }
 
 # Table $gt(qid, kth): the exact distance of the k-th nearest row of $table
-# to each query of $queries, computed by sequential scans.
+# to each query of $queries, computed by sequential scans.  With $a{filter},
+# a condition on the rows of $table (alias t), only the rows that meet it.
 sub ground_truth
 {
 	my ($node, %a) = @_;
+	my $where = defined $a{filter} ? "WHERE $a{filter}" : '';
 	run_sql(
 		$node, qq{
 SET enable_indexscan = off;
@@ -145,7 +147,7 @@ SET enable_bitmapscan = off;
 DROP TABLE IF EXISTS $a{gt};
 CREATE TABLE $a{gt} AS
 SELECT q.id AS qid,
-	(SELECT max(d) FROM (SELECT t.v $a{op} q.v AS d FROM $a{table} t
+	(SELECT max(d) FROM (SELECT t.v $a{op} q.v AS d FROM $a{table} t $where
 		ORDER BY t.v $a{op} q.v LIMIT $a{k}) s) AS kth
 FROM $a{queries} q;
 });
@@ -154,29 +156,39 @@ FROM $a{queries} q;
 
 # recall@k of index $a{index} against ground truth $a{gt}: a returned row is a
 # hit when it is no farther than the exact k-th neighbour (ties count).  Also
-# returns the fewest rows any query got and whether no row came back twice.
-# Dies unless the k-NN subquery is planned as a scan of that index.
+# returns the fewest rows any query got, whether no row came back twice,
+# whether every query's rows came nearest first and how many queries got
+# fewer than k rows.  $a{filter} is a condition on the rows of $a{table}
+# (alias t), as in ground_truth.  Dies unless the k-NN subquery is planned as
+# a scan of that index.
 sub recall_at
 {
 	my ($node, %a) = @_;
 	my $settings = "SET enable_seqscan = off;\n" . ($a{settings} // '');
+	my $where = defined $a{filter} ? "WHERE $a{filter}" : '';
+	# The operator recomputes each distance, possibly in another summation
+	# order than the index did: "nearest first" allows for the last bits.
 	my $sql = qq{
 SELECT round(sum(coalesce(s.hits, 0))::numeric / (count(*) * $a{k}), 4),
-	min(coalesce(s.n, 0)), bool_and(coalesce(s.nd = s.n, true))
+	min(coalesce(s.n, 0)), bool_and(coalesce(s.nd = s.n, true)),
+	bool_and(coalesce(s.ordered, true)),
+	count(*) FILTER (WHERE coalesce(s.n, 0) < $a{k})
 FROM $a{gt} g
 LEFT JOIN (SELECT q.id AS qid, count(*) FILTER (WHERE x.d <= q.kth) AS hits,
-		count(*) AS n, count(DISTINCT x.id) AS nd
+		count(*) AS n, count(DISTINCT x.id) AS nd, bool_and(x.ordered) AS ordered
 	FROM (SELECT qq.*, g2.kth FROM $a{queries} qq JOIN $a{gt} g2 ON g2.qid = qq.id) q
-	CROSS JOIN LATERAL (SELECT t.id, t.v $a{op} q.v AS d FROM $a{table} t
-		ORDER BY t.v $a{op} q.v LIMIT $a{k}) x
+	CROSS JOIN LATERAL (SELECT y.id, y.d,
+			y.d >= lag(y.d) OVER () - 1e-6 * abs(lag(y.d) OVER ()) AS ordered
+		FROM (SELECT t.id, t.v $a{op} q.v AS d FROM $a{table} t $where
+			ORDER BY t.v $a{op} q.v LIMIT $a{k}) y) x
 	GROUP BY q.id) s ON s.qid = g.qid};
 	my ($plan) = run_sql($node, "$settings\nEXPLAIN (COSTS OFF) $sql;");
 	die "k-NN query does not use index $a{index}:\n$plan"
 	  unless $plan =~ /Index Scan using $a{index} on/;
 	my ($out) = run_sql($node, "$settings\n$sql;");
 	chomp $out;
-	my ($recall, $minrows, $distinct) = split /\|/, $out;
-	return ($recall, $minrows, $distinct eq 't');
+	my ($recall, $minrows, $distinct, $ordered, $short) = split /\|/, $out;
+	return ($recall, $minrows, $distinct eq 't', $ordered eq 't', $short);
 }
 
 # Write rows [$first, $first + $n) of an IDX image file (gzip, big-endian

@@ -1,0 +1,172 @@
+# Filtered k-NN queries through omenhnsw with iterative scans: 50,000
+# clustered 32-d rows and a filter column, unrelated to the vectors, that keeps
+# 50%, 10% or 1% of them.  With omenhnsw.iterative_scan on, LIMIT 10 returns 10
+# rows with recall@10 >= 0.95 against exact filtered results, in strict_order
+# (nearest first) and relaxed_order, on a one-segment and a segmented index.
+# With it off, the 1% filter comes up short.  omenhnsw.max_scan_tuples bounds
+# the heap tuples a scan returns, as EXPLAIN ANALYZE counts them.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use JSON::PP;
+use lib $FindBin::RealBin;
+use OmenHnswTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $k = 10;
+my $min_recall = 0.95;
+my $nrows = 50000;
+my $nq = 30;
+my @percents = (50, 10, 1);
+my $force_index = "SET enable_seqscan = off;\nSET enable_bitmapscan = off;";
+
+my $node = start_node('filtered');
+make_clustered(
+	$node,
+	table => 'src',
+	queries => 'q',
+	n => $nrows,
+	nq => $nq,
+	dim => 32,
+	clusters => 50,
+	noise => 1.0,
+	seed => 0.23);
+# f is uniform in 0..99 and follows from a hash of the id, while a row's
+# cluster is id % 50: "f < p" keeps about p% of every cluster
+run_sql(
+	$node, q{
+CREATE TABLE items AS
+SELECT id, mod(hashint4(id)::bigint + 2147483648, 100)::int AS f, v FROM src;
+DROP TABLE src;
+VACUUM ANALYZE items, q;
+});
+for my $p (@percents)
+{
+	my $n = $node->safe_psql('postgres',
+		"SELECT count(*) FROM items WHERE f < $p");
+	cmp_ok(abs($n - $nrows * $p / 100),
+		'<', $nrows * $p / 1000, "f < $p keeps $n rows, about $p%");
+}
+is( $node->safe_psql(
+		'postgres', 'SELECT count(DISTINCT id % 50) FROM items WHERE f < 1'),
+	50,
+	'the 1% filter keeps rows of every cluster');
+
+my %gt = (table => 'items', queries => 'q', op => '<->', k => $k);
+ground_truth($node, %gt, gt => "gt_$_", filter => "t.f < $_") for @percents;
+
+# The heap tuples the index scan of a LIMIT $k query for query vector
+# $qid under filter "f < $p" returned: Actual Rows + Rows Removed by Filter
+# of its node in EXPLAIN ANALYZE, and the rows the query returned.
+sub scanned
+{
+	my ($index, $settings, $qid, $p) = @_;
+	my $qv = $node->safe_psql('postgres', "SELECT v FROM q WHERE id = $qid");
+	my ($json) = run_sql(
+		$node, qq{$force_index
+$settings
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON)
+SELECT id FROM items WHERE f < $p ORDER BY v <-> '$qv' LIMIT $k;});
+	my $plan = decode_json($json)->[0]{Plan};
+	my @nodes = ($plan);
+	while (my $n = shift @nodes)
+	{
+		if (($n->{'Node Type'} // '') eq 'Index Scan'
+			&& ($n->{'Index Name'} // '') eq $index)
+		{
+			die "index scan ran $n->{'Actual Loops'} times"
+			  unless $n->{'Actual Loops'} == 1;
+			return ($n->{'Actual Rows'} + ($n->{'Rows Removed by Filter'} // 0),
+				$plan->{'Actual Rows'});
+		}
+		push @nodes, @{ $n->{Plans} // [] };
+	}
+	die "no Index Scan using $index in the plan:\n$json";
+}
+
+# Every check on index $index.
+sub check_index
+{
+	my ($index) = @_;
+	my %idx = (%gt, index => $index);
+
+	# without iterative scans each segment yields ef_search candidates, of
+	# which 1 in 100 passes the filter
+	my (undef, undef, undef, undef, $short) = recall_at(
+		$node, %idx,
+		gt => 'gt_1',
+		filter => 't.f < 1',
+		settings => "$force_index\nSET omenhnsw.iterative_scan = off;");
+	cmp_ok($short, '>', $nq / 2,
+		"$index, iterative_scan off: $short of $nq queries get fewer than $k rows at 1%"
+	);
+
+	for my $mode ('strict_order', 'relaxed_order')
+	{
+		my $settings = "$force_index\nSET omenhnsw.iterative_scan = $mode;";
+		for my $p (@percents)
+		{
+			my ($recall, $minrows, $distinct, $ordered) = recall_at(
+				$node, %idx,
+				gt => "gt_$p",
+				filter => "t.f < $p",
+				settings => $settings);
+			my $what = "$index, $mode, f < $p";
+			cmp_ok($recall, '>=', $min_recall, "$what: recall\@$k = $recall");
+			is($minrows, $k, "$what: every query got $k rows");
+			ok($distinct, "$what: no row returned twice");
+			if ($mode eq 'strict_order')
+			{
+				ok($ordered, "$what: rows came nearest first");
+			}
+			else
+			{
+				note "$what: rows came nearest first: "
+				  . ($ordered ? 'yes' : 'no');
+			}
+		}
+
+		# 300 tuples hold about 3 rows that pass the 1% filter
+		my ($most, $fewer) = (0, 0);
+		for my $qid (1 .. 5)
+		{
+			my ($tuples, $rows) = scanned($index,
+				"$settings\nSET omenhnsw.max_scan_tuples = 300;",
+				$qid, 1);
+			$most = $tuples if $tuples > $most;
+			$fewer++ if $rows < $k;
+		}
+		cmp_ok($most, '<=', 300,
+			"$index, $mode, max_scan_tuples = 300: scans returned at most $most heap tuples"
+		);
+		is($fewer, 5,
+			"$index, $mode, max_scan_tuples = 300: fewer than $k rows at 1%");
+
+		# a filter no row passes: the scan ends at the default bound
+		my ($tuples, $rows) = scanned($index, $settings, 1, 0);
+		is($rows, 0, "$index, $mode: a filter no row passes returns nothing");
+		cmp_ok($tuples, '<=', 20000,
+			"$index, $mode: ... after $tuples heap tuples, within the default max_scan_tuples"
+		);
+	}
+	return;
+}
+
+my $notices = build_index($node,
+	"SET max_parallel_maintenance_workers = 0;\nSET maintenance_work_mem = '256MB';",
+	'CREATE INDEX items_one ON items USING omenhnsw (v vector_l2_ops)');
+is(segment_count($notices), 1, 'items_one: one segment');
+check_index('items_one');
+$node->safe_psql('postgres', 'DROP INDEX items_one');
+
+$notices = build_index($node,
+	"SET max_parallel_maintenance_workers = 0;\nSET maintenance_work_mem = '4MB';",
+	'CREATE INDEX items_seg ON items USING omenhnsw (v vector_l2_ops)');
+my $nseg = segment_count($notices);
+cmp_ok($nseg, '>=', 4, "items_seg: 4MB maintenance_work_mem: $nseg segments");
+check_index('items_seg');
+
+$node->stop;
+done_testing();
