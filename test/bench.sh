@@ -11,6 +11,9 @@
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
 #   BENCH_CONCURRENT_EF  ef of the 2-client run [40]
 #   BENCH_INSERTS    single-row inserts into the indexed table [2000]
+#   BENCH_FILTERED   data sets that also get filtered queries [fashion]; empty skips them
+#   BENCH_FILTER_QUERIES   queries per filtered point [200]
+#   BENCH_FILTER_PERCENTS  filter selectivities, % of rows kept [50,10,1]
 #   BENCH_M, BENCH_EFC, BENCH_MWM, BENCH_WORKERS   index and build settings [16, 64, 1GB, 1]
 #   BENCH_OUT        directory for the results [/var/tmp/omendb-bench]
 #   OMEN_DATA_DIR    cache of data sets and ground truth [/var/tmp/omendb-data]
@@ -26,6 +29,9 @@ BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
+BENCH_FILTERED=${BENCH_FILTERED-fashion}
+BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
+BENCH_FILTER_PERCENTS=${BENCH_FILTER_PERCENTS:-50,10,1}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/omendb-bench}
 BENCH_PY+=(--synth-n "$BENCH_SYNTH_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
 
@@ -61,6 +67,11 @@ for e in ${BENCH_ENGINES//,/ }; do
 	fi
 done
 
+# filtered_on DATASET: does BENCH_FILTERED name it?
+filtered_on() {
+	[[ ,$BENCH_FILTERED, == *,$1,* ]]
+}
+
 # run_one ENGINE DATASET: every measurement of one engine on one data set.  Each step
 # returns non-zero on failure so the caller can go on with the next engine.
 run_one() {
@@ -68,6 +79,11 @@ run_one() {
 	echo
 	echo "-- $e on $name ($n x $dim)"
 	engine_create "$e" "$dim" || return
+	if filtered_on "$ds"; then
+		# 0..99 from a hash of the id: "bucket < p" keeps p% of the rows, whatever their vectors
+		omen_psql -d "$db" -qc "ALTER TABLE items ADD COLUMN bucket integer
+			GENERATED ALWAYS AS (mod(hashint4(id)::bigint + 2147483648, 100)) STORED" || return
+	fi
 	engine_load "$e" "$ds" "$name" "$n" "$results" || return
 	engine_build "$e" "$name" "$n" "$results" || return
 	echo "  $BENCH_QUERIES queries per point, recall@10 against exact results:"
@@ -76,6 +92,12 @@ run_one() {
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
 		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" \
 		--clients 2 --warmup 0 || return
+	if filtered_on "$ds"; then
+		"${BENCH_PY[@]}" --out "$results" --engine "$e" filtered "$ds" --db "$db" \
+			--guc "${ENGINE_GUC[$e]}" --iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \
+			--max-tuples-guc "${ENGINE_MAX_TUPLES_GUC[$e]}" \
+			--queries "$BENCH_FILTER_QUERIES" --percents "$BENCH_FILTER_PERCENTS" || return
+	fi
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" --n "$BENCH_INSERTS" || return
 	omen_psql -qc "DROP DATABASE $db"
 }
@@ -92,9 +114,10 @@ for ds in ${BENCH_DATASETS//,/ }; do
 	done
 done
 
-settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
-	"$BENCH_SYNTH_N" "$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
+	"$BENCH_SYNTH_N" "$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
+	"$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
 "${BENCH_PY[@]}" report "$results" --engines "$BENCH_ENGINES" \
 	--json "$BENCH_OUT/bench-$stamp.json" --settings "$settings"
 echo "raw results (JSON lines): $results"

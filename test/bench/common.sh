@@ -10,6 +10,10 @@ declare -A ENGINE_EXT=([omendb]=omendb [pgvector]=vector)
 declare -A ENGINE_AM=([omendb]=omenhnsw [pgvector]=hnsw)
 # shellcheck disable=SC2034  # used by the scripts that source this file
 declare -A ENGINE_GUC=([omendb]=omenhnsw.ef_search [pgvector]=hnsw.ef_search)
+# shellcheck disable=SC2034
+declare -A ENGINE_ITERATIVE_GUC=([omendb]=omenhnsw.iterative_scan [pgvector]=hnsw.iterative_scan)
+# shellcheck disable=SC2034
+declare -A ENGINE_MAX_TUPLES_GUC=([omendb]=omenhnsw.max_scan_tuples [pgvector]=hnsw.max_scan_tuples)
 declare -A ENGINE_DB=([omendb]=omen [pgvector]=pgv)
 
 # Index and build settings, identical for every engine.

@@ -209,17 +209,26 @@ def emit(out, rec):
 
 
 QUERY_SQL = "SELECT id FROM items ORDER BY embedding <-> %s::vector LIMIT {k}"
+# bucket: 0..99 from a hash of the id (bench.sh adds it), so "bucket < p" keeps
+# p% of the rows whatever their vectors
+FILTERED_SQL = ("SELECT id FROM items WHERE bucket < {pct}"
+                " ORDER BY embedding <-> %s::vector LIMIT {k}")
 
 
-def run_queries(db, guc, ef, qtexts, clients, timeout_s):
-    """Runs all queries split over `clients` connections; returns (results, wall s, latencies)."""
-    sql = QUERY_SQL.format(k=K)
+def configure(conn, settings):
+    for name, value in settings:
+        conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
+
+
+def run_queries(db, settings, qtexts, clients, timeout_s, sql=QUERY_SQL.format(k=K)):
+    """Runs all queries split over `clients` connections, each configured with
+    `settings` [(GUC, value)]; returns (results, wall s, latencies)."""
     results = [None] * len(qtexts)
     lat = [0.0] * len(qtexts)
     conns = []
     for _ in range(clients):
         c = connect(db, timeout_s)
-        c.execute("SELECT set_config(%s, %s, false)", (guc, str(ef)))
+        configure(c, settings)
         conns.append(c)
     errors = []
     barrier = threading.Barrier(clients + 1)
@@ -249,6 +258,14 @@ def run_queries(db, guc, ef, qtexts, clients, timeout_s):
     if errors:
         raise errors[0]
     return results, wall, lat
+
+
+def plan_of(db, settings, sql, qtext, dim, timeout_s):
+    """EXPLAIN of `sql` for one query vector, the vector shortened to its size."""
+    with connect(db, timeout_s) as c:
+        configure(c, settings)
+        plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql.replace("%s", "'%s'" % qtext)))
+    return re.sub(r"'\[[^']*\]'", "'[%d values]'" % dim, plan)
 
 
 def first_line(e):
@@ -341,11 +358,8 @@ def cmd_query(args):
     queries = ds.query[:nq]
     qtexts = [vector_text(np.asarray(q)) for q in queries]
 
-    with connect(args.db, args.timeout) as c:
-        c.execute("SELECT set_config(%s, %s, false)", (args.guc, "40"))
-        plan = "\n".join(r[0] for r in c.execute(
-            "EXPLAIN " + QUERY_SQL.format(k=K).replace("%s", "'%s'" % qtexts[0])))
-    plan = re.sub(r"'\[[^']*\]'", "'[%d values]'" % ds.dim, plan)
+    plan = plan_of(args.db, [(args.guc, 40)], QUERY_SQL.format(k=K), qtexts[0], ds.dim,
+                   args.timeout)
     if args.explain:
         log("  EXPLAIN of the query:")
         log("\n".join("    " + line for line in plan.splitlines()))
@@ -356,12 +370,14 @@ def cmd_query(args):
             % (K, plan))
 
     # warm the buffer cache and the plan cache before timing
-    run_queries(args.db, args.guc, args.efs[0], qtexts[:min(nq, args.warmup)], 1, args.timeout)
+    run_queries(args.db, [(args.guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1,
+                args.timeout)
     log("  %5s %7s %8s %9s %9s %9s" % ("ef", "clients", "recall", "QPS", "p50 ms", "p99 ms"))
     for clients in args.clients:
         for ef in args.efs:
             try:
-                res, wall, lat = run_queries(args.db, args.guc, ef, qtexts, clients, args.timeout)
+                res, wall, lat = run_queries(args.db, [(args.guc, ef)], qtexts, clients,
+                                             args.timeout)
             except Exception as e:
                 emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="query",
                                     ef=ef, clients=clients, error=first_line(e)))
@@ -373,6 +389,66 @@ def cmd_query(args):
             emit(args.out, rec)
             log("  %5d %7d %8.4f %9.1f %9.2f %9.2f" % (ef, clients, rec["recall"], rec["qps"],
                                                       rec["p50_ms"], rec["p99_ms"]))
+
+
+def cmd_filtered(args):
+    """LIMIT k queries WHERE bucket < p, per iterative-scan mode, with the index
+    scan forced (enable_seqscan off), against exact results under the same filter."""
+    ds = Dataset(args)
+    nq = min(args.queries, ds.query.shape[0])
+    queries = ds.query[:nq]
+    qtexts = [vector_text(np.asarray(q)) for q in queries]
+    bucket = np.full(ds.n, -1, dtype=np.int64)
+    with connect(args.db, args.timeout) as c:
+        for i, b in c.execute("SELECT id, bucket FROM items WHERE id < %s", (ds.n,)):
+            bucket[i] = b
+    if (bucket < 0).any():
+        die("items has no bucket for %d of the %d base rows" % ((bucket < 0).sum(), ds.n))
+    fixed = [(args.guc, args.ef), (args.max_tuples_guc, args.max_tuples)]
+    forced = fixed + [("enable_seqscan", "off")]
+    log("  filtered queries: %s = %d, %s = %d, index scans forced; recall@%d against exact"
+        " results under the filter" % (args.guc, args.ef, args.max_tuples_guc,
+                                       args.max_tuples, K))
+    log("  %7s %7s %-14s %8s %9s %9s %9s %6s" % ("filter", "rows", "iterative_scan",
+                                                 "recall", "QPS", "p50 ms", "p99 ms", "short"))
+    for pct in args.percents:
+        keep = np.flatnonzero(bucket < pct)
+        _, gt_dist = exact_knn(ds.base[keep], queries, K)
+        sql = FILTERED_SQL.format(pct=pct, k=K)
+        strict = [(args.iterative_guc, "strict_order")]
+        chosen = plan_of(args.db, fixed + strict, sql, qtexts[0], ds.dim, args.timeout)
+        plan = plan_of(args.db, forced + strict, sql, qtexts[0], ds.dim, args.timeout)
+        if "Index Scan" not in plan:
+            emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="filtered",
+                                percent=pct, error="no index scan even with enable_seqscan off"))
+            die("no index scan for WHERE bucket < %d even with enable_seqscan off:\n%s"
+                % (pct, plan))
+        # the scan node the planner picks on its own, for the cost model's sake
+        own = re.search(r"(Index Scan|Seq Scan|Bitmap Heap Scan)", chosen)
+        # warm the pages this filter's scans reach before timing
+        run_queries(args.db, forced + strict, qtexts[:min(nq, args.warmup)], 1, args.timeout,
+                    sql)
+        for mode in args.modes:
+            settings = forced + [(args.iterative_guc, mode)]
+            rec = dict(dataset=ds.name, engine=args.engine, kind="filtered", percent=pct,
+                       mode=mode)
+            try:
+                res, wall, lat = run_queries(args.db, settings, qtexts, 1, args.timeout, sql)
+            except Exception as e:
+                rec["error"] = first_line(e)
+                emit(args.out, rec)
+                die("filtered queries (bucket < %d, %s) failed: %s" % (pct, mode, rec["error"]))
+            rec.update(rows=len(keep), nq=nq, recall=recall_of(ds, queries, res, gt_dist),
+                       qps=nq / wall, p50_ms=1000 * statistics.median(lat),
+                       p99_ms=1000 * float(np.percentile(lat, 99)),
+                       short=sum(len(r) < K for r in res),
+                       planner_scan=own.group(1) if own else "other")
+            emit(args.out, rec)
+            log("  %6d%% %7d %-14s %8.4f %9.1f %9.2f %9.2f %6d"
+                % (pct, len(keep), mode, rec["recall"], rec["qps"], rec["p50_ms"],
+                   rec["p99_ms"], rec["short"]))
+        log("  %7s planner's own choice without enable_seqscan off: %s"
+            % ("", own.group(1) if own else chosen.splitlines()[0]))
 
 
 def cmd_insert(args):
@@ -445,6 +521,10 @@ def summarize(records):
         elif r["kind"] == "query":
             e["queries"].append({k: r[k] for k in ("ef", "clients", "nq", "recall", "qps",
                                                    "p50_ms", "p99_ms")})
+        elif r["kind"] == "filtered":
+            e.setdefault("filtered", []).append(
+                {k: r[k] for k in ("percent", "mode", "rows", "nq", "recall", "qps", "p50_ms",
+                                   "p99_ms", "short", "planner_scan")})
     for engines in out.values():
         for e in engines.values():
             single = sorted((q for q in e["queries"] if q["clients"] == 1), key=lambda q: q["ef"])
@@ -487,6 +567,11 @@ def ratios(summary):
         for t in ("0.95", "0.99"):
             a, b = o.get("qps_at_recall_" + t), p.get("qps_at_recall_" + t)
             r["qps_at_recall_" + t] = div(a and a["qps"], b and b["qps"])
+        for f in o.get("filtered", []):
+            m = next((x for x in p.get("filtered", [])
+                      if x["percent"] == f["percent"] and x["mode"] == f["mode"]), None)
+            if m:
+                r["filtered_qps_%dpct_%s" % (f["percent"], f["mode"])] = div(f["qps"], m["qps"])
         out[dsname] = r
     return out
 
@@ -546,6 +631,21 @@ def cmd_report(args):
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals))
             log(head % tuple(["QPS at recall >= %.2f" % target] + cells))
+        filtered = [f for e in present for f in by_engine[e].get("filtered", [])]
+        for pct in sorted({f["percent"] for f in filtered}, reverse=True):
+            modes = [m for m in ("off", "relaxed_order", "strict_order")
+                     if any(f["percent"] == pct and f["mode"] == m for f in filtered)]
+            for mode in modes:
+                vals, cells = [], []
+                for e in present:
+                    f = next((f for f in by_engine[e].get("filtered", [])
+                              if f["percent"] == pct and f["mode"] == mode), None)
+                    vals.append(f["qps"] if f else None)
+                    cells.append("%.3f / %.0f" % (f["recall"], f["qps"]) if f else "-")
+                if len(cols) > len(present):
+                    cells.append(pair_ratio(present, vals))
+                label = "%d%% filter, %s: recall / QPS" % (pct, mode.replace("_order", ""))
+                log(head % tuple([label] + cells))
         for e in present:
             for err in by_engine[e].get("errors", []):
                 log("  %s: %s" % (e, err))
@@ -589,6 +689,19 @@ def main():
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1])
     s.add_argument("--warmup", type=int, default=1000)
     s.add_argument("--explain", action="store_true")
+    s = ds_cmd("filtered", cmd_filtered)
+    s.add_argument("--db", required=True)
+    s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
+    s.add_argument("--iterative-guc", required=True)
+    s.add_argument("--max-tuples-guc", required=True)
+    s.add_argument("--ef", type=int, default=40)
+    s.add_argument("--max-tuples", type=int, default=20000)
+    s.add_argument("--queries", type=int, default=200)
+    s.add_argument("--percents", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[50, 10, 1])
+    s.add_argument("--modes", type=lambda v: v.split(","),
+                   default=["off", "relaxed_order", "strict_order"])
+    s.add_argument("--warmup", type=int, default=100)
     s = ds_cmd("insert", cmd_insert)
     s.add_argument("--db", required=True)
     s.add_argument("--n", type=int, default=2000)
