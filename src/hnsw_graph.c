@@ -192,28 +192,23 @@ maxheap_sort(OmenCand *a, int n)
 typedef void (*omen_prefetch_fn) (void *store, OmenNodeId id, int level);
 
 /*
- * The layer search template.  Expands the nearest unexpanded candidate until
- * it is farther than the ef-th best result; each expansion filters the
- * node's links through visit() and scores the survivors in one batch.
+ * The layer search template.  Expands the nearest unexpanded candidate in
+ * heap until it is farther than the ef-th best of the nres results already
+ * in result (a max-heap); each expansion filters the node's links through
+ * visit() and scores the survivors in one batch.  With pending, nothing
+ * scored is forgotten, so the search can resume: nodes the beam passes over
+ * stay in heap, and live nodes that leave or never enter result go to
+ * pending.  Returns the count, result sorted ascending.
  */
 static pg_attribute_always_inline int
-search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
-				  void *store, const float *query,
-				  const OmenCand *entry, int nentry, int ef, int level,
-				  OmenCand *result, OmenHeap *heap)
+expand_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
+			void *store, const float *query, int ef, int level,
+			OmenCand *result, int nres, OmenHeap *heap, OmenHeap *pending)
 {
 	OmenNodeId	ids[OMEN_MAX_LINKS];
 	float		dists[OMEN_MAX_LINKS];
 	bool		routing[OMEN_MAX_LINKS];
-	int			nres = 0;
 	uint32		expansions = 0;
-
-	heap->n = 0;
-	for (int i = 0; i < nentry; i++)
-	{
-		minheap_push(heap, entry[i]);
-		maxheap_offer(result, &nres, ef, entry[i]);
-	}
 
 	while (heap->n > 0)
 	{
@@ -222,7 +217,11 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 		int			k = 0;
 
 		if (nres == ef && c.dist > result[0].dist)
+		{
+			if (pending)
+				minheap_push(heap, c);
 			break;
+		}
 		if (unlikely(++expansions % OMEN_CFI_EVERY == 0))
 			CHECK_FOR_INTERRUPTS();
 		/* the next candidate is most likely expanded next */
@@ -251,13 +250,42 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 			{
 				minheap_push(heap, nc);
 				if (!routing[i])
+				{
+					if (pending && nres == ef)
+						minheap_push(pending, result[0]);
 					maxheap_offer(result, &nres, ef, nc);
+				}
+			}
+			else if (pending)
+			{
+				minheap_push(heap, nc);
+				if (!routing[i])
+					minheap_push(pending, nc);
 			}
 		}
 	}
 
 	maxheap_sort(result, nres);
 	return nres;
+}
+
+/* A fresh search from the entry candidates, which count as results. */
+static pg_attribute_always_inline int
+search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
+				  void *store, const float *query,
+				  const OmenCand *entry, int nentry, int ef, int level,
+				  OmenCand *result, OmenHeap *heap)
+{
+	int			nres = 0;
+
+	heap->n = 0;
+	for (int i = 0; i < nentry; i++)
+	{
+		minheap_push(heap, entry[i]);
+		maxheap_offer(result, &nres, ef, entry[i]);
+	}
+	return expand_impl(ops, prefetch, store, query, ef, level, result, nres,
+					   heap, NULL);
 }
 
 /*
@@ -338,6 +366,64 @@ omen_search_layer(const OmenStoreOps *ops, void *store,
 						  result, &heap);
 	pfree(heap.c);
 	return n;
+}
+
+/* A level-0 search that hands out its results batch by batch. */
+struct OmenSearch
+{
+	const OmenStoreOps *ops;
+	void	   *store;
+	const float *query;
+	int			ef;
+	bool		resumable;
+	OmenHeap	heap;			/* scored, not expanded */
+	OmenHeap	pending;		/* live, scored, not handed out */
+};
+
+OmenSearch *
+omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
+				  OmenCand entry, int ef, bool resumable)
+{
+	OmenSearch *s = palloc(sizeof(OmenSearch));
+
+	Assert(ef > 0);
+	s->ops = ops;
+	s->store = store;
+	s->query = query;
+	s->ef = ef;
+	s->resumable = resumable;
+	s->heap.cap = 4 * ef + OMEN_MAX_LINKS;
+	s->heap.c = palloc(sizeof(OmenCand) * s->heap.cap);
+	s->heap.n = 0;
+	minheap_push(&s->heap, entry);
+	s->pending.cap = resumable ? 4 * ef : 1;
+	s->pending.c = palloc(sizeof(OmenCand) * s->pending.cap);
+	/* the entry is the first batch's first result */
+	s->pending.n = 0;
+	minheap_push(&s->pending, entry);
+	return s;
+}
+
+/*
+ * The next batch: the ef nearest nodes not handed out before, seeded with
+ * the nearest pending ones and refined by resuming the beam.  The first
+ * batch is what omen_search_layer returns; a search that is not resumable
+ * has no other.  Later batches may hold nodes nearer than earlier ones.
+ */
+int
+omen_search_next(OmenSearch *s, OmenCand *result)
+{
+	int			nres = 0;
+
+	while (s->pending.n > 0 && nres < s->ef)
+		maxheap_offer(result, &nres, s->ef, minheap_pop(&s->pending));
+	if (nres == 0 && s->heap.n == 0)
+		return 0;
+	nres = expand_impl(s->ops, NULL, s->store, s->query, s->ef, 0, result,
+					   nres, &s->heap, s->resumable ? &s->pending : NULL);
+	if (!s->resumable)
+		s->heap.n = 0;
+	return nres;
 }
 
 int

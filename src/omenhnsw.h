@@ -19,8 +19,21 @@
 #define OMEN_PHASE_WRITE	3
 #define OMEN_PHASE_WAL		4
 
-/* GUC */
+/* Search strategy: a distance bound r; the scan may stop past it. */
+#define OMEN_BOUND_STRATEGY	2
+
+/* omenhnsw.iterative_scan */
+typedef enum OmenIterativeScan
+{
+	OMEN_ITERATIVE_OFF,
+	OMEN_ITERATIVE_RELAXED,
+	OMEN_ITERATIVE_STRICT
+} OmenIterativeScan;
+
+/* GUCs */
 extern int	omen_ef_search;
+extern int	omen_iterative_scan;
+extern int	omen_max_scan_tuples;
 
 /* omenhnsw.c */
 extern int	omen_index_metric(Relation index);

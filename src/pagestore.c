@@ -282,6 +282,16 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 							 nentries, ef, level, result);
 }
 
+OmenSearch *
+omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
+						int ef, bool resumable)
+{
+	omenvis_reset(s->visited);
+	omen_store_visit(s, entry.id);
+	return omen_search_begin(&omen_page_store_ops, s, query, entry, ef,
+							 resumable);
+}
+
 /* Rewrites node's links on level as ids[0..n-1].  One WAL record. */
 static bool
 write_links(OmenPageStore *s, OmenNodeId node, int level,

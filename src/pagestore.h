@@ -58,6 +58,11 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									const OmenCand *entries, int nentries,
 									int level, int ef, OmenCand *result);
 
+/* A level-0 search from entry whose visited set is this store's own. */
+extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
+										   const float *query, OmenCand entry,
+										   int ef, bool resumable);
+
 extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
 							ItemPointer to, bool force);
 extern int	omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,

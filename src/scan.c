@@ -26,6 +26,8 @@
 #include "pagestore.h"
 
 int			omen_ef_search = 40;
+int			omen_iterative_scan = OMEN_ITERATIVE_STRICT;
+int			omen_max_scan_tuples = 20000;
 
 /* One element found by the search, with the heap rows it stands for. */
 typedef struct OmenScanResult
@@ -35,15 +37,33 @@ typedef struct OmenScanResult
 	ItemPointerData heaptids[OMEN_HEAPTIDS];
 } OmenScanResult;
 
+/* The search of one segment and its current batch of results. */
+typedef struct OmenSegmentScan
+{
+	OmenPageStore store;
+	OmenSearch *search;			/* NULL once no batch is left */
+	OmenScanResult *batch;		/* ascending */
+	int			nbatch;
+	int			pos;			/* next result of the batch */
+} OmenSegmentScan;
+
 typedef struct OmenScanOpaqueData
 {
 	MemoryContext ctx;			/* reset on every rescan */
+	bool		started;
+	bool		done;			/* gettuple returned false */
 	int			metric;
-	bool		searched;
-	OmenScanResult *results;
-	int			nresults;
-	int			pos;			/* current result */
-	int			tidpos;			/* next heap TID of the current result */
+	int			mode;			/* omenhnsw.iterative_scan */
+	int			ef;
+	double		bound;			/* smallest OMEN_BOUND_STRATEGY key */
+	float	   *query;
+	OmenCand   *work;			/* [ef] */
+	OmenSegmentScan *segs;
+	int			nsegs;
+	OmenScanResult *cur;		/* the result being handed out */
+	int			tidpos;			/* its next heap TID */
+	float		last;			/* distance of the last result handed out */
+	int64		returned;		/* heap TIDs handed out */
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -63,75 +83,68 @@ operator_distance(int metric, float dist)
 	}
 }
 
-static int
-result_cmp(const void *a, const void *b)
-{
-	float		da = ((const OmenScanResult *) a)->dist;
-	float		db = ((const OmenScanResult *) b)->dist;
-
-	return (da > db) - (da < db);
-}
-
 /*
- * Searches one segment and appends what it finds to the scan's results.
+ * Replaces the segment's batch with the search's next one, keeping the
+ * elements that still have live heap rows.  The caller holds the scan lock.
  */
 static void
-search_segment(OmenScanOpaque so, OmenPageStore *s, OmenSegmentDesc *seg,
-			   const float *query, int ef, OmenCand *work)
+next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
 {
-	OmenCand	ep;
-	int			n;
-
-	s->segno = seg->segno;
-	ep = omen_store_descend(s, query, &seg->entry, seg->entry_level, 0);
-	if (isinf(ep.dist))
-		return;
-	n = omen_store_search_level(s, query, &ep, 1, 0, ef, work);
-
-	for (int i = 0; i < n; i++)
+	seg->nbatch = 0;
+	seg->pos = 0;
+	while (seg->search != NULL && seg->nbatch == 0)
 	{
-		OmenScanResult *r = &so->results[so->nresults];
-		ItemPointerData tid;
-		OmenElementTuple et;
+		int			n = omen_search_next(seg->search, so->work);
 
-		omen_tid_unpack(work[i].id, &tid);
-		et = omen_store_element(s, &tid);
-		if (et == NULL)
-			continue;
-		r->ntids = 0;
-		if (!et->deleted)
+		if (n == 0 || so->mode == OMEN_ITERATIVE_OFF)
+			seg->search = NULL;
+		for (int i = 0; i < n; i++)
 		{
-			for (int j = 0; j < OMEN_HEAPTIDS; j++)
-				if (ItemPointerIsValid(&et->heaptids[j]))
-					r->heaptids[r->ntids++] = et->heaptids[j];
-		}
-		omen_store_unlock(s);
-		if (r->ntids > 0)
-		{
-			r->dist = work[i].dist;
-			so->nresults++;
+			OmenScanResult *r = &seg->batch[seg->nbatch];
+			ItemPointerData tid;
+			OmenElementTuple et;
+
+			omen_tid_unpack(so->work[i].id, &tid);
+			et = omen_store_element(&seg->store, &tid);
+			if (et == NULL)
+				continue;
+			r->ntids = 0;
+			if (!et->deleted)
+			{
+				for (int j = 0; j < OMEN_HEAPTIDS; j++)
+					if (ItemPointerIsValid(&et->heaptids[j]))
+						r->heaptids[r->ntids++] = et->heaptids[j];
+			}
+			omen_store_unlock(&seg->store);
+			if (r->ntids > 0)
+			{
+				r->dist = so->work[i].dist;
+				seg->nbatch++;
+			}
 		}
 	}
+	/* hold no pin while the executor works on the rows */
+	omen_store_release(&seg->store);
 }
 
 /*
- * Runs the search for the scan's query over every segment.
+ * Starts the search of every segment and fetches its first batch.  The
+ * segments are fixed here: rows inserted later are not returned.
  */
 static void
-omen_search(IndexScanDesc scan)
+start_scan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	OmenMetaPageData meta;
 	OmenDirectory dir;
 	Vector	   *v;
-	float	   *query;
-	OmenPageStore store;
-	OmenCand   *work;
-	int			ef = omen_ef_search;
 
+	so->mode = omen_iterative_scan;
+	so->ef = omen_ef_search;
 	if (scan->orderByData == NULL ||
-		(scan->orderByData[0].sk_flags & SK_ISNULL))
+		(scan->orderByData[0].sk_flags & SK_ISNULL) ||
+		so->bound == -INFINITY)
 		return;
 
 	/* detoast before the lock is taken */
@@ -141,26 +154,92 @@ omen_search(IndexScanDesc scan)
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
 	omen_meta_read(index, &meta);
 	so->metric = meta.metric;
-	query = palloc(sizeof(float) * Max(meta.dims, 1));
+	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
 
 	/* no dimension yet: nothing was ever indexed; zero under cosine: none */
-	if (meta.dims > 0 && omen_prepare_vector(v, meta.metric, meta.dims, query))
+	if (meta.dims > 0 && omen_prepare_vector(v, meta.metric, meta.dims, so->query))
 	{
 		omen_directory_read(index, &meta, &dir);
-		omen_store_init(&store, index, &meta, ef * meta.m * 4);
-		work = palloc(sizeof(OmenCand) * ef);
-		so->results = palloc(sizeof(OmenScanResult) * ef * Max(dir.nsegs, 1));
+		so->work = palloc(sizeof(OmenCand) * so->ef);
+		so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir.nsegs, 1));
+		so->nsegs = dir.nsegs;
 		for (int i = 0; i < dir.nsegs; i++)
 		{
+			OmenSegmentScan *seg = &so->segs[i];
+			OmenCand	ep;
+
 			CHECK_FOR_INTERRUPTS();
-			search_segment(so, &store, &dir.segs[i], query, ef, work);
+			omen_store_init(&seg->store, index, &meta, so->ef * meta.m * 4);
+			seg->store.segno = dir.segs[i].segno;
+			seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
+			ep = omen_store_descend(&seg->store, so->query, &dir.segs[i].entry,
+									dir.segs[i].entry_level, 0);
+			if (isinf(ep.dist))
+			{
+				omen_store_release(&seg->store);
+				continue;
+			}
+			seg->search = omen_store_search_begin(&seg->store, so->query, ep,
+												  so->ef,
+												  so->mode != OMEN_ITERATIVE_OFF);
+			next_batch(so, seg);
 		}
-		omen_store_release(&store);
 	}
 	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
+}
 
-	if (so->nresults > 1)
-		qsort(so->results, so->nresults, sizeof(OmenScanResult), result_cmp);
+/* Whether the scan may search further than the first batches. */
+static bool
+may_iterate(OmenScanOpaque so)
+{
+	return so->mode != OMEN_ITERATIVE_OFF &&
+		so->returned < omen_max_scan_tuples &&
+		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
+}
+
+/*
+ * The nearest result at the head of any segment's batch, after refilling
+ * the batches that ran out (any of them may hold the next nearest).  Under
+ * strict_order, results nearer than one handed out already are dropped.
+ */
+static OmenScanResult *
+next_result(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	for (;;)
+	{
+		OmenSegmentScan *best = NULL;
+		OmenScanResult *r;
+
+		for (int i = 0; i < so->nsegs; i++)
+		{
+			OmenSegmentScan *seg = &so->segs[i];
+
+			if (seg->pos == seg->nbatch && seg->search != NULL)
+			{
+				if (may_iterate(so))
+				{
+					LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+					next_batch(so, seg);
+					UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+				}
+				else
+					seg->search = NULL;
+			}
+			if (seg->pos < seg->nbatch &&
+				(best == NULL ||
+				 seg->batch[seg->pos].dist < best->batch[best->pos].dist))
+				best = seg;
+		}
+		if (best == NULL)
+			return NULL;
+		r = &best->batch[best->pos++];
+		if (so->mode == OMEN_ITERATIVE_STRICT && r->dist < so->last)
+			continue;
+		so->last = r->dist;
+		return r;
+	}
 }
 
 IndexScanDesc
@@ -185,28 +264,44 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
 	MemoryContextReset(so->ctx);
-	so->searched = false;
-	so->results = NULL;
-	so->nresults = 0;
-	so->pos = 0;
+	so->started = false;
+	so->done = false;
+	so->bound = INFINITY;
+	so->nsegs = 0;
+	so->cur = NULL;
 	so->tidpos = 0;
+	so->last = -INFINITY;
+	so->returned = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	/* a NULL bound matches no row */
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+
+		if (key->sk_strategy != OMEN_BOUND_STRATEGY)
+			continue;
+		if (key->sk_flags & SK_ISNULL)
+			so->bound = -INFINITY;
+		else
+			so->bound = Min(so->bound, DatumGetFloat8(key->sk_argument));
+	}
 }
 
 bool
 omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	MemoryContext old;
 
-	if (!so->searched)
+	old = MemoryContextSwitchTo(so->ctx);
+	if (!so->started)
 	{
-		MemoryContext old;
-
 		/* returned TIDs are not pinned, so only MVCC snapshots are safe */
 		if (!IsMVCCSnapshot(scan->xs_snapshot))
 			ereport(ERROR,
@@ -214,32 +309,36 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 					 errmsg("omenhnsw scans need an MVCC snapshot")));
 
 		pgstat_count_index_scan(scan->indexRelation);
-		old = MemoryContextSwitchTo(so->ctx);
-		omen_search(scan);
-		MemoryContextSwitchTo(old);
-		so->searched = true;
+		start_scan(scan);
+		so->started = true;
 	}
 
-	while (so->pos < so->nresults)
+	while (!so->done)
 	{
-		OmenScanResult *r = &so->results[so->pos];
-
-		if (so->tidpos < r->ntids)
+		if (so->cur != NULL && so->tidpos < so->cur->ntids)
 		{
-			scan->xs_heaptid = r->heaptids[so->tidpos++];
+			if (so->mode != OMEN_ITERATIVE_OFF &&
+				so->returned >= omen_max_scan_tuples)
+				break;
+			so->returned++;
+			scan->xs_heaptid = so->cur->heaptids[so->tidpos++];
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
-			if (scan->numberOfOrderBys > 0)
-			{
-				scan->xs_orderbyvals[0] =
-					Float8GetDatum(operator_distance(so->metric, r->dist));
-				scan->xs_orderbynulls[0] = false;
-			}
+			scan->xs_orderbyvals[0] =
+				Float8GetDatum(operator_distance(so->metric, so->cur->dist));
+			scan->xs_orderbynulls[0] = false;
+			MemoryContextSwitchTo(old);
 			return true;
 		}
-		so->pos++;
+		so->cur = next_result(scan);
 		so->tidpos = 0;
+		/* past the bound every further row fails the query's filter */
+		if (so->cur == NULL ||
+			operator_distance(so->metric, so->cur->dist) > so->bound)
+			break;
 	}
+	so->done = true;
+	MemoryContextSwitchTo(old);
 	return false;
 }
 
