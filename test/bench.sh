@@ -1,7 +1,8 @@
 #!/bin/bash
 # make bench: omendb (and pgvector, when its extension is installed in this PostgreSQL)
-# on Fashion-MNIST and a synthetic clustered set, same settings for every engine.
-# A measurement, not a test: figures on a shared machine are noisy.
+# on Fashion-MNIST and a synthetic clustered set, same settings for every engine; on
+# Fashion-MNIST also filtered queries (a column keeping 50%, 10%, 1% of the rows) per
+# iterative-scan mode.  A measurement, not a test: figures on a shared machine are noisy.
 #
 # Environment (defaults in brackets):
 #   BENCH_ENGINES    engines to run [omendb,pgvector]; an engine whose extension is missing is skipped
