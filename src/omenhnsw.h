@@ -45,6 +45,9 @@ extern bool omen_aminsert(Relation index, Datum *values, bool *isnull,
 						  IndexUniqueCheck checkUnique, bool indexUnchanged,
 						  IndexInfo *indexInfo);
 
+/* planner.c */
+extern void omen_planner_init(void);
+
 /* scan.c */
 extern IndexScanDesc omen_ambeginscan(Relation index, int nkeys, int norderbys);
 extern void omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
