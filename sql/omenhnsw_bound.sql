@@ -194,3 +194,12 @@ RESET omenhnsw.iterative_scan;
 RESET omenhnsw.ef_search;
 
 DROP TABLE bound_items, bound_queries, bound_big;
+
+-- the hook finds the access method of a recreated extension
+DROP EXTENSION omendb;
+CREATE EXTENSION omendb;
+CREATE TABLE bound_again (id int, v vector(2));
+CREATE INDEX ON bound_again USING omenhnsw (v vector_l2_ops);
+EXPLAIN (COSTS OFF) SELECT id FROM bound_again
+WHERE v <-> '[1,1]' < 2.5 ORDER BY v <-> '[1,1]' LIMIT 5;
+DROP TABLE bound_again;

@@ -2,9 +2,9 @@
  * planner.c
  *		A planner hook that hands ordered omenhnsw scans their distance bound.
  *
- * In "WHERE v <-> q < r ORDER BY v <-> q" the filter runs above the index
- * scan, so the scan never learns that no row past r is wanted and would
- * search the whole index.  After standard planning, this hook finds such
+ * In "WHERE v <-> q < r ORDER BY v <-> q" the executor filters the rows the
+ * index returns, so the index never learns that no row past r is wanted and
+ * would search all of itself.  After standard planning, this hook finds such
  * filters on omenhnsw index scans and adds "v <@ r" (the operator class's
  * OMEN_BOUND_STRATEGY operator) to the scan's index conditions: the scan
  * receives r as a scan key and may stop once its distances pass it.  The
