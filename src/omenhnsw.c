@@ -107,8 +107,8 @@ omen_prepare_vector(const Vector *v, int metric, int dims, float *out)
 }
 
 /*
- * Checks an operator class: ordering operators only, strategy 1, and the
- * distance support procedure.
+ * Checks an operator class: the distance support procedure, the ordering
+ * operator and, optionally, the distance bound operator (see planner.c).
  */
 static bool
 omen_amvalidate(Oid opclassoid)
@@ -164,18 +164,26 @@ omen_amvalidate(Oid opclassoid)
 	for (int i = 0; i < oprlist->n_members; i++)
 	{
 		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+		bool		is_order = oprform->amoppurpose == AMOP_ORDER &&
+			oprform->amopstrategy == OMEN_DISTANCE_STRATEGY;
+		bool		is_bound = oprform->amoppurpose == AMOP_SEARCH &&
+			oprform->amopstrategy == OMEN_BOUND_STRATEGY;
 
-		if (oprform->amoppurpose != AMOP_ORDER || oprform->amopstrategy != 1)
+		if (!is_order && !is_bound)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("omenhnsw operator class \"%s\" contains operator %s that is not ordering strategy 1",
-							opclassname, format_operator(oprform->amopopr))));
+					 errmsg("omenhnsw operator class \"%s\" contains operator %s that is neither ordering strategy %d nor search strategy %d",
+							opclassname, format_operator(oprform->amopopr),
+							OMEN_DISTANCE_STRATEGY, OMEN_BOUND_STRATEGY)));
 			result = false;
 			continue;
 		}
-		if (!check_amop_signature(oprform->amopopr, FLOAT8OID,
-								  oprform->amoplefttype, oprform->amoprighttype))
+		/* the scan reads the bound as a float8 */
+		if (!check_amop_signature(oprform->amopopr,
+								  is_order ? FLOAT8OID : BOOLOID,
+								  oprform->amoplefttype, oprform->amoprighttype) ||
+			(is_bound && oprform->amoprighttype != FLOAT8OID))
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -183,7 +191,7 @@ omen_amvalidate(Oid opclassoid)
 							opclassname, format_operator(oprform->amopopr))));
 			result = false;
 		}
-		if (oprform->amoplefttype == opcintype &&
+		if (is_order && oprform->amoplefttype == opcintype &&
 			oprform->amoprighttype == opcintype)
 			has_op = true;
 	}

@@ -14,6 +14,10 @@
 
 #include "vector.h"
 
+/* Operator class strategies */
+#define OMEN_DISTANCE_STRATEGY	1	/* ordering: vector <op> vector -> float8 */
+#define OMEN_BOUND_STRATEGY		2	/* search: distance bound, a stop hint */
+
 /* Build sub-phases shown in pg_stat_progress_create_index */
 #define OMEN_PHASE_LOAD		2
 #define OMEN_PHASE_WRITE	3
@@ -53,6 +57,9 @@ extern bool omen_aminsert(Relation index, Datum *values, bool *isnull,
 						  ItemPointer heap_tid, Relation heap,
 						  IndexUniqueCheck checkUnique, bool indexUnchanged,
 						  IndexInfo *indexInfo);
+
+/* planner.c */
+extern void omen_planner_init(void);
 
 /* scan.c */
 extern IndexScanDesc omen_ambeginscan(Relation index, int nkeys, int norderbys);
