@@ -23,9 +23,6 @@
 #define OMEN_PHASE_WRITE	3
 #define OMEN_PHASE_WAL		4
 
-/* Search strategy: a distance bound r; the scan may stop past it. */
-#define OMEN_BOUND_STRATEGY	2
-
 /* omenhnsw.iterative_scan */
 typedef enum OmenIterativeScan
 {
