@@ -35,14 +35,22 @@ COMMENT ON TYPE vector IS 'vector of float4 values, up to 16000 dimensions';
 -- vector: functions
 -- -------------------------------------------------------------------
 
+-- planner cost of a distance, from the operands' dimensions
+CREATE FUNCTION vector_distance_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION l2_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT vector_distance_support;
 CREATE FUNCTION inner_product(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT vector_distance_support;
 CREATE FUNCTION cosine_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT vector_distance_support;
 CREATE FUNCTION l1_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT vector_distance_support;
 CREATE FUNCTION vector_dims(vector) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION vector_norm(vector) RETURNS float8
@@ -63,9 +71,11 @@ COMMENT ON FUNCTION subvector(vector, integer, integer) IS 'elements from start 
 
 -- operator implementations and index support
 CREATE FUNCTION vector_l2_squared_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT vector_distance_support;
 CREATE FUNCTION vector_negative_inner_product(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT vector_distance_support;
 CREATE FUNCTION vector_add(vector, vector) RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION vector_sub(vector, vector) RETURNS vector
@@ -235,25 +245,46 @@ CREATE ACCESS METHOD omenhnsw TYPE INDEX HANDLER omenhnsw_handler;
 
 COMMENT ON ACCESS METHOD omenhnsw IS 'segmented HNSW index for vector similarity search';
 
+-- The distance bound.  For an ordered omenhnsw scan with a filter such as
+-- "v <-> q < r", omendb's planner hook adds "v <@ r" as an index condition, so
+-- the scan may stop once its distances pass r; the filter stays in the plan
+-- and does the exact filtering.  The operator is true for every row, so it
+-- changes no result wherever it is evaluated (an EvalPlanQual recheck, or a
+-- query that writes it: this SQL function is inlined away there).
+CREATE FUNCTION omenhnsw_distance_bound(vector, float8) RETURNS bool
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN true;
+CREATE OPERATOR <@ (
+	LEFTARG = vector,
+	RIGHTARG = float8,
+	FUNCTION = omenhnsw_distance_bound
+);
+COMMENT ON FUNCTION omenhnsw_distance_bound(vector, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+COMMENT ON OPERATOR <@ (vector, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+
 -- The support function names the metric; the operator is what queries use.
 CREATE OPERATOR CLASS vector_l2_ops
 	FOR TYPE vector USING omenhnsw AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (vector, float8),
 	FUNCTION 1 vector_l2_squared_distance(vector, vector);
 
 CREATE OPERATOR CLASS vector_ip_ops
 	FOR TYPE vector USING omenhnsw AS
 	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (vector, float8),
 	FUNCTION 1 vector_negative_inner_product(vector, vector);
 
 CREATE OPERATOR CLASS vector_cosine_ops
 	FOR TYPE vector USING omenhnsw AS
 	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (vector, float8),
 	FUNCTION 1 cosine_distance(vector, vector);
 
 CREATE OPERATOR CLASS vector_l1_ops
 	FOR TYPE vector USING omenhnsw AS
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (vector, float8),
 	FUNCTION 1 l1_distance(vector, vector);
 
 -- One row per structural problem of an omenhnsw index; none when healthy.

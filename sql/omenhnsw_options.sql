@@ -49,7 +49,7 @@ CREATE INDEX ON opt USING omenhnsw (v vector_l2_ops, w vector_l2_ops);
 CREATE UNIQUE INDEX ON opt USING omenhnsw (v vector_l2_ops);
 CREATE INDEX ON opt USING omenhnsw (v vector_l2_ops) INCLUDE (id);
 CREATE INDEX ON opt USING omenhnsw (v int4_ops);
--- the operator classes and their ordering operators
+-- the operator classes, their ordering operators and the distance bound
 SELECT opc.opcname, opr.oprname, amop.amoppurpose, amop.amopstrategy
 FROM pg_opclass opc
 JOIN pg_am am ON am.oid = opc.opcmethod

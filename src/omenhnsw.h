@@ -14,13 +14,14 @@
 
 #include "vector.h"
 
+/* Operator class strategies */
+#define OMEN_DISTANCE_STRATEGY	1	/* ordering: vector <op> vector -> float8 */
+#define OMEN_BOUND_STRATEGY		2	/* search: distance bound, a stop hint */
+
 /* Build sub-phases shown in pg_stat_progress_create_index */
 #define OMEN_PHASE_LOAD		2
 #define OMEN_PHASE_WRITE	3
 #define OMEN_PHASE_WAL		4
-
-/* Search strategy: a distance bound r; the scan may stop past it. */
-#define OMEN_BOUND_STRATEGY	2
 
 /* omenhnsw.iterative_scan */
 typedef enum OmenIterativeScan
@@ -53,6 +54,9 @@ extern bool omen_aminsert(Relation index, Datum *values, bool *isnull,
 						  ItemPointer heap_tid, Relation heap,
 						  IndexUniqueCheck checkUnique, bool indexUnchanged,
 						  IndexInfo *indexInfo);
+
+/* planner.c */
+extern void omen_planner_init(void);
 
 /* scan.c */
 extern IndexScanDesc omen_ambeginscan(Relation index, int nkeys, int norderbys);

@@ -201,6 +201,7 @@ may_iterate(OmenScanOpaque so)
  * The nearest result at the head of any segment's batch, after refilling
  * the batches that ran out (any of them may hold the next nearest).  Under
  * strict_order, results nearer than one handed out already are dropped.
+ * NULL when no result within the distance bound is left.
  */
 static OmenScanResult *
 next_result(IndexScanDesc scan)
@@ -235,6 +236,21 @@ next_result(IndexScanDesc scan)
 		if (best == NULL)
 			return NULL;
 		r = &best->batch[best->pos++];
+
+		/*
+		 * Past the bound, strict order has nothing left to return.  Relaxed
+		 * order may still find nearer rows in the segment's next batches,
+		 * unless a whole batch lies past the bound.
+		 */
+		if (operator_distance(so->metric, r->dist) > so->bound)
+		{
+			if (so->mode == OMEN_ITERATIVE_STRICT)
+				return NULL;
+			if (r == &best->batch[0])
+				best->search = NULL;
+			best->pos = best->nbatch;
+			continue;
+		}
 		if (so->mode == OMEN_ITERATIVE_STRICT && r->dist < so->last)
 			continue;
 		so->last = r->dist;
@@ -279,17 +295,27 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 		memmove(scan->orderByData, orderbys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
 
-	/* a NULL bound matches no row */
+	/*
+	 * The smallest bound.  A NULL one matches no row; NaN, which sorts above
+	 * every number, bounds nothing.  The filter compares the executor's
+	 * exact distance, which may differ from ours in the last bits (cosine
+	 * searches normalized copies), hence the slack.
+	 */
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
 		ScanKey		key = &scan->keyData[i];
+		double		r;
 
 		if (key->sk_strategy != OMEN_BOUND_STRATEGY)
 			continue;
 		if (key->sk_flags & SK_ISNULL)
+		{
 			so->bound = -INFINITY;
-		else
-			so->bound = Min(so->bound, DatumGetFloat8(key->sk_argument));
+			continue;
+		}
+		r = DatumGetFloat8(key->sk_argument);
+		if (!isnan(r))
+			so->bound = Min(so->bound, r + 1e-6 * Max(1.0, fabs(r)));
 	}
 }
 
@@ -332,9 +358,7 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		so->cur = next_result(scan);
 		so->tidpos = 0;
-		/* past the bound every further row fails the query's filter */
-		if (so->cur == NULL ||
-			operator_distance(so->metric, so->cur->dist) > so->bound)
+		if (so->cur == NULL)
 			break;
 	}
 	so->done = true;

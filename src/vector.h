@@ -35,6 +35,12 @@ extern void CheckVectorTypmod(int32 typmod, int dim);
 /* ERROR unless both operands have the same number of dimensions. */
 extern void CheckVectorDims(const Vector *a, const Vector *b);
 
+/*
+ * Planner cost of one distance between vectors of dims elements, in units
+ * of cpu_operator_cost; dims <= 0 when unknown.
+ */
+extern double vector_distance_cost_units(int dims);
+
 /* Distance functions that identify an operator class's metric */
 extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);

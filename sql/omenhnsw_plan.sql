@@ -1,0 +1,74 @@
+-- The planner's choice between omenhnsw and other plans: the index serves
+-- nearest-neighbour queries, with or without filters that keep a fair
+-- share of the rows; a filter that keeps very few rows goes to an ordinary
+-- index and a sort; without ORDER BY distance omenhnsw is never used.
+SET client_min_messages = warning;
+CREATE TABLE plan_items (id int, cat int, emb vector(64));
+INSERT INTO plan_items
+SELECT i, i % 1000,
+	('[' || array_to_string(array(SELECT round(sin(i * 0.37 + j * 1.3)::numeric, 3)
+								  FROM generate_series(1, 64) j), ',') || ']')::vector
+FROM generate_series(1, 20000) i;
+CREATE INDEX plan_items_emb ON plan_items USING omenhnsw (emb vector_l2_ops);
+CREATE INDEX plan_items_cat ON plan_items (cat);
+ANALYZE plan_items;
+CREATE TEMP TABLE q AS SELECT emb FROM plan_items WHERE id = 77;
+
+-- nearest neighbours: the index
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+-- filters keeping 50% and 10% of the rows: still the index, filtered
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items WHERE cat < 500 ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items WHERE cat < 100 ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+-- 0.5% and 0.1%: the btree index finds the few rows, a sort orders them
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items WHERE cat < 5 ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items WHERE cat = 3 ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+-- a large LIMIT costs more visits than sorting the table
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10000;
+-- no ORDER BY distance: never omenhnsw, even with sequential scans off
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items WHERE emb IS NOT NULL;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items ORDER BY id LIMIT 10;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) DESC LIMIT 10;
+RESET enable_seqscan;
+-- without iterative scans a filtered query costs only the first batch
+SET omenhnsw.iterative_scan = off;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_items WHERE cat < 100 ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+RESET omenhnsw.iterative_scan;
+-- a filter keeping 1% of the rows still gets 10 rows from the index, in
+-- order; without iterative scans the first batch holds fewer
+SET enable_bitmapscan = off;
+SET enable_seqscan = off;
+SELECT count(*) AS rows, bool_and(d >= prev) AS ordered
+FROM (SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
+	  FROM (SELECT emb <-> (SELECT emb FROM q) AS d, row_number() OVER () AS n
+			FROM (SELECT emb FROM plan_items WHERE cat % 100 = 7
+				  ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10) l) r) o;
+SET omenhnsw.iterative_scan = off;
+SELECT count(*) < 10 AS fewer
+FROM (SELECT id FROM plan_items WHERE cat % 100 = 7
+	  ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10) l;
+RESET omenhnsw.iterative_scan;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+-- the distance's cost grows with the dimensions: a typmod of 64 costs less
+-- than the default assumed when there is none
+CREATE FUNCTION pg_temp.plan_cost(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+	RETURN (plan -> 0 -> 'Plan' ->> 'Total Cost')::float8;
+END $$;
+SELECT pg_temp.plan_cost('SELECT emb <-> emb FROM plan_items') <
+	pg_temp.plan_cost('SELECT emb::vector <-> emb::vector FROM plan_items') AS cheaper;
+DROP TABLE plan_items;
