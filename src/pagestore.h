@@ -15,6 +15,7 @@
 #include "page.h"
 
 typedef struct omenvis_hash omenvis_hash;
+typedef struct OmenRecentBuffers OmenRecentBuffers;
 
 typedef struct OmenPageStore
 {
@@ -25,6 +26,7 @@ typedef struct OmenPageStore
 	uint32		segno;			/* the segment being searched or linked */
 	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
 	Buffer		buf;			/* pinned, unlocked between accesses */
+	OmenRecentBuffers *recent;	/* buffers that held the index's blocks */
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
 } OmenPageStore;
