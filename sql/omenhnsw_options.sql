@@ -78,5 +78,19 @@ SET LOCAL omenhnsw.ef_search = 200;
 SHOW omenhnsw.ef_search;
 COMMIT;
 SHOW omenhnsw.ef_search;
+-- iterative scans: strict order by default; other values are refused
+SHOW omenhnsw.iterative_scan;
+SET omenhnsw.iterative_scan = relaxed_order;
+SHOW omenhnsw.iterative_scan;
+SET omenhnsw.iterative_scan = off;
+SET omenhnsw.iterative_scan = strict;
+SET omenhnsw.iterative_scan = on;
+RESET omenhnsw.iterative_scan;
+SHOW omenhnsw.max_scan_tuples;
+SET omenhnsw.max_scan_tuples = 1;
+SET omenhnsw.max_scan_tuples = 0;
+SET omenhnsw.max_scan_tuples = -5;
+SET omenhnsw.max_scan_tuples = 1e12;
+RESET omenhnsw.max_scan_tuples;
 
 DROP TABLE opt;
