@@ -38,6 +38,12 @@ my $load = pgbench_start(
 		  . "UPDATE t SET v = rand_vec(:c) WHERE id = $random_id;\n",
 		'knn@3' => "\\set c random(1, 20)\n"
 		  . "SELECT knn_check(rand_vec(:c), 10, false);\n",
+		# iterative scans resume their searches between rows while
+		# inserts, deletes and VACUUM change the graph
+		'filtered@1' => "\\set c random(1, 20)\n"
+		  . "SET enable_seqscan = off;\n"
+		  . "SELECT count(*) FROM (SELECT id FROM t WHERE id % 50 = 7 "
+		  . "ORDER BY v <-> rand_vec(:c) LIMIT 10) s;\n",
 	},
 	'-c', 4, '-j', 2, '-T', $seconds);
 my $vacuum = pgbench_start($node, 'vacuum',
