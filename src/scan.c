@@ -83,6 +83,15 @@ operator_distance(int metric, float dist)
 	}
 }
 
+/* Whether the scan may search further than the first batches. */
+static bool
+may_iterate(OmenScanOpaque so)
+{
+	return so->mode != OMEN_ITERATIVE_OFF &&
+		so->returned < omen_max_scan_tuples &&
+		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
+}
+
 /*
  * Replaces the segment's batch with the search's next one, keeping the
  * elements that still have live heap rows.  The caller holds the scan lock.
@@ -92,9 +101,17 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
 {
 	seg->nbatch = 0;
 	seg->pos = 0;
-	while (seg->search != NULL && seg->nbatch == 0)
+	for (bool first = true; seg->search != NULL && seg->nbatch == 0; first = false)
 	{
-		int			n = omen_search_next(seg->search, so->work);
+		int			n;
+
+		/* a batch whose rows all went: the next one is iterating too */
+		if (!first && !may_iterate(so))
+		{
+			seg->search = NULL;
+			break;
+		}
+		n = omen_search_next(seg->search, so->work);
 
 		if (n == 0 || so->mode == OMEN_ITERATIVE_OFF)
 			seg->search = NULL;
@@ -186,15 +203,6 @@ start_scan(IndexScanDesc scan)
 		}
 	}
 	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
-}
-
-/* Whether the scan may search further than the first batches. */
-static bool
-may_iterate(OmenScanOpaque so)
-{
-	return so->mode != OMEN_ITERATIVE_OFF &&
-		so->returned < omen_max_scan_tuples &&
-		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
 }
 
 /*
