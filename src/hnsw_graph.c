@@ -46,7 +46,7 @@ struct OmenGraph
 {
 	int			dim;
 	int			metric;
-	OmenSelectMode select;
+	OmenSelectMode select;		/* for a new node's links */
 	int			m;				/* links per upper level */
 	int			m0;				/* links at level 0 (2m) */
 	int			ef_construction;
@@ -60,11 +60,13 @@ struct OmenGraph
 	uint32	   *count0;			/* [capacity]: links at level 0 */
 	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
 	float	   *dists0;			/* [capacity][m0]: distance of each link */
+	bool	   *kept0;			/* [capacity][m0]: link kept by the heuristic */
 	uint8	   *levels;			/* [capacity] */
 	uint32	   *upper_off;		/* [capacity]: first upper slot, level > 0 */
 	uint32	   *upper_count;	/* [upper_slots] */
 	uint32	   *upper_links;	/* [upper_slots][m] */
 	float	   *upper_dists;	/* [upper_slots][m] */
+	bool	   *upper_kept;		/* [upper_slots][m] */
 	uint32		upper_used;
 	uint32		upper_slots;
 
@@ -264,12 +266,14 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
  * The selection template.  A candidate is kept when it is closer to the
  * base than to every node kept before it.  With OMEN_SELECT_HEURISTIC_FILL,
  * the nearest rejected ones fill the remaining places.  The output stays
- * ascending.
+ * ascending.  If kept is not NULL, kept[i] tells whether out[i] was kept by
+ * the heuristic rather than filled in, and the heuristic runs even when all
+ * candidates fit.
  */
 static pg_attribute_always_inline int
 select_neighbors_impl(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  OmenSelectMode mode, OmenCand *out)
+					  OmenSelectMode mode, OmenCand *out, bool *kept_out)
 {
 	int			kept[OMEN_MAX_LINKS];
 	int			nkept = 0;
@@ -279,10 +283,12 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 
 	Assert(m <= OMEN_MAX_LINKS);
 
-	if (ncands <= m || mode == OMEN_SELECT_NEAREST)
+	if ((ncands <= m && kept_out == NULL) || mode == OMEN_SELECT_NEAREST)
 	{
 		nout = Min(ncands, m);
 		memcpy(out, cands, sizeof(OmenCand) * nout);
+		if (kept_out)
+			memset(kept_out, true, sizeof(bool) * nout);
 		return nout;
 	}
 
@@ -309,11 +315,15 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 	{
 		if (next < nkept && kept[next] == i)
 		{
+			if (kept_out)
+				kept_out[nout] = true;
 			out[nout++] = cands[i];
 			next++;
 		}
 		else if (nfill > 0)
 		{
+			if (kept_out)
+				kept_out[nout] = false;
 			out[nout++] = cands[i];
 			nfill--;
 		}
@@ -345,7 +355,8 @@ omen_select_neighbors(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
 					  OmenSelectMode mode, OmenCand *out)
 {
-	return select_neighbors_impl(ops, store, cands, ncands, m, mode, out);
+	return select_neighbors_impl(ops, store, cands, ncands, m, mode, out,
+								 NULL);
 }
 
 int
@@ -366,10 +377,13 @@ graph_vec(const OmenGraph *g, uint32 id)
 	return g->vectors + (Size) id * g->dim;
 }
 
-/* Links of id at level, their count in *count and distances in *dists. */
+/*
+ * Links of id at level, their count in *count, distances in *dists and
+ * heuristic flags in *kept (both optional).
+ */
 static inline uint32 *
 graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
-			float **dists)
+			float **dists, bool **kept)
 {
 	Size		slot;
 
@@ -379,12 +393,16 @@ graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
 		*count = &g->count0[id];
 		if (dists)
 			*dists = g->dists0 + (Size) id * g->m0;
+		if (kept)
+			*kept = g->kept0 + (Size) id * g->m0;
 		return g->links0 + (Size) id * g->m0;
 	}
 	slot = g->upper_off[id] + level - 1;
 	*count = &g->upper_count[slot];
 	if (dists)
 		*dists = g->upper_dists + slot * g->m;
+	if (kept)
+		*kept = g->upper_kept + slot * g->m;
 	return g->upper_links + slot * g->m;
 }
 
@@ -403,7 +421,7 @@ mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
 {
 	OmenGraph  *g = (OmenGraph *) store;
 	uint32	   *count;
-	const uint32 *l = graph_links(g, (uint32) id, level, &count, NULL);
+	const uint32 *l = graph_links(g, (uint32) id, level, &count, NULL, NULL);
 	int			n = *count;
 
 	for (int i = 0; i < n; i++)
@@ -456,7 +474,7 @@ mem_prefetch(void *store, OmenNodeId id, int level)
 	OmenGraph  *g = (OmenGraph *) store;
 	uint32	   *count;
 	const char *l = (const char *) graph_links(g, (uint32) id, level, &count,
-											  NULL);
+											  NULL, NULL);
 	int			bytes = (level == 0 ? g->m0 : g->m) * sizeof(uint32);
 
 	__builtin_prefetch(count);
@@ -505,12 +523,13 @@ Size
 omen_graph_node_bytes(int dim, int m)
 {
 	Size		m0 = 2 * (Size) m;
-	Size		slot = (1 + m) * sizeof(uint32) + m * sizeof(float);
+	Size		slot = (1 + m) * sizeof(uint32) + m * (sizeof(float) + sizeof(bool));
 	Size		bytes;
 
 	bytes = dim * sizeof(float)		/* vector */
 		+ (1 + m0) * sizeof(uint32)	/* level-0 links */
 		+ m0 * sizeof(float)		/* their distances */
+		+ m0 * sizeof(bool)			/* their heuristic flags */
 		+ sizeof(uint8)				/* level */
 		+ sizeof(uint32)			/* upper offset */
 		+ sizeof(uint32);			/* visited epoch */
@@ -532,7 +551,8 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 
 	g->dim = dim;
 	g->metric = metric;
-	g->select = OMEN_SELECT_MODE(metric);
+	g->select = OMEN_SELECT_MODE(metric) == OMEN_SELECT_HEURISTIC ?
+		OMEN_SELECT_HEURISTIC_FILL : OMEN_SELECT_NEAREST;
 	g->m = m;
 	g->m0 = 2 * m;
 	g->ef_construction = ef_construction;
@@ -545,12 +565,14 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 	g->count0 = graph_alloc(cap * sizeof(uint32));
 	g->links0 = (uint32 *) TYPEALIGN(64, graph_alloc(cap * g->m0 * sizeof(uint32) + 64));
 	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
+	g->kept0 = graph_alloc(cap * g->m0 * sizeof(bool));
 	g->levels = graph_alloc(cap);
 	g->upper_off = graph_alloc(cap * sizeof(uint32));
 	g->upper_slots = graph_upper_slots(capacity, m, g->max_level);
 	g->upper_count = graph_alloc((Size) g->upper_slots * sizeof(uint32));
 	g->upper_links = graph_alloc((Size) g->upper_slots * m * sizeof(uint32));
 	g->upper_dists = graph_alloc((Size) g->upper_slots * m * sizeof(float));
+	g->upper_kept = graph_alloc((Size) g->upper_slots * m * sizeof(bool));
 	g->visited = graph_alloc(cap * sizeof(uint32));
 	memset(g->visited, 0, cap * sizeof(uint32));
 
@@ -598,12 +620,107 @@ graph_descend(OmenGraph *g, const float *query, int stop)
 }
 
 /*
+ * Adds a link from u to v, at distance d, into u's list at level, which is
+ * kept ascending.  Like a new node's list, a list keeps the links the
+ * heuristic keeps and fills the other places with the nearest links it
+ * rejects.  Each link's flag says whether the heuristic keeps it, so adding
+ * one only checks it against the kept links before it, and the kept ones
+ * after it against it, instead of rerunning the selection.  A full list
+ * drops its farthest rejected link, or its farthest link if it has none.
+ */
+static void
+graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
+{
+	int			maxlinks = level == 0 ? g->m0 : g->m;
+	uint32	   *count;
+	float	   *dists;
+	bool	   *kept;
+	uint32	   *links = graph_links(g, u, level, &count, &dists, &kept);
+	int			cnt = *count;
+	int			pos = cnt;
+	uint32		nl[OMEN_MAX_LINKS + 1];
+	float		nd[OMEN_MAX_LINKS + 1];
+	bool		nk[OMEN_MAX_LINKS + 1];
+	uint32		added[OMEN_MAX_LINKS + 1];
+	int			nadded = 0;
+	bool		removed = false;
+	int			drop;
+
+	while (pos > 0 && dists[pos - 1] > d)
+		pos--;
+
+	memcpy(nl, links, sizeof(uint32) * pos);
+	memcpy(nd, dists, sizeof(float) * pos);
+	memcpy(nk, kept, sizeof(bool) * pos);
+	nl[pos] = v;
+	nd[pos] = d;
+	nk[pos] = true;
+	memcpy(nl + pos + 1, links + pos, sizeof(uint32) * (cnt - pos));
+	memcpy(nd + pos + 1, dists + pos, sizeof(float) * (cnt - pos));
+	memcpy(nk + pos + 1, kept + pos, sizeof(bool) * (cnt - pos));
+	cnt++;
+
+	if (g->select != OMEN_SELECT_NEAREST)
+	{
+		for (int j = 0; j < pos && nk[pos]; j++)
+			if (nk[j] && mem_pair_distance(g, nl[j], v) < d)
+				nk[pos] = false;
+		if (nk[pos])
+			added[nadded++] = v;
+
+		/*
+		 * A kept link after v can only lose to links that joined the kept
+		 * ones; a rejected one can only win once a kept one has left.
+		 */
+		for (int j = pos + 1; j < cnt && nadded > 0; j++)
+		{
+			if (nk[j])
+			{
+				for (int a = 0; a < nadded; a++)
+					if (mem_pair_distance(g, added[a], nl[j]) < nd[j])
+					{
+						nk[j] = false;
+						removed = true;
+						break;
+					}
+			}
+			else if (removed)
+			{
+				nk[j] = true;
+				for (int k = 0; k < j && nk[j]; k++)
+					if (nk[k] && mem_pair_distance(g, nl[k], nl[j]) < nd[j])
+						nk[j] = false;
+				if (nk[j])
+					added[nadded++] = nl[j];
+			}
+		}
+	}
+
+	if (cnt > maxlinks)
+	{
+		drop = cnt - 1;
+		for (int j = cnt - 1; j >= 0; j--)
+			if (!nk[j])
+			{
+				drop = j;
+				break;
+			}
+		cnt--;
+		memmove(nl + drop, nl + drop + 1, sizeof(uint32) * (cnt - drop));
+		memmove(nd + drop, nd + drop + 1, sizeof(float) * (cnt - drop));
+		memmove(nk + drop, nk + drop + 1, sizeof(bool) * (cnt - drop));
+	}
+	memcpy(links, nl, sizeof(uint32) * cnt);
+	memcpy(dists, nd, sizeof(float) * cnt);
+	memcpy(kept, nk, sizeof(bool) * cnt);
+	*count = cnt;
+}
+
+/*
  * Links the new node id to its selected neighbours at level and adds the
- * back-links, pruning a full list with the heuristic.  Lists are kept
- * ascending by distance.  Pruned links are not kept: refilling lists to the
- * brim makes every later back-link prune again, tripling the distance work
- * of a build for a small gain in recall per query distance.  A new node
- * takes m links on every level (2m at level 0 measured no better).
+ * back-links.  Like pgvector's build, and unlike inserts into pages, lists
+ * are filled to the brim: the extra links cost build time but buy recall at
+ * small ef_search.
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
@@ -613,70 +730,20 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	OmenCand   *sel = g->prune;
 	uint32	   *count;
 	float	   *dists;
-	uint32	   *links = graph_links(g, id, level, &count, &dists);
+	bool	   *kept;
+	uint32	   *links = graph_links(g, id, level, &count, &dists, &kept);
 	int			nsel;
 
-	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, g->m, g->select,
-								 sel);
+	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, maxlinks,
+								 g->select, sel, kept);
 	*count = nsel;
 	for (int i = 0; i < nsel; i++)
 	{
 		links[i] = (uint32) sel[i].id;
 		dists[i] = sel[i].dist;
 	}
-
 	for (int i = 0; i < nsel; i++)
-	{
-		uint32		nb = links[i];
-		float		d = dists[i];
-		uint32	   *ncount;
-		float	   *nd;
-		uint32	   *nl = graph_links(g, nb, level, &ncount, &nd);
-		int			cnt = *ncount;
-		int			pos = cnt;
-
-		/* position of the new link in the ascending list */
-		while (pos > 0 && nd[pos - 1] > d)
-			pos--;
-
-		if (cnt < maxlinks)
-		{
-			memmove(&nl[pos + 1], &nl[pos], sizeof(uint32) * (cnt - pos));
-			memmove(&nd[pos + 1], &nd[pos], sizeof(float) * (cnt - pos));
-			nl[pos] = id;
-			nd[pos] = d;
-			*ncount = cnt + 1;
-		}
-		else
-		{
-			OmenCand	all[OMEN_MAX_LINKS + 1];
-			OmenCand	keep[OMEN_MAX_LINKS];
-			int			nkeep;
-
-			for (int j = 0, k = 0; j <= cnt; j++)
-			{
-				if (j == pos)
-				{
-					all[j].id = id;
-					all[j].dist = d;
-				}
-				else
-				{
-					all[j].id = nl[k];
-					all[j].dist = nd[k];
-					k++;
-				}
-			}
-			nkeep = select_neighbors_impl(&mem_ops, g, all, cnt + 1, maxlinks,
-										  g->select, keep);
-			for (int j = 0; j < nkeep; j++)
-			{
-				nl[j] = (uint32) keep[j].id;
-				nd[j] = keep[j].dist;
-			}
-			*ncount = nkeep;
-		}
-	}
+		graph_add_link(g, links[i], level, id, dists[i]);
 }
 
 int
@@ -843,7 +910,7 @@ omen_graph_connect_all(OmenGraph *g)
 				continue;
 
 			v = (uint32) res[pick].id;
-			links = graph_links(g, v, 0, &count, &dists);
+			links = graph_links(g, v, 0, &count, &dists, NULL);
 			if (*count == (uint32) g->m0)
 				(*count)--;		/* drop the farthest */
 			pos = *count;
@@ -903,7 +970,7 @@ omen_graph_neighbors(const OmenGraph *g, int id, int level,
 {
 	uint32	   *count;
 
-	*out = graph_links(g, id, level, &count, NULL);
+	*out = graph_links(g, id, level, &count, NULL, NULL);
 	return *count;
 }
 
