@@ -120,9 +120,9 @@ typedef struct OmenNodePos
 PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
 
 static Size
-builder_node_bytes(int dims, int m)
+builder_node_bytes(int dims, int metric, int m)
 {
-	return omen_graph_node_bytes(dims, m) +
+	return omen_graph_node_bytes(dims, metric, m) +
 		sizeof(ItemPointerData) * OMEN_HEAPTIDS + sizeof(uint8);
 }
 
@@ -133,7 +133,7 @@ static void
 builder_open_segment(OmenBuilder *b)
 {
 	MemoryContext old;
-	Size		per = builder_node_bytes(b->dims, b->m);
+	Size		per = builder_node_bytes(b->dims, b->metric, b->m);
 	Size		cap = b->budget / per;
 
 	cap = Min(cap, (Size) b->capacity_hint);
@@ -561,7 +561,8 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	 * that many, as a graph also seals when its upper-level arena fills.
 	 */
 	mincap = (leader->budget / participants) /
-		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS, leader->m);
+		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS,
+						   leader->metric, leader->m);
 	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
 	maxsegs = 2 * (leader->capacity_hint / mincap) + participants + 16;
 	estshared = add_size(offsetof(OmenBuildShared, segs),
@@ -682,7 +683,7 @@ fits_one_budget(OmenBuilder *b)
 	if (b->dims == 0)
 		return false;			/* no typmod: the size is unknown */
 	estimate_rel_size(b->heap, NULL, &pages, &tuples, &allvisfrac);
-	return tuples * builder_node_bytes(b->dims, b->m) <= (double) b->budget;
+	return tuples * builder_node_bytes(b->dims, b->metric, b->m) <= (double) b->budget;
 }
 
 IndexBuildResult *

@@ -57,6 +57,8 @@ struct OmenGraph
 	int			top_level;
 
 	float	   *vectors;		/* [capacity][dim] */
+	uint8	   *codes;			/* [capacity][code_stride], or NULL */
+	Size		code_stride;
 	uint32	   *count0;			/* [capacity]: links at level 0 */
 	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
 	float	   *dists0;			/* [capacity][m0]: distance of each link */
@@ -78,6 +80,22 @@ struct OmenGraph
 	OmenCand   *layer_res;		/* [max_level + 1][ef_construction] */
 	OmenCand   *prune;			/* [m0 + 1] */
 };
+
+/*
+ * A row of codes: the vector in 8 bits an element, a quarter of the bytes
+ * a search has to fetch.  Rows are cache-line aligned.
+ */
+typedef struct OmenCodeRow
+{
+	float		offset;
+	float		scale;
+	uint8		code[FLEXIBLE_ARRAY_MEMBER];
+} OmenCodeRow;
+
+#define OMEN_CODE_STRIDE(dim) TYPEALIGN(64, offsetof(OmenCodeRow, code) + (dim))
+
+/* L1 has no coded kernel. */
+#define OMEN_CODED_METRIC(metric) ((metric) != OMEN_METRIC_L1)
 
 /* Binary heaps on plain arrays */
 
@@ -406,13 +424,47 @@ graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
 	return g->upper_links + slot * g->m;
 }
 
-static inline void
-graph_prefetch_vec(const OmenGraph *g, uint32 id)
+static inline const OmenCodeRow *
+graph_code(const OmenGraph *g, uint32 id)
 {
-	const char *p = (const char *) graph_vec(g, id);
-	int			bytes = g->dim * (int) sizeof(float);
+	return (const OmenCodeRow *) (g->codes + (Size) id * g->code_stride);
+}
 
-	for (int off = 0; off < bytes; off += 64)
+/*
+ * Distance from query to node id as searches see it: from the codes when
+ * the graph has them, which are within rounding of the exact distance.
+ */
+static inline float
+graph_distance(const OmenGraph *g, const float *query, uint32 id)
+{
+	const OmenCodeRow *row;
+
+	if (g->codes == NULL)
+		return omen_distance(g->metric, query, graph_vec(g, id), g->dim);
+	row = graph_code(g, id);
+	if (g->metric == OMEN_METRIC_L2)
+		return omen_l2sq_u8(query, row->code, row->offset, row->scale, g->dim);
+	return -omen_dot_u8(query, row->code, row->offset, row->scale, g->dim);
+}
+
+/* Hint that graph_distance() will read node id. */
+static inline void
+graph_prefetch_node(const OmenGraph *g, uint32 id)
+{
+	const char *p;
+	Size		bytes;
+
+	if (g->codes)
+	{
+		p = (const char *) graph_code(g, id);
+		bytes = g->code_stride;
+	}
+	else
+	{
+		p = (const char *) graph_vec(g, id);
+		bytes = g->dim * sizeof(float);
+	}
+	for (Size off = 0; off < bytes; off += 64)
 		__builtin_prefetch(p + off);
 }
 
@@ -438,23 +490,25 @@ mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
 {
 	OmenGraph  *g = (OmenGraph *) store;
 
-	graph_prefetch_vec(g, (uint32) ids[0]);
+	graph_prefetch_node(g, (uint32) ids[0]);
 	for (int i = 0; i < n; i++)
 	{
 		if (i + 1 < n)
-			graph_prefetch_vec(g, (uint32) ids[i + 1]);
-		out[i] = omen_distance(g->metric, query, graph_vec(g, (uint32) ids[i]),
-							   g->dim);
+			graph_prefetch_node(g, (uint32) ids[i + 1]);
+		out[i] = graph_distance(g, query, (uint32) ids[i]);
 	}
 }
 
+/*
+ * Exact vector of a against b's codes: callers keep a fixed while b varies,
+ * so a's floats stay in cache and only b's codes are fetched.
+ */
 static float
 mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
 {
 	OmenGraph  *g = (OmenGraph *) store;
 
-	return omen_distance(g->metric, graph_vec(g, (uint32) a),
-						 graph_vec(g, (uint32) b), g->dim);
+	return graph_distance(g, graph_vec(g, (uint32) a), (uint32) b);
 }
 
 static bool
@@ -520,7 +574,7 @@ graph_upper_slots(int capacity, int m, int max_level)
 }
 
 Size
-omen_graph_node_bytes(int dim, int m)
+omen_graph_node_bytes(int dim, int metric, int m)
 {
 	Size		m0 = 2 * (Size) m;
 	Size		slot = (1 + m) * sizeof(uint32) + m * (sizeof(float) + sizeof(bool));
@@ -533,6 +587,8 @@ omen_graph_node_bytes(int dim, int m)
 		+ sizeof(uint8)				/* level */
 		+ sizeof(uint32)			/* upper offset */
 		+ sizeof(uint32);			/* visited epoch */
+	if (OMEN_CODED_METRIC(metric))
+		bytes += OMEN_CODE_STRIDE(dim);
 	/* share of the upper-level arena, rounded up */
 	bytes += (slot * OMEN_UPPER_NUM + OMEN_UPPER_DEN * (m - 1) - 1) /
 		(OMEN_UPPER_DEN * (m - 1));
@@ -562,6 +618,11 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 	g->top_level = -1;
 
 	g->vectors = graph_alloc(cap * dim * sizeof(float));
+	if (OMEN_CODED_METRIC(metric))
+	{
+		g->code_stride = OMEN_CODE_STRIDE(dim);
+		g->codes = (uint8 *) TYPEALIGN(64, graph_alloc(cap * g->code_stride + 64));
+	}
 	g->count0 = graph_alloc(cap * sizeof(uint32));
 	g->links0 = (uint32 *) TYPEALIGN(64, graph_alloc(cap * g->m0 * sizeof(uint32) + 64));
 	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
@@ -599,6 +660,36 @@ graph_search_level(OmenGraph *g, const float *query, const OmenCand *entry,
 		g->visited[entry[i].id] = g->epoch;
 	return search_layer_impl(&mem_ops, mem_prefetch, g, query, entry, nentry,
 							 ef, level, result, &g->heap);
+}
+
+/*
+ * graph_search_level with exact distances in the result, ascending: these
+ * decide links and are stored with them.
+ */
+static int
+graph_search_exact(OmenGraph *g, const float *query, const OmenCand *entry,
+				   int nentry, int ef, int level, OmenCand *result)
+{
+	int			n = graph_search_level(g, query, entry, nentry, ef, level,
+									   result);
+
+	if (g->codes == NULL)
+		return n;
+	for (int i = 0; i < n; i++)
+	{
+		OmenCand	c = result[i];
+		int			j = i;
+
+		c.dist = omen_distance(g->metric, query, graph_vec(g, (uint32) c.id),
+							   g->dim);
+		while (j > 0 && result[j - 1].dist > c.dist)
+		{
+			result[j] = result[j - 1];
+			j--;
+		}
+		result[j] = c;
+	}
+	return n;
 }
 
 /* Greedy descent from the entry point down to level stop + 1. */
@@ -663,7 +754,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 	if (g->select != OMEN_SELECT_NEAREST)
 	{
 		for (int j = 0; j < pos && nk[pos]; j++)
-			if (nk[j] && mem_pair_distance(g, nl[j], v) < d)
+			if (nk[j] && mem_pair_distance(g, v, nl[j]) < d)
 				nk[pos] = false;
 		if (nk[pos])
 			added[nadded++] = v;
@@ -677,7 +768,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 			if (nk[j])
 			{
 				for (int a = 0; a < nadded; a++)
-					if (mem_pair_distance(g, added[a], nl[j]) < nd[j])
+					if (mem_pair_distance(g, nl[j], added[a]) < nd[j])
 					{
 						nk[j] = false;
 						removed = true;
@@ -688,7 +779,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 			{
 				nk[j] = true;
 				for (int k = 0; k < j && nk[j]; k++)
-					if (nk[k] && mem_pair_distance(g, nl[k], nl[j]) < nd[j])
+					if (nk[k] && mem_pair_distance(g, nl[j], nl[k]) < nd[j])
 						nk[j] = false;
 				if (nk[j])
 					added[nadded++] = nl[j];
@@ -773,10 +864,10 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 			OmenCand   *res = g->layer_res + (Size) l * g->ef_construction;
 
 			if (l == lo)
-				nres[l] = graph_search_level(g, vec, &ep, 1,
+				nres[l] = graph_search_exact(g, vec, &ep, 1,
 											 g->ef_construction, l, res);
 			else
-				nres[l] = graph_search_level(g, vec,
+				nres[l] = graph_search_exact(g, vec,
 											 res + g->ef_construction,
 											 nres[l + 1],
 											 g->ef_construction, l, res);
@@ -806,6 +897,12 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 		lo = -1;
 
 	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
+	if (g->codes)
+	{
+		OmenCodeRow *row = (OmenCodeRow *) graph_code(g, id);
+
+		omen_quantize_u8(vec, g->dim, row->code, &row->offset, &row->scale);
+	}
 	g->levels[id] = level;
 	g->count0[id] = 0;
 	if (level > 0)
@@ -897,7 +994,7 @@ omen_graph_connect_all(OmenGraph *g)
 			CHECK_FOR_INTERRUPTS();
 
 			ep = graph_descend(g, graph_vec(g, u), 0);
-			n = graph_search_level(g, graph_vec(g, u), &ep, 1,
+			n = graph_search_exact(g, graph_vec(g, u), &ep, 1,
 								   g->ef_construction, 0, res);
 			for (int i = 0; i < n && pick < 0; i++)
 				if (res[i].id != u && reached[res[i].id] &&
@@ -987,7 +1084,7 @@ omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
 	ef = Max(ef, k);
 	ep = graph_descend(g, query, 0);
 	res = palloc(sizeof(OmenCand) * ef);
-	n = graph_search_level(g, query, &ep, 1, ef, 0, res);
+	n = graph_search_exact(g, query, &ep, 1, ef, 0, res);
 	n = Min(n, k);
 	memcpy(out, res, sizeof(OmenCand) * n);
 	pfree(res);

@@ -102,7 +102,7 @@ extern int	omen_random_level(double uniform, int m, int max_level);
  */
 typedef struct OmenGraph OmenGraph;
 
-extern Size omen_graph_node_bytes(int dim, int m);
+extern Size omen_graph_node_bytes(int dim, int metric, int m);
 extern OmenGraph *omen_graph_create(int dim, int metric, int m,
 									int ef_construction, int max_level,
 									int capacity, uint64 seed);
