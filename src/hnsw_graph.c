@@ -16,6 +16,7 @@
 
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "storage/spin.h"
 #include "utils/memutils.h"
 
 #include "distance.h"
@@ -42,8 +43,32 @@ typedef struct OmenHeap
 	int			cap;
 } OmenHeap;
 
+/*
+ * The head of a graph's memory, which parallel build participants share:
+ * settings, then counters under a spinlock.  The arrays follow (see
+ * graph_layout).
+ */
+typedef struct OmenGraphShared
+{
+	int			dim;
+	int			metric;
+	int			m;
+	int			ef_construction;
+	int			max_level;
+	int			capacity;
+	bool		concurrent;		/* inserts run in several processes at once */
+
+	slock_t		mutex;			/* protects the fields below */
+	int			count;
+	int			entry;			/* -1 while empty */
+	int			top_level;
+	uint32		upper_used;
+} OmenGraphShared;
+
+/* One process's handle on a graph; the arrays are the shared ones. */
 struct OmenGraph
 {
+	OmenGraphShared *sh;
 	int			dim;
 	int			metric;
 	OmenSelectMode select;		/* for a new node's links */
@@ -52,10 +77,15 @@ struct OmenGraph
 	int			ef_construction;
 	int			max_level;
 	int			capacity;
-	int			count;
-	int			entry;			/* -1 while empty */
-	int			top_level;
+	uint32		upper_slots;
 
+	/*
+	 * Per node: its lists at every level, and the heap TIDs the caller
+	 * keeps, change under the node's lock when inserts are concurrent (locks
+	 * is NULL otherwise).  A node's vector, codes and level are written
+	 * before anything links to it and never change.
+	 */
+	slock_t    *locks;			/* [capacity] */
 	float	   *vectors;		/* [capacity][dim] */
 	uint8	   *codes;			/* [capacity][code_stride], or NULL */
 	Size		code_stride;
@@ -69,9 +99,8 @@ struct OmenGraph
 	uint32	   *upper_links;	/* [upper_slots][m] */
 	float	   *upper_dists;	/* [upper_slots][m] */
 	bool	   *upper_kept;		/* [upper_slots][m] */
-	uint32		upper_used;
-	uint32		upper_slots;
 
+	/* this process's */
 	uint32	   *visited;		/* [capacity]: epoch of last visit */
 	uint32		epoch;
 
@@ -96,6 +125,20 @@ typedef struct OmenCodeRow
 
 /* L1 has no coded kernel. */
 #define OMEN_CODED_METRIC(metric) ((metric) != OMEN_METRIC_L1)
+
+void
+omen_graph_lock(OmenGraph *g, int id)
+{
+	if (g->locks)
+		SpinLockAcquire(&g->locks[id]);
+}
+
+void
+omen_graph_unlock(OmenGraph *g, int id)
+{
+	if (g->locks)
+		SpinLockRelease(&g->locks[id]);
+}
 
 /* Binary heaps on plain arrays */
 
@@ -474,13 +517,16 @@ mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
 	OmenGraph  *g = (OmenGraph *) store;
 	uint32	   *count;
 	const uint32 *l = graph_links(g, (uint32) id, level, &count, NULL, NULL);
-	int			n = *count;
+	int			n;
 
+	omen_graph_lock(g, (int) id);
+	n = *count;
 	for (int i = 0; i < n; i++)
 	{
 		out[i] = l[i];
 		__builtin_prefetch(&g->visited[l[i]]);
 	}
+	omen_graph_unlock(g, (int) id);
 	return n;
 }
 
@@ -540,29 +586,6 @@ static const OmenStoreOps mem_ops = {
 	mem_neighbors, mem_distances, mem_pair_distance, mem_visit
 };
 
-/*
- * Allocates a large array of the graph.  The build touches it at random, so
- * with 4 kB pages nearly every vector fetch also misses the TLB; asking for
- * transparent huge pages avoids that where the kernel offers them.
- */
-static void *
-graph_alloc(Size size)
-{
-	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size);
-
-#ifdef MADV_HUGEPAGE
-	{
-		const Size	huge = 2 * 1024 * 1024;
-		uintptr_t	start = TYPEALIGN(huge, (uintptr_t) p);
-		uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) p + size);
-
-		if (end > start)
-			(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-	}
-#endif
-	return p;
-}
-
 /* Upper-level slots to allocate for a capacity. */
 static uint32
 graph_upper_slots(int capacity, int m, int max_level)
@@ -586,6 +609,7 @@ omen_graph_node_bytes(int dim, int metric, int m)
 		+ m0 * sizeof(bool)			/* their heuristic flags */
 		+ sizeof(uint8)				/* level */
 		+ sizeof(uint32)			/* upper offset */
+		+ sizeof(slock_t)			/* lock */
 		+ sizeof(uint32);			/* visited epoch */
 	if (OMEN_CODED_METRIC(metric))
 		bytes += OMEN_CODE_STRIDE(dim);
@@ -595,55 +619,169 @@ omen_graph_node_bytes(int dim, int metric, int m)
 	return bytes;
 }
 
+/* Reserves bytes at *off, cache-line aligned; NULL when only sizing. */
+static void *
+graph_place(char *base, Size *off, Size bytes)
+{
+	void	   *p;
+
+	*off = TYPEALIGN(64, *off);
+	p = base ? base + *off : NULL;
+	*off += bytes;
+	return p;
+}
+
+/*
+ * Points g's arrays into the graph memory at base (or, with base NULL,
+ * only sizes it) from g's settings; returns the bytes it spans.
+ */
+static Size
+graph_layout(OmenGraph *g, char *base)
+{
+	Size		cap = g->capacity;
+	Size		slots = g->upper_slots;
+	Size		off = sizeof(OmenGraphShared);
+
+	g->locks = graph_place(base, &off, cap * sizeof(slock_t));
+	g->vectors = graph_place(base, &off, cap * g->dim * sizeof(float));
+	g->code_stride = OMEN_CODED_METRIC(g->metric) ? OMEN_CODE_STRIDE(g->dim) : 0;
+	g->codes = graph_place(base, &off, cap * g->code_stride);
+	g->count0 = graph_place(base, &off, cap * sizeof(uint32));
+	g->links0 = graph_place(base, &off, cap * g->m0 * sizeof(uint32));
+	g->dists0 = graph_place(base, &off, cap * g->m0 * sizeof(float));
+	g->kept0 = graph_place(base, &off, cap * g->m0 * sizeof(bool));
+	g->levels = graph_place(base, &off, cap);
+	g->upper_off = graph_place(base, &off, cap * sizeof(uint32));
+	g->upper_count = graph_place(base, &off, slots * sizeof(uint32));
+	g->upper_links = graph_place(base, &off, slots * g->m * sizeof(uint32));
+	g->upper_dists = graph_place(base, &off, slots * g->m * sizeof(float));
+	g->upper_kept = graph_place(base, &off, slots * g->m * sizeof(bool));
+	if (g->code_stride == 0)
+		g->codes = NULL;
+	return off;
+}
+
+/* A handle with the settings of sh, not yet pointing anywhere. */
+static OmenGraph *
+graph_handle(OmenGraphShared *sh)
+{
+	OmenGraph  *g = palloc0(sizeof(OmenGraph));
+
+	g->sh = sh;
+	g->dim = sh->dim;
+	g->metric = sh->metric;
+	g->select = OMEN_SELECT_MODE(sh->metric) == OMEN_SELECT_HEURISTIC ?
+		OMEN_SELECT_HEURISTIC_FILL : OMEN_SELECT_NEAREST;
+	g->m = sh->m;
+	g->m0 = 2 * sh->m;
+	g->ef_construction = sh->ef_construction;
+	g->max_level = sh->max_level;
+	g->capacity = sh->capacity;
+	g->upper_slots = graph_upper_slots(sh->capacity, sh->m, sh->max_level);
+	return g;
+}
+
+Size
+omen_graph_size(int dim, int metric, int m, int max_level, int capacity)
+{
+	OmenGraphShared sh;
+
+	sh.dim = dim;
+	sh.metric = metric;
+	sh.m = m;
+	sh.ef_construction = 1;
+	sh.max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
+	sh.capacity = capacity;
+	return graph_layout(graph_handle(&sh), NULL);
+}
+
+/* Points a new handle on the graph at mem, with this process's state. */
+static OmenGraph *
+graph_open(void *mem, uint64 seed)
+{
+	OmenGraphShared *sh = (OmenGraphShared *) mem;
+	OmenGraph  *g = graph_handle(sh);
+
+	graph_layout(g, (char *) mem);
+	if (!sh->concurrent)
+		g->locks = NULL;
+	g->visited = MemoryContextAllocHuge(CurrentMemoryContext,
+										sizeof(uint32) * g->capacity);
+	memset(g->visited, 0, sizeof(uint32) * g->capacity);
+	pg_prng_seed(&g->prng, seed);
+	g->heap.cap = 4 * g->ef_construction + OMEN_MAX_LINKS;
+	g->heap.c = palloc(sizeof(OmenCand) * g->heap.cap);
+	g->layer_res = palloc(sizeof(OmenCand) * (g->max_level + 1) *
+						  g->ef_construction);
+	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
+	return g;
+}
+
+OmenGraph *
+omen_graph_create_in(void *mem, bool concurrent, int dim, int metric, int m,
+					 int ef_construction, int max_level, int capacity,
+					 uint64 seed)
+{
+	OmenGraphShared *sh = (OmenGraphShared *) mem;
+
+	Assert(m >= 2 && m <= OMEN_MAX_M);
+	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
+	Assert(mem == (void *) TYPEALIGN(64, mem));
+
+	memset(sh, 0, sizeof(OmenGraphShared));
+	sh->dim = dim;
+	sh->metric = metric;
+	sh->m = m;
+	sh->ef_construction = ef_construction;
+	sh->max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
+	sh->capacity = capacity;
+	sh->concurrent = concurrent;
+	SpinLockInit(&sh->mutex);
+	sh->entry = -1;
+	sh->top_level = -1;
+	if (concurrent)
+	{
+		OmenGraph  *g = graph_handle(sh);
+
+		graph_layout(g, (char *) mem);
+		for (int i = 0; i < capacity; i++)
+			SpinLockInit(&g->locks[i]);
+		pfree(g);
+	}
+	return graph_open(mem, seed);
+}
+
+OmenGraph *
+omen_graph_attach(void *mem, uint64 seed)
+{
+	return graph_open(mem, seed);
+}
+
+/*
+ * A graph in local memory.  The build touches it at random, so with 4 kB
+ * pages nearly every vector fetch also misses the TLB; asking for
+ * transparent huge pages avoids that where the kernel offers them.
+ */
 OmenGraph *
 omen_graph_create(int dim, int metric, int m, int ef_construction,
 				  int max_level, int capacity, uint64 seed)
 {
-	OmenGraph  *g = palloc0(sizeof(OmenGraph));
-	Size		cap = capacity;
+	Size		size = omen_graph_size(dim, metric, m, max_level, capacity);
+	char	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size + 64);
+	char	   *mem = (char *) TYPEALIGN(64, p);
 
-	Assert(m >= 2 && m <= OMEN_MAX_M);
-	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
-
-	g->dim = dim;
-	g->metric = metric;
-	g->select = OMEN_SELECT_MODE(metric) == OMEN_SELECT_HEURISTIC ?
-		OMEN_SELECT_HEURISTIC_FILL : OMEN_SELECT_NEAREST;
-	g->m = m;
-	g->m0 = 2 * m;
-	g->ef_construction = ef_construction;
-	g->max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
-	g->capacity = capacity;
-	g->entry = -1;
-	g->top_level = -1;
-
-	g->vectors = graph_alloc(cap * dim * sizeof(float));
-	if (OMEN_CODED_METRIC(metric))
+#ifdef MADV_HUGEPAGE
 	{
-		g->code_stride = OMEN_CODE_STRIDE(dim);
-		g->codes = (uint8 *) TYPEALIGN(64, graph_alloc(cap * g->code_stride + 64));
-	}
-	g->count0 = graph_alloc(cap * sizeof(uint32));
-	g->links0 = (uint32 *) TYPEALIGN(64, graph_alloc(cap * g->m0 * sizeof(uint32) + 64));
-	g->dists0 = graph_alloc(cap * g->m0 * sizeof(float));
-	g->kept0 = graph_alloc(cap * g->m0 * sizeof(bool));
-	g->levels = graph_alloc(cap);
-	g->upper_off = graph_alloc(cap * sizeof(uint32));
-	g->upper_slots = graph_upper_slots(capacity, m, g->max_level);
-	g->upper_count = graph_alloc((Size) g->upper_slots * sizeof(uint32));
-	g->upper_links = graph_alloc((Size) g->upper_slots * m * sizeof(uint32));
-	g->upper_dists = graph_alloc((Size) g->upper_slots * m * sizeof(float));
-	g->upper_kept = graph_alloc((Size) g->upper_slots * m * sizeof(bool));
-	g->visited = graph_alloc(cap * sizeof(uint32));
-	memset(g->visited, 0, cap * sizeof(uint32));
+		const Size	huge = 2 * 1024 * 1024;
+		uintptr_t	start = TYPEALIGN(huge, (uintptr_t) mem);
+		uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) mem + size);
 
-	pg_prng_seed(&g->prng, seed);
-	g->heap.cap = 4 * ef_construction + OMEN_MAX_LINKS;
-	g->heap.c = palloc(sizeof(OmenCand) * g->heap.cap);
-	g->layer_res = palloc(sizeof(OmenCand) * (g->max_level + 1) *
-						  ef_construction);
-	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
-	return g;
+		if (end > start)
+			(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+	}
+#endif
+	return omen_graph_create_in(mem, false, dim, metric, m, ef_construction,
+								max_level, capacity, seed);
 }
 
 /* Searches one level of the graph with a fresh visited set. */
@@ -692,15 +830,15 @@ graph_search_exact(OmenGraph *g, const float *query, const OmenCand *entry,
 	return n;
 }
 
-/* Greedy descent from the entry point down to level stop + 1. */
+/* Greedy descent from entry, at top, down to level stop + 1. */
 static OmenCand
-graph_descend(OmenGraph *g, const float *query, int stop)
+graph_descend(OmenGraph *g, const float *query, int entry, int top, int stop)
 {
 	OmenCand	ep;
 
-	ep.id = g->entry;
-	ep.dist = omen_distance(g->metric, query, graph_vec(g, g->entry), g->dim);
-	for (int l = g->top_level; l > stop; l--)
+	ep.id = entry;
+	ep.dist = omen_distance(g->metric, query, graph_vec(g, entry), g->dim);
+	for (int l = top; l > stop; l--)
 	{
 		OmenCand	best;
 
@@ -737,6 +875,10 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 	bool		removed = false;
 	int			drop;
 
+	/* concurrent inserts may link each other both ways */
+	for (int j = 0; j < cnt; j++)
+		if (links[j] == v)
+			return;
 	while (pos > 0 && dists[pos - 1] > d)
 		pos--;
 
@@ -819,6 +961,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
 	OmenCand   *sel = g->prune;
+	bool		selkept[OMEN_MAX_LINKS];
 	uint32	   *count;
 	float	   *dists;
 	bool	   *kept;
@@ -826,39 +969,65 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	int			nsel;
 
 	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, maxlinks,
-								 g->select, sel, kept);
-	*count = nsel;
+								 g->select, sel, selkept);
+	omen_graph_lock(g, id);
+	if (*count == 0)
+	{
+		for (int i = 0; i < nsel; i++)
+		{
+			links[i] = (uint32) sel[i].id;
+			dists[i] = sel[i].dist;
+			kept[i] = selkept[i];
+		}
+		*count = nsel;
+	}
+	else
+	{
+		/* a concurrent insert that found id linked to it first */
+		for (int i = 0; i < nsel; i++)
+			graph_add_link(g, id, level, (uint32) sel[i].id, sel[i].dist);
+	}
+	omen_graph_unlock(g, id);
+
 	for (int i = 0; i < nsel; i++)
 	{
-		links[i] = (uint32) sel[i].id;
-		dists[i] = sel[i].dist;
+		uint32		nb = (uint32) sel[i].id;
+
+		omen_graph_lock(g, nb);
+		graph_add_link(g, nb, level, id, sel[i].dist);
+		omen_graph_unlock(g, nb);
 	}
-	for (int i = 0; i < nsel; i++)
-		graph_add_link(g, links[i], level, id, dists[i]);
 }
 
 int
 omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 				  bool *merged)
 {
-	uint32		id = g->count;
+	OmenGraphShared *sh = g->sh;
+	uint32		id;
+	uint32		upper;
 	int			level;
+	int			entry;
+	int			top;
 	int			lo;
 	int			nres[OMEN_GRAPH_MAX_LEVEL + 1];
 	OmenCand	ep;
 
 	CHECK_FOR_INTERRUPTS();
-	Assert(!omen_graph_full(g));
 	*merged = false;
 
 	level = omen_random_level(1.0 - pg_prng_double(&g->prng), g->m,
 							  g->max_level);
+	SpinLockAcquire(&sh->mutex);
+	entry = sh->entry;
+	top = sh->top_level;
+	SpinLockRelease(&sh->mutex);
 
-	if (g->entry >= 0)
+	if (entry >= 0)
 	{
 		/* search every level first, so a duplicate leaves no trace */
-		lo = Min(level, g->top_level);
-		ep = graph_descend(g, vec, lo);
+		lo = Min(level, top);
+		ep = graph_descend(g, vec, entry, top, lo);
 		for (int l = lo; l >= 0; l--)
 		{
 			OmenCand   *res = g->layer_res + (Size) l * g->ef_construction;
@@ -896,6 +1065,17 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 	else
 		lo = -1;
 
+	SpinLockAcquire(&sh->mutex);
+	if (sh->count >= g->capacity || sh->upper_used + level > g->upper_slots)
+	{
+		SpinLockRelease(&sh->mutex);
+		return -1;
+	}
+	id = sh->count++;
+	upper = sh->upper_used;
+	sh->upper_used += level;
+	SpinLockRelease(&sh->mutex);
+
 	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
 	if (g->codes)
 	{
@@ -905,23 +1085,23 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 	}
 	g->levels[id] = level;
 	g->count0[id] = 0;
-	if (level > 0)
-	{
-		g->upper_off[id] = g->upper_used;
-		for (int l = 0; l < level; l++)
-			g->upper_count[g->upper_used + l] = 0;
-		g->upper_used += level;
-	}
-	g->count++;
+	g->upper_off[id] = upper;
+	for (int l = 0; l < level; l++)
+		g->upper_count[upper + l] = 0;
 
 	for (int l = lo; l >= 0; l--)
 		graph_connect(g, id, l, g->layer_res + (Size) l * g->ef_construction,
 					  nres[l]);
 
-	if (level > g->top_level)
+	if (level > top)
 	{
-		g->entry = id;
-		g->top_level = level;
+		SpinLockAcquire(&sh->mutex);
+		if (level > sh->top_level)
+		{
+			sh->entry = id;
+			sh->top_level = level;
+		}
+		SpinLockRelease(&sh->mutex);
 	}
 	return id;
 }
@@ -954,30 +1134,36 @@ graph_flood(const OmenGraph *g, bool *reached, uint32 *queue, int qtail)
  * link, and a search could never return it.  Such a node gets a link from
  * the nearest reachable node a search finds for it: into a free slot when
  * one of the candidates has room, else replacing that node's farthest
- * link (a node orphaned that way is handled in the next round).
+ * link to a node with another incoming link (or, failing that, its
+ * farthest; a node orphaned that way is handled in the next round).
  */
 void
 omen_graph_connect_all(OmenGraph *g)
 {
 	bool	   *reached;
 	uint32	   *queue;
+	uint32	   *indegree;
 	OmenCand   *res = g->layer_res;
 
-	if (g->count == 0)
+	if (g->sh->count == 0)
 		return;
-	reached = palloc(sizeof(bool) * g->count);
-	queue = palloc(sizeof(uint32) * g->count);
+	reached = palloc(sizeof(bool) * g->sh->count);
+	queue = palloc(sizeof(uint32) * g->sh->count);
+	indegree = palloc0(sizeof(uint32) * g->sh->count);
+	for (uint32 u = 0; u < (uint32) g->sh->count; u++)
+		for (uint32 i = 0; i < g->count0[u]; i++)
+			indegree[g->links0[(Size) u * g->m0 + i]]++;
 
 	for (int round = 0; round < 8; round++)
 	{
 		int			orphans = 0;
 
-		memset(reached, 0, sizeof(bool) * g->count);
-		reached[g->entry] = true;
-		queue[0] = g->entry;
+		memset(reached, 0, sizeof(bool) * g->sh->count);
+		reached[g->sh->entry] = true;
+		queue[0] = g->sh->entry;
 		graph_flood(g, reached, queue, 1);
 
-		for (uint32 u = 0; u < (uint32) g->count; u++)
+		for (uint32 u = 0; u < (uint32) g->sh->count; u++)
 		{
 			OmenCand	ep;
 			int			n;
@@ -993,7 +1179,8 @@ omen_graph_connect_all(OmenGraph *g)
 			orphans++;
 			CHECK_FOR_INTERRUPTS();
 
-			ep = graph_descend(g, graph_vec(g, u), 0);
+			ep = graph_descend(g, graph_vec(g, u), g->sh->entry,
+							   g->sh->top_level, 0);
 			n = graph_search_exact(g, graph_vec(g, u), &ep, 1,
 								   g->ef_construction, 0, res);
 			for (int i = 0; i < n && pick < 0; i++)
@@ -1009,7 +1196,18 @@ omen_graph_connect_all(OmenGraph *g)
 			v = (uint32) res[pick].id;
 			links = graph_links(g, v, 0, &count, &dists, NULL);
 			if (*count == (uint32) g->m0)
-				(*count)--;		/* drop the farthest */
+			{
+				int			drop = *count - 1;
+
+				while (drop > 0 && indegree[links[drop]] < 2)
+					drop--;
+				if (indegree[links[drop]] < 2)
+					drop = *count - 1;
+				indegree[links[drop]]--;
+				(*count)--;
+				memmove(&links[drop], &links[drop + 1], sizeof(uint32) * (*count - drop));
+				memmove(&dists[drop], &dists[drop + 1], sizeof(float) * (*count - drop));
+			}
 			pos = *count;
 			while (pos > 0 && dists[pos - 1] > res[pick].dist)
 				pos--;
@@ -1018,6 +1216,7 @@ omen_graph_connect_all(OmenGraph *g)
 			links[pos] = u;
 			dists[pos] = res[pick].dist;
 			(*count)++;
+			indegree[u]++;
 
 			reached[u] = true;
 			queue[0] = u;
@@ -1028,25 +1227,26 @@ omen_graph_connect_all(OmenGraph *g)
 	}
 	pfree(reached);
 	pfree(queue);
+	pfree(indegree);
 }
 
 int
 omen_graph_count(const OmenGraph *g)
 {
-	return g->count;
+	return g->sh->count;
 }
 
 bool
 omen_graph_full(const OmenGraph *g)
 {
-	return g->count >= g->capacity ||
-		g->upper_used + g->max_level > g->upper_slots;
+	return g->sh->count >= g->capacity ||
+		g->sh->upper_used + g->max_level > g->upper_slots;
 }
 
 int
 omen_graph_entry(const OmenGraph *g)
 {
-	return g->entry;
+	return g->sh->entry;
 }
 
 int
@@ -1079,10 +1279,10 @@ omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
 	OmenCand   *res;
 	int			n;
 
-	if (g->entry < 0 || k <= 0)
+	if (g->sh->entry < 0 || k <= 0)
 		return 0;
 	ef = Max(ef, k);
-	ep = graph_descend(g, query, 0);
+	ep = graph_descend(g, query, g->sh->entry, g->sh->top_level, 0);
 	res = palloc(sizeof(OmenCand) * ef);
 	n = graph_search_exact(g, query, &ep, 1, ef, 0, res);
 	n = Min(n, k);
