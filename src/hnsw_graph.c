@@ -44,6 +44,17 @@ typedef struct OmenHeap
 } OmenHeap;
 
 /*
+ * A row of codes: the vector in 8 bits an element, a quarter of the bytes
+ * a search has to fetch.  Rows are cache-line aligned.
+ */
+typedef struct OmenCodeRow
+{
+	float		offset;
+	float		scale;
+	uint8		code[FLEXIBLE_ARRAY_MEMBER];
+} OmenCodeRow;
+
+/*
  * The head of a graph's memory, which parallel build participants share:
  * settings, then counters under a spinlock.  The arrays follow (see
  * graph_layout).
@@ -108,18 +119,8 @@ struct OmenGraph
 	OmenHeap	heap;
 	OmenCand   *layer_res;		/* [max_level + 1][ef_construction] */
 	OmenCand   *prune;			/* [m0 + 1] */
+	OmenCodeRow *newcode;		/* codes of the vector being inserted */
 };
-
-/*
- * A row of codes: the vector in 8 bits an element, a quarter of the bytes
- * a search has to fetch.  Rows are cache-line aligned.
- */
-typedef struct OmenCodeRow
-{
-	float		offset;
-	float		scale;
-	uint8		code[FLEXIBLE_ARRAY_MEMBER];
-} OmenCodeRow;
 
 #define OMEN_CODE_STRIDE(dim) TYPEALIGN(64, offsetof(OmenCodeRow, code) + (dim))
 
@@ -473,21 +474,27 @@ graph_code(const OmenGraph *g, uint32 id)
 	return (const OmenCodeRow *) (g->codes + (Size) id * g->code_stride);
 }
 
+static inline float
+graph_row_distance(const OmenGraph *g, const float *query,
+				   const OmenCodeRow *row)
+{
+	if (g->metric == OMEN_METRIC_L2)
+		return omen_l2sq_u8(query, row->code, row->offset, row->scale, g->dim);
+	return -omen_dot_u8(query, row->code, row->offset, row->scale, g->dim);
+}
+
 /*
- * Distance from query to node id as searches see it: from the codes when
- * the graph has them, which are within rounding of the exact distance.
+ * Distance from query to node id as the build sees it: from the codes when
+ * the graph has them.  Every distance the build compares, keeps with a
+ * link or uses to find duplicates comes from here, so they are all of one
+ * kind; recall measured with them equals that of exact distances.
  */
 static inline float
 graph_distance(const OmenGraph *g, const float *query, uint32 id)
 {
-	const OmenCodeRow *row;
-
 	if (g->codes == NULL)
 		return omen_distance(g->metric, query, graph_vec(g, id), g->dim);
-	row = graph_code(g, id);
-	if (g->metric == OMEN_METRIC_L2)
-		return omen_l2sq_u8(query, row->code, row->offset, row->scale, g->dim);
-	return -omen_dot_u8(query, row->code, row->offset, row->scale, g->dim);
+	return graph_row_distance(g, query, graph_code(g, id));
 }
 
 /* Hint that graph_distance() will read node id. */
@@ -714,6 +721,8 @@ graph_open(void *mem, uint64 seed)
 	g->layer_res = palloc(sizeof(OmenCand) * (g->max_level + 1) *
 						  g->ef_construction);
 	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
+	if (g->codes)
+		g->newcode = palloc(g->code_stride);
 	return g;
 }
 
@@ -800,36 +809,6 @@ graph_search_level(OmenGraph *g, const float *query, const OmenCand *entry,
 							 ef, level, result, &g->heap);
 }
 
-/*
- * graph_search_level with exact distances in the result, ascending: these
- * decide links and are stored with them.
- */
-static int
-graph_search_exact(OmenGraph *g, const float *query, const OmenCand *entry,
-				   int nentry, int ef, int level, OmenCand *result)
-{
-	int			n = graph_search_level(g, query, entry, nentry, ef, level,
-									   result);
-
-	if (g->codes == NULL)
-		return n;
-	for (int i = 0; i < n; i++)
-	{
-		OmenCand	c = result[i];
-		int			j = i;
-
-		c.dist = omen_distance(g->metric, query, graph_vec(g, (uint32) c.id),
-							   g->dim);
-		while (j > 0 && result[j - 1].dist > c.dist)
-		{
-			result[j] = result[j - 1];
-			j--;
-		}
-		result[j] = c;
-	}
-	return n;
-}
-
 /* Greedy descent from entry, at top, down to level stop + 1. */
 static OmenCand
 graph_descend(OmenGraph *g, const float *query, int entry, int top, int stop)
@@ -837,7 +816,7 @@ graph_descend(OmenGraph *g, const float *query, int entry, int top, int stop)
 	OmenCand	ep;
 
 	ep.id = entry;
-	ep.dist = omen_distance(g->metric, query, graph_vec(g, entry), g->dim);
+	ep.dist = graph_distance(g, query, entry);
 	for (int l = top; l > stop; l--)
 	{
 		OmenCand	best;
@@ -1015,6 +994,9 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 
 	CHECK_FOR_INTERRUPTS();
 	*merged = false;
+	if (g->codes)
+		omen_quantize_u8(vec, g->dim, g->newcode->code, &g->newcode->offset,
+						 &g->newcode->scale);
 
 	level = omen_random_level(1.0 - pg_prng_double(&g->prng), g->m,
 							  g->max_level);
@@ -1033,10 +1015,10 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 			OmenCand   *res = g->layer_res + (Size) l * g->ef_construction;
 
 			if (l == lo)
-				nres[l] = graph_search_exact(g, vec, &ep, 1,
+				nres[l] = graph_search_level(g, vec, &ep, 1,
 											 g->ef_construction, l, res);
 			else
-				nres[l] = graph_search_exact(g, vec,
+				nres[l] = graph_search_level(g, vec,
 											 res + g->ef_construction,
 											 nres[l + 1],
 											 g->ef_construction, l, res);
@@ -1046,7 +1028,10 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 		{
 			float		self = 0.0f;
 
-			if (g->metric != OMEN_METRIC_L2 && g->metric != OMEN_METRIC_L1)
+			/* a duplicate's distance is that of vec to itself */
+			if (g->codes)
+				self = graph_row_distance(g, vec, g->newcode);
+			else if (g->metric != OMEN_METRIC_L1)
 				self = omen_distance(g->metric, vec, vec, g->dim);
 			for (int i = 0; i < nres[0]; i++)
 			{
@@ -1078,11 +1063,7 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 
 	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
 	if (g->codes)
-	{
-		OmenCodeRow *row = (OmenCodeRow *) graph_code(g, id);
-
-		omen_quantize_u8(vec, g->dim, row->code, &row->offset, &row->scale);
-	}
+		memcpy((OmenCodeRow *) graph_code(g, id), g->newcode, g->code_stride);
 	g->levels[id] = level;
 	g->count0[id] = 0;
 	g->upper_off[id] = upper;
@@ -1181,7 +1162,7 @@ omen_graph_connect_all(OmenGraph *g)
 
 			ep = graph_descend(g, graph_vec(g, u), g->sh->entry,
 							   g->sh->top_level, 0);
-			n = graph_search_exact(g, graph_vec(g, u), &ep, 1,
+			n = graph_search_level(g, graph_vec(g, u), &ep, 1,
 								   g->ef_construction, 0, res);
 			for (int i = 0; i < n && pick < 0; i++)
 				if (res[i].id != u && reached[res[i].id] &&
@@ -1284,7 +1265,7 @@ omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
 	ef = Max(ef, k);
 	ep = graph_descend(g, query, g->sh->entry, g->sh->top_level, 0);
 	res = palloc(sizeof(OmenCand) * ef);
-	n = graph_search_exact(g, query, &ep, 1, ef, 0, res);
+	n = graph_search_level(g, query, &ep, 1, ef, 0, res);
 	n = Min(n, k);
 	memcpy(out, res, sizeof(OmenCand) * n);
 	pfree(res);
