@@ -497,9 +497,12 @@ graph_distance(const OmenGraph *g, const float *query, uint32 id)
 	return graph_row_distance(g, query, graph_code(g, id));
 }
 
-/* Hint that graph_distance() will read node id. */
+/*
+ * Hint that graph_distance() will read node id: soon (into L1), or after
+ * the next node (into L2, whose room for misses in flight is larger).
+ */
 static inline void
-graph_prefetch_node(const OmenGraph *g, uint32 id)
+graph_prefetch_node(const OmenGraph *g, uint32 id, bool soon)
 {
 	const char *p;
 	Size		bytes;
@@ -515,7 +518,12 @@ graph_prefetch_node(const OmenGraph *g, uint32 id)
 		bytes = g->dim * sizeof(float);
 	}
 	for (Size off = 0; off < bytes; off += 64)
-		__builtin_prefetch(p + off);
+	{
+		if (soon)
+			__builtin_prefetch(p + off, 0, 3);
+		else
+			__builtin_prefetch(p + off, 0, 2);
+	}
 }
 
 static int
@@ -543,11 +551,15 @@ mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
 {
 	OmenGraph  *g = (OmenGraph *) store;
 
-	graph_prefetch_node(g, (uint32) ids[0]);
+	graph_prefetch_node(g, (uint32) ids[0], true);
+	if (n > 1)
+		graph_prefetch_node(g, (uint32) ids[1], false);
 	for (int i = 0; i < n; i++)
 	{
 		if (i + 1 < n)
-			graph_prefetch_node(g, (uint32) ids[i + 1]);
+			graph_prefetch_node(g, (uint32) ids[i + 1], true);
+		if (i + 2 < n)
+			graph_prefetch_node(g, (uint32) ids[i + 2], false);
 		out[i] = graph_distance(g, query, (uint32) ids[i]);
 	}
 }
