@@ -565,15 +565,16 @@ mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
 }
 
 /*
- * Exact vector of a against b's codes: callers keep a fixed while b varies,
- * so a's floats stay in cache and only b's codes are fetched.
+ * a's codes against b's vector.  The selection loops over candidates a,
+ * each against the few links kept so far, so b's floats stay in cache and
+ * a's codes are often still there from the search that found a.
  */
 static float
 mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
 {
 	OmenGraph  *g = (OmenGraph *) store;
 
-	return graph_distance(g, graph_vec(g, (uint32) a), (uint32) b);
+	return graph_distance(g, graph_vec(g, (uint32) b), (uint32) a);
 }
 
 static bool
@@ -887,7 +888,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 	if (g->select != OMEN_SELECT_NEAREST)
 	{
 		for (int j = 0; j < pos && nk[pos]; j++)
-			if (nk[j] && mem_pair_distance(g, v, nl[j]) < d)
+			if (nk[j] && mem_pair_distance(g, nl[j], v) < d)
 				nk[pos] = false;
 		if (nk[pos])
 			added[nadded++] = v;
@@ -901,7 +902,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 			if (nk[j])
 			{
 				for (int a = 0; a < nadded; a++)
-					if (mem_pair_distance(g, nl[j], added[a]) < nd[j])
+					if (mem_pair_distance(g, added[a], nl[j]) < nd[j])
 					{
 						nk[j] = false;
 						removed = true;
@@ -912,7 +913,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 			{
 				nk[j] = true;
 				for (int k = 0; k < j && nk[j]; k++)
-					if (nk[k] && mem_pair_distance(g, nl[j], nl[k]) < nd[j])
+					if (nk[k] && mem_pair_distance(g, nl[k], nl[j]) < nd[j])
 						nk[j] = false;
 				if (nk[j])
 					added[nadded++] = nl[j];
