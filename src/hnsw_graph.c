@@ -852,9 +852,10 @@ graph_descend(OmenGraph *g, const float *query, int entry, int top, int stop)
  * rejects.  Each link's flag says whether the heuristic keeps it, so adding
  * one only checks it against the kept links before it, and the kept ones
  * after it against it, instead of rerunning the selection.  A full list
- * drops its farthest rejected link, or its farthest link if it has none.
+ * drops its farthest rejected link, or its farthest link if it has none;
+ * returns the node dropped other than v, or -1.
  */
-static void
+static int64
 graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
@@ -871,11 +872,12 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 	int			nadded = 0;
 	bool		removed = false;
 	int			drop;
+	int64		dropped = -1;
 
 	/* concurrent inserts may link each other both ways */
 	for (int j = 0; j < cnt; j++)
 		if (links[j] == v)
-			return;
+			return -1;
 	while (pos > 0 && dists[pos - 1] > d)
 		pos--;
 
@@ -935,6 +937,8 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 				drop = j;
 				break;
 			}
+		if (nl[drop] != v)
+			dropped = nl[drop];
 		cnt--;
 		memmove(nl + drop, nl + drop + 1, sizeof(uint32) * (cnt - drop));
 		memmove(nd + drop, nd + drop + 1, sizeof(float) * (cnt - drop));
@@ -944,6 +948,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 	memcpy(dists, nd, sizeof(float) * cnt);
 	memcpy(kept, nk, sizeof(bool) * cnt);
 	*count = cnt;
+	return dropped;
 }
 
 /*
@@ -993,10 +998,26 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	for (int i = 0; i < nsel; i++)
 	{
 		uint32		nb = (uint32) sel[i].id;
+		int64		dropped;
 
 		omen_graph_lock(g, nb);
-		graph_add_link(g, nb, level, id, sel[i].dist);
+		dropped = graph_add_link(g, nb, level, id, sel[i].dist);
 		omen_graph_unlock(g, nb);
+
+		/*
+		 * The link id pushed out of nb's list moves to id's, so that no
+		 * node loses its incoming links one insert at a time: searches then
+		 * miss nodes that are still reachable (rows not finding themselves
+		 * after most of the table is deleted).
+		 */
+		if (dropped >= 0)
+		{
+			float		dd = mem_pair_distance(g, dropped, id);
+
+			omen_graph_lock(g, id);
+			graph_add_link(g, id, level, (uint32) dropped, dd);
+			omen_graph_unlock(g, id);
+		}
 	}
 }
 
