@@ -84,9 +84,9 @@ typedef enum OmenSelectMode
  * From candidates sorted ascending, keep up to m.  The heuristic keeps those
  * closer to the base than to any kept one, and with _FILL tops up with the
  * nearest discarded ones.  Writes the kept ones to out, ascending, and
- * returns the count (m <= OMEN_MAX_LINKS).  The in-memory build uses
- * OMEN_SELECT_MODE(metric) both for a new node and for an overflowing list:
- * refilling lists to the brim makes every later back-link prune again.
+ * returns the count (m <= OMEN_MAX_LINKS).  The in-memory build fills a new
+ * node's lists with _FILL under the heuristic and keeps them full as
+ * back-links arrive, with a flag per link instead of rerunning this.
  */
 extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								  const OmenCand *cands, int ncands, int m,
