@@ -366,7 +366,7 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 		for (int j = 0; j < nkept; j++)
 		{
 			if (ops->pair_distance(store, cands[i].id,
-								   cands[kept[j]].id) < cands[i].dist)
+								   cands[kept[j]].id) <= cands[i].dist)
 			{
 				good = false;
 				break;
@@ -896,7 +896,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 	if (g->select != OMEN_SELECT_NEAREST)
 	{
 		for (int j = 0; j < pos && nk[pos]; j++)
-			if (nk[j] && mem_pair_distance(g, nl[j], v) < d)
+			if (nk[j] && mem_pair_distance(g, nl[j], v) <= d)
 				nk[pos] = false;
 		if (nk[pos])
 			added[nadded++] = v;
@@ -910,7 +910,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 			if (nk[j])
 			{
 				for (int a = 0; a < nadded; a++)
-					if (mem_pair_distance(g, added[a], nl[j]) < nd[j])
+					if (mem_pair_distance(g, added[a], nl[j]) <= nd[j])
 					{
 						nk[j] = false;
 						removed = true;
@@ -921,7 +921,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 			{
 				nk[j] = true;
 				for (int k = 0; k < j && nk[j]; k++)
-					if (nk[k] && mem_pair_distance(g, nl[k], nl[j]) < nd[j])
+					if (nk[k] && mem_pair_distance(g, nl[k], nl[j]) <= nd[j])
 						nk[j] = false;
 				if (nk[j])
 					added[nadded++] = nl[j];
