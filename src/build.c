@@ -10,6 +10,12 @@
  * nothing but the block allocator and a list of segment descriptors, so
  * they never wait on each other while building.  The leader finally writes
  * the segment directory and metapage and WAL-logs the relation once.
+ *
+ * A table that fits maintenance_work_mem is built as one segment: with
+ * parallel workers, every participant inserts into one graph in dynamic
+ * shared memory, which the leader seals when all are done.  If that graph
+ * fills up after all (the row estimate was low), participants go on with
+ * segments of their own in what is left of the budget.
  */
 #include "postgres.h"
 
@@ -46,6 +52,7 @@
 #define OMEN_KEY_SCAN			UINT64CONST(0xA0E1D0B000000002)
 #define OMEN_KEY_BUFFER_USAGE	UINT64CONST(0xA0E1D0B000000003)
 #define OMEN_KEY_WAL_USAGE		UINT64CONST(0xA0E1D0B000000004)
+#define OMEN_KEY_GRAPH			UINT64CONST(0xA0E1D0B000000005)
 
 /* What the leader and its workers share in dynamic shared memory. */
 typedef struct OmenBuildShared
@@ -58,6 +65,7 @@ typedef struct OmenBuildShared
 	int			ef_construction;
 	Size		budget;			/* bytes of graph per participant */
 	int			capacity_hint;	/* expected rows, caps the graph size */
+	int			shared_capacity;	/* nodes of the shared graph, or 0 */
 
 	/* dims of the first vector seen when the column has no typmod */
 	pg_atomic_uint32 dims;
@@ -94,6 +102,7 @@ typedef struct OmenBuilder
 	OmenGraph  *graph;
 	ItemPointerData *tids;		/* OMEN_HEAPTIDS per node */
 	uint8	   *ntids;
+	bool		graph_is_shared;	/* graph is the parallel build's shared one */
 	float	   *vec;			/* prepared value of the current row */
 
 	/* serial build: segments kept here */
@@ -120,9 +129,9 @@ typedef struct OmenNodePos
 PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
 
 static Size
-builder_node_bytes(int dims, int m)
+builder_node_bytes(int dims, int metric, int m)
 {
-	return omen_graph_node_bytes(dims, m) +
+	return omen_graph_node_bytes(dims, metric, m) +
 		sizeof(ItemPointerData) * OMEN_HEAPTIDS + sizeof(uint8);
 }
 
@@ -133,7 +142,7 @@ static void
 builder_open_segment(OmenBuilder *b)
 {
 	MemoryContext old;
-	Size		per = builder_node_bytes(b->dims, b->m);
+	Size		per = builder_node_bytes(b->dims, b->metric, b->m);
 	Size		cap = b->budget / per;
 
 	cap = Min(cap, (Size) b->capacity_hint);
@@ -148,6 +157,7 @@ builder_open_segment(OmenBuilder *b)
 	b->tids = MemoryContextAllocHuge(b->graphctx,
 									 sizeof(ItemPointerData) * OMEN_HEAPTIDS * cap);
 	b->ntids = MemoryContextAllocHuge(b->graphctx, cap);
+	memset(b->ntids, 0, cap);
 	MemoryContextSwitchTo(old);
 }
 
@@ -374,6 +384,25 @@ builder_set_dims(OmenBuilder *b, int dims)
 	omen_check_dims(dims);
 }
 
+/*
+ * Records a heap TID for node id; false if its slots are full.  Nodes of a
+ * shared graph may get TIDs from several participants.
+ */
+static bool
+builder_add_tid(OmenBuilder *b, int id, ItemPointer tid)
+{
+	bool		added = false;
+
+	omen_graph_lock(b->graph, id);
+	if (b->ntids[id] < OMEN_HEAPTIDS)
+	{
+		b->tids[(Size) id * OMEN_HEAPTIDS + b->ntids[id]++] = *tid;
+		added = true;
+	}
+	omen_graph_unlock(b->graph, id);
+	return added;
+}
+
 static void
 build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
@@ -400,16 +429,30 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (!usable)
 		return;
 
-	if (b->graph == NULL)
-		builder_open_segment(b);
+	for (;;)
+	{
+		if (b->graph == NULL)
+			builder_open_segment(b);
 
-	/* exact duplicates share an element until its heap TID slots are full */
-	id = omen_graph_insert(b->graph, b->vec, true, &merged);
-	if (merged && b->ntids[id] == OMEN_HEAPTIDS)
-		id = omen_graph_insert(b->graph, b->vec, false, &merged);
-	if (!merged)
-		b->ntids[id] = 0;
-	b->tids[(Size) id * OMEN_HEAPTIDS + b->ntids[id]++] = *tid;
+		/*
+		 * Exact duplicates share an element until its heap TID slots are
+		 * full.
+		 */
+		id = omen_graph_insert(b->graph, b->vec, true, &merged);
+		if (id >= 0 && !builder_add_tid(b, id, tid))
+		{
+			id = omen_graph_insert(b->graph, b->vec, false, &merged);
+			if (id >= 0)
+				builder_add_tid(b, id, tid);
+		}
+		if (id >= 0)
+			break;
+
+		/* the shared graph is full: go on in graphs of our own */
+		Assert(b->graph_is_shared);
+		b->graph = NULL;
+		b->graph_is_shared = false;
+	}
 	b->indtuples++;
 
 	if (b->shared)
@@ -423,7 +466,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
 									 (int64) b->indtuples);
 
-	if (omen_graph_full(b->graph))
+	if (!b->graph_is_shared && omen_graph_full(b->graph))
 		builder_seal_segment(b);
 }
 
@@ -455,6 +498,32 @@ builder_finish(OmenBuilder *b)
 }
 
 /*
+ * Bytes of the shared graph's memory: the graph, then every node's heap
+ * TIDs and their count.  *tids_off is where the TIDs start.
+ */
+static Size
+shared_graph_size(int dims, int metric, int m, Size cap, Size *tids_off)
+{
+	*tids_off = TYPEALIGN(64, omen_graph_size(dims, metric, m,
+											 omen_max_level(m), cap));
+	return *tids_off + cap * (sizeof(ItemPointerData) * OMEN_HEAPTIDS + 1);
+}
+
+/* Makes the graph at mem, g being this process's handle, b's graph. */
+static void
+builder_use_shared_graph(OmenBuilder *b, OmenGraph *g, char *mem)
+{
+	Size		tids_off;
+
+	shared_graph_size(pg_atomic_read_u32(&b->shared->dims), b->shared->metric,
+					  b->shared->m, b->shared->shared_capacity, &tids_off);
+	b->graph = g;
+	b->graph_is_shared = true;
+	b->tids = (ItemPointerData *) (mem + tids_off);
+	b->ntids = (uint8 *) (b->tids + (Size) b->shared->shared_capacity * OMEN_HEAPTIDS);
+}
+
+/*
  * One participant's share of a parallel build.
  */
 static void
@@ -478,7 +547,9 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, Size budget,
 	scan = table_beginscan_parallel(b->heap, pscan);
 	reltuples = table_index_build_scan(b->heap, b->index, indexInfo, true,
 									   progress, build_callback, b, scan);
-	builder_finish(b);
+	if (b->graph_is_shared)
+		b->graph = NULL;		/* the leader seals it once all are done */
+	builder_seal_segment(b);
 	if (b->is_leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
 									 pg_atomic_read_u64(&shared->tuples_done));
@@ -508,7 +579,14 @@ omen_build_worker_main(dsm_segment *seg, shm_toc *toc)
 
 	InstrStartParallelQuery();
 	builder_init(&b, heap, index, shared, false);
+	if (shared->shared_capacity > 0)
+	{
+		char	   *mem = (char *) TYPEALIGN(64, shm_toc_lookup(toc, OMEN_KEY_GRAPH, false));
+
+		builder_use_shared_graph(&b, omen_graph_attach(mem, b.seed), mem);
+	}
 	participate(&b, pscan, shared->budget, false);
+	builder_finish(&b);
 	InstrEndParallelQuery(&bufusage[ParallelWorkerNumber],
 						  &walusage[ParallelWorkerNumber]);
 
@@ -529,12 +607,13 @@ capacity_hint(Relation heap)
 }
 
 /*
- * Runs the heap scan with parallel workers; returns false (having done
- * nothing) when no parallel context could be set up.
+ * Runs the heap scan with parallel workers, into one shared graph of room
+ * for graph_rows rows if that is not 0; returns false (having done nothing)
+ * when no parallel context could be set up.
  */
 static bool
 build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
-			   double *reltuples)
+			   double graph_rows, double *reltuples)
 {
 	Relation	heap = leader->heap;
 	Relation	index = leader->index;
@@ -549,6 +628,12 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	ParallelTableScanDesc pscan;
 	BufferUsage *bufusage;
 	WalUsage   *walusage;
+	Size		private_budget = leader->budget / participants;
+	Size		graph_cap = 0;
+	Size		graph_bytes = 0;
+	Size		tids_off;
+	char	   *graph_mem = NULL;
+	OmenGraph  *one = NULL;
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("omendb", "omen_build_worker_main", nworkers);
@@ -556,12 +641,31 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	snapshot = indexInfo->ii_Concurrent ?
 		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
 
+	if (graph_rows > 0)
+	{
+		/* the other participants' visited arrays count too */
+		Size		per = builder_node_bytes(leader->dims, leader->metric, leader->m) +
+			nworkers * sizeof(uint32);
+
+		graph_cap = Min(leader->budget / per, (Size) leader->capacity_hint);
+		/* room for a low estimate, the rest left for overflow segments */
+		graph_cap = Min(graph_cap, (Size) (graph_rows * 1.2) + 1000);
+		graph_cap = Max(graph_cap, 2);
+		graph_bytes = shared_graph_size(leader->dims, leader->metric,
+										leader->m, graph_cap, &tids_off);
+		private_budget = (leader->budget - Min(leader->budget, graph_cap * per)) /
+			participants;
+		shm_toc_estimate_chunk(&pcxt->estimator, graph_bytes + 64);
+		shm_toc_estimate_keys(&pcxt->estimator, 1);
+	}
+
 	/*
 	 * A participant's segments hold at least mincap rows, but the last; twice
 	 * that many, as a graph also seals when its upper-level arena fills.
 	 */
-	mincap = (leader->budget / participants) /
-		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS, leader->m);
+	mincap = private_budget /
+		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS,
+						   leader->metric, leader->m);
 	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
 	maxsegs = 2 * (leader->capacity_hint / mincap) + participants + 16;
 	estshared = add_size(offsetof(OmenBuildShared, segs),
@@ -593,8 +697,9 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	shared->metric = leader->metric;
 	shared->m = leader->m;
 	shared->ef_construction = leader->ef_construction;
-	shared->budget = leader->budget / participants;
+	shared->budget = private_budget;
 	shared->capacity_hint = leader->capacity_hint;
+	shared->shared_capacity = graph_cap;
 	pg_atomic_init_u32(&shared->dims, leader->dims);
 	pg_atomic_init_u64(&shared->tuples_done, 0);
 	SpinLockInit(&shared->mutex);
@@ -611,6 +716,19 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	shm_toc_insert(pcxt->toc, OMEN_KEY_SCAN, pscan);
 	shm_toc_insert(pcxt->toc, OMEN_KEY_BUFFER_USAGE, bufusage);
 	shm_toc_insert(pcxt->toc, OMEN_KEY_WAL_USAGE, walusage);
+	if (graph_cap > 0)
+	{
+		void	   *chunk = shm_toc_allocate(pcxt->toc, graph_bytes + 64);
+
+		shm_toc_insert(pcxt->toc, OMEN_KEY_GRAPH, chunk);
+		graph_mem = (char *) TYPEALIGN(64, chunk);
+		memset(graph_mem + tids_off, 0, graph_bytes - tids_off);
+		one = omen_graph_create_in(graph_mem, true, leader->dims,
+								   leader->metric, leader->m,
+								   leader->ef_construction,
+								   omen_max_level(leader->m), graph_cap,
+								   leader->seed);
+	}
 
 	LaunchParallelWorkers(pcxt);
 	if (pcxt->nworkers_launched == 0)
@@ -619,12 +737,21 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 
 	/* the leader takes part like any worker, with what workers left over */
 	leader->shared = shared;
+	if (one)
+		builder_use_shared_graph(leader, one, graph_mem);
 	participate(leader, pscan,
-				leader->budget - pcxt->nworkers_launched * shared->budget, true);
+				private_budget * (participants - pcxt->nworkers_launched), true);
 
 	WaitForParallelWorkersToFinish(pcxt);
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
 		InstrAccumParallelQuery(&bufusage[i], &walusage[i]);
+	if (one)
+	{
+		builder_use_shared_graph(leader, one, graph_mem);
+		leader->graph_is_shared = false;
+		builder_seal_segment(leader);
+	}
+	builder_finish(leader);
 
 	*reltuples = shared->reltuples;
 	leader->indtuples = shared->indtuples;
@@ -671,18 +798,23 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Whether the heap's estimated rows fit one graph of the whole budget. */
-static bool
-fits_one_budget(OmenBuilder *b)
+/*
+ * The heap's estimated rows if they fit one graph of the whole budget, else
+ * 0.
+ */
+static double
+rows_if_one_budget(OmenBuilder *b)
 {
 	BlockNumber pages;
 	double		tuples;
 	double		allvisfrac;
 
 	if (b->dims == 0)
-		return false;			/* no typmod: the size is unknown */
+		return 0;				/* no typmod: the size is unknown */
 	estimate_rel_size(b->heap, NULL, &pages, &tuples, &allvisfrac);
-	return tuples * builder_node_bytes(b->dims, b->m) <= (double) b->budget;
+	if (tuples * builder_node_bytes(b->dims, b->metric, b->m) > (double) b->budget)
+		return 0;
+	return Max(tuples, 1);
 }
 
 IndexBuildResult *
@@ -726,15 +858,16 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 									 (int64) heap->rd_rel->reltuples);
 
 	/*
-	 * PostgreSQL 15 plans workers only for btree, so ask ourselves.  Every
-	 * participant makes at least one segment and each query searches them
-	 * all, so a table that fits one budget is built serially.
+	 * PostgreSQL 15 plans workers only for btree, so ask ourselves.  A table
+	 * that fits one budget gets one graph that all participants share: each
+	 * segment costs every query a search.
 	 */
-	if (!fits_one_budget(&b))
-		nworkers = plan_create_index_workers(RelationGetRelid(heap),
-											 RelationGetRelid(index));
+	nworkers = plan_create_index_workers(RelationGetRelid(heap),
+										 RelationGetRelid(index));
 
-	if (nworkers == 0 || !build_parallel(&b, indexInfo, nworkers, &reltuples))
+	if (nworkers == 0 ||
+		!build_parallel(&b, indexInfo, nworkers, rows_if_one_budget(&b),
+						&reltuples))
 	{
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   build_callback, &b, NULL);

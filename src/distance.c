@@ -139,9 +139,48 @@ dot_batch4_portable(const float *q, const float *const v[4], int n,
 		out[k] = dot_portable(q, v[k], n);
 }
 
+static float
+l2sq_u8_portable(const float *q, const unsigned char *code, float offset,
+				 float scale, int n)
+{
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
+
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+		{
+			float		d = q[i + j] - (offset + scale * code[i + j]);
+
+			s[j] += d * d;
+		}
+	for (int j = 0; i < n; i++, j++)
+	{
+		float		d = q[i] - (offset + scale * code[i]);
+
+		s[j] += d * d;
+	}
+	return sum_lanes(s);
+}
+
+static float
+dot_u8_portable(const float *q, const unsigned char *code, float offset,
+				float scale, int n)
+{
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
+
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+			s[j] += q[i + j] * (offset + scale * code[i + j]);
+	for (int j = 0; i < n; i++, j++)
+		s[j] += q[i] * (offset + scale * code[i]);
+	return sum_lanes(s);
+}
+
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
-	l2sq_batch4_portable, dot_batch4_portable
+	l2sq_batch4_portable, dot_batch4_portable, l2sq_u8_portable,
+	dot_u8_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -450,9 +489,100 @@ dot_batch4_avx2(const float *q, const float *const v[4], int n, float out[4])
 		out[k] = avx2_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
 }
 
+/*
+ * Coded kernels: 8 codes widen to 8 floats and decode with one FMA.  The
+ * last 1..7 codes are copied to a zeroed buffer, so nothing past n is read;
+ * the tail mask zeroes the differences of the lanes beyond n.
+ */
+static inline AVX2_TARGET __m256
+avx2_decode8(const unsigned char *c, __m256 offset, __m256 scale)
+{
+	__m256i		w = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) c));
+
+	return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(w), offset);
+}
+
+static AVX2_TARGET float
+l2sq_u8_avx2(const float *q, const unsigned char *code, float offset,
+			 float scale, int n)
+{
+	const __m256 o = _mm256_set1_ps(offset);
+	const __m256 sc = _mm256_set1_ps(scale);
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	__m256		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc));
+		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), avx2_decode8(code + i + 8, o, sc));
+		d2 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 16), avx2_decode8(code + i + 16, o, sc));
+		d3 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 24), avx2_decode8(code + i + 24, o, sc));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		__m256i		m = avx2_tail_mask(n - i);
+		unsigned char tail[8] = {0};
+
+		memcpy(tail, code + i, n - i);
+		d1 = _mm256_sub_ps(_mm256_maskload_ps(q + i, m), avx2_decode8(tail, o, sc));
+		d1 = _mm256_and_ps(d1, _mm256_castsi256_ps(m));
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+static AVX2_TARGET float
+dot_u8_avx2(const float *q, const unsigned char *code, float offset,
+			float scale, int n)
+{
+	const __m256 o = _mm256_set1_ps(offset);
+	const __m256 sc = _mm256_set1_ps(scale);
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), avx2_decode8(code + i + 8, o, sc), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), avx2_decode8(code + i + 16, o, sc), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), avx2_decode8(code + i + 24, o, sc), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc), s0);
+	if (i < n)
+	{
+		unsigned char tail[8] = {0};
+
+		/* masked-out query lanes are 0, so their products are too */
+		memcpy(tail, code + i, n - i);
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + i, avx2_tail_mask(n - i)),
+							 avx2_decode8(tail, o, sc), s1);
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
 static const OmenKernelSet avx2_kernels = {
 	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cos_parts_avx2,
-	l2sq_batch4_avx2, dot_batch4_avx2
+	l2sq_batch4_avx2, dot_batch4_avx2, l2sq_u8_avx2, dot_u8_avx2
 };
 
 /*
@@ -737,9 +867,96 @@ dot_batch4_avx512(const float *q, const float *const v[4], int n,
 		out[k] = avx512_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
 }
 
+/* Coded kernels, built like the AVX2 ones with 16 codes a step. */
+static inline AVX512_TARGET __m512
+avx512_decode16(const unsigned char *c, __m512 offset, __m512 scale)
+{
+	__m512i		w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) c));
+
+	return _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(w), offset);
+}
+
+static AVX512_TARGET float
+l2sq_u8_avx512(const float *q, const unsigned char *code, float offset,
+			   float scale, int n)
+{
+	const __m512 o = _mm512_set1_ps(offset);
+	const __m512 sc = _mm512_set1_ps(scale);
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	__m512		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc));
+		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), avx512_decode16(code + i + 16, o, sc));
+		d2 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 32), avx512_decode16(code + i + 32, o, sc));
+		d3 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 48), avx512_decode16(code + i + 48, o, sc));
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc));
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = avx512_tail_mask(n - i);
+		unsigned char tail[16] = {0};
+
+		memcpy(tail, code + i, n - i);
+		d1 = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, q + i),
+								 avx512_decode16(tail, o, sc));
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET float
+dot_u8_avx512(const float *q, const unsigned char *code, float offset,
+			  float scale, int n)
+{
+	const __m512 o = _mm512_set1_ps(offset);
+	const __m512 sc = _mm512_set1_ps(scale);
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), avx512_decode16(code + i + 16, o, sc), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), avx512_decode16(code + i + 32, o, sc), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), avx512_decode16(code + i + 48, o, sc), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc), s0);
+	if (i < n)
+	{
+		unsigned char tail[16] = {0};
+
+		/* masked-out query lanes are 0, so their products are too */
+		memcpy(tail, code + i, n - i);
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(avx512_tail_mask(n - i), q + i),
+							 avx512_decode16(tail, o, sc), s1);
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
 static const OmenKernelSet avx512_kernels = {
 	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cos_parts_avx512,
-	l2sq_batch4_avx512, dot_batch4_avx512
+	l2sq_batch4_avx512, dot_batch4_avx512, l2sq_u8_avx512, dot_u8_avx512
 };
 
 /* XCR0 bits the OS sets when it saves the register state on context switch */
@@ -802,6 +1019,8 @@ omen_pair_fn omen_l1 = l1_portable;
 omen_cos_fn omen_cos_parts = cos_parts_portable;
 omen_batch4_fn omen_l2sq_batch4 = l2sq_batch4_portable;
 omen_batch4_fn omen_dot_batch4 = dot_batch4_portable;
+omen_u8_fn	omen_l2sq_u8 = l2sq_u8_portable;
+omen_u8_fn	omen_dot_u8 = dot_u8_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -854,6 +1073,29 @@ omen_kernels_init(void)
 	omen_cos_parts = chosen->cos_parts;
 	omen_l2sq_batch4 = chosen->l2sq_batch4;
 	omen_dot_batch4 = chosen->dot_batch4;
+	omen_l2sq_u8 = chosen->l2sq_u8;
+	omen_dot_u8 = chosen->dot_u8;
+}
+
+void
+omen_quantize_u8(const float *x, int n, unsigned char *code, float *offset,
+				 float *scale)
+{
+	float		lo = x[0];
+	float		hi = x[0];
+	double		step;
+
+	for (int i = 1; i < n; i++)
+	{
+		lo = fminf(lo, x[i]);
+		hi = fmaxf(hi, x[i]);
+	}
+	/* in double: hi - lo may exceed FLT_MAX */
+	step = ((double) hi - lo) / 255.0;
+	for (int i = 0; i < n; i++)
+		code[i] = step > 0 ? (unsigned char) lrint((x[i] - (double) lo) / step) : 0;
+	*offset = lo;
+	*scale = (float) step;
 }
 
 const char *

@@ -31,6 +31,13 @@ typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
 typedef void (*omen_batch4_fn) (const float *q, const float *const v[4],
 								int n, float out[4]);
 
+/*
+ * A float query against a vector stored as 8-bit codes, decoded as
+ * x[i] = offset + scale * code[i] (see omen_quantize_u8).
+ */
+typedef float (*omen_u8_fn) (const float *q, const unsigned char *code,
+							 float offset, float scale, int n);
+
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
@@ -41,6 +48,8 @@ typedef struct OmenKernelSet
 	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
 	omen_batch4_fn l2sq_batch4;	/* l2sq of q and each of 4 vectors */
 	omen_batch4_fn dot_batch4;	/* dot of q and each of 4 vectors */
+	omen_u8_fn	l2sq_u8;		/* sum (q-x)^2 over a coded x */
+	omen_u8_fn	dot_u8;			/* sum q*x over a coded x */
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -50,6 +59,16 @@ extern omen_pair_fn omen_l1;
 extern omen_cos_fn omen_cos_parts;
 extern omen_batch4_fn omen_l2sq_batch4;
 extern omen_batch4_fn omen_dot_batch4;
+extern omen_u8_fn omen_l2sq_u8;
+extern omen_u8_fn omen_dot_u8;
+
+/*
+ * Codes x[0..n-1] as code[i] = round((x[i] - offset) / scale), with offset
+ * and scale mapping the vector's smallest and largest element to 0 and 255.
+ * Each decoded element is within scale / 2 of the original.
+ */
+extern void omen_quantize_u8(const float *x, int n, unsigned char *code,
+							 float *offset, float *scale);
 
 extern void omen_kernels_init(void);
 extern const char *omen_kernels_name(void);

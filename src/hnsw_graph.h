@@ -99,9 +99,9 @@ typedef enum OmenSelectMode
  * From candidates sorted ascending, keep up to m.  The heuristic keeps those
  * closer to the base than to any kept one, and with _FILL tops up with the
  * nearest discarded ones.  Writes the kept ones to out, ascending, and
- * returns the count (m <= OMEN_MAX_LINKS).  The in-memory build uses
- * OMEN_SELECT_MODE(metric) both for a new node and for an overflowing list:
- * refilling lists to the brim makes every later back-link prune again.
+ * returns the count (m <= OMEN_MAX_LINKS).  The in-memory build fills a new
+ * node's lists with _FILL under the heuristic and keeps them full as
+ * back-links arrive, with a flag per link instead of rerunning this.
  */
 extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								  const OmenCand *cands, int ncands, int m,
@@ -114,19 +114,40 @@ extern int	omen_random_level(double uniform, int m, int max_level);
  * The in-memory graph of one segment under construction.  Capacity is fixed
  * at creation (the caller sizes it from its memory budget with
  * omen_graph_node_bytes), so no reallocation happens while inserting.
+ *
+ * A graph lives in local memory (omen_graph_create), or in memory of
+ * omen_graph_size bytes, 64-byte aligned, that the caller provides: a
+ * parallel build's leader creates it there with concurrent = true and every
+ * other participant attaches to it; all of them then insert at once.  Each
+ * handle also has capacity * 4 bytes of the process's own memory.
  */
 typedef struct OmenGraph OmenGraph;
 
-extern Size omen_graph_node_bytes(int dim, int m);
+extern Size omen_graph_node_bytes(int dim, int metric, int m);
+extern Size omen_graph_size(int dim, int metric, int m, int max_level,
+							int capacity);
 extern OmenGraph *omen_graph_create(int dim, int metric, int m,
 									int ef_construction, int max_level,
 									int capacity, uint64 seed);
+extern OmenGraph *omen_graph_create_in(void *mem, bool concurrent, int dim,
+									   int metric, int m, int ef_construction,
+									   int max_level, int capacity,
+									   uint64 seed);
+extern OmenGraph *omen_graph_attach(void *mem, uint64 seed);
+
+/*
+ * A node's lock, for what the caller keeps per node in a concurrent graph
+ * (no-ops otherwise).  Hold it briefly, and no other node's with it.
+ */
+extern void omen_graph_lock(OmenGraph *g, int id);
+extern void omen_graph_unlock(OmenGraph *g, int id);
 
 /*
  * Inserts vec (already normalized for cosine).  If merge_duplicate and a node
  * with an identical vector exists, nothing is inserted, *merged is set and
- * that node's id is returned.  Otherwise returns the new node's id.  The
- * caller must not insert into a full graph.
+ * that node's id is returned.  Otherwise returns the new node's id, or -1
+ * if the graph has no room for it (only a concurrent graph fills up under
+ * a caller that checks omen_graph_full after every insert).
  */
 extern int	omen_graph_insert(OmenGraph *g, const float *vec,
 							  bool merge_duplicate, bool *merged);
