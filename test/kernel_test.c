@@ -218,6 +218,48 @@ check_batch(const OmenKernelSet *k, const float *q, const float *const v[4],
 	}
 }
 
+/*
+ * The 8-bit kernels of variant k: a against b's codes, compared with the
+ * exact distances to b as the codes decode it; and the coding itself, each
+ * decoded element within scale / 2 of b's.
+ */
+static void
+check_u8(const OmenKernelSet *k, const float *a, const float *b, int n,
+		 double tol, const char *what)
+{
+	unsigned char *code = malloc(n);
+	float		offset,
+				scale;
+	double		l2sq = 0,
+				dot = 0,
+				abs_l2sq = 0,
+				abs_dot = 0,
+				worst = 0;
+
+	omen_quantize_u8(b, n, code, &offset, &scale);
+	for (int i = 0; i < n; i++)
+	{
+		double		x = (double) offset + (double) scale * code[i];
+
+		/* the kernels expand x, so offset and scale terms count apart */
+		double		absx = fabs(offset) + (double) scale * code[i];
+
+		l2sq += (a[i] - x) * (a[i] - x);
+		dot += a[i] * x;
+		abs_l2sq += (fabs(a[i]) + absx) * (fabs(a[i]) + absx);
+		abs_dot += fabs(a[i]) * absx;
+		worst = fmax(worst, fabs(x - b[i]));
+	}
+	check(k->name, "l2sq_u8", what, n, k->l2sq_u8(a, code, offset, scale, n),
+		  l2sq, abs_l2sq, tol);
+	check(k->name, "dot_u8", what, n, k->dot_u8(a, code, offset, scale, n),
+		  dot, abs_dot, tol);
+	/* float rounding of offset + scale * code adds a few ulps of each */
+	check(k->name, "quantize_u8", what, n, worst, 0,
+		  scale * 0.5 + 1e-6 * (fabs(offset) + 255.0 * scale), 1.0);
+	free(code);
+}
+
 /* 64-byte aligned buffer with room for MAX_OFFSET extra floats */
 static float *
 alloc_floats(int n, void **raw)
@@ -259,6 +301,7 @@ test_lengths(const OmenKernelSet *const *v, int nv)
 			{
 				check_all(v[k], a, b, n, tol, range_names[range]);
 				check_batch(v[k], a, batch, n, range_names[range]);
+				check_u8(v[k], a, b, n, tolerance(n), range_names[range]);
 			}
 		}
 	}
