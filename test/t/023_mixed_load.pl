@@ -67,6 +67,7 @@ my $every = int($node->safe_psql('postgres', 'SELECT count(*) FROM t') / 5000) |
 my ($found, $checked) = self_reach($node, "a.id % $every = 0", 200, 3);
 note(sprintf('self-query reach at ef_search=200: %d of %d (%.2f%%)',
 		$found, $checked, 100 * $found / $checked));
+cmp_ok($found, '>=', 0.95 * $checked, 'at least 95% of sampled rows find themselves');
 TODO:
 {
 	# VACUUM does not yet rewrite the links of live nodes around deleted
