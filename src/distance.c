@@ -122,23 +122,6 @@ cos_parts_portable(const float *a, const float *b, int n,
 	*normb = (nb[0] + nb[2]) + (nb[1] + nb[3]);
 }
 
-/* Scalar code gains nothing from sharing q's loads; reuse the pair kernels. */
-static void
-l2sq_batch4_portable(const float *q, const float *const v[4], int n,
-					 float out[4])
-{
-	for (int k = 0; k < 4; k++)
-		out[k] = l2sq_portable(q, v[k], n);
-}
-
-static void
-dot_batch4_portable(const float *q, const float *const v[4], int n,
-					float out[4])
-{
-	for (int k = 0; k < 4; k++)
-		out[k] = dot_portable(q, v[k], n);
-}
-
 static float
 l2sq_u8_portable(const float *q, const unsigned char *code, float offset,
 				 float scale, int n)
@@ -179,8 +162,7 @@ dot_u8_portable(const float *q, const unsigned char *code, float offset,
 
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
-	l2sq_batch4_portable, dot_batch4_portable, l2sq_u8_portable,
-	dot_u8_portable
+	l2sq_u8_portable, dot_u8_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -386,110 +368,6 @@ cos_parts_avx2(const float *a, const float *b, int n,
 }
 
 /*
- * Batched kernels: the pair kernel's loop with each step done for 4 vectors,
- * each with the same 4 accumulators in the same order, so the results are
- * bitwise those of the pair kernel.  The loops over 4 must be unrolled, or
- * gcc -O2 keeps the 16 accumulators in memory (the pragma needs gcc 8).
- */
-#define OMEN_UNROLL4 _Pragma("GCC unroll 4")
-
-static AVX2_TARGET void
-l2sq_batch4_avx2(const float *q, const float *const v[4], int n, float out[4])
-{
-	__m256		s[4][4];
-	__m256		x,
-				d;
-	int			i = 0;
-
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-			s[k][j] = _mm256_setzero_ps();
-	for (; i + 32 <= n; i += 32)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-		{
-			x = _mm256_loadu_ps(q + i + 8 * j);
-			OMEN_UNROLL4
-			for (int k = 0; k < 4; k++)
-			{
-				d = _mm256_sub_ps(x, _mm256_loadu_ps(v[k] + i + 8 * j));
-				s[k][j] = _mm256_fmadd_ps(d, d, s[k][j]);
-			}
-		}
-	for (; i + 8 <= n; i += 8)
-	{
-		x = _mm256_loadu_ps(q + i);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-		{
-			d = _mm256_sub_ps(x, _mm256_loadu_ps(v[k] + i));
-			s[k][0] = _mm256_fmadd_ps(d, d, s[k][0]);
-		}
-	}
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-
-		x = _mm256_maskload_ps(q + i, m);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-		{
-			d = _mm256_sub_ps(x, _mm256_maskload_ps(v[k] + i, m));
-			s[k][1] = _mm256_fmadd_ps(d, d, s[k][1]);
-		}
-	}
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		out[k] = avx2_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
-}
-
-static AVX2_TARGET void
-dot_batch4_avx2(const float *q, const float *const v[4], int n, float out[4])
-{
-	__m256		s[4][4];
-	__m256		x;
-	int			i = 0;
-
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-			s[k][j] = _mm256_setzero_ps();
-	for (; i + 32 <= n; i += 32)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-		{
-			x = _mm256_loadu_ps(q + i + 8 * j);
-			OMEN_UNROLL4
-			for (int k = 0; k < 4; k++)
-				s[k][j] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v[k] + i + 8 * j),
-										  s[k][j]);
-		}
-	for (; i + 8 <= n; i += 8)
-	{
-		x = _mm256_loadu_ps(q + i);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-			s[k][0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v[k] + i), s[k][0]);
-	}
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-
-		x = _mm256_maskload_ps(q + i, m);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-			s[k][1] = _mm256_fmadd_ps(x, _mm256_maskload_ps(v[k] + i, m),
-									  s[k][1]);
-	}
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		out[k] = avx2_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
-}
-
-/*
  * Coded kernels: 8 codes widen to 8 floats and decode with one FMA.  The
  * last 1..7 codes are copied to a zeroed buffer, so nothing past n is read;
  * the tail mask zeroes the differences of the lanes beyond n.
@@ -582,7 +460,7 @@ dot_u8_avx2(const float *q, const unsigned char *code, float offset,
 
 static const OmenKernelSet avx2_kernels = {
 	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cos_parts_avx2,
-	l2sq_batch4_avx2, dot_batch4_avx2, l2sq_u8_avx2, dot_u8_avx2
+	l2sq_u8_avx2, dot_u8_avx2
 };
 
 /*
@@ -768,105 +646,6 @@ cos_parts_avx512(const float *a, const float *b, int n,
 	*normb = _mm512_reduce_add_ps(_mm512_add_ps(nb0, nb1));
 }
 
-/* Batched kernels, built like the AVX2 ones. */
-static AVX512_TARGET void
-l2sq_batch4_avx512(const float *q, const float *const v[4], int n,
-				   float out[4])
-{
-	__m512		s[4][4];
-	__m512		x,
-				d;
-	int			i = 0;
-
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-			s[k][j] = _mm512_setzero_ps();
-	for (; i + 64 <= n; i += 64)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-		{
-			x = _mm512_loadu_ps(q + i + 16 * j);
-			OMEN_UNROLL4
-			for (int k = 0; k < 4; k++)
-			{
-				d = _mm512_sub_ps(x, _mm512_loadu_ps(v[k] + i + 16 * j));
-				s[k][j] = _mm512_fmadd_ps(d, d, s[k][j]);
-			}
-		}
-	for (; i + 16 <= n; i += 16)
-	{
-		x = _mm512_loadu_ps(q + i);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-		{
-			d = _mm512_sub_ps(x, _mm512_loadu_ps(v[k] + i));
-			s[k][0] = _mm512_fmadd_ps(d, d, s[k][0]);
-		}
-	}
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-
-		x = _mm512_maskz_loadu_ps(m, q + i);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-		{
-			d = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, v[k] + i));
-			s[k][1] = _mm512_fmadd_ps(d, d, s[k][1]);
-		}
-	}
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		out[k] = avx512_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
-}
-
-static AVX512_TARGET void
-dot_batch4_avx512(const float *q, const float *const v[4], int n,
-				  float out[4])
-{
-	__m512		s[4][4];
-	__m512		x;
-	int			i = 0;
-
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-			s[k][j] = _mm512_setzero_ps();
-	for (; i + 64 <= n; i += 64)
-		OMEN_UNROLL4
-		for (int j = 0; j < 4; j++)
-		{
-			x = _mm512_loadu_ps(q + i + 16 * j);
-			OMEN_UNROLL4
-			for (int k = 0; k < 4; k++)
-				s[k][j] = _mm512_fmadd_ps(x, _mm512_loadu_ps(v[k] + i + 16 * j),
-										  s[k][j]);
-		}
-	for (; i + 16 <= n; i += 16)
-	{
-		x = _mm512_loadu_ps(q + i);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-			s[k][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(v[k] + i), s[k][0]);
-	}
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-
-		x = _mm512_maskz_loadu_ps(m, q + i);
-		OMEN_UNROLL4
-		for (int k = 0; k < 4; k++)
-			s[k][1] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, v[k] + i),
-									  s[k][1]);
-	}
-	OMEN_UNROLL4
-	for (int k = 0; k < 4; k++)
-		out[k] = avx512_hsum4(s[k][0], s[k][1], s[k][2], s[k][3]);
-}
-
 /* Coded kernels, built like the AVX2 ones with 16 codes a step. */
 static inline AVX512_TARGET __m512
 avx512_decode16(const unsigned char *c, __m512 offset, __m512 scale)
@@ -956,7 +735,7 @@ dot_u8_avx512(const float *q, const unsigned char *code, float offset,
 
 static const OmenKernelSet avx512_kernels = {
 	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cos_parts_avx512,
-	l2sq_batch4_avx512, dot_batch4_avx512, l2sq_u8_avx512, dot_u8_avx512
+	l2sq_u8_avx512, dot_u8_avx512
 };
 
 /* XCR0 bits the OS sets when it saves the register state on context switch */
@@ -1017,8 +796,6 @@ omen_pair_fn omen_l2sq = l2sq_portable;
 omen_pair_fn omen_dot = dot_portable;
 omen_pair_fn omen_l1 = l1_portable;
 omen_cos_fn omen_cos_parts = cos_parts_portable;
-omen_batch4_fn omen_l2sq_batch4 = l2sq_batch4_portable;
-omen_batch4_fn omen_dot_batch4 = dot_batch4_portable;
 omen_u8_fn	omen_l2sq_u8 = l2sq_u8_portable;
 omen_u8_fn	omen_dot_u8 = dot_u8_portable;
 
@@ -1071,8 +848,6 @@ omen_kernels_init(void)
 	omen_dot = chosen->dot;
 	omen_l1 = chosen->l1;
 	omen_cos_parts = chosen->cos_parts;
-	omen_l2sq_batch4 = chosen->l2sq_batch4;
-	omen_dot_batch4 = chosen->dot_batch4;
 	omen_l2sq_u8 = chosen->l2sq_u8;
 	omen_dot_u8 = chosen->dot_u8;
 }

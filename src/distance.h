@@ -24,14 +24,6 @@ typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
 							 float *dot, float *norma, float *normb);
 
 /*
- * Scores 4 vectors against q in one pass over q: out[k] is bitwise equal to
- * the pair kernel's result for (q, v[k]), so batched and single distances
- * can be mixed freely.
- */
-typedef void (*omen_batch4_fn) (const float *q, const float *const v[4],
-								int n, float out[4]);
-
-/*
  * A float query against a vector stored as 8-bit codes, decoded as
  * x[i] = offset + scale * code[i] (see omen_quantize_u8).
  */
@@ -46,8 +38,6 @@ typedef struct OmenKernelSet
 	omen_pair_fn dot;			/* sum a*b */
 	omen_pair_fn l1;			/* sum |a-b| */
 	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
-	omen_batch4_fn l2sq_batch4;	/* l2sq of q and each of 4 vectors */
-	omen_batch4_fn dot_batch4;	/* dot of q and each of 4 vectors */
 	omen_u8_fn	l2sq_u8;		/* sum (q-x)^2 over a coded x */
 	omen_u8_fn	dot_u8;			/* sum q*x over a coded x */
 } OmenKernelSet;
@@ -57,8 +47,6 @@ extern omen_pair_fn omen_l2sq;
 extern omen_pair_fn omen_dot;
 extern omen_pair_fn omen_l1;
 extern omen_cos_fn omen_cos_parts;
-extern omen_batch4_fn omen_l2sq_batch4;
-extern omen_batch4_fn omen_dot_batch4;
 extern omen_u8_fn omen_l2sq_u8;
 extern omen_u8_fn omen_dot_u8;
 

@@ -1381,23 +1381,3 @@ omen_graph_neighbors(const OmenGraph *g, int id, int level,
 	*out = graph_links(g, id, level, &count, NULL, NULL);
 	return *count;
 }
-
-int
-omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
-				  OmenCand *out)
-{
-	OmenCand	ep;
-	OmenCand   *res;
-	int			n;
-
-	if (g->sh->entry < 0 || k <= 0)
-		return 0;
-	ef = Max(ef, k);
-	ep = graph_descend(g, query, g->sh->entry, g->sh->top_level, 0);
-	res = palloc(sizeof(OmenCand) * ef);
-	n = graph_search_level(g, query, &ep, 1, ef, 0, res);
-	n = Min(n, k);
-	memcpy(out, res, sizeof(OmenCand) * n);
-	pfree(res);
-	return n;
-}

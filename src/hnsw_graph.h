@@ -163,8 +163,4 @@ extern const float *omen_graph_vector(const OmenGraph *g, int id);
 extern int	omen_graph_neighbors(const OmenGraph *g, int id, int level,
 								 const uint32 **out);
 
-/* k nearest to query with beam width ef; for small segments and tests. */
-extern int	omen_graph_search(OmenGraph *g, const float *query, int k, int ef,
-							  OmenCand *out);
-
 #endif							/* OMEN_HNSW_GRAPH_H */

@@ -181,44 +181,6 @@ check_all(const OmenKernelSet *k, const float *a, const float *b, int n,
 }
 
 /*
- * The batched kernels of variant k on q and v[0..3]: each result must be
- * bitwise equal to the pair kernel's (which check_all compares with the
- * reference).
- */
-static void
-check_batch(const OmenKernelSet *k, const float *q, const float *const v[4],
-			int n, const char *what)
-{
-	float		l2[4],
-				dot[4];
-
-	k->l2sq_batch4(q, v, n, l2);
-	k->dot_batch4(q, v, n, dot);
-	for (int i = 0; i < 4; i++)
-	{
-		float		want_l2 = k->l2sq(q, v[i], n);
-		float		want_dot = k->dot(q, v[i], n);
-
-		if (memcmp(&l2[i], &want_l2, sizeof(float)) == 0)
-			passed++;
-		else
-		{
-			failed++;
-			printf("FAIL %s l2sq_batch4 n=%d %s: out[%d] = %.9g, pair kernel gives %.9g\n",
-				   k->name, n, what, i, l2[i], want_l2);
-		}
-		if (memcmp(&dot[i], &want_dot, sizeof(float)) == 0)
-			passed++;
-		else
-		{
-			failed++;
-			printf("FAIL %s dot_batch4 n=%d %s: out[%d] = %.9g, pair kernel gives %.9g\n",
-				   k->name, n, what, i, dot[i], want_dot);
-		}
-	}
-}
-
-/*
  * The 8-bit kernels of variant k: a against b's codes, compared with the
  * exact distances to b as the codes decode it; and the coding itself, each
  * decoded element within scale / 2 of b's.
@@ -277,11 +239,9 @@ static void
 test_lengths(const OmenKernelSet *const *v, int nv)
 {
 	void	   *raw_a,
-			   *raw_b,
-			   *raw_c;
+			   *raw_b;
 	float	   *a = alloc_floats(MAX_LEN, &raw_a);
 	float	   *b = alloc_floats(MAX_LEN, &raw_b);
-	float	   *c = alloc_floats(4 * (MAX_LEN + 1), &raw_c);
 
 	for (int range = 0; range < NUM_RANGES; range++)
 	{
@@ -290,24 +250,18 @@ test_lengths(const OmenKernelSet *const *v, int nv)
 			int			n = li < 100 ? li + 1 : long_lengths[li - 100];
 			double		tol = range == RANGE_INT ? 0.0 : tolerance(n);
 
-			/* batch inputs n + 1 floats apart: alignments differ */
-			const float *const batch[4] = {c, c + n + 1, c + 2 * (n + 1), c + 3 * (n + 1)};
-
 			rng_state = (uint64_t) range * 1000003 + n;
 			fill(a, n, range);
 			fill(b, n, range);
-			fill(c, 4 * (n + 1), range);
 			for (int k = 0; k < nv; k++)
 			{
 				check_all(v[k], a, b, n, tol, range_names[range]);
-				check_batch(v[k], a, batch, n, range_names[range]);
 				check_u8(v[k], a, b, n, tolerance(n), range_names[range]);
 			}
 		}
 	}
 	free(raw_a);
 	free(raw_b);
-	free(raw_c);
 }
 
 /* Unaligned inputs: a and b start 1..15 floats past a 64-byte boundary. */
@@ -370,16 +324,12 @@ test_guard_pages(const OmenKernelSet *const *v, int nv)
 		int			n = li < 100 ? li + 1 : long_lengths[li - 100];
 		float	   *a = end[0] - n;
 		float	   *b = end[1] - n;
-		const float *const batch[4] = {b, a, b, a};
 
 		rng_state = (uint64_t) n * 104729;
 		fill(a, n, RANGE_INT);
 		fill(b, n, RANGE_INT);
 		for (int k = 0; k < nv; k++)
-		{
 			check_all(v[k], a, b, n, 0.0, "int at page end");
-			check_batch(v[k], a, batch, n, "int at page end");
-		}
 	}
 	for (int i = 0; i < 2; i++)
 		munmap(map[i], data + page);
@@ -475,8 +425,8 @@ test_dispatch(const OmenKernelSet *const *v, int nv)
 	expect_chosen(NULL, best, "default");
 	if (omen_l2sq == v[nv - 1]->l2sq && omen_dot == v[nv - 1]->dot &&
 		omen_l1 == v[nv - 1]->l1 && omen_cos_parts == v[nv - 1]->cos_parts &&
-		omen_l2sq_batch4 == v[nv - 1]->l2sq_batch4 &&
-		omen_dot_batch4 == v[nv - 1]->dot_batch4)
+		omen_l2sq_u8 == v[nv - 1]->l2sq_u8 &&
+		omen_dot_u8 == v[nv - 1]->dot_u8)
 		passed++;
 	else
 	{
@@ -515,12 +465,11 @@ enum
 {
 	BENCH_L2SQ,
 	BENCH_COS_PARTS,
-	BENCH_L2SQ_BATCH4,
 	NUM_BENCH
 };
 
 static const char *const bench_names[NUM_BENCH] = {
-	"l2sq", "cos_parts", "l2sq_batch4"
+	"l2sq", "cos_parts"
 };
 
 /*
@@ -548,7 +497,6 @@ bench_one(const OmenKernelSet *k, int kind, const float *q, const float *set,
 			{
 				const float *x = set + (size_t) i * dim;
 				const float *const v[4] = {x, x + dim, x + 2 * dim, x + 3 * dim};
-				float		out[4];
 
 				switch (kind)
 				{
@@ -566,10 +514,6 @@ bench_one(const OmenKernelSet *k, int kind, const float *q, const float *set,
 							k->cos_parts(q, v[j], dim, &dot, &na, &nb);
 							acc += dot + na + nb;
 						}
-						break;
-					default:
-						k->l2sq_batch4(q, v, dim, out);
-						acc += out[0] + out[1] + out[2] + out[3];
 						break;
 				}
 			}
