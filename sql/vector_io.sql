@@ -20,6 +20,38 @@ SELECT '[1e-50,1e-40]'::vector;
 SELECT v::text::vector = v AS roundtrip
 FROM (VALUES ('[0.1,0.2,0.30000001]'::vector), ('[1e-45,3.4028235e38,-7]')) t(v);
 
+-- elements read exactly as float4in reads them, bit for bit: decimals of up
+-- to 21 digits and exponents to 15, shortest forms of random floats (what
+-- clients send), exact halfway points between floats (ties to even), and
+-- two 16-digit decimals whose nearest double is such a halfway point
+SELECT setseed(0.42);
+WITH lit AS (
+	SELECT (CASE WHEN random() < 0.3 THEN '-' ELSE '' END) ||
+		left(floor(random() * 1e9)::bigint::text, (random() * 9)::int) ||
+		(CASE WHEN random() < 0.8
+			THEN '.' || left(floor(random() * 1e12)::bigint::text, (random() * 12)::int)
+			ELSE '' END) ||
+		(CASE WHEN random() < 0.4
+			THEN (CASE WHEN random() < 0.5 THEN 'e' ELSE 'E' END) ||
+				(floor(random() * 31) - 15)::int
+			ELSE '' END) AS s
+	FROM generate_series(1, 50000)
+	UNION ALL
+	SELECT ((random() * 2 - 1) * 10 ^ (floor(random() * 20) - 10))::real::text
+	FROM generate_series(1, 50000)
+	UNION ALL
+	SELECT s FROM unnest(ARRAY['16777217', '16777219', '33554434', '33554438',
+		'1.00000005960464477539062500', '0.500000029802322387695312500',
+		'1.00000017881393432617187500', '3.4028235e38', '3.40282356e38',
+		'1.1754943e-38', '1.1754942e-38', '1e-45', '0.0', '-0e9',
+		'50.45204734802246', '84.70273971557617', '000123.4500', '1.e5',
+		'.25e-2', '9007199254740993', '1e22', '1e23']) s
+)
+SELECT count(*) AS literals,
+	count(*) FILTER (WHERE float4send((('[' || s || ']')::vector::real[])[1])
+		<> float4send(s::real)) AS mismatches
+FROM lit WHERE s ~ '^-?(\d|\.\d)';
+
 -- typmod
 SELECT '[1,2,3]'::vector(3);
 SELECT '[1,2]'::vector(3);

@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -100,6 +101,86 @@ skip_space(char *p)
 	return p;
 }
 
+/* The powers of ten a double holds exactly: 5^22 < 2^53. */
+static const double exact_pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+#define EXACT_DOUBLE_INT (UINT64CONST(1) << 53)
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+
+/*
+ * Reads one element as strtof would.  A plain decimal whose digits form an
+ * integer below 2^53 and whose exponent is within 22 is an exact double
+ * times or divided by an exact power of ten: one operation, so d is the
+ * value rounded once, within half a double ulp.  Rounding d to float again
+ * gives strtof's result unless d sits exactly halfway between two floats
+ * (its 29 bits below float precision are 1000...0): only then could the
+ * true value lie on the other side.  That case, subnormal and huge results,
+ * and anything else (hex, inf, nan, odd syntax) go to strtof.  Typical
+ * embeddings' text takes the fast path, several times faster than strtof.
+ */
+static float
+read_element(char *p, char **end)
+{
+	char	   *s = p;
+	bool		neg = false;
+	uint64		m = 0;
+	int			ndigits = 0;
+	int			exp10 = 0;
+	double		d;
+	uint64		bits;
+
+	if (*s == '+' || *s == '-')
+		neg = (*s++ == '-');
+	for (; IS_DIGIT(*s); s++, ndigits++)
+		if ((m = m * 10 + (*s - '0')) >= EXACT_DOUBLE_INT)
+			goto slow;
+	if (*s == '.')
+		for (s++; IS_DIGIT(*s); s++, ndigits++, exp10--)
+			if ((m = m * 10 + (*s - '0')) >= EXACT_DOUBLE_INT)
+				goto slow;
+	if (ndigits == 0)
+		goto slow;
+	if (*s == 'e' || *s == 'E')
+	{
+		bool		eneg = false;
+		int			e = 0;
+
+		s++;
+		if (*s == '+' || *s == '-')
+			eneg = (*s++ == '-');
+		if (!IS_DIGIT(*s))
+			goto slow;
+		for (; IS_DIGIT(*s); s++)
+			if ((e = e * 10 + (*s - '0')) > 100)
+				goto slow;
+		exp10 += eneg ? -e : e;
+	}
+	if (*s != ',' && *s != ']' && *s != '\0' && !scanner_isspace(*s))
+		goto slow;
+	if (m == 0)
+	{
+		*end = s;
+		return neg ? -0.0f : 0.0f;
+	}
+	if (exp10 < -22 || exp10 > 22)
+		goto slow;
+	d = exp10 >= 0 ? (double) m * exact_pow10[exp10] :
+		(double) m / exact_pow10[-exp10];
+	if (d < FLT_MIN || d > FLT_MAX)
+		goto slow;
+	memcpy(&bits, &d, sizeof(bits));
+	if ((bits & ((UINT64CONST(1) << 29) - 1)) == (UINT64CONST(1) << 28))
+		goto slow;
+	*end = s;
+	return neg ? (float) -d : (float) d;
+
+slow:
+	return strtof(p, end);
+}
+
 static void pg_attribute_noreturn()
 syntax_error(const char *lit, const char *detail)
 {
@@ -140,9 +221,9 @@ vector_in(PG_FUNCTION_ARGS)
 		if (dim == VECTOR_MAX_DIM)
 			CheckVectorDim(dim + 1);
 
-		/* strtof, as float4in uses, avoids rounding twice via double */
+		/* float4in's value: strtof's correct rounding, never twice */
 		errno = 0;
-		val = strtof(p, &end);
+		val = read_element(p, &end);
 		if (end == p)
 			syntax_error(lit, NULL);
 		if (errno == ERANGE && isinf(val))
