@@ -89,7 +89,7 @@ run_one() {
 	engine_build "$e" "$name" "$n" "$results" || return
 	echo "  $BENCH_QUERIES queries per point, recall@10 against exact results:"
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
-		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_EFS" || return
+		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --floor || return
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
 		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" \
 		--clients 2 --warmup 0 || return

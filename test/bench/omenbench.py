@@ -209,6 +209,9 @@ def emit(out, rec):
 
 
 QUERY_SQL = "SELECT id FROM items ORDER BY embedding <-> %s::vector LIMIT {k}"
+# The same round trip, vector text and k ids, with no search: what a query
+# costs whatever the index does.  The search time is QUERY_SQL's minus this.
+FLOOR_SQL = "SELECT id FROM items WHERE %s::vector IS NOT NULL LIMIT {k}"
 # bucket: 0..99 from a hash of the id (bench.sh adds it), so "bucket < p" keeps
 # p% of the rows whatever their vectors
 FILTERED_SQL = ("SELECT id FROM items WHERE bucket < {pct}"
@@ -372,6 +375,14 @@ def cmd_query(args):
     # warm the buffer cache and the plan cache before timing
     run_queries(args.db, [(args.guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1,
                 args.timeout)
+    if args.floor:
+        _, wall, lat = run_queries(args.db, [], qtexts, 1, args.timeout,
+                                   sql=FLOOR_SQL.format(k=K))
+        rec = dict(dataset=ds.name, engine=args.engine, kind="floor", nq=nq, qps=nq / wall,
+                   p50_ms=1000 * statistics.median(lat))
+        emit(args.out, rec)
+        log("  no search (same round trip, vector and %d ids): %.1f QPS, p50 %.2f ms"
+            % (K, rec["qps"], rec["p50_ms"]))
     log("  %5s %7s %8s %9s %9s %9s" % ("ef", "clients", "recall", "QPS", "p50 ms", "p99 ms"))
     for clients in args.clients:
         for ef in args.efs:
@@ -518,6 +529,8 @@ def summarize(records):
             e["index_bytes"] = r["bytes"]
         elif r["kind"] == "insert":
             e["insert_rows_per_s"] = r["rows_per_s"]
+        elif r["kind"] == "floor":
+            e["floor_qps"] = r["qps"]
         elif r["kind"] == "query":
             e["queries"].append({k: r[k] for k in ("ef", "clients", "nq", "recall", "qps",
                                                    "p50_ms", "p99_ms")})
@@ -620,6 +633,7 @@ def cmd_report(args):
                 if len(cols) > len(present):
                     cells.append(pair_ratio(present, vals))
                 log(head % tuple(["ef %d, %d client(s): recall / QPS" % (ef, clients)] + cells))
+        row("no search, same round trip (QPS)", "floor_qps", "%.0f")
         for target in (0.95, 0.99):
             key = "qps_at_recall_%.2f" % target
             vals, cells = [], []
@@ -689,6 +703,8 @@ def main():
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1])
     s.add_argument("--warmup", type=int, default=1000)
     s.add_argument("--explain", action="store_true")
+    s.add_argument("--floor", action="store_true",
+                   help="also time the same statement shape without a search")
     s = ds_cmd("filtered", cmd_filtered)
     s.add_argument("--db", required=True)
     s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
