@@ -60,6 +60,25 @@ FROM (SELECT id FROM plan_items WHERE cat % 100 = 7
 RESET omenhnsw.iterative_scan;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
+-- a distance only ORDER BY needs is not computed again per returned row,
+-- which would read each row's vector, in a subquery too; one the query
+-- returns is, and so is one that row locks above the scan carry along
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM plan_items ORDER BY (SELECT emb FROM q) <-> emb LIMIT 10;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id, emb <-> (SELECT emb FROM q) AS d FROM plan_items ORDER BY d LIMIT 10;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10 FOR UPDATE;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM (SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q)
+				LIMIT 10) s ORDER BY id;
+-- ... and the rows are the same as with the distance computed
+SELECT array_agg(id) = (SELECT array_agg(id)
+						FROM (SELECT id, emb <-> (SELECT emb FROM q) AS d
+							  FROM plan_items ORDER BY d LIMIT 10) l) AS same
+FROM (SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10) l;
 -- the distance's cost grows with the dimensions: a typmod of 64 costs less
 -- than the default assumed when there is none
 CREATE FUNCTION pg_temp.plan_cost(query text) RETURNS float8 LANGUAGE plpgsql AS $$

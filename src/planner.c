@@ -1,16 +1,21 @@
 /*
  * planner.c
- *		A planner hook that hands ordered omenhnsw scans their distance bound.
+ *		A planner hook that finishes ordered omenhnsw scans' plans.
  *
- * In "WHERE v <-> q < r ORDER BY v <-> q" the executor filters the rows the
- * index returns, so the index never learns that no row past r is wanted and
- * would search all of itself.  After standard planning, this hook finds such
- * filters on omenhnsw index scans and adds "v <@ r" (the operator class's
- * OMEN_BOUND_STRATEGY operator) to the scan's index conditions: the scan
- * receives r as a scan key and may stop once its distances pass it.  The
- * filter stays where it was and does the exact filtering, so the bound is
- * only a hint, and <@ itself is true for every row: a recheck of the index
- * conditions (EvalPlanQual) changes nothing.
+ * Distance bounds.  In "WHERE v <-> q < r ORDER BY v <-> q" the executor
+ * filters the rows the index returns, so the index never learns that no row
+ * past r is wanted and would search all of itself.  After standard planning,
+ * this hook finds such filters on omenhnsw index scans and adds "v <@ r"
+ * (the operator class's OMEN_BOUND_STRATEGY operator) to the scan's index
+ * conditions: the scan receives r as a scan key and may stop once its
+ * distances pass it.  The filter stays where it was and does the exact
+ * filtering, so the bound is only a hint, and <@ itself is true for every
+ * row: a recheck of the index conditions (EvalPlanQual) changes nothing.
+ *
+ * Junk distances.  In "SELECT id ... ORDER BY v <-> q LIMIT k" the distance
+ * is a junk column that nothing reads once the index has ordered the rows,
+ * yet the scan would fetch each row's vector (often from TOAST) to compute
+ * it.  At the root of a SELECT's plan such a column is dropped.
  */
 #include "postgres.h"
 
@@ -34,25 +39,35 @@
 static planner_hook_type prev_planner_hook = NULL;
 
 /*
- * The bound operator of an omenhnsw index, or InvalidOid for any other
- * index.  The access method is looked up by name every time (the syscache
- * keeps that cheap), as the extension may have been dropped and recreated.
- * The planner still holds its lock on the index.
+ * Whether indexid is an omenhnsw index.  The access method is looked up by
+ * name every time (the syscache keeps that cheap), as the extension may
+ * have been dropped and recreated.  The planner still holds its lock on
+ * the index.
  */
+static bool
+is_omenhnsw(Oid indexid)
+{
+	Oid			amoid = get_am_oid("omenhnsw", true);
+	Relation	index;
+	bool		result;
+
+	if (!OidIsValid(amoid))
+		return false;
+	index = index_open(indexid, NoLock);
+	result = index->rd_rel->relam == amoid;
+	index_close(index, NoLock);
+	return result;
+}
+
+/* The bound operator of an omenhnsw index's operator class. */
 static Oid
 bound_operator(Oid indexid)
 {
-	Oid			amoid = get_am_oid("omenhnsw", true);
-	Oid			opno = InvalidOid;
-	Relation	index;
+	Relation	index = index_open(indexid, NoLock);
+	Oid			opno;
 
-	if (!OidIsValid(amoid))
-		return InvalidOid;
-	index = index_open(indexid, NoLock);
-	if (index->rd_rel->relam == amoid)
-		opno = get_opfamily_member(index->rd_opfamily[0],
-								   index->rd_opcintype[0], FLOAT8OID,
-								   OMEN_BOUND_STRATEGY);
+	opno = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+							   FLOAT8OID, OMEN_BOUND_STRATEGY);
 	index_close(index, NoLock);
 	return opno;
 }
@@ -155,6 +170,8 @@ add_bounds(IndexScan *scan)
 	if (!IsA(indexkey, Var) || ((Var *) indexkey)->varno != INDEX_VAR)
 		return;
 
+	if (!is_omenhnsw(scan->indexid))
+		return;
 	opno = bound_operator(scan->indexid);
 	if (!OidIsValid(opno))
 		return;
@@ -173,11 +190,56 @@ add_bounds(IndexScan *scan)
 	}
 }
 
-static void add_bounds_to_list(List *plans);
-
-/* Walks a plan tree; bitmap trees hold no IndexScan. */
+/*
+ * Drops trailing junk columns that recompute the ORDER BY distance of an
+ * ordered omenhnsw scan at the root of a plan whose output nothing above
+ * reads but its visible columns, or under a Limit there.  The Limit
+ * describes its output with the scan's columns, so it loses them too.
+ */
 static void
-add_bounds_to_tree(Plan *plan)
+drop_junk_distance(Plan *top)
+{
+	Plan	   *plan = IsA(top, Limit) ? top->lefttree : top;
+	IndexScan  *scan;
+	Node	   *orderby;
+
+	if (plan == NULL || !IsA(plan, IndexScan))
+		return;
+	scan = (IndexScan *) plan;
+	if (list_length(scan->indexorderbyorig) != 1)
+		return;
+	orderby = linitial(scan->indexorderbyorig);
+	if (!IsA(orderby, OpExpr) || !is_omenhnsw(scan->indexid))
+		return;
+
+	/* only the root's columns are labelled junk */
+	while (top->targetlist != NIL && plan->targetlist != NIL)
+	{
+		TargetEntry *junk = llast(top->targetlist);
+		TargetEntry *tle = llast(plan->targetlist);
+
+		if (!junk->resjunk)
+			break;
+		if (top != plan &&
+			!(IsA(junk->expr, Var) && ((Var *) junk->expr)->varno == OUTER_VAR &&
+			  ((Var *) junk->expr)->varattno == tle->resno))
+			break;
+		if (!same_distance((Node *) tle->expr, (OpExpr *) orderby))
+			break;
+		if (top != plan)
+			top->targetlist = list_delete_last(top->targetlist);
+		plan->targetlist = list_delete_last(plan->targetlist);
+	}
+}
+
+static void finish_list(List *plans);
+
+/*
+ * Walks a plan tree; bitmap trees hold no IndexScan.  A subquery's plan
+ * root shows only its visible columns to the SubqueryScan above.
+ */
+static void
+finish_tree(Plan *plan)
 {
 	if (plan == NULL)
 		return;
@@ -185,22 +247,24 @@ add_bounds_to_tree(Plan *plan)
 
 	if (IsA(plan, IndexScan))
 		add_bounds((IndexScan *) plan);
+	if (IsA(plan, SubqueryScan))
+		drop_junk_distance(((SubqueryScan *) plan)->subplan);
 
-	add_bounds_to_tree(plan->lefttree);
-	add_bounds_to_tree(plan->righttree);
+	finish_tree(plan->lefttree);
+	finish_tree(plan->righttree);
 	switch (nodeTag(plan))
 	{
 		case T_Append:
-			add_bounds_to_list(((Append *) plan)->appendplans);
+			finish_list(((Append *) plan)->appendplans);
 			break;
 		case T_MergeAppend:
-			add_bounds_to_list(((MergeAppend *) plan)->mergeplans);
+			finish_list(((MergeAppend *) plan)->mergeplans);
 			break;
 		case T_SubqueryScan:
-			add_bounds_to_tree(((SubqueryScan *) plan)->subplan);
+			finish_tree(((SubqueryScan *) plan)->subplan);
 			break;
 		case T_CustomScan:
-			add_bounds_to_list(((CustomScan *) plan)->custom_plans);
+			finish_list(((CustomScan *) plan)->custom_plans);
 			break;
 		default:
 			break;
@@ -208,12 +272,12 @@ add_bounds_to_tree(Plan *plan)
 }
 
 static void
-add_bounds_to_list(List *plans)
+finish_list(List *plans)
 {
 	ListCell   *lc;
 
 	foreach(lc, plans)
-		add_bounds_to_tree(lfirst(lc));
+		finish_tree(lfirst(lc));
 }
 
 static PlannedStmt *
@@ -229,9 +293,12 @@ omen_planner(Query *parse, const char *query_string, int cursorOptions,
 		stmt = standard_planner(parse, query_string, cursorOptions,
 								boundParams);
 
-	add_bounds_to_tree(stmt->planTree);
+	finish_tree(stmt->planTree);
 	/* the plans of SubPlans and InitPlans */
-	add_bounds_to_list(stmt->subplans);
+	finish_list(stmt->subplans);
+	/* row locks read junk columns above the root */
+	if (stmt->commandType == CMD_SELECT && stmt->rowMarks == NIL)
+		drop_junk_distance(stmt->planTree);
 	return stmt;
 }
 
