@@ -10,7 +10,8 @@
 #   BENCH_SYNTH_N    synthetic base size [200000] (128 dims, 1,000 queries)
 #   BENCH_QUERIES    queries per ef point [1000]
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
-#   BENCH_CONCURRENT_EF  ef of the 2-client run [40]
+#   BENCH_CONCURRENT_EF  ef of the 2-client run and of the pgbench runs [40]
+#   BENCH_PGBENCH_SECONDS  length of each pgbench run (1 and 2 clients, C client) [10]
 #   BENCH_INSERTS    single-row inserts into the indexed table [2000]
 #   BENCH_FILTERED   data sets that also get filtered queries [fashion]; empty skips them
 #   BENCH_FILTER_QUERIES   queries per filtered point [200]
@@ -29,6 +30,7 @@ BENCH_SYNTH_N=${BENCH_SYNTH_N:-200000}
 BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
+BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
 BENCH_FILTERED=${BENCH_FILTERED-fashion}
 BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
@@ -93,6 +95,9 @@ run_one() {
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
 		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" \
 		--clients 2 --warmup 0 || return
+	"${BENCH_PY[@]}" --out "$results" --engine "$e" pgbench "$ds" --db "$db" \
+		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --ef "$BENCH_CONCURRENT_EF" \
+		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
 	if filtered_on "$ds"; then
 		"${BENCH_PY[@]}" --out "$results" --engine "$e" filtered "$ds" --db "$db" \
 			--guc "${ENGINE_GUC[$e]}" --iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \

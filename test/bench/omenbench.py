@@ -402,6 +402,52 @@ def cmd_query(args):
                                                       rec["p50_ms"], rec["p99_ms"]))
 
 
+PGBENCH_SQL = ("SELECT id FROM items ORDER BY embedding <->"
+               " (SELECT embedding FROM bench_queries WHERE qid = :q) LIMIT {k};")
+
+
+def cmd_pgbench(args):
+    """Server throughput without a Python client: pgbench (C, prepared) sends
+    query ids and the server reads each query vector from a table, so the
+    clients' own CPU takes little of the machine's cores."""
+    import subprocess
+    import tempfile
+    ds = Dataset(args)
+    nq = min(args.queries, ds.query.shape[0])
+    with connect(args.db, args.timeout) as c:
+        c.execute("DROP TABLE IF EXISTS bench_queries")
+        c.execute("CREATE TABLE bench_queries (qid integer PRIMARY KEY, embedding vector(%d))"
+                  % ds.dim)
+        with c.cursor().copy("COPY bench_queries FROM STDIN") as cp:
+            for i in range(nq):
+                cp.write("%d\t%s\n" % (i, vector_text(np.asarray(ds.query[i]))))
+        c.execute("ANALYZE bench_queries")
+        configure(c, [(args.guc, args.ef)])
+        plan = "\n".join(r[0] for r in c.execute(
+            "EXPLAIN " + PGBENCH_SQL.format(k=K).replace(":q", "0").rstrip(";")))
+    if "Index Scan using items_embedding_idx" not in plan:
+        emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="pgbench",
+                            error="the planner did not use the index"))
+        die("pgbench query does not use the index:\n" + plan)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write("\\set q random(0, %d)\n%s\n" % (nq - 1, PGBENCH_SQL.format(k=K)))
+        script.flush()
+        env = dict(os.environ, PGOPTIONS="-c %s=%d" % (args.guc, args.ef))
+        for clients in args.clients:
+            cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients),
+                   "-T", str(args.seconds), "-f", script.name, args.db]
+            run = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
+            if run.returncode != 0 or not m:
+                emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="pgbench",
+                                    clients=clients, error=first_line(run.stderr or run.stdout)))
+                die("pgbench failed: %s" % (run.stderr or run.stdout))
+            rec = dict(dataset=ds.name, engine=args.engine, kind="pgbench", ef=args.ef,
+                       clients=clients, qps=float(m.group(1)))
+            emit(args.out, rec)
+            log("  pgbench, ef %d, %d client(s): %.1f QPS" % (args.ef, clients, rec["qps"]))
+
+
 def cmd_filtered(args):
     """LIMIT k queries WHERE bucket < p, per iterative-scan mode, with the index
     scan forced (enable_seqscan off), against exact results under the same filter."""
@@ -531,6 +577,8 @@ def summarize(records):
             e["insert_rows_per_s"] = r["rows_per_s"]
         elif r["kind"] == "floor":
             e["floor_qps"] = r["qps"]
+        elif r["kind"] == "pgbench":
+            e.setdefault("pgbench", []).append({k: r[k] for k in ("ef", "clients", "qps")})
         elif r["kind"] == "query":
             e["queries"].append({k: r[k] for k in ("ef", "clients", "nq", "recall", "qps",
                                                    "p50_ms", "p99_ms")})
@@ -645,6 +693,17 @@ def cmd_report(args):
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals))
             log(head % tuple(["QPS at recall >= %.2f" % target] + cells))
+        for clients in sorted({b["clients"] for e in present for b in by_engine[e].get("pgbench", [])}):
+            vals, ef = [], None
+            for e in present:
+                b = next((b for b in by_engine[e].get("pgbench", []) if b["clients"] == clients),
+                         None)
+                vals.append(b["qps"] if b else None)
+                ef = b["ef"] if b else ef
+            cells = [fmt(v, "%.0f") for v in vals]
+            if len(cols) > len(present):
+                cells.append(pair_ratio(present, vals))
+            log(head % tuple(["pgbench ef %d, %d client(s): QPS" % (ef, clients)] + cells))
         filtered = [f for e in present for f in by_engine[e].get("filtered", [])]
         for pct in sorted({f["percent"] for f in filtered}, reverse=True):
             modes = [m for m in ("off", "relaxed_order", "strict_order")
@@ -705,6 +764,14 @@ def main():
     s.add_argument("--explain", action="store_true")
     s.add_argument("--floor", action="store_true",
                    help="also time the same statement shape without a search")
+    s = ds_cmd("pgbench", cmd_pgbench)
+    s.add_argument("--db", required=True)
+    s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
+    s.add_argument("--pgbench", required=True, help="path of the pgbench program")
+    s.add_argument("--ef", type=int, default=40)
+    s.add_argument("--queries", type=int, default=1000)
+    s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2])
+    s.add_argument("--seconds", type=int, default=10)
     s = ds_cmd("filtered", cmd_filtered)
     s.add_argument("--db", required=True)
     s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
