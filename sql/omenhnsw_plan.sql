@@ -34,6 +34,14 @@ SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10000;
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF)
 SELECT id FROM plan_items WHERE emb IS NOT NULL;
+-- ... also where it is the table's only index and the query reads no column
+CREATE TABLE plan_only (emb vector(2));
+INSERT INTO plan_only SELECT ARRAY[i, -i] FROM generate_series(1, 5000) i;
+CREATE INDEX ON plan_only USING omenhnsw (emb vector_l2_ops);
+EXPLAIN (COSTS OFF)
+SELECT count(*) FROM plan_only;
+SELECT count(*) FROM plan_only;
+DROP TABLE plan_only;
 EXPLAIN (COSTS OFF)
 SELECT id FROM plan_items ORDER BY id LIMIT 10;
 EXPLAIN (COSTS OFF)
@@ -74,6 +82,23 @@ SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10 FOR UPDA
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM (SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q)
 				LIMIT 10) s ORDER BY id;
+-- a subquery scan that reads the junk column by position, and a LIMIT WITH
+-- TIES, which compares the distances, keep it
+SELECT count(*) FROM (SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q)
+					  LIMIT 5) s WHERE s.id > 0;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT count(*) FROM (SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q)
+					  LIMIT 5) s WHERE s.id > 0;
+SELECT count(*) FROM (SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q)
+					  FETCH FIRST 5 ROWS WITH TIES) s;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) FETCH FIRST 5 ROWS WITH TIES;
+CREATE FUNCTION pg_temp.ties() RETURNS SETOF int LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q)
+		FETCH FIRST 5 ROWS WITH TIES;
+END $$;
+SELECT count(*) FROM pg_temp.ties();
 -- ... and the rows are the same as with the distance computed
 SELECT array_agg(id) = (SELECT array_agg(id)
 						FROM (SELECT id, emb <-> (SELECT emb FROM q) AS d

@@ -17,6 +17,7 @@
 #include "commands/vacuum.h"
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
 #include "utils/spccache.h"
@@ -240,10 +241,11 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	OmenMetaPageData meta;
 	Relation	index;
 
+	/* only an ORDER BY distance can use the index, whatever is disabled */
 	if (path->indexorderbys == NIL)
 	{
-		*indexStartupCost = 1.0e10;
-		*indexTotalCost = 1.0e10;
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
 		*indexSelectivity = 0;
 		*indexCorrelation = 0;
 		*indexPages = 0;

@@ -190,19 +190,37 @@ add_bounds(IndexScan *scan)
 	}
 }
 
+/* Finds the highest column number any Var reads. */
+static bool
+max_attno_walker(Node *node, AttrNumber *max)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		*max = Max(*max, ((Var *) node)->varattno);
+		return false;
+	}
+	return expression_tree_walker(node, max_attno_walker, max);
+}
+
 /*
  * Drops trailing junk columns that recompute the ORDER BY distance of an
- * ordered omenhnsw scan at the root of a plan whose output nothing above
- * reads but its visible columns, or under a Limit there.  The Limit
- * describes its output with the scan's columns, so it loses them too.
+ * ordered omenhnsw scan at the root of a plan, or under a Limit there,
+ * unless a column number up to `read` is read above.  A Limit WITH TIES
+ * compares the distances.  The Limit describes its output with the scan's
+ * columns, so it loses them too.
  */
 static void
-drop_junk_distance(Plan *top)
+drop_junk_distance(Plan *top, AttrNumber read)
 {
 	Plan	   *plan = IsA(top, Limit) ? top->lefttree : top;
 	IndexScan  *scan;
 	Node	   *orderby;
 
+	if (IsA(top, Limit) &&
+		((Limit *) top)->limitOption == LIMIT_OPTION_WITH_TIES)
+		return;
 	if (plan == NULL || !IsA(plan, IndexScan))
 		return;
 	scan = (IndexScan *) plan;
@@ -218,7 +236,7 @@ drop_junk_distance(Plan *top)
 		TargetEntry *junk = llast(top->targetlist);
 		TargetEntry *tle = llast(plan->targetlist);
 
-		if (!junk->resjunk)
+		if (!junk->resjunk || junk->resno <= read)
 			break;
 		if (top != plan &&
 			!(IsA(junk->expr, Var) && ((Var *) junk->expr)->varno == OUTER_VAR &&
@@ -235,8 +253,7 @@ drop_junk_distance(Plan *top)
 static void finish_list(List *plans);
 
 /*
- * Walks a plan tree; bitmap trees hold no IndexScan.  A subquery's plan
- * root shows only its visible columns to the SubqueryScan above.
+ * Walks a plan tree; bitmap trees hold no IndexScan.
  */
 static void
 finish_tree(Plan *plan)
@@ -248,7 +265,14 @@ finish_tree(Plan *plan)
 	if (IsA(plan, IndexScan))
 		add_bounds((IndexScan *) plan);
 	if (IsA(plan, SubqueryScan))
-		drop_junk_distance(((SubqueryScan *) plan)->subplan);
+	{
+		/* a physical target list may read the subquery's junk columns */
+		AttrNumber	read = 0;
+
+		max_attno_walker((Node *) plan->targetlist, &read);
+		max_attno_walker((Node *) plan->qual, &read);
+		drop_junk_distance(((SubqueryScan *) plan)->subplan, read);
+	}
 
 	finish_tree(plan->lefttree);
 	finish_tree(plan->righttree);
@@ -298,7 +322,7 @@ omen_planner(Query *parse, const char *query_string, int cursorOptions,
 	finish_list(stmt->subplans);
 	/* row locks read junk columns above the root */
 	if (stmt->commandType == CMD_SELECT && stmt->rowMarks == NIL)
-		drop_junk_distance(stmt->planTree);
+		drop_junk_distance(stmt->planTree, 0);
 	return stmt;
 }
 

@@ -159,9 +159,11 @@ start_scan(IndexScanDesc scan)
 
 	so->mode = omen_iterative_scan;
 	so->ef = omen_ef_search;
-	if (scan->orderByData == NULL ||
-		(scan->orderByData[0].sk_flags & SK_ISNULL) ||
-		so->bound == -INFINITY)
+	if (scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an omenhnsw index can only be scanned in distance order")));
+	if ((scan->orderByData[0].sk_flags & SK_ISNULL) || so->bound == -INFINITY)
 		return;
 
 	/* detoast before the lock is taken */
