@@ -1109,8 +1109,8 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 }
 
 int
-omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
-				  bool *merged)
+omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
+				  void *arg, bool *merged)
 {
 	OmenGraphShared *sh = g->sh;
 	uint32		id;
@@ -1154,7 +1154,7 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 											 g->ef_construction, l, res);
 		}
 
-		if (merge_duplicate)
+		if (merge)
 		{
 			float		self = 0.0f;
 
@@ -1169,7 +1169,8 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 
 				if (g->layer_res[i].dist == self &&
 					memcmp(graph_vec(g, cand), vec,
-						   sizeof(float) * g->dim) == 0)
+						   sizeof(float) * g->dim) == 0 &&
+					merge(arg, (int) cand))
 				{
 					*merged = true;
 					return cand;

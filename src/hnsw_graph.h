@@ -142,15 +142,19 @@ extern OmenGraph *omen_graph_attach(void *mem, uint64 seed);
 extern void omen_graph_lock(OmenGraph *g, int id);
 extern void omen_graph_unlock(OmenGraph *g, int id);
 
+/* Asked to add the row being inserted to node id; whether it did. */
+typedef bool (*OmenMergeFn) (void *arg, int id);
+
 /*
- * Inserts vec (already normalized for cosine).  If merge_duplicate and a node
- * with an identical vector exists, nothing is inserted, *merged is set and
- * that node's id is returned.  Otherwise returns the new node's id, or -1
- * if the graph has no room for it (only a concurrent graph fills up under
- * a caller that checks omen_graph_full after every insert).
+ * Inserts vec (already normalized for cosine).  If merge is given, it is
+ * offered the nodes found with an identical vector, nearest first; when it
+ * takes one, nothing is inserted, *merged is set and that node's id is
+ * returned.  Otherwise returns the new node's id, or -1 if the graph has no
+ * room for it (only a concurrent graph fills up under a caller that checks
+ * omen_graph_full after every insert).
  */
 extern int	omen_graph_insert(OmenGraph *g, const float *vec,
-							  bool merge_duplicate, bool *merged);
+							  OmenMergeFn merge, void *arg, bool *merged);
 
 /* Gives every node an incoming path from the entry point; before writing. */
 extern void omen_graph_connect_all(OmenGraph *g);
