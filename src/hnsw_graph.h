@@ -98,14 +98,17 @@ typedef enum OmenSelectMode
 /*
  * From candidates sorted ascending, keep up to m.  The heuristic keeps those
  * closer to the base than to any kept one, and with _FILL tops up with the
- * nearest discarded ones.  Writes the kept ones to out, ascending, and
- * returns the count (m <= OMEN_MAX_LINKS).  The in-memory build fills a new
- * node's lists with _FILL under the heuristic and keeps them full as
- * back-links arrive, with a flag per link instead of rerunning this.
+ * nearest discarded ones.  Candidates at distance self (the base's distance
+ * to itself) are copies of the base: they rule out no other candidate, and
+ * only a few are kept.  Writes the kept ones to out, ascending, and returns
+ * the count (m <= OMEN_MAX_LINKS).  The in-memory build fills a new node's
+ * lists with _FILL under the heuristic and keeps them full as back-links
+ * arrive, with flags per link instead of rerunning this.
  */
 extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								  const OmenCand *cands, int ncands, int m,
-								  OmenSelectMode mode, OmenCand *out);
+								  OmenSelectMode mode, float self,
+								  OmenCand *out);
 
 /* Random level for a new node, from a uniform draw in (0,1]. */
 extern int	omen_random_level(double uniform, int m, int max_level);

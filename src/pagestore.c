@@ -564,7 +564,10 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 			cands[j + 1] = c;
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  OMEN_SELECT_MODE(s->metric), sel);
+									  OMEN_SELECT_MODE(s->metric),
+									  omen_distance(s->metric, nbvec, nbvec,
+													s->dims),
+									  sel);
 		for (int i = 0; i < nkeep; i++)
 		{
 			keep[i] = sel[i].id;
