@@ -489,10 +489,21 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		for (int l = ins.level; l >= 0; l--)
 		{
 			bool		linked = false;
+			bool		forced = false;
 
+			/*
+			 * The first copy of the vector links to the new node in any
+			 * case: copies then reach each other directly, not only through
+			 * other vectors.
+			 */
 			for (int k = 0; k < ins.nnbrs[l]; k++)
+			{
+				bool		force = !forced && ins.nbrs[l][k].dist == ins.self;
+
+				forced |= force;
 				linked |= omen_store_link(&ins.store, ins.nbrs[l][k].id, l,
-										  &elemtid, false);
+										  &elemtid, force);
+			}
 			/* a node nobody links to could never be found */
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
 				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid, true);
