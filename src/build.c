@@ -104,6 +104,7 @@ typedef struct OmenBuilder
 	uint8	   *ntids;
 	bool		graph_is_shared;	/* graph is the parallel build's shared one */
 	float	   *vec;			/* prepared value of the current row */
+	ItemPointerData tid;		/* its heap TID */
 
 	/* serial build: segments kept here */
 	uint32		next_segno;
@@ -403,6 +404,15 @@ builder_add_tid(OmenBuilder *b, int id, ItemPointer tid)
 	return added;
 }
 
+/* Adds the current row to node id, a copy of it (an OmenMergeFn). */
+static bool
+builder_merge(void *arg, int id)
+{
+	OmenBuilder *b = (OmenBuilder *) arg;
+
+	return builder_add_tid(b, id, &b->tid);
+}
+
 static void
 build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
@@ -434,17 +444,11 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		if (b->graph == NULL)
 			builder_open_segment(b);
 
-		/*
-		 * Exact duplicates share an element until its heap TID slots are
-		 * full.
-		 */
-		id = omen_graph_insert(b->graph, b->vec, true, &merged);
-		if (id >= 0 && !builder_add_tid(b, id, tid))
-		{
-			id = omen_graph_insert(b->graph, b->vec, false, &merged);
-			if (id >= 0)
-				builder_add_tid(b, id, tid);
-		}
+		/* exact duplicates share elements while they have free TID slots */
+		b->tid = *tid;
+		id = omen_graph_insert(b->graph, b->vec, builder_merge, b, &merged);
+		if (id >= 0 && !merged)
+			builder_add_tid(b, id, tid);
 		if (id >= 0)
 			break;
 

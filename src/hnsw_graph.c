@@ -35,6 +35,17 @@
 #define OMEN_UPPER_NUM 5
 #define OMEN_UPPER_DEN 4
 
+/*
+ * Links a list keeps to copies of its own node's vector.  With more, a
+ * group of copies larger than a list links only within itself and the
+ * rest of the graph cannot reach it.
+ */
+#define OMEN_COPY_LINKS 3
+
+/* Flags of a link in the in-memory graph */
+#define OMEN_LINK_KEPT	0x01	/* kept by the heuristic, not filled in */
+#define OMEN_LINK_COPY	0x02	/* to a copy of the list's node */
+
 /* Growable min-heap of candidates to expand, reused across searches. */
 typedef struct OmenHeap
 {
@@ -103,13 +114,13 @@ struct OmenGraph
 	uint32	   *count0;			/* [capacity]: links at level 0 */
 	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
 	float	   *dists0;			/* [capacity][m0]: distance of each link */
-	bool	   *kept0;			/* [capacity][m0]: link kept by the heuristic */
+	uint8	   *flags0;			/* [capacity][m0]: OMEN_LINK_* of each link */
 	uint8	   *levels;			/* [capacity] */
 	uint32	   *upper_off;		/* [capacity]: first upper slot, level > 0 */
 	uint32	   *upper_count;	/* [upper_slots] */
 	uint32	   *upper_links;	/* [upper_slots][m] */
 	float	   *upper_dists;	/* [upper_slots][m] */
-	bool	   *upper_kept;		/* [upper_slots][m] */
+	uint8	   *upper_flags;	/* [upper_slots][m] */
 
 	/* this process's */
 	uint32	   *visited;		/* [capacity]: epoch of last visit */
@@ -359,31 +370,41 @@ search_layer_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 
 /*
  * The selection template.  A candidate is kept when it is closer to the
- * base than to every node kept before it.  With OMEN_SELECT_HEURISTIC_FILL,
- * the nearest rejected ones fill the remaining places.  The output stays
- * ascending.  If kept_out is not NULL, kept_out[i] tells whether out[i]
- * was kept by the heuristic rather than filled in, and the heuristic runs
- * even when all candidates fit.
+ * base than to every node kept before it.  Candidates at distance self are
+ * copies of the base (or vectors the distances cannot tell from it): a
+ * copy is as far from every node as the base is, so it would prune them
+ * all; copies prune nothing, and only OMEN_COPY_LINKS of them are kept.
+ * With OMEN_SELECT_HEURISTIC_FILL, the nearest rejected candidates fill
+ * the remaining places, copies only when nothing else is left.  The output
+ * stays ascending.  If flags_out is not NULL, flags_out[i] gets the
+ * OMEN_LINK_* flags of out[i], and the heuristic runs even when all
+ * candidates fit.
  */
 static pg_attribute_always_inline int
 select_neighbors_impl(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  OmenSelectMode mode, OmenCand *out, bool *kept_out)
+					  OmenSelectMode mode, float self, OmenCand *out,
+					  uint8 *flags_out)
 {
 	int			kept[OMEN_MAX_LINKS];
 	int			nkept = 0;
+	OmenNodeId	pruners[OMEN_MAX_LINKS];
+	int			npruners = 0;
+	int			ncopies = 0;
+	int			nrejected = 0;
 	int			next = 0;
 	int			nout = 0;
 	int			nfill;
+	int			ncopyfill;
 
 	Assert(m <= OMEN_MAX_LINKS);
 
-	if ((ncands <= m && kept_out == NULL) || mode == OMEN_SELECT_NEAREST)
+	if ((ncands <= m && flags_out == NULL) || mode == OMEN_SELECT_NEAREST)
 	{
 		nout = Min(ncands, m);
 		memcpy(out, cands, sizeof(OmenCand) * nout);
-		if (kept_out)
-			memset(kept_out, true, sizeof(bool) * nout);
+		if (flags_out)
+			memset(flags_out, OMEN_LINK_KEPT, nout);
 		return nout;
 	}
 
@@ -391,39 +412,59 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 	{
 		bool		good = true;
 
-		for (int j = 0; j < nkept; j++)
+		if (cands[i].dist == self)
+		{
+			if (ncopies < OMEN_COPY_LINKS)
+			{
+				kept[nkept++] = i;
+				ncopies++;
+			}
+			continue;
+		}
+		for (int j = 0; j < npruners; j++)
 		{
 			if (ops->pair_distance(store, cands[i].id,
-								   cands[kept[j]].id) <= cands[i].dist)
+								   pruners[j]) <= cands[i].dist)
 			{
 				good = false;
 				break;
 			}
 		}
 		if (good)
+		{
 			kept[nkept++] = i;
+			pruners[npruners++] = cands[i].id;
+		}
+		else
+			nrejected++;
 	}
 
 	/* merge the kept ones with the nearest rejected ones, in order */
 	nfill = mode == OMEN_SELECT_HEURISTIC_FILL ? m - nkept : 0;
+	ncopyfill = Max(nfill - nrejected, 0);
 	for (int i = 0; i < ncands && nout < m; i++)
 	{
+		bool		copy = cands[i].dist == self;
+		uint8		flags = copy ? OMEN_LINK_COPY : 0;
+
 		if (next < nkept && kept[next] == i)
 		{
-			if (kept_out)
-				kept_out[nout] = true;
-			out[nout++] = cands[i];
+			flags |= OMEN_LINK_KEPT;
 			next++;
 		}
-		else if (nfill > 0)
+		else if (nfill > 0 && (!copy || ncopyfill > 0))
 		{
-			if (kept_out)
-				kept_out[nout] = false;
-			out[nout++] = cands[i];
 			nfill--;
+			if (copy)
+				ncopyfill--;
 		}
-		else if (next == nkept)
+		else if (next == nkept && nfill == 0)
 			break;
+		else
+			continue;
+		if (flags_out)
+			flags_out[nout] = flags;
+		out[nout++] = cands[i];
 	}
 	return nout;
 }
@@ -506,10 +547,10 @@ omen_search_next(OmenSearch *s, OmenCand *result)
 int
 omen_select_neighbors(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
-					  OmenSelectMode mode, OmenCand *out)
+					  OmenSelectMode mode, float self, OmenCand *out)
 {
-	return select_neighbors_impl(ops, store, cands, ncands, m, mode, out,
-								 NULL);
+	return select_neighbors_impl(ops, store, cands, ncands, m, mode, self,
+								 out, NULL);
 }
 
 int
@@ -532,11 +573,11 @@ graph_vec(const OmenGraph *g, uint32 id)
 
 /*
  * Links of id at level, their count in *count, distances in *dists and
- * heuristic flags in *kept (both optional).
+ * OMEN_LINK_* flags in *flags (both optional).
  */
 static inline uint32 *
 graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
-			float **dists, bool **kept)
+			float **dists, uint8 **flags)
 {
 	Size		slot;
 
@@ -546,16 +587,16 @@ graph_links(const OmenGraph *g, uint32 id, int level, uint32 **count,
 		*count = &g->count0[id];
 		if (dists)
 			*dists = g->dists0 + (Size) id * g->m0;
-		if (kept)
-			*kept = g->kept0 + (Size) id * g->m0;
+		if (flags)
+			*flags = g->flags0 + (Size) id * g->m0;
 		return g->links0 + (Size) id * g->m0;
 	}
 	slot = g->upper_off[id] + level - 1;
 	*count = &g->upper_count[slot];
 	if (dists)
 		*dists = g->upper_dists + slot * g->m;
-	if (kept)
-		*kept = g->upper_kept + slot * g->m;
+	if (flags)
+		*flags = g->upper_flags + slot * g->m;
 	return g->upper_links + slot * g->m;
 }
 
@@ -712,13 +753,13 @@ Size
 omen_graph_node_bytes(int dim, int metric, int m)
 {
 	Size		m0 = 2 * (Size) m;
-	Size		slot = (1 + m) * sizeof(uint32) + m * (sizeof(float) + sizeof(bool));
+	Size		slot = (1 + m) * sizeof(uint32) + m * (sizeof(float) + sizeof(uint8));
 	Size		bytes;
 
 	bytes = dim * sizeof(float)		/* vector */
 		+ (1 + m0) * sizeof(uint32)	/* level-0 links */
 		+ m0 * sizeof(float)		/* their distances */
-		+ m0 * sizeof(bool)			/* their heuristic flags */
+		+ m0 * sizeof(uint8)		/* their flags */
 		+ sizeof(uint8)				/* level */
 		+ sizeof(uint32)			/* upper offset */
 		+ sizeof(slock_t)			/* lock */
@@ -761,13 +802,13 @@ graph_layout(OmenGraph *g, char *base)
 	g->count0 = graph_place(base, &off, cap * sizeof(uint32));
 	g->links0 = graph_place(base, &off, cap * g->m0 * sizeof(uint32));
 	g->dists0 = graph_place(base, &off, cap * g->m0 * sizeof(float));
-	g->kept0 = graph_place(base, &off, cap * g->m0 * sizeof(bool));
+	g->flags0 = graph_place(base, &off, cap * g->m0 * sizeof(uint8));
 	g->levels = graph_place(base, &off, cap);
 	g->upper_off = graph_place(base, &off, cap * sizeof(uint32));
 	g->upper_count = graph_place(base, &off, slots * sizeof(uint32));
 	g->upper_links = graph_place(base, &off, slots * g->m * sizeof(uint32));
 	g->upper_dists = graph_place(base, &off, slots * g->m * sizeof(float));
-	g->upper_kept = graph_place(base, &off, slots * g->m * sizeof(bool));
+	g->upper_flags = graph_place(base, &off, slots * g->m * sizeof(uint8));
 	if (g->code_stride == 0)
 		g->codes = NULL;
 	return off;
@@ -936,29 +977,33 @@ graph_descend(OmenGraph *g, const float *query, int entry, int top, int stop)
  * Adds a link from u to v, at distance d, into u's list at level, which is
  * kept ascending.  Like a new node's list, a list keeps the links the
  * heuristic keeps and fills the other places with the nearest links it
- * rejects.  Each link's flag says whether the heuristic keeps it, so adding
- * one only checks it against the kept links before it, and the kept ones
- * after it against it, instead of rerunning the selection.  A full list
- * drops its farthest rejected link, or its farthest link if it has none;
- * returns the node dropped other than v, or -1.
+ * rejects.  Each link's flags say whether the heuristic keeps it and
+ * whether it is a copy of u (as copy says of v), so adding one only checks
+ * it against the kept links before it, and the kept ones after it against
+ * it, instead of rerunning the selection.  A copy that finds the quota
+ * of copies full is rejected, or with replace takes the place of the last
+ * kept copy, which leaves the list.  Otherwise a full list drops a rejected
+ * copy, else its farthest rejected link, else its farthest link.  Returns
+ * the node dropped other than v, or -1.
  */
 static int64
-graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
+graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
+			   bool copy, bool replace)
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
 	uint32	   *count;
 	float	   *dists;
-	bool	   *kept;
-	uint32	   *links = graph_links(g, u, level, &count, &dists, &kept);
+	uint8	   *flags;
+	uint32	   *links = graph_links(g, u, level, &count, &dists, &flags);
 	int			cnt = *count;
 	int			pos = cnt;
 	uint32		nl[OMEN_MAX_LINKS + 1];
 	float		nd[OMEN_MAX_LINKS + 1];
-	bool		nk[OMEN_MAX_LINKS + 1];
+	uint8		nf[OMEN_MAX_LINKS + 1];
 	uint32		added[OMEN_MAX_LINKS + 1];
 	int			nadded = 0;
 	bool		removed = false;
-	int			drop;
+	int			drop = -1;
 	int64		dropped = -1;
 
 	/* concurrent inserts may link each other both ways */
@@ -970,21 +1015,42 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 
 	memcpy(nl, links, sizeof(uint32) * pos);
 	memcpy(nd, dists, sizeof(float) * pos);
-	memcpy(nk, kept, sizeof(bool) * pos);
+	memcpy(nf, flags, sizeof(uint8) * pos);
 	nl[pos] = v;
 	nd[pos] = d;
-	nk[pos] = true;
+	nf[pos] = OMEN_LINK_KEPT;
 	memcpy(nl + pos + 1, links + pos, sizeof(uint32) * (cnt - pos));
 	memcpy(nd + pos + 1, dists + pos, sizeof(float) * (cnt - pos));
-	memcpy(nk + pos + 1, kept + pos, sizeof(bool) * (cnt - pos));
+	memcpy(nf + pos + 1, flags + pos, sizeof(uint8) * (cnt - pos));
 	cnt++;
 
-	if (g->select != OMEN_SELECT_NEAREST)
+	if (g->select != OMEN_SELECT_NEAREST && copy)
 	{
-		for (int j = 0; j < pos && nk[pos]; j++)
-			if (nk[j] && mem_pair_distance(g, nl[j], v) <= d)
-				nk[pos] = false;
-		if (nk[pos])
+		int			ncopies = 0;
+		int			last = -1;
+
+		/* copies prune nothing and are kept up to their quota */
+		nf[pos] |= OMEN_LINK_COPY;
+		for (int j = 0; j < cnt; j++)
+			if (j != pos && nf[j] == (OMEN_LINK_KEPT | OMEN_LINK_COPY))
+			{
+				ncopies++;
+				last = j;
+			}
+		if (ncopies >= OMEN_COPY_LINKS)
+		{
+			if (replace)
+				drop = last;
+			else
+				nf[pos] = OMEN_LINK_COPY;
+		}
+	}
+	else if (g->select != OMEN_SELECT_NEAREST)
+	{
+		for (int j = 0; j < pos && nf[pos]; j++)
+			if (nf[j] == OMEN_LINK_KEPT && mem_pair_distance(g, nl[j], v) <= d)
+				nf[pos] = 0;
+		if (nf[pos])
 			added[nadded++] = v;
 
 		/*
@@ -993,76 +1059,83 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d)
 		 */
 		for (int j = pos + 1; j < cnt && nadded > 0; j++)
 		{
-			if (nk[j])
+			if (nf[j] == OMEN_LINK_KEPT)
 			{
 				for (int a = 0; a < nadded; a++)
 					if (mem_pair_distance(g, added[a], nl[j]) <= nd[j])
 					{
-						nk[j] = false;
+						nf[j] = 0;
 						removed = true;
 						break;
 					}
 			}
-			else if (removed)
+			else if (removed && nf[j] == 0)
 			{
-				nk[j] = true;
-				for (int k = 0; k < j && nk[j]; k++)
-					if (nk[k] && mem_pair_distance(g, nl[k], nl[j]) <= nd[j])
-						nk[j] = false;
-				if (nk[j])
+				nf[j] = OMEN_LINK_KEPT;
+				for (int k = 0; k < j && nf[j]; k++)
+					if (nf[k] == OMEN_LINK_KEPT &&
+						mem_pair_distance(g, nl[k], nl[j]) <= nd[j])
+						nf[j] = 0;
+				if (nf[j])
 					added[nadded++] = nl[j];
 			}
 		}
 	}
 
-	if (cnt > maxlinks)
+	if (drop >= 0 || cnt > maxlinks)
 	{
-		drop = cnt - 1;
-		for (int j = cnt - 1; j >= 0; j--)
-			if (!nk[j])
-			{
+		for (int j = cnt - 1; j >= 0 && drop < 0; j--)
+			if (nf[j] == OMEN_LINK_COPY)
 				drop = j;
-				break;
-			}
+		for (int j = cnt - 1; j >= 0 && drop < 0; j--)
+			if (!(nf[j] & OMEN_LINK_KEPT))
+				drop = j;
+		if (drop < 0)
+			drop = cnt - 1;
 		if (nl[drop] != v)
 			dropped = nl[drop];
 		cnt--;
 		memmove(nl + drop, nl + drop + 1, sizeof(uint32) * (cnt - drop));
 		memmove(nd + drop, nd + drop + 1, sizeof(float) * (cnt - drop));
-		memmove(nk + drop, nk + drop + 1, sizeof(bool) * (cnt - drop));
+		memmove(nf + drop, nf + drop + 1, sizeof(uint8) * (cnt - drop));
 	}
 	memcpy(links, nl, sizeof(uint32) * cnt);
 	memcpy(dists, nd, sizeof(float) * cnt);
-	memcpy(kept, nk, sizeof(bool) * cnt);
+	memcpy(flags, nf, sizeof(uint8) * cnt);
 	*count = cnt;
 	return dropped;
 }
 
 /*
  * Links the new node id to its selected neighbours at level and adds the
- * back-links.  Like pgvector's build, and unlike inserts into pages, lists
- * are filled to the brim: the extra links cost build time but buy recall at
- * small ef_search.  Under inner product (the m nearest) a new node takes m
- * links only: the nearest are the same few long vectors for every node, and
- * 2m back-links to them evict so many links that a fifth of the nodes end
- * up with no incoming one.
+ * back-links; self is the distance at which a node is a copy of id.  The
+ * first copy of id it links to links back to id in place of one of its
+ * copies, which id takes over: in a group of copies too large for their
+ * quota every one keeps an incoming link, along a chain.  Like
+ * pgvector's build, and unlike inserts into pages, lists are filled to the
+ * brim: the extra links cost build time but buy recall at small ef_search.
+ * Under inner product (the m nearest) a new node takes m links only: the
+ * nearest are the same few long vectors for every node, and 2m back-links
+ * to them evict so many links that a fifth of the nodes end up with no
+ * incoming one.
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
-			  int ncands)
+			  int ncands, float self)
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
 	OmenCand   *sel = g->prune;
-	bool		selkept[OMEN_MAX_LINKS];
+	uint8		selflags[OMEN_MAX_LINKS];
 	uint32	   *count;
 	float	   *dists;
-	bool	   *kept;
-	uint32	   *links = graph_links(g, id, level, &count, &dists, &kept);
+	uint8	   *flags;
+	uint32	   *links = graph_links(g, id, level, &count, &dists, &flags);
 	int			nsel;
+	bool		chained = false;
 
 	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands,
 								 g->select == OMEN_SELECT_NEAREST ? g->m : maxlinks,
-								 g->select, sel, selkept);
+								 g->select, self, sel, selflags);
 	omen_graph_lock(g, id);
 	if (*count == 0)
 	{
@@ -1070,7 +1143,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 		{
 			links[i] = (uint32) sel[i].id;
 			dists[i] = sel[i].dist;
-			kept[i] = selkept[i];
+			flags[i] = selflags[i];
 		}
 		*count = nsel;
 	}
@@ -1078,18 +1151,22 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	{
 		/* a concurrent insert that found id linked to it first */
 		for (int i = 0; i < nsel; i++)
-			graph_add_link(g, id, level, (uint32) sel[i].id, sel[i].dist);
+			graph_add_link(g, id, level, (uint32) sel[i].id, sel[i].dist,
+						   (selflags[i] & OMEN_LINK_COPY) != 0, false);
 	}
 	omen_graph_unlock(g, id);
 
 	for (int i = 0; i < nsel; i++)
 	{
 		uint32		nb = (uint32) sel[i].id;
+		bool		copy = (selflags[i] & OMEN_LINK_COPY) != 0;
+		bool		chain = copy && !chained;
 		int64		dropped;
 
 		omen_graph_lock(g, nb);
-		dropped = graph_add_link(g, nb, level, id, sel[i].dist);
+		dropped = graph_add_link(g, nb, level, id, sel[i].dist, copy, chain);
 		omen_graph_unlock(g, nb);
+		chained |= copy;
 
 		/*
 		 * The link id pushed out of nb's list moves to id's, so that no
@@ -1102,15 +1179,16 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 			float		dd = mem_pair_distance(g, dropped, id);
 
 			omen_graph_lock(g, id);
-			graph_add_link(g, id, level, (uint32) dropped, dd);
+			graph_add_link(g, id, level, (uint32) dropped, dd, dd == self,
+						   chain);
 			omen_graph_unlock(g, id);
 		}
 	}
 }
 
 int
-omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
-				  bool *merged)
+omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
+				  void *arg, bool *merged)
 {
 	OmenGraphShared *sh = g->sh;
 	uint32		id;
@@ -1121,12 +1199,20 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 	int			lo;
 	int			nres[OMEN_GRAPH_MAX_LEVEL + 1];
 	OmenCand	ep;
+	float		self;
 
 	CHECK_FOR_INTERRUPTS();
 	*merged = false;
+
+	/* a copy of vec is at vec's distance to itself */
 	if (g->codes)
+	{
 		omen_quantize_u8(vec, g->dim, g->newcode->code, &g->newcode->offset,
 						 &g->newcode->scale);
+		self = graph_row_distance(g, vec, g->newcode);
+	}
+	else
+		self = omen_distance(g->metric, vec, vec, g->dim);
 
 	level = omen_random_level(1.0 - pg_prng_double(&g->prng), g->m,
 							  g->max_level);
@@ -1154,22 +1240,16 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 											 g->ef_construction, l, res);
 		}
 
-		if (merge_duplicate)
+		if (merge)
 		{
-			float		self = 0.0f;
-
-			/* a duplicate's distance is that of vec to itself */
-			if (g->codes)
-				self = graph_row_distance(g, vec, g->newcode);
-			else if (g->metric != OMEN_METRIC_L1)
-				self = omen_distance(g->metric, vec, vec, g->dim);
 			for (int i = 0; i < nres[0]; i++)
 			{
 				uint32		cand = (uint32) g->layer_res[i].id;
 
 				if (g->layer_res[i].dist == self &&
 					memcmp(graph_vec(g, cand), vec,
-						   sizeof(float) * g->dim) == 0)
+						   sizeof(float) * g->dim) == 0 &&
+					merge(arg, (int) cand))
 				{
 					*merged = true;
 					return cand;
@@ -1202,7 +1282,7 @@ omen_graph_insert(OmenGraph *g, const float *vec, bool merge_duplicate,
 
 	for (int l = lo; l >= 0; l--)
 		graph_connect(g, id, l, g->layer_res + (Size) l * g->ef_construction,
-					  nres[l]);
+					  nres[l], self);
 
 	if (level > top)
 	{

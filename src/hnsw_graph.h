@@ -98,14 +98,17 @@ typedef enum OmenSelectMode
 /*
  * From candidates sorted ascending, keep up to m.  The heuristic keeps those
  * closer to the base than to any kept one, and with _FILL tops up with the
- * nearest discarded ones.  Writes the kept ones to out, ascending, and
- * returns the count (m <= OMEN_MAX_LINKS).  The in-memory build fills a new
- * node's lists with _FILL under the heuristic and keeps them full as
- * back-links arrive, with a flag per link instead of rerunning this.
+ * nearest discarded ones.  Candidates at distance self (the base's distance
+ * to itself) are copies of the base: they rule out no other candidate, and
+ * only a few are kept.  Writes the kept ones to out, ascending, and returns
+ * the count (m <= OMEN_MAX_LINKS).  The in-memory build fills a new node's
+ * lists with _FILL under the heuristic and keeps them full as back-links
+ * arrive, with flags per link instead of rerunning this.
  */
 extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								  const OmenCand *cands, int ncands, int m,
-								  OmenSelectMode mode, OmenCand *out);
+								  OmenSelectMode mode, float self,
+								  OmenCand *out);
 
 /* Random level for a new node, from a uniform draw in (0,1]. */
 extern int	omen_random_level(double uniform, int m, int max_level);
@@ -142,15 +145,19 @@ extern OmenGraph *omen_graph_attach(void *mem, uint64 seed);
 extern void omen_graph_lock(OmenGraph *g, int id);
 extern void omen_graph_unlock(OmenGraph *g, int id);
 
+/* Asked to add the row being inserted to node id; whether it did. */
+typedef bool (*OmenMergeFn) (void *arg, int id);
+
 /*
- * Inserts vec (already normalized for cosine).  If merge_duplicate and a node
- * with an identical vector exists, nothing is inserted, *merged is set and
- * that node's id is returned.  Otherwise returns the new node's id, or -1
- * if the graph has no room for it (only a concurrent graph fills up under
- * a caller that checks omen_graph_full after every insert).
+ * Inserts vec (already normalized for cosine).  If merge is given, it is
+ * offered the nodes found with an identical vector, nearest first; when it
+ * takes one, nothing is inserted, *merged is set and that node's id is
+ * returned.  Otherwise returns the new node's id, or -1 if the graph has no
+ * room for it (only a concurrent graph fills up under a caller that checks
+ * omen_graph_full after every insert).
  */
 extern int	omen_graph_insert(OmenGraph *g, const float *vec,
-							  bool merge_duplicate, bool *merged);
+							  OmenMergeFn merge, void *arg, bool *merged);
 
 /* Gives every node an incoming path from the entry point; before writing. */
 extern void omen_graph_connect_all(OmenGraph *g);

@@ -34,6 +34,7 @@ typedef struct OmenInsert
 	OmenDirectory dir;
 	OmenPageStore store;
 	const float *vec;
+	float		self;			/* distance of vec to itself, a copy's */
 	ItemPointerData heaptid;
 	int			level;
 	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
@@ -243,12 +244,9 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 static bool
 merge_duplicate(OmenInsert *ins, const OmenCand *cands, int ncands)
 {
-	float		self = omen_distance(ins->meta.metric, ins->vec, ins->vec,
-									 ins->meta.dims);
-
 	/* only a node at the vector's distance to itself can be a copy */
 	for (int i = 0; i < ncands; i++)
-		if (cands[i].dist == self && merge_into(ins, cands[i].id))
+		if (cands[i].dist == ins->self && merge_into(ins, cands[i].id))
 			return true;
 	return false;
 }
@@ -281,7 +279,7 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
 											  cands, ncands, max,
 											  OMEN_SELECT_MODE(ins->meta.metric),
-											  ins->nbrs[l]);
+											  ins->self, ins->nbrs[l]);
 		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{
 			ins->nnbrs[0] = -1;
@@ -464,6 +462,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		return false;
 	}
 	ins.vec = vec;
+	ins.self = omen_distance(ins.meta.metric, vec, vec, ins.meta.dims);
 
 	omen_directory_read(index, &ins.meta, &ins.dir);
 	if (ins.dir.nsegs == 0)
@@ -490,10 +489,21 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		for (int l = ins.level; l >= 0; l--)
 		{
 			bool		linked = false;
+			bool		forced = false;
 
+			/*
+			 * The first copy of the vector links to the new node in any
+			 * case: copies then reach each other directly, not only through
+			 * other vectors.
+			 */
 			for (int k = 0; k < ins.nnbrs[l]; k++)
+			{
+				bool		force = !forced && ins.nbrs[l][k].dist == ins.self;
+
+				forced |= force;
 				linked |= omen_store_link(&ins.store, ins.nbrs[l][k].id, l,
-										  &elemtid, false);
+										  &elemtid, force);
+			}
 			/* a node nobody links to could never be found */
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
 				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid, true);

@@ -471,30 +471,50 @@ write_links(OmenPageStore *s, OmenNodeId node, int level,
 }
 
 /*
- * Gives the nodes in dropped[] a link from node `to`, while its list has
- * room.  Pruning `from`'s list for `to` dropped them; `from` now reaches
- * `to`, so through it they keep a way in even if that was their only one.
+ * Gives the nodes in dropped[] a link from node `to`.  Pruning `from`'s
+ * list for `to` dropped them; `from` now reaches `to`, so through it they
+ * keep a way in even if that was their only one.  A full list makes room
+ * by giving up links to nodes in kept[], which `from` still links to.
+ * Moves those that found no room to the front of dropped[] and returns
+ * their count.
  */
-static void
+static int
 adopt_dropped(OmenPageStore *s, OmenNodeId to, int level,
-			  const OmenNodeId *dropped, int ndropped)
+			  OmenNodeId *dropped, int ndropped, const OmenNodeId *kept,
+			  int nkept)
 {
 	int			max = omen_level_slots(level, s->m);
 	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * max);
 	int			n = omen_page_store_ops.neighbors(s, to, level, ids, max);
-	int			had = n;
+	int			nleft = 0;
+	bool		changed = false;
 
-	for (int i = 0; i < ndropped && n >= 0 && n < max; i++)
+	for (int i = 0; i < ndropped; i++)
 	{
 		bool		present = false;
+		int			slot = -1;
 
 		for (int j = 0; j < n; j++)
 			present |= ids[j] == dropped[i];
-		if (!present)
-			ids[n++] = dropped[i];
+		if (present)
+			continue;
+		if (n >= 0 && n < max)
+			slot = n++;
+		for (int j = 0; j < n && slot < 0; j++)
+			for (int k = 0; k < nkept && slot < 0; k++)
+				if (ids[j] == kept[k])
+					slot = j;
+		if (slot >= 0)
+		{
+			ids[slot] = dropped[i];
+			changed = true;
+		}
+		else
+			dropped[nleft++] = dropped[i];
 	}
-	if (n > had)
+	if (changed)
 		write_links(s, to, level, ids, n);
+	return nleft;
 }
 
 /*
@@ -502,8 +522,9 @@ adopt_dropped(OmenPageStore *s, OmenNodeId to, int level,
  * when it is full.  When pruning drops `to`, the list is left alone, unless
  * `force`: then `to` replaces the farthest link, so that it cannot be left
  * with no incoming link at all.  Links that pruning drops move to `to`'s
- * list where it has room.  Returns whether the link was added.  The caller
- * holds the insert lock, so no list changes between reading and rewriting.
+ * list, or stay where `to` has no room.  Returns whether the link was
+ * added.  The caller holds the insert lock, so no list changes between
+ * reading and rewriting.
  */
 bool
 omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
@@ -537,6 +558,8 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		ItemPointerData tid;
 		OmenElementTuple et;
 		bool		kept = false;
+		float		self;
+		bool		tocopy;
 
 		omen_tid_unpack(from, &tid);
 		et = omen_store_element(s, &tid);
@@ -545,11 +568,14 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		memcpy(nbvec, et->x, sizeof(float) * s->dims);
 		omen_store_unlock(s);
 
+		/* copies of from are at from's distance to itself */
+		self = omen_distance(s->metric, nbvec, nbvec, s->dims);
 		for (int i = 0; i < n; i++)
 		{
 			cands[i].id = ids[i];
 			cands[i].dist = omen_store_distance(s, nbvec, ids[i]);
 		}
+		tocopy = cands[n - 1].dist == self;	/* `to` came last */
 		/* ascending by distance, as selection expects */
 		for (int i = 1; i < n; i++)
 		{
@@ -564,7 +590,7 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 			cands[j + 1] = c;
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  OMEN_SELECT_MODE(s->metric), sel);
+									  OMEN_SELECT_MODE(s->metric), self, sel);
 		for (int i = 0; i < nkeep; i++)
 		{
 			keep[i] = sel[i].id;
@@ -576,22 +602,38 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 				return false;
 			keep[nkeep < max ? nkeep++ : nkeep - 1] = newid;
 		}
+
+		/*
+		 * Copies of from that pruning rejects stay in the places it freed,
+		 * unless `to` is a copy too and takes them over: copies of a vector
+		 * keep links among themselves, not only from other vectors.
+		 */
 		for (int i = 0; i < n; i++)
 		{
-			bool		present = ids[i] == newid;
+			bool		present = cands[i].id == newid;
 
 			for (int j = 0; j < nkeep && !present; j++)
-				present = keep[j] == ids[i];
-			if (!present)
-				dropped[ndropped++] = ids[i];
+				present = keep[j] == cands[i].id;
+			if (present)
+				continue;
+			if (cands[i].dist == self && !tocopy && nkeep < max)
+				keep[nkeep++] = cands[i].id;
+			else
+				dropped[ndropped++] = cands[i].id;
 		}
 	}
 
-	if (!write_links(s, from, level, keep, nkeep))
-		return false;
+	/*
+	 * Links that `to` has no room for stay in from's list, in the places
+	 * pruning freed: a node with few incoming links, such as one of many
+	 * copies of a vector, would otherwise lose its last one.
+	 */
 	if (ndropped > 0)
-		adopt_dropped(s, newid, level, dropped, ndropped);
-	return true;
+		ndropped = adopt_dropped(s, newid, level, dropped, ndropped, keep,
+								 nkeep);
+	for (int i = 0; i < ndropped && nkeep < max; i++)
+		keep[nkeep++] = dropped[i];
+	return write_links(s, from, level, keep, nkeep);
 }
 
 #define ORPHAN_LIVE		1
