@@ -1061,8 +1061,9 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 		{
 			if (nf[j] == OMEN_LINK_KEPT)
 			{
+				/* nl[j]'s codes, not its floats: the added ones are hot */
 				for (int a = 0; a < nadded; a++)
-					if (mem_pair_distance(g, added[a], nl[j]) <= nd[j])
+					if (mem_pair_distance(g, nl[j], added[a]) <= nd[j])
 					{
 						nf[j] = 0;
 						removed = true;
