@@ -103,6 +103,7 @@ typedef struct OmenBuilder
 	ItemPointerData *tids;		/* OMEN_HEAPTIDS per node */
 	uint8	   *ntids;
 	bool		graph_is_shared;	/* graph is the parallel build's shared one */
+	bool		estimate_low;	/* the shared graph, sized by it, filled up */
 	float	   *vec;			/* prepared value of the current row */
 	ItemPointerData tid;		/* its heap TID */
 
@@ -751,6 +752,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		InstrAccumParallelQuery(&bufusage[i], &walusage[i]);
 	if (one)
 	{
+		leader->estimate_low = omen_graph_full(one);
 		builder_use_shared_graph(leader, one, graph_mem);
 		leader->graph_is_shared = false;
 		builder_seal_segment(leader);
@@ -890,6 +892,8 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				(errmsg("omenhnsw index \"%s\" was built as %d segments",
 						RelationGetRelationName(index), b.nsegs),
 				 errdetail("Each query searches every segment."),
+				 b.estimate_low ?
+				 errhint("The table had more rows than its statistics said: ANALYZE it and rebuild the index for fewer segments.") :
 				 errhint("Increase maintenance_work_mem for fewer, larger segments.")));
 
 	if (RelationNeedsWAL(index))

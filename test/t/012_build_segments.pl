@@ -2,7 +2,8 @@
 # inserts into the tail segment, VACUUM, TRUNCATE, REINDEX (plain and
 # concurrent) and CREATE INDEX CONCURRENTLY with concurrent inserts keep the
 # index sound (omenhnsw_verify) and its results right (recall@10 against exact
-# ground truth; every inserted row is found by its own vector).
+# ground truth; every inserted row is found by its own vector).  A parallel
+# build whose row estimate is low overflows its shared graph into segments.
 use strict;
 use warnings FATAL => 'all';
 
@@ -31,20 +32,22 @@ run_sql($node, 'CREATE TABLE seg AS SELECT * FROM src WHERE id <= 11000');
 
 sub check_index
 {
-	my ($what) = @_;
+	my ($what, $table, $index) = @_;
+	$table //= 'seg';
+	$index //= 'seg_idx';
 	my $problems = $node->safe_psql('postgres',
-		"SELECT string_agg(p, '; ') FROM omenhnsw_verify('seg_idx') p");
+		"SELECT string_agg(p, '; ') FROM omenhnsw_verify('$index') p");
 	is($problems, '', "$what: omenhnsw_verify finds no problem");
 	ground_truth($node,
-		gt => 'gt', table => 'seg', queries => 'q', op => '<->', k => $k);
+		gt => 'gt', table => $table, queries => 'q', op => '<->', k => $k);
 	my ($recall, $minrows, $distinct) = recall_at(
 		$node,
 		gt => 'gt',
-		table => 'seg',
+		table => $table,
 		queries => 'q',
 		op => '<->',
 		k => $k,
-		index => 'seg_idx');
+		index => $index);
 	cmp_ok($recall, '>=', $min_recall,
 		"$what: recall\@$k = $recall at the default ef_search");
 	is($minrows, $k, "$what: every query got $k rows");
@@ -145,6 +148,33 @@ is($node->safe_psql('postgres',
 is(found_by_self(11000), 1000,
 	'rows inserted during CREATE INDEX CONCURRENTLY are all found');
 check_index('after CREATE INDEX CONCURRENTLY');
+
+# A parallel build shares one graph sized by the table's row estimate.  Here
+# the statistics were taken when wide rows filled the pages and say 5 rows a
+# page where there are about 28: the shared graph fills up and the rest goes
+# to further segments, which must be sound; after ANALYZE one segment.
+run_sql($node, q{
+CREATE TABLE low (id int, pad text, v vector(64)) WITH (autovacuum_enabled = off);
+ALTER TABLE low ALTER pad SET STORAGE PLAIN;
+INSERT INTO low SELECT i, repeat('x', 1500), NULL FROM generate_series(1, 2000) i;
+ANALYZE low;
+DELETE FROM low;
+INSERT INTO low (id, v) SELECT id, v FROM src;
+});
+my $parallel = "SET max_parallel_maintenance_workers = 1;
+SET min_parallel_table_scan_size = 0;
+SET maintenance_work_mem = '64MB';";
+$notices = build_index($node, $parallel,
+	'CREATE INDEX low_idx ON low USING omenhnsw (v vector_l2_ops)');
+$nseg = segment_count($notices);
+cmp_ok($nseg, '>=', 2, "low row estimate: built as $nseg segments");
+like($notices, qr/more rows than its statistics said: ANALYZE it/,
+	'low row estimate: the hint says to ANALYZE');
+check_index('low row estimate', 'low', 'low_idx');
+run_sql($node, 'ANALYZE low');
+$notices = build_index($node, $parallel, 'REINDEX INDEX low_idx');
+is(segment_count($notices), 1, 'after ANALYZE: REINDEX builds one segment');
+check_index('low row estimate, after ANALYZE and REINDEX', 'low', 'low_idx');
 
 $node->stop;
 done_testing();
