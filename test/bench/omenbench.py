@@ -639,6 +639,10 @@ def ratios(summary):
                       if x["percent"] == f["percent"] and x["mode"] == f["mode"]), None)
             if m:
                 r["filtered_qps_%dpct_%s" % (f["percent"], f["mode"])] = div(f["qps"], m["qps"])
+        for b in o.get("pgbench", []):
+            m = next((x for x in p.get("pgbench", []) if x["clients"] == b["clients"]), None)
+            if m:
+                r["pgbench_qps_ef%d_%dclient" % (b["ef"], b["clients"])] = div(b["qps"], m["qps"])
         out[dsname] = r
     return out
 
