@@ -11,7 +11,8 @@
 #   BENCH_QUERIES    queries per ef point [1000]
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
 #   BENCH_CONCURRENT_EF  ef of the 2-client run and of the pgbench runs [40]
-#   BENCH_PGBENCH_SECONDS  length of each pgbench run (1 and 2 clients, C client) [10]
+#   BENCH_PGBENCH_SECONDS  pgbench time per engine and client count, in 2 turns (C client) [10]
+#   BENCH_SLICES     turns the engines take at each query point [4]
 #   BENCH_INSERTS    single-row inserts into the indexed table [2000]
 #   BENCH_FILTERED   data sets that also get filtered queries [fashion]; empty skips them
 #   BENCH_FILTER_QUERIES   queries per filtered point [200]
@@ -31,6 +32,7 @@ BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
 BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
+BENCH_SLICES=${BENCH_SLICES:-4}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
 BENCH_FILTERED=${BENCH_FILTERED-fashion}
 BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
@@ -75,9 +77,9 @@ filtered_on() {
 	[[ ,$BENCH_FILTERED, == *,$1,* ]]
 }
 
-# run_one ENGINE DATASET: every measurement of one engine on one data set.  Each step
-# returns non-zero on failure so the caller can go on with the next engine.
-run_one() {
+# prepare_one ENGINE DATASET NAME ROWS DIM: its database, the data loaded and the index
+# built.  Each step returns non-zero on failure so the caller can go on without it.
+prepare_one() {
 	local e=$1 ds=$2 name=$3 n=$4 dim=$5 db=${ENGINE_DB[$1]}
 	echo
 	echo "-- $e on $name ($n x $dim)"
@@ -89,15 +91,38 @@ run_one() {
 	fi
 	engine_load "$e" "$ds" "$name" "$n" "$results" || return
 	engine_build "$e" "$name" "$n" "$results" || return
-	echo "  $BENCH_QUERIES queries per point, recall@10 against exact results:"
-	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
-		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --floor || return
-	"${BENCH_PY[@]}" --out "$results" --engine "$e" query "$ds" --db "$db" \
-		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" \
-		--clients 2 --warmup 0 || return
-	"${BENCH_PY[@]}" --out "$results" --engine "$e" pgbench "$ds" --db "$db" \
-		--guc "${ENGINE_GUC[$e]}" --queries "$BENCH_QUERIES" --ef "$BENCH_CONCURRENT_EF" \
+}
+
+# query_all DATASET ENGINE...: the unfiltered queries, every point measured in turns by
+# all the engines (slices of the queries, pgbench rounds), so that a shared machine's
+# changing load does not favour the engine measured at a quieter moment.
+query_all() {
+	local ds=$1 e dbs=() gucs=()
+	shift
+	for e in "$@"; do
+		dbs+=("${ENGINE_DB[$e]}")
+		gucs+=("${ENGINE_GUC[$e]}")
+	done
+	local -a on=(--engine "$(IFS=,; echo "$*")")
+	local -a where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")")
+	echo
+	echo "-- queries on $ds, engines taking turns: $*"
+	echo "  $BENCH_QUERIES queries per point in $BENCH_SLICES turns, recall@10 against exact results:"
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" \
+		--queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --floor --slices "$BENCH_SLICES" || return
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" \
+		--queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" --clients 2 --warmup 0 \
+		--slices "$BENCH_SLICES" || return
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" pgbench "$ds" "${where[@]}" \
+		--queries "$BENCH_QUERIES" --ef "$BENCH_CONCURRENT_EF" --rounds 2 \
 		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
+}
+
+# finish_one ENGINE DATASET: filtered queries and single-row inserts, then the database goes.
+finish_one() {
+	local e=$1 ds=$2 db=${ENGINE_DB[$1]}
+	echo
+	echo "-- $e on $ds: filtered queries and inserts"
 	if filtered_on "$ds"; then
 		"${BENCH_PY[@]}" --out "$results" --engine "$e" filtered "$ds" --db "$db" \
 			--guc "${ENGINE_GUC[$e]}" --iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \
@@ -105,18 +130,37 @@ run_one() {
 			--queries "$BENCH_FILTER_QUERIES" --percents "$BENCH_FILTER_PERCENTS" || return
 	fi
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" --n "$BENCH_INSERTS" || return
-	omen_psql -qc "DROP DATABASE $db"
+}
+
+# fail ENGINE NAME: records that an engine's run on a data set failed
+fail() {
+	failed+=("$1/$2")
+	printf '{"dataset": "%s", "engine": "%s", "kind": "run", "error": "failed, see the log above"}\n' \
+		"$2" "$1" >> "$results"
 }
 
 failed=()
 for ds in ${BENCH_DATASETS//,/ }; do
 	read -r name n dim < <("${BENCH_PY[@]}" info "$ds")
+	ready=()
 	for e in "${engines[@]}"; do
-		if ! run_one "$e" "$ds" "$name" "$n" "$dim"; then
-			failed+=("$e/$ds")
-			printf '{"dataset": "%s", "engine": "%s", "kind": "run", "error": "failed, see the log above"}\n' \
-				"$name" "$e" >> "$results"
+		if prepare_one "$e" "$ds" "$name" "$n" "$dim"; then
+			ready+=("$e")
+		else
+			fail "$e" "$name"
 		fi
+	done
+	if [ ${#ready[@]} -gt 0 ] && ! query_all "$ds" "${ready[@]}"; then
+		for e in "${ready[@]}"; do
+			fail "$e" "$name"
+		done
+		ready=()
+	fi
+	for e in "${ready[@]}"; do
+		finish_one "$e" "$ds" || fail "$e" "$name"
+	done
+	for e in "${engines[@]}"; do
+		omen_psql -qc "DROP DATABASE IF EXISTS ${ENGINE_DB[$e]}"
 	done
 done
 

@@ -354,52 +354,81 @@ def cmd_build(args):
         % (seconds, args.rows / seconds, workers))
 
 
+def engines_of(args):
+    """[(engine, db, ef_search GUC)] from the comma lists of --engine, --db and --guc."""
+    names, dbs, gucs = args.engine.split(","), args.db.split(","), args.guc.split(",")
+    if not len(names) == len(dbs) == len(gucs):
+        die("--engine, --db and --guc need one entry per engine")
+    return list(zip(names, dbs, gucs))
+
+
 def cmd_query(args):
+    """Each point is measured in --slices slices per engine, taking turns, so
+    that the load of a shared machine weighs on every engine alike."""
     ds = Dataset(args)
     nq = min(args.queries, ds.query.shape[0])
     gt_ids, gt_dist = ds.ground_truth(nq)
     queries = ds.query[:nq]
     qtexts = [vector_text(np.asarray(q)) for q in queries]
+    engines = engines_of(args)
+    slices = [range(lo, min(nq, lo + -(-nq // args.slices)))
+              for lo in range(0, nq, -(-nq // args.slices))]
 
-    plan = plan_of(args.db, [(args.guc, 40)], QUERY_SQL.format(k=K), qtexts[0], ds.dim,
-                   args.timeout)
-    if args.explain:
-        log("  EXPLAIN of the query:")
-        log("\n".join("    " + line for line in plan.splitlines()))
-    if "Index Scan" not in plan:
-        emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="query",
-                            error="the planner did not use the index"))
-        die("the planner did not use the index for ORDER BY embedding <-> ... LIMIT %d:\n%s"
-            % (K, plan))
+    for engine, db, guc in engines:
+        plan = plan_of(db, [(guc, 40)], QUERY_SQL.format(k=K), qtexts[0], ds.dim,
+                       args.timeout)
+        if args.explain:
+            log("  EXPLAIN of the query (%s):" % engine)
+            log("\n".join("    " + line for line in plan.splitlines()))
+        if "Index Scan" not in plan:
+            emit(args.out, dict(dataset=ds.name, engine=engine, kind="query",
+                                error="the planner did not use the index"))
+            die("%s: the planner did not use the index for ORDER BY embedding <-> ..."
+                " LIMIT %d:\n%s" % (engine, K, plan))
+        # warm the buffer cache and the plan cache before timing
+        run_queries(db, [(guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1, args.timeout)
 
-    # warm the buffer cache and the plan cache before timing
-    run_queries(args.db, [(args.guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1,
-                args.timeout)
+    def measure(settings_of, clients, sql):
+        """Runs every slice on every engine in turn; {engine: (results, wall, lat)}."""
+        out = {e: ([None] * nq, 0.0, []) for e, _, _ in engines}
+        for sl in slices:
+            for engine, db, guc in engines:
+                res, wall, lat = run_queries(db, settings_of(guc), [qtexts[i] for i in sl],
+                                             clients, args.timeout, sql=sql)
+                allres, allwall, alllat = out[engine]
+                for i, r in zip(sl, res):
+                    allres[i] = r
+                out[engine] = (allres, allwall + wall, alllat + lat)
+        return out
+
     if args.floor:
-        _, wall, lat = run_queries(args.db, [], qtexts, 1, args.timeout,
-                                   sql=FLOOR_SQL.format(k=K))
-        rec = dict(dataset=ds.name, engine=args.engine, kind="floor", nq=nq, qps=nq / wall,
-                   p50_ms=1000 * statistics.median(lat))
-        emit(args.out, rec)
-        log("  no search (same round trip, vector and %d ids): %.1f QPS, p50 %.2f ms"
-            % (K, rec["qps"], rec["p50_ms"]))
-    log("  %5s %7s %8s %9s %9s %9s" % ("ef", "clients", "recall", "QPS", "p50 ms", "p99 ms"))
+        for engine, (_, wall, lat) in measure(lambda guc: [], 1,
+                                               FLOOR_SQL.format(k=K)).items():
+            rec = dict(dataset=ds.name, engine=engine, kind="floor", nq=nq, qps=nq / wall,
+                       p50_ms=1000 * statistics.median(lat))
+            emit(args.out, rec)
+            log("  %s, no search (same round trip, vector and %d ids): %.1f QPS, p50 %.2f ms"
+                % (engine, K, rec["qps"], rec["p50_ms"]))
+    log("  %-9s %5s %7s %8s %9s %9s %9s" % ("engine", "ef", "clients", "recall", "QPS",
+                                           "p50 ms", "p99 ms"))
     for clients in args.clients:
         for ef in args.efs:
             try:
-                res, wall, lat = run_queries(args.db, [(args.guc, ef)], qtexts, clients,
-                                             args.timeout)
+                got = measure(lambda guc: [(guc, ef)], clients, QUERY_SQL.format(k=K))
             except Exception as e:
-                emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="query",
-                                    ef=ef, clients=clients, error=first_line(e)))
+                for engine, _, _ in engines:
+                    emit(args.out, dict(dataset=ds.name, engine=engine, kind="query",
+                                        ef=ef, clients=clients, error=first_line(e)))
                 die("queries at ef=%d failed: %s" % (ef, first_line(e)))
-            rec = dict(dataset=ds.name, engine=args.engine, kind="query", ef=ef,
-                       clients=clients, nq=nq, recall=recall_of(ds, queries, res, gt_dist),
-                       qps=nq / wall, p50_ms=1000 * statistics.median(lat),
-                       p99_ms=1000 * float(np.percentile(lat, 99)))
-            emit(args.out, rec)
-            log("  %5d %7d %8.4f %9.1f %9.2f %9.2f" % (ef, clients, rec["recall"], rec["qps"],
-                                                      rec["p50_ms"], rec["p99_ms"]))
+            for engine, (res, wall, lat) in got.items():
+                rec = dict(dataset=ds.name, engine=engine, kind="query", ef=ef,
+                           clients=clients, nq=nq, recall=recall_of(ds, queries, res, gt_dist),
+                           qps=nq / wall, p50_ms=1000 * statistics.median(lat),
+                           p99_ms=1000 * float(np.percentile(lat, 99)))
+                emit(args.out, rec)
+                log("  %-9s %5d %7d %8.4f %9.1f %9.2f %9.2f"
+                    % (engine, ef, clients, rec["recall"], rec["qps"], rec["p50_ms"],
+                       rec["p99_ms"]))
 
 
 PGBENCH_SQL = ("SELECT id FROM items ORDER BY embedding <->"
@@ -411,47 +440,57 @@ def cmd_pgbench(args):
     query ids and the server reads each query vector from a table, so the
     clients' own CPU takes little of the machine's cores.  The statement also
     looks each vector up by key, so its QPS compares engines, not the rows
-    measured from Python."""
+    measured from Python.  The engines take turns, --rounds times."""
     import subprocess
     import tempfile
     ds = Dataset(args)
     nq = min(args.queries, ds.query.shape[0])
-    with connect(args.db, args.timeout) as c:
-        c.execute("DROP TABLE IF EXISTS bench_queries")
-        c.execute("CREATE TABLE bench_queries (qid integer PRIMARY KEY, embedding vector(%d))"
-                  % ds.dim)
-        with c.cursor().copy("COPY bench_queries FROM STDIN") as cp:
-            for i in range(nq):
-                cp.write("%d\t%s\n" % (i, vector_text(np.asarray(ds.query[i]))))
-        c.execute("ANALYZE bench_queries")
-        configure(c, [(args.guc, args.ef), ("plan_cache_mode", "force_generic_plan")])
-        # pgbench -M prepared runs the generic plan after five executions
-        c.execute("PREPARE q(integer) AS " + PGBENCH_SQL.format(k=K).replace(":q", "$1")
-                  .rstrip(";"))
-        plan = "\n".join(r[0] for r in c.execute("EXPLAIN EXECUTE q(0)"))
-    if "Index Scan using items_embedding_idx" not in plan:
-        emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="pgbench",
-                            error="the planner did not use the index"))
-        die("pgbench query does not use the index:\n" + plan)
+    engines = engines_of(args)
+    for engine, db, guc in engines:
+        with connect(db, args.timeout) as c:
+            c.execute("DROP TABLE IF EXISTS bench_queries")
+            c.execute("CREATE TABLE bench_queries (qid integer PRIMARY KEY,"
+                      " embedding vector(%d))" % ds.dim)
+            with c.cursor().copy("COPY bench_queries FROM STDIN") as cp:
+                for i in range(nq):
+                    cp.write("%d\t%s\n" % (i, vector_text(np.asarray(ds.query[i]))))
+            c.execute("ANALYZE bench_queries")
+            configure(c, [(guc, args.ef), ("plan_cache_mode", "force_generic_plan")])
+            # pgbench -M prepared runs the generic plan after five executions
+            c.execute("PREPARE q(integer) AS " + PGBENCH_SQL.format(k=K).replace(":q", "$1")
+                      .rstrip(";"))
+            plan = "\n".join(r[0] for r in c.execute("EXPLAIN EXECUTE q(0)"))
+        if "Index Scan using items_embedding_idx" not in plan:
+            emit(args.out, dict(dataset=ds.name, engine=engine, kind="pgbench",
+                                error="the planner did not use the index"))
+            die("%s: pgbench query does not use the index:\n%s" % (engine, plan))
+    seconds = max(1, args.seconds // args.rounds)
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write("\\set q random(0, %d)\n%s\n" % (nq - 1, PGBENCH_SQL.format(k=K)))
         script.flush()
-        env = dict(os.environ, PGOPTIONS="%s -c %s=%d -c statement_timeout=%d" % (
-            os.environ.get("PGOPTIONS", ""), args.guc, args.ef, int(args.timeout * 1000)))
         for clients in args.clients:
-            cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients),
-                   "-T", str(args.seconds), "-f", script.name, args.db]
-            run = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                 timeout=args.seconds + args.timeout)
-            m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
-            if run.returncode != 0 or not m:
-                emit(args.out, dict(dataset=ds.name, engine=args.engine, kind="pgbench",
-                                    clients=clients, error=first_line(run.stderr or run.stdout)))
-                die("pgbench failed: %s" % (run.stderr or run.stdout))
-            rec = dict(dataset=ds.name, engine=args.engine, kind="pgbench", ef=args.ef,
-                       clients=clients, qps=float(m.group(1)))
-            emit(args.out, rec)
-            log("  pgbench, ef %d, %d client(s): %.1f QPS" % (args.ef, clients, rec["qps"]))
+            done = {e: 0.0 for e, _, _ in engines}
+            for _ in range(args.rounds):
+                for engine, db, guc in engines:
+                    env = dict(os.environ, PGOPTIONS="%s -c %s=%d -c statement_timeout=%d" % (
+                        os.environ.get("PGOPTIONS", ""), guc, args.ef, int(args.timeout * 1000)))
+                    cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients),
+                           "-j", str(clients), "-T", str(seconds), "-f", script.name, db]
+                    run = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                         timeout=seconds + args.timeout)
+                    m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
+                    if run.returncode != 0 or not m:
+                        emit(args.out, dict(dataset=ds.name, engine=engine, kind="pgbench",
+                                            clients=clients,
+                                            error=first_line(run.stderr or run.stdout)))
+                        die("%s: pgbench failed: %s" % (engine, run.stderr or run.stdout))
+                    done[engine] += float(m.group(1)) * seconds
+            for engine, _, _ in engines:
+                rec = dict(dataset=ds.name, engine=engine, kind="pgbench", ef=args.ef,
+                           clients=clients, qps=done[engine] / (seconds * args.rounds))
+                emit(args.out, rec)
+                log("  %s, pgbench, ef %d, %d client(s): %.1f QPS"
+                    % (engine, args.ef, clients, rec["qps"]))
 
 
 def cmd_filtered(args):
@@ -766,8 +805,8 @@ def main():
     ds_cmd("info", cmd_info)
     ds_cmd("copy", cmd_copy)
     s = ds_cmd("query", cmd_query)
-    s.add_argument("--db", required=True)
-    s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
+    s.add_argument("--db", required=True, help="database of each engine, comma-separated")
+    s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
     s.add_argument("--queries", type=int, default=1000)
     s.add_argument("--efs", type=lambda v: [int(x) for x in v.split(",")], default=[40])
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1])
@@ -775,14 +814,17 @@ def main():
     s.add_argument("--explain", action="store_true")
     s.add_argument("--floor", action="store_true",
                    help="also time the same statement shape without a search")
+    s.add_argument("--slices", type=int, default=1,
+                   help="measure each point in this many turns per engine")
     s = ds_cmd("pgbench", cmd_pgbench)
-    s.add_argument("--db", required=True)
-    s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
+    s.add_argument("--db", required=True, help="database of each engine, comma-separated")
+    s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
     s.add_argument("--pgbench", required=True, help="path of the pgbench program")
     s.add_argument("--ef", type=int, default=40)
     s.add_argument("--queries", type=int, default=1000)
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2])
-    s.add_argument("--seconds", type=int, default=10)
+    s.add_argument("--seconds", type=int, default=10, help="per engine and client count")
+    s.add_argument("--rounds", type=int, default=1, help="turns the engines take")
     s = ds_cmd("filtered", cmd_filtered)
     s.add_argument("--db", required=True)
     s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
