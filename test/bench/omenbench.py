@@ -223,16 +223,27 @@ def configure(conn, settings):
         conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
 
 
-def run_queries(db, settings, qtexts, clients, timeout_s, sql=QUERY_SQL.format(k=K)):
-    """Runs all queries split over `clients` connections, each configured with
-    `settings` [(GUC, value)]; returns (results, wall s, latencies)."""
-    results = [None] * len(qtexts)
-    lat = [0.0] * len(qtexts)
+def open_clients(db, settings, clients, timeout_s):
+    """`clients` connections, each configured with `settings` [(GUC, value)]."""
     conns = []
     for _ in range(clients):
         c = connect(db, timeout_s)
         configure(c, settings)
         conns.append(c)
+    return conns
+
+
+def run_queries(db, settings, qtexts, clients, timeout_s, sql=QUERY_SQL.format(k=K),
+                conns=None):
+    """Runs all queries split over `clients` connections, each configured with
+    `settings` [(GUC, value)], or over `conns` when given (left open); returns
+    (results, wall s, latencies)."""
+    results = [None] * len(qtexts)
+    lat = [0.0] * len(qtexts)
+    own = conns is None
+    if own:
+        conns = open_clients(db, settings, clients, timeout_s)
+    clients = len(conns)
     errors = []
     barrier = threading.Barrier(clients + 1)
 
@@ -256,8 +267,9 @@ def run_queries(db, settings, qtexts, clients, timeout_s, sql=QUERY_SQL.format(k
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    for c in conns:
-        c.close()
+    if own:
+        for c in conns:
+            c.close()
     if errors:
         raise errors[0]
     return results, wall, lat
@@ -389,16 +401,24 @@ def cmd_query(args):
         run_queries(db, [(guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1, args.timeout)
 
     def measure(settings_of, clients, sql):
-        """Runs every slice on every engine in turn; {engine: (results, wall, lat)}."""
+        """Runs every slice on every engine in turn, each engine on the same
+        connections throughout; {engine: (results, wall, lat)}."""
         out = {e: ([None] * nq, 0.0, []) for e, _, _ in engines}
-        for sl in slices:
-            for engine, db, guc in engines:
-                res, wall, lat = run_queries(db, settings_of(guc), [qtexts[i] for i in sl],
-                                             clients, args.timeout, sql=sql)
-                allres, allwall, alllat = out[engine]
-                for i, r in zip(sl, res):
-                    allres[i] = r
-                out[engine] = (allres, allwall + wall, alllat + lat)
+        conns = {e: open_clients(db, settings_of(guc), clients, args.timeout)
+                 for e, db, guc in engines}
+        try:
+            for sl in slices:
+                for engine, db, guc in engines:
+                    res, wall, lat = run_queries(db, None, [qtexts[i] for i in sl], clients,
+                                                 args.timeout, sql=sql, conns=conns[engine])
+                    allres, allwall, alllat = out[engine]
+                    for i, r in zip(sl, res):
+                        allres[i] = r
+                    out[engine] = (allres, allwall + wall, alllat + lat)
+        finally:
+            for cs in conns.values():
+                for c in cs:
+                    c.close()
         return out
 
     if args.floor:
