@@ -600,6 +600,17 @@ omen_build_worker_main(dsm_segment *seg, shm_toc *toc)
 }
 
 /*
+ * The part of the budget a parallel build's shared graph may take.  The
+ * rest is kept for overflow segments, so that rows a low estimate left out
+ * never get segments of a few rows each.
+ */
+static Size
+shared_budget(Size budget)
+{
+	return budget - budget / 8;
+}
+
+/*
  * An upper bound on the rows the scan can return, so small tables do not
  * get graphs sized for the whole memory budget.
  */
@@ -652,7 +663,8 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		Size		per = builder_node_bytes(leader->dims, leader->metric, leader->m) +
 			nworkers * sizeof(uint32);
 
-		graph_cap = Min(leader->budget / per, (Size) leader->capacity_hint);
+		graph_cap = Min(shared_budget(leader->budget) / per,
+						(Size) leader->capacity_hint);
 		/* room for a low estimate, the rest left for overflow segments */
 		graph_cap = Min(graph_cap, (Size) (graph_rows * 1.2) + 1000);
 		graph_cap = Max(graph_cap, 2);
@@ -805,8 +817,7 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 }
 
 /*
- * The heap's estimated rows if they fit one graph of the whole budget, else
- * 0.
+ * The heap's estimated rows if they fit one shared graph, else 0.
  */
 static double
 rows_if_one_budget(OmenBuilder *b)
@@ -818,7 +829,8 @@ rows_if_one_budget(OmenBuilder *b)
 	if (b->dims == 0)
 		return 0;				/* no typmod: the size is unknown */
 	estimate_rel_size(b->heap, NULL, &pages, &tuples, &allvisfrac);
-	if (tuples * builder_node_bytes(b->dims, b->metric, b->m) > (double) b->budget)
+	if (tuples * builder_node_bytes(b->dims, b->metric, b->m) >
+		(double) shared_budget(b->budget))
 		return 0;
 	return Max(tuples, 1);
 }

@@ -838,6 +838,8 @@ Size
 omen_graph_size(int dim, int metric, int m, int max_level, int capacity)
 {
 	OmenGraphShared sh;
+	OmenGraph  *g;
+	Size		size;
 
 	sh.dim = dim;
 	sh.metric = metric;
@@ -845,7 +847,10 @@ omen_graph_size(int dim, int metric, int m, int max_level, int capacity)
 	sh.ef_construction = 1;
 	sh.max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
 	sh.capacity = capacity;
-	return graph_layout(graph_handle(&sh), NULL);
+	g = graph_handle(&sh);
+	size = graph_layout(g, NULL);
+	pfree(g);
+	return size;
 }
 
 /* Points a new handle on the graph at mem, with this process's state. */
@@ -878,6 +883,7 @@ omen_graph_create_in(void *mem, bool concurrent, int dim, int metric, int m,
 					 uint64 seed)
 {
 	OmenGraphShared *sh = (OmenGraphShared *) mem;
+	OmenGraph  *g;
 
 	Assert(m >= 2 && m <= OMEN_MAX_M);
 	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
@@ -894,16 +900,11 @@ omen_graph_create_in(void *mem, bool concurrent, int dim, int metric, int m,
 	SpinLockInit(&sh->mutex);
 	sh->entry = -1;
 	sh->top_level = -1;
+	g = graph_open(mem, seed);
 	if (concurrent)
-	{
-		OmenGraph  *g = graph_handle(sh);
-
-		graph_layout(g, (char *) mem);
 		for (int i = 0; i < capacity; i++)
 			SpinLockInit(&g->locks[i]);
-		pfree(g);
-	}
-	return graph_open(mem, seed);
+	return g;
 }
 
 OmenGraph *
@@ -1363,6 +1364,7 @@ omen_graph_connect_all(OmenGraph *g)
 			uint32		v;
 			uint32	   *count;
 			float	   *dists;
+			uint8	   *flags;
 			uint32	   *links;
 			int			pos;
 
@@ -1386,7 +1388,7 @@ omen_graph_connect_all(OmenGraph *g)
 				continue;
 
 			v = (uint32) res[pick].id;
-			links = graph_links(g, v, 0, &count, &dists, NULL);
+			links = graph_links(g, v, 0, &count, &dists, &flags);
 			if (*count == (uint32) g->m0)
 			{
 				int			drop = *count - 1;
@@ -1399,14 +1401,17 @@ omen_graph_connect_all(OmenGraph *g)
 				(*count)--;
 				memmove(&links[drop], &links[drop + 1], sizeof(uint32) * (*count - drop));
 				memmove(&dists[drop], &dists[drop + 1], sizeof(float) * (*count - drop));
+				memmove(&flags[drop], &flags[drop + 1], sizeof(uint8) * (*count - drop));
 			}
 			pos = *count;
 			while (pos > 0 && dists[pos - 1] > res[pick].dist)
 				pos--;
 			memmove(&links[pos + 1], &links[pos], sizeof(uint32) * (*count - pos));
 			memmove(&dists[pos + 1], &dists[pos], sizeof(float) * (*count - pos));
+			memmove(&flags[pos + 1], &flags[pos], sizeof(uint8) * (*count - pos));
 			links[pos] = u;
 			dists[pos] = res[pick].dist;
+			flags[pos] = 0;		/* a repair, not a heuristic choice */
 			(*count)++;
 			indegree[u]++;
 

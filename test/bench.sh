@@ -118,7 +118,7 @@ query_all() {
 		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
 }
 
-# finish_one ENGINE DATASET: filtered queries and single-row inserts, then the database goes.
+# finish_one ENGINE DATASET: filtered queries, then single-row inserts (they change the index).
 finish_one() {
 	local e=$1 ds=$2 db=${ENGINE_DB[$1]}
 	echo

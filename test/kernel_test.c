@@ -493,32 +493,29 @@ bench_one(const OmenKernelSet *k, int kind, const float *q, const float *set,
 		{
 			float		acc = 0;
 
-			for (int i = 0; i + 4 <= count; i += 4)
+			for (int i = 0; i < count; i++)
 			{
 				const float *x = set + (size_t) i * dim;
-				const float *const v[4] = {x, x + dim, x + 2 * dim, x + 3 * dim};
 
 				switch (kind)
 				{
 					case BENCH_L2SQ:
-						for (int j = 0; j < 4; j++)
-							acc += k->l2sq(q, v[j], dim);
+						acc += k->l2sq(q, x, dim);
 						break;
 					case BENCH_COS_PARTS:
-						for (int j = 0; j < 4; j++)
 						{
 							float		dot,
 										na,
 										nb;
 
-							k->cos_parts(q, v[j], dim, &dot, &na, &nb);
+							k->cos_parts(q, x, dim, &dot, &na, &nb);
 							acc += dot + na + nb;
 						}
 						break;
 				}
 			}
 			bench_sink += acc;
-			done += count - count % 4;
+			done += count;
 			elapsed = now() - start;
 		} while (elapsed < 0.1);
 		if (done / elapsed > best)
