@@ -241,7 +241,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	OmenMetaPageData meta;
 	Relation	index;
 
-	/* only an ORDER BY distance can use the index, whatever is disabled */
+	/* never chosen without ORDER BY distance, even if all else is off */
 	if (path->indexorderbys == NIL)
 	{
 		*indexStartupCost = get_float8_infinity();

@@ -325,22 +325,23 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 				float *out, bool *routing)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
+	char	   *pages[OMEN_MAX_LINKS];
 
+	Assert(n <= OMEN_MAX_LINKS);
 	for (int i = 0; i < n; i++)
 	{
-		char	   *page = recent_page(s, ids[i]);
-
-		if (page != NULL)
+		pages[i] = recent_page(s, ids[i]);
+		if (pages[i] != NULL)
 		{
-			__builtin_prefetch(page);
-			__builtin_prefetch(page + BLCKSZ - sizeof(OmenPageOpaqueData));
+			__builtin_prefetch(pages[i]);
+			__builtin_prefetch(pages[i] + BLCKSZ - sizeof(OmenPageOpaqueData));
 		}
 	}
 	for (int i = 0; i < n; i++)
 	{
 		if (i + 1 < n)
 		{
-			char	   *page = recent_page(s, ids[i + 1]);
+			char	   *page = pages[i + 1];
 			ItemPointerData tid;
 
 			omen_tid_unpack(ids[i + 1], &tid);

@@ -39,35 +39,40 @@
 static planner_hook_type prev_planner_hook = NULL;
 
 /*
- * Whether indexid is an omenhnsw index.  The access method is looked up by
+ * Whether index is an omenhnsw index.  The access method is looked up by
  * name every time (the syscache keeps that cheap), as the extension may
- * have been dropped and recreated.  The planner still holds its lock on
- * the index.
+ * have been dropped and recreated.
  */
+static bool
+index_is_omenhnsw(Relation index)
+{
+	Oid			amoid = get_am_oid("omenhnsw", true);
+
+	return OidIsValid(amoid) && index->rd_rel->relam == amoid;
+}
+
+/* The planner still holds its lock on the index. */
 static bool
 is_omenhnsw(Oid indexid)
 {
-	Oid			amoid = get_am_oid("omenhnsw", true);
-	Relation	index;
-	bool		result;
+	Relation	index = index_open(indexid, NoLock);
+	bool		result = index_is_omenhnsw(index);
 
-	if (!OidIsValid(amoid))
-		return false;
-	index = index_open(indexid, NoLock);
-	result = index->rd_rel->relam == amoid;
 	index_close(index, NoLock);
 	return result;
 }
 
-/* The bound operator of an omenhnsw index's operator class. */
+/* The bound operator of an omenhnsw index, or InvalidOid for any other. */
 static Oid
 bound_operator(Oid indexid)
 {
 	Relation	index = index_open(indexid, NoLock);
-	Oid			opno;
+	Oid			opno = InvalidOid;
 
-	opno = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-							   FLOAT8OID, OMEN_BOUND_STRATEGY);
+	if (index_is_omenhnsw(index))
+		opno = get_opfamily_member(index->rd_opfamily[0],
+								   index->rd_opcintype[0], FLOAT8OID,
+								   OMEN_BOUND_STRATEGY);
 	index_close(index, NoLock);
 	return opno;
 }
@@ -170,8 +175,6 @@ add_bounds(IndexScan *scan)
 	if (!IsA(indexkey, Var) || ((Var *) indexkey)->varno != INDEX_VAR)
 		return;
 
-	if (!is_omenhnsw(scan->indexid))
-		return;
 	opno = bound_operator(scan->indexid);
 	if (!OidIsValid(opno))
 		return;

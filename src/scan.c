@@ -83,12 +83,19 @@ operator_distance(int metric, float dist)
 	}
 }
 
+/* Whether an iterative scan has handed out omenhnsw.max_scan_tuples TIDs. */
+static bool
+at_tuple_cap(OmenScanOpaque so)
+{
+	return so->mode != OMEN_ITERATIVE_OFF &&
+		so->returned >= omen_max_scan_tuples;
+}
+
 /* Whether the scan may search further than the first batches. */
 static bool
 may_iterate(OmenScanOpaque so)
 {
-	return so->mode != OMEN_ITERATIVE_OFF &&
-		so->returned < omen_max_scan_tuples &&
+	return so->mode != OMEN_ITERATIVE_OFF && !at_tuple_cap(so) &&
 		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
 }
 
@@ -250,7 +257,8 @@ next_result(IndexScanDesc scan)
 		/*
 		 * Past the bound, strict order has nothing left to return.  Relaxed
 		 * order may still find nearer rows in the segment's next batches,
-		 * unless a whole batch lies past the bound.
+		 * unless a whole batch lies past the bound (its first row does: batches
+		 * are ascending).
 		 */
 		if (operator_distance(so->metric, r->dist) > so->bound)
 		{
@@ -353,8 +361,7 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		if (so->cur != NULL && so->tidpos < so->cur->ntids)
 		{
-			if (so->mode != OMEN_ITERATIVE_OFF &&
-				so->returned >= omen_max_scan_tuples)
+			if (at_tuple_cap(so))
 				break;
 			so->returned++;
 			scan->xs_heaptid = so->cur->heaptids[so->tidpos++];
