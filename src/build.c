@@ -6,10 +6,11 @@
  * of the heap into an in-memory HNSW graph sized from its part of
  * maintenance_work_mem.  When the graph is full, or the scan ends, the
  * participant seals it: lays the nodes out on pages, reserves a contiguous
- * run of blocks and writes them through shared buffers.  Participants share
- * nothing but the block allocator and a list of segment descriptors, so
- * they never wait on each other while building.  The leader finally writes
- * the segment directory and metapage and WAL-logs the relation once.
+ * run of blocks and writes them through shared buffers.  Participants with
+ * graphs of their own share only the relation extension lock (to reserve
+ * blocks), a segment number counter and a list of segment descriptors.  The
+ * leader finally writes the segment directory and metapage and WAL-logs the
+ * relation once.
  *
  * A table that fits maintenance_work_mem is built as one segment: with
  * parallel workers, every participant inserts into one graph in dynamic

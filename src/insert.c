@@ -320,7 +320,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	BlockNumber blk = desc->last_blk;
 	Buffer		lastbuf;
 
-	/* the hint may lag behind the chain after a crash: follow it */
+	/* last_blk changes in the record that extends the chain: confirm it */
 	for (BlockNumber hops = 0;; hops++)
 	{
 		BlockNumber next;

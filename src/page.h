@@ -5,9 +5,11 @@
  * Block 0 is the metapage.  Every other page is a standard slotted page
  * with an OmenPageOpaque in its special space: data pages hold the element
  * and neighbour tuples of one segment, directory pages hold one
- * OmenSegmentDesc item per sealed segment.  A node is identified by the TID
- * of its element tuple.  Bulk builds and single-row inserts both read and
- * write tuples through the functions below, never by hand.
+ * OmenSegmentDesc item per segment.  A node is identified by the TID of its
+ * element tuple.  Tuples are made by the fill functions below and found by
+ * the get functions, which check their kind and size; changes rewrite their
+ * fixed-size fields in place.  src/README describes the format, the locks
+ * and the WAL records.
  */
 #ifndef OMEN_PAGE_H
 #define OMEN_PAGE_H
@@ -25,9 +27,13 @@
 /* Heap TIDs one element can carry (exact duplicates share an element). */
 #define OMEN_HEAPTIDS		10
 
-/* Heavyweight page-lock tags (not real pages) */
-#define OMEN_INSERT_LOCK	0	/* serializes inserts and segment retirement */
-#define OMEN_SCAN_LOCK		1	/* held shared by searches */
+/*
+ * Heavyweight page-lock tags, not the blocks of those numbers.  The insert
+ * lock serializes inserts, segment retirement and VACUUM's relinking; scans
+ * hold the scan lock shared while they search.  src/README has the rules.
+ */
+#define OMEN_INSERT_LOCK	0
+#define OMEN_SCAN_LOCK		1
 
 /* Largest level a node may have; bounded again by the page size. */
 #define OMEN_LEVEL_LIMIT	16
@@ -69,12 +75,12 @@ typedef OmenMetaPageData *OmenMetaPage;
 
 #define OmenPageGetMeta(page)	((OmenMetaPage) PageGetContents(page))
 
-/* One sealed segment: an independent HNSW graph on a run of pages. */
+/* One segment: an independent HNSW graph on a chain of pages. */
 typedef struct OmenSegmentDesc
 {
 	uint32		segno;
 	BlockNumber first_blk;
-	BlockNumber last_blk;		/* where inserts go; its chain may go on */
+	BlockNumber last_blk;		/* last page of the chain, where inserts go */
 	uint32		nblocks;
 	ItemPointerData entry;		/* entry point's element tuple, or invalid */
 	uint16		entry_level;

@@ -314,8 +314,8 @@ recent_page(OmenPageStore *s, OmenNodeId id)
 
 /*
  * Deleted elements still route searches but are never their results.
- * Every element is on another page: the cache is asked for all their page
- * headers first, and for each next element's tuple while one is scored
+ * Elements are mostly on different pages: the cache is asked for all their
+ * page headers first, and for each next element's tuple while one is scored
  * (its first lines; the hardware streams the rest).  The hints read line
  * pointers of unpinned pages, so a stale one only misdirects a hint; it is
  * kept inside the page.  33% more queries/s on Fashion-MNIST.

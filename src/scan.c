@@ -153,7 +153,8 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
 
 /*
  * Starts the search of every segment and fetches its first batch.  The
- * segments are fixed here: rows inserted later are not returned.
+ * segments are fixed here; a later batch may reach nodes inserted since,
+ * whose rows the scan's MVCC snapshot does not see.
  */
 static void
 start_scan(IndexScanDesc scan)

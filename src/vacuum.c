@@ -6,9 +6,11 @@
  * left without heap TIDs is marked deleted but stays in its graph as a
  * routing node, so every surviving node stays reachable without repairing
  * links; scans never return deleted elements.  A segment left with no live
- * element is retired: dropped from the directory and, once no search can
- * still be walking it, its pages go to the free space map for inserts.
- * Afterwards live elements that inserts left unreachable are relinked.
+ * element is retired: dropped from the directory and, once the searches
+ * running then are done, its pages go to the free space map for inserts.
+ * A scan that resumes the segment's search later meets reused pages as
+ * another segment's and treats their tuples as gone.  Afterwards live
+ * elements that inserts left unreachable are relinked.
  */
 #include "postgres.h"
 
@@ -140,8 +142,8 @@ drop_descriptors(Relation index, BlockNumber blk, OffsetNumber *offs, int n)
  * Retires the segments that the page pass found without live elements
  * (live[] by segno, for segnos below nseen).  The segment inserts go to is
  * recounted under the insert lock, as rows may have arrived since.  Their
- * pages are freed once every search that might still walk them is done.
- * Returns the number of pages freed.
+ * pages are freed once every search running at the drop is done.  Returns
+ * the number of pages freed.
  */
 static BlockNumber
 retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
@@ -204,8 +206,10 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 
 	/*
-	 * Searches that read the old directory may still walk those pages; no
-	 * one can reuse them before they are recorded free.
+	 * Searches that read the old directory may still walk those pages: wait
+	 * for those running now.  No one can reuse the pages before they are
+	 * recorded free; a scan resuming a search of them between batches
+	 * rejects pages reused by another segment (pagestore.c: on_segment).
 	 */
 	if (nfreed > 0)
 	{
@@ -222,7 +226,8 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
  * point no longer reaches: pruning a full list on insert can drop a node's
  * last incoming link.  Each gets a link from the nearest node a search for
  * it finds, which is reachable by construction.  Other segments only lose
- * elements to VACUUM, never links, so they stay as connected as they were.
+ * rows to VACUUM, never links or elements, so they stay as connected as
+ * they were.
  * The orphans are found without the insert lock; linking one that an insert
  * has meanwhile linked only adds a link.
  */
