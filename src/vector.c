@@ -487,7 +487,7 @@ inner_product(PG_FUNCTION_ARGS)
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
 
 	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8((double) omen_dot(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8((double) omen_inner_product(a->x, b->x, a->dim));
 }
 
 /* Negated so that ascending order ranks the largest products first. */
@@ -499,7 +499,7 @@ vector_negative_inner_product(PG_FUNCTION_ARGS)
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
 
 	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8(-(double) omen_dot(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(-(double) omen_inner_product(a->x, b->x, a->dim));
 }
 
 /* 1 - cos(a, b); NaN when either vector is zero, as in pgvector. */
