@@ -35,7 +35,12 @@ WHERE c.relname LIKE 'opt\_%' ORDER BY c.relname;
 -- ALTER INDEX validates too
 ALTER INDEX opt_default SET (m = 0);
 ALTER INDEX opt_default SET (bogus = 1);
+-- ef_construction below 2 * m is refused at the next build, as in pgvector
 ALTER INDEX opt_default SET (m = 40);
+REINDEX INDEX opt_default;
+CREATE UNLOGGED TABLE opt_u (v vector(3));
+CREATE INDEX ON opt_u USING omenhnsw (v vector_l2_ops) WITH (m = 40);
+DROP TABLE opt_u;
 -- a valid change is accepted and the index is rebuilt with it
 ALTER INDEX opt_default SET (m = 20);
 REINDEX INDEX opt_default;

@@ -39,8 +39,8 @@ RESET min_parallel_table_scan_size;
 -- the state functions called directly (outside an aggregate they copy)
 SELECT vector_accum('{0}', '[1,2]');
 SELECT vector_accum('{1,1,2}', '[3,4]');
-SELECT vector_combine('{0}', '{0}'), vector_combine('{0}', '{2,3,4}'),
-	vector_combine('{2,3,4}', '{0}'), vector_combine('{1,1,2}', '{2,3,4}');
+SELECT vector_combine('{0}', '{2,3,4}'), vector_combine('{2,3,4}', '{0}'),
+	vector_combine('{1,1,2}', '{2,3,4}');
 SELECT vector_avg('{2,3,4}'), vector_avg('{0}') IS NULL AS empty;
 -- bad states are errors
 CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$

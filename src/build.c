@@ -858,6 +858,7 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	b.dims = omen_index_dims_typmod(index);
 	if (b.dims > 0)
 		omen_check_dims(b.dims);
+	omen_check_build_options(index);
 	b.budget = (Size) maintenance_work_mem * 1024;
 	b.capacity_hint = capacity_hint(heap);
 	b.maxsegs = 8;

@@ -852,6 +852,30 @@ omen_kernels_init(void)
 	omen_dot_u8 = chosen->dot_u8;
 }
 
+/*
+ * Each product of two floats is exact in double, and no sum of fewer than
+ * 2^31 of them overflows double (2^31 * FLT_MAX^2 is about 2.5e86).  The
+ * sum is compensated (Neumaier): the low-order bits each addition loses are
+ * added back at the end, so huge products that cancel do not swallow the
+ * small ones.
+ */
+float
+omen_dot_careful(const float *a, const float *b, int n)
+{
+	double		sum = 0.0;
+	double		lost = 0.0;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		x = (double) a[i] * (double) b[i];
+		double		t = sum + x;
+
+		lost += fabs(sum) >= fabs(x) ? (sum - t) + x : (x - t) + sum;
+		sum = t;
+	}
+	return (float) (sum + lost);
+}
+
 void
 omen_quantize_u8(const float *x, int n, unsigned char *code, float *offset,
 				 float *scale)

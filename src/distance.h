@@ -10,6 +10,8 @@
 #ifndef OMEN_DISTANCE_H
 #define OMEN_DISTANCE_H
 
+#include <math.h>
+
 /* Metrics an index can be built for. */
 typedef enum OmenMetric
 {
@@ -58,6 +60,9 @@ extern omen_u8_fn omen_dot_u8;
 extern void omen_quantize_u8(const float *x, int n, unsigned char *code,
 							 float *offset, float *scale);
 
+/* sum a*b in double, rounded once to float: see omen_inner_product */
+extern float omen_dot_careful(const float *a, const float *b, int n);
+
 extern void omen_kernels_init(void);
 extern const char *omen_kernels_name(void);
 
@@ -68,6 +73,26 @@ extern const char *omen_kernels_name(void);
 #define OMEN_MAX_KERNEL_VARIANTS 3
 
 extern int	omen_kernel_variants(const OmenKernelSet **out, int max);
+
+/*
+ * The inner product.  Products beyond float4's range make a fast kernel's
+ * lane sums infinite, and lanes of opposite signs then add up to NaN or to
+ * an infinity the true sum does not reach.  Such a non-finite result is
+ * recomputed in double off the hot path, which holds every partial sum:
+ * the result is then an infinity of the true sum's sign only when that sum
+ * is beyond float4's range, and NaN only when an input is NaN.  (Sums of squares and of
+ * absolute values have no terms of opposite signs: their only non-finite
+ * result, +infinity, is already the true sum rounded.)
+ */
+static inline float
+omen_inner_product(const float *a, const float *b, int n)
+{
+	float		d = omen_dot(a, b, n);
+
+	if (__builtin_expect(!isfinite(d), 0))
+		d = omen_dot_careful(a, b, n);
+	return d;
+}
 
 /*
  * Graph distance for a metric: smaller is closer.  Cosine vectors are
@@ -83,7 +108,7 @@ omen_distance(int metric, const float *a, const float *b, int n)
 		case OMEN_METRIC_L1:
 			return omen_l1(a, b, n);
 		default:
-			return -omen_dot(a, b, n);
+			return -omen_inner_product(a, b, n);
 	}
 }
 

@@ -36,13 +36,21 @@ omen_amoptions(Datum reloptions, bool validate)
 											omen_relopt_kind,
 											sizeof(OmenOptions),
 											tab, lengthof(tab));
-	if (validate && opts && opts->ef_construction < 2 * opts->m)
+	return (bytea *) opts;
+}
+
+/*
+ * ef_construction below 2 * m is refused when an index is built, not when
+ * the options are set: as in pgvector, ALTER INDEX may set such a value and
+ * the next REINDEX reports it.
+ */
+void
+omen_check_build_options(Relation index)
+{
+	if (omen_option_ef_construction(index) < 2 * omen_option_m(index))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ef_construction must be at least 2 * m"),
-				 errdetail("ef_construction is %d and m is %d.",
-						   opts->ef_construction, opts->m)));
-	return (bytea *) opts;
+				 errmsg("ef_construction must be greater than or equal to 2 * m")));
 }
 
 int

@@ -28,5 +28,6 @@ extern void omen_options_init(void);
 extern bytea *omen_amoptions(Datum reloptions, bool validate);
 extern int	omen_option_m(Relation index);
 extern int	omen_option_ef_construction(Relation index);
+extern void omen_check_build_options(Relation index);
 
 #endif							/* OMEN_OPTIONS_H */

@@ -16,7 +16,6 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/supportnodes.h"
 #include "optimizer/optimizer.h"
-#include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -92,10 +91,21 @@ check_overflow(const Vector *v)
 			float_overflow_error();
 }
 
+/*
+ * White space in vector text: the six characters isspace() knows in the C
+ * locale, vertical tab included (PostgreSQL 15's scanner_isspace lacks it).
+ */
+static inline bool
+vector_isspace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		c == '\v' || c == '\f';
+}
+
 static inline char *
 skip_space(char *p)
 {
-	while (scanner_isspace(*p))
+	while (vector_isspace(*p))
 		p++;
 	return p;
 }
@@ -158,7 +168,7 @@ read_element(char *p, char **end)
 				goto slow;
 		exp10 += eneg ? -e : e;
 	}
-	if (*s != ',' && *s != ']' && *s != '\0' && !scanner_isspace(*s))
+	if (*s != ',' && *s != ']' && *s != '\0' && !vector_isspace(*s))
 		goto slow;
 	if (m == 0)
 	{
@@ -200,7 +210,7 @@ vector_in(PG_FUNCTION_ARGS)
 	Vector	   *result;
 
 	if (*p != '[')
-		syntax_error(lit, "A vector literal begins with \"[\".");
+		syntax_error(lit, "Vector contents must start with \"[\".");
 	p = skip_space(p + 1);
 	if (*p == ']')
 		CheckVectorDim(0);
@@ -241,7 +251,7 @@ vector_in(PG_FUNCTION_ARGS)
 	}
 
 	if (*skip_space(p + 1) != '\0')
-		syntax_error(lit, "Only whitespace may follow the closing \"]\".");
+		syntax_error(lit, "Junk after closing right brace.");
 
 	CheckVectorTypmod(typmod, dim);
 	SET_VARSIZE(result, VECTOR_SIZE(dim));
@@ -285,8 +295,7 @@ vector_typmod_in(PG_FUNCTION_ARGS)
 	if (n != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errdetail("Type vector takes one modifier, its number of dimensions.")));
+				 errmsg("invalid type modifier")));
 	if (mods[0] < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -308,15 +317,18 @@ vector_typmod_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(typmod < 0 ? pstrdup("") : psprintf("(%d)", typmod));
 }
 
-/* Wire format: uint16 dim, uint16 unused (0), dim float4s, big-endian. */
+/*
+ * Wire format: int16 dim, int16 unused (0), dim float4s, big-endian.  Both
+ * header fields are signed, so 0xFFFF reads as -1 in the messages.
+ */
 PG_FUNCTION_INFO_V1(vector_recv);
 Datum
 vector_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			dim = (int) pq_getmsgint(buf, sizeof(uint16));
-	int			unused = (int) pq_getmsgint(buf, sizeof(uint16));
+	int16		dim = (int16) pq_getmsgint(buf, sizeof(int16));
+	int16		unused = (int16) pq_getmsgint(buf, sizeof(int16));
 	Vector	   *result;
 
 	CheckVectorDim(dim);
@@ -361,7 +373,12 @@ vector(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(v);
 }
 
-/* Cast from integer[], real[], double precision[] or numeric[]. */
+/*
+ * Cast from integer[], real[], double precision[] or numeric[].  Every
+ * element is converted before any is checked, so a numeric out of float4's
+ * range is reported ahead of a NaN earlier in the array; a double beyond
+ * float4's range becomes an infinity, reported as such.
+ */
 PG_FUNCTION_INFO_V1(array_to_vector);
 Datum
 array_to_vector(PG_FUNCTION_ARGS)
@@ -394,36 +411,30 @@ array_to_vector(PG_FUNCTION_ARGS)
 	result = InitVector(n);
 	for (int i = 0; i < n; i++)
 	{
-		float		f;
-
 		switch (elemtype)
 		{
 			case INT4OID:
-				f = (float) DatumGetInt32(elems[i]);
+				result->x[i] = (float) DatumGetInt32(elems[i]);
 				break;
 			case FLOAT4OID:
-				f = DatumGetFloat4(elems[i]);
+				result->x[i] = DatumGetFloat4(elems[i]);
 				break;
 			case FLOAT8OID:
-				{
-					double		d = DatumGetFloat8(elems[i]);
-
-					f = (float) d;
-					if (isinf(f) && !isinf(d))
-						float_overflow_error();
-					break;
-				}
+				result->x[i] = (float) DatumGetFloat8(elems[i]);
+				break;
 			case NUMERICOID:
-				f = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
-													   elems[i]));
+				result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
+																  elems[i]));
 				break;
 			default:
-				elog(ERROR, "unsupported array element type %u", elemtype);
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("unsupported array type")));
 		}
-		check_element(f);
-		result->x[i] = f;
 	}
 	pfree(elems);
+	for (int i = 0; i < n; i++)
+		check_element(result->x[i]);
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -476,7 +487,7 @@ inner_product(PG_FUNCTION_ARGS)
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
 
 	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8((double) omen_dot(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8((double) omen_inner_product(a->x, b->x, a->dim));
 }
 
 /* Negated so that ascending order ranks the largest products first. */
@@ -488,7 +499,7 @@ vector_negative_inner_product(PG_FUNCTION_ARGS)
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
 
 	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8(-(double) omen_dot(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(-(double) omen_inner_product(a->x, b->x, a->dim));
 }
 
 /* 1 - cos(a, b); NaN when either vector is zero, as in pgvector. */
@@ -627,7 +638,10 @@ vector_sub(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(result);
 }
 
-/* Elementwise product; underflow to zero is an error, as for float4mul. */
+/*
+ * Elementwise product; underflow to zero is an error, as for float4mul.
+ * The first element that overflows or underflows names the error.
+ */
 PG_FUNCTION_INFO_V1(vector_mul);
 Datum
 vector_mul(PG_FUNCTION_ARGS)
@@ -640,10 +654,13 @@ vector_mul(PG_FUNCTION_ARGS)
 	result = InitVector(a->dim);
 	for (int i = 0; i < a->dim; i++)
 		result->x[i] = a->x[i] * b->x[i];
-	check_overflow(result);
 	for (int i = 0; i < a->dim; i++)
+	{
+		if (isinf(result->x[i]))
+			float_overflow_error();
 		if (result->x[i] == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
 			float_underflow_error();
+	}
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -741,50 +758,66 @@ vector_gt(PG_FUNCTION_ARGS)
 /*
  * avg(vector) state: a double precision[] holding the row count and then
  * the per-dimension sums; '{0}' (no dimensions yet) before the first row.
- * The state functions are callable from SQL, so the array is checked.
+ * The state functions are callable from SQL, so the array is checked; a
+ * malformed one is an internal error naming the function, as in pgvector.
  */
 static float8 *
-state_values(ArrayType *state, int *dim)
+state_values(ArrayType *state, const char *caller, int *dim)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
 		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("invalid state for vector aggregate"),
-				 errdetail("Expected a one-dimensional double precision array without nulls.")));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("%s: expected state array", caller)));
 	*dim = ARR_DIMS(state)[0] - 1;
-	/* no vector has more dimensions, so no valid state does either */
-	if (*dim > VECTOR_MAX_DIM)
-		CheckVectorDim(*dim);
 	return (float8 *) ARR_DATA_PTR(state);
 }
 
-/* A zeroed state for dim sums. */
+/* A state of n rows for dim sums, the sums copied from sums (or zero). */
 static ArrayType *
-state_new(int dim)
+state_new(int dim, float8 n, const float8 *sums)
 {
-	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(float8) * (dim + 1);
+	Size		size = add_size(ARR_OVERHEAD_NONULLS(1),
+								mul_size(sizeof(float8), dim + 1));
 	ArrayType  *state = (ArrayType *) palloc0(size);
+	float8	   *s;
 
 	SET_VARSIZE(state, size);
 	state->ndim = 1;
 	state->elemtype = FLOAT8OID;
 	ARR_DIMS(state)[0] = dim + 1;
 	ARR_LBOUND(state)[0] = 1;
+	s = (float8 *) ARR_DATA_PTR(state);
+	s[0] = n;
+	if (sums != NULL)
+		memcpy(s + 1, sums, sizeof(float8) * dim);
 	return state;
 }
 
-/* Inside an aggregate the state is ours to update in place. */
+/*
+ * Adds one row (x4) or another state's sums (x8) to the dim sums of *state;
+ * a sum that reaches infinity is an overflow.  Inside an aggregate the
+ * state is updated in place, called from SQL it is copied first.  Returns
+ * the values of the state that holds the result.
+ */
 static float8 *
-state_writable(FunctionCallInfo fcinfo, ArrayType **state,
-			   const float8 *values, int dim)
+state_add(FunctionCallInfo fcinfo, ArrayType **state, int dim,
+		  const float *x4, const float8 *x8)
 {
+	float8	   *s = (float8 *) ARR_DATA_PTR(*state);
+
 	if (!AggCheckCallContext(fcinfo, NULL))
 	{
-		*state = state_new(dim);
-		memcpy(ARR_DATA_PTR(*state), values, sizeof(float8) * (dim + 1));
+		*state = state_new(dim, s[0], s + 1);
+		s = (float8 *) ARR_DATA_PTR(*state);
 	}
-	return (float8 *) ARR_DATA_PTR(*state);
+	for (int i = 0; i < dim; i++)
+	{
+		s[i + 1] += x4 ? (float8) x4[i] : x8[i];
+		if (isinf(s[i + 1]))
+			float_overflow_error();
+	}
+	return s;
 }
 
 PG_FUNCTION_INFO_V1(vector_accum);
@@ -794,33 +827,26 @@ vector_accum(PG_FUNCTION_ARGS)
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *v = PG_GETARG_VECTOR_P(1);
 	int			dim;
-	float8	   *s = state_values(state, &dim);
-	float8	   *r;
+	float8	   *s = state_values(state, "vector_accum", &dim);
 
 	if (dim == 0)
 	{
 		/* first row: the sums are the row itself */
-		state = state_new(v->dim);
-		r = (float8 *) ARR_DATA_PTR(state);
-		r[0] = s[0];
+		state = state_new(v->dim, s[0], NULL);
+		s = (float8 *) ARR_DATA_PTR(state);
 		for (int i = 0; i < v->dim; i++)
-			r[i + 1] = v->x[i];
+			s[i + 1] = v->x[i];
 	}
 	else
 	{
-		/*
-		 * A float4 addend cannot carry a finite double sum to infinity; a
-		 * hand-made state holding Inf or NaN is rejected by vector_avg.
-		 */
 		CheckVectorTypmod(dim, v->dim);
-		r = state_writable(fcinfo, &state, s, dim);
-		for (int i = 0; i < dim; i++)
-			r[i + 1] += v->x[i];
+		s = state_add(fcinfo, &state, dim, v->x, NULL);
 	}
-	r[0] += 1.0;
+	s[0] += 1.0;
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
+/* A state with no rows counted contributes nothing, whatever it holds. */
 PG_FUNCTION_INFO_V1(vector_combine);
 Datum
 vector_combine(PG_FUNCTION_ARGS)
@@ -829,31 +855,21 @@ vector_combine(PG_FUNCTION_ARGS)
 	ArrayType  *state2 = PG_GETARG_ARRAYTYPE_P(1);
 	int			dim1,
 				dim2;
-	float8	   *s1 = state_values(state1, &dim1);
-	float8	   *s2 = state_values(state2, &dim2);
-	float8	   *r;
+	float8	   *s1 = state_values(state1, "vector_combine", &dim1);
+	float8	   *s2 = state_values(state2, "vector_combine", &dim2);
 
-	if (dim1 == 0)
+	if (s1[0] == 0.0)
 	{
-		float8		n1 = s1[0];
-
-		state1 = state_new(dim2);
-		r = (float8 *) ARR_DATA_PTR(state1);
-		memcpy(r, s2, sizeof(float8) * (dim2 + 1));
-		r[0] += n1;
+		CheckVectorDim(dim2);
+		PG_RETURN_ARRAYTYPE_P(state2);
+	}
+	CheckVectorDim(dim1);
+	if (s2[0] == 0.0)
 		PG_RETURN_ARRAYTYPE_P(state1);
-	}
 
-	if (dim2 != 0)
-		CheckVectorTypmod(dim1, dim2);
-	r = state_writable(fcinfo, &state1, s1, dim1);
-	r[0] += s2[0];
-	for (int i = 1; i <= dim2; i++)
-	{
-		r[i] += s2[i];
-		if (isinf(r[i]))
-			float_overflow_error();
-	}
+	CheckVectorTypmod(dim1, dim2);
+	s1 = state_add(fcinfo, &state1, dim1, NULL, s2 + 1);
+	s1[0] += s2[0];
 	PG_RETURN_ARRAYTYPE_P(state1);
 }
 
@@ -863,7 +879,7 @@ vector_avg(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	int			dim;
-	float8	   *s = state_values(state, &dim);
+	float8	   *s = state_values(state, "vector_avg", &dim);
 	Vector	   *result;
 
 	/* the average of no rows is NULL */

@@ -564,6 +564,74 @@ bench(const OmenKernelSet *const *v, int nv)
 	free(set);
 }
 
+/*
+ * omen_inner_product with each variant's dot kernel, on products beyond
+ * float4's range: two huge products at positions i and j (every pair, so
+ * they fall into the same lane and into different lanes) among small
+ * integers.  Products cancelling exactly leave the small terms' exact sum;
+ * otherwise the true sum is beyond float4's range and the result is the
+ * infinity of its sign, never NaN.
+ */
+static void
+test_inner_product_overflow(const OmenKernelSet *const *v, int nv)
+{
+	enum
+	{
+		N = 40
+	};
+	/* b[j] for the second huge product, and the expected result's sign */
+	static const struct
+	{
+		float		bj;
+		int			sign;
+	}			cases[] = {
+		{-1e20f, 0},			/* 1e40 - 1e40: exact cancellation */
+		{-2e20f, -1},			/* 1e40 - 2e40 */
+		{-5e19f, 1},			/* 1e40 - 5e39 */
+	};
+	float		a[N],
+				b[N];
+	omen_pair_fn saved = omen_dot;
+
+	for (int k = 0; k < nv; k++)
+	{
+		omen_dot = v[k]->dot;
+		for (int n = 2; n <= N; n++)
+			for (int i = 0; i < n; i++)
+				for (int j = 0; j < n; j++)
+					for (int c = 0; c < (int) (sizeof(cases) / sizeof(cases[0])); c++)
+					{
+						float		small = 0.0f;
+						float		got;
+						float		want;
+
+						if (i == j)
+							continue;
+						for (int t = 0; t < n; t++)
+						{
+							a[t] = (float) (t % 5 - 2);
+							b[t] = (float) (t % 3 - 1);
+							if (t != i && t != j)
+								small += a[t] * b[t];
+						}
+						a[i] = b[i] = a[j] = 1e20f;
+						b[j] = cases[c].bj;
+						want = cases[c].sign == 0 ? small :
+							cases[c].sign * INFINITY;
+						got = omen_inner_product(a, b, n);
+						if (got == want)
+							passed++;
+						else
+						{
+							failed++;
+							printf("FAIL %s inner product overflow n=%d i=%d j=%d b[j]=%g: got %g, expected %g\n",
+								   v[k]->name, n, i, j, cases[c].bj, got, want);
+						}
+					}
+	}
+	omen_dot = saved;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -589,6 +657,7 @@ main(int argc, char **argv)
 	test_lengths(v, nv);
 	test_alignment(v, nv);
 	test_guard_pages(v, nv);
+	test_inner_product_overflow(v, nv);
 
 	printf("kernels: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
