@@ -46,10 +46,12 @@
 #include "commands/defrem.h"
 #include "common/int.h"
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
@@ -416,6 +418,79 @@ add_limited_path(PlannerInfo *root, RelOptInfo *rel)
 									 PGFDW_PATH_PRIVATE(false, true)));
 }
 
+/* Whether path is a limited path of add_limited_path. */
+static bool
+is_limited_path(Path *path)
+{
+	ForeignPath *fpath = (ForeignPath *) path;
+
+	return IsA(path, ForeignPath) && list_length(fpath->fdw_private) == 2 &&
+		boolVal(lsecond(fpath->fdw_private)) &&
+		is_postgres_fdw(path->parent);
+}
+
+/*
+ * Adds to the ordered relation a Sort over an Append of the partitions'
+ * limited paths when postgres_fdw runs them all asynchronously, costed as
+ * the shards work: at the same time.  Core costs an Append as the sum of
+ * its children, so a Merge Append, which waits for each shard in turn to
+ * start, would always look cheaper than a Sort over an async Append, which
+ * waits only for the slowest shard; with this cost the Sort of LIMIT rows
+ * per shard wins whenever there are two shards or more.  This runs once
+ * the partitions' paths compute the query's sort key (for a partitioned
+ * table, core rebuilds the parent's Append paths then).
+ */
+static void
+add_async_sort(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_rel)
+{
+	PathTarget *target = root->upper_targets[UPPERREL_ORDERED];
+	List	   *subpaths = NIL;
+	Cost		sum_total = 0;
+	Cost		max_total = 0;
+	double		rows = 0;
+	AppendPath *append;
+	Path	   *path;
+	ListCell   *lc;
+
+	if (!enable_async_append)
+		return;
+	foreach(lc, root->append_rel_list)
+	{
+		AppendRelInfo *appinfo = lfirst(lc);
+		RelOptInfo *child;
+		Path	   *sub;
+		Path	   *scan;
+
+		if (appinfo->parent_relid != input_rel->relid)
+			continue;
+		child = find_base_rel(root, appinfo->child_relid);
+		if (IS_DUMMY_REL(child))
+			continue;
+		sub = child->cheapest_total_path;
+		scan = sub != NULL && IsA(sub, ProjectionPath) ?
+			((ProjectionPath *) sub)->subpath : sub;
+		if (scan == NULL || !is_limited_path(scan) ||
+			child->fdwroutine->IsForeignPathAsyncCapable == NULL ||
+			!child->fdwroutine->IsForeignPathAsyncCapable((ForeignPath *) scan))
+			return;
+		subpaths = lappend(subpaths, sub);
+		sum_total += sub->total_cost;
+		max_total = Max(max_total, sub->total_cost);
+		rows += sub->rows;
+	}
+	if (list_length(subpaths) < 2)
+		return;
+
+	append = create_append_path(root, input_rel, subpaths, NIL, NIL, NULL, 0,
+								false, rows);
+	append->path.total_cost += max_total - sum_total;
+	path = (Path *) create_sort_path(root, ordered_rel, (Path *) append,
+									 root->sort_pathkeys, root->limit_tuples);
+	if (path->pathtarget != target)
+		path = apply_projection_to_path(root, ordered_rel, path, target);
+	add_path(ordered_rel, path);
+}
+
 /*
  * set_rel_pathlist_hook: for a postgres_fdw partition in a query ordered
  * by a k-NN distance, carries the search settings; in a k-NN query of its
@@ -454,8 +529,10 @@ omen_shard_upper_paths(PlannerInfo *root, UpperRelationKind stage,
 	if (prev_create_upper_paths_hook)
 		prev_create_upper_paths_hook(root, stage, input_rel, output_rel, extra);
 
-	if (stage == UPPERREL_FINAL && root->parse->limitOffset != NULL &&
-		is_knn_over_appendrel(root))
+	if (stage == UPPERREL_ORDERED && is_knn_over_appendrel(root))
+		add_async_sort(root, input_rel, output_rel);
+	else if (stage == UPPERREL_FINAL && root->parse->limitOffset != NULL &&
+			 is_knn_over_appendrel(root))
 	{
 		Expr	   *limit = per_partition_limit(root->parse);
 

@@ -188,6 +188,28 @@ $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (DROP use_remote_estimate)")
   for (1, 2);
 
+# async_capable: the shards work at the same time under a Sort of their
+# LIMIT rows each, which wins over a Merge Append that waits for them in turn.
+my $merged = $coord->safe_psql('postgres', $knn);
+$coord->safe_psql('postgres',
+	"ALTER SERVER s$_ OPTIONS (ADD async_capable 'true')")
+  for (1, 2);
+my $plan = $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $knn");
+like($plan, qr/Sort.*Append.*Async Foreign Scan.*Async Foreign Scan/s,
+	'with async_capable the plan sorts an async Append');
+all_limited(remote_sql($knn), "${k}::bigint",
+	'with async_capable the LIMIT reaches every shard');
+is($coord->safe_psql('postgres', $knn), $merged,
+	'the async plan returns the rows of the Merge Append');
+like(
+	$coord->safe_psql(
+		'postgres', "SET enable_async_append = off; EXPLAIN (COSTS OFF) $knn"),
+	qr/Merge Append/,
+	'without async Append the plan is a Merge Append');
+$coord->safe_psql('postgres',
+	"ALTER SERVER s$_ OPTIONS (DROP async_capable)")
+  for (1, 2);
+
 # Queries whose answer a per-shard limit could change keep their plans.
 my %unlimited = (
 	'a window function' =>
