@@ -210,6 +210,22 @@ $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (DROP async_capable)")
   for (1, 2);
 
+# A local partition mixed in: the foreign ones still send LIMIT rows, the
+# local one is searched with its own index.
+$coord->safe_psql(
+	'postgres', qq{
+CREATE TABLE items_local PARTITION OF items FOR VALUES FROM ($rows + 1) TO ($rows + 1001);
+INSERT INTO items_local SELECT i, gen_vec(i) FROM generate_series($rows + 1, $rows + 999) i;
+INSERT INTO items_local VALUES ($rows + 1000, '$q1');
+CREATE INDEX ON items_local USING omenhnsw (v vector_l2_ops);
+ANALYZE items_local;});
+all_limited(remote_sql($knn), "${k}::bigint",
+	'with a local partition mixed in the LIMIT reaches every shard');
+my @mixed = split /\n/, $coord->safe_psql('postgres', $knn);
+ok(@mixed == $k && $mixed[0] == $rows + 1000,
+	'the local partition contributes its nearest row');
+$coord->safe_psql('postgres', 'DROP TABLE items_local');
+
 # Queries whose answer a per-shard limit could change keep their plans.
 my %unlimited = (
 	'a window function' =>
