@@ -203,6 +203,7 @@ per_partition_limit(Query *parse)
 	Node	   *count = parse->limitCount;
 	Node	   *offset = parse->limitOffset;
 	Oid			plus;
+	OpExpr	   *sum_expr;
 
 	if (!(IsA(count, Const) || IsA(count, Param)) ||
 		(offset != NULL && !(IsA(offset, Const) || IsA(offset, Param))) ||
@@ -231,8 +232,12 @@ per_partition_limit(Query *parse)
 	}
 	plus = LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString("+")),
 						  INT8OID, INT8OID, false, -1);
-	return make_opclause(plus, INT8OID, false, (Expr *) copyObject(count),
-						 (Expr *) copyObject(offset), InvalidOid, InvalidOid);
+	sum_expr = (OpExpr *) make_opclause(plus, INT8OID, false,
+										(Expr *) copyObject(count),
+										(Expr *) copyObject(offset),
+										InvalidOid, InvalidOid);
+	set_opfuncid(sum_expr);
+	return (Expr *) sum_expr;
 }
 
 /*
