@@ -23,17 +23,24 @@
  * with an OFFSET has its LIMIT replaced by "k + n" and its OFFSET dropped
  * once the final paths (which keep their own copies of both) are built.
  *
+ * Concurrency.  When postgres_fdw runs every partition asynchronously
+ * (async_capable), a Sort over an Append of the limited paths, costed as
+ * shards that work at the same time, is offered next to the Merge Append.
+ *
  * Settings.  postgres_fdw sends no custom setting to the shards, so the
  * coordinator's omenhnsw.ef_search, iterative_scan and max_scan_tuples
- * travel inside the shipped ORDER BY: the query vector is wrapped in
- * omenhnsw_search(q, ef_search, iterative_scan, max_scan_tuples), an
- * identity on q.  omendb's planner on the shard finds the call and sets
- * those values for the rest of the transaction, as SET LOCAL would;
- * a shard without that planner returns the same rows with its own settings.
+ * travel inside the shipped ORDER BY: the query vector of the partition's
+ * ORDER BY is wrapped in omenhnsw_search(q, ef_search, iterative_scan,
+ * max_scan_tuples), an identity on q.  omendb's planner on the shard finds
+ * the call and sets those values for the rest of the transaction, as SET
+ * LOCAL would; without that planner the shard returns the same rows with
+ * its own settings.
  *
  * All of this leans on postgres_fdw's private path data of PostgreSQL 15
  * and on its exported is_foreign_expr(): it applies only to foreign tables
- * whose wrapper's handler is postgres_fdw_handler.
+ * whose wrapper's handler is postgres_fdw's.  Every function here runs
+ * inside the planner, which holds its locks on the query's relations; none
+ * takes a lock of its own.
  */
 #include "postgres.h"
 
@@ -79,7 +86,7 @@
 typedef bool (*is_foreign_expr_type) (PlannerInfo *root, RelOptInfo *baserel,
 									  Expr *expr);
 
-#define WRAPPER_NAME "omenhnsw_search"
+#define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
 #define WRAPPER_NARGS 4
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -140,22 +147,48 @@ orders_by_distance(Query *parse)
 	return IsA(expr, OpExpr) && is_knn_operator(((OpExpr *) expr)->opno);
 }
 
+/*
+ * Whether funcid is the C function symbol of library (as pg_proc names
+ * them: "$libdir/name").
+ */
+static bool
+is_c_function(Oid funcid, const char *library, const char *symbol)
+{
+	HeapTuple	tuple;
+	bool		result = false;
+
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	if (((Form_pg_proc) GETSTRUCT(tuple))->prolang == ClanguageId)
+	{
+		bool		srcnull;
+		bool		binnull;
+		Datum		src = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosrc,
+										  &srcnull);
+		Datum		bin = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_probin,
+										  &binnull);
+
+		result = !srcnull && !binnull &&
+			strcmp(TextDatumGetCString(src), symbol) == 0 &&
+			strcmp(TextDatumGetCString(bin), library) == 0;
+	}
+	ReleaseSysCache(tuple);
+	return result;
+}
+
 /* Whether a foreign table's wrapper is postgres_fdw (by its handler). */
 static bool
 is_postgres_fdw(RelOptInfo *rel)
 {
-	ForeignServer *server;
 	ForeignDataWrapper *fdw;
-	char	   *handler;
 
 	if (rel->fdwroutine == NULL || !OidIsValid(rel->serverid))
 		return false;
-	server = GetForeignServer(rel->serverid);
-	fdw = GetForeignDataWrapper(server->fdwid);
-	if (!OidIsValid(fdw->fdwhandler))
-		return false;
-	handler = get_func_name(fdw->fdwhandler);
-	return handler != NULL && strcmp(handler, "postgres_fdw_handler") == 0;
+	fdw = GetForeignDataWrapper(GetForeignServer(rel->serverid)->fdwid);
+	return OidIsValid(fdw->fdwhandler) &&
+		is_c_function(fdw->fdwhandler, "$libdir/postgres_fdw",
+					  "postgres_fdw_handler");
 }
 
 /*
@@ -549,33 +582,6 @@ omen_shard_upper_paths(PlannerInfo *root, UpperRelationKind stage,
 	}
 }
 
-/* Whether funcid is omendb's omenhnsw_search (by its C symbol and name). */
-static bool
-is_wrapper(Oid funcid)
-{
-	HeapTuple	tuple;
-	bool		result = false;
-
-	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
-	if (HeapTupleIsValid(tuple))
-	{
-		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tuple);
-
-		if (proc->pronargs == WRAPPER_NARGS &&
-			proc->prolang == ClanguageId &&
-			strcmp(NameStr(proc->proname), WRAPPER_NAME) == 0)
-		{
-			bool		isnull;
-			Datum		src = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosrc,
-											  &isnull);
-
-			result = !isnull && strcmp(TextDatumGetCString(src), WRAPPER_NAME) == 0;
-		}
-		ReleaseSysCache(tuple);
-	}
-	return result;
-}
-
 static void
 set_local(const char *name, const char *value)
 {
@@ -595,7 +601,7 @@ apply_settings_walker(Node *node, void *context)
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, apply_settings_walker, context, 0);
 	if (IsA(node, FuncExpr) && list_length(((FuncExpr *) node)->args) == WRAPPER_NARGS &&
-		is_wrapper(((FuncExpr *) node)->funcid))
+		is_c_function(((FuncExpr *) node)->funcid, "$libdir/omendb", WRAPPER_NAME))
 	{
 		List	   *args = ((FuncExpr *) node)->args;
 		Const	   *ef = (Const *) lsecond(args);
