@@ -213,15 +213,15 @@ is_knn_over_appendrel(PlannerInfo *root)
 		parse->limitCount == NULL ||
 		parse->limitOption != LIMIT_OPTION_COUNT)
 		return false;
-	/* the query's order is exactly the ORDER BY */
-	if (root->query_pathkeys == NIL ||
-		compare_pathkeys(root->query_pathkeys, root->sort_pathkeys) != PATHKEYS_EQUAL ||
-		!orders_by_distance(parse))
-		return false;
-	if (bms_get_singleton_member(root->all_baserels, &relid) == false)
+	if (!bms_get_singleton_member(root->all_baserels, &relid))
 		return false;
 	rte = root->simple_rte_array[relid];
-	return rte->rtekind == RTE_RELATION && rte->inh;
+	if (rte->rtekind != RTE_RELATION || !rte->inh)
+		return false;
+	/* the query's order is exactly the ORDER BY */
+	return root->query_pathkeys != NIL &&
+		compare_pathkeys(root->query_pathkeys, root->sort_pathkeys) == PATHKEYS_EQUAL &&
+		orders_by_distance(parse);
 }
 
 /*
