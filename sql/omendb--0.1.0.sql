@@ -292,3 +292,13 @@ CREATE FUNCTION omenhnsw_verify(regclass) RETURNS SETOF text
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 -- it reads the structure of any index it is given: not for PUBLIC
 REVOKE EXECUTE ON FUNCTION omenhnsw_verify(regclass) FROM PUBLIC;
+
+-- The query vector of a k-NN ORDER BY, with the search settings for that
+-- query: omendb's planner applies them (as SET LOCAL) to the query that
+-- calls it.  A coordinator wraps the query vector it ships to postgres_fdw
+-- partitions in it, so its settings reach the shards.
+CREATE FUNCTION omenhnsw_search(query vector, ef_search integer,
+								iterative_scan text, max_scan_tuples integer)
+	RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION omenhnsw_search(vector, integer, text, integer) IS 'returns the query vector; omendb''s planner applies the search settings to the query that calls it';

@@ -1,6 +1,6 @@
 /*
  * omendb.c
- *		Module entry: kernel dispatch, reloptions, GUCs and the planner hook.
+ *		Module entry: kernel dispatch, reloptions, GUCs and the planner hooks.
  */
 #include "postgres.h"
 
@@ -28,6 +28,7 @@ _PG_init(void)
 	omen_kernels_init();
 	omen_options_init();
 	omen_planner_init();
+	omen_shard_init();
 
 	DefineCustomIntVariable("omenhnsw.ef_search",
 							"Sets the size of the candidate list searched in each segment.",

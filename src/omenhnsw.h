@@ -58,6 +58,9 @@ extern bool omen_aminsert(Relation index, Datum *values, bool *isnull,
 /* planner.c */
 extern void omen_planner_init(void);
 
+/* shard.c */
+extern void omen_shard_init(void);
+
 /* scan.c */
 extern IndexScanDesc omen_ambeginscan(Relation index, int nkeys, int norderbys);
 extern void omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,

@@ -18,6 +18,8 @@
 #   BENCH_FILTER_QUERIES   queries per filtered point [200]
 #   BENCH_FILTER_PERCENTS  filter selectivities, % of rows kept [50,10,1]
 #   BENCH_M, BENCH_EFC, BENCH_MWM, BENCH_WORKERS   index and build settings [16, 64, 1GB, 1]
+#   BENCH_SHARDED    also the sharded row (test/bench/sharded.sh: two postgres_fdw partitions
+#                    against one node; BENCH_SHARD_N rows [100000] of 128 dims) [1]
 #   BENCH_OUT        directory for the results [/var/tmp/omendb-bench]
 #   OMEN_DATA_DIR    cache of data sets and ground truth [/var/tmp/omendb-data]
 set -euo pipefail
@@ -163,6 +165,11 @@ for ds in ${BENCH_DATASETS//,/ }; do
 		omen_psql -qc "DROP DATABASE IF EXISTS ${ENGINE_DB[$e]}"
 	done
 done
+
+if [ "${BENCH_SHARDED:-1}" = 1 ] && engine_available omendb; then
+	echo "-- sharded across servers (omendb)"
+	bash test/bench/sharded.sh || failed+=("omendb/sharded")
+fi
 
 settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \

@@ -1,0 +1,650 @@
+/*
+ * shard.c
+ *		k-NN over partitions that are postgres_fdw foreign tables.
+ *
+ * Limits.  In "SELECT ... FROM parent [WHERE ...] ORDER BY v <-> q LIMIT k
+ * [OFFSET n]", with parent a partitioned table (or an inheritance parent)
+ * whose partitions are postgres_fdw foreign tables, postgres_fdw ships
+ * "ORDER BY v <-> q" to each shard but no LIMIT: it ships LIMIT only for a
+ * query whose whole FROM is one foreign table.  Each shard then fills whole
+ * fetch_size batches, and its scan keeps searching to fill them.  No
+ * partition can contribute more than k + n rows to the answer, so when
+ * every qual on a partition runs on its shard, this module adds to that
+ * partition a path that asks postgres_fdw for "ORDER BY ... LIMIT k + n":
+ * postgres_fdw's own ordered path, flagged with the has-limit flag of
+ * postgres_fdw's path private data, which postgres_fdw reads to append the
+ * query's LIMIT to the remote query.  Core then builds Merge Append or
+ * Append + Sort over those paths by cost.  Anything that a per-partition
+ * limit could change (aggregates, grouping, DISTINCT, window functions,
+ * set-returning functions in the target list, row locks, WITH TIES, joins,
+ * quals run on the coordinator) keeps the plans it had.
+ *
+ * Since postgres_fdw deparses the query's own LIMIT and OFFSET, a query
+ * with an OFFSET has its LIMIT replaced by "k + n" and its OFFSET dropped
+ * once the final paths (which keep their own copies of both) are built.
+ *
+ * Concurrency.  When postgres_fdw runs every partition asynchronously
+ * (async_capable), a Sort over an Append of the limited paths, costed as
+ * shards that work at the same time, is offered next to the Merge Append.
+ *
+ * Settings.  postgres_fdw sends no custom setting to the shards, so the
+ * coordinator's omenhnsw.ef_search, iterative_scan and max_scan_tuples
+ * travel inside the shipped ORDER BY: the query vector of the partition's
+ * ORDER BY is wrapped in omenhnsw_search(q, ef_search, iterative_scan,
+ * max_scan_tuples), an identity on q.  omendb's planner on the shard finds
+ * the call and sets those values for the rest of the transaction, as SET
+ * LOCAL would; without that planner the shard returns the same rows with
+ * its own settings.
+ *
+ * All of this leans on postgres_fdw's private path data of PostgreSQL 15
+ * and on its exported is_foreign_expr(): it applies only to foreign tables
+ * whose wrapper's handler is postgres_fdw's.  Every function here runs
+ * inside the planner, which holds its locks on the query's relations; none
+ * takes a lock of its own.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planner.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parse_func.h"
+#include "parser/parse_oper.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/catcache.h"
+#include "utils/syscache.h"
+
+#include "omenhnsw.h"
+
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "shard.c relies on postgres_fdw's path private data of PostgreSQL 15"
+#endif
+
+/* postgres_fdw's ForeignPath fdw_private: has-final-sort, has-limit */
+#define PGFDW_PATH_PRIVATE(has_final_sort, has_limit) \
+	list_make2(makeBoolean(has_final_sort), makeBoolean(has_limit))
+
+/* postgres_fdw's deparse.c: whether an expression can run on the shard */
+typedef bool (*is_foreign_expr_type) (PlannerInfo *root, RelOptInfo *baserel,
+									  Expr *expr);
+
+#define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
+#define WRAPPER_NARGS 4
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+static create_upper_paths_hook_type prev_create_upper_paths_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
+
+PG_FUNCTION_INFO_V1(omenhnsw_search);
+
+/*
+ * omenhnsw_search(q, ef_search, iterative_scan, max_scan_tuples): returns q.
+ * The settings are read from the call by the planner, never here.
+ */
+Datum
+omenhnsw_search(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/* Whether opno orders an omenhnsw operator class (a k-NN distance). */
+static bool
+is_knn_operator(Oid opno)
+{
+	Oid			amoid = get_am_oid("omenhnsw", true);
+	CatCList   *catlist;
+	bool		result = false;
+	int			i;
+
+	if (!OidIsValid(amoid))
+		return false;
+	catlist = SearchSysCacheList1(AMOPOPID, ObjectIdGetDatum(opno));
+	for (i = 0; i < catlist->n_members; i++)
+	{
+		Form_pg_amop amop = (Form_pg_amop) GETSTRUCT(&catlist->members[i]->tuple);
+
+		if (amop->amopmethod == amoid && amop->amoppurpose == AMOP_ORDER)
+		{
+			result = true;
+			break;
+		}
+	}
+	ReleaseSysCacheList(catlist);
+	return result;
+}
+
+/* Whether the query's first sort key is a k-NN distance. */
+static bool
+orders_by_distance(Query *parse)
+{
+	SortGroupClause *sortcl;
+	Node	   *expr;
+
+	if (parse->sortClause == NIL)
+		return false;
+	sortcl = linitial(parse->sortClause);
+	expr = get_sortgroupclause_expr(sortcl, parse->targetList);
+	return IsA(expr, OpExpr) && is_knn_operator(((OpExpr *) expr)->opno);
+}
+
+/*
+ * Whether funcid is the C function symbol of library (as pg_proc names
+ * them: "$libdir/name").
+ */
+static bool
+is_c_function(Oid funcid, const char *library, const char *symbol)
+{
+	HeapTuple	tuple;
+	bool		result = false;
+
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	if (((Form_pg_proc) GETSTRUCT(tuple))->prolang == ClanguageId)
+	{
+		bool		srcnull;
+		bool		binnull;
+		Datum		src = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosrc,
+										  &srcnull);
+		Datum		bin = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_probin,
+										  &binnull);
+
+		result = !srcnull && !binnull &&
+			strcmp(TextDatumGetCString(src), symbol) == 0 &&
+			strcmp(TextDatumGetCString(bin), library) == 0;
+	}
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+/* Whether a foreign table's wrapper is postgres_fdw (by its handler). */
+static bool
+is_postgres_fdw(RelOptInfo *rel)
+{
+	ForeignDataWrapper *fdw;
+
+	if (rel->fdwroutine == NULL || !OidIsValid(rel->serverid))
+		return false;
+	fdw = GetForeignDataWrapper(GetForeignServer(rel->serverid)->fdwid);
+	return OidIsValid(fdw->fdwhandler) &&
+		is_c_function(fdw->fdwhandler, "$libdir/postgres_fdw",
+					  "postgres_fdw_handler");
+}
+
+/*
+ * Whether root plans a k-NN query of one appendrel (a partitioned table or
+ * an inheritance parent, joined with nothing) whose answer is the first
+ * rows of that ordering and nothing else: then no partition contributes
+ * more than LIMIT + OFFSET rows.  Valid from the base relations' paths on.
+ */
+static bool
+is_knn_over_appendrel(PlannerInfo *root)
+{
+	Query	   *parse = root->parse;
+	int			relid;
+	RangeTblEntry *rte;
+
+	if (parse->commandType != CMD_SELECT ||
+		parse->rowMarks != NIL ||
+		parse->hasAggs || parse->groupClause != NIL ||
+		parse->groupingSets != NIL || parse->havingQual != NULL ||
+		parse->hasWindowFuncs || parse->distinctClause != NIL ||
+		parse->hasTargetSRFs || parse->setOperations != NULL ||
+		parse->limitCount == NULL ||
+		parse->limitOption != LIMIT_OPTION_COUNT)
+		return false;
+	if (!bms_get_singleton_member(root->all_baserels, &relid))
+		return false;
+	rte = root->simple_rte_array[relid];
+	if (rte->rtekind != RTE_RELATION || !rte->inh)
+		return false;
+	/* the query's order is exactly the ORDER BY */
+	return root->query_pathkeys != NIL &&
+		compare_pathkeys(root->query_pathkeys, root->sort_pathkeys) == PATHKEYS_EQUAL &&
+		orders_by_distance(parse);
+}
+
+/*
+ * The number of rows each partition must send: LIMIT plus OFFSET, as an
+ * int8 expression the shard can compute, or NULL if there is none to send
+ * (a NULL or negative constant, an overflow, or an expression that is
+ * neither a constant nor a parameter).  Constants are added here.
+ */
+static Expr *
+per_partition_limit(Query *parse)
+{
+	Node	   *count = parse->limitCount;
+	Node	   *offset = parse->limitOffset;
+	Oid			plus;
+	OpExpr	   *sum_expr;
+
+	if (!(IsA(count, Const) || IsA(count, Param)) ||
+		(offset != NULL && !(IsA(offset, Const) || IsA(offset, Param))) ||
+		exprType(count) != INT8OID ||
+		(offset != NULL && exprType(offset) != INT8OID))
+		return NULL;
+	if (IsA(count, Const) &&
+		(((Const *) count)->constisnull || DatumGetInt64(((Const *) count)->constvalue) < 0))
+		return NULL;
+	/* a NULL or absent OFFSET is no offset */
+	if (offset == NULL || (IsA(offset, Const) && ((Const *) offset)->constisnull))
+		return (Expr *) count;
+	if (IsA(offset, Const) && DatumGetInt64(((Const *) offset)->constvalue) < 0)
+		return NULL;
+
+	if (IsA(count, Const) && IsA(offset, Const))
+	{
+		int64		sum;
+
+		if (pg_add_s64_overflow(DatumGetInt64(((Const *) count)->constvalue),
+								DatumGetInt64(((Const *) offset)->constvalue),
+								&sum))
+			return NULL;
+		return (Expr *) makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+								  Int64GetDatum(sum), false, FLOAT8PASSBYVAL);
+	}
+	plus = LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString("+")),
+						  INT8OID, INT8OID, false, -1);
+	sum_expr = (OpExpr *) make_opclause(plus, INT8OID, false,
+										(Expr *) copyObject(count),
+										(Expr *) copyObject(offset),
+										InvalidOid, InvalidOid);
+	set_opfuncid(sum_expr);
+	return (Expr *) sum_expr;
+}
+
+/*
+ * Whether every qual on a postgres_fdw partition runs on its shard, judged
+ * by postgres_fdw itself.  Constant quals gate the whole scan: they change
+ * no partition's first rows.
+ */
+static bool
+quals_all_remote(PlannerInfo *root, RelOptInfo *rel)
+{
+	is_foreign_expr_type is_foreign_expr;
+	ListCell   *lc;
+
+	if (rel->baserestrictinfo == NIL)
+		return true;
+	is_foreign_expr = (is_foreign_expr_type)
+		load_external_function("$libdir/postgres_fdw", "is_foreign_expr",
+							   false, NULL);
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (!rinfo->pseudoconstant && !is_foreign_expr(root, rel, rinfo->clause))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The wrapper function for a query vector of type vectype, looked up in
+ * the schema of the distance operator (the extension's), or InvalidOid.
+ */
+static Oid
+wrapper_function(Oid opno, Oid vectype)
+{
+	Oid			argtypes[WRAPPER_NARGS] = {vectype, INT4OID, TEXTOID, INT4OID};
+	char	   *schema = get_namespace_name(get_func_namespace(get_opcode(opno)));
+
+	if (schema == NULL)
+		return InvalidOid;
+	return LookupFuncName(list_make2(makeString(schema), makeString(WRAPPER_NAME)),
+						  WRAPPER_NARGS, argtypes, true);
+}
+
+static Const *
+int4_const(int value)
+{
+	return makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
+					 Int32GetDatum(value), false, true);
+}
+
+/*
+ * Gives the partition's ORDER BY distance (its member of the first sort
+ * key's equivalence class) a twin whose query vector is wrapped in
+ * omenhnsw_search() with this session's settings, placed just before it.
+ * postgres_fdw deparses the first member of the class that belongs to the
+ * partition and that it can ship, so the remote ORDER BY carries the
+ * settings; the coordinator still finds the original member where it
+ * matches a target list entry, and computes the same distances from
+ * either.  The text argument has no collation: postgres_fdw ships no
+ * expression whose collation is derived from a constant's.
+ */
+static void
+carry_settings(PlannerInfo *root, RelOptInfo *rel)
+{
+	EquivalenceClass *ec = linitial_node(PathKey, root->query_pathkeys)->pk_eclass;
+	ListCell   *lc;
+
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+		EquivalenceMember *twin;
+		OpExpr	   *dist;
+		int			q;
+		Oid			wrapper;
+		Expr	   *arg;
+		List	   *args;
+
+		if (!em->em_is_child || !bms_equal(em->em_relids, rel->relids) ||
+			!IsA(em->em_expr, OpExpr))
+			continue;
+		dist = (OpExpr *) em->em_expr;
+		if (list_length(dist->args) != 2 || !is_knn_operator(dist->opno))
+			return;
+		/* the query vector is the operand without the partition's columns */
+		if (!contain_var_clause(linitial(dist->args)))
+			q = 0;
+		else if (!contain_var_clause(lsecond(dist->args)))
+			q = 1;
+		else
+			return;
+		arg = list_nth(dist->args, q);
+		wrapper = wrapper_function(dist->opno, exprType((Node *) arg));
+		if (!OidIsValid(wrapper))
+			return;
+
+		args = list_make4(arg, int4_const(omen_ef_search),
+						  makeConst(TEXTOID, -1, InvalidOid, -1,
+									CStringGetTextDatum(GetConfigOption("omenhnsw.iterative_scan",
+																		false, false)),
+									false, false),
+						  int4_const(omen_max_scan_tuples));
+		dist = copyObject(dist);
+		list_nth_cell(dist->args, q)->ptr_value =
+			makeFuncExpr(wrapper, exprType((Node *) arg), args,
+						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+		twin = makeNode(EquivalenceMember);
+		memcpy(twin, em, sizeof(EquivalenceMember));
+		twin->em_expr = (Expr *) dist;
+		ec->ec_members = list_insert_nth(ec->ec_members,
+										 foreach_current_index(lc), twin);
+		return;
+	}
+}
+
+/*
+ * The cost of reading the first rows of path, rows of its path->rows.
+ */
+static Cost
+first_rows_cost(Path *path, double rows)
+{
+	Cost		run_cost = path->total_cost - path->startup_cost;
+
+	if (path->rows > rows)
+		run_cost *= rows / path->rows;
+	return path->startup_cost + run_cost;
+}
+
+/*
+ * Adds to a postgres_fdw partition a copy of postgres_fdw's path ordered
+ * by the query's whole ORDER BY that also sends the LIMIT.  It returns
+ * LIMIT + OFFSET rows (a tenth of the partition when the limit is a
+ * parameter, as core assumes for a Limit).  Its cost is the lesser of
+ * reading that many rows from the ordered path and from the cheapest
+ * unordered one: the ordered path's cost, when the shard estimated it, is
+ * that of ordering the whole partition, with no LIMIT to let the shard
+ * choose its k-NN index, with which the first rows cost what any rows do.
+ */
+static void
+add_limited_path(PlannerInfo *root, RelOptInfo *rel)
+{
+	Expr	   *limit = per_partition_limit(root->parse);
+	ForeignPath *ordered = NULL;
+	Path	   *unordered = NULL;
+	double		rows;
+	Cost		total_cost;
+	ListCell   *lc;
+
+	if (limit == NULL || !quals_all_remote(root, rel))
+		return;
+
+	foreach(lc, rel->pathlist)
+	{
+		Path	   *path = lfirst(lc);
+
+		if (!IsA(path, ForeignPath) || path->param_info != NULL)
+			continue;
+		if (path->pathkeys == NIL &&
+			(unordered == NULL || path->total_cost < unordered->total_cost))
+			unordered = path;
+		else if (((ForeignPath *) path)->fdw_private == NIL &&
+				 compare_pathkeys(path->pathkeys, root->query_pathkeys) == PATHKEYS_EQUAL)
+			ordered = (ForeignPath *) path;
+	}
+	if (ordered == NULL)
+		return;
+
+	if (IsA(limit, Const))
+		rows = Min(ordered->path.rows, (double) DatumGetInt64(((Const *) limit)->constvalue));
+	else
+		rows = clamp_row_est(ordered->path.rows * 0.10);
+	rows = Max(rows, 1.0);
+	total_cost = first_rows_cost(&ordered->path, rows);
+	if (unordered != NULL)
+		total_cost = Min(total_cost, first_rows_cost(unordered, rows));
+
+	add_path(rel, (Path *)
+			 create_foreignscan_path(root, rel, ordered->path.pathtarget, rows,
+									 Min(ordered->path.startup_cost, total_cost),
+									 total_cost, ordered->path.pathkeys, NULL,
+									 ordered->fdw_outerpath,
+									 PGFDW_PATH_PRIVATE(false, true)));
+}
+
+/* Whether path is a limited path of add_limited_path. */
+static bool
+is_limited_path(Path *path)
+{
+	ForeignPath *fpath = (ForeignPath *) path;
+
+	return IsA(path, ForeignPath) && list_length(fpath->fdw_private) == 2 &&
+		boolVal(lsecond(fpath->fdw_private)) &&
+		is_postgres_fdw(path->parent);
+}
+
+/*
+ * Adds to the ordered relation a Sort over an Append of the partitions'
+ * limited paths when postgres_fdw runs them all asynchronously, costed as
+ * the shards work: at the same time.  Core costs an Append as the sum of
+ * its children, so a Merge Append, which waits for each shard in turn to
+ * start, would always look cheaper than a Sort over an async Append, which
+ * waits only for the slowest shard; with this cost the Sort of LIMIT rows
+ * per shard wins whenever there are two shards or more.  This runs once
+ * the partitions' paths compute the query's sort key (for a partitioned
+ * table, core rebuilds the parent's Append paths then).
+ */
+static void
+add_async_sort(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_rel)
+{
+	PathTarget *target = root->upper_targets[UPPERREL_ORDERED];
+	List	   *subpaths = NIL;
+	Cost		sum_total = 0;
+	Cost		max_total = 0;
+	double		rows = 0;
+	AppendPath *append;
+	Path	   *path;
+	ListCell   *lc;
+
+	if (!enable_async_append)
+		return;
+	foreach(lc, root->append_rel_list)
+	{
+		AppendRelInfo *appinfo = lfirst(lc);
+		RelOptInfo *child;
+		Path	   *sub;
+		Path	   *scan;
+
+		if (appinfo->parent_relid != input_rel->relid)
+			continue;
+		child = find_base_rel(root, appinfo->child_relid);
+		if (IS_DUMMY_REL(child))
+			continue;
+		sub = child->cheapest_total_path;
+		scan = sub != NULL && IsA(sub, ProjectionPath) ?
+			((ProjectionPath *) sub)->subpath : sub;
+		if (scan == NULL || !is_limited_path(scan) ||
+			child->fdwroutine->IsForeignPathAsyncCapable == NULL ||
+			!child->fdwroutine->IsForeignPathAsyncCapable((ForeignPath *) scan))
+			return;
+		subpaths = lappend(subpaths, sub);
+		sum_total += sub->total_cost;
+		max_total = Max(max_total, sub->total_cost);
+		rows += sub->rows;
+	}
+	if (list_length(subpaths) < 2)
+		return;
+
+	append = create_append_path(root, input_rel, subpaths, NIL, NIL, NULL, 0,
+								false, rows);
+	append->path.total_cost += max_total - sum_total;
+	path = (Path *) create_sort_path(root, ordered_rel, (Path *) append,
+									 root->sort_pathkeys, root->limit_tuples);
+	if (path->pathtarget != target)
+		path = apply_projection_to_path(root, ordered_rel, path, target);
+	add_path(ordered_rel, path);
+}
+
+/*
+ * set_rel_pathlist_hook: for a postgres_fdw partition in a query ordered
+ * by a k-NN distance, carries the search settings; in a k-NN query of its
+ * parent alone, also sends the limit.
+ */
+static void
+omen_shard_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
+						RangeTblEntry *rte)
+{
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+
+	if (rel->reloptkind != RELOPT_OTHER_MEMBER_REL ||
+		rte->relkind != RELKIND_FOREIGN_TABLE ||
+		root->query_pathkeys == NIL ||
+		!orders_by_distance(root->parse) ||
+		!is_postgres_fdw(rel))
+		return;
+
+	carry_settings(root, rel);
+	if (bms_equal(rel->top_parent_relids, root->all_baserels) &&
+		is_knn_over_appendrel(root))
+		add_limited_path(root, rel);
+}
+
+/*
+ * create_upper_paths_hook: once the final paths hold their own LIMIT and
+ * OFFSET, the query's become what each partition must send, which is
+ * what postgres_fdw deparses for the limited paths.
+ */
+static void
+omen_shard_upper_paths(PlannerInfo *root, UpperRelationKind stage,
+					   RelOptInfo *input_rel, RelOptInfo *output_rel,
+					   void *extra)
+{
+	if (prev_create_upper_paths_hook)
+		prev_create_upper_paths_hook(root, stage, input_rel, output_rel, extra);
+
+	if (stage == UPPERREL_ORDERED && is_knn_over_appendrel(root))
+		add_async_sort(root, input_rel, output_rel);
+	else if (stage == UPPERREL_FINAL && root->parse->limitOffset != NULL &&
+			 is_knn_over_appendrel(root))
+	{
+		Expr	   *limit = per_partition_limit(root->parse);
+
+		if (limit != NULL)
+		{
+			root->parse->limitCount = (Node *) limit;
+			root->parse->limitOffset = NULL;
+		}
+	}
+}
+
+static void
+set_local(const char *name, const char *value)
+{
+	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, ERROR, false);
+}
+
+/*
+ * Applies the settings of every omenhnsw_search() call with constant
+ * settings in a query, its subqueries included.
+ */
+static bool
+apply_settings_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, apply_settings_walker, context, 0);
+	if (IsA(node, FuncExpr) && list_length(((FuncExpr *) node)->args) == WRAPPER_NARGS &&
+		is_c_function(((FuncExpr *) node)->funcid, "$libdir/omendb", WRAPPER_NAME))
+	{
+		List	   *args = ((FuncExpr *) node)->args;
+		Const	   *ef = (Const *) lsecond(args);
+		Const	   *iterative = (Const *) lthird(args);
+		Const	   *max_tuples = (Const *) lfourth(args);
+
+		if (IsA(ef, Const) && !ef->constisnull &&
+			IsA(iterative, Const) && !iterative->constisnull &&
+			IsA(max_tuples, Const) && !max_tuples->constisnull)
+		{
+			set_local("omenhnsw.ef_search",
+					  psprintf("%d", DatumGetInt32(ef->constvalue)));
+			set_local("omenhnsw.iterative_scan",
+					  TextDatumGetCString(iterative->constvalue));
+			set_local("omenhnsw.max_scan_tuples",
+					  psprintf("%d", DatumGetInt32(max_tuples->constvalue)));
+		}
+	}
+	return expression_tree_walker(node, apply_settings_walker, context);
+}
+
+/*
+ * planner_hook: a query that carries search settings (as a shard's query
+ * from a coordinator does) gets them before it is planned.
+ */
+static PlannedStmt *
+omen_shard_planner(Query *parse, const char *query_string, int cursorOptions,
+				   ParamListInfo boundParams)
+{
+	apply_settings_walker((Node *) parse, NULL);
+
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
+void
+omen_shard_init(void)
+{
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = omen_shard_rel_pathlist;
+	prev_create_upper_paths_hook = create_upper_paths_hook;
+	create_upper_paths_hook = omen_shard_upper_paths;
+	prev_planner_hook = planner_hook;
+	planner_hook = omen_shard_planner;
+}

@@ -1,0 +1,291 @@
+# Sharded k-NN: a coordinator whose partitioned table "items" has two
+# postgres_fdw foreign partitions, one per shard cluster, each with an
+# omenhnsw index.  Checks that a k-NN query over the parent sends ORDER BY
+# ... LIMIT to every shard (constant, parameter and OFFSET limits, with and
+# without use_remote_estimate), that each shard sends at most k rows
+# (counted on the shard by pg_stat_statements), that the coordinator's
+# search settings reach the shards, the recall against one node with the
+# same rows, the error of a shard that is down, and the queries that must
+# keep today's plans.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use OmenDurTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# omendb's planner does the pushdown; other extensions have nothing to test
+plan skip_all => 'omendb only'
+  if ($ENV{OMEN_EXTENSION} || 'omendb') ne 'omendb';
+
+my $rows = 20000;
+my $dim = 32;
+my $half = $rows / 2;
+my $k = 10;
+
+# The same pseudo-random vector for an id on every node.
+my $gen_vec = qq{
+CREATE FUNCTION gen_vec(i bigint) RETURNS vector LANGUAGE sql IMMUTABLE AS
+\$\$ SELECT array_agg((hashint8(i * $dim + d) % 1000000) / 1000000.0 ORDER BY d)::real[]::vector
+    FROM generate_series(1, $dim) d \$\$;};
+
+my @shards;
+for my $s (1, 2)
+{
+	my $node = omen_node(
+		"shard$s",
+		conf => q{
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track_utility = on
+});
+	my ($lo, $hi) = (($s - 1) * $half + 1, $s * $half);
+	$node->safe_psql(
+		'postgres', qq{
+CREATE EXTENSION omendb;
+CREATE EXTENSION pg_stat_statements;
+$gen_vec
+CREATE TABLE t (id bigint PRIMARY KEY, v vector($dim));
+INSERT INTO t SELECT i, gen_vec(i) FROM generate_series($lo, $hi) i;
+CREATE INDEX ON t USING omenhnsw (v vector_l2_ops);
+ANALYZE t;});
+	push @shards, $node;
+}
+
+my $coord = omen_node('coord');
+my $setup = qq{
+CREATE EXTENSION omendb;
+CREATE EXTENSION postgres_fdw;
+$gen_vec
+CREATE TABLE single (id bigint PRIMARY KEY, v vector($dim));
+INSERT INTO single SELECT i, gen_vec(i) FROM generate_series(1, $rows) i;
+CREATE INDEX ON single USING omenhnsw (v vector_l2_ops);
+ANALYZE single;
+CREATE TABLE queries AS SELECT g AS qid, gen_vec(-g) AS v FROM generate_series(1, 50) g;
+CREATE TABLE items (id bigint, v vector($dim)) PARTITION BY RANGE (id);
+};
+for my $s (1, 2)
+{
+	my $node = $shards[ $s - 1 ];
+	my ($lo, $hi) = (($s - 1) * $half + 1, $s * $half + 1);
+	my $port = $node->port;
+	my $host = $node->host;
+	$setup .= qq{
+CREATE SERVER s$s FOREIGN DATA WRAPPER postgres_fdw
+  OPTIONS (host '$host', port '$port', dbname 'postgres', extensions 'omendb');
+CREATE USER MAPPING FOR CURRENT_USER SERVER s$s;
+CREATE FOREIGN TABLE items_$s PARTITION OF items FOR VALUES FROM ($lo) TO ($hi)
+  SERVER s$s OPTIONS (table_name 't');
+};
+}
+$coord->safe_psql('postgres', $setup . 'ANALYZE items;');
+
+my $q1 = $coord->safe_psql('postgres', 'SELECT v FROM queries WHERE qid = 1');
+my $knn = "SELECT id FROM items ORDER BY v <-> '$q1' LIMIT $k";
+
+# The Remote SQL lines of a query's verbose plan.
+sub remote_sql
+{
+	my ($query, $settings) = @_;
+	my $plan = $coord->safe_psql('postgres',
+		($settings // '') . "EXPLAIN (VERBOSE, COSTS OFF) $query");
+	return [ $plan =~ /Remote SQL: (.*)/g ];
+}
+
+sub all_limited
+{
+	my ($sqls, $limit, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	ok(@$sqls == 2 && !grep({ !/ORDER BY .* LIMIT \Q$limit\E$/ } @$sqls), $name)
+	  or diag(join("\n", @$sqls));
+	return;
+}
+
+sub none_limited
+{
+	my ($sqls, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	ok(@$sqls >= 1 && !grep({ /LIMIT/ } @$sqls), $name)
+	  or diag(join("\n", @$sqls));
+	return;
+}
+
+# Constant, parameter and OFFSET limits.
+all_limited(remote_sql($knn), "${k}::bigint",
+	'a constant LIMIT reaches every shard');
+my $sqls = remote_sql($knn);
+ok(!grep({ !/omenhnsw_search\(.*, 40, 'strict_order'::text, 20000\)/ } @$sqls),
+	'the shipped ORDER BY carries the search settings')
+  or diag(join("\n", @$sqls));
+all_limited(
+	remote_sql("SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 10 OFFSET 5"),
+	'15::bigint', 'LIMIT 10 OFFSET 5 sends LIMIT 15 to every shard');
+my $prepare = 'PREPARE p(vector, bigint, bigint) AS SELECT id FROM items '
+  . 'ORDER BY v <-> $1 LIMIT $2 OFFSET $3;';
+all_limited(
+	remote_sql("EXECUTE p('$q1', 10, 5)",
+		"SET plan_cache_mode = force_generic_plan; $prepare"),
+	'($2::bigint + $3::bigint)',
+	'a generic plan sends LIMIT $2 + $3 to every shard');
+all_limited(
+	remote_sql("EXECUTE p('$q1', 10, 5)",
+		"SET plan_cache_mode = force_custom_plan; $prepare"),
+	'15::bigint', 'a custom plan sends the computed limit');
+
+my $offset_rows = $coord->safe_psql('postgres',
+	"SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 10 OFFSET 5");
+my $all15 = $coord->safe_psql('postgres',
+	"SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 15");
+is($offset_rows, join("\n", (split /\n/, $all15)[ 5 .. 14 ]),
+	'LIMIT 10 OFFSET 5 returns rows 6 to 15');
+is( $coord->safe_psql(
+		'postgres', "SET plan_cache_mode = force_generic_plan; $prepare
+		 EXECUTE p('$q1', 10, 5)"),
+	$offset_rows,
+	'the generic plan returns the same rows');
+
+# Rows each shard sends, counted by pg_stat_statements on the shard.
+sub fetched_rows
+{
+	my ($query, $settings) = @_;
+	$_->safe_psql('postgres', 'SELECT pg_stat_statements_reset()') for @shards;
+	$coord->safe_psql('postgres', ($settings // '') . $query);
+	return [
+		map {
+			$_->safe_psql('postgres',
+				q{SELECT coalesce(sum(rows), 0) FROM pg_stat_statements WHERE query LIKE 'FETCH %'}
+			)
+		} @shards
+	];
+}
+
+my $sent = fetched_rows($knn);
+ok($sent->[0] > 0 && $sent->[0] <= $k && $sent->[1] > 0 && $sent->[1] <= $k,
+	"each shard sends at most $k rows")
+  or diag("rows sent: @$sent");
+
+# A qual the shards cannot run: every row a shard sends may be filtered out.
+$coord->safe_psql('postgres',
+	'CREATE FUNCTION local_even(bigint) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT $1 % 2 = 0 $$'
+);
+none_limited(
+	remote_sql(
+		"SELECT id FROM items WHERE local_even(id + 0 * random()::int) ORDER BY v <-> '$q1' LIMIT $k"
+	),
+	'a qual run on the coordinator keeps the shards unlimited');
+
+# use_remote_estimate: the shards' own estimates, the same limits.
+$coord->safe_psql('postgres',
+	"ALTER SERVER s$_ OPTIONS (ADD use_remote_estimate 'true')")
+  for (1, 2);
+all_limited(remote_sql($knn), "${k}::bigint",
+	'with use_remote_estimate the LIMIT reaches every shard');
+$sent = fetched_rows($knn);
+ok($sent->[0] <= $k && $sent->[1] <= $k,
+	"with use_remote_estimate each shard sends at most $k rows")
+  or diag("rows sent: @$sent");
+$coord->safe_psql('postgres',
+	"ALTER SERVER s$_ OPTIONS (DROP use_remote_estimate)")
+  for (1, 2);
+
+# async_capable: the shards work at the same time under a Sort of their
+# LIMIT rows each, which wins over a Merge Append that waits for them in turn.
+my $merged = $coord->safe_psql('postgres', $knn);
+$coord->safe_psql('postgres',
+	"ALTER SERVER s$_ OPTIONS (ADD async_capable 'true')")
+  for (1, 2);
+my $plan = $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $knn");
+like($plan, qr/Sort.*Append.*Async Foreign Scan.*Async Foreign Scan/s,
+	'with async_capable the plan sorts an async Append');
+all_limited(remote_sql($knn), "${k}::bigint",
+	'with async_capable the LIMIT reaches every shard');
+is($coord->safe_psql('postgres', $knn), $merged,
+	'the async plan returns the rows of the Merge Append');
+like(
+	$coord->safe_psql(
+		'postgres', "SET enable_async_append = off; EXPLAIN (COSTS OFF) $knn"),
+	qr/Merge Append/,
+	'without async Append the plan is a Merge Append');
+$coord->safe_psql('postgres',
+	"ALTER SERVER s$_ OPTIONS (DROP async_capable)")
+  for (1, 2);
+
+# A local partition mixed in: the foreign ones still send LIMIT rows, the
+# local one is searched with its own index.
+$coord->safe_psql(
+	'postgres', qq{
+CREATE TABLE items_local PARTITION OF items FOR VALUES FROM ($rows + 1) TO ($rows + 1001);
+INSERT INTO items_local SELECT i, gen_vec(i) FROM generate_series($rows + 1, $rows + 999) i;
+INSERT INTO items_local VALUES ($rows + 1000, '$q1');
+CREATE INDEX ON items_local USING omenhnsw (v vector_l2_ops);
+ANALYZE items_local;});
+all_limited(remote_sql($knn), "${k}::bigint",
+	'with a local partition mixed in the LIMIT reaches every shard');
+my @mixed = split /\n/, $coord->safe_psql('postgres', $knn);
+ok(@mixed == $k && $mixed[0] == $rows + 1000,
+	'the local partition contributes its nearest row');
+$coord->safe_psql('postgres', 'DROP TABLE items_local');
+
+# Queries whose answer a per-shard limit could change keep their plans.
+my %unlimited = (
+	'a window function' =>
+	  "SELECT id, count(*) OVER () FROM items ORDER BY v <-> '$q1' LIMIT $k",
+	'DISTINCT' =>
+	  "SELECT DISTINCT id, v <-> '$q1' FROM items ORDER BY v <-> '$q1' LIMIT $k",
+	'WITH TIES' =>
+	  "SELECT id FROM items ORDER BY v <-> '$q1' FETCH FIRST $k ROWS WITH TIES",
+	'an aggregate' =>
+	  "SELECT min(v <-> '$q1') FROM items GROUP BY id % 3 ORDER BY 1 LIMIT $k",
+	'a join' =>
+	  "SELECT i.id FROM items i JOIN queries q ON q.qid = i.id ORDER BY i.v <-> '$q1' LIMIT $k",
+	'FOR UPDATE' =>
+	  "SELECT id FROM items ORDER BY v <-> '$q1' LIMIT $k FOR UPDATE",
+	'a set-returning function' =>
+	  "SELECT id, generate_series(1, 2) FROM items ORDER BY v <-> '$q1' LIMIT $k",
+	'a non-distance order' => "SELECT id FROM items ORDER BY id LIMIT $k",);
+for my $case (sort keys %unlimited)
+{
+	none_limited(remote_sql($unlimited{$case}), "$case: no LIMIT is sent");
+}
+
+# Search settings: with iterative scans off, a shard's scan returns at most
+# ef_search rows, so the coordinator's ef_search bounds what each sends.
+$sent = fetched_rows($knn,
+	'SET omenhnsw.iterative_scan = off; SET omenhnsw.ef_search = 3;');
+ok($sent->[0] < $k && $sent->[1] < $k,
+	"the coordinator's ef_search = 3 without iterative scans makes each shard send fewer than $k rows"
+) or diag("rows sent: @$sent");
+
+# Recall@k of the sharded query against the same query on one node.
+sub recall
+{
+	my ($table, $settings) = @_;
+	return $coord->safe_psql(
+		'postgres', qq{$settings
+CREATE TEMP TABLE got AS SELECT qid, (SELECT array_agg(id) FROM
+  (SELECT id FROM $table ORDER BY v <-> q.v LIMIT $k) s) AS ids FROM queries q;
+SET enable_indexscan = off;
+SELECT avg((SELECT count(*) FROM unnest(g.ids) x WHERE x IN
+  (SELECT id FROM single ORDER BY v <-> q.v LIMIT $k)) / $k.0)
+FROM got g JOIN queries q USING (qid);});
+}
+my $low = 'SET omenhnsw.iterative_scan = off; SET omenhnsw.ef_search = 10;';
+my $sharded_low = recall('items', $low);
+my $sharded = recall('items', 'SET omenhnsw.ef_search = 100;');
+my $single = recall('single', 'SET omenhnsw.ef_search = 100;');
+note("recall\@$k: sharded $sharded (ef_search 10: $sharded_low), one node $single");
+ok($sharded_low < $sharded - 0.05,
+	"the coordinator's ef_search changes the shards' recall ($sharded_low < $sharded)");
+ok($sharded >= $single - 0.01,
+	"sharded recall $sharded is within 0.01 of one node's $single");
+
+# A shard that is down: an error naming its server, no partial answer.
+$shards[1]->stop;
+my ($ret, $stdout, $stderr) = $coord->psql('postgres', $knn);
+ok($ret != 0 && $stderr =~ /could not connect to server "s2"/,
+	'a shard that is down gives an error naming its server')
+  or diag($stderr);
+$shards[1]->start;
+all_limited(remote_sql($knn), "${k}::bigint", 'the restarted shard answers');
+
+done_testing();
