@@ -454,6 +454,48 @@ sparsevec_to_vector(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Casts to and from halfvec, compiled once the halfvec type (src/halfvec.h)
+ * is part of the module.  The SQL declaring them goes with the halfvec
+ * section of the extension script.
+ */
+#if __has_include("halfvec.h")
+#include "halfvec.h"
+
+PG_FUNCTION_INFO_V1(halfvec_to_sparsevec);
+Datum
+halfvec_to_sparsevec(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+	float	   *x = palloc(sizeof(float) * v->dim);
+	SparseVector *result;
+
+	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
+	for (int i = 0; i < v->dim; i++)
+		x[i] = omen_half_to_float(v->x[i]);
+	result = sparsevec_from_dense(x, v->dim);
+	pfree(x);
+	PG_RETURN_SPARSEVEC_P(result);
+}
+
+/* ERROR if a value is beyond half precision's range. */
+PG_FUNCTION_INFO_V1(sparsevec_to_halfvec);
+Datum
+sparsevec_to_halfvec(PG_FUNCTION_ARGS)
+{
+	SparseVector *v = PG_GETARG_SPARSEVEC_P(0);
+	float	   *values = SparsevecValues(v);
+	HalfVector *result;
+
+	CheckHalfvecDim(v->dim);
+	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
+	result = InitHalfVector(v->dim);
+	for (int i = 0; i < v->nnz; i++)
+		result->x[v->indices[i]] = HalfFromFloat(values[i]);
+	PG_RETURN_HALFVEC_P(result);
+}
+#endif
+
+/*
  * integer[], real[], double precision[] and numeric[] to sparsevec: each
  * element rounded to float4 (a double too large becomes infinite and is
  * rejected as such); elements that round to zero are dropped.
