@@ -24,6 +24,7 @@
 
 #include "distance.h"
 #include "sparsevec.h"
+#include "typecmp.h"
 #include "vector.h"
 
 SparseVector *
@@ -742,51 +743,4 @@ sparsevec_cmp_args(FunctionCallInfo fcinfo)
 								  PG_GETARG_SPARSEVEC_P(1));
 }
 
-PG_FUNCTION_INFO_V1(sparsevec_cmp);
-Datum
-sparsevec_cmp(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT32(sparsevec_cmp_args(fcinfo));
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_lt);
-Datum
-sparsevec_lt(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(sparsevec_cmp_args(fcinfo) < 0);
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_le);
-Datum
-sparsevec_le(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(sparsevec_cmp_args(fcinfo) <= 0);
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_eq);
-Datum
-sparsevec_eq(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(sparsevec_cmp_args(fcinfo) == 0);
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_ne);
-Datum
-sparsevec_ne(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(sparsevec_cmp_args(fcinfo) != 0);
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_ge);
-Datum
-sparsevec_ge(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(sparsevec_cmp_args(fcinfo) >= 0);
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_gt);
-Datum
-sparsevec_gt(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(sparsevec_cmp_args(fcinfo) > 0);
-}
+OMEN_COMPARISON_FUNCTIONS(sparsevec, sparsevec_cmp_args)

@@ -15,6 +15,8 @@ import psycopg
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 
+from psycopg_binary import check, copy_in_raw
+
 EXTENSION = os.environ.get("OMEN_EXTENSION", "omendb")
 
 
@@ -75,19 +77,6 @@ class SparseBinaryLoader(Loader):
 
     def load(self, data):
         return decode(data)
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def copy_in_raw(conn, rid, raw):
-    """Binary COPY of one row whose sparsevec field is the given bytes."""
-    with conn.cursor() as cur:
-        with cur.copy("COPY t (id, v) FROM STDIN (FORMAT binary)") as copy:
-            copy.set_types(["int4", "bytea"])
-            copy.write_row((rid, raw))
 
 
 def main():
