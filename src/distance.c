@@ -10,7 +10,8 @@
  * Every variant keeps several independent partial sums so that consecutive
  * adds or FMAs do not wait on each other's latency; partial sums are
  * combined in a fixed order, so a variant always returns the same result
- * for the same input.
+ * for the same input.  The sparse merge kernels are the exception: one sum
+ * in index order, as pgvector's sparsevec functions add.
  */
 #include <math.h>
 #include <stddef.h>
@@ -160,9 +161,192 @@ dot_u8_portable(const float *q, const unsigned char *code, float offset,
 	return sum_lanes(s);
 }
 
+/*
+ * Sparse merge kernels.  Both index lists are sorted and duplicate-free; a
+ * merge visits the union of indices in ascending order and adds one term
+ * each to a single float sum: (a-b)^2, a^2 or b^2 for L2, |a-b|, |a| or |b|
+ * for L1, a*b at common indices for the inner product.  That is the order
+ * pgvector adds them in, so the results agree with it bit for bit where
+ * both round the same way: fused selects fmaf(x, y, s) for s + x * y, as a
+ * compiler contracts it when FMA is available.  The constant arguments of
+ * these always-inlined templates select the metric at compile time.
+ */
+enum
+{
+	SPARSE_L2,
+	SPARSE_DOT,
+	SPARSE_L1
+};
+
+static inline __attribute__((always_inline)) float
+sparse_term(int metric, int fused, float x, float y, float s)
+{
+	if (metric == SPARSE_L1)
+		return s + fabsf(x - y);
+	if (metric == SPARSE_L2)
+	{
+		float		d = x - y;
+
+		return fused ? __builtin_fmaf(d, d, s) : s + d * d;
+	}
+	return fused ? __builtin_fmaf(x, y, s) : s + x * y;
+}
+
+static inline __attribute__((always_inline)) float
+sparse_merge(int metric, int fused,
+			 const int32_t *ai, const float *ax, int an,
+			 const int32_t *bi, const float *bx, int bn)
+{
+	float		s = 0.0f;
+	int			i = 0;
+	int			j = 0;
+
+	while (i < an && j < bn)
+	{
+		if (ai[i] == bi[j])
+		{
+			s = sparse_term(metric, fused, ax[i], bx[j], s);
+			i++;
+			j++;
+		}
+		else if (ai[i] < bi[j])
+		{
+			if (metric != SPARSE_DOT)
+				s = sparse_term(metric, fused, ax[i], 0.0f, s);
+			i++;
+		}
+		else
+		{
+			if (metric != SPARSE_DOT)
+				s = sparse_term(metric, fused, 0.0f, bx[j], s);
+			j++;
+		}
+	}
+	if (metric != SPARSE_DOT)
+	{
+		for (; i < an; i++)
+			s = sparse_term(metric, fused, ax[i], 0.0f, s);
+		for (; j < bn; j++)
+			s = sparse_term(metric, fused, 0.0f, bx[j], s);
+	}
+	return s;
+}
+
+static float
+sparse_l2sq_portable(const int32_t *ai, const float *ax, int an,
+					 const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(SPARSE_L2, 0, ai, ax, an, bi, bx, bn);
+}
+
+static float
+sparse_dot_portable(const int32_t *ai, const float *ax, int an,
+					const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(SPARSE_DOT, 0, ai, ax, an, bi, bx, bn);
+}
+
+float
+omen_sparse_l1(const int32_t *ai, const float *ax, int an,
+			   const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(SPARSE_L1, 0, ai, ax, an, bi, bx, bn);
+}
+
+/*
+ * Popcount kernels over 64-bit words, then the last 0..7 bytes as one
+ * zero-padded word.  hw selects __builtin_popcountll, which is one
+ * instruction only in a function compiled for POPCNT; the portable variant
+ * counts with shifts and masks instead of calling libgcc's table loop.
+ */
+static inline uint64_t
+popcount64_swar(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+static inline __attribute__((always_inline)) uint64_t
+popcount64(int hw, uint64_t x)
+{
+	return hw ? (uint64_t) __builtin_popcountll(x) : popcount64_swar(x);
+}
+
+/* The word at p, or its first bytes (< 8) padded with zeros. */
+static inline uint64_t
+load_word(const unsigned char *p, size_t bytes)
+{
+	uint64_t	w = 0;
+
+	memcpy(&w, p, bytes < sizeof(w) ? bytes : sizeof(w));
+	return w;
+}
+
+static inline __attribute__((always_inline)) uint64_t
+hamming_words(int hw, const unsigned char *a, const unsigned char *b,
+			  size_t bytes)
+{
+	uint64_t	n0 = 0,
+				n1 = 0;
+	size_t		i = 0;
+
+	/* two sums, so that consecutive popcounts do not wait on each other */
+	for (; i + 16 <= bytes; i += 16)
+	{
+		n0 += popcount64(hw, load_word(a + i, 8) ^ load_word(b + i, 8));
+		n1 += popcount64(hw, load_word(a + i + 8, 8) ^ load_word(b + i + 8, 8));
+	}
+	for (; i + 8 <= bytes; i += 8)
+		n0 += popcount64(hw, load_word(a + i, 8) ^ load_word(b + i, 8));
+	if (i < bytes)
+		n1 += popcount64(hw, load_word(a + i, bytes - i) ^ load_word(b + i, bytes - i));
+	return n0 + n1;
+}
+
+static inline __attribute__((always_inline)) void
+jaccard_words(int hw, const unsigned char *a, const unsigned char *b,
+			  size_t bytes, uint64_t *ab, uint64_t *aa, uint64_t *bb)
+{
+	uint64_t	nab = 0,
+				na = 0,
+				nb = 0;
+	size_t		i = 0;
+
+	for (; i < bytes; i += 8)
+	{
+		/* a constant length for whole words lets memcpy become one load */
+		size_t		len = bytes - i;
+		uint64_t	x = len >= 8 ? load_word(a + i, 8) : load_word(a + i, len);
+		uint64_t	y = len >= 8 ? load_word(b + i, 8) : load_word(b + i, len);
+
+		nab += popcount64(hw, x & y);
+		na += popcount64(hw, x);
+		nb += popcount64(hw, y);
+	}
+	*ab = nab;
+	*aa = na;
+	*bb = nb;
+}
+
+static uint64_t
+hamming_portable(const unsigned char *a, const unsigned char *b, size_t bytes)
+{
+	return hamming_words(0, a, b, bytes);
+}
+
+static void
+jaccard_portable(const unsigned char *a, const unsigned char *b, size_t bytes,
+				 uint64_t *ab, uint64_t *aa, uint64_t *bb)
+{
+	jaccard_words(0, a, b, bytes, ab, aa, bb);
+}
+
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
-	l2sq_u8_portable, dot_u8_portable
+	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
+	sparse_dot_portable, hamming_portable, jaccard_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -458,9 +642,44 @@ dot_u8_avx2(const float *q, const unsigned char *code, float offset,
 	return avx2_hsum4(s0, s1, s2, s3);
 }
 
+/*
+ * The merge and popcount kernels of the AVX2 and AVX-512 variants: fused
+ * multiply-adds and the POPCNT instruction (every CPU with AVX2 has both;
+ * detect_x86 checks POPCNT too).
+ */
+#define FMA_POPCNT_TARGET __attribute__((target("fma,popcnt")))
+
+static FMA_POPCNT_TARGET float
+sparse_l2sq_fma(const int32_t *ai, const float *ax, int an,
+				const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(SPARSE_L2, 1, ai, ax, an, bi, bx, bn);
+}
+
+static FMA_POPCNT_TARGET float
+sparse_dot_fma(const int32_t *ai, const float *ax, int an,
+			   const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(SPARSE_DOT, 1, ai, ax, an, bi, bx, bn);
+}
+
+static FMA_POPCNT_TARGET uint64_t
+hamming_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes)
+{
+	return hamming_words(1, a, b, bytes);
+}
+
+static FMA_POPCNT_TARGET void
+jaccard_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes,
+			   uint64_t *ab, uint64_t *aa, uint64_t *bb)
+{
+	jaccard_words(1, a, b, bytes, ab, aa, bb);
+}
+
 static const OmenKernelSet avx2_kernels = {
 	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cos_parts_avx2,
-	l2sq_u8_avx2, dot_u8_avx2
+	l2sq_u8_avx2, dot_u8_avx2, sparse_l2sq_fma, sparse_dot_fma,
+	hamming_popcnt, jaccard_popcnt
 };
 
 /*
@@ -735,7 +954,8 @@ dot_u8_avx512(const float *q, const unsigned char *code, float offset,
 
 static const OmenKernelSet avx512_kernels = {
 	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cos_parts_avx512,
-	l2sq_u8_avx512, dot_u8_avx512
+	l2sq_u8_avx512, dot_u8_avx512, sparse_l2sq_fma, sparse_dot_fma,
+	hamming_popcnt, jaccard_popcnt
 };
 
 /* XCR0 bits the OS sets when it saves the register state on context switch */
@@ -776,7 +996,8 @@ detect_x86(int *avx2, int *avx512)
 	*avx2 = *avx512 = 0;
 	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
 		return;
-	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA))
+	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA) ||
+		!(ecx & bit_POPCNT))
 		return;
 	xcr0 = read_xcr0();
 	if ((xcr0 & XCR0_AVX) != XCR0_AVX)
@@ -798,6 +1019,10 @@ omen_pair_fn omen_l1 = l1_portable;
 omen_cos_fn omen_cos_parts = cos_parts_portable;
 omen_u8_fn	omen_l2sq_u8 = l2sq_u8_portable;
 omen_u8_fn	omen_dot_u8 = dot_u8_portable;
+omen_sparse_fn omen_sparse_l2sq = sparse_l2sq_portable;
+omen_sparse_fn omen_sparse_dot = sparse_dot_portable;
+omen_hamming_fn omen_hamming = hamming_portable;
+omen_jaccard_fn omen_jaccard = jaccard_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -850,6 +1075,10 @@ omen_kernels_init(void)
 	omen_cos_parts = chosen->cos_parts;
 	omen_l2sq_u8 = chosen->l2sq_u8;
 	omen_dot_u8 = chosen->dot_u8;
+	omen_sparse_l2sq = chosen->sparse_l2sq;
+	omen_sparse_dot = chosen->sparse_dot;
+	omen_hamming = chosen->hamming;
+	omen_jaccard = chosen->jaccard;
 }
 
 /*

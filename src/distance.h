@@ -11,6 +11,8 @@
 #define OMEN_DISTANCE_H
 
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Metrics an index can be built for. */
 typedef enum OmenMetric
@@ -32,6 +34,21 @@ typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
 typedef float (*omen_u8_fn) (const float *q, const unsigned char *code,
 							 float offset, float scale, int n);
 
+/*
+ * Sparse vectors as sorted, duplicate-free index arrays with their values;
+ * the kernels merge the two lists in index order with one float sum, the
+ * order pgvector's sparsevec functions add their terms in.
+ */
+typedef float (*omen_sparse_fn) (const int32_t *ai, const float *ax, int an,
+								 const int32_t *bi, const float *bx, int bn);
+
+/* Bit strings of the same length in bytes (whole bytes; unused bits 0). */
+typedef uint64_t (*omen_hamming_fn) (const unsigned char *a,
+									 const unsigned char *b, size_t bytes);
+typedef void (*omen_jaccard_fn) (const unsigned char *a,
+								 const unsigned char *b, size_t bytes,
+								 uint64_t *ab, uint64_t *aa, uint64_t *bb);
+
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
@@ -42,6 +59,10 @@ typedef struct OmenKernelSet
 	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
 	omen_u8_fn	l2sq_u8;		/* sum (q-x)^2 over a coded x */
 	omen_u8_fn	dot_u8;			/* sum q*x over a coded x */
+	omen_sparse_fn sparse_l2sq;	/* sum (a-b)^2 over the union of indices */
+	omen_sparse_fn sparse_dot;	/* sum a*b over the common indices */
+	omen_hamming_fn hamming;	/* popcount(a ^ b) */
+	omen_jaccard_fn jaccard;	/* popcount(a & b), popcount(a), popcount(b) */
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -51,6 +72,17 @@ extern omen_pair_fn omen_l1;
 extern omen_cos_fn omen_cos_parts;
 extern omen_u8_fn omen_l2sq_u8;
 extern omen_u8_fn omen_dot_u8;
+extern omen_sparse_fn omen_sparse_l2sq;
+extern omen_sparse_fn omen_sparse_dot;
+extern omen_hamming_fn omen_hamming;
+extern omen_jaccard_fn omen_jaccard;
+
+/*
+ * sum |a-b| over the union of two sparse vectors' indices: no products, so
+ * one variant serves every CPU.
+ */
+extern float omen_sparse_l1(const int32_t *ai, const float *ax, int an,
+							const int32_t *bi, const float *bx, int bn);
 
 /*
  * Codes x[0..n-1] as code[i] = round((x[i] - offset) / scale), with offset

@@ -296,6 +296,37 @@ test_alignment(const OmenKernelSet *const *v, int nv)
 	free(raw_b);
 }
 
+/* bytes rounded up to whole pages */
+static size_t
+guarded_size(size_t bytes)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+
+	return ((bytes + page - 1) / page) * page;
+}
+
+/* data bytes (whole pages) followed by an unreadable page */
+static char *
+map_guarded(size_t data)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	char	   *map = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (map == MAP_FAILED || mprotect(map + data, page, PROT_NONE) != 0)
+	{
+		perror("mmap");
+		exit(2);
+	}
+	return map;
+}
+
+static void
+unmap_guarded(char *map, size_t data)
+{
+	munmap(map, data + (size_t) sysconf(_SC_PAGESIZE));
+}
+
 /*
  * Inputs ending right before an unreadable page: a tail that reads past n
  * crashes the test instead of passing by luck.
@@ -303,20 +334,13 @@ test_alignment(const OmenKernelSet *const *v, int nv)
 static void
 test_guard_pages(const OmenKernelSet *const *v, int nv)
 {
-	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
-	size_t		data = ((MAX_LEN * sizeof(float) + page - 1) / page) * page;
+	size_t		data = guarded_size(MAX_LEN * sizeof(float));
 	char	   *map[2];
 	float	   *end[2];
 
 	for (int i = 0; i < 2; i++)
 	{
-		map[i] = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
-					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (map[i] == MAP_FAILED || mprotect(map[i] + data, page, PROT_NONE) != 0)
-		{
-			perror("mmap");
-			exit(2);
-		}
+		map[i] = map_guarded(data);
 		end[i] = (float *) (map[i] + data);
 	}
 	for (int li = 0; li < 100 + NUM_LONG; li++)
@@ -332,7 +356,178 @@ test_guard_pages(const OmenKernelSet *const *v, int nv)
 			check_all(v[k], a, b, n, 0.0, "int at page end");
 	}
 	for (int i = 0; i < 2; i++)
-		munmap(map[i], data + page);
+		unmap_guarded(map[i], data);
+}
+
+/*
+ * The sparse merge kernels against a scalar reference: the same terms
+ * added in ascending index order to one float sum, with fmaf for the
+ * variants that fuse (all but portable), as pgvector does when compiled
+ * for a CPU with FMA.  The results must be identical, which also proves
+ * the merge visits every index of the union once.
+ */
+static float
+sparse_reference(int metric, int fused, const float *xa, const float *xb,
+				 int dim)
+{
+	float		s = 0.0f;
+
+	for (int i = 0; i < dim; i++)
+	{
+		float		x = xa[i],
+					y = xb[i],
+					d = x - y;
+
+		if (metric == 2)
+			s += fabsf(d);
+		else if (x == 0.0f && y == 0.0f)
+			continue;
+		else if (metric == 0)
+			s = fused ? fmaf(d, d, s) : s + d * d;
+		else if (x != 0.0f && y != 0.0f)
+			s = fused ? fmaf(x, y, s) : s + x * y;
+	}
+	return s;
+}
+
+/* nnz distinct indices below dim, ascending, with their values */
+static void
+fill_sparse(int32_t *idx, float *val, float *dense, int nnz, int dim,
+			int range)
+{
+	int			n = 0;
+
+	memset(dense, 0, dim * sizeof(float));
+	/* dim >= 2 * nnz: rejection sampling ends quickly */
+	while (n < nnz)
+	{
+		int			i = (int) (rng_next() % dim);
+
+		if (dense[i] != 0.0f)
+			continue;
+		do
+			fill(&dense[i], 1, range);
+		while (dense[i] == 0.0f);
+		n++;
+	}
+	n = 0;
+	for (int i = 0; i < dim; i++)
+		if (dense[i] != 0.0f)
+		{
+			idx[n] = i;
+			val[n++] = dense[i];
+		}
+}
+
+static void
+test_sparse(const OmenKernelSet *const *v, int nv)
+{
+	static const int big[] = {100, 1000, 16000};
+	int			maxdim = 2 * 16000 + 7;
+	int32_t    *ai = malloc(16000 * sizeof(int32_t));
+	int32_t    *bi = malloc(16000 * sizeof(int32_t));
+	float	   *ax = malloc(16000 * sizeof(float));
+	float	   *bx = malloc(16000 * sizeof(float));
+	float	   *da = malloc(maxdim * sizeof(float));
+	float	   *db = malloc(maxdim * sizeof(float));
+
+	for (int range = 0; range < NUM_RANGES; range++)
+		for (int t = 0; t < 20 * 20 + 3; t++)
+		{
+			/* every pair of nnz in 0..19, then long ones */
+			int			an = t < 400 ? t / 20 : big[t - 400];
+			int			bn = t < 400 ? t % 20 : big[t - 400] / 2 + 1;
+			int			dim = 2 * (an > bn ? an : bn) + 1 + t % 7;
+
+			rng_state = (uint64_t) range * 7777 + t;
+			fill_sparse(ai, ax, da, an, dim, range);
+			fill_sparse(bi, bx, db, bn, dim, range);
+			for (int k = 0; k < nv; k++)
+			{
+				int			fused = strcmp(v[k]->name, "portable") != 0;
+
+				check(v[k]->name, "sparse_l2sq", range_names[range], an,
+					  v[k]->sparse_l2sq(ai, ax, an, bi, bx, bn),
+					  sparse_reference(0, fused, da, db, dim), 0, 0);
+				check(v[k]->name, "sparse_dot", range_names[range], an,
+					  v[k]->sparse_dot(ai, ax, an, bi, bx, bn),
+					  sparse_reference(1, fused, da, db, dim), 0, 0);
+			}
+			check("any", "sparse_l1", range_names[range], an,
+				  omen_sparse_l1(ai, ax, an, bi, bx, bn),
+				  sparse_reference(2, 0, da, db, dim), 0, 0);
+		}
+	free(ai);
+	free(bi);
+	free(ax);
+	free(bx);
+	free(da);
+	free(db);
+}
+
+/*
+ * The popcount kernels against a bit-by-bit count, on bit strings of every
+ * length up to 130 bytes and some long ones (64,000 bits is pgvector's
+ * index limit), each ending right before an unreadable page.
+ */
+static void
+test_bits(const OmenKernelSet *const *v, int nv)
+{
+	static const int long_bytes[] = {255, 256, 1000, 8000, 8001};
+	size_t		data = guarded_size(8001);
+	char	   *map[2];
+
+	map[0] = map_guarded(data);
+	map[1] = map_guarded(data);
+	for (int t = 0; t < 131 + 5; t++)
+	{
+		size_t		bytes = t < 131 ? (size_t) t : (size_t) long_bytes[t - 131];
+		unsigned char *a = (unsigned char *) map[0] + data - bytes;
+		unsigned char *b = (unsigned char *) map[1] + data - bytes;
+		uint64_t	ham = 0,
+					nab = 0,
+					na = 0,
+					nb = 0;
+
+		rng_state = (uint64_t) t * 31337;
+		for (size_t i = 0; i < bytes; i++)
+		{
+			/* sparse, dense and random bytes */
+			uint64_t	r = rng_next();
+
+			a[i] = (unsigned char) (t % 3 == 0 ? r & (r >> 8) & (r >> 16) :
+									t % 3 == 1 ? r | (r >> 8) : r);
+			b[i] = (unsigned char) (r >> 24);
+			for (int bit = 0; bit < 8; bit++)
+			{
+				int			x = (a[i] >> bit) & 1,
+							y = (b[i] >> bit) & 1;
+
+				ham += x != y;
+				nab += x & y;
+				na += x;
+				nb += y;
+			}
+		}
+		for (int k = 0; k < nv; k++)
+		{
+			uint64_t	gab,
+						ga,
+						gb;
+
+			check(v[k]->name, "hamming", "bytes", (int) bytes,
+				  (double) v[k]->hamming(a, b, bytes), (double) ham, 0, 0);
+			v[k]->jaccard(a, b, bytes, &gab, &ga, &gb);
+			check(v[k]->name, "jaccard.ab", "bytes", (int) bytes,
+				  (double) gab, (double) nab, 0, 0);
+			check(v[k]->name, "jaccard.aa", "bytes", (int) bytes,
+				  (double) ga, (double) na, 0, 0);
+			check(v[k]->name, "jaccard.bb", "bytes", (int) bytes,
+				  (double) gb, (double) nb, 0, 0);
+		}
+	}
+	unmap_guarded(map[0], data);
+	unmap_guarded(map[1], data);
 }
 
 static void
@@ -426,7 +621,11 @@ test_dispatch(const OmenKernelSet *const *v, int nv)
 	if (omen_l2sq == v[nv - 1]->l2sq && omen_dot == v[nv - 1]->dot &&
 		omen_l1 == v[nv - 1]->l1 && omen_cos_parts == v[nv - 1]->cos_parts &&
 		omen_l2sq_u8 == v[nv - 1]->l2sq_u8 &&
-		omen_dot_u8 == v[nv - 1]->dot_u8)
+		omen_dot_u8 == v[nv - 1]->dot_u8 &&
+		omen_sparse_l2sq == v[nv - 1]->sparse_l2sq &&
+		omen_sparse_dot == v[nv - 1]->sparse_dot &&
+		omen_hamming == v[nv - 1]->hamming &&
+		omen_jaccard == v[nv - 1]->jaccard)
 		passed++;
 	else
 	{
@@ -658,6 +857,8 @@ main(int argc, char **argv)
 	test_alignment(v, nv);
 	test_guard_pages(v, nv);
 	test_inner_product_overflow(v, nv);
+	test_sparse(v, nv);
+	test_bits(v, nv);
 
 	printf("kernels: %d passed, %d failed\n", passed, failed);
 	return failed > 0;

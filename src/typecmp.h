@@ -1,0 +1,33 @@
+/*
+ * typecmp.h
+ *		The btree support and comparison operator functions of a type, from
+ *		one three-way comparison of two fmgr arguments.
+ */
+#ifndef OMEN_TYPECMP_H
+#define OMEN_TYPECMP_H
+
+#include "fmgr.h"
+
+/*
+ * Defines prefix_cmp (int4) and prefix_lt, _le, _eq, _ne, _ge, _gt (bool)
+ * as SQL-callable functions; cmp_args(fcinfo) returns < 0, 0 or > 0 for
+ * the first argument against the second.
+ */
+#define OMEN_COMPARISON_FUNCTIONS(prefix, cmp_args) \
+	OMEN_COMPARISON_FUNCTION(prefix##_cmp, PG_RETURN_INT32, cmp_args, ) \
+	OMEN_COMPARISON_FUNCTION(prefix##_lt, PG_RETURN_BOOL, cmp_args, < 0) \
+	OMEN_COMPARISON_FUNCTION(prefix##_le, PG_RETURN_BOOL, cmp_args, <= 0) \
+	OMEN_COMPARISON_FUNCTION(prefix##_eq, PG_RETURN_BOOL, cmp_args, == 0) \
+	OMEN_COMPARISON_FUNCTION(prefix##_ne, PG_RETURN_BOOL, cmp_args, != 0) \
+	OMEN_COMPARISON_FUNCTION(prefix##_ge, PG_RETURN_BOOL, cmp_args, >= 0) \
+	OMEN_COMPARISON_FUNCTION(prefix##_gt, PG_RETURN_BOOL, cmp_args, > 0)
+
+#define OMEN_COMPARISON_FUNCTION(name, ret, cmp_args, test) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum \
+	name(PG_FUNCTION_ARGS) \
+	{ \
+		ret(cmp_args(fcinfo) test); \
+	}
+
+#endif							/* OMEN_TYPECMP_H */
