@@ -292,3 +292,37 @@ CREATE FUNCTION omenhnsw_verify(regclass) RETURNS SETOF text
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 -- it reads the structure of any index it is given: not for PUBLIC
 REVOKE EXECUTE ON FUNCTION omenhnsw_verify(regclass) FROM PUBLIC;
+
+-- ===================================================================
+-- halfvec type: vectors of half floats (names, signatures and semantics
+-- follow pgvector 0.8)
+-- ===================================================================
+
+CREATE TYPE halfvec;
+
+CREATE FUNCTION halfvec_in(cstring, oid, integer) RETURNS halfvec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_out(halfvec) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_typmod_in(cstring[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_recv(internal, oid, integer) RETURNS halfvec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_send(halfvec) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE halfvec (
+	INPUT = halfvec_in,
+	OUTPUT = halfvec_out,
+	TYPMOD_IN = halfvec_typmod_in,
+	RECEIVE = halfvec_recv,
+	SEND = halfvec_send,
+	STORAGE = external
+);
+COMMENT ON TYPE halfvec IS 'vector of half-precision floats, up to 16000 dimensions';
+
+-- the typmod-enforcing cast, applied to every value stored in halfvec(n)
+CREATE FUNCTION halfvec(halfvec, integer, boolean) RETURNS halfvec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (halfvec AS halfvec)
+	WITH FUNCTION halfvec(halfvec, integer, boolean) AS IMPLICIT;
