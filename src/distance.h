@@ -4,7 +4,7 @@
  *
  * The bottom layer: plain C, no PostgreSQL headers, so the kernels can be
  * unit-tested outside the server.  omen_kernels_init() picks the fastest
- * variant the CPU and OS support (portable C, AVX2+FMA, AVX-512) once; the
+ * variant the CPU and OS support (portable C, AVX2+FMA+F16C, AVX-512) once; the
  * function pointers below are then used everywhere.
  */
 #ifndef OMEN_DISTANCE_H
@@ -33,6 +33,11 @@ typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
 typedef float (*omen_u8_fn) (const float *q, const unsigned char *code,
 							 float offset, float scale, int n);
 
+/* The same kernels over vectors of half floats (binary16 bit patterns). */
+typedef float (*omen_half_pair_fn) (const uint16_t *a, const uint16_t *b, int n);
+typedef void (*omen_half_cos_fn) (const uint16_t *a, const uint16_t *b, int n,
+								  float *dot, float *norma, float *normb);
+
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
@@ -43,6 +48,10 @@ typedef struct OmenKernelSet
 	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
 	omen_u8_fn	l2sq_u8;		/* sum (q-x)^2 over a coded x */
 	omen_u8_fn	dot_u8;			/* sum q*x over a coded x */
+	omen_half_pair_fn l2sq_half;	/* l2sq, dot, l1 and cos_parts over */
+	omen_half_pair_fn dot_half; /* halves, summed in float */
+	omen_half_pair_fn l1_half;
+	omen_half_cos_fn cos_parts_half;
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -52,6 +61,10 @@ extern omen_pair_fn omen_l1;
 extern omen_cos_fn omen_cos_parts;
 extern omen_u8_fn omen_l2sq_u8;
 extern omen_u8_fn omen_dot_u8;
+extern omen_half_pair_fn omen_l2sq_half;
+extern omen_half_pair_fn omen_dot_half;
+extern omen_half_pair_fn omen_l1_half;
+extern omen_half_cos_fn omen_cos_parts_half;
 
 /*
  * Codes x[0..n-1] as code[i] = round((x[i] - offset) / scale), with offset
