@@ -16,6 +16,8 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/varbit.h"
 
 #include "distance.h"
 #include "halfvec.h"
@@ -287,4 +289,367 @@ halfvec(PG_FUNCTION_ARGS)
 
 	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
 	PG_RETURN_HALFVEC_P(v);
+}
+
+/*
+ * Distances, summed in float over the halves widened to float, as pgvector
+ * does.
+ */
+
+PG_FUNCTION_INFO_V1(halfvec_l2_distance);
+Datum
+halfvec_l2_distance(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+
+	CheckHalfvecDims(a, b);
+	PG_RETURN_FLOAT8(sqrt((double) omen_l2sq_half(a->x, b->x, a->dim)));
+}
+
+/* Same order as l2_distance without the square root; for index support. */
+PG_FUNCTION_INFO_V1(halfvec_l2_squared_distance);
+Datum
+halfvec_l2_squared_distance(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+
+	CheckHalfvecDims(a, b);
+	PG_RETURN_FLOAT8((double) omen_l2sq_half(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(halfvec_inner_product);
+Datum
+halfvec_inner_product(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+
+	CheckHalfvecDims(a, b);
+	PG_RETURN_FLOAT8((double) omen_dot_half(a->x, b->x, a->dim));
+}
+
+/* Negated so that ascending order ranks the largest products first. */
+PG_FUNCTION_INFO_V1(halfvec_negative_inner_product);
+Datum
+halfvec_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+
+	CheckHalfvecDims(a, b);
+	PG_RETURN_FLOAT8(-(double) omen_dot_half(a->x, b->x, a->dim));
+}
+
+/* 1 - cos(a, b); NaN when either vector is zero, as in pgvector. */
+PG_FUNCTION_INFO_V1(halfvec_cosine_distance);
+Datum
+halfvec_cosine_distance(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	float		dot,
+				norma,
+				normb;
+	double		sim;
+
+	CheckHalfvecDims(a, b);
+	omen_cos_parts_half(a->x, b->x, a->dim, &dot, &norma, &normb);
+	sim = (double) dot / sqrt((double) norma * (double) normb);
+
+	/* rounding can push |sim| slightly past 1 */
+	if (sim > 1.0)
+		sim = 1.0;
+	else if (sim < -1.0)
+		sim = -1.0;
+	PG_RETURN_FLOAT8(1.0 - sim);
+}
+
+/*
+ * Angle between unit vectors as a fraction of pi; pgvector's distance for
+ * spherical k-means (it assumes unit vectors and skips the norms).
+ */
+PG_FUNCTION_INFO_V1(halfvec_spherical_distance);
+Datum
+halfvec_spherical_distance(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	double		dot;
+
+	CheckHalfvecDims(a, b);
+	dot = (double) omen_dot_half(a->x, b->x, a->dim);
+
+	/* rounding can push |dot| slightly past 1, outside acos's domain */
+	if (dot > 1.0)
+		dot = 1.0;
+	else if (dot < -1.0)
+		dot = -1.0;
+	PG_RETURN_FLOAT8(acos(dot) / M_PI);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_l1_distance);
+Datum
+halfvec_l1_distance(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+
+	CheckHalfvecDims(a, b);
+	PG_RETURN_FLOAT8((double) omen_l1_half(a->x, b->x, a->dim));
+}
+
+/* Functions */
+
+PG_FUNCTION_INFO_V1(halfvec_vector_dims);
+Datum
+halfvec_vector_dims(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+
+	PG_RETURN_INT32(v->dim);
+}
+
+/* Sum of squares in double. */
+static double
+halfvec_norm_of(const HalfVector *v)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < v->dim; i++)
+	{
+		double		x = omen_half_to_float(v->x[i]);
+
+		s += x * x;
+	}
+	return sqrt(s);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_l2_norm);
+Datum
+halfvec_l2_norm(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(halfvec_norm_of(PG_GETARG_HALFVEC_P(0)));
+}
+
+/*
+ * Unit vector in the direction of v; the zero vector stays zero.  Each
+ * quotient is rounded to float and then to half, as pgvector rounds it;
+ * |x[i]| <= norm, so none can overflow.
+ */
+PG_FUNCTION_INFO_V1(halfvec_l2_normalize);
+Datum
+halfvec_l2_normalize(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+	double		norm = halfvec_norm_of(v);
+	HalfVector *result = InitHalfVector(v->dim);
+
+	if (norm > 0.0)
+		for (int i = 0; i < v->dim; i++)
+			result->x[i] = omen_float_to_half((float) (omen_half_to_float(v->x[i]) / norm));
+	PG_RETURN_HALFVEC_P(result);
+}
+
+/* One bit per element, set when it is positive, first element first. */
+PG_FUNCTION_INFO_V1(halfvec_binary_quantize);
+Datum
+halfvec_binary_quantize(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+	Size		size = VARBITTOTALLEN(v->dim);
+	VarBit	   *result = (VarBit *) palloc0(size);
+	bits8	   *r = VARBITS(result);
+
+	SET_VARSIZE(result, size);
+	VARBITLEN(result) = v->dim;
+	for (int i = 0; i < v->dim; i++)
+		if (omen_half_to_float(v->x[i]) > 0.0f)
+			r[i / BITS_PER_BYTE] |= (bits8) (0x80 >> (i % BITS_PER_BYTE));
+	PG_RETURN_VARBIT_P(result);
+}
+
+/* Elements start..start+count-1, 1-based and clipped like substring(). */
+PG_FUNCTION_INFO_V1(halfvec_subvector);
+Datum
+halfvec_subvector(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+	int32		start = PG_GETARG_INT32(1);
+	int32		count = PG_GETARG_INT32(2);
+	int64		first = Max((int64) start, 1);
+	int64		last = Min((int64) start + count - 1, (int64) v->dim);
+	HalfVector *result;
+
+	if (count < 1 || first > last)
+		CheckHalfvecDim(0);
+
+	result = InitHalfVector((int) (last - first + 1));
+	memcpy(result->x, v->x + (first - 1), sizeof(uint16) * result->dim);
+	PG_RETURN_HALFVEC_P(result);
+}
+
+/*
+ * Arithmetic: each element in float, rounded once to half.  A finite half
+ * result is required: overflow is an error, and so is a product that
+ * underflows to zero, as for float4mul.
+ */
+
+PG_FUNCTION_INFO_V1(halfvec_add);
+Datum
+halfvec_add(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *result;
+
+	CheckHalfvecDims(a, b);
+	result = InitHalfVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+	{
+		result->x[i] = omen_float_to_half(omen_half_to_float(a->x[i]) +
+										  omen_half_to_float(b->x[i]));
+		if (omen_half_is_inf(result->x[i]))
+			float_overflow_error();
+	}
+	PG_RETURN_HALFVEC_P(result);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_sub);
+Datum
+halfvec_sub(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *result;
+
+	CheckHalfvecDims(a, b);
+	result = InitHalfVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+	{
+		result->x[i] = omen_float_to_half(omen_half_to_float(a->x[i]) -
+										  omen_half_to_float(b->x[i]));
+		if (omen_half_is_inf(result->x[i]))
+			float_overflow_error();
+	}
+	PG_RETURN_HALFVEC_P(result);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_mul);
+Datum
+halfvec_mul(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *result;
+
+	CheckHalfvecDims(a, b);
+	result = InitHalfVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+	{
+		result->x[i] = omen_float_to_half(omen_half_to_float(a->x[i]) *
+										  omen_half_to_float(b->x[i]));
+		if (omen_half_is_inf(result->x[i]))
+			float_overflow_error();
+		if (omen_half_is_zero(result->x[i]) &&
+			!omen_half_is_zero(a->x[i]) && !omen_half_is_zero(b->x[i]))
+			float_underflow_error();
+	}
+	PG_RETURN_HALFVEC_P(result);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_concat);
+Datum
+halfvec_concat(PG_FUNCTION_ARGS)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *result;
+
+	CheckHalfvecDim(a->dim + b->dim);
+	result = InitHalfVector(a->dim + b->dim);
+	memcpy(result->x, a->x, sizeof(uint16) * a->dim);
+	memcpy(result->x + a->dim, b->x, sizeof(uint16) * b->dim);
+	PG_RETURN_HALFVEC_P(result);
+}
+
+/*
+ * Ordering: element by element as floats (so -0 equals 0), then the
+ * shorter vector first, as for arrays.  Frees detoasted copies since btree
+ * and sorts call it often.
+ */
+static int
+halfvec_cmp_args(FunctionCallInfo fcinfo)
+{
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	int			n = Min(a->dim, b->dim);
+	int			cmp = 0;
+
+	for (int i = 0; i < n && cmp == 0; i++)
+	{
+		float		x = omen_half_to_float(a->x[i]);
+		float		y = omen_half_to_float(b->x[i]);
+
+		if (x < y)
+			cmp = -1;
+		else if (x > y)
+			cmp = 1;
+	}
+	if (cmp == 0 && a->dim != b->dim)
+		cmp = a->dim < b->dim ? -1 : 1;
+
+	PG_FREE_IF_COPY(a, 0);
+	PG_FREE_IF_COPY(b, 1);
+	return cmp;
+}
+
+PG_FUNCTION_INFO_V1(halfvec_cmp);
+Datum
+halfvec_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(halfvec_cmp_args(fcinfo));
+}
+
+PG_FUNCTION_INFO_V1(halfvec_lt);
+Datum
+halfvec_lt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) < 0);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_le);
+Datum
+halfvec_le(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) <= 0);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_eq);
+Datum
+halfvec_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) == 0);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_ne);
+Datum
+halfvec_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) != 0);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_ge);
+Datum
+halfvec_ge(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) >= 0);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_gt);
+Datum
+halfvec_gt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) > 0);
 }
