@@ -10,31 +10,31 @@ ORDER BY oprname;
 -- distances
 SELECT '[1,2,3]'::vector <-> '[3,2,1]' AS l2,
 	'[3,2,1]'::vector <-> '[1,2,3]' AS l2_swapped,
-	l2_distance('[0,0]', '[3,4]') AS l2_fn,
+	l2_distance('[0,0]'::vector, '[3,4]') AS l2_fn,
 	vector_l2_squared_distance('[0,0]', '[3,4]') AS l2sq;
 SELECT '[1,2,3]'::vector <#> '[4,-5,6]' AS neg_ip,
-	inner_product('[1,2,3]', '[4,-5,6]') AS ip,
+	inner_product('[1,2,3]'::vector, '[4,-5,6]') AS ip,
 	vector_negative_inner_product('[1,2,3]', '[4,-5,6]') AS neg_ip_fn;
 SELECT '[1,2,3]'::vector <=> '[3,2,1]' AS cos,
-	cosine_distance('[1,1]', '[2,2]') AS same_dir,
-	cosine_distance('[1,0]', '[0,2]') AS orthogonal,
-	cosine_distance('[1,1]', '[-1,-1]') AS opposite,
-	cosine_distance('[0,0]', '[1,2]') AS zero_vector,
-	cosine_distance('[0,0]', '[0,0]') AS both_zero;
+	cosine_distance('[1,1]'::vector, '[2,2]') AS same_dir,
+	cosine_distance('[1,0]'::vector, '[0,2]') AS orthogonal,
+	cosine_distance('[1,1]'::vector, '[-1,-1]') AS opposite,
+	cosine_distance('[0,0]'::vector, '[1,2]') AS zero_vector,
+	cosine_distance('[0,0]'::vector, '[0,0]') AS both_zero;
 SELECT '[1,2,3]'::vector <+> '[3,-2,1]' AS l1,
-	l1_distance('[0,0]', '[-3,4]') AS l1_fn;
+	l1_distance('[0,0]'::vector, '[-3,4]') AS l1_fn;
 -- distance of a vector to itself
 SELECT v <-> v AS l2, v <+> v AS l1, v <=> v AS cos
 FROM (VALUES ('[5,-7,11,13]'::vector)) t(v);
 
 -- functions
-SELECT vector_dims('[1,2,3]'), vector_dims('[0]');
+SELECT vector_dims('[1,2,3]'::vector), vector_dims('[0]'::vector);
 SELECT vector_norm('[3,4]'), vector_norm('[0,0]'), vector_norm('[-1,-1,-1,-1]');
-SELECT l2_normalize('[3,4]'), l2_normalize('[0,0]'), l2_normalize('[-2,0]'),
-	l2_normalize('[1e-45]');
-SELECT subvector('[1,2,3,4,5]', 1, 3), subvector('[1,2,3,4,5]', 3, 2),
-	subvector('[1,2,3,4,5]', 0, 2), subvector('[1,2,3,4,5]', 4, 10),
-	subvector('[1,2,3,4,5]', -5, 10), subvector('[1,2,3,4,5]', 1, 2147483647);
+SELECT l2_normalize('[3,4]'::vector), l2_normalize('[0,0]'::vector), l2_normalize('[-2,0]'::vector),
+	l2_normalize('[1e-45]'::vector);
+SELECT subvector('[1,2,3,4,5]'::vector, 1, 3), subvector('[1,2,3,4,5]'::vector, 3, 2),
+	subvector('[1,2,3,4,5]'::vector, 0, 2), subvector('[1,2,3,4,5]'::vector, 4, 10),
+	subvector('[1,2,3,4,5]'::vector, -5, 10), subvector('[1,2,3,4,5]'::vector, 1, 2147483647);
 
 -- arithmetic and concatenation
 SELECT '[1,2,3]'::vector + '[4,5,6.5]' AS add,

@@ -12,11 +12,14 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/varbit.h"
 
 #include "distance.h"
@@ -652,4 +655,118 @@ Datum
 halfvec_gt(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(halfvec_cmp_args(fcinfo) > 0);
+}
+
+/* Casts */
+
+PG_FUNCTION_INFO_V1(halfvec_to_vector);
+Datum
+halfvec_to_vector(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+	Vector	   *result;
+
+	CheckVectorDim(v->dim);
+	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
+	result = InitVector(v->dim);
+	for (int i = 0; i < v->dim; i++)
+		result->x[i] = omen_half_to_float(v->x[i]);
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_to_halfvec);
+Datum
+vector_to_halfvec(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	HalfVector *result;
+
+	CheckHalfvecDim(v->dim);
+	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
+	result = InitHalfVector(v->dim);
+	for (int i = 0; i < v->dim; i++)
+		result->x[i] = HalfFromFloat(v->x[i]);
+	PG_RETURN_HALFVEC_P(result);
+}
+
+/*
+ * Cast from integer[], real[], double precision[] or numeric[]: each
+ * element to float (a double beyond float's range becomes infinite, as in
+ * pgvector), then to half; pgvector reports a float that overflows half
+ * before it looks for NaN and infinities, so this does too.
+ */
+PG_FUNCTION_INFO_V1(array_to_halfvec);
+Datum
+array_to_halfvec(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	int			n;
+	HalfVector *result;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be 1-D")));
+	if (array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  &elems, NULL, &n);
+	CheckHalfvecDim(n);
+	CheckVectorTypmod(typmod, n);
+
+	result = InitHalfVector(n);
+	for (int i = 0; i < n; i++)
+	{
+		float		f;
+
+		switch (elemtype)
+		{
+			case INT4OID:
+				f = (float) DatumGetInt32(elems[i]);
+				break;
+			case FLOAT4OID:
+				f = DatumGetFloat4(elems[i]);
+				break;
+			case FLOAT8OID:
+				f = (float) DatumGetFloat8(elems[i]);
+				break;
+			case NUMERICOID:
+				f = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
+													   elems[i]));
+				break;
+			default:
+				elog(ERROR, "unsupported array element type %u", elemtype);
+		}
+		result->x[i] = HalfFromFloat(f);
+	}
+	for (int i = 0; i < n; i++)
+		CheckHalfvecElement(result->x[i]);
+	pfree(elems);
+	PG_RETURN_HALFVEC_P(result);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_to_float4);
+Datum
+halfvec_to_float4(PG_FUNCTION_ARGS)
+{
+	HalfVector *v = PG_GETARG_HALFVEC_P(0);
+	Datum	   *elems = palloc(sizeof(Datum) * v->dim);
+	ArrayType  *result;
+
+	for (int i = 0; i < v->dim; i++)
+		elems[i] = Float4GetDatum(omen_half_to_float(v->x[i]));
+	result = construct_array(elems, v->dim, FLOAT4OID, sizeof(float4),
+							 true, TYPALIGN_INT);
+	pfree(elems);
+	PG_RETURN_ARRAYTYPE_P(result);
 }
