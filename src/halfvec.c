@@ -770,3 +770,64 @@ halfvec_to_float4(PG_FUNCTION_ARGS)
 	pfree(elems);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
+
+/*
+ * avg(halfvec): the state is avg(vector)'s (see AvgStateValues), and so is
+ * its combine function, vector_combine.
+ */
+PG_FUNCTION_INFO_V1(halfvec_accum);
+Datum
+halfvec_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	HalfVector *v = PG_GETARG_HALFVEC_P(1);
+	int			dim;
+	float8	   *s = AvgStateValues(state, &dim);
+	float8	   *r;
+
+	if (dim == 0)
+	{
+		/* first row: the sums are the row itself */
+		dim = v->dim;
+		state = AvgStateNew(dim);
+		r = (float8 *) ARR_DATA_PTR(state);
+		r[0] = s[0];
+	}
+	else
+	{
+		/*
+		 * A half addend cannot carry a finite double sum to infinity; a
+		 * hand-made state holding Inf or NaN is rejected by halfvec_avg.
+		 */
+		CheckVectorTypmod(dim, v->dim);
+		r = AvgStateWritable(fcinfo, &state, s, dim);
+	}
+	for (int i = 0; i < dim; i++)
+		r[i + 1] += omen_half_to_float(v->x[i]);
+	r[0] += 1.0;
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/* Each mean rounded to float and then to half, as pgvector rounds it. */
+PG_FUNCTION_INFO_V1(halfvec_avg);
+Datum
+halfvec_avg(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	int			dim;
+	float8	   *s = AvgStateValues(state, &dim);
+	HalfVector *result;
+
+	/* the average of no rows is NULL */
+	if (s[0] == 0.0)
+		PG_RETURN_NULL();
+
+	CheckHalfvecDim(dim);
+	result = InitHalfVector(dim);
+	for (int i = 0; i < dim; i++)
+	{
+		result->x[i] = HalfFromFloat((float) (s[i + 1] / s[0]));
+		CheckHalfvecElement(result->x[i]);
+	}
+	PG_RETURN_HALFVEC_P(result);
+}

@@ -739,12 +739,13 @@ vector_gt(PG_FUNCTION_ARGS)
 }
 
 /*
- * avg(vector) state: a double precision[] holding the row count and then
- * the per-dimension sums; '{0}' (no dimensions yet) before the first row.
- * The state functions are callable from SQL, so the array is checked.
+ * avg(vector) and avg(halfvec) state: a double precision[] holding the row
+ * count and then the per-dimension sums; '{0}' (no dimensions yet) before
+ * the first row.  The state functions are callable from SQL, so the array
+ * is checked.
  */
-static float8 *
-state_values(ArrayType *state, int *dim)
+float8 *
+AvgStateValues(ArrayType *state, int *dim)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
 		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
@@ -760,8 +761,8 @@ state_values(ArrayType *state, int *dim)
 }
 
 /* A zeroed state for dim sums. */
-static ArrayType *
-state_new(int dim)
+ArrayType *
+AvgStateNew(int dim)
 {
 	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(float8) * (dim + 1);
 	ArrayType  *state = (ArrayType *) palloc0(size);
@@ -775,13 +776,13 @@ state_new(int dim)
 }
 
 /* Inside an aggregate the state is ours to update in place. */
-static float8 *
-state_writable(FunctionCallInfo fcinfo, ArrayType **state,
-			   const float8 *values, int dim)
+float8 *
+AvgStateWritable(FunctionCallInfo fcinfo, ArrayType **state,
+				 const float8 *values, int dim)
 {
 	if (!AggCheckCallContext(fcinfo, NULL))
 	{
-		*state = state_new(dim);
+		*state = AvgStateNew(dim);
 		memcpy(ARR_DATA_PTR(*state), values, sizeof(float8) * (dim + 1));
 	}
 	return (float8 *) ARR_DATA_PTR(*state);
@@ -794,13 +795,13 @@ vector_accum(PG_FUNCTION_ARGS)
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *v = PG_GETARG_VECTOR_P(1);
 	int			dim;
-	float8	   *s = state_values(state, &dim);
+	float8	   *s = AvgStateValues(state, &dim);
 	float8	   *r;
 
 	if (dim == 0)
 	{
 		/* first row: the sums are the row itself */
-		state = state_new(v->dim);
+		state = AvgStateNew(v->dim);
 		r = (float8 *) ARR_DATA_PTR(state);
 		r[0] = s[0];
 		for (int i = 0; i < v->dim; i++)
@@ -813,7 +814,7 @@ vector_accum(PG_FUNCTION_ARGS)
 		 * hand-made state holding Inf or NaN is rejected by vector_avg.
 		 */
 		CheckVectorTypmod(dim, v->dim);
-		r = state_writable(fcinfo, &state, s, dim);
+		r = AvgStateWritable(fcinfo, &state, s, dim);
 		for (int i = 0; i < dim; i++)
 			r[i + 1] += v->x[i];
 	}
@@ -829,15 +830,15 @@ vector_combine(PG_FUNCTION_ARGS)
 	ArrayType  *state2 = PG_GETARG_ARRAYTYPE_P(1);
 	int			dim1,
 				dim2;
-	float8	   *s1 = state_values(state1, &dim1);
-	float8	   *s2 = state_values(state2, &dim2);
+	float8	   *s1 = AvgStateValues(state1, &dim1);
+	float8	   *s2 = AvgStateValues(state2, &dim2);
 	float8	   *r;
 
 	if (dim1 == 0)
 	{
 		float8		n1 = s1[0];
 
-		state1 = state_new(dim2);
+		state1 = AvgStateNew(dim2);
 		r = (float8 *) ARR_DATA_PTR(state1);
 		memcpy(r, s2, sizeof(float8) * (dim2 + 1));
 		r[0] += n1;
@@ -846,7 +847,7 @@ vector_combine(PG_FUNCTION_ARGS)
 
 	if (dim2 != 0)
 		CheckVectorTypmod(dim1, dim2);
-	r = state_writable(fcinfo, &state1, s1, dim1);
+	r = AvgStateWritable(fcinfo, &state1, s1, dim1);
 	r[0] += s2[0];
 	for (int i = 1; i <= dim2; i++)
 	{
@@ -863,7 +864,7 @@ vector_avg(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	int			dim;
-	float8	   *s = state_values(state, &dim);
+	float8	   *s = AvgStateValues(state, &dim);
 	Vector	   *result;
 
 	/* the average of no rows is NULL */

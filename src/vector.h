@@ -6,6 +6,7 @@
 #define OMEN_VECTOR_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 #define VECTOR_MAX_DIM 16000
 
@@ -34,6 +35,18 @@ extern void CheckVectorTypmod(int32 typmod, int dim);
 
 /* ERROR unless both operands have the same number of dimensions. */
 extern void CheckVectorDims(const Vector *a, const Vector *b);
+
+/*
+ * The avg aggregates' state, a double precision[] {row count, sum per
+ * dimension}.  AvgStateValues checks a state and returns its values and
+ * dimensions (0 before the first row); AvgStateNew makes a zeroed state for
+ * dim sums; AvgStateWritable returns values to update: the state's own
+ * inside an aggregate, else those of a copy it makes of values.
+ */
+extern float8 *AvgStateValues(ArrayType *state, int *dim);
+extern ArrayType *AvgStateNew(int dim);
+extern float8 *AvgStateWritable(FunctionCallInfo fcinfo, ArrayType **state,
+								const float8 *values, int dim);
 
 /*
  * Planner cost of one distance between vectors of dims elements, in units
