@@ -499,9 +499,15 @@ halfvec_subvector(PG_FUNCTION_ARGS)
  * underflows to zero, as for float4mul.
  */
 
-PG_FUNCTION_INFO_V1(halfvec_add);
-Datum
-halfvec_add(PG_FUNCTION_ARGS)
+typedef enum HalfvecOp
+{
+	HALFVEC_ADD,
+	HALFVEC_SUB,
+	HALFVEC_MUL
+} HalfvecOp;
+
+static HalfVector *
+halfvec_elementwise(FunctionCallInfo fcinfo, HalfvecOp op)
 {
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
@@ -511,55 +517,51 @@ halfvec_add(PG_FUNCTION_ARGS)
 	result = InitHalfVector(a->dim);
 	for (int i = 0; i < a->dim; i++)
 	{
-		result->x[i] = omen_float_to_half(omen_half_to_float(a->x[i]) +
-										  omen_half_to_float(b->x[i]));
-		if (omen_half_is_inf(result->x[i]))
+		float		x = omen_half_to_float(a->x[i]);
+		float		y = omen_half_to_float(b->x[i]);
+		uint16		r;
+
+		switch (op)
+		{
+			case HALFVEC_ADD:
+				r = omen_float_to_half(x + y);
+				break;
+			case HALFVEC_SUB:
+				r = omen_float_to_half(x - y);
+				break;
+			default:
+				r = omen_float_to_half(x * y);
+				break;
+		}
+		if (omen_half_is_inf(r))
 			float_overflow_error();
+		if (op == HALFVEC_MUL && omen_half_is_zero(r) &&
+			!omen_half_is_zero(a->x[i]) && !omen_half_is_zero(b->x[i]))
+			float_underflow_error();
+		result->x[i] = r;
 	}
-	PG_RETURN_HALFVEC_P(result);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(halfvec_add);
+Datum
+halfvec_add(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_HALFVEC_P(halfvec_elementwise(fcinfo, HALFVEC_ADD));
 }
 
 PG_FUNCTION_INFO_V1(halfvec_sub);
 Datum
 halfvec_sub(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	HalfVector *result;
-
-	CheckHalfvecDims(a, b);
-	result = InitHalfVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-	{
-		result->x[i] = omen_float_to_half(omen_half_to_float(a->x[i]) -
-										  omen_half_to_float(b->x[i]));
-		if (omen_half_is_inf(result->x[i]))
-			float_overflow_error();
-	}
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(halfvec_elementwise(fcinfo, HALFVEC_SUB));
 }
 
 PG_FUNCTION_INFO_V1(halfvec_mul);
 Datum
 halfvec_mul(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	HalfVector *result;
-
-	CheckHalfvecDims(a, b);
-	result = InitHalfVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-	{
-		result->x[i] = omen_float_to_half(omen_half_to_float(a->x[i]) *
-										  omen_half_to_float(b->x[i]));
-		if (omen_half_is_inf(result->x[i]))
-			float_overflow_error();
-		if (omen_half_is_zero(result->x[i]) &&
-			!omen_half_is_zero(a->x[i]) && !omen_half_is_zero(b->x[i]))
-			float_underflow_error();
-	}
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(halfvec_elementwise(fcinfo, HALFVEC_MUL));
 }
 
 PG_FUNCTION_INFO_V1(halfvec_concat);
