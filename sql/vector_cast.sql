@@ -1,7 +1,10 @@
--- casts between vector and arrays
+-- casts between vector and arrays (those with the other vector types are
+-- tested with them)
 SELECT castsource::regtype, casttarget::regtype, castfunc::regprocedure, castcontext
 FROM pg_cast
-WHERE castsource = 'vector'::regtype OR casttarget = 'vector'::regtype
+WHERE (castsource = 'vector'::regtype OR casttarget = 'vector'::regtype)
+	AND castsource::regtype::text NOT IN ('halfvec', 'sparsevec')
+	AND casttarget::regtype::text NOT IN ('halfvec', 'sparsevec')
 ORDER BY 1::text, 2::text;
 
 -- from arrays

@@ -62,12 +62,12 @@ SELECT stmt, pg_temp.try(stmt) FROM (VALUES
 -- concatenation and subvector limits
 SELECT pg_temp.try('SELECT ''[' || repeat('0,', 15999) || '0]''::vector || ''[1]''');
 SELECT stmt, pg_temp.try(stmt) FROM (VALUES
-	('SELECT subvector(''[1,2,3]'', 4, 1)'),
-	('SELECT subvector(''[1,2,3]'', 1, 0)'),
-	('SELECT subvector(''[1,2,3]'', 2, -1)'),
-	('SELECT subvector(''[1,2,3]'', -5, 2)'),
-	('SELECT subvector(''[1,2,3]'', 2147483647, 2147483647)'),
-	('SELECT subvector(''[1,2,3]'', -2147483648, 2147483647)')) t(stmt);
+	('SELECT subvector(''[1,2,3]''::vector, 4, 1)'),
+	('SELECT subvector(''[1,2,3]''::vector, 1, 0)'),
+	('SELECT subvector(''[1,2,3]''::vector, 2, -1)'),
+	('SELECT subvector(''[1,2,3]''::vector, -5, 2)'),
+	('SELECT subvector(''[1,2,3]''::vector, 2147483647, 2147483647)'),
+	('SELECT subvector(''[1,2,3]''::vector, -2147483648, 2147483647)')) t(stmt);
 
 -- typmod violations
 CREATE TABLE err_t (v vector(2));

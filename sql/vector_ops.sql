@@ -28,13 +28,13 @@ SELECT v <-> v AS l2, v <+> v AS l1, v <=> v AS cos
 FROM (VALUES ('[5,-7,11,13]'::vector)) t(v);
 
 -- functions
-SELECT vector_dims('[1,2,3]'), vector_dims('[0]');
+SELECT vector_dims('[1,2,3]'::vector), vector_dims('[0]'::vector);
 SELECT vector_norm('[3,4]'), vector_norm('[0,0]'), vector_norm('[-1,-1,-1,-1]');
 SELECT l2_normalize('[3,4]'::vector), l2_normalize('[0,0]'::vector), l2_normalize('[-2,0]'::vector),
 	l2_normalize('[1e-45]'::vector);
-SELECT subvector('[1,2,3,4,5]', 1, 3), subvector('[1,2,3,4,5]', 3, 2),
-	subvector('[1,2,3,4,5]', 0, 2), subvector('[1,2,3,4,5]', 4, 10),
-	subvector('[1,2,3,4,5]', -5, 10), subvector('[1,2,3,4,5]', 1, 2147483647);
+SELECT subvector('[1,2,3,4,5]'::vector, 1, 3), subvector('[1,2,3,4,5]'::vector, 3, 2),
+	subvector('[1,2,3,4,5]'::vector, 0, 2), subvector('[1,2,3,4,5]'::vector, 4, 10),
+	subvector('[1,2,3,4,5]'::vector, -5, 10), subvector('[1,2,3,4,5]'::vector, 1, 2147483647);
 
 -- arithmetic and concatenation
 SELECT '[1,2,3]'::vector + '[4,5,6.5]' AS add,

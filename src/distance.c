@@ -3,8 +3,8 @@
  *		Distance kernels and their runtime dispatch.
  *
  * Three variants of every kernel: portable C (the baseline, built without
- * -march flags so the module loads on any CPU), AVX2+FMA and AVX-512F.  The
- * SIMD variants are compiled with per-function target attributes and only
+ * -march flags so the module loads on any CPU), AVX2+FMA+F16C and AVX-512F.
+ * The SIMD variants are compiled with per-function target attributes and only
  * called after cpuid and xgetbv say both the CPU and the OS support them.
  *
  * Every variant keeps several independent partial sums so that consecutive
@@ -343,20 +343,83 @@ jaccard_portable(const unsigned char *a, const unsigned char *b, size_t bytes,
 	jaccard_words(0, a, b, bytes, ab, aa, bb);
 }
 
+/*
+ * Half-float kernels: each half widens exactly to float and the sums are
+ * the float kernels' sums, 8 lanes again.
+ */
+static float
+l2sq_half_portable(const uint16_t *a, const uint16_t *b, int n)
+{
+	float		s[PORTABLE_LANES] = {0};
+
+	for (int i = 0; i < n; i++)
+	{
+		float		d = omen_half_to_float(a[i]) - omen_half_to_float(b[i]);
+
+		s[i % PORTABLE_LANES] += d * d;
+	}
+	return sum_lanes(s);
+}
+
+static float
+dot_half_portable(const uint16_t *a, const uint16_t *b, int n)
+{
+	float		s[PORTABLE_LANES] = {0};
+
+	for (int i = 0; i < n; i++)
+		s[i % PORTABLE_LANES] += omen_half_to_float(a[i]) * omen_half_to_float(b[i]);
+	return sum_lanes(s);
+}
+
+static float
+l1_half_portable(const uint16_t *a, const uint16_t *b, int n)
+{
+	float		s[PORTABLE_LANES] = {0};
+
+	for (int i = 0; i < n; i++)
+		s[i % PORTABLE_LANES] += fabsf(omen_half_to_float(a[i]) - omen_half_to_float(b[i]));
+	return sum_lanes(s);
+}
+
+static void
+cos_parts_half_portable(const uint16_t *a, const uint16_t *b, int n,
+						float *dot, float *norma, float *normb)
+{
+	float		d[PORTABLE_LANES] = {0};
+	float		na[PORTABLE_LANES] = {0};
+	float		nb[PORTABLE_LANES] = {0};
+
+	for (int i = 0; i < n; i++)
+	{
+		float		x = omen_half_to_float(a[i]);
+		float		y = omen_half_to_float(b[i]);
+
+		d[i % PORTABLE_LANES] += x * y;
+		na[i % PORTABLE_LANES] += x * x;
+		nb[i % PORTABLE_LANES] += y * y;
+	}
+	*dot = sum_lanes(d);
+	*norma = sum_lanes(na);
+	*normb = sum_lanes(nb);
+}
+
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
 	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
-	sparse_dot_portable, hamming_portable, jaccard_portable
+	sparse_dot_portable, hamming_portable, jaccard_portable,
+	l2sq_half_portable, dot_half_portable, l1_half_portable,
+	cos_parts_half_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
 
 /*
- * AVX2+FMA variant: 4 accumulators of 8 floats (32 floats a pass), then
+ * AVX2+FMA+F16C variant (F16C, which every AVX2 CPU has, for the half
+ * kernels): 4 accumulators of 8 floats (32 floats a pass), then
  * single registers, then one masked load for the last 1..7 floats.  Masked
  * lanes read as 0 and never fault, so the tail reads nothing past n.
  */
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 
 /* A window of 8 starting at tail_mask_bits[8 - r] enables the first r lanes. */
 static const int32_t tail_mask_bits[16] = {
@@ -676,10 +739,183 @@ jaccard_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes,
 	jaccard_words(1, a, b, bytes, ab, aa, bb);
 }
 
+/*
+ * Half kernels: F16C widens 8 halves to 8 floats in one instruction.  The
+ * last 1..7 halves are copied to a zeroed buffer, so nothing past n is
+ * read; zero halves add nothing to any of the sums.
+ */
+static inline AVX2_TARGET __m256
+avx2_half8(const uint16_t *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
+}
+
+static inline AVX2_TARGET __m256
+avx2_half_tail(const uint16_t *p, int r)
+{
+	uint16_t	tail[8] = {0};
+
+	memcpy(tail, p, sizeof(uint16_t) * r);
+	return avx2_half8(tail);
+}
+
+static AVX2_TARGET float
+l2sq_half_avx2(const uint16_t *a, const uint16_t *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	__m256		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
+		d1 = _mm256_sub_ps(avx2_half8(a + i + 8), avx2_half8(b + i + 8));
+		d2 = _mm256_sub_ps(avx2_half8(a + i + 16), avx2_half8(b + i + 16));
+		d3 = _mm256_sub_ps(avx2_half8(a + i + 24), avx2_half8(b + i + 24));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		d1 = _mm256_sub_ps(avx2_half_tail(a + i, n - i),
+						   avx2_half_tail(b + i, n - i));
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+static AVX2_TARGET float
+dot_half_avx2(const uint16_t *a, const uint16_t *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(avx2_half8(a + i), avx2_half8(b + i), s0);
+		s1 = _mm256_fmadd_ps(avx2_half8(a + i + 8), avx2_half8(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(avx2_half8(a + i + 16), avx2_half8(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(avx2_half8(a + i + 24), avx2_half8(b + i + 24), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(avx2_half8(a + i), avx2_half8(b + i), s0);
+	if (i < n)
+		s1 = _mm256_fmadd_ps(avx2_half_tail(a + i, n - i),
+							 avx2_half_tail(b + i, n - i), s1);
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+static AVX2_TARGET float
+l1_half_avx2(const uint16_t *a, const uint16_t *b, int n)
+{
+	const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	__m256		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
+		d1 = _mm256_sub_ps(avx2_half8(a + i + 8), avx2_half8(b + i + 8));
+		d2 = _mm256_sub_ps(avx2_half8(a + i + 16), avx2_half8(b + i + 16));
+		d3 = _mm256_sub_ps(avx2_half8(a + i + 24), avx2_half8(b + i + 24));
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
+		s2 = _mm256_add_ps(s2, _mm256_and_ps(d2, abs_mask));
+		s3 = _mm256_add_ps(s3, _mm256_and_ps(d3, abs_mask));
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
+	}
+	if (i < n)
+	{
+		d1 = _mm256_sub_ps(avx2_half_tail(a + i, n - i),
+						   avx2_half_tail(b + i, n - i));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
+	}
+	return avx2_hsum4(s0, s1, s2, s3);
+}
+
+static AVX2_TARGET void
+cos_parts_half_avx2(const uint16_t *a, const uint16_t *b, int n,
+					float *dot, float *norma, float *normb)
+{
+	__m256		d0 = _mm256_setzero_ps(),
+				d1 = _mm256_setzero_ps();
+	__m256		na0 = _mm256_setzero_ps(),
+				na1 = _mm256_setzero_ps();
+	__m256		nb0 = _mm256_setzero_ps(),
+				nb1 = _mm256_setzero_ps();
+	__m256		x0,
+				x1,
+				y0,
+				y1;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		x0 = avx2_half8(a + i);
+		x1 = avx2_half8(a + i + 8);
+		y0 = avx2_half8(b + i);
+		y1 = avx2_half8(b + i + 8);
+		d0 = _mm256_fmadd_ps(x0, y0, d0);
+		d1 = _mm256_fmadd_ps(x1, y1, d1);
+		na0 = _mm256_fmadd_ps(x0, x0, na0);
+		na1 = _mm256_fmadd_ps(x1, x1, na1);
+		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
+		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
+	}
+	if (i + 8 <= n)
+	{
+		x0 = avx2_half8(a + i);
+		y0 = avx2_half8(b + i);
+		d0 = _mm256_fmadd_ps(x0, y0, d0);
+		na0 = _mm256_fmadd_ps(x0, x0, na0);
+		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
+		i += 8;
+	}
+	if (i < n)
+	{
+		x1 = avx2_half_tail(a + i, n - i);
+		y1 = avx2_half_tail(b + i, n - i);
+		d1 = _mm256_fmadd_ps(x1, y1, d1);
+		na1 = _mm256_fmadd_ps(x1, x1, na1);
+		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
+	}
+	*dot = avx2_hsum(_mm256_add_ps(d0, d1));
+	*norma = avx2_hsum(_mm256_add_ps(na0, na1));
+	*normb = avx2_hsum(_mm256_add_ps(nb0, nb1));
+}
+
 static const OmenKernelSet avx2_kernels = {
 	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cos_parts_avx2,
 	l2sq_u8_avx2, dot_u8_avx2, sparse_l2sq_fma, sparse_dot_fma,
-	hamming_popcnt, jaccard_popcnt
+	hamming_popcnt, jaccard_popcnt,
+	l2sq_half_avx2, dot_half_avx2, l1_half_avx2, cos_parts_half_avx2
 };
 
 /*
@@ -689,7 +925,7 @@ static const OmenKernelSet avx2_kernels = {
  * may use them for the surrounding scalar code; the variant is only offered
  * when the CPU has them.
  */
-#define AVX512_TARGET __attribute__((target("avx512f,avx2,fma")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
 
 static inline AVX512_TARGET __mmask16
 avx512_tail_mask(int r)
@@ -952,10 +1188,181 @@ dot_u8_avx512(const float *q, const unsigned char *code, float offset,
 	return avx512_hsum4(s0, s1, s2, s3);
 }
 
+/*
+ * Half kernels: vcvtph2ps (AVX-512F) widens 16 halves at a time; the last
+ * 1..15 go through a zeroed buffer as in the AVX2 variant.
+ */
+static inline AVX512_TARGET __m512
+avx512_half16(const uint16_t *p)
+{
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) p));
+}
+
+static inline AVX512_TARGET __m512
+avx512_half_tail(const uint16_t *p, int r)
+{
+	uint16_t	tail[16] = {0};
+
+	memcpy(tail, p, sizeof(uint16_t) * r);
+	return avx512_half16(tail);
+}
+
+static AVX512_TARGET float
+l2sq_half_avx512(const uint16_t *a, const uint16_t *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	__m512		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
+		d1 = _mm512_sub_ps(avx512_half16(a + i + 16), avx512_half16(b + i + 16));
+		d2 = _mm512_sub_ps(avx512_half16(a + i + 32), avx512_half16(b + i + 32));
+		d3 = _mm512_sub_ps(avx512_half16(a + i + 48), avx512_half16(b + i + 48));
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		d1 = _mm512_sub_ps(avx512_half_tail(a + i, n - i),
+						   avx512_half_tail(b + i, n - i));
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET float
+dot_half_avx512(const uint16_t *a, const uint16_t *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(avx512_half16(a + i), avx512_half16(b + i), s0);
+		s1 = _mm512_fmadd_ps(avx512_half16(a + i + 16), avx512_half16(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(avx512_half16(a + i + 32), avx512_half16(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(avx512_half16(a + i + 48), avx512_half16(b + i + 48), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(avx512_half16(a + i), avx512_half16(b + i), s0);
+	if (i < n)
+		s1 = _mm512_fmadd_ps(avx512_half_tail(a + i, n - i),
+							 avx512_half_tail(b + i, n - i), s1);
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET float
+l1_half_avx512(const uint16_t *a, const uint16_t *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	__m512		d0,
+				d1,
+				d2,
+				d3;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
+		d1 = _mm512_sub_ps(avx512_half16(a + i + 16), avx512_half16(b + i + 16));
+		d2 = _mm512_sub_ps(avx512_half16(a + i + 32), avx512_half16(b + i + 32));
+		d3 = _mm512_sub_ps(avx512_half16(a + i + 48), avx512_half16(b + i + 48));
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
+		s2 = _mm512_add_ps(s2, _mm512_abs_ps(d2));
+		s3 = _mm512_add_ps(s3, _mm512_abs_ps(d3));
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
+	}
+	if (i < n)
+	{
+		d1 = _mm512_sub_ps(avx512_half_tail(a + i, n - i),
+						   avx512_half_tail(b + i, n - i));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
+	}
+	return avx512_hsum4(s0, s1, s2, s3);
+}
+
+static AVX512_TARGET void
+cos_parts_half_avx512(const uint16_t *a, const uint16_t *b, int n,
+					  float *dot, float *norma, float *normb)
+{
+	__m512		d0 = _mm512_setzero_ps(),
+				d1 = _mm512_setzero_ps();
+	__m512		na0 = _mm512_setzero_ps(),
+				na1 = _mm512_setzero_ps();
+	__m512		nb0 = _mm512_setzero_ps(),
+				nb1 = _mm512_setzero_ps();
+	__m512		x0,
+				x1,
+				y0,
+				y1;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		x0 = avx512_half16(a + i);
+		x1 = avx512_half16(a + i + 16);
+		y0 = avx512_half16(b + i);
+		y1 = avx512_half16(b + i + 16);
+		d0 = _mm512_fmadd_ps(x0, y0, d0);
+		d1 = _mm512_fmadd_ps(x1, y1, d1);
+		na0 = _mm512_fmadd_ps(x0, x0, na0);
+		na1 = _mm512_fmadd_ps(x1, x1, na1);
+		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
+		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
+	}
+	if (i + 16 <= n)
+	{
+		x0 = avx512_half16(a + i);
+		y0 = avx512_half16(b + i);
+		d0 = _mm512_fmadd_ps(x0, y0, d0);
+		na0 = _mm512_fmadd_ps(x0, x0, na0);
+		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
+		i += 16;
+	}
+	if (i < n)
+	{
+		x1 = avx512_half_tail(a + i, n - i);
+		y1 = avx512_half_tail(b + i, n - i);
+		d1 = _mm512_fmadd_ps(x1, y1, d1);
+		na1 = _mm512_fmadd_ps(x1, x1, na1);
+		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
+	}
+	*dot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+	*norma = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
+	*normb = _mm512_reduce_add_ps(_mm512_add_ps(nb0, nb1));
+}
+
 static const OmenKernelSet avx512_kernels = {
 	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cos_parts_avx512,
 	l2sq_u8_avx512, dot_u8_avx512, sparse_l2sq_fma, sparse_dot_fma,
-	hamming_popcnt, jaccard_popcnt
+	hamming_popcnt, jaccard_popcnt,
+	l2sq_half_avx512, dot_half_avx512, l1_half_avx512, cos_parts_half_avx512
 };
 
 /* XCR0 bits the OS sets when it saves the register state on context switch */
@@ -997,7 +1404,7 @@ detect_x86(int *avx2, int *avx512)
 	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
 		return;
 	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA) ||
-		!(ecx & bit_POPCNT))
+		!(ecx & bit_POPCNT) || !(ecx & bit_F16C))
 		return;
 	xcr0 = read_xcr0();
 	if ((xcr0 & XCR0_AVX) != XCR0_AVX)
@@ -1023,6 +1430,10 @@ omen_sparse_fn omen_sparse_l2sq = sparse_l2sq_portable;
 omen_sparse_fn omen_sparse_dot = sparse_dot_portable;
 omen_hamming_fn omen_hamming = hamming_portable;
 omen_jaccard_fn omen_jaccard = jaccard_portable;
+omen_half_pair_fn omen_l2sq_half = l2sq_half_portable;
+omen_half_pair_fn omen_dot_half = dot_half_portable;
+omen_half_pair_fn omen_l1_half = l1_half_portable;
+omen_half_cos_fn omen_cos_parts_half = cos_parts_half_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -1079,6 +1490,10 @@ omen_kernels_init(void)
 	omen_sparse_dot = chosen->sparse_dot;
 	omen_hamming = chosen->hamming;
 	omen_jaccard = chosen->jaccard;
+	omen_l2sq_half = chosen->l2sq_half;
+	omen_dot_half = chosen->dot_half;
+	omen_l1_half = chosen->l1_half;
+	omen_cos_parts_half = chosen->cos_parts_half;
 }
 
 /*

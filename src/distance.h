@@ -4,7 +4,7 @@
  *
  * The bottom layer: plain C, no PostgreSQL headers, so the kernels can be
  * unit-tested outside the server.  omen_kernels_init() picks the fastest
- * variant the CPU and OS support (portable C, AVX2+FMA, AVX-512) once; the
+ * variant the CPU and OS support (portable C, AVX2+FMA+F16C, AVX-512) once; the
  * function pointers below are then used everywhere.
  */
 #ifndef OMEN_DISTANCE_H
@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Metrics an index can be built for. */
 typedef enum OmenMetric
@@ -49,6 +50,11 @@ typedef void (*omen_jaccard_fn) (const unsigned char *a,
 								 const unsigned char *b, size_t bytes,
 								 uint64_t *ab, uint64_t *aa, uint64_t *bb);
 
+/* The same kernels over vectors of half floats (binary16 bit patterns). */
+typedef float (*omen_half_pair_fn) (const uint16_t *a, const uint16_t *b, int n);
+typedef void (*omen_half_cos_fn) (const uint16_t *a, const uint16_t *b, int n,
+								  float *dot, float *norma, float *normb);
+
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
@@ -63,6 +69,10 @@ typedef struct OmenKernelSet
 	omen_sparse_fn sparse_dot;	/* sum a*b over the common indices */
 	omen_hamming_fn hamming;	/* popcount(a ^ b) */
 	omen_jaccard_fn jaccard;	/* popcount(a & b), popcount(a), popcount(b) */
+	omen_half_pair_fn l2sq_half;	/* l2sq, dot, l1 and cos_parts over */
+	omen_half_pair_fn dot_half; /* halves, summed in float */
+	omen_half_pair_fn l1_half;
+	omen_half_cos_fn cos_parts_half;
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -83,6 +93,10 @@ extern omen_jaccard_fn omen_jaccard;
  */
 extern float omen_sparse_l1(const int32_t *ai, const float *ax, int an,
 							const int32_t *bi, const float *bx, int bn);
+extern omen_half_pair_fn omen_l2sq_half;
+extern omen_half_pair_fn omen_dot_half;
+extern omen_half_pair_fn omen_l1_half;
+extern omen_half_cos_fn omen_cos_parts_half;
 
 /*
  * Codes x[0..n-1] as code[i] = round((x[i] - offset) / scale), with offset
@@ -142,6 +156,101 @@ omen_distance(int metric, const float *a, const float *b, int n)
 		default:
 			return -omen_inner_product(a, b, n);
 	}
+}
+
+/*
+ * IEEE 754 binary16 ("half") values, stored as their bit patterns.
+ *
+ * omen_half_to_float is exact.  omen_float_to_half rounds to nearest, ties
+ * to even, as the F16C instruction does; magnitudes from 65520 up become
+ * infinity and NaN stays NaN.  Both are portable C for single values; the
+ * half kernels below convert in bulk with the CPU's instructions.
+ */
+#define OMEN_HALF_EXP_MASK	0x7C00
+#define OMEN_HALF_ABS_MASK	0x7FFF
+
+static inline float
+omen_half_to_float(uint16_t h)
+{
+	uint32_t	sign = (uint32_t) (h & 0x8000) << 16;
+	uint32_t	exp = (h & OMEN_HALF_EXP_MASK) >> 10;
+	uint32_t	man = h & 0x03FF;
+	uint32_t	bits;
+	float		f;
+
+	if (exp == 0)
+	{
+		/* zero or subnormal: man * 2^-24, exact in float */
+		f = (float) man * 5.9604644775390625e-8f;
+		return sign ? -f : f;
+	}
+	if (exp == 0x1F)
+		bits = sign | 0x7F800000 | (man << 13);
+	else
+		bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+static inline uint16_t
+omen_float_to_half(float f)
+{
+	uint32_t	bits;
+	uint32_t	abs;
+	uint16_t	sign;
+
+	memcpy(&bits, &f, sizeof(bits));
+	sign = (uint16_t) ((bits >> 16) & 0x8000);
+	abs = bits & 0x7FFFFFFF;
+
+	if (abs > 0x7F800000)
+		return sign | 0x7E00 | (uint16_t) ((abs >> 13) & 0x03FF);	/* NaN */
+	if (abs >= 0x477FF000)
+		return sign | OMEN_HALF_EXP_MASK;	/* >= 65520 (or inf): infinity */
+	if (abs >= 0x38800000)
+	{
+		/*
+		 * A normal half (>= 2^-14): rebias the exponent and round the 13
+		 * dropped mantissa bits to nearest even; a carry moves into the
+		 * exponent, which is right.
+		 */
+		abs += 0x0FFF + ((abs >> 13) & 1);
+		return sign | (uint16_t) ((abs - ((uint32_t) (127 - 15) << 23)) >> 13);
+	}
+	else
+	{
+		/*
+		 * Below 2^-14: adding 0.5 leaves float's rounding (to nearest even)
+		 * at a step of 2^-24, the half subnormal step, so the low mantissa
+		 * bits of the sum are the half's bits.  2^-14 itself comes out as
+		 * the smallest normal half.
+		 */
+		float		t;
+		uint32_t	tbits;
+
+		memcpy(&t, &abs, sizeof(t));
+		t += 0.5f;
+		memcpy(&tbits, &t, sizeof(tbits));
+		return sign | (uint16_t) (tbits - 0x3F000000);
+	}
+}
+
+static inline int
+omen_half_is_nan(uint16_t h)
+{
+	return (h & OMEN_HALF_ABS_MASK) > OMEN_HALF_EXP_MASK;
+}
+
+static inline int
+omen_half_is_inf(uint16_t h)
+{
+	return (h & OMEN_HALF_ABS_MASK) == OMEN_HALF_EXP_MASK;
+}
+
+static inline int
+omen_half_is_zero(uint16_t h)
+{
+	return (h & OMEN_HALF_ABS_MASK) == 0;
 }
 
 #endif							/* OMEN_DISTANCE_H */

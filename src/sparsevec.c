@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 
 #include "distance.h"
+#include "halfvec.h"
 #include "sparsevec.h"
 #include "typecmp.h"
 #include "vector.h"
@@ -454,13 +455,7 @@ sparsevec_to_vector(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(result);
 }
 
-/*
- * Casts to and from halfvec, compiled once the halfvec type (src/halfvec.h)
- * is part of the module.  The SQL declaring them goes with the halfvec
- * section of the extension script.
- */
-#if __has_include("halfvec.h")
-#include "halfvec.h"
+/* Casts to and from halfvec. */
 
 PG_FUNCTION_INFO_V1(halfvec_to_sparsevec);
 Datum
@@ -494,7 +489,6 @@ sparsevec_to_halfvec(PG_FUNCTION_ARGS)
 		result->x[v->indices[i]] = HalfFromFloat(values[i]);
 	PG_RETURN_HALFVEC_P(result);
 }
-#endif
 
 /*
  * integer[], real[], double precision[] and numeric[] to sparsevec: each

@@ -756,13 +756,14 @@ vector_gt(PG_FUNCTION_ARGS)
 }
 
 /*
- * avg(vector) state: a double precision[] holding the row count and then
- * the per-dimension sums; '{0}' (no dimensions yet) before the first row.
- * The state functions are callable from SQL, so the array is checked; a
- * malformed one is an internal error naming the function, as in pgvector.
+ * avg(vector) and avg(halfvec) state: a double precision[] holding the row
+ * count and then the per-dimension sums; '{0}' (no dimensions yet) before
+ * the first row.  The state functions are callable from SQL, so the array is
+ * checked; a malformed one is an internal error naming the function, as in
+ * pgvector.
  */
-static float8 *
-state_values(ArrayType *state, const char *caller, int *dim)
+float8 *
+AvgStateValues(ArrayType *state, const char *caller, int *dim)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
 		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
@@ -774,8 +775,8 @@ state_values(ArrayType *state, const char *caller, int *dim)
 }
 
 /* A state of n rows for dim sums, the sums copied from sums (or zero). */
-static ArrayType *
-state_new(int dim, float8 n, const float8 *sums)
+ArrayType *
+AvgStateNew(int dim, float8 n, const float8 *sums)
 {
 	Size		size = add_size(ARR_OVERHEAD_NONULLS(1),
 								mul_size(sizeof(float8), dim + 1));
@@ -795,22 +796,33 @@ state_new(int dim, float8 n, const float8 *sums)
 }
 
 /*
- * Adds one row (x4) or another state's sums (x8) to the dim sums of *state;
- * a sum that reaches infinity is an overflow.  Inside an aggregate the
- * state is updated in place, called from SQL it is copied first.  Returns
- * the values of the state that holds the result.
+ * The values of *state to update: its own inside an aggregate; called from
+ * SQL, those of a copy that replaces *state.
  */
-static float8 *
-state_add(FunctionCallInfo fcinfo, ArrayType **state, int dim,
-		  const float *x4, const float8 *x8)
+float8 *
+AvgStateWritable(FunctionCallInfo fcinfo, ArrayType **state, int dim)
 {
 	float8	   *s = (float8 *) ARR_DATA_PTR(*state);
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 	{
-		*state = state_new(dim, s[0], s + 1);
+		*state = AvgStateNew(dim, s[0], s + 1);
 		s = (float8 *) ARR_DATA_PTR(*state);
 	}
+	return s;
+}
+
+/*
+ * Adds one row (x4) or another state's sums (x8) to the dim sums of *state;
+ * a sum that reaches infinity is an overflow.  Returns the values of the
+ * state that holds the result.
+ */
+static float8 *
+state_add(FunctionCallInfo fcinfo, ArrayType **state, int dim,
+		  const float *x4, const float8 *x8)
+{
+	float8	   *s = AvgStateWritable(fcinfo, state, dim);
+
 	for (int i = 0; i < dim; i++)
 	{
 		s[i + 1] += x4 ? (float8) x4[i] : x8[i];
@@ -827,12 +839,12 @@ vector_accum(PG_FUNCTION_ARGS)
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *v = PG_GETARG_VECTOR_P(1);
 	int			dim;
-	float8	   *s = state_values(state, "vector_accum", &dim);
+	float8	   *s = AvgStateValues(state, "vector_accum", &dim);
 
 	if (dim == 0)
 	{
 		/* first row: the sums are the row itself */
-		state = state_new(v->dim, s[0], NULL);
+		state = AvgStateNew(v->dim, s[0], NULL);
 		s = (float8 *) ARR_DATA_PTR(state);
 		for (int i = 0; i < v->dim; i++)
 			s[i + 1] = v->x[i];
@@ -855,8 +867,8 @@ vector_combine(PG_FUNCTION_ARGS)
 	ArrayType  *state2 = PG_GETARG_ARRAYTYPE_P(1);
 	int			dim1,
 				dim2;
-	float8	   *s1 = state_values(state1, "vector_combine", &dim1);
-	float8	   *s2 = state_values(state2, "vector_combine", &dim2);
+	float8	   *s1 = AvgStateValues(state1, "vector_combine", &dim1);
+	float8	   *s2 = AvgStateValues(state2, "vector_combine", &dim2);
 
 	if (s1[0] == 0.0)
 	{
@@ -879,7 +891,7 @@ vector_avg(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	int			dim;
-	float8	   *s = state_values(state, "vector_avg", &dim);
+	float8	   *s = AvgStateValues(state, "vector_avg", &dim);
 	Vector	   *result;
 
 	/* the average of no rows is NULL */

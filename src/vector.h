@@ -6,6 +6,7 @@
 #define OMEN_VECTOR_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 #define VECTOR_MAX_DIM 16000
 
@@ -34,6 +35,19 @@ extern void CheckVectorTypmod(int32 typmod, int dim);
 
 /* ERROR unless both operands have the same number of dimensions. */
 extern void CheckVectorDims(const Vector *a, const Vector *b);
+
+/*
+ * The avg aggregates' state, a double precision[] {row count, sum per
+ * dimension}.  AvgStateValues checks a state (an internal error naming
+ * caller if malformed) and returns its values and dimensions (0 before the
+ * first row); AvgStateNew makes a state of n rows for dim sums, copied from
+ * sums or zero; AvgStateWritable returns the values to update: the state's
+ * own inside an aggregate, else those of a copy that replaces *state.
+ */
+extern float8 *AvgStateValues(ArrayType *state, const char *caller, int *dim);
+extern ArrayType *AvgStateNew(int dim, float8 n, const float8 *sums);
+extern float8 *AvgStateWritable(FunctionCallInfo fcinfo, ArrayType **state,
+								int dim);
 
 /*
  * Planner cost of one distance between vectors of dims elements, in units

@@ -1,7 +1,8 @@
 /*
  * kernel_test.c
  *		Checks every distance kernel variant this machine can run against a
- *		double-precision reference, and (with --bench) measures throughput.
+ *		double-precision reference, the half-float conversions against a
+ *		scalar reference, and (with --bench) measures throughput.
  *
  * Build and run (no PostgreSQL needed):
  *		cc -O2 -Isrc -o test/.build/kernel_test test/kernel_test.c src/distance.c -lm
@@ -11,6 +12,9 @@
  * exits non-zero if any check failed.
  */
 #include <float.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -530,6 +534,249 @@ test_bits(const OmenKernelSet *const *v, int nv)
 	unmap_guarded(map[1], data);
 }
 
+/*
+ * Half floats.  The reference decodes a half with ldexp and encodes a float
+ * by finding the nearest half by binary search over the ordered positive
+ * half values, ties to the even bit pattern; nothing is shared with the
+ * code under test.
+ */
+static double
+ref_half_to_double(uint16_t h)
+{
+	int			exp = (h >> 10) & 0x1F;
+	int			man = h & 0x3FF;
+	double		mag;
+
+	if (exp == 0x1F)
+		mag = man ? NAN : INFINITY;
+	else if (exp == 0)
+		mag = ldexp(man, -24);
+	else
+		mag = ldexp(1024 + man, exp - 25);
+	return (h & 0x8000) ? -mag : mag;
+}
+
+static uint16_t
+ref_float_to_half(float f)
+{
+	double		x = fabs((double) f);
+	uint16_t	sign = signbit(f) ? 0x8000 : 0;
+	int			lo = 0,
+				hi = 0x7BFF;
+
+	if (isnan(f))
+		return 0;				/* not compared: callers check NaN apart */
+	if (x >= 65520.0)
+		return sign | 0x7C00;
+	if (x >= 65504.0)
+		return sign | 0x7BFF;
+	/* the largest positive half <= x */
+	while (lo < hi)
+	{
+		int			mid = (lo + hi + 1) / 2;
+
+		if (ref_half_to_double((uint16_t) mid) <= x)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	if (ref_half_to_double((uint16_t) lo) < x)
+	{
+		double		below = x - ref_half_to_double((uint16_t) lo);
+		double		above = ref_half_to_double((uint16_t) (lo + 1)) - x;
+
+		if (above < below || (above == below && (lo & 1)))
+			lo++;
+	}
+	return sign | (uint16_t) lo;
+}
+
+static void
+check_half_bits(const char *what, float f, uint16_t got, uint16_t want)
+{
+	if (got == want)
+	{
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL %s: %.9g became 0x%04x, expected 0x%04x\n", what, f, got, want);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("f16c"))) static uint16_t
+f16c_float_to_half(float f)
+{
+	return (uint16_t) _cvtss_sh(f, 0);
+}
+#endif
+
+static void
+check_to_half(float f)
+{
+	uint16_t	got = omen_float_to_half(f);
+
+	if (isnan(f))
+	{
+		check_half_bits("float_to_half NaN", f,
+						omen_half_is_nan(got) ? 1 : 0, 1);
+		return;
+	}
+	check_half_bits("float_to_half", f, got, ref_float_to_half(f));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (__builtin_cpu_supports("f16c"))
+		check_half_bits("float_to_half vs F16C", f, got, f16c_float_to_half(f));
+#endif
+}
+
+/*
+ * Every half decodes exactly and encodes back to itself; the midpoints
+ * between neighbouring halves (ties), the floats next to them and random
+ * float bit patterns encode like the reference.
+ */
+static void
+test_half_conversions(void)
+{
+	for (uint32_t i = 0; i <= 0xFFFF; i++)
+	{
+		uint16_t	h = (uint16_t) i;
+		float		f = omen_half_to_float(h);
+		double		ref = ref_half_to_double(h);
+
+		if (isnan(ref))
+			check_half_bits("half_to_float NaN", f, isnan(f) ? 1 : 0, 1);
+		else
+		{
+			check_half_bits("half_to_float", f, (double) f == ref ? 1 : 0, 1);
+			check_to_half(f);
+		}
+		if ((h & 0x7FFF) < 0x7BFF)
+		{
+			/* halfway to the next half away from zero, and either side */
+			double		mid = (ref + ref_half_to_double((uint16_t) (h + 1))) / 2;
+			float		m = (float) mid;
+
+			check_to_half(m);
+			check_to_half(nextafterf(m, 0.0f));
+			check_to_half(nextafterf(m, m * 2.0f));
+		}
+	}
+	check_to_half(65519.996f);
+	check_to_half(65520.0f);
+	check_to_half(-65520.0f);
+	check_to_half(INFINITY);
+	check_to_half(-INFINITY);
+	check_to_half(NAN);
+	check_to_half(FLT_MAX);
+	check_to_half(1e-45f);
+	rng_state = 16;
+	for (int i = 0; i < 2000000; i++)
+	{
+		uint32_t	bits = (uint32_t) rng_next();
+		float		f;
+
+		memcpy(&f, &bits, sizeof(f));
+		check_to_half(f);
+	}
+}
+
+/* Every half kernel of variant k on a and b, against the double reference. */
+static void
+check_half(const OmenKernelSet *k, const uint16_t *a, const uint16_t *b,
+		   int n, double tol, const char *what)
+{
+	float	   *fa = malloc(sizeof(float) * (n + 1));
+	float	   *fb = malloc(sizeof(float) * (n + 1));
+	Reference	r;
+	float		dot,
+				norma,
+				normb;
+
+	for (int i = 0; i < n; i++)
+	{
+		fa[i] = (float) ref_half_to_double(a[i]);
+		fb[i] = (float) ref_half_to_double(b[i]);
+	}
+	reference(fa, fb, n, &r);
+	check(k->name, "l2sq_half", what, n, k->l2sq_half(a, b, n), r.l2sq, r.l2sq, tol);
+	check(k->name, "dot_half", what, n, k->dot_half(a, b, n), r.dot, r.abs_dot, tol);
+	check(k->name, "l1_half", what, n, k->l1_half(a, b, n), r.l1, r.l1, tol);
+	k->cos_parts_half(a, b, n, &dot, &norma, &normb);
+	check(k->name, "cos_parts_half.dot", what, n, dot, r.dot, r.abs_dot, tol);
+	check(k->name, "cos_parts_half.norma", what, n, norma, r.norma, r.norma, tol);
+	check(k->name, "cos_parts_half.normb", what, n, normb, r.normb, r.normb, tol);
+	free(fa);
+	free(fb);
+}
+
+static void
+fill_half(uint16_t *x, int n, int range)
+{
+	float		f;
+
+	for (int i = 0; i < n; i++)
+	{
+		fill(&f, 1, range);
+		x[i] = ref_float_to_half(f);
+	}
+}
+
+/*
+ * Half kernels at every length from 1 to 100 and the long ones, each input
+ * ending right before an unreadable page (a tail that reads past n
+ * crashes), and at every start offset of 1..15 halves.
+ */
+static void
+test_half_kernels(const OmenKernelSet *const *v, int nv)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t		data = ((MAX_LEN * sizeof(uint16_t) + page - 1) / page) * page;
+	char	   *map[2];
+	uint16_t   *end[2];
+	char		what[32];
+
+	for (int i = 0; i < 2; i++)
+	{
+		map[i] = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map[i] == MAP_FAILED || mprotect(map[i] + data, page, PROT_NONE) != 0)
+		{
+			perror("mmap");
+			exit(2);
+		}
+		end[i] = (uint16_t *) (map[i] + data);
+	}
+	for (int range = 0; range < NUM_RANGES; range++)
+		for (int li = 0; li < 100 + NUM_LONG; li++)
+		{
+			int			n = li < 100 ? li + 1 : long_lengths[li - 100];
+			uint16_t   *a = end[0] - n;
+			uint16_t   *b = end[1] - n;
+
+			rng_state = (uint64_t) range * 7777 + n;
+			fill_half(a, n, range);
+			fill_half(b, n, range);
+			snprintf(what, sizeof(what), "%s at page end", range_names[range]);
+			for (int k = 0; k < nv; k++)
+				check_half(v[k], a, b, n, range == RANGE_INT ? 0.0 : tolerance(n), what);
+		}
+	for (int off = 1; off <= MAX_OFFSET; off++)
+	{
+		int			n = 100 + off;
+		uint16_t   *a = end[0] - n - off;
+		uint16_t   *b = end[1] - n - (off * 7) % (MAX_OFFSET + 1);
+
+		rng_state = (uint64_t) off * 31;
+		fill_half(a, n, RANGE_UNIT);
+		fill_half(b, n, RANGE_UNIT);
+		snprintf(what, sizeof(what), "unit offset %d", off);
+		for (int k = 0; k < nv; k++)
+			check_half(v[k], a, b, n, tolerance(n), what);
+	}
+	for (int i = 0; i < 2; i++)
+		munmap(map[i], data + page);
+}
+
 static void
 on_segv(int sig)
 {
@@ -568,7 +815,8 @@ expected_best(void)
 	FILE	   *f;
 
 	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+		!__builtin_cpu_supports("f16c"))
 		return "portable";
 	if (!__builtin_cpu_supports("avx512f"))
 		return "avx2";
@@ -625,7 +873,11 @@ test_dispatch(const OmenKernelSet *const *v, int nv)
 		omen_sparse_l2sq == v[nv - 1]->sparse_l2sq &&
 		omen_sparse_dot == v[nv - 1]->sparse_dot &&
 		omen_hamming == v[nv - 1]->hamming &&
-		omen_jaccard == v[nv - 1]->jaccard)
+		omen_jaccard == v[nv - 1]->jaccard &&
+		omen_l2sq_half == v[nv - 1]->l2sq_half &&
+		omen_dot_half == v[nv - 1]->dot_half &&
+		omen_l1_half == v[nv - 1]->l1_half &&
+		omen_cos_parts_half == v[nv - 1]->cos_parts_half)
 		passed++;
 	else
 	{
@@ -859,6 +1111,8 @@ main(int argc, char **argv)
 	test_inner_product_overflow(v, nv);
 	test_sparse(v, nv);
 	test_bits(v, nv);
+	test_half_conversions();
+	test_half_kernels(v, nv);
 
 	printf("kernels: %d passed, %d failed\n", passed, failed);
 	return failed > 0;

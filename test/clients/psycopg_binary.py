@@ -3,7 +3,8 @@
 A client that speaks pgvector's binary layout (uint16 dim, uint16 unused = 0, then
 dim float4s, all big-endian) must work unchanged: binary COPY in, binary COPY out
 (checking the exact bytes), and binary query parameters and results through a
-dumper and loader registered for the type's OID.
+dumper and loader registered for the type's OID.  The same for halfvec's binary
+COPY (dim halves instead of float4s).
 Connection from PGHOST/PGPORT/PGUSER/PGDATABASE; extension from OMEN_EXTENSION.
 """
 import os
@@ -22,6 +23,22 @@ ROWS = [
     (3, [3.4028234663852886e38, -0.0, 1.401298464324817e-45]),  # float4 max, -0, least subnormal
     (4, [0.1, 1e6, -3.5e-7]),
 ]
+
+
+HALF_ROWS = [
+    (1, [1.0, 2.0, 3.0]),
+    (2, [0.5, -1.25, 1e-3]),
+    (3, [65504.0, -0.0, 5.960464477539063e-08]),  # half max, -0, least subnormal
+]
+
+
+def to_half(values):
+    """What the server stores: each value rounded to a half."""
+    return [struct.unpack(">e", struct.pack(">e", v))[0] for v in values]
+
+
+def encode_half(values):
+    return struct.pack(f">HH{len(values)}e", len(values), 0, *values)
 
 
 def to_float4(values):
@@ -122,6 +139,41 @@ def main():
                       f"{what} binary vector: SQLSTATE {err.sqlstate}")
             else:
                 raise AssertionError(f"{what} binary vector was accepted")
+
+        check_halfvec(conn)
+
+
+def check_halfvec(conn):
+    """Binary COPY of halfvec in and out, in pgvector's layout."""
+    conn.execute("CREATE TEMP TABLE h (id int, v halfvec(3))")
+    with conn.cursor() as cur:
+        with cur.copy("COPY h (id, v) FROM STDIN (FORMAT binary)") as copy:
+            copy.set_types(["int4", "bytea"])
+            for rid, values in HALF_ROWS:
+                copy.write_row((rid, encode_half(values)))
+    text = conn.execute("SELECT v::text FROM h WHERE id = 2").fetchone()[0]
+    check(text == "[0.5,-1.25,0.0010004044]", f"halfvec binary COPY in stored {text}")
+    with conn.cursor() as cur:
+        with cur.copy("COPY (SELECT id, v FROM h ORDER BY id) TO STDOUT (FORMAT binary)") as copy:
+            copy.set_types(["int4", "bytea"])
+            out = list(copy.rows())
+    check([r[0] for r in out] == [r[0] for r in HALF_ROWS], f"halfvec COPY out ids {[r[0] for r in out]}")
+    for (rid, values), (_, raw) in zip(HALF_ROWS, out):
+        want = encode_half(to_half(values))
+        check(bytes(raw) == want, f"halfvec id {rid}: COPY out bytes {bytes(raw).hex()}, expected {want.hex()}")
+    for raw, what in ((struct.pack(">HH2e", 3, 0, 1.0, 2.0), "short"),
+                      (struct.pack(">HH3e", 3, 1, 1.0, 2.0, 3.0), "unused != 0"),
+                      (struct.pack(">HH3e", 3, 0, 1.0, float("inf"), 3.0), "infinite")):
+        try:
+            with conn.cursor() as cur:
+                with cur.copy("COPY h (id, v) FROM STDIN (FORMAT binary)") as copy:
+                    copy.set_types(["int4", "bytea"])
+                    copy.write_row((9, raw))
+        except psycopg.Error as err:
+            check(err.sqlstate is not None and err.sqlstate[:2] in ("22", "08"),
+                  f"{what} binary halfvec: SQLSTATE {err.sqlstate}")
+        else:
+            raise AssertionError(f"{what} binary halfvec was accepted")
 
 
 if __name__ == "__main__":
