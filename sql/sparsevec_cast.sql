@@ -56,3 +56,14 @@ SELECT stmt, pg_temp.try(stmt) FROM (VALUES
 	($$SELECT ARRAY[1e50]::numeric[]::sparsevec$$),
 	($$SELECT ARRAY['nan']::numeric[]::sparsevec$$),
 	($$SELECT ARRAY[1,2]::bigint[]::sparsevec$$)) t(stmt);
+
+-- to and from halfvec
+SELECT '{1:1.5,3:2}/4'::sparsevec::halfvec, '[0,1.5,0,-2]'::halfvec::sparsevec,
+	'[1,2,0]'::halfvec::sparsevec(3), '{}/2'::sparsevec::halfvec;
+SELECT '{1:1.5}/2'::sparsevec::halfvec(3);
+SELECT '[1,2]'::halfvec::sparsevec(3);
+SELECT '{1:1e6}/2'::sparsevec::halfvec;
+SELECT castsource::regtype, casttarget::regtype, castcontext FROM pg_cast
+WHERE castsource = 'halfvec'::regtype AND casttarget = 'sparsevec'::regtype
+	OR castsource = 'sparsevec'::regtype AND casttarget = 'halfvec'::regtype
+ORDER BY 1::text;
