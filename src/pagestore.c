@@ -425,6 +425,48 @@ omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 							 resumable);
 }
 
+/*
+ * The heap TIDs of the live elements on page blk of the segment being
+ * searched, in storage order, into tids[] (OMEN_PAGE_MAX_HEAPTIDS of room);
+ * returns their count.  *next is the page after blk in the segment's chain,
+ * or Invalid at its end or when blk is not the segment's (any more).  The
+ * caller holds the scan lock, so VACUUM frees no page of the segment
+ * meanwhile; blk is share-locked only while it is read.
+ */
+int
+omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
+						 BlockNumber *next)
+{
+	Page		page;
+	OffsetNumber maxoff;
+	int			n = 0;
+
+	*next = InvalidBlockNumber;
+	if (blk == OMEN_METAPAGE_BLKNO || blk >= RelationGetNumberOfBlocks(s->index))
+		return 0;
+	page = lock_page(s, blk);
+	if (on_segment(s, page))
+	{
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			OmenElementTuple et = omen_page_get_element(page, off, s->dims);
+
+			if (et == NULL || et->deleted)
+				continue;
+			for (int j = 0; j < OMEN_HEAPTIDS; j++)
+				if (ItemPointerIsValid(&et->heaptids[j]))
+				{
+					Assert(n < OMEN_PAGE_MAX_HEAPTIDS);
+					tids[n++] = et->heaptids[j];
+				}
+		}
+		*next = OmenPageGetOpaque(page)->next;
+	}
+	omen_store_unlock(s);
+	return n;
+}
+
 /* Rewrites node's links on level as ids[0..n-1].  One WAL record. */
 static bool
 write_links(OmenPageStore *s, OmenNodeId node, int level,

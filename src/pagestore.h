@@ -65,6 +65,13 @@ extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 										   const float *query, OmenCand entry,
 										   int ef, bool resumable);
 
+/* Room omen_store_page_heaptids needs: every element of a page, full. */
+#define OMEN_PAGE_MAX_HEAPTIDS \
+	(OMEN_HEAPTIDS * (OMEN_PAGE_CAPACITY / OMEN_ITEM_COST(OMEN_ELEMENT_SIZE(1))))
+
+extern int	omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk,
+									 ItemPointer tids, BlockNumber *next);
+
 extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
 							ItemPointer to, bool force);
 extern int	omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,

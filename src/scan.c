@@ -64,6 +64,20 @@ typedef struct OmenScanOpaqueData
 	int			tidpos;			/* its next heap TID */
 	float		last;			/* distance of the last result handed out */
 	int64		returned;		/* heap TIDs handed out */
+
+	/*
+	 * A query with no distances (NULL, or zero under cosine) walks every
+	 * segment's pages in storage order instead, a page of rows at a time.
+	 */
+	bool		walk;
+	bool		walknull;		/* the distances are NULL, else NaN */
+	OmenDirectory dir;
+	OmenPageStore walkstore;
+	int			walkseg;		/* index in dir of the segment being walked */
+	BlockNumber walkblk;		/* its next page, Invalid at its end */
+	ItemPointerData *walktids;	/* [OMEN_PAGE_MAX_HEAPTIDS] */
+	int			nwalktids;
+	int			walkpos;
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -152,8 +166,44 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
 }
 
 /*
- * Starts the search of every segment and fetches its first batch.  The
- * segments are fixed here: rows inserted later are not returned.
+ * Starts the search of every segment in so->dir and fetches its first
+ * batch.  The caller holds the scan lock.
+ */
+static void
+start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
+{
+	OmenDirectory *dir = &so->dir;
+
+	so->work = palloc(sizeof(OmenCand) * so->ef);
+	so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir->nsegs, 1));
+	so->nsegs = dir->nsegs;
+	for (int i = 0; i < dir->nsegs; i++)
+	{
+		OmenSegmentScan *seg = &so->segs[i];
+		OmenCand	ep;
+
+		CHECK_FOR_INTERRUPTS();
+		omen_store_init(&seg->store, index, meta, so->ef * meta->m * 4);
+		seg->store.segno = dir->segs[i].segno;
+		seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
+		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
+								dir->segs[i].entry_level, 0);
+		if (isinf(ep.dist))
+		{
+			omen_store_release(&seg->store);
+			continue;
+		}
+		seg->search = omen_store_search_begin(&seg->store, so->query, ep,
+											  so->ef,
+											  so->mode != OMEN_ITERATIVE_OFF);
+		next_batch(so, seg);
+	}
+}
+
+/*
+ * Starts the search of every segment and fetches its first batch, or
+ * prepares the walk of a query with no distances.  The segments are fixed
+ * here: rows inserted later are not returned.
  */
 static void
 start_scan(IndexScanDesc scan)
@@ -161,8 +211,7 @@ start_scan(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	OmenMetaPageData meta;
-	OmenDirectory dir;
-	Vector	   *v;
+	Vector	   *v = NULL;
 
 	so->mode = omen_iterative_scan;
 	so->ef = omen_ef_search;
@@ -170,11 +219,13 @@ start_scan(IndexScanDesc scan)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("an omenhnsw index can only be scanned in distance order")));
-	if ((scan->orderByData[0].sk_flags & SK_ISNULL) || so->bound == -INFINITY)
+	if (so->bound == -INFINITY)
 		return;
 
 	/* detoast before the lock is taken */
-	v = DatumGetVector(scan->orderByData[0].sk_argument);
+	so->walknull = (scan->orderByData[0].sk_flags & SK_ISNULL) != 0;
+	if (!so->walknull)
+		v = DatumGetVector(scan->orderByData[0].sk_argument);
 
 	/* VACUUM frees a retired segment's pages only after searches drain */
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
@@ -182,36 +233,58 @@ start_scan(IndexScanDesc scan)
 	so->metric = meta.metric;
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
 
-	/* no dimension yet: nothing was ever indexed; zero under cosine: none */
-	if (meta.dims > 0 && omen_prepare_vector(v, meta.metric, meta.dims, so->query))
+	/* no dimension yet: nothing was ever indexed */
+	if (meta.dims > 0)
 	{
-		omen_directory_read(index, &meta, &dir);
-		so->work = palloc(sizeof(OmenCand) * so->ef);
-		so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir.nsegs, 1));
-		so->nsegs = dir.nsegs;
-		for (int i = 0; i < dir.nsegs; i++)
+		/* zero under cosine: no direction, so no distances either */
+		so->walk = so->walknull ||
+			!omen_prepare_vector(v, meta.metric, meta.dims, so->query);
+		omen_directory_read(index, &meta, &so->dir);
+		if (so->walk)
 		{
-			OmenSegmentScan *seg = &so->segs[i];
-			OmenCand	ep;
-
-			CHECK_FOR_INTERRUPTS();
-			omen_store_init(&seg->store, index, &meta, so->ef * meta.m * 4);
-			seg->store.segno = dir.segs[i].segno;
-			seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
-			ep = omen_store_descend(&seg->store, so->query, &dir.segs[i].entry,
-									dir.segs[i].entry_level, 0);
-			if (isinf(ep.dist))
-			{
-				omen_store_release(&seg->store);
-				continue;
-			}
-			seg->search = omen_store_search_begin(&seg->store, so->query, ep,
-												  so->ef,
-												  so->mode != OMEN_ITERATIVE_OFF);
-			next_batch(so, seg);
+			omen_store_init(&so->walkstore, index, &meta, 0);
+			so->walktids = palloc(sizeof(ItemPointerData) * OMEN_PAGE_MAX_HEAPTIDS);
+			so->walkseg = -1;
+			so->walkblk = InvalidBlockNumber;
 		}
+		else
+			start_search(so, index, &meta);
 	}
 	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
+}
+
+/*
+ * The next heap TID of a walk, false at its end.  Reads a page at a time
+ * under the scan lock and holds no lock or pin while the executor works.
+ */
+static bool
+walk_next(IndexScanDesc scan, ItemPointer tid)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	while (so->walkpos == so->nwalktids)
+	{
+		OmenSegmentDesc *seg;
+
+		if (!BlockNumberIsValid(so->walkblk))
+		{
+			if (++so->walkseg >= so->dir.nsegs)
+				return false;
+			seg = &so->dir.segs[so->walkseg];
+			so->walkstore.segno = seg->segno;
+			so->walkblk = seg->first_blk;
+			continue;
+		}
+		CHECK_FOR_INTERRUPTS();
+		LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+		so->nwalktids = omen_store_page_heaptids(&so->walkstore, so->walkblk,
+												 so->walktids, &so->walkblk);
+		UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+		omen_store_release(&so->walkstore);
+		so->walkpos = 0;
+	}
+	*tid = so->walktids[so->walkpos++];
+	return true;
 }
 
 /*
@@ -306,6 +379,9 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->tidpos = 0;
 	so->last = -INFINITY;
 	so->returned = 0;
+	so->walk = false;
+	so->nwalktids = 0;
+	so->walkpos = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -357,7 +433,18 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->started = true;
 	}
 
-	while (!so->done)
+	while (so->walk && !so->done)
+	{
+		if (!walk_next(scan, &scan->xs_heaptid))
+			break;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		scan->xs_orderbyvals[0] = Float8GetDatum(get_float8_nan());
+		scan->xs_orderbynulls[0] = so->walknull;
+		MemoryContextSwitchTo(old);
+		return true;
+	}
+	while (!so->walk && !so->done)
 	{
 		if (so->cur != NULL && so->tidpos < so->cur->ntids)
 		{
