@@ -15,10 +15,10 @@ SELECT * FROM omenhnsw_verify('n_l2');
 SELECT * FROM omenhnsw_verify('n_cos');
 SELECT id, v <-> '[0,0,0]' AS l2 FROM n ORDER BY v <-> '[0,0,0]' LIMIT 10;
 SELECT id, round((v <=> '[1,1,1]')::numeric, 4) AS cos FROM n ORDER BY v <=> '[1,1,1]' LIMIT 10;
--- a zero query under cosine returns no rows from the index
+-- a zero query under cosine has no distances: every indexed row comes back
 EXPLAIN (COSTS OFF) SELECT id FROM n ORDER BY v <=> '[0,0,0]' LIMIT 10;
 SELECT id FROM n ORDER BY v <=> '[0,0,0]' LIMIT 10;
--- a NULL query returns no rows (a sub-select keeps the planner from folding it)
+-- so does a NULL query (a sub-select keeps the planner from folding it)
 EXPLAIN (COSTS OFF) SELECT id FROM n ORDER BY v <-> (SELECT NULL::vector) LIMIT 10;
 SELECT id FROM n ORDER BY v <-> (SELECT NULL::vector) LIMIT 10;
 SELECT id FROM n ORDER BY v <=> (SELECT NULL::vector) LIMIT 10;
