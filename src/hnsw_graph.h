@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "distance.h"
 
 /* Largest m the reloption allows; level 0 keeps up to 2m links. */
@@ -22,6 +24,9 @@
 /* Dense index in memory, packed ItemPointer on pages. */
 typedef uint64 OmenNodeId;
 
+/* No node: what a search finds when its entry point has gone. */
+#define OMEN_NO_NODE PG_UINT64_MAX
+
 /* A node and its distance to the query (smaller is closer). */
 typedef struct OmenCand
 {
@@ -30,9 +35,27 @@ typedef struct OmenCand
 } OmenCand;
 
 /*
+ * Distances are ordered as PostgreSQL orders float8: -Infinity, the finite
+ * values, Infinity, then NaN, which equals itself.  Far is not gone: an
+ * infinite or NaN distance is an ordinary value of this order.
+ */
+static inline bool
+omen_dist_lt(float a, float b)
+{
+	return a < b || (isnan(b) && !isnan(a));
+}
+
+static inline bool
+omen_dist_le(float a, float b)
+{
+	return a <= b || isnan(b);
+}
+
+/*
  * Access to the nodes of one graph.  Implementations must tolerate ids of
- * nodes that have gone (stale links seen by a scan): neighbors() returns -1
- * and distances() gives +Inf for them.
+ * nodes that have gone (stale links seen by a scan): neighbors() returns -1,
+ * distances() marks them routing (so that no search returns them) and
+ * pair_distance() gives NaN (so that they prune no candidate).
  */
 typedef struct OmenStoreOps
 {
@@ -41,8 +64,9 @@ typedef struct OmenStoreOps
 							  OmenNodeId *out, int max);
 	/*
 	 * Distances from query to each of ids[0..n-1] into out[].  A node that
-	 * may be passed through but not returned (a deleted element) gets
-	 * routing[i] = true; the caller clears routing[] first.
+	 * may be passed through but not returned (a deleted element, or one
+	 * that has gone) gets routing[i] = true; the caller clears routing[]
+	 * first.
 	 */
 	void		(*distances) (void *store, const float *query,
 							  const OmenNodeId *ids, int n, float *out,

@@ -216,31 +216,36 @@ omen_store_element(OmenPageStore *s, ItemPointer tid)
 	return et;
 }
 
-/* Distance to element id, +Inf if it is gone; *deleted says if it is. */
-static float
+/*
+ * Distance to element id into *dist, and whether it is deleted into
+ * *deleted; false, with *dist NaN, if it is gone.
+ */
+static bool
 element_distance(OmenPageStore *s, const float *query, OmenNodeId id,
-				 bool *deleted)
+				 float *dist, bool *deleted)
 {
 	ItemPointerData tid;
 	OmenElementTuple et;
-	float		d;
 
+	*dist = NAN;
 	omen_tid_unpack(id, &tid);
 	et = omen_store_element(s, &tid);
 	if (et == NULL)
-		return INFINITY;
-	d = omen_distance(s->metric, query, et->x, s->dims);
+		return false;
+	*dist = omen_distance(s->metric, query, et->x, s->dims);
 	*deleted = et->deleted;
 	omen_store_unlock(s);
-	return d;
+	return true;
 }
 
 float
 omen_store_distance(OmenPageStore *s, const float *query, OmenNodeId id)
 {
+	float		d;
 	bool		deleted;
 
-	return element_distance(s, query, id, &deleted);
+	element_distance(s, query, id, &d, &deleted);
+	return d;
 }
 
 static int
@@ -356,7 +361,9 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 						__builtin_prefetch(tup + off);
 			}
 		}
-		out[i] = element_distance(s, query, ids[i], &routing[i]);
+		/* a node that has gone is never a result */
+		if (!element_distance(s, query, ids[i], &out[i], &routing[i]))
+			routing[i] = true;
 	}
 }
 
@@ -370,7 +377,7 @@ store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 	omen_tid_unpack(a, &tid);
 	et = omen_store_element(s, &tid);
 	if (et == NULL)
-		return INFINITY;
+		return NAN;
 	memcpy(s->scratch, et->x, sizeof(float) * s->dims);
 	omen_store_unlock(s);
 	return omen_store_distance(s, s->scratch, b);
@@ -392,10 +399,15 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 {
 	OmenCand	ep;
 	OmenCand	best;
+	bool		deleted;
 
 	ep.id = omen_tid_pack(entry);
-	ep.dist = omen_store_distance(s, query, ep.id);
-	for (int l = entry_level; l > to_level && !isinf(ep.dist); l--)
+	if (!element_distance(s, query, ep.id, &ep.dist, &deleted))
+	{
+		ep.id = OMEN_NO_NODE;
+		return ep;
+	}
+	for (int l = entry_level; l > to_level; l--)
 	{
 		if (omen_store_search_level(s, query, &ep, 1, l, 1, &best) > 0)
 			ep = best;
@@ -625,7 +637,7 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 			OmenCand	c = cands[i];
 			int			j = i - 1;
 
-			while (j >= 0 && cands[j].dist > c.dist)
+			while (j >= 0 && omen_dist_lt(c.dist, cands[j].dist))
 			{
 				cands[j + 1] = cands[j];
 				j--;

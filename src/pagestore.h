@@ -37,6 +37,7 @@ extern void omen_store_init(OmenPageStore *s, Relation index,
 							const OmenMetaPageData *meta, int expected_nodes);
 extern void omen_store_release(OmenPageStore *s);
 extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
+/* Distance from query to element id; NaN if it has gone. */
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);
 
@@ -49,7 +50,7 @@ extern void omen_store_unlock(OmenPageStore *s);
 
 /*
  * Greedy descent from entry through the levels above to_level: the closest
- * node found there (dist is +Inf if the entry is gone).
+ * node found there (id OMEN_NO_NODE if the entry has gone).
  */
 extern OmenCand omen_store_descend(OmenPageStore *s, const float *query,
 								   ItemPointer entry, int entry_level,

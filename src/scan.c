@@ -55,7 +55,8 @@ typedef struct OmenScanOpaqueData
 	int			metric;
 	int			mode;			/* omenhnsw.iterative_scan */
 	int			ef;
-	double		bound;			/* smallest OMEN_BOUND_STRATEGY key */
+	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
+	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;
 	OmenCand   *work;			/* [ef] */
 	OmenSegmentScan *segs;
@@ -188,7 +189,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 		seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
 		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
 								dir->segs[i].entry_level, 0);
-		if (isinf(ep.dist))
+		if (ep.id == OMEN_NO_NODE)
 		{
 			omen_store_release(&seg->store);
 			continue;
@@ -219,7 +220,7 @@ start_scan(IndexScanDesc scan)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("an omenhnsw index can only be scanned in distance order")));
-	if (so->bound == -INFINITY)
+	if (so->nullbound)
 		return;
 
 	/* detoast before the lock is taken */
@@ -320,7 +321,8 @@ next_result(IndexScanDesc scan)
 			}
 			if (seg->pos < seg->nbatch &&
 				(best == NULL ||
-				 seg->batch[seg->pos].dist < best->batch[best->pos].dist))
+				 omen_dist_lt(seg->batch[seg->pos].dist,
+							  best->batch[best->pos].dist)))
 				best = seg;
 		}
 		if (best == NULL)
@@ -333,7 +335,7 @@ next_result(IndexScanDesc scan)
 		 * unless a whole batch lies past the bound (its first row does: batches
 		 * are ascending).
 		 */
-		if (operator_distance(so->metric, r->dist) > so->bound)
+		if (float8_gt(operator_distance(so->metric, r->dist), so->bound))
 		{
 			if (so->mode == OMEN_ITERATIVE_STRICT)
 				return NULL;
@@ -342,7 +344,7 @@ next_result(IndexScanDesc scan)
 			best->pos = best->nbatch;
 			continue;
 		}
-		if (so->mode == OMEN_ITERATIVE_STRICT && r->dist < so->last)
+		if (so->mode == OMEN_ITERATIVE_STRICT && omen_dist_lt(r->dist, so->last))
 			continue;
 		so->last = r->dist;
 		return r;
@@ -373,7 +375,8 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	MemoryContextReset(so->ctx);
 	so->started = false;
 	so->done = false;
-	so->bound = INFINITY;
+	so->bound = get_float8_nan();
+	so->nullbound = false;
 	so->nsegs = 0;
 	so->cur = NULL;
 	so->tidpos = 0;
@@ -390,10 +393,10 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	/*
-	 * The smallest bound.  A NULL one matches no row; NaN, which sorts above
-	 * every number, bounds nothing.  The filter compares the executor's
-	 * exact distance, which may differ from ours in the last bits (cosine
-	 * searches normalized copies), hence the slack.
+	 * The smallest bound, in float8 order (NaN, above every number, bounds
+	 * nothing).  A NULL one matches no row.  The filter compares the
+	 * executor's exact distance, which may differ from ours in the last bits
+	 * (cosine searches normalized copies), hence the slack.
 	 */
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
@@ -404,12 +407,14 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 			continue;
 		if (key->sk_flags & SK_ISNULL)
 		{
-			so->bound = -INFINITY;
+			so->nullbound = true;
 			continue;
 		}
 		r = DatumGetFloat8(key->sk_argument);
-		if (!isnan(r))
-			so->bound = Min(so->bound, r + 1e-6 * Max(1.0, fabs(r)));
+		if (isfinite(r))
+			r += 1e-6 * Max(1.0, fabs(r));
+		if (float8_lt(r, so->bound))
+			so->bound = r;
 	}
 }
 
