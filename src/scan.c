@@ -201,6 +201,16 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 	}
 }
 
+/* Whether any segment of dir has an entry point, i.e. any element. */
+static bool
+has_entry(const OmenDirectory *dir)
+{
+	for (int i = 0; i < dir->nsegs; i++)
+		if (ItemPointerIsValid(&dir->segs[i].entry))
+			return true;
+	return false;
+}
+
 /*
  * Starts the search of every segment and fetches its first batch, or
  * prepares the walk of a query with no distances.  The segments are fixed
@@ -236,11 +246,19 @@ start_scan(IndexScanDesc scan)
 
 	/* no dimension yet: nothing was ever indexed */
 	if (meta.dims > 0)
-	{
-		/* zero under cosine: no direction, so no distances either */
-		so->walk = so->walknull ||
-			!omen_prepare_vector(v, meta.metric, meta.dims, so->query);
 		omen_directory_read(index, &meta, &so->dir);
+
+	/* an empty index returns no rows, whatever the query */
+	if (has_entry(&so->dir))
+	{
+		if (v != NULL && v->dim != (int) meta.dims)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d",
+							v->dim, meta.dims)));
+		/* zero under cosine: no direction, so no distances either */
+		so->walk = v == NULL ||
+			!omen_prepare_vector(v, meta.metric, meta.dims, so->query);
 		if (so->walk)
 		{
 			omen_store_init(&so->walkstore, index, &meta, 0);
@@ -378,6 +396,7 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->bound = get_float8_nan();
 	so->nullbound = false;
 	so->nsegs = 0;
+	so->dir.nsegs = 0;
 	so->cur = NULL;
 	so->tidpos = 0;
 	so->last = -INFINITY;
