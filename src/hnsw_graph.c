@@ -544,6 +544,16 @@ omen_search_next(OmenSearch *s, OmenCand *result)
 }
 
 int
+omen_search_drain(OmenSearch *s, OmenCand *result)
+{
+	int			n = 0;
+
+	while (s->pending.n > 0 && n < s->ef)
+		result[n++] = minheap_pop(&s->pending);
+	return n;
+}
+
+int
 omen_select_neighbors(const OmenStoreOps *ops, void *store,
 					  const OmenCand *cands, int ncands, int m,
 					  OmenSelectMode mode, float self, OmenCand *out)

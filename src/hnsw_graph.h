@@ -103,6 +103,13 @@ extern OmenSearch *omen_search_begin(const OmenStoreOps *ops, void *store,
 									 int ef, bool resumable);
 extern int	omen_search_next(OmenSearch *s, OmenCand *result);
 
+/*
+ * The next batch of a resumable search without searching further: up to ef
+ * of the nodes it scored and has not handed out, nearest first; 0 when none
+ * is left.
+ */
+extern int	omen_search_drain(OmenSearch *s, OmenCand *result);
+
 /* How omen_select_neighbors picks links. */
 typedef enum OmenSelectMode
 {

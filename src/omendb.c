@@ -42,8 +42,8 @@ _PG_init(void)
 							 iterative_scan_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("omenhnsw.max_scan_tuples",
-							"Sets the most rows an iterative scan returns.",
-							"The scan also stops when its memory would exceed work_mem.",
+							"Sets the most nodes an iterative scan visits.",
+							"Past it, or past work_mem, the scan returns the rows it has scored and searches no further.",
 							&omen_max_scan_tuples, 20000, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omenhnsw");

@@ -135,6 +135,12 @@ omen_store_visit(OmenPageStore *s, OmenNodeId id)
 	return !found;
 }
 
+uint64
+omen_store_nvisited(OmenPageStore *s)
+{
+	return s->visited->members;
+}
+
 /* Whether tid can name a data tuple of this index. */
 static bool
 tid_in_index(OmenPageStore *s, ItemPointer tid)

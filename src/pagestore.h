@@ -37,6 +37,8 @@ extern void omen_store_init(OmenPageStore *s, Relation index,
 							const OmenMetaPageData *meta, int expected_nodes);
 extern void omen_store_release(OmenPageStore *s);
 extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
+/* Nodes visited since the visited set was last reset: all were scored. */
+extern uint64 omen_store_nvisited(OmenPageStore *s);
 /* Distance from query to element id; NaN if it has gone. */
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);

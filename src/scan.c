@@ -64,7 +64,6 @@ typedef struct OmenScanOpaqueData
 	OmenScanResult *cur;		/* the result being handed out */
 	int			tidpos;			/* its next heap TID */
 	float		last;			/* distance of the last result handed out */
-	int64		returned;		/* heap TIDs handed out */
 
 	/*
 	 * A query with no distances (NULL, or zero under cosine) walks every
@@ -98,42 +97,43 @@ operator_distance(int metric, float dist)
 	}
 }
 
-/* Whether an iterative scan has handed out omenhnsw.max_scan_tuples TIDs. */
+/*
+ * Whether an iterative scan may search further, past the nodes it scored
+ * already: until it has scored omenhnsw.max_scan_tuples nodes (over all
+ * segments, as pgvector counts the elements it visits) or its memory
+ * reaches work_mem.  Past that it hands out what it scored and stops.
+ */
 static bool
-at_tuple_cap(OmenScanOpaque so)
+may_expand(OmenScanOpaque so)
 {
-	return so->mode != OMEN_ITERATIVE_OFF &&
-		so->returned >= omen_max_scan_tuples;
-}
+	uint64		scored = 0;
 
-/* Whether the scan may search further than the first batches. */
-static bool
-may_iterate(OmenScanOpaque so)
-{
-	return so->mode != OMEN_ITERATIVE_OFF && !at_tuple_cap(so) &&
+	if (so->mode == OMEN_ITERATIVE_OFF)
+		return false;
+	for (int i = 0; i < so->nsegs; i++)
+		scored += omen_store_nvisited(&so->segs[i].store);
+	return scored < (uint64) omen_max_scan_tuples &&
 		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
 }
 
 /*
  * Replaces the segment's batch with the search's next one, keeping the
- * elements that still have live heap rows.  The caller holds the scan lock.
+ * elements that still have live heap rows: searching further when expand,
+ * else from the nodes scored already.  The caller holds the scan lock.
  */
 static void
-next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
+next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 {
 	seg->nbatch = 0;
 	seg->pos = 0;
-	for (bool first = true; seg->search != NULL && seg->nbatch == 0; first = false)
+	while (seg->search != NULL && seg->nbatch == 0)
 	{
 		int			n;
 
-		/* a batch whose rows all went: the next one is iterating too */
-		if (!first && !may_iterate(so))
-		{
-			seg->search = NULL;
-			break;
-		}
-		n = omen_search_next(seg->search, so->work);
+		if (expand)
+			n = omen_search_next(seg->search, so->work);
+		else
+			n = omen_search_drain(seg->search, so->work);
 
 		if (n == 0 || so->mode == OMEN_ITERATIVE_OFF)
 			seg->search = NULL;
@@ -161,6 +161,8 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
 				seg->nbatch++;
 			}
 		}
+		/* a batch whose rows all went: the next one is iterating */
+		expand = may_expand(so);
 	}
 	/* hold no pin while the executor works on the rows */
 	omen_store_release(&seg->store);
@@ -177,7 +179,6 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 
 	so->work = palloc(sizeof(OmenCand) * so->ef);
 	so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir->nsegs, 1));
-	so->nsegs = dir->nsegs;
 	for (int i = 0; i < dir->nsegs; i++)
 	{
 		OmenSegmentScan *seg = &so->segs[i];
@@ -185,6 +186,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 
 		CHECK_FOR_INTERRUPTS();
 		omen_store_init(&seg->store, index, meta, so->ef * meta->m * 4);
+		so->nsegs = i + 1;
 		seg->store.segno = dir->segs[i].segno;
 		seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
 		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
@@ -197,7 +199,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 		seg->search = omen_store_search_begin(&seg->store, so->query, ep,
 											  so->ef,
 											  so->mode != OMEN_ITERATIVE_OFF);
-		next_batch(so, seg);
+		next_batch(so, seg, true);
 	}
 }
 
@@ -328,14 +330,9 @@ next_result(IndexScanDesc scan)
 
 			if (seg->pos == seg->nbatch && seg->search != NULL)
 			{
-				if (may_iterate(so))
-				{
-					LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
-					next_batch(so, seg);
-					UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
-				}
-				else
-					seg->search = NULL;
+				LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+				next_batch(so, seg, may_expand(so));
+				UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 			}
 			if (seg->pos < seg->nbatch &&
 				(best == NULL ||
@@ -400,7 +397,6 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->cur = NULL;
 	so->tidpos = 0;
 	so->last = -INFINITY;
-	so->returned = 0;
 	so->walk = false;
 	so->nwalktids = 0;
 	so->walkpos = 0;
@@ -472,9 +468,6 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		if (so->cur != NULL && so->tidpos < so->cur->ntids)
 		{
-			if (at_tuple_cap(so))
-				break;
-			so->returned++;
 			scan->xs_heaptid = so->cur->heaptids[so->tidpos++];
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
