@@ -40,3 +40,32 @@ FROM it_runs WHERE bound < 20000 ORDER BY mode, bound;
 SELECT mode, n AS default_bound FROM it_runs WHERE bound = 20000 ORDER BY mode;
 RESET omenhnsw.ef_search;
 DROP TABLE it_runs;
+
+-- omenhnsw.scan_mem_multiplier (1..1000, default 1): an iterative scan may
+-- use work_mem times this much memory; under a tiny work_mem a larger
+-- multiplier lets it go further
+SHOW omenhnsw.scan_mem_multiplier;
+SET omenhnsw.scan_mem_multiplier = 0;
+SET omenhnsw.scan_mem_multiplier = 1001;
+SET omenhnsw.scan_mem_multiplier = 1000;
+RESET omenhnsw.scan_mem_multiplier;
+CREATE TABLE mm (id int, v vector(2));
+INSERT INTO mm SELECT i, ARRAY[sin(i), cos(i * 1.7)] FROM generate_series(1, 5000) i;
+CREATE INDEX mm_l2 ON mm USING omenhnsw (v vector_l2_ops);
+CREATE TEMP TABLE mm_runs (multiplier int, n bigint);
+SET work_mem = '64kB';
+SET omenhnsw.ef_search = 10;
+SET omenhnsw.max_scan_tuples = 100000;
+INSERT INTO mm_runs SELECT 1, count(*) FROM (SELECT id FROM mm ORDER BY v <-> '[0.5,0.5]') s;
+SET omenhnsw.scan_mem_multiplier = 1000;
+INSERT INTO mm_runs SELECT 1000, count(*) FROM (SELECT id FROM mm ORDER BY v <-> '[0.5,0.5]') s;
+-- work_mem stops the scan past its first batch, short of the table; 1000
+-- times that reaches every row
+SELECT multiplier, n > 10 AS past_first_batch, n < 5000 AS stopped_by_memory
+FROM mm_runs WHERE multiplier = 1;
+SELECT multiplier, n FROM mm_runs WHERE multiplier = 1000;
+RESET work_mem;
+RESET omenhnsw.ef_search;
+RESET omenhnsw.max_scan_tuples;
+RESET omenhnsw.scan_mem_multiplier;
+DROP TABLE mm, mm_runs;

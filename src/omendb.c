@@ -46,5 +46,10 @@ _PG_init(void)
 							"Past it, or past work_mem, the scan returns the rows it has scored and searches no further.",
 							&omen_max_scan_tuples, 20000, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("omenhnsw.scan_mem_multiplier",
+							"Sets the multiple of work_mem an iterative scan may use.",
+							NULL,
+							&omen_scan_mem_multiplier, 1, 1, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omenhnsw");
 }

@@ -35,6 +35,7 @@ typedef enum OmenIterativeScan
 extern int	omen_ef_search;
 extern int	omen_iterative_scan;
 extern int	omen_max_scan_tuples;
+extern int	omen_scan_mem_multiplier;
 
 /* omenhnsw.c */
 extern int	omen_index_metric(Relation index);

@@ -28,6 +28,7 @@
 int			omen_ef_search = 40;
 int			omen_iterative_scan = OMEN_ITERATIVE_STRICT;
 int			omen_max_scan_tuples = 20000;
+int			omen_scan_mem_multiplier = 1;
 
 /* One element found by the search, with the heap rows it stands for. */
 typedef struct OmenScanResult
@@ -101,7 +102,8 @@ operator_distance(int metric, float dist)
  * Whether an iterative scan may search further, past the nodes it scored
  * already: until it has scored omenhnsw.max_scan_tuples nodes (over all
  * segments, as pgvector counts the elements it visits) or its memory
- * reaches work_mem.  Past that it hands out what it scored and stops.
+ * reaches omenhnsw.scan_mem_multiplier times work_mem.  Past that it hands
+ * out what it scored and stops.
  */
 static bool
 may_expand(OmenScanOpaque so)
@@ -113,7 +115,8 @@ may_expand(OmenScanOpaque so)
 	for (int i = 0; i < so->nsegs; i++)
 		scored += omen_store_nvisited(&so->segs[i].store);
 	return scored < (uint64) omen_max_scan_tuples &&
-		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
+		(double) MemoryContextMemAllocated(so->ctx, true) <=
+		(double) work_mem * 1024.0 * omen_scan_mem_multiplier;
 }
 
 /*
