@@ -18,6 +18,8 @@ SET omenhnsw.iterative_scan = relaxed_order;
 SELECT it_count('[0.5,0.5]', 30) AS relaxed, it_count('[0,-1]', 30) AS relaxed2;
 SET omenhnsw.iterative_scan = strict_order;
 SELECT it_count('[0.5,0.5]', 30) AS strict, it_count('[0,-1]', 30) AS strict2;
+RESET omenhnsw.iterative_scan;
+RESET omenhnsw.max_scan_tuples;
 SET omenhnsw.ef_search = 10;
 CREATE TEMP TABLE it_runs (mode text, bound int, n bigint, n_limit bigint);
 CREATE FUNCTION it_run(mode text, bound int) RETURNS void LANGUAGE plpgsql AS $$
@@ -68,4 +70,62 @@ RESET work_mem;
 RESET omenhnsw.ef_search;
 RESET omenhnsw.max_scan_tuples;
 RESET omenhnsw.scan_mem_multiplier;
-DROP TABLE mm, mm_runs;
+
+-- pgvector's settings, as a migrating application sets them, take effect on
+-- omenhnsw scans where the omenhnsw. setting was not set; a set omenhnsw.
+-- setting wins, and a value omenhnsw cannot take is ignored with a WARNING.
+-- Without iterative scans a scan returns ef_search rows of this one segment.
+SET omenhnsw.ef_search = 10;
+SELECT it_count('[0.5,0.5]') AS omen_strict;
+RESET omenhnsw.ef_search;
+SET hnsw.iterative_scan = off;
+SELECT it_count('[0.5,0.5]') AS hnsw_off;
+SET hnsw.ef_search = 7;
+SELECT it_count('[0.5,0.5]') AS hnsw_ef_7;
+SET omenhnsw.ef_search = 12;
+SELECT it_count('[0.5,0.5]') AS omen_ef_12;
+RESET omenhnsw.ef_search;
+SET omenhnsw.iterative_scan = relaxed_order;
+SELECT it_count('[0.5,0.5]') AS omen_relaxed;
+RESET omenhnsw.iterative_scan;
+SET hnsw.ef_search = 'many';
+SELECT it_count('[0.5,0.5]') AS hnsw_ef_invalid;
+RESET hnsw.ef_search;
+SET hnsw.iterative_scan = 'sometimes';
+SELECT it_count('[0.5,0.5]') AS hnsw_iterative_invalid;
+RESET hnsw.iterative_scan;
+-- SET LOCAL lasts for the transaction
+BEGIN;
+SET LOCAL hnsw.ef_search = 5;
+SET LOCAL hnsw.iterative_scan = off;
+SELECT it_count('[0.5,0.5]') AS hnsw_local;
+COMMIT;
+SELECT it_count('[0.5,0.5]') AS after_commit;
+-- the bound on the nodes visited, and the memory multiplier
+SET hnsw.iterative_scan = relaxed_order;
+SET hnsw.ef_search = 10;
+SET omenhnsw.max_scan_tuples = 1;
+SELECT it_count('[0.5,0.5]') AS omen_bound_1 \gset
+RESET omenhnsw.max_scan_tuples;
+SET hnsw.max_scan_tuples = 1;
+SELECT it_count('[0.5,0.5]') = :omen_bound_1 AS hnsw_max_scan_tuples,
+	:omen_bound_1 < 200 AS bounded;
+SET hnsw.max_scan_tuples = 0;
+SELECT it_count('[0.5,0.5]') = 200 AS hnsw_max_scan_tuples_invalid;
+SET work_mem = '64kB';
+SET hnsw.max_scan_tuples = 100000;
+SELECT count(*) < 5000 AS work_mem_bounds
+FROM (SELECT id FROM mm ORDER BY v <-> '[0.5,0.5]') s;
+SET hnsw.scan_mem_multiplier = 0.5;
+SELECT count(*) < 5000 AS multiplier_invalid
+FROM (SELECT id FROM mm ORDER BY v <-> '[0.5,0.5]') s;
+SET hnsw.scan_mem_multiplier = 999.5;
+SELECT count(*) AS hnsw_scan_mem_multiplier
+FROM (SELECT id FROM mm ORDER BY v <-> '[0.5,0.5]') s;
+RESET work_mem;
+RESET hnsw.ef_search;
+RESET hnsw.iterative_scan;
+RESET hnsw.max_scan_tuples;
+RESET hnsw.scan_mem_multiplier;
+DROP TABLE it, mm, mm_runs;
+DROP FUNCTION it_count(vector, int), it_run(text, int);

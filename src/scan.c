@@ -28,7 +28,7 @@
 int			omen_ef_search = 40;
 int			omen_iterative_scan = OMEN_ITERATIVE_STRICT;
 int			omen_max_scan_tuples = 20000;
-int			omen_scan_mem_multiplier = 1;
+double		omen_scan_mem_multiplier = 1;
 
 /* One element found by the search, with the heap rows it stands for. */
 typedef struct OmenScanResult
@@ -54,7 +54,8 @@ typedef struct OmenScanOpaqueData
 	bool		started;
 	bool		done;			/* gettuple returned false */
 	int			metric;
-	int			mode;			/* omenhnsw.iterative_scan */
+	OmenScanSettings settings;
+	int			mode;			/* settings.iterative_scan */
 	int			ef;
 	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
 	bool		nullbound;		/* a NULL key: no row is within the bound */
@@ -114,9 +115,9 @@ may_expand(OmenScanOpaque so)
 		return false;
 	for (int i = 0; i < so->nsegs; i++)
 		scored += omen_store_nvisited(&so->segs[i].store);
-	return scored < (uint64) omen_max_scan_tuples &&
+	return scored < (uint64) so->settings.max_scan_tuples &&
 		(double) MemoryContextMemAllocated(so->ctx, true) <=
-		(double) work_mem * 1024.0 * omen_scan_mem_multiplier;
+		(double) work_mem * 1024.0 * so->settings.scan_mem_multiplier;
 }
 
 /*
@@ -229,8 +230,9 @@ start_scan(IndexScanDesc scan)
 	OmenMetaPageData meta;
 	Vector	   *v = NULL;
 
-	so->mode = omen_iterative_scan;
-	so->ef = omen_ef_search;
+	omen_scan_settings(&so->settings, true);
+	so->mode = so->settings.iterative_scan;
+	so->ef = so->settings.ef_search;
 	if (scan->numberOfOrderBys == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
