@@ -141,15 +141,10 @@ omen_store_nvisited(OmenPageStore *s)
 	return s->visited->members;
 }
 
-/* Whether tid can name a data tuple of this index. */
+/* Whether blk can be a data page of this index. */
 static bool
-tid_in_index(OmenPageStore *s, ItemPointer tid)
+block_in_index(OmenPageStore *s, BlockNumber blk)
 {
-	BlockNumber blk;
-
-	if (!ItemPointerIsValid(tid))
-		return false;
-	blk = ItemPointerGetBlockNumber(tid);
 	if (blk == OMEN_METAPAGE_BLKNO)
 		return false;
 	if (blk >= s->nblocks)
@@ -158,6 +153,14 @@ tid_in_index(OmenPageStore *s, ItemPointer tid)
 		s->recent = recent_map(s->index, s->nblocks);
 	}
 	return blk < s->nblocks;
+}
+
+/* Whether tid can name a data tuple of this index. */
+static bool
+tid_in_index(OmenPageStore *s, ItemPointer tid)
+{
+	return ItemPointerIsValid(tid) &&
+		block_in_index(s, ItemPointerGetBlockNumber(tid));
 }
 
 /*
@@ -460,7 +463,7 @@ omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
 	int			n = 0;
 
 	*next = InvalidBlockNumber;
-	if (blk == OMEN_METAPAGE_BLKNO || blk >= RelationGetNumberOfBlocks(s->index))
+	if (!block_in_index(s, blk))
 		return 0;
 	page = lock_page(s, blk);
 	if (on_segment(s, page))
