@@ -499,7 +499,7 @@ struct OmenSearch
 
 OmenSearch *
 omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
-				  OmenCand entry, int ef, bool resumable)
+				  OmenCand entry, bool entry_routing, int ef, bool resumable)
 {
 	OmenSearch *s = palloc(sizeof(OmenSearch));
 
@@ -515,9 +515,10 @@ omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
 	minheap_push(&s->heap, entry);
 	s->pending.cap = resumable ? 4 * ef : 1;
 	s->pending.c = palloc(sizeof(OmenCand) * s->pending.cap);
-	/* the entry is the first batch's first result */
+	/* the entry is the first batch's first result, unless it only routes */
 	s->pending.n = 0;
-	minheap_push(&s->pending, entry);
+	if (!entry_routing)
+		minheap_push(&s->pending, entry);
 	return s;
 }
 

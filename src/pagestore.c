@@ -440,10 +440,21 @@ OmenSearch *
 omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 						int ef, bool resumable)
 {
+	ItemPointerData tid;
+	OmenElementTuple et;
+	bool		routing = true;
+
 	omenvis_reset(s->visited);
 	omen_store_visit(s, entry.id);
-	return omen_search_begin(&omen_page_store_ops, s, query, entry, ef,
-							 resumable);
+	omen_tid_unpack(entry.id, &tid);
+	et = omen_store_element(s, &tid);
+	if (et != NULL)
+	{
+		routing = et->deleted;
+		omen_store_unlock(s);
+	}
+	return omen_search_begin(&omen_page_store_ops, s, query, entry, routing,
+							 ef, resumable);
 }
 
 /*

@@ -63,7 +63,10 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									const OmenCand *entries, int nentries,
 									int level, int ef, OmenCand *result);
 
-/* A level-0 search from entry whose visited set is this store's own. */
+/*
+ * A level-0 search from entry whose visited set is this store's own; a
+ * deleted entry routes it but is no result.
+ */
 extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 										   const float *query, OmenCand entry,
 										   int ef, bool resumable);
