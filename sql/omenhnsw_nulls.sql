@@ -55,9 +55,13 @@ SELECT qid, count(*) FROM nq_queries,
 SELECT qid, (SELECT array_agg(round((val <-> q)::numeric, 3)) FROM
 	(SELECT val FROM nq ORDER BY val <-> q LIMIT 3) s) AS dists
 FROM nq_queries ORDER BY qid;
+-- without iterative scans a real query returns its first batch, a NULL one
+-- every row
 SET omenhnsw.iterative_scan = off;
-SELECT qid, count(*) FROM nq_queries,
-	LATERAL (SELECT id FROM nq ORDER BY val <-> q) s GROUP BY qid ORDER BY qid;
+SELECT qid, q IS NULL AS null_query, count(*) = 205 AS every_row,
+	count(*) BETWEEN 40 AND 204 AS first_batch
+FROM nq_queries, LATERAL (SELECT id FROM nq ORDER BY val <-> q) s
+GROUP BY qid, q ORDER BY qid;
 RESET omenhnsw.iterative_scan;
 DROP TABLE nq, nq_queries;
 DROP FUNCTION nq_counts();
