@@ -15,17 +15,28 @@ SELECT * FROM omenhnsw_verify('n_l2');
 SELECT * FROM omenhnsw_verify('n_cos');
 SELECT id, v <-> '[0,0,0]' AS l2 FROM n ORDER BY v <-> '[0,0,0]' LIMIT 10;
 SELECT id, round((v <=> '[1,1,1]')::numeric, 4) AS cos FROM n ORDER BY v <=> '[1,1,1]' LIMIT 10;
--- a zero query under cosine returns no rows from the index
+-- a zero query under cosine has no distances: every indexed row comes back
 EXPLAIN (COSTS OFF) SELECT id FROM n ORDER BY v <=> '[0,0,0]' LIMIT 10;
 SELECT id FROM n ORDER BY v <=> '[0,0,0]' LIMIT 10;
--- a NULL query returns no rows (a sub-select keeps the planner from folding it)
+-- so does a NULL query (a sub-select keeps the planner from folding it)
 EXPLAIN (COSTS OFF) SELECT id FROM n ORDER BY v <-> (SELECT NULL::vector) LIMIT 10;
 SELECT id FROM n ORDER BY v <-> (SELECT NULL::vector) LIMIT 10;
 SELECT id FROM n ORDER BY v <=> (SELECT NULL::vector) LIMIT 10;
--- a query with other dimensions than the index is an error
+-- a query with other dimensions than the index is an error, pgvector's
+-- (the query's dimensions first), also when it is zero under cosine
+\set VERBOSITY sqlstate
+SELECT id FROM n ORDER BY v <-> '[1,2]' LIMIT 1;
+\set VERBOSITY default
 SELECT id FROM n ORDER BY v <-> '[1,2]' LIMIT 1;
 SELECT id FROM n ORDER BY v <=> '[1,2,3,4]' LIMIT 1;
+SELECT id FROM n ORDER BY v <=> '[0,0]' LIMIT 1;
 DROP TABLE n;
+-- an empty index returns no rows, whatever the query's dimensions
+CREATE TABLE ne (v vector(3));
+CREATE INDEX ne_l2 ON ne USING omenhnsw (v vector_l2_ops);
+SELECT v FROM ne ORDER BY v <-> '[1,2]' LIMIT 1;
+SELECT v FROM ne ORDER BY v <-> '[1,2,3,4,5]';
+DROP TABLE ne;
 
 -- a column without a typmod: the index takes its dimensions from the data
 CREATE TABLE nt (id int, v vector);

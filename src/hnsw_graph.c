@@ -174,7 +174,7 @@ minheap_push(OmenHeap *h, OmenCand c)
 	{
 		int			p = (i - 1) / 2;
 
-		if (h->c[p].dist <= c.dist)
+		if (omen_dist_le(h->c[p].dist, c.dist))
 			break;
 		h->c[i] = h->c[p];
 		i = p;
@@ -196,9 +196,9 @@ minheap_pop(OmenHeap *h)
 
 		if (l >= n)
 			break;
-		if (l + 1 < n && h->c[l + 1].dist < h->c[l].dist)
+		if (l + 1 < n && omen_dist_lt(h->c[l + 1].dist, h->c[l].dist))
 			l++;
-		if (last.dist <= h->c[l].dist)
+		if (omen_dist_le(last.dist, h->c[l].dist))
 			break;
 		h->c[i] = h->c[l];
 		i = l;
@@ -220,9 +220,9 @@ maxheap_sift_down(OmenCand *a, int n, OmenCand c)
 
 		if (l >= n)
 			break;
-		if (l + 1 < n && a[l + 1].dist > a[l].dist)
+		if (l + 1 < n && omen_dist_lt(a[l].dist, a[l + 1].dist))
 			l++;
-		if (c.dist >= a[l].dist)
+		if (omen_dist_le(a[l].dist, c.dist))
 			break;
 		a[i] = a[l];
 		i = l;
@@ -246,7 +246,7 @@ maxheap_offer(OmenCand *a, int *n, int ef, OmenCand c)
 	{
 		int			p = (i - 1) / 2;
 
-		if (a[p].dist >= c.dist)
+		if (omen_dist_le(c.dist, a[p].dist))
 			break;
 		a[i] = a[p];
 		i = p;
@@ -296,7 +296,7 @@ expand_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 		int			n;
 		int			k = 0;
 
-		if (nres == ef && c.dist > result[0].dist)
+		if (nres == ef && omen_dist_lt(result[0].dist, c.dist))
 		{
 			if (pending)
 				minheap_push(heap, c);
@@ -324,9 +324,8 @@ expand_impl(const OmenStoreOps *ops, omen_prefetch_fn prefetch,
 			OmenCand	nc;
 
 			nc.id = ids[i];
-			/* a NaN would break the heap order */
-			nc.dist = isnan(dists[i]) ? INFINITY : dists[i];
-			if (nres < ef || nc.dist < result[0].dist)
+			nc.dist = dists[i];
+			if (nres < ef || omen_dist_lt(nc.dist, result[0].dist))
 			{
 				minheap_push(heap, nc);
 				if (!routing[i])
@@ -423,8 +422,8 @@ select_neighbors_impl(const OmenStoreOps *ops, void *store,
 		}
 		for (int j = 0; j < npruners; j++)
 		{
-			if (ops->pair_distance(store, cands[i].id,
-								   pruners[j]) <= cands[i].dist)
+			if (omen_dist_le(ops->pair_distance(store, cands[i].id, pruners[j]),
+							 cands[i].dist))
 			{
 				good = false;
 				break;
@@ -500,7 +499,7 @@ struct OmenSearch
 
 OmenSearch *
 omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
-				  OmenCand entry, int ef, bool resumable)
+				  OmenCand entry, bool entry_routing, int ef, bool resumable)
 {
 	OmenSearch *s = palloc(sizeof(OmenSearch));
 
@@ -516,9 +515,10 @@ omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
 	minheap_push(&s->heap, entry);
 	s->pending.cap = resumable ? 4 * ef : 1;
 	s->pending.c = palloc(sizeof(OmenCand) * s->pending.cap);
-	/* the entry is the first batch's first result */
+	/* the entry is the first batch's first result, unless it only routes */
 	s->pending.n = 0;
-	minheap_push(&s->pending, entry);
+	if (!entry_routing)
+		minheap_push(&s->pending, entry);
 	return s;
 }
 
@@ -542,6 +542,16 @@ omen_search_next(OmenSearch *s, OmenCand *result)
 	if (!s->resumable)
 		s->heap.n = 0;
 	return nres;
+}
+
+int
+omen_search_drain(OmenSearch *s, OmenCand *result)
+{
+	int			n = 0;
+
+	while (s->pending.n > 0 && n < s->ef)
+		result[n++] = minheap_pop(&s->pending);
+	return n;
 }
 
 int
@@ -1011,7 +1021,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 	for (int j = 0; j < cnt; j++)
 		if (links[j] == v)
 			return -1;
-	while (pos > 0 && dists[pos - 1] > d)
+	while (pos > 0 && omen_dist_lt(d, dists[pos - 1]))
 		pos--;
 
 	memcpy(nl, links, sizeof(uint32) * pos);
@@ -1049,7 +1059,8 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 	else if (g->select != OMEN_SELECT_NEAREST)
 	{
 		for (int j = 0; j < pos && nf[pos]; j++)
-			if (nf[j] == OMEN_LINK_KEPT && mem_pair_distance(g, nl[j], v) <= d)
+			if (nf[j] == OMEN_LINK_KEPT &&
+				omen_dist_le(mem_pair_distance(g, nl[j], v), d))
 				nf[pos] = 0;
 		if (nf[pos])
 			added[nadded++] = v;
@@ -1064,7 +1075,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 			{
 				/* nl[j]'s codes, not its floats: the added ones are hot */
 				for (int a = 0; a < nadded; a++)
-					if (mem_pair_distance(g, nl[j], added[a]) <= nd[j])
+					if (omen_dist_le(mem_pair_distance(g, nl[j], added[a]), nd[j]))
 					{
 						nf[j] = 0;
 						removed = true;
@@ -1076,7 +1087,7 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 				nf[j] = OMEN_LINK_KEPT;
 				for (int k = 0; k < j && nf[j]; k++)
 					if (nf[k] == OMEN_LINK_KEPT &&
-						mem_pair_distance(g, nl[k], nl[j]) <= nd[j])
+						omen_dist_le(mem_pair_distance(g, nl[k], nl[j]), nd[j]))
 						nf[j] = 0;
 				if (nf[j])
 					added[nadded++] = nl[j];
@@ -1404,7 +1415,7 @@ omen_graph_connect_all(OmenGraph *g)
 				memmove(&flags[drop], &flags[drop + 1], sizeof(uint8) * (*count - drop));
 			}
 			pos = *count;
-			while (pos > 0 && dists[pos - 1] > res[pick].dist)
+			while (pos > 0 && omen_dist_lt(res[pick].dist, dists[pos - 1]))
 				pos--;
 			memmove(&links[pos + 1], &links[pos], sizeof(uint32) * (*count - pos));
 			memmove(&dists[pos + 1], &dists[pos], sizeof(float) * (*count - pos));

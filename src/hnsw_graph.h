@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "distance.h"
 
 /* Largest m the reloption allows; level 0 keeps up to 2m links. */
@@ -22,6 +24,9 @@
 /* Dense index in memory, packed ItemPointer on pages. */
 typedef uint64 OmenNodeId;
 
+/* No node: what a search finds when its entry point has gone. */
+#define OMEN_NO_NODE PG_UINT64_MAX
+
 /* A node and its distance to the query (smaller is closer). */
 typedef struct OmenCand
 {
@@ -30,9 +35,27 @@ typedef struct OmenCand
 } OmenCand;
 
 /*
+ * Distances are ordered as PostgreSQL orders float8: -Infinity, the finite
+ * values, Infinity, then NaN, which equals itself.  Far is not gone: an
+ * infinite or NaN distance is an ordinary value of this order.
+ */
+static inline bool
+omen_dist_lt(float a, float b)
+{
+	return a < b || (isnan(b) && !isnan(a));
+}
+
+static inline bool
+omen_dist_le(float a, float b)
+{
+	return a <= b || isnan(b);
+}
+
+/*
  * Access to the nodes of one graph.  Implementations must tolerate ids of
- * nodes that have gone (stale links seen by a scan): neighbors() returns -1
- * and distances() gives +Inf for them.
+ * nodes that have gone (stale links seen by a scan): neighbors() returns -1,
+ * distances() marks them routing (so that no search returns them) and
+ * pair_distance() gives NaN (so that they prune no candidate).
  */
 typedef struct OmenStoreOps
 {
@@ -41,8 +64,9 @@ typedef struct OmenStoreOps
 							  OmenNodeId *out, int max);
 	/*
 	 * Distances from query to each of ids[0..n-1] into out[].  A node that
-	 * may be passed through but not returned (a deleted element) gets
-	 * routing[i] = true; the caller clears routing[] first.
+	 * may be passed through but not returned (a deleted element, or one
+	 * that has gone) gets routing[i] = true; the caller clears routing[]
+	 * first.
 	 */
 	void		(*distances) (void *store, const float *query,
 							  const OmenNodeId *ids, int n, float *out,
@@ -68,16 +92,25 @@ extern int	omen_search_layer(const OmenStoreOps *ops, void *store,
  * A search of level 0 that can go on: each omen_search_next call writes the
  * next batch of up to ef results, ascending, and returns its count, 0 when
  * nothing is left.  The first batch equals omen_search_layer's result from
- * entry (already visited); a resumable search keeps everything it scored so
- * later batches continue the same beam.  The store's visited set must live
- * as long as the search, and query must too.
+ * entry (already visited), except that an entry that only routes (a deleted
+ * element: entry_routing) takes no place in it; a resumable search keeps
+ * everything it scored so later batches continue the same beam.  The
+ * store's visited set must live as long as the search, and query must too.
  */
 typedef struct OmenSearch OmenSearch;
 
 extern OmenSearch *omen_search_begin(const OmenStoreOps *ops, void *store,
 									 const float *query, OmenCand entry,
-									 int ef, bool resumable);
+									 bool entry_routing, int ef,
+									 bool resumable);
 extern int	omen_search_next(OmenSearch *s, OmenCand *result);
+
+/*
+ * The next batch of a resumable search without searching further: up to ef
+ * of the nodes it scored and has not handed out, nearest first; 0 when none
+ * is left.
+ */
+extern int	omen_search_drain(OmenSearch *s, OmenCand *result);
 
 /* How omen_select_neighbors picks links. */
 typedef enum OmenSelectMode

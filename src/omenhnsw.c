@@ -239,6 +239,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		pages;
 	double		spc_seq_page_cost;
 	OmenMetaPageData meta;
+	OmenScanSettings settings;
 	Relation	index;
 
 	/* never chosen without ORDER BY distance, even if all else is off */
@@ -254,6 +255,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
+	omen_scan_settings(&settings, false);
 
 	index = index_open(path->indexinfo->indexoid, NoLock);
 	omen_meta_read(index, &meta);
@@ -272,7 +274,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		double		per_seg = Max(tuples / segs, 2);
 
 		visited = Min(tuples,
-					  segs * (omen_ef_search * m * 1.2 + log(per_seg) / log(m) * m));
+					  segs * (settings.ef_search * m * 1.2 + log(per_seg) / log(m) * m));
 	}
 	pages = Min(visited, costs.numIndexPages);
 	if (path->indexinfo->rel->pages > 0)
@@ -290,7 +292,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * the first batches are all the work.
 	 */
 	*indexTotalCost = *indexStartupCost;
-	if (omen_iterative_scan != OMEN_ITERATIVE_OFF)
+	if (settings.iterative_scan != OMEN_ITERATIVE_OFF)
 		*indexTotalCost += tuples * 0.25 * m * visit_cost;
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;

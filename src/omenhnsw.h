@@ -35,6 +35,25 @@ typedef enum OmenIterativeScan
 extern int	omen_ef_search;
 extern int	omen_iterative_scan;
 extern int	omen_max_scan_tuples;
+extern double omen_scan_mem_multiplier;
+
+/*
+ * The scan settings in effect: the omenhnsw. ones, where one was not set
+ * pgvector's hnsw. namesake if that was (omendb.c).  With warn, a WARNING
+ * for each hnsw. value that omenhnsw cannot take (and ignores).
+ */
+typedef struct OmenScanSettings
+{
+	int			ef_search;
+	int			iterative_scan;
+	int			max_scan_tuples;
+	double		scan_mem_multiplier;
+} OmenScanSettings;
+
+extern void omen_scan_settings(OmenScanSettings *out, bool warn);
+
+/* The omenhnsw.iterative_scan value that names mode. */
+extern const char *omen_iterative_scan_name(int mode);
 
 /* omenhnsw.c */
 extern int	omen_index_metric(Relation index);

@@ -135,15 +135,16 @@ omen_store_visit(OmenPageStore *s, OmenNodeId id)
 	return !found;
 }
 
-/* Whether tid can name a data tuple of this index. */
-static bool
-tid_in_index(OmenPageStore *s, ItemPointer tid)
+uint64
+omen_store_nvisited(OmenPageStore *s)
 {
-	BlockNumber blk;
+	return s->visited->members;
+}
 
-	if (!ItemPointerIsValid(tid))
-		return false;
-	blk = ItemPointerGetBlockNumber(tid);
+/* Whether blk can be a data page of this index. */
+static bool
+block_in_index(OmenPageStore *s, BlockNumber blk)
+{
 	if (blk == OMEN_METAPAGE_BLKNO)
 		return false;
 	if (blk >= s->nblocks)
@@ -152,6 +153,14 @@ tid_in_index(OmenPageStore *s, ItemPointer tid)
 		s->recent = recent_map(s->index, s->nblocks);
 	}
 	return blk < s->nblocks;
+}
+
+/* Whether tid can name a data tuple of this index. */
+static bool
+tid_in_index(OmenPageStore *s, ItemPointer tid)
+{
+	return ItemPointerIsValid(tid) &&
+		block_in_index(s, ItemPointerGetBlockNumber(tid));
 }
 
 /*
@@ -216,31 +225,36 @@ omen_store_element(OmenPageStore *s, ItemPointer tid)
 	return et;
 }
 
-/* Distance to element id, +Inf if it is gone; *deleted says if it is. */
-static float
+/*
+ * Distance to element id into *dist, and whether it is deleted into
+ * *deleted; false, with *dist NaN, if it is gone.
+ */
+static bool
 element_distance(OmenPageStore *s, const float *query, OmenNodeId id,
-				 bool *deleted)
+				 float *dist, bool *deleted)
 {
 	ItemPointerData tid;
 	OmenElementTuple et;
-	float		d;
 
+	*dist = NAN;
 	omen_tid_unpack(id, &tid);
 	et = omen_store_element(s, &tid);
 	if (et == NULL)
-		return INFINITY;
-	d = omen_distance(s->metric, query, et->x, s->dims);
+		return false;
+	*dist = omen_distance(s->metric, query, et->x, s->dims);
 	*deleted = et->deleted;
 	omen_store_unlock(s);
-	return d;
+	return true;
 }
 
 float
 omen_store_distance(OmenPageStore *s, const float *query, OmenNodeId id)
 {
+	float		d;
 	bool		deleted;
 
-	return element_distance(s, query, id, &deleted);
+	element_distance(s, query, id, &d, &deleted);
+	return d;
 }
 
 static int
@@ -356,7 +370,9 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 						__builtin_prefetch(tup + off);
 			}
 		}
-		out[i] = element_distance(s, query, ids[i], &routing[i]);
+		/* a node that has gone is never a result */
+		if (!element_distance(s, query, ids[i], &out[i], &routing[i]))
+			routing[i] = true;
 	}
 }
 
@@ -370,7 +386,7 @@ store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 	omen_tid_unpack(a, &tid);
 	et = omen_store_element(s, &tid);
 	if (et == NULL)
-		return INFINITY;
+		return NAN;
 	memcpy(s->scratch, et->x, sizeof(float) * s->dims);
 	omen_store_unlock(s);
 	return omen_store_distance(s, s->scratch, b);
@@ -392,10 +408,15 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 {
 	OmenCand	ep;
 	OmenCand	best;
+	bool		deleted;
 
 	ep.id = omen_tid_pack(entry);
-	ep.dist = omen_store_distance(s, query, ep.id);
-	for (int l = entry_level; l > to_level && !isinf(ep.dist); l--)
+	if (!element_distance(s, query, ep.id, &ep.dist, &deleted))
+	{
+		ep.id = OMEN_NO_NODE;
+		return ep;
+	}
+	for (int l = entry_level; l > to_level; l--)
 	{
 		if (omen_store_search_level(s, query, &ep, 1, l, 1, &best) > 0)
 			ep = best;
@@ -419,10 +440,63 @@ OmenSearch *
 omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 						int ef, bool resumable)
 {
+	ItemPointerData tid;
+	OmenElementTuple et;
+	bool		routing = true;
+
 	omenvis_reset(s->visited);
 	omen_store_visit(s, entry.id);
-	return omen_search_begin(&omen_page_store_ops, s, query, entry, ef,
-							 resumable);
+	omen_tid_unpack(entry.id, &tid);
+	et = omen_store_element(s, &tid);
+	if (et != NULL)
+	{
+		routing = et->deleted;
+		omen_store_unlock(s);
+	}
+	return omen_search_begin(&omen_page_store_ops, s, query, entry, routing,
+							 ef, resumable);
+}
+
+/*
+ * The heap TIDs of the live elements on page blk of the segment being
+ * searched, in storage order, into tids[] (OMEN_PAGE_MAX_HEAPTIDS of room);
+ * returns their count.  *next is the page after blk in the segment's chain,
+ * or Invalid at its end or when blk is not the segment's (any more).  The
+ * caller holds the scan lock, so VACUUM frees no page of the segment
+ * meanwhile; blk is share-locked only while it is read.
+ */
+int
+omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
+						 BlockNumber *next)
+{
+	Page		page;
+	OffsetNumber maxoff;
+	int			n = 0;
+
+	*next = InvalidBlockNumber;
+	if (!block_in_index(s, blk))
+		return 0;
+	page = lock_page(s, blk);
+	if (on_segment(s, page))
+	{
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			OmenElementTuple et = omen_page_get_element(page, off, s->dims);
+
+			if (et == NULL || et->deleted)
+				continue;
+			for (int j = 0; j < OMEN_HEAPTIDS; j++)
+				if (ItemPointerIsValid(&et->heaptids[j]))
+				{
+					Assert(n < OMEN_PAGE_MAX_HEAPTIDS);
+					tids[n++] = et->heaptids[j];
+				}
+		}
+		*next = OmenPageGetOpaque(page)->next;
+	}
+	omen_store_unlock(s);
+	return n;
 }
 
 /* Rewrites node's links on level as ids[0..n-1].  One WAL record. */
@@ -583,7 +657,7 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 			OmenCand	c = cands[i];
 			int			j = i - 1;
 
-			while (j >= 0 && cands[j].dist > c.dist)
+			while (j >= 0 && omen_dist_lt(c.dist, cands[j].dist))
 			{
 				cands[j + 1] = cands[j];
 				j--;

@@ -37,6 +37,9 @@ extern void omen_store_init(OmenPageStore *s, Relation index,
 							const OmenMetaPageData *meta, int expected_nodes);
 extern void omen_store_release(OmenPageStore *s);
 extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
+/* Nodes visited since the visited set was last reset: all were scored. */
+extern uint64 omen_store_nvisited(OmenPageStore *s);
+/* Distance from query to element id; NaN if it has gone. */
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);
 
@@ -49,7 +52,7 @@ extern void omen_store_unlock(OmenPageStore *s);
 
 /*
  * Greedy descent from entry through the levels above to_level: the closest
- * node found there (dist is +Inf if the entry is gone).
+ * node found there (id OMEN_NO_NODE if the entry has gone).
  */
 extern OmenCand omen_store_descend(OmenPageStore *s, const float *query,
 								   ItemPointer entry, int entry_level,
@@ -60,10 +63,20 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									const OmenCand *entries, int nentries,
 									int level, int ef, OmenCand *result);
 
-/* A level-0 search from entry whose visited set is this store's own. */
+/*
+ * A level-0 search from entry whose visited set is this store's own; a
+ * deleted entry routes it but is no result.
+ */
 extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 										   const float *query, OmenCand entry,
 										   int ef, bool resumable);
+
+/* Room omen_store_page_heaptids needs: every element of a page, full. */
+#define OMEN_PAGE_MAX_HEAPTIDS \
+	(OMEN_HEAPTIDS * (OMEN_PAGE_CAPACITY / OMEN_ITEM_COST(OMEN_ELEMENT_SIZE(1))))
+
+extern int	omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk,
+									 ItemPointer tids, BlockNumber *next);
 
 extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
 							ItemPointer to, bool force);

@@ -28,6 +28,7 @@
 int			omen_ef_search = 40;
 int			omen_iterative_scan = OMEN_ITERATIVE_STRICT;
 int			omen_max_scan_tuples = 20000;
+double		omen_scan_mem_multiplier = 1;
 
 /* One element found by the search, with the heap rows it stands for. */
 typedef struct OmenScanResult
@@ -53,9 +54,11 @@ typedef struct OmenScanOpaqueData
 	bool		started;
 	bool		done;			/* gettuple returned false */
 	int			metric;
-	int			mode;			/* omenhnsw.iterative_scan */
+	OmenScanSettings settings;
+	int			mode;			/* settings.iterative_scan */
 	int			ef;
-	double		bound;			/* smallest OMEN_BOUND_STRATEGY key */
+	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
+	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;
 	OmenCand   *work;			/* [ef] */
 	OmenSegmentScan *segs;
@@ -63,7 +66,20 @@ typedef struct OmenScanOpaqueData
 	OmenScanResult *cur;		/* the result being handed out */
 	int			tidpos;			/* its next heap TID */
 	float		last;			/* distance of the last result handed out */
-	int64		returned;		/* heap TIDs handed out */
+
+	/*
+	 * A query with no distances (NULL, or zero under cosine) walks every
+	 * segment's pages in storage order instead, a page of rows at a time.
+	 */
+	bool		walk;
+	bool		walknull;		/* the distances are NULL, else NaN */
+	OmenDirectory dir;
+	OmenPageStore walkstore;
+	int			walkseg;		/* index in dir of the segment being walked */
+	BlockNumber walkblk;		/* its next page, Invalid at its end */
+	ItemPointerData *walktids;	/* [OMEN_PAGE_MAX_HEAPTIDS] */
+	int			nwalktids;
+	int			walkpos;
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -83,42 +99,45 @@ operator_distance(int metric, float dist)
 	}
 }
 
-/* Whether an iterative scan has handed out omenhnsw.max_scan_tuples TIDs. */
+/*
+ * Whether an iterative scan may search further, past the nodes it scored
+ * already: until it has scored omenhnsw.max_scan_tuples nodes (over all
+ * segments, as pgvector counts the elements it visits) or its memory
+ * reaches omenhnsw.scan_mem_multiplier times work_mem.  Past that it hands
+ * out what it scored and stops.
+ */
 static bool
-at_tuple_cap(OmenScanOpaque so)
+may_expand(OmenScanOpaque so)
 {
-	return so->mode != OMEN_ITERATIVE_OFF &&
-		so->returned >= omen_max_scan_tuples;
-}
+	uint64		scored = 0;
 
-/* Whether the scan may search further than the first batches. */
-static bool
-may_iterate(OmenScanOpaque so)
-{
-	return so->mode != OMEN_ITERATIVE_OFF && !at_tuple_cap(so) &&
-		MemoryContextMemAllocated(so->ctx, true) <= (Size) work_mem * 1024;
+	if (so->mode == OMEN_ITERATIVE_OFF)
+		return false;
+	for (int i = 0; i < so->nsegs; i++)
+		scored += omen_store_nvisited(&so->segs[i].store);
+	return scored < (uint64) so->settings.max_scan_tuples &&
+		(double) MemoryContextMemAllocated(so->ctx, true) <=
+		(double) work_mem * 1024.0 * so->settings.scan_mem_multiplier;
 }
 
 /*
  * Replaces the segment's batch with the search's next one, keeping the
- * elements that still have live heap rows.  The caller holds the scan lock.
+ * elements that still have live heap rows: searching further when expand,
+ * else from the nodes scored already.  The caller holds the scan lock.
  */
 static void
-next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
+next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 {
 	seg->nbatch = 0;
 	seg->pos = 0;
-	for (bool first = true; seg->search != NULL && seg->nbatch == 0; first = false)
+	while (seg->search != NULL && seg->nbatch == 0)
 	{
 		int			n;
 
-		/* a batch whose rows all went: the next one is iterating too */
-		if (!first && !may_iterate(so))
-		{
-			seg->search = NULL;
-			break;
-		}
-		n = omen_search_next(seg->search, so->work);
+		if (expand)
+			n = omen_search_next(seg->search, so->work);
+		else
+			n = omen_search_drain(seg->search, so->work);
 
 		if (n == 0 || so->mode == OMEN_ITERATIVE_OFF)
 			seg->search = NULL;
@@ -146,15 +165,63 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg)
 				seg->nbatch++;
 			}
 		}
+		/* a batch whose rows all went: the next one is iterating */
+		expand = may_expand(so);
 	}
 	/* hold no pin while the executor works on the rows */
 	omen_store_release(&seg->store);
 }
 
 /*
- * Starts the search of every segment and fetches its first batch.  The
- * segments are fixed here; a later batch may reach nodes inserted since,
- * whose rows the scan's MVCC snapshot does not see.
+ * Starts the search of every segment in so->dir and fetches its first
+ * batch.  The caller holds the scan lock.
+ */
+static void
+start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
+{
+	OmenDirectory *dir = &so->dir;
+
+	so->work = palloc(sizeof(OmenCand) * so->ef);
+	so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir->nsegs, 1));
+	for (int i = 0; i < dir->nsegs; i++)
+	{
+		OmenSegmentScan *seg = &so->segs[i];
+		OmenCand	ep;
+
+		CHECK_FOR_INTERRUPTS();
+		omen_store_init(&seg->store, index, meta, so->ef * meta->m * 4);
+		so->nsegs = i + 1;
+		seg->store.segno = dir->segs[i].segno;
+		seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
+		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
+								dir->segs[i].entry_level, 0);
+		if (ep.id == OMEN_NO_NODE)
+		{
+			omen_store_release(&seg->store);
+			continue;
+		}
+		seg->search = omen_store_search_begin(&seg->store, so->query, ep,
+											  so->ef,
+											  so->mode != OMEN_ITERATIVE_OFF);
+		next_batch(so, seg, true);
+	}
+}
+
+/* Whether any segment of dir has an entry point, i.e. any element. */
+static bool
+has_entry(const OmenDirectory *dir)
+{
+	for (int i = 0; i < dir->nsegs; i++)
+		if (ItemPointerIsValid(&dir->segs[i].entry))
+			return true;
+	return false;
+}
+
+/*
+ * Starts the search of every segment and fetches its first batch, or
+ * prepares the walk of a query with no distances.  The segments are fixed
+ * here; a later batch may reach nodes inserted since, whose rows the scan's
+ * MVCC snapshot does not see.
  */
 static void
 start_scan(IndexScanDesc scan)
@@ -162,20 +229,22 @@ start_scan(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	OmenMetaPageData meta;
-	OmenDirectory dir;
-	Vector	   *v;
+	Vector	   *v = NULL;
 
-	so->mode = omen_iterative_scan;
-	so->ef = omen_ef_search;
+	omen_scan_settings(&so->settings, true);
+	so->mode = so->settings.iterative_scan;
+	so->ef = so->settings.ef_search;
 	if (scan->numberOfOrderBys == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("an omenhnsw index can only be scanned in distance order")));
-	if ((scan->orderByData[0].sk_flags & SK_ISNULL) || so->bound == -INFINITY)
+	if (so->nullbound)
 		return;
 
 	/* detoast before the lock is taken */
-	v = DatumGetVector(scan->orderByData[0].sk_argument);
+	so->walknull = (scan->orderByData[0].sk_flags & SK_ISNULL) != 0;
+	if (!so->walknull)
+		v = DatumGetVector(scan->orderByData[0].sk_argument);
 
 	/* VACUUM frees a retired segment's pages only after searches drain */
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
@@ -183,36 +252,66 @@ start_scan(IndexScanDesc scan)
 	so->metric = meta.metric;
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
 
-	/* no dimension yet: nothing was ever indexed; zero under cosine: none */
-	if (meta.dims > 0 && omen_prepare_vector(v, meta.metric, meta.dims, so->query))
-	{
-		omen_directory_read(index, &meta, &dir);
-		so->work = palloc(sizeof(OmenCand) * so->ef);
-		so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir.nsegs, 1));
-		so->nsegs = dir.nsegs;
-		for (int i = 0; i < dir.nsegs; i++)
-		{
-			OmenSegmentScan *seg = &so->segs[i];
-			OmenCand	ep;
+	/* no dimension yet: nothing was ever indexed */
+	if (meta.dims > 0)
+		omen_directory_read(index, &meta, &so->dir);
 
-			CHECK_FOR_INTERRUPTS();
-			omen_store_init(&seg->store, index, &meta, so->ef * meta.m * 4);
-			seg->store.segno = dir.segs[i].segno;
-			seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
-			ep = omen_store_descend(&seg->store, so->query, &dir.segs[i].entry,
-									dir.segs[i].entry_level, 0);
-			if (isinf(ep.dist))
-			{
-				omen_store_release(&seg->store);
-				continue;
-			}
-			seg->search = omen_store_search_begin(&seg->store, so->query, ep,
-												  so->ef,
-												  so->mode != OMEN_ITERATIVE_OFF);
-			next_batch(so, seg);
+	/* an empty index returns no rows, whatever the query */
+	if (has_entry(&so->dir))
+	{
+		if (v != NULL && v->dim != (int) meta.dims)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d",
+							v->dim, meta.dims)));
+		/* zero under cosine: no direction, so no distances either */
+		so->walk = v == NULL ||
+			!omen_prepare_vector(v, meta.metric, meta.dims, so->query);
+		if (so->walk)
+		{
+			omen_store_init(&so->walkstore, index, &meta, 0);
+			so->walktids = palloc(sizeof(ItemPointerData) * OMEN_PAGE_MAX_HEAPTIDS);
+			so->walkseg = -1;
+			so->walkblk = InvalidBlockNumber;
 		}
+		else
+			start_search(so, index, &meta);
 	}
 	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
+}
+
+/*
+ * The next heap TID of a walk, false at its end.  Reads a page at a time
+ * under the scan lock and holds no lock or pin while the executor works.
+ */
+static bool
+walk_next(IndexScanDesc scan, ItemPointer tid)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	while (so->walkpos == so->nwalktids)
+	{
+		OmenSegmentDesc *seg;
+
+		if (!BlockNumberIsValid(so->walkblk))
+		{
+			if (++so->walkseg >= so->dir.nsegs)
+				return false;
+			seg = &so->dir.segs[so->walkseg];
+			so->walkstore.segno = seg->segno;
+			so->walkblk = seg->first_blk;
+			continue;
+		}
+		CHECK_FOR_INTERRUPTS();
+		LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+		so->nwalktids = omen_store_page_heaptids(&so->walkstore, so->walkblk,
+												 so->walktids, &so->walkblk);
+		UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+		omen_store_release(&so->walkstore);
+		so->walkpos = 0;
+	}
+	*tid = so->walktids[so->walkpos++];
+	return true;
 }
 
 /*
@@ -237,18 +336,14 @@ next_result(IndexScanDesc scan)
 
 			if (seg->pos == seg->nbatch && seg->search != NULL)
 			{
-				if (may_iterate(so))
-				{
-					LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
-					next_batch(so, seg);
-					UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
-				}
-				else
-					seg->search = NULL;
+				LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+				next_batch(so, seg, may_expand(so));
+				UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 			}
 			if (seg->pos < seg->nbatch &&
 				(best == NULL ||
-				 seg->batch[seg->pos].dist < best->batch[best->pos].dist))
+				 omen_dist_lt(seg->batch[seg->pos].dist,
+							  best->batch[best->pos].dist)))
 				best = seg;
 		}
 		if (best == NULL)
@@ -261,7 +356,7 @@ next_result(IndexScanDesc scan)
 		 * unless a whole batch lies past the bound (its first row does: batches
 		 * are ascending).
 		 */
-		if (operator_distance(so->metric, r->dist) > so->bound)
+		if (float8_gt(operator_distance(so->metric, r->dist), so->bound))
 		{
 			if (so->mode == OMEN_ITERATIVE_STRICT)
 				return NULL;
@@ -270,7 +365,7 @@ next_result(IndexScanDesc scan)
 			best->pos = best->nbatch;
 			continue;
 		}
-		if (so->mode == OMEN_ITERATIVE_STRICT && r->dist < so->last)
+		if (so->mode == OMEN_ITERATIVE_STRICT && omen_dist_lt(r->dist, so->last))
 			continue;
 		so->last = r->dist;
 		return r;
@@ -301,12 +396,16 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	MemoryContextReset(so->ctx);
 	so->started = false;
 	so->done = false;
-	so->bound = INFINITY;
+	so->bound = get_float8_nan();
+	so->nullbound = false;
 	so->nsegs = 0;
+	so->dir.nsegs = 0;
 	so->cur = NULL;
 	so->tidpos = 0;
 	so->last = -INFINITY;
-	so->returned = 0;
+	so->walk = false;
+	so->nwalktids = 0;
+	so->walkpos = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -315,10 +414,10 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	/*
-	 * The smallest bound.  A NULL one matches no row; NaN, which sorts above
-	 * every number, bounds nothing.  The filter compares the executor's
-	 * exact distance, which may differ from ours in the last bits (cosine
-	 * searches normalized copies), hence the slack.
+	 * The smallest bound, in float8 order (NaN, above every number, bounds
+	 * nothing).  A NULL one matches no row.  The filter compares the
+	 * executor's exact distance, which may differ from ours in the last bits
+	 * (cosine searches normalized copies), hence the slack.
 	 */
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
@@ -329,12 +428,14 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 			continue;
 		if (key->sk_flags & SK_ISNULL)
 		{
-			so->bound = -INFINITY;
+			so->nullbound = true;
 			continue;
 		}
 		r = DatumGetFloat8(key->sk_argument);
-		if (!isnan(r))
-			so->bound = Min(so->bound, r + 1e-6 * Max(1.0, fabs(r)));
+		if (isfinite(r))
+			r += 1e-6 * Max(1.0, fabs(r));
+		if (float8_lt(r, so->bound))
+			so->bound = r;
 	}
 }
 
@@ -358,13 +459,21 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->started = true;
 	}
 
-	while (!so->done)
+	while (so->walk && !so->done)
+	{
+		if (!walk_next(scan, &scan->xs_heaptid))
+			break;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		scan->xs_orderbyvals[0] = Float8GetDatum(get_float8_nan());
+		scan->xs_orderbynulls[0] = so->walknull;
+		MemoryContextSwitchTo(old);
+		return true;
+	}
+	while (!so->walk && !so->done)
 	{
 		if (so->cur != NULL && so->tidpos < so->cur->ntids)
 		{
-			if (at_tuple_cap(so))
-				break;
-			so->returned++;
 			scan->xs_heaptid = so->cur->heaptids[so->tidpos++];
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;

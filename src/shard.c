@@ -337,7 +337,11 @@ static void
 carry_settings(PlannerInfo *root, RelOptInfo *rel)
 {
 	EquivalenceClass *ec = linitial_node(PathKey, root->query_pathkeys)->pk_eclass;
+	OmenScanSettings settings;
 	ListCell   *lc;
+
+	/* what a local scan would use, pgvector's hnsw.* settings included */
+	omen_scan_settings(&settings, false);
 
 	foreach(lc, ec->ec_members)
 	{
@@ -367,12 +371,11 @@ carry_settings(PlannerInfo *root, RelOptInfo *rel)
 		if (!OidIsValid(wrapper))
 			return;
 
-		args = list_make4(arg, int4_const(omen_ef_search),
+		args = list_make4(arg, int4_const(settings.ef_search),
 						  makeConst(TEXTOID, -1, InvalidOid, -1,
-									CStringGetTextDatum(GetConfigOption("omenhnsw.iterative_scan",
-																		false, false)),
+									CStringGetTextDatum(omen_iterative_scan_name(settings.iterative_scan)),
 									false, false),
-						  int4_const(omen_max_scan_tuples));
+						  int4_const(settings.max_scan_tuples));
 		dist = copyObject(dist);
 		list_nth_cell(dist->args, q)->ptr_value =
 			makeFuncExpr(wrapper, exprType((Node *) arg), args,

@@ -1,0 +1,151 @@
+-- Infinite distances are ordinary values of the order, not "gone" nodes: an
+-- index scan returns every row, ordered as PostgreSQL orders float8
+-- (-Infinity, finite values, Infinity), after builds and after inserts, for
+-- all four operators, with and without iterative scans.  omenhnsw_verify
+-- finds every element reachable.
+SET enable_seqscan = off;
+
+-- whether the index returns, for query q, the k nearest distances (all rows
+-- when k is NULL) in the exact order; ties may come in any order
+CREATE FUNCTION inf_check(tab regclass, op text, q vector, k int DEFAULT NULL)
+RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE
+	got float8[];
+	want float8[];
+BEGIN
+	EXECUTE format('SELECT array_agg(d) FROM (SELECT v %s $1 AS d FROM %s ORDER BY v %s $1 LIMIT $2) s',
+				   op, tab, op) INTO got USING q, k;
+	SET LOCAL enable_indexscan = off;
+	SET LOCAL enable_seqscan = on;
+	EXECUTE format('SELECT array_agg(d ORDER BY d) FROM (SELECT v %s $1 AS d FROM %s WHERE v IS NOT NULL) s',
+				   op, tab) INTO want USING q;
+	IF op = '<=>' THEN
+		-- zero vectors are not in a cosine index
+		EXECUTE format('SELECT array_agg(d ORDER BY d) FROM (SELECT v %s $1 AS d FROM %s WHERE v IS NOT NULL AND vector_norm(v) > 0) s',
+					   op, tab) INTO want USING q;
+	END IF;
+	IF k IS NOT NULL THEN
+		want := want[1:k];
+	END IF;
+	IF got IS DISTINCT FROM want THEN
+		RAISE NOTICE '% % %: got %, want %', tab, op, q, got, want;
+	END IF;
+	RETURN got IS NOT DISTINCT FROM want;
+END
+$$;
+
+-- issue 18's table: every row but one is at an infinite L2 distance
+CREATE TABLE inf1 (id int, v vector(1));
+INSERT INTO inf1 SELECT i, ARRAY[i]::vector FROM generate_series(1, 20) i;
+INSERT INTO inf1 VALUES (100, '[1e20]');
+CREATE INDEX inf1_l2 ON inf1 USING omenhnsw (v vector_l2_ops);
+SELECT id, v <-> '[1e20]' AS d FROM inf1 ORDER BY v <-> '[1e20]' LIMIT 1;
+SELECT count(*) FROM (SELECT id FROM inf1 ORDER BY v <-> '[1e20]' LIMIT 5) s;
+SELECT inf_check('inf1', '<->', '[1e20]'), inf_check('inf1', '<->', '[1e20]', 5),
+	inf_check('inf1', '<->', '[3]', 5);
+SELECT * FROM omenhnsw_verify('inf1_l2');
+
+-- distances that overflow float4 under L1 and L2, finite ones among them
+CREATE TABLE inf2 (id int, v vector(2));
+INSERT INTO inf2 VALUES (1, '[3e38,0]'), (2, '[-3e38,1]'), (3, '[2e38,2e38]'),
+	(4, '[0,0]'), (5, '[1,1]');
+CREATE INDEX inf2_l1 ON inf2 USING omenhnsw (v vector_l1_ops);
+CREATE INDEX inf2_l2 ON inf2 USING omenhnsw (v vector_l2_ops);
+SELECT v <+> '[-3e38,0]' AS d FROM inf2 ORDER BY v <+> '[-3e38,0]' LIMIT 3;
+SELECT inf_check('inf2', '<+>', '[-3e38,0]'), inf_check('inf2', '<->', '[-3e38,0]'),
+	inf_check('inf2', '<+>', '[3e38,3e38]', 2), inf_check('inf2', '<->', '[1,0]', 3);
+
+-- inner products that overflow to -Infinity and +Infinity
+CREATE TABLE inf3 (id int, v vector(1));
+INSERT INTO inf3 VALUES (1, '[1e30]'), (2, '[2e30]'), (3, '[-1e30]'), (4, '[1]'), (5, '[0]');
+CREATE INDEX inf3_ip ON inf3 USING omenhnsw (v vector_ip_ops);
+SELECT v <#> '[1e30]' AS d FROM inf3 ORDER BY v <#> '[1e30]';
+SELECT inf_check('inf3', '<#>', '[1e30]'), inf_check('inf3', '<#>', '[-1e30]'),
+	inf_check('inf3', '<#>', '[1e30]', 1);
+-- a bound of -Infinity keeps the rows at -Infinity
+SELECT id FROM inf3 WHERE v <#> '[1e30]' <= '-Infinity' ORDER BY v <#> '[1e30]', id;
+
+-- a larger table for all four operators: ordinary rows and rows whose
+-- distances overflow, built, then grown by inserts of both kinds
+CREATE TABLE inf4 (id int, v vector(2));
+INSERT INTO inf4 SELECT i, ARRAY[(i * 37) % 23 - 11, (i * 11) % 17 - 8]
+	FROM generate_series(1, 150) i;
+INSERT INTO inf4 SELECT 1000 + i,
+	ARRAY[(CASE i % 4 WHEN 0 THEN 3e38 WHEN 1 THEN -3e38 WHEN 2 THEN 2e38 ELSE 1e20 END)
+		  * (1 + (i % 7) * 0.01),
+		  (CASE i % 3 WHEN 0 THEN 3e38 WHEN 1 THEN -2e38 ELSE i % 5 END)]
+	FROM generate_series(1, 81) i;
+CREATE INDEX inf4_l2 ON inf4 USING omenhnsw (v vector_l2_ops);
+CREATE INDEX inf4_ip ON inf4 USING omenhnsw (v vector_ip_ops);
+CREATE INDEX inf4_cos ON inf4 USING omenhnsw (v vector_cosine_ops);
+CREATE INDEX inf4_l1 ON inf4 USING omenhnsw (v vector_l1_ops);
+SELECT i AS index, omenhnsw_verify(i) AS problem
+FROM unnest(ARRAY['inf4_l2', 'inf4_ip', 'inf4_cos', 'inf4_l1']::regclass[]) i;
+CREATE TABLE inf_queries (q vector(2));
+INSERT INTO inf_queries VALUES ('[0,0]'), ('[3e38,3e38]'), ('[-3e38,1]'), ('[1e20,1]'), ('[5,-2]');
+-- (cosine searches normalized copies of the vectors, while <=> computes in
+-- float4 and gives NaN where a norm overflows, as in pgvector: here only
+-- its row counts are checked)
+CREATE FUNCTION inf_check_all(k int) RETURNS TABLE (op text, ok bigint, total bigint)
+LANGUAGE sql AS $$
+	SELECT op, count(*) FILTER (WHERE inf_check('inf4', op, q, k)), count(*)
+	FROM inf_queries, unnest(ARRAY['<->', '<#>', '<+>']) op
+	GROUP BY op ORDER BY op
+$$;
+-- every row, exactly ordered, when the search is exhaustive
+SET omenhnsw.ef_search = 1000;
+SELECT * FROM inf_check_all(NULL);
+RESET omenhnsw.ef_search;
+-- the nearest 10 at the default ef_search
+SELECT * FROM inf_check_all(10);
+
+INSERT INTO inf4 SELECT 2000 + i,
+	ARRAY[(CASE i % 4 WHEN 0 THEN 3e38 WHEN 1 THEN -3e38 WHEN 2 THEN 2e38 ELSE 1e20 END)
+		  * (1 + (i % 7) * 0.01),
+		  (CASE i % 3 WHEN 0 THEN -3e38 WHEN 1 THEN 2e38 ELSE i % 5 END)]
+	FROM generate_series(1, 81) i;
+INSERT INTO inf4 SELECT 3000 + i, ARRAY[(i * 13) % 19 - 9, (i * 7) % 29 - 14]
+	FROM generate_series(1, 50) i;
+SELECT i AS index, omenhnsw_verify(i) AS problem
+FROM unnest(ARRAY['inf4_l2', 'inf4_ip', 'inf4_cos', 'inf4_l1']::regclass[]) i;
+SET omenhnsw.ef_search = 1000;
+SELECT * FROM inf_check_all(NULL);
+RESET omenhnsw.ef_search;
+SELECT * FROM inf_check_all(10);
+
+-- iterative scans go on through the rows at infinite distances, batch
+-- after batch: relaxed order returns every row; strict order returns its
+-- rows in order
+CREATE FUNCTION inf_scan(op text, q vector, OUT n bigint, OUT sorted bool)
+LANGUAGE plpgsql AS $$
+DECLARE
+	got float8[];
+BEGIN
+	EXECUTE format('SELECT array_agg(d) FROM (SELECT v %s $1 AS d FROM inf4 ORDER BY v %s $1) s',
+				   op, op) INTO got USING q;
+	n := cardinality(got);
+	sorted := got = (SELECT array_agg(d ORDER BY d) FROM unnest(got) d);
+END
+$$;
+SET omenhnsw.ef_search = 10;
+SET omenhnsw.iterative_scan = relaxed_order;
+SELECT op, bool_and((inf_scan(op, q)).n = (SELECT count(*) FROM inf4
+		WHERE op <> '<=>' OR vector_norm(v) > 0)) AS every_row
+FROM inf_queries, unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op GROUP BY op ORDER BY op;
+SET omenhnsw.iterative_scan = strict_order;
+SELECT op, bool_and((inf_scan(op, q)).sorted) AS sorted,
+	bool_and((inf_scan(op, q)).n >= 100) AS at_least_100
+FROM inf_queries, unnest(ARRAY['<->', '<#>', '<+>']) op GROUP BY op ORDER BY op;
+SET omenhnsw.iterative_scan = off;
+SELECT q, (SELECT count(*) FROM (SELECT id FROM inf4 ORDER BY v <-> q) s) > 0 AS l2,
+	(SELECT count(*) FROM (SELECT id FROM inf4 ORDER BY v <#> q) s) > 0 AS ip,
+	(SELECT count(*) FROM (SELECT id FROM inf4 ORDER BY v <=> q) s) > 0 AS cos,
+	(SELECT count(*) FROM (SELECT id FROM inf4 ORDER BY v <+> q) s) > 0 AS l1
+FROM inf_queries ORDER BY q;
+RESET omenhnsw.iterative_scan;
+RESET omenhnsw.ef_search;
+
+DROP TABLE inf1, inf2, inf3, inf4, inf_queries;
+DROP FUNCTION inf_check_all(int);
+DROP FUNCTION inf_scan(text, vector);
+DROP FUNCTION inf_check(regclass, text, vector, int);
