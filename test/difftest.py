@@ -358,6 +358,11 @@ def rand_elem(rng, style="mixed"):
         return float(rng.randint(-3, 3))
     if style == "small":
         return f32(rng.uniform(-16, 16))
+    if style == "huge":
+        # near float4's limits, where sums and products overflow or underflow
+        return f32(rng.choice([1, -1]) * 10 ** rng.choice([rng.uniform(15, 38.53),
+                                                           rng.uniform(-45, -15),
+                                                           rng.uniform(-2, 2)]))
     r = rng.random()
     if r < 0.45:
         return float(rng.randint(-5, 5))
@@ -590,7 +595,7 @@ def rand_operand(rng, dim):
         return "NULL::vector"
     if r < 0.12:
         dim = rng.choice([1, 2, 3, 4, 5])
-    style = rng.choice(["mixed", "ints", "small"])
+    style = rng.choice(["mixed", "ints", "small", "huge"])
     return vec_lit(rand_vec(rng, dim, style)) + "::vector"
 
 
@@ -945,6 +950,11 @@ class Tester:
 
     @staticmethod
     def fmt_outcome(o):
+        return re.sub(r"[\x00-\x08\x0b-\x1f]", lambda m: "\\x%02x" % ord(m.group()),
+                      Tester._fmt_outcome(o))
+
+    @staticmethod
+    def _fmt_outcome(o):
         if o[0] == "ok":
             rows = o[1]
             if len(rows) == 1 and len(rows[0]) == 1:
@@ -990,7 +1000,8 @@ class Tester:
             # a variant without some feature that shows no difference names the cause
             for cause, without, named in case.variants:
                 res2, _ = self.run_case(without)
-                if not self.compare(without, res2):
+                d2 = self.compare(without, res2)
+                if not d2 or d2[0][0][1:] != diffs[0][0][1:]:
                     case = named
                     diffs = self.compare(case, res)
                     break
@@ -1160,6 +1171,8 @@ def query_class(ic, q, full):
     if any(odd(x) for x in vals) or any(r[1] is not None and not math.isfinite(float(r[1]))
                                         for r in full):
         return "extreme values"
+    if ic.deletes:
+        return "after DELETE"
     if q["mst"]:
         return "max_scan_tuples"
     if q["filter"]:
@@ -1294,7 +1307,9 @@ def run_index_case(tester, ic):
                               where + "\n  recall omendb %.2f, pgvector %.2f" % (rec_o, rec_p) + both, qi))
         elif cnt_o < cnt_p:
             flags.append(((tag, "fewer rows than pgvector",
-                           "max_scan_tuples set" if q["mst"] else "", ""),
+                           "max_scan_tuples set" if q["mst"] else
+                           "iterative_scan off, pgvector returned more than ef_search rows"
+                           if q["mode"] == "off" and cnt_p > q["ef"] else "", ""),
                           where + both, qi))
         if ic.variant != "normal" and qclass in ("NULL query", "zero query under cosine",
                                                    "extreme values"):
@@ -1443,7 +1458,7 @@ def report(tester, args, confirmed, unconfirmed, quality, elapsed):
                 key[0] if key[0] != "CRASH" else key[2], what, desc, count, "" if count == 1 else "s"))
             if sub:
                 L.append("")
-                L.append("by operator class: " + ", ".join("%s %d" % kv for kv in sorted(sub.items())))
+                L.append("by kind: " + ", ".join("%s %d" % kv for kv in sorted(sub.items())))
             L.append("")
             L.append("```sql")
             L.append(case.text())
