@@ -644,7 +644,7 @@ def gen_aggregate(rng):
             rows.append("(NULL)")
         else:
             d = dim if rng.random() < 0.92 else rng.choice([1, 2, 4])
-            rows.append("(%s::vector)" % vec_lit(rand_vec(rng, d, rng.choice(["mixed", "small", "ints"]))))
+            rows.append("(%s::vector)" % vec_lit(rand_vec(rng, d, rng.choice(["mixed", "small", "ints", "huge"]))))
     src = "(VALUES %s) s(v)" % ", ".join(rows) if rows else "(SELECT NULL::vector WHERE false) s(v)"
     agg = rng.choice(["sum", "avg", "avg", "sum"])
     return Case("aggregate: " + agg, ["SELECT %s(v) FROM %s" % (agg, src)], tol=1e-6)
@@ -772,6 +772,42 @@ def gen_index_ddl(rng):
                 group="index DDL")
 
 
+def gen_assign(rng):
+    """Values stored in a column with dimensions: INSERT, UPDATE, COPY."""
+    dim = rng.choice([1, 2, 3])
+    v = rand_vec(rng, rng.choice([dim, dim, dim - 1 if dim > 1 else 2, dim + 1]), "small")
+    how = rng.choice(["insert", "update", "copy", "array"])
+    stmts = ["CREATE TEMP TABLE asg (id int, v vector(%d))" % dim]
+    copy_data = None
+    if how == "insert":
+        stmts.append("INSERT INTO asg VALUES (1, %s)" % vec_lit(v))
+    elif how == "update":
+        stmts += ["INSERT INTO asg VALUES (1, NULL)", "UPDATE asg SET v = %s" % vec_lit(v)]
+    elif how == "copy":
+        stmts.append("COPY asg FROM STDIN")
+        copy_data = "1\t%s\n" % vec_text(v)
+    else:
+        stmts.append("INSERT INTO asg VALUES (1, ARRAY[%s])" % ",".join(fmt32(x) for x in v))
+    stmts.append("SELECT v FROM asg")
+    return Case("stored value: " + how, stmts, copy_data=copy_data,
+                cleanup=["DROP TABLE IF EXISTS asg"], group="stored value")
+
+
+def gen_order(rng):
+    """Comparison operators and vector_cmp on pairs that share prefixes, and NULLs."""
+    base = [float(rng.choice([-1, 0, 1, 2])) for _ in range(rng.randint(1, 4))]
+    a = list(base)
+    b = list(base[:rng.randint(0, len(base))]) + [float(rng.choice([-1, 0, 1])) for _ in range(rng.randint(0, 2))]
+    if not b:
+        b = [0.0]
+    if rng.random() < 0.3:
+        b = [-0.0 if x == 0 else x for x in b]
+    op = rng.choice(["<", "<=", "=", "<>", ">=", ">"])
+    if rng.random() < 0.3:
+        return Case("comparison: vector_cmp", ["SELECT vector_cmp(%s::vector, %s::vector)" % (vec_lit(a), vec_lit(b))])
+    return Case("comparison: " + op, ["SELECT %s::vector %s %s::vector" % (vec_lit(a), op, vec_lit(b))])
+
+
 GENERATORS = [
     (gen_text_input, 18),
     (gen_long_input, 1),
@@ -786,6 +822,8 @@ GENERATORS = [
     (gen_setting, 4),
     (gen_setting_migration, 1),
     (gen_index_ddl, 4),
+    (gen_assign, 3),
+    (gen_order, 4),
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -1057,7 +1095,13 @@ class IndexCase:
         self.deletes = []
         if rng.random() < 0.3 and n >= 3:
             self.deletes = sorted(rng.sample([i for i, _ in rows], rng.randint(1, n // 2)))
-        self.vacuum = bool(self.deletes) and rng.random() < 0.8
+        self.updates = []
+        if rng.random() < 0.15:
+            alive = [i for i, _ in rows if i not in self.deletes]
+            for i in rng.sample(alive, min(len(alive), rng.randint(1, 4))):
+                self.updates.append((i, None if rng.random() < 0.1 else rand_vec(rng, self.dim, "small")))
+        self.vacuum = bool(self.deletes or self.updates) and rng.random() < 0.8
+        self.reindex = rng.random() < 0.05
         self.queries = []
         for _ in range(rng.randint(2, 5)):
             self.queries.append(self.rand_query(rng, n))
@@ -1104,9 +1148,19 @@ class IndexCase:
         ins(self.rows[self.build_at:])
         if self.deletes:
             s.append("DELETE FROM %s WHERE id IN (%s)" % (t, ",".join(map(str, self.deletes))))
+        for i, v in self.updates:
+            s.append("UPDATE %s SET v = %s WHERE id = %d" % (t, vec_lit(v) if v else "NULL", i))
         if self.vacuum:
             s.append("VACUUM %s" % t)
+        if self.reindex:
+            s.append("REINDEX INDEX %s_i" % t)
         return s
+
+    def final_rows(self):
+        """id -> vector after the updates (deleted rows included)."""
+        d = dict(self.rows)
+        d.update(dict(self.updates))
+        return d
 
     def query_sql(self, t, q, param=None):
         """The query; with param ("$1"), the query vector is that parameter."""
@@ -1165,7 +1219,7 @@ def index_rows_wanted(ic, q, exact):
     """The rows an index scan may return, nearest first: the live rows that pass the filter
     and that the index holds (not NULL; under cosine, no zero vectors), from the exact answer
     without LIMIT (id, distance)."""
-    vec = dict(ic.rows)
+    vec = ic.final_rows()
     dels = set(ic.deletes)
     out = []
     for rid, d in exact:
@@ -1189,12 +1243,12 @@ def query_class(ic, q, full):
 
     def odd(x):
         return x != 0 and (abs(x) > 1e15 or abs(x) < 1e-15)
-    vals = [x for _, v in ic.rows if v is not None for x in v] + qv
+    vals = [x for v in ic.final_rows().values() if v is not None for x in v] + qv
     if any(odd(x) for x in vals) or any(r[1] is not None and not math.isfinite(float(r[1]))
                                         for r in full):
         return "extreme values"
-    if ic.deletes:
-        return "after DELETE"
+    if ic.deletes or ic.updates:
+        return "after DELETE or UPDATE"
     if q["mst"]:
         return "max_scan_tuples"
     if q["filter"] and q["filter"].startswith("v "):
@@ -1268,7 +1322,7 @@ def run_index_case(tester, ic):
         flags.append((("index: omenhnsw_verify", "omendb only", sig(msgs[0]), ""),
                       "SELECT * FROM omenhnsw_verify('t_i') after the setup:\n  %s"
                       % "\n  ".join(msgs[:5]), -1))
-    n_total = len(ic.rows)
+    n_total = len(ic.rows) + len(ic.updates)
     for qi, q in enumerate(ic.queries):
         (plan_o, got_o, ex_o), (plan_p, got_p, ex_p) = o["queries"][qi], p["queries"][qi]
         where = "query: ef_search %d, iterative_scan %s%s, LIMIT %d" % (
@@ -1381,7 +1435,8 @@ def index_subset(ic, keep, qi):
     c.rows = [r for r in ic.rows if r[0] in keep]
     c.build_at = sum(1 for i, _ in c.rows if pos[i] < ic.build_at)
     c.deletes = [i for i in ic.deletes if i in keep]
-    c.vacuum = ic.vacuum and bool(c.deletes)
+    c.updates = [u for u in ic.updates if u[0] in keep]
+    c.vacuum = ic.vacuum and bool(c.deletes or c.updates)
     c.queries = [ic.queries[qi]] if qi is not None and qi >= 0 else []
     return c
 
