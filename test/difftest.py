@@ -1197,6 +1197,56 @@ class IndexCase:
         return ";\n".join(lines) + ";\n-- {am} is omenhnsw / hnsw, {g} is omenhnsw / hnsw"
 
 
+class SegmentCase(IndexCase):
+    """A table of a few thousand 64-d rows made by SQL, indexed under maintenance_work_mem =
+    1MB: omenhnsw builds it as several segments.  Inserts after the build, deletes."""
+
+    kind = "segmented"
+    no_shrink = True
+
+    def __init__(self, rng):
+        self.variant = "normal"
+        self.opclass = rng.choice(list(OPCLASSES))
+        self.op = OPCLASSES[self.opclass]
+        self.dim = 64
+        self.n = rng.choice([3000, 6000])
+        self.extra = rng.choice([0, 0, 300])
+        self.m = rng.choice([4, 8])
+        self.efc = rng.choice([16, 32])
+        self.deletes = [i for i in range(1, self.n + self.extra + 1) if i % 7 == 0] \
+            if rng.random() < 0.3 else []
+        self.vacuum = bool(self.deletes)
+        self.updates = []
+        self.reindex = False
+        self.rows = [(i, [1.0]) for i in range(1, self.n + self.extra + 1)]
+        self.queries = []
+        for _ in range(rng.randint(2, 4)):
+            q = self.rand_query(rng, self.n)
+            if "NULL" not in q["q"]:
+                q["q"] = vec_lit(rand_vec(rng, self.dim, "small"))
+            q["k"] = rng.choice([1, 5, 10, 40, 100])
+            if q["filter"] and q["filter"].startswith("v "):
+                q["filter"] = None
+            self.queries.append(q)
+
+    def final_rows(self):
+        return dict(self.rows)
+
+    def setup_stmts(self, t, am_placeholder=True):
+        gen = ("INSERT INTO %s SELECT i, (SELECT array_agg(round((sin(i * 0.7 + j * 1.3) * 8)::numeric, 1)::real) "
+               "FROM generate_series(1, %d) j)::vector FROM generate_series(%%d, %%d) i" % (t, self.dim))
+        s = ["CREATE TABLE %s (id int, v vector(%d))" % (t, self.dim), gen % (1, self.n),
+             "SET maintenance_work_mem = '1MB'",
+             "CREATE INDEX %s_i ON %s USING {am} (v %s) WITH (m = %d, ef_construction = %d)"
+             % (t, t, self.opclass, self.m, self.efc),
+             "RESET maintenance_work_mem"]
+        if self.extra:
+            s.append(gen % (self.n + 1, self.n + self.extra))
+        if self.deletes:
+            s += ["DELETE FROM %s WHERE id %% 7 = 0" % t, "VACUUM %s" % t]
+        return s
+
+
 def dkey(s):
     """Sort key of a distance as PostgreSQL orders float8: numbers, then NaN, then NULL."""
     if s is None:
@@ -1418,7 +1468,8 @@ def run_index_case(tester, ic):
             flags = [(f[0][:2] + ("",) * (len(f[0]) - 2), f[1], f[2]) if f[0][0] == tag else f
                      for f in flags]
         if rec_o is not None and rec_p is not None and qclass == "ordinary" and ic.variant == "normal":
-            key = (ic.opclass, q["mode"] if q["ef"] < n_total else "ef_search >= rows")
+            key = (ic.opclass + (" (segmented)" if getattr(ic, "kind", "") == "segmented" else ""),
+                   q["mode"] if q["ef"] < n_total else "ef_search >= rows")
             st = tester.recall.setdefault(key, [0, 0.0, 0.0, None])
             st[0] += 1
             st[1] += rec_o
@@ -1508,8 +1559,10 @@ def run(tester, seed, seconds, log):
         try:
             if r < 0.16:
                 variant = "migration" if rng.random() < 0.1 else "normal"
-                ic = IndexCase(rng, variant)
+                ic = SegmentCase(rng) if rng.random() < 0.03 else IndexCase(rng, variant)
                 tester.stats["index cases"] += 1
+                if getattr(ic, "kind", "") == "segmented":
+                    tester.stats["segmented"] = tester.stats.get("segmented", 0) + 1
                 for key, detail, qi in run_index_case(tester, ic):
                     rep = IndexRepro(ic, qi if qi is not None else None)
                     tester.record(key, rep, detail, ("index", ic, cseed), sub=ic.opclass)
@@ -1541,7 +1594,7 @@ def confirm(tester, log):
             try:
                 if isinstance(how, tuple) and how[0] == "index":
                     again = [f for f in run_index_case(tester, how[1]) if f[0] == key]
-                    if again and key[0] != "CRASH":
+                    if again and key[0] != "CRASH" and not getattr(how[1], "no_shrink", False):
                         small, sqi = shrink_index_case(tester, how[1], case.qi, key, 60)
                         if small is not how[1]:
                             again2 = [f for f in run_index_case(tester, small) if f[0] == key]
@@ -1576,10 +1629,12 @@ def report(tester, args, confirmed, unconfirmed, quality, elapsed):
     L.append("# omendb differential test against pgvector")
     L.append("")
     L.append("seed %d, %d s, %s UTC; %d plain cases (%d statements), %d index cases (%d queries); "
+             "%d of them segmented; "
              "%d index queries skipped (a plan without an index scan); %d internal errors"
              % (args.seed, elapsed, time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                 tester.stats["cases"], tester.stats["statements"], tester.stats["index cases"],
-                tester.stats["index queries"], tester.stats["skipped plans"],
+                tester.stats["index queries"], tester.stats.get("segmented", 0),
+                tester.stats["skipped plans"],
                 tester.stats.get("internal errors", 0)))
     crashes = {k: v for k, v in confirmed.items() if k[0] == "CRASH"}
     diffs = {k: v for k, v in confirmed.items() if k[0] != "CRASH"}
