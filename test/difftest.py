@@ -1706,6 +1706,35 @@ def report(tester, args, confirmed, unconfirmed, quality, elapsed):
     return "\n".join(L) + "\n"
 
 
+def replay(tester, path):
+    """Run a reproducer (statements ending in ";" at the end of a line, {am} and {g} as in
+    the report) in both databases and print each statement's two answers."""
+    text = re.sub(r"(?m)^\s*--.*$", "", open(path).read())
+    stmts, cur, quoted = [], [], False
+    for j, c in enumerate(text):
+        if c == "'":
+            quoted = not quoted
+        if c == ";" and not quoted:
+            stmts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(c)
+    stmts.append("".join(cur).strip())
+    tables = re.findall(r"(?i)CREATE (?:TEMP )?TABLE (\w+)", text)
+    drops = ["DROP TABLE IF EXISTS %s" % t for t in tables]
+    case = Case("replay", [x for x in stmts if x], cleanup=drops + ["RESET ALL"])
+    for name in ENGINES:
+        for d in drops:
+            tester.eng[name].exec(d)
+    res, _ = tester.run_case(case)
+    for i, stmt in enumerate(case.stmts):
+        print(stmt + ";")
+        for name in ENGINES:
+            if i < len(res[name]):
+                print("  %-9s %s" % (name + ":", Tester.fmt_outcome(res[name][i])))
+    return 1 if tester.compare(case, res) else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("DIFFTEST_SECONDS", 300)))
@@ -1716,14 +1745,18 @@ def main():
     ap.add_argument("--recall-margin", type=float, default=0.05)
     ap.add_argument("--min-queries", type=int, default=30)
     ap.add_argument("--out", default=os.environ.get("DIFFTEST_OUT", ""))
+    ap.add_argument("--replay", default=os.environ.get("DIFFTEST_REPLAY", ""),
+                    help="run this reproducer in both databases instead of generating cases")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 2 ** 31)
 
     def log(msg):
         print("difftest: " + msg, file=sys.stderr, flush=True)
-    log("seed %d (DIFFTEST_SEED=%d reproduces this run), %d s" % (args.seed, args.seed, args.seconds))
     tester = Tester(args)
+    if args.replay:
+        return replay(tester, args.replay)
+    log("seed %d (DIFFTEST_SEED=%d reproduces this run), %d s" % (args.seed, args.seed, args.seconds))
     t0 = time.time()
     run(tester, args.seed, args.seconds, log)
     elapsed = time.time() - t0

@@ -7,8 +7,9 @@
 #
 # Environment: PG_CONFIG (default pg_config); DIFFTEST_SECONDS (default 300); DIFFTEST_SEED
 # (default: a random seed, printed); DIFFTEST_OUT (the report, as Markdown; default
-# /var/tmp/omendb-difftest/report-<time>.md).  Exit 1 when a difference that is not documented
-# as by design, or a crash, was found and reproduced.
+# /var/tmp/omendb-difftest/report-<time>.md); DIFFTEST_REPLAY=FILE runs one reproducer from a
+# report in both databases and prints both answers instead.  Exit 1 when a difference that is
+# not documented as by design, or a crash, was found and reproduced.
 set -uo pipefail
 # shellcheck source=test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
