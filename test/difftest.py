@@ -1132,7 +1132,7 @@ class IndexCase:
                                                   "1e30", "'Infinity'", "'NaN'"]))
         prepared = rng.random() < 0.15
         return {"q": q, "mode": mode, "ef": ef, "mst": mst, "k": max(1, k), "filter": filt,
-                "prepared": prepared}
+                "prepared": prepared, "dist": rng.random() < 0.75}
 
     def setup_stmts(self, t, am_placeholder=True):
         s = ["CREATE TABLE %s (id int, v vector(%d))" % (t, self.dim)]
@@ -1162,12 +1162,14 @@ class IndexCase:
         d.update(dict(self.updates))
         return d
 
-    def query_sql(self, t, q, param=None):
-        """The query; with param ("$1"), the query vector is that parameter."""
+    def query_sql(self, t, q, param=None, dist=None):
+        """The query; with param ("$1"), the query vector is that parameter.  It selects the
+        distance unless q["dist"] is false (then the distance is only ORDER BY's)."""
         qv = param or q["q"]
         where = " WHERE %s" % q["filter"].replace(q["q"], qv) if q["filter"] else ""
-        return "SELECT id, v %s %s FROM %s%s ORDER BY v %s %s LIMIT %d" % (
-            self.op, qv, t, where, self.op, qv, q["k"])
+        sel = "id, v %s %s" % (self.op, qv) if (q.get("dist", True) if dist is None else dist) else "id"
+        return "SELECT %s FROM %s%s ORDER BY v %s %s LIMIT %d" % (
+            sel, t, where, self.op, qv, q["k"])
 
     def query_stmts(self, t, q):
         """What runs the query: the statement, or PREPARE (generic plan) and EXECUTE."""
@@ -1340,7 +1342,7 @@ def run_index_case(tester, ic):
                 e.exec("RESET ALL")
                 e.exec("SET enable_indexscan = off")
                 e.exec("SET enable_bitmapscan = off")
-                exact = e.exec(render(ic.query_sql(t, dict(q, k=1000000)), name))
+                exact = e.exec(render(ic.query_sql(t, dict(q, k=1000000), dist=True), name))
                 e.exec("RESET ALL")
                 out["queries"].append((plan, got, exact))
             e.exec("DROP TABLE IF EXISTS %s" % t)
@@ -1404,9 +1406,14 @@ def run_index_case(tester, ic):
         want = min(q["k"], len(full))
         allowed = {r[0] for r in full}
 
-        def check(rows):
-            ids = [r[0] for r in rows]
+        def check(rows, exact):
+            exd = {r[0]: r[1] for r in exact}
             bad = []
+            if rows and len(rows[0]) == 1:
+                rows = [(r[0], exd.get(r[0])) for r in rows]
+            elif any(r[0] in exd and not cells_equal(r[1], exd[r[0]], 1e-6) for r in rows):
+                bad.append("returns a distance other than the row's")
+            ids = [r[0] for r in rows]
             if len(set(ids)) != len(ids):
                 bad.append("returns a row twice")
             if any(i not in allowed for i in ids):
@@ -1422,8 +1429,8 @@ def run_index_case(tester, ic):
                 good = sum(1 for r in rows if r[0] in allowed and dle(dkey(r[1]), kth))
                 rec = min(1.0, good / want)
             return bad, rec
-        bo, rec_o = check(got_o[1])
-        bp, rec_p = check(got_p[1])
+        bo, rec_o = check(got_o[1], ex_o[1])
+        bp, rec_p = check(got_p[1], ex_p[1] if ex_p[0] == "ok" else ())
         for b in bo:
             if b not in bp:
                 flags.append(((tag, "wrong rows", b, ""), where + both, qi))
