@@ -987,19 +987,21 @@ class Tester:
         return None
 
     @staticmethod
-    def fmt_outcome(o):
+    def fmt_outcome(o, as_rows=False):
+        """An outcome as one line; as_rows: a result as its row count and rows, always."""
         return re.sub(r"[\x00-\x08\x0b-\x1f]", lambda m: "\\x%02x" % ord(m.group()),
-                      Tester._fmt_outcome(o))
+                      Tester._fmt_outcome(o, as_rows))
 
     @staticmethod
-    def _fmt_outcome(o):
+    def _fmt_outcome(o, as_rows):
         if o[0] == "ok":
             rows = o[1]
-            if len(rows) == 1 and len(rows[0]) == 1:
+            if len(rows) == 1 and len(rows[0]) == 1 and not as_rows:
                 t = "%s" % (rows[0][0],)
             else:
-                t = "%d rows: %s" % (len(rows), "; ".join("|".join("NULL" if x is None else x for x in r)
-                                                          for r in rows[:12]))
+                t = "%d row%s: %s" % (len(rows), "" if len(rows) == 1 else "s",
+                                      "; ".join("|".join("NULL" if x is None else x for x in r)
+                                                for r in rows[:12]))
             if len(t) > 400:
                 t = t[:400] + "…"
             if o[2]:
@@ -1378,7 +1380,8 @@ def run_index_case(tester, ic):
         (plan_o, got_o, ex_o), (plan_p, got_p, ex_p) = o["queries"][qi], p["queries"][qi]
         where = "query: ef_search %d, iterative_scan %s%s, LIMIT %d" % (
             q["ef"], q["mode"], ", max_scan_tuples %d" % q["mst"] if q["mst"] else "", q["k"])
-        both = "\n  omendb:   %s\n  pgvector: %s" % (Tester.fmt_outcome(got_o), Tester.fmt_outcome(got_p))
+        both = "\n  omendb:   %s\n  pgvector: %s" % (Tester.fmt_outcome(got_o, True),
+                                                   Tester.fmt_outcome(got_p, True))
         if got_o[0] != "ok" or got_p[0] != "ok":
             tag = "index" if ic.variant == "normal" else "index, settings under their hnsw.* names"
             if got_o[0] != got_p[0] or got_o[1] != got_p[1] or norm_text(got_o[2], "omendb") != got_p[2] \
@@ -1685,6 +1688,11 @@ def report(tester, args, confirmed, unconfirmed, quality, elapsed):
                 tester.stats.get("internal errors", 0)))
     crashes = {k: v for k, v in confirmed.items() if k[0] == "CRASH"}
     diffs = {k: v for k, v in confirmed.items() if k[0] != "CRASH"}
+    L.append("")
+    L.append("Each group: its kind, how many cases showed it, the smallest reproducer that did so "
+             "again on a second run, and both answers. In index reproducers `{am}` is omenhnsw "
+             "(omendb) or hnsw (pgvector), `{g}` the settings prefix; `DIFFTEST_REPLAY=file.sql "
+             "make difftest` runs one in both.")
     L.append("")
     L.append("%d crash groups, %d difference groups (%d cases), %d quality groups; "
              "%d groups not reproduced on a second run"
