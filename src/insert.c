@@ -502,11 +502,21 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 				forced |= force;
 				linked |= omen_store_link(&ins.store, ins.nbrs[l][k].id, l,
-										  &elemtid, force);
+										  &elemtid,
+										  force ? OMEN_LINK_FORCE : OMEN_LINK_IF_KEPT);
 			}
-			/* a node nobody links to could never be found */
+
+			/*
+			 * A node nobody links to could never be found: the nearest
+			 * neighbour that can take it without another node losing its
+			 * way in links to it, else the nearest in any case.
+			 */
+			for (int k = 0; !linked && l == 0 && k < ins.nnbrs[0]; k++)
+				linked = omen_store_link(&ins.store, ins.nbrs[0][k].id, 0,
+										 &elemtid, OMEN_LINK_ADD);
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
-				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid, true);
+				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid,
+								OMEN_LINK_FORCE);
 		}
 	}
 
