@@ -268,7 +268,8 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 									desc->entry_level, top);
 	for (int l = top; l >= 0; l--)
 	{
-		int			max = l == 0 ? 2 * m : m;
+		OmenSelectMode mode;
+		int			max = omen_new_node_links(ins->meta.metric, m, l, &mode);
 		int			ncands;
 		OmenCand   *swap;
 
@@ -277,8 +278,7 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 										 nentries, l, efc, cands);
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
 		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
-											  cands, ncands, max,
-											  OMEN_SELECT_MODE(ins->meta.metric),
+											  cands, ncands, max, mode,
 											  ins->self, ins->nbrs[l]);
 		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{

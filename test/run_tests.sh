@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$OMEN_ROOT" || exit 1
 
 PACKAGES=(make build-essential perl libipc-run-perl postgresql-15 postgresql-server-dev-15
-	python3 python3-psycopg nodejs npm)
+	python3 python3-psycopg nodejs npm dataset-fashion-mnist)
 NODE_DEPS=(pg@8.23.1 pgvector@0.2.1)
 # Debian's python3, which has python3-psycopg (PATH may lead to another one).
 PYTHON=/usr/bin/python3
