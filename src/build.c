@@ -29,6 +29,7 @@
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
+#include "catalog/pg_am_d.h"
 #include "commands/progress.h"
 #include "executor/instrument.h"
 #include "miscadmin.h"
@@ -553,6 +554,9 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, Size budget,
 	scan = table_beginscan_parallel(b->heap, pscan);
 	reltuples = table_index_build_scan(b->heap, b->index, indexInfo, true,
 									   progress, build_callback, b, scan);
+	ereport(DEBUG1,
+			(errmsg("%s processed %.0f tuples", b->is_leader ? "leader" : "worker",
+					b->indtuples)));
 	if (b->graph_is_shared)
 		b->graph = NULL;		/* the leader seals it once all are done */
 	builder_seal_segment(b);
@@ -752,6 +756,12 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	if (pcxt->nworkers_launched == 0)
 		ereport(NOTICE,
 				(errmsg("omenhnsw could launch no parallel workers; the leader builds alone")));
+	ereport(DEBUG1,
+			(errmsg("using %d parallel workers", pcxt->nworkers_launched)));
+	if (graph_cap > 0)
+		ereport(DEBUG1,
+				(errmsg("omenhnsw shares one graph of room for %zu rows, %zu bytes",
+						graph_cap, graph_bytes)));
 
 	/* the leader takes part like any worker, with what workers left over */
 	leader->shared = shared;
@@ -817,19 +827,74 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Heap pages whose tuples are counted when the table has no statistics. */
+#define OMEN_SAMPLE_PAGES 64
+
+/*
+ * The rows of a heap table that has never been vacuumed or analyzed: its
+ * size times the tuples on up to OMEN_SAMPLE_PAGES pages spread over it.
+ * The planner's guess for such a table takes a vector for 32 bytes, which
+ * makes it many times too large, and the shared graph is sized by it.
+ * Takes and releases a share lock on each sampled page.
+ */
+static double
+sample_heap_rows(Relation heap, BlockNumber nblocks)
+{
+	BufferAccessStrategy bstrategy = GetAccessStrategy(BAS_BULKREAD);
+	BlockNumber nsample = Min(nblocks, OMEN_SAMPLE_PAGES);
+	double		tuples = 0;
+
+	for (BlockNumber i = 0; i < nsample; i++)
+	{
+		BlockNumber blk = (BlockNumber) (((uint64) i * nblocks) / nsample);
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(heap, MAIN_FORKNUM, blk, RBM_NORMAL,
+								 bstrategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? 0 : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			if (ItemIdIsNormal(PageGetItemId(page, off)))
+				tuples++;
+		UnlockReleaseBuffer(buf);
+	}
+	FreeAccessStrategy(bstrategy);
+	return nsample > 0 ? tuples * nblocks / nsample : 0;
+}
+
+/*
+ * The heap's estimated rows: from its statistics, or, for a heap table that
+ * has none, by sampling its pages.
+ */
+static double
+heap_rows_estimate(Relation heap)
+{
+	BlockNumber pages;
+	double		tuples;
+	double		allvisfrac;
+
+	if ((heap->rd_rel->reltuples < 0 || heap->rd_rel->relpages == 0) &&
+		heap->rd_rel->relam == HEAP_TABLE_AM_OID)
+		return sample_heap_rows(heap, RelationGetNumberOfBlocks(heap));
+	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
+	return tuples;
+}
+
 /*
  * The heap's estimated rows if they fit one shared graph, else 0.
  */
 static double
 rows_if_one_budget(OmenBuilder *b)
 {
-	BlockNumber pages;
 	double		tuples;
-	double		allvisfrac;
 
 	if (b->dims == 0)
 		return 0;				/* no typmod: the size is unknown */
-	estimate_rel_size(b->heap, NULL, &pages, &tuples, &allvisfrac);
+	tuples = heap_rows_estimate(b->heap);
 	if (tuples * builder_node_bytes(b->dims, b->metric, b->m) >
 		(double) shared_budget(b->budget))
 		return 0;

@@ -563,6 +563,26 @@ omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								 out, NULL);
 }
 
+/*
+ * Under the heuristic, lists are filled to the brim with the nearest
+ * candidates it rejects: the extra links cost build time but buy recall at
+ * small ef_search.  Under inner product (the m nearest) a new node takes m
+ * links only: the nearest are the same few long vectors for every node, and
+ * 2m back-links to them evict so many links that a fifth of the nodes end
+ * up with no incoming one.
+ */
+int
+omen_new_node_links(int metric, int m, int level, OmenSelectMode *mode)
+{
+	if (OMEN_SELECT_MODE(metric) == OMEN_SELECT_NEAREST)
+	{
+		*mode = OMEN_SELECT_NEAREST;
+		return m;
+	}
+	*mode = OMEN_SELECT_HEURISTIC_FILL;
+	return level == 0 ? 2 * m : m;
+}
+
 int
 omen_random_level(double uniform, int m, int max_level)
 {
@@ -833,8 +853,7 @@ graph_handle(OmenGraphShared *sh)
 	g->sh = sh;
 	g->dim = sh->dim;
 	g->metric = sh->metric;
-	g->select = OMEN_SELECT_MODE(sh->metric) == OMEN_SELECT_HEURISTIC ?
-		OMEN_SELECT_HEURISTIC_FILL : OMEN_SELECT_NEAREST;
+	(void) omen_new_node_links(sh->metric, sh->m, 0, &g->select);
 	g->m = sh->m;
 	g->m0 = 2 * sh->m;
 	g->ef_construction = sh->ef_construction;
@@ -1124,31 +1143,27 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
  * back-links; self is the distance at which a node is a copy of id.  The
  * first copy of id it links to links back to id in place of one of its
  * copies, which id takes over: in a group of copies too large for their
- * quota every one keeps an incoming link, along a chain.  Like
- * pgvector's build, and unlike inserts into pages, lists are filled to the
- * brim: the extra links cost build time but buy recall at small ef_search.
- * Under inner product (the m nearest) a new node takes m links only: the
- * nearest are the same few long vectors for every node, and 2m back-links
- * to them evict so many links that a fifth of the nodes end up with no
- * incoming one.
+ * quota every one keeps an incoming link, along a chain.  The new node's
+ * list is picked as omen_new_node_links says.
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 			  int ncands, float self)
 {
-	int			maxlinks = level == 0 ? g->m0 : g->m;
 	OmenCand   *sel = g->prune;
 	uint8		selflags[OMEN_MAX_LINKS];
 	uint32	   *count;
 	float	   *dists;
 	uint8	   *flags;
 	uint32	   *links = graph_links(g, id, level, &count, &dists, &flags);
+	OmenSelectMode mode;
+	int			nlinks = omen_new_node_links(g->metric, g->m, level, &mode);
 	int			nsel;
 	bool		chained = false;
 
-	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands,
-								 g->select == OMEN_SELECT_NEAREST ? g->m : maxlinks,
-								 g->select, self, sel, selflags);
+	Assert(mode == g->select);
+	nsel = select_neighbors_impl(&mem_ops, g, cands, ncands, nlinks, mode,
+								 self, sel, selflags);
 	omen_graph_lock(g, id);
 	if (*count == 0)
 	{

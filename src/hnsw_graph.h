@@ -143,6 +143,13 @@ extern int	omen_select_neighbors(const OmenStoreOps *ops, void *store,
 								  OmenSelectMode mode, float self,
 								  OmenCand *out);
 
+/*
+ * How a node new to a graph picks its links at level: sets *mode and
+ * returns how many it takes.  Bulk builds and inserts link new nodes alike.
+ */
+extern int	omen_new_node_links(int metric, int m, int level,
+								OmenSelectMode *mode);
+
 /* Random level for a new node, from a uniform draw in (0,1]. */
 extern int	omen_random_level(double uniform, int m, int max_level);
 

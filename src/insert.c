@@ -268,7 +268,8 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 									desc->entry_level, top);
 	for (int l = top; l >= 0; l--)
 	{
-		int			max = l == 0 ? 2 * m : m;
+		OmenSelectMode mode;
+		int			max = omen_new_node_links(ins->meta.metric, m, l, &mode);
 		int			ncands;
 		OmenCand   *swap;
 
@@ -277,8 +278,7 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 										 nentries, l, efc, cands);
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
 		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
-											  cands, ncands, max,
-											  OMEN_SELECT_MODE(ins->meta.metric),
+											  cands, ncands, max, mode,
 											  ins->self, ins->nbrs[l]);
 		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{
@@ -502,11 +502,21 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 				forced |= force;
 				linked |= omen_store_link(&ins.store, ins.nbrs[l][k].id, l,
-										  &elemtid, force);
+										  &elemtid,
+										  force ? OMEN_LINK_FORCE : OMEN_LINK_IF_KEPT);
 			}
-			/* a node nobody links to could never be found */
+
+			/*
+			 * A node nobody links to could never be found: the nearest
+			 * neighbour that can take it without another node losing its
+			 * way in links to it, else the nearest in any case.
+			 */
+			for (int k = 0; !linked && l == 0 && k < ins.nnbrs[0]; k++)
+				linked = omen_store_link(&ins.store, ins.nbrs[0][k].id, 0,
+										 &elemtid, OMEN_LINK_ADD);
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
-				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid, true);
+				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid,
+								OMEN_LINK_FORCE);
 		}
 	}
 

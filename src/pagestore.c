@@ -116,6 +116,9 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->buf = InvalidBuffer;
 	s->visited = omenvis_create(CurrentMemoryContext, Max(expected_nodes, 64), NULL);
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
+	s->pinned = NULL;
+	s->npinned = 0;
+	s->pin_level = -1;
 }
 
 void
@@ -546,23 +549,56 @@ write_links(OmenPageStore *s, OmenNodeId node, int level,
 }
 
 /*
- * Gives the nodes in dropped[] a link from node `to`.  Pruning `from`'s
- * list for `to` dropped them; `from` now reaches `to`, so through it they
- * keep a way in even if that was their only one.  A full list makes room
- * by giving up links to nodes in kept[], which `from` still links to.
+ * The links of node `to` on level that omen_store_link must not remove
+ * while linking `to` in: each is the way into its node that replaced a link
+ * pruning removed.  Forgotten when another node or level is linked.
+ */
+static void
+pins_for(OmenPageStore *s, OmenNodeId to, int level)
+{
+	if (s->pinned == NULL)
+		s->pinned = MemoryContextAlloc(GetMemoryChunkContext(s->scratch),
+									   sizeof(OmenNodeId) * OMEN_MAX_LINKS);
+	if (s->pin_node != to || s->pin_level != level)
+	{
+		s->pin_node = to;
+		s->pin_level = level;
+		s->npinned = 0;
+	}
+}
+
+/* Whether id is pinned, or among the npins pins about to be made. */
+static bool
+is_pinned(OmenPageStore *s, OmenNodeId id, const OmenNodeId *pins, int npins)
+{
+	for (int i = 0; i < s->npinned; i++)
+		if (s->pinned[i] == id)
+			return true;
+	for (int i = 0; i < npins; i++)
+		if (pins[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * Gives the nodes in dropped[] a link from node `to`, in to's list
+ * tolinks[0..*ntolinks-1] of at most max: pruning `from`'s list for `to`
+ * dropped them, and as `from` reaches `to`, through it they keep a way in
+ * even if that was their only one.  A full list makes room by giving up a
+ * link to a node in kept[], which `from` still links to, or with anyslot
+ * to any other node, unless the link is pinned: `to` is new, so no node's
+ * way in runs through a link of its that is not pinned.  The links to adopted nodes are appended to pins[] (*npins).
  * Moves those that found no room to the front of dropped[] and returns
- * their count.
+ * their count; sets *changed when tolinks changed.
  */
 static int
-adopt_dropped(OmenPageStore *s, OmenNodeId to, int level,
+adopt_dropped(OmenPageStore *s, OmenNodeId *tolinks, int *ntolinks, int max,
 			  OmenNodeId *dropped, int ndropped, const OmenNodeId *kept,
-			  int nkept)
+			  int nkept, bool anyslot, OmenNodeId *pins, int *npins,
+			  bool *changed)
 {
-	int			max = omen_level_slots(level, s->m);
-	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * max);
-	int			n = omen_page_store_ops.neighbors(s, to, level, ids, max);
+	int			n = *ntolinks;
 	int			nleft = 0;
-	bool		changed = false;
 
 	for (int i = 0; i < ndropped; i++)
 	{
@@ -570,40 +606,48 @@ adopt_dropped(OmenPageStore *s, OmenNodeId to, int level,
 		int			slot = -1;
 
 		for (int j = 0; j < n; j++)
-			present |= ids[j] == dropped[i];
-		if (present)
-			continue;
-		if (n >= 0 && n < max)
+			present |= tolinks[j] == dropped[i];
+		if (!present && n < max)
 			slot = n++;
-		for (int j = 0; j < n && slot < 0; j++)
+		for (int j = 0; j < n && slot < 0 && !present; j++)
 			for (int k = 0; k < nkept && slot < 0; k++)
-				if (ids[j] == kept[k])
+				if (tolinks[j] == kept[k] &&
+					!is_pinned(s, tolinks[j], pins, *npins))
 					slot = j;
+		for (int j = n - 1; j >= 0 && slot < 0 && !present && anyslot; j--)
+			if (!is_pinned(s, tolinks[j], pins, *npins))
+				slot = j;
 		if (slot >= 0)
 		{
-			ids[slot] = dropped[i];
-			changed = true;
+			tolinks[slot] = dropped[i];
+			*changed = true;
 		}
+		if (present || slot >= 0)
+			pins[(*npins)++] = dropped[i];
 		else
 			dropped[nleft++] = dropped[i];
 	}
-	if (changed)
-		write_links(s, to, level, ids, n);
+	*ntolinks = n;
 	return nleft;
 }
 
 /*
  * Adds a link to node `to` from node `from` on `level`, pruning from's list
- * when it is full.  When pruning drops `to`, the list is left alone, unless
- * `force`: then `to` replaces the farthest link, so that it cannot be left
- * with no incoming link at all.  Links that pruning drops move to `to`'s
- * list, or stay where `to` has no room.  Returns whether the link was
- * added.  The caller holds the insert lock, so no list changes between
- * reading and rewriting.
+ * when it is full, as mode says.
+ *
+ * No node loses its way in: every link that pruning removes from from's
+ * list moves to `to`'s list (from reaches it through `to`), or, where `to`
+ * has no room, stays in from's list, in a place pruning freed or in place
+ * of a node that `to` links to.  Such links of `to` are pinned: while `to`
+ * is linked in, they are never given up for room.  When no place is left
+ * the link to `to` is not added, unless mode is OMEN_LINK_FORCE: then the
+ * nodes left over get a link from one of their own neighbours that has
+ * room.  Returns whether the link was added.  The caller holds the insert
+ * lock, so no list changes between reading and rewriting.
  */
 bool
 omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
-				bool force)
+				OmenLinkMode mode)
 {
 	int			max = omen_level_slots(level, s->m);
 	OmenNodeId	newid = omen_tid_pack(to);
@@ -625,6 +669,8 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		memcpy(keep, ids, sizeof(OmenNodeId) * n);
 		nkeep = n;
 	}
+	else if (mode == OMEN_LINK_IF_ROOM)
+		return false;
 	else
 	{
 		OmenCand   *cands = palloc(sizeof(OmenCand) * n);
@@ -673,7 +719,7 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		}
 		if (!kept)
 		{
-			if (!force)
+			if (mode == OMEN_LINK_IF_KEPT)
 				return false;
 			keep[nkeep < max ? nkeep++ : nkeep - 1] = newid;
 		}
@@ -698,16 +744,75 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		}
 	}
 
-	/*
-	 * Links that `to` has no room for stay in from's list, in the places
-	 * pruning freed: a node with few incoming links, such as one of many
-	 * copies of a vector, would otherwise lose its last one.
-	 */
 	if (ndropped > 0)
-		ndropped = adopt_dropped(s, newid, level, dropped, ndropped, keep,
-								 nkeep);
-	for (int i = 0; i < ndropped && nkeep < max; i++)
-		keep[nkeep++] = dropped[i];
+	{
+		OmenNodeId *tolinks = palloc(sizeof(OmenNodeId) * max);
+		OmenNodeId *pins = palloc(sizeof(OmenNodeId) * (2 * max + 1));
+		int			npins = 0;
+		int			ntolinks;
+		bool		changed = false;
+		int			nunplaced = 0;
+
+		pins_for(s, newid, level);
+		ntolinks = omen_page_store_ops.neighbors(s, newid, level, tolinks, max);
+		/* `to` may have no list on this level: then it adopts none */
+		if (ntolinks < 0)
+			ntolinks = 0;
+		else
+			ndropped = adopt_dropped(s, tolinks, &ntolinks, max, dropped,
+									 ndropped, keep, nkeep,
+									 mode != OMEN_LINK_IF_KEPT, pins, &npins,
+									 &changed);
+		for (int i = 0; i < ndropped; i++)
+		{
+			int			slot = -1;
+
+			if (nkeep < max)
+			{
+				keep[nkeep++] = dropped[i];
+				continue;
+			}
+			for (int j = 0; j < nkeep && slot < 0; j++)
+				for (int k = 0; k < ntolinks && slot < 0; k++)
+					if (keep[j] != newid && keep[j] == tolinks[k])
+						slot = j;
+			if (slot >= 0)
+			{
+				/* from reaches keep[slot] through `to` from now on */
+				pins[npins++] = keep[slot];
+				keep[slot] = dropped[i];
+			}
+			else if (mode != OMEN_LINK_FORCE)
+				return false;
+			else
+				dropped[nunplaced++] = dropped[i];
+		}
+		if (changed)
+			write_links(s, newid, level, tolinks, ntolinks);
+		if (!write_links(s, from, level, keep, nkeep))
+			return false;
+		for (int i = 0; i < npins && s->npinned < OMEN_MAX_LINKS; i++)
+			s->pinned[s->npinned++] = pins[i];
+
+		/*
+		 * Nodes that lost their link from `from` to `to` and found no
+		 * other place get one from a neighbour of their own with room.
+		 */
+		for (int i = 0; i < nunplaced; i++)
+		{
+			int			nx = omen_page_store_ops.neighbors(s, dropped[i], level,
+														   tolinks, max);
+			ItemPointerData xtid;
+
+			omen_tid_unpack(dropped[i], &xtid);
+			for (int j = 0; j < nx; j++)
+				if (tolinks[j] != from &&
+					omen_store_link(s, tolinks[j], level, &xtid,
+									OMEN_LINK_IF_ROOM))
+					break;
+		}
+		return true;
+	}
 	return write_links(s, from, level, keep, nkeep);
 }
 

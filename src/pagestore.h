@@ -29,6 +29,12 @@ typedef struct OmenPageStore
 	OmenRecentBuffers *recent;	/* buffers that held the index's blocks */
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
+
+	/* omen_store_link: links of the node being linked that must stay */
+	OmenNodeId	pin_node;
+	int			pin_level;		/* -1 when none */
+	int			npinned;
+	OmenNodeId *pinned;			/* OMEN_MAX_LINKS, allocated when needed */
 } OmenPageStore;
 
 extern const OmenStoreOps omen_page_store_ops;
@@ -78,8 +84,17 @@ extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 extern int	omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk,
 									 ItemPointer tids, BlockNumber *next);
 
+/* How omen_store_link treats a link that pruning would not keep. */
+typedef enum OmenLinkMode
+{
+	OMEN_LINK_IF_ROOM,			/* added only into a free slot */
+	OMEN_LINK_IF_KEPT,			/* not added */
+	OMEN_LINK_ADD,				/* added unless a node would lose its way in */
+	OMEN_LINK_FORCE				/* added in any case */
+} OmenLinkMode;
+
 extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
-							ItemPointer to, bool force);
+							ItemPointer to, OmenLinkMode mode);
 extern int	omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 							   ItemPointerData **orphans);
 

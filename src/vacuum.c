@@ -285,7 +285,8 @@ repair_insert_segment(Relation index)
 		{
 			if (cands[j].id != self)
 			{
-				omen_store_link(&store, cands[j].id, 0, &orphans[i], true);
+				omen_store_link(&store, cands[j].id, 0, &orphans[i],
+										OMEN_LINK_FORCE);
 				break;
 			}
 		}

@@ -3,14 +3,14 @@
 # warnings as errors, installs, then runs the kernel unit test, pg_regress on a throwaway
 # cluster, the client tests (test/clients) and the TAP tests (test/t/*.pl).
 # Ends with the line `omendb: N passed, N failed` (one count per suite); exit 1 on any failure.
-# Environment: PG_CONFIG (default pg_config); OMEN_TAP_TIMEOUT (seconds, default 1200).
+# Environment: PG_CONFIG (default pg_config); OMEN_TAP_TIMEOUT (seconds, default 2400).
 set -uo pipefail
 # shellcheck source=test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$OMEN_ROOT" || exit 1
 
 PACKAGES=(make build-essential perl libipc-run-perl postgresql-15 postgresql-server-dev-15
-	python3 python3-psycopg nodejs npm)
+	python3 python3-psycopg nodejs npm dataset-fashion-mnist)
 NODE_DEPS=(pg@8.23.1 pgvector@0.2.1)
 # Debian's python3, which has python3-psycopg (PATH may lead to another one).
 PYTHON=/usr/bin/python3
@@ -168,7 +168,7 @@ run_tap() {
 		PERL5LIB="$pgxsdir/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 		PG_REGRESS="$pgxsdir/src/test/regress/pg_regress" \
 		TESTDIR="$tapdir" OMEN_EXTENSION="${OMEN_EXTENSION:-omendb}" \
-		timeout --kill-after=30 "${OMEN_TAP_TIMEOUT:-1200}" prove --timer t/*.pl)
+		timeout --kill-after=30 "${OMEN_TAP_TIMEOUT:-2400}" prove --timer t/*.pl)
 	status=$?
 	if ((status == 0)); then
 		record prove pass "$(compgen -G 'test/t/*.pl' | wc -l) files"

@@ -1,0 +1,100 @@
+# Recall@10 at ef_search 40 on noise-dominated data, where neighbours are
+# barely nearer than the rest of their cluster: 16 cluster centres drawn in
+# a 96-dimensional subspace, each row a centre plus N(0, 0.8^2) noise in
+# every coordinate, at 384 and at 768 dimensions.  A serial build and a
+# build with one parallel worker must each reach 0.93 for L2 and cosine.
+# Ground truth is exact.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib $FindBin::RealBin;
+use OmenHnswTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $k = 10;
+my $min_recall = 0.93;
+my $node = start_node('noisy', 'max_worker_processes = 8',
+	'max_parallel_workers = 4');
+
+# Tables $table and ${table}_q of $n and $nq rows; seed-fixed.
+sub make_noisy
+{
+	my ($table, $dim, $n, $nq, $seed) = @_;
+	my $normal = 'sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())';
+	my $rows = sub {
+		my ($name, $count, $stride) = @_;
+		return qq{
+CREATE TABLE $name (id int, v vector($dim));
+INSERT INTO $name
+SELECT p, array_agg(c.a[d] + 0.8 * $normal ORDER BY d)
+FROM generate_series(1, $count) p
+JOIN centres c ON c.c = (p * $stride) % 16
+CROSS JOIN generate_series(1, $dim) d
+GROUP BY p;};
+	};
+	run_sql(
+		$node, qq{
+SELECT setseed($seed);
+DROP TABLE IF EXISTS basis, coef, centres;
+CREATE TEMP TABLE basis AS
+SELECT s, array_agg($normal / sqrt(96) ORDER BY d) AS b
+FROM generate_series(1, 96) s, generate_series(1, $dim) d GROUP BY s;
+CREATE TEMP TABLE coef AS
+SELECT c, s, $normal AS w FROM generate_series(0, 15) c, generate_series(1, 96) s;
+CREATE TEMP TABLE centres AS
+SELECT c, array_agg(x ORDER BY d) AS a
+FROM (SELECT k.c, d, sum(k.w * b.b[d]) AS x
+	FROM coef k JOIN basis b USING (s), generate_series(1, $dim) d
+	GROUP BY k.c, d) z
+GROUP BY c;
+@{[ $rows->($table, $n, 1) ]}
+@{[ $rows->("${table}_q", $nq, 7) ]}
+ALTER TABLE $table ALTER COLUMN v SET STORAGE PLAIN;
+VACUUM ANALYZE $table, ${table}_q;
+});
+	return;
+}
+
+make_noisy('noisy384', 384, 6000, 100, 0.42);
+make_noisy('noisy768', 768, 4000, 100, 0.57);
+
+for my $table ('noisy384', 'noisy768')
+{
+	for my $metric (['l2', '<->'], ['cosine', '<=>'])
+	{
+		my ($name, $op) = @$metric;
+		my %gt = (op => $op, k => $k, queries => "${table}_q",
+			table => $table, gt => "gt_$name");
+		ground_truth($node, %gt);
+		for my $workers (0, 1)
+		{
+			my $index = "${table}_${name}_$workers";
+			my $notices = build_index(
+				$node, qq{
+SET max_parallel_maintenance_workers = $workers;
+SET min_parallel_table_scan_size = 0;
+SET maintenance_work_mem = '256MB';
+SET client_min_messages = debug1;},
+				"CREATE INDEX $index ON $table USING omenhnsw (v vector_${name}_ops)"
+			);
+			if ($workers)
+			{
+				like($notices, qr/shares one graph/,
+					"$index: the worker and the leader share one graph");
+			}
+			is(segment_count($notices), 1, "$index: one segment");
+			my ($recall) = recall_at(
+				$node, %gt,
+				index => $index,
+				settings => 'SET omenhnsw.ef_search = 40;');
+			cmp_ok($recall, '>=', $min_recall,
+				"$index: recall\@$k = $recall at ef_search 40");
+			run_sql($node, "DROP INDEX $index");
+		}
+	}
+}
+
+$node->stop;
+done_testing();
