@@ -15,7 +15,7 @@
 #include <math.h>
 
 #include "access/generic_xlog.h"
-#include "common/pg_prng.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
@@ -40,6 +40,20 @@ typedef struct OmenInsert
 	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
 	int			nnbrs[OMEN_LEVEL_LIMIT + 1];
 } OmenInsert;
+
+/*
+ * A uniform draw in (0,1] from a hash of the heap TID: a row's level is
+ * random across rows but the same on every run, so the graph that a given
+ * sequence of inserts grows does not depend on the session's random state.
+ */
+static double
+tid_uniform(ItemPointer tid)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) tid,
+										sizeof(ItemPointerData), 0);
+
+	return ((h >> 11) + 1) * (1.0 / (UINT64CONST(1) << 53));
+}
 
 static bool
 page_fits(Page page, Size size)
@@ -475,8 +489,8 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	omen_store_init(&ins.store, index, &ins.meta, ins.meta.ef_construction * ins.meta.m * 2);
 	ins.store.segno = desc.segno;
-	ins.level = omen_random_level(1.0 - pg_prng_double(&pg_global_prng_state),
-								  ins.meta.m, ins.meta.max_level);
+	ins.level = omen_random_level(tid_uniform(heap_tid), ins.meta.m,
+								  ins.meta.max_level);
 
 	if (ItemPointerIsValid(&desc.entry))
 		find_neighbors(&ins, &desc);
