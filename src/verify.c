@@ -85,10 +85,11 @@ tid_ok(VerifyState *vs, ItemPointer tid)
 }
 
 /*
- * Reads the neighbour tuple at tid into a palloc'd copy, or NULL.
+ * Reads the neighbour tuple at tid into a palloc'd copy, or NULL if there is
+ * none on a page of segment segno.
  */
 static OmenNeighborTuple
-read_neighbors(VerifyState *vs, ItemPointer tid)
+read_neighbors(VerifyState *vs, ItemPointer tid, uint32 segno)
 {
 	Buffer		buf;
 	Page		page;
@@ -102,7 +103,8 @@ read_neighbors(VerifyState *vs, ItemPointer tid)
 	page = BufferGetPage(buf);
 	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(tid),
 								 vs->meta.m);
-	if (nt != NULL && nt->level <= vs->meta.max_level)
+	if (nt != NULL && OmenPageGetOpaque(page)->segno == segno &&
+		nt->level <= vs->meta.max_level)
 	{
 		Size		size = OMEN_NEIGHBOR_SIZE(nt->level, vs->meta.m);
 
@@ -249,12 +251,12 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	hash_seq_init(&hs, elems);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
-		OmenNeighborTuple nt = read_neighbors(vs, &e->nbtid);
+		OmenNeighborTuple nt = read_neighbors(vs, &e->nbtid, seg->segno);
 
 		CHECK_FOR_INTERRUPTS();
 		if (nt == NULL)
 		{
-			problem(vs, "element (%u,%u): neighbour tuple (%u,%u) missing",
+			problem(vs, "element (%u,%u): neighbour tuple (%u,%u) missing or outside the segment",
 					ItemPointerGetBlockNumber(&e->tid),
 					ItemPointerGetOffsetNumber(&e->tid),
 					ItemPointerGetBlockNumberNoCheck(&e->nbtid),
