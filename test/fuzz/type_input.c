@@ -1,13 +1,15 @@
 /*
- * type_in.c
- *		Fuzz target: a type's text input function (FUZZ_FUNC, e.g.
- *		vector_in) on any string, with typmod -1 or a chosen one (see
+ * type_input.c
+ *		Fuzz target: a type's text input function (FUZZ_FUNC, e.g. vector_in)
+ *		on any string, or with FUZZ_BINARY its binary receive function (e.g.
+ *		vector_recv) on raw message bytes; typmod -1 or a chosen one (see
  *		fuzz_typmod_prefix).  It returns a well-formed varlena or raises an
- *		ERROR with a proper SQLSTATE.
+ *		ERROR with a proper SQLSTATE, never reading past its input.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 
 #include "stubs.h"
 
@@ -24,13 +26,26 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	FUZZ_RUN(NULL,
 		{
 			LOCAL_FCINFO(fcinfo, 3);
-			char	   *lit = palloc(size + 1);
+			/* as the server passes it: exactly the input, NUL-terminated */
+			char	   *copy = palloc(size + 1);
 			struct varlena *result;
+#ifdef FUZZ_BINARY
+			StringInfoData buf;
 
-			memcpy(lit, data, size);
-			lit[size] = '\0';
+			buf.data = copy;
+			buf.len = size;
+			buf.maxlen = size + 1;
+			buf.cursor = 0;
+#endif
+
+			memcpy(copy, data, size);
+			copy[size] = '\0';
 			InitFunctionCallInfoData(*fcinfo, NULL, 3, InvalidOid, NULL, NULL);
-			fcinfo->args[0].value = CStringGetDatum(lit);
+#ifdef FUZZ_BINARY
+			fcinfo->args[0].value = PointerGetDatum(&buf);
+#else
+			fcinfo->args[0].value = CStringGetDatum(copy);
+#endif
 			fcinfo->args[1].value = ObjectIdGetDatum(InvalidOid);
 			fcinfo->args[2].value = Int32GetDatum(typmod);
 			result = (struct varlena *) DatumGetPointer(FUZZ_FUNC(fcinfo));
