@@ -1,14 +1,14 @@
 # Damaged omenhnsw index pages on disk, as PostgreSQL's amcheck tests damage
 # them: with the server stopped, bytes of the index file are overwritten at
-# known offsets (the metapage magic, a directory page's kind, an element's
-# length and level, a line pointer leaving the page, a link into another
-# segment, a data page's kind).  After a restart, scans, inserts and
-# omenhnsw_verify on each damaged index either succeed or raise an ERROR
-# with SQLSTATE XX002 (index corrupted), and never another one; where the
-# index cannot be read at all they must raise XX002, and otherwise the
-# verifier must report the damage.  No backend may crash: a session opened
-# before the first query is still there at the end, and the log shows no
-# crash restart.
+# known offsets (the metapage magic, a directory page's kind and its link to
+# itself, an element's length and level, a line pointer leaving the page, a
+# link into another segment, a data page's kind).  After a restart, scans,
+# inserts and omenhnsw_verify on each damaged index either succeed or raise
+# an ERROR with SQLSTATE XX002 (index corrupted), and never another one;
+# where the index cannot be read at all they must raise XX002, and otherwise
+# the verifier must report the damage.  No backend may crash: a session
+# opened before the first query is still there at the end, and the log shows
+# no crash restart.
 use strict;
 use warnings FATAL => 'all';
 
@@ -114,6 +114,15 @@ push @cases, [
 		my $dir = unpack('V', substr(read_block($file, 0), 24 + 28, 4));
 		my (undef, undef, $special) = page_kind(read_block($file, $dir));
 		overwrite($file, $dir * $B + $special + 8, pack('v', 3));
+	}
+];
+push @cases, [
+	'directory chain cycle', 1, qr/damaged segment directory chain at block/,
+	sub {
+		my ($file) = @_;
+		my $dir = unpack('V', substr(read_block($file, 0), 24 + 28, 4));
+		my (undef, undef, $special) = page_kind(read_block($file, $dir));
+		overwrite($file, $dir * $B + $special, pack('V', $dir));
 	}
 ];
 push @cases, [
