@@ -20,12 +20,13 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
-else ifneq ($(filter-out test demo bench difftest,$(or $(MAKECMDGOALS),all)),)
+else ifneq ($(filter-out test demo bench difftest fuzz,$(or $(MAKECMDGOALS),all)),)
 $(error PGXS not found via '$(PG_CONFIG)': install postgresql-server-dev-15 or set PG_CONFIG (make test and make demo install it when run as root))
 endif
 
 # test/lib.sh installs what these need, builds with OMEN_WERROR=1 and installs.
-.PHONY: test demo bench difftest
+# make fuzz runs each libFuzzer target of test/fuzz for FUZZ_SECONDS.
+.PHONY: test demo bench difftest fuzz
 test:
 	PG_CONFIG='$(PG_CONFIG)' bash test/run_tests.sh
 demo:
@@ -35,6 +36,8 @@ bench:
 # omendb against pgvector, where pgvector is installed (test/difftest.sh); not part of make test
 difftest:
 	PG_CONFIG='$(PG_CONFIG)' bash test/difftest.sh
+fuzz:
+	$(MAKE) -f test/fuzz/Makefile PG_CONFIG='$(PG_CONFIG)' fuzz
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h)

@@ -78,30 +78,78 @@ omen_new_buffer(Relation index, ForkNumber fork)
 	return buf;
 }
 
-void
-omen_meta_read(Relation index, OmenMetaPageData *meta)
+/*
+ * Whether page, as the buffer manager hands it over (its header checked),
+ * is an omenhnsw page of the given kind: our special space and nothing
+ * overlapping it.  Every decoder checks this before it reads the page.
+ */
+bool
+omen_page_is(Page page, uint16 kind)
 {
-	Buffer		buf;
-	Page		page;
+	PageHeader	ph = (PageHeader) page;
 
-	buf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (PageIsNew(page) ||
-		OmenPageGetOpaque(page)->kind != OMEN_PAGE_META ||
+	return !PageIsNew(page) &&
+		ph->pd_special == BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)) &&
+		ph->pd_lower >= SizeOfPageHeaderData &&
+		ph->pd_lower <= ph->pd_upper && ph->pd_upper <= ph->pd_special &&
+		OmenPageGetOpaque(page)->kind == kind;
+}
+
+/*
+ * The item at off of a page that omen_page_is accepted, or NULL when off
+ * has no normal line pointer or the item is misaligned or reaches outside
+ * the tuple space (a damaged page).
+ */
+char *
+omen_page_item(Page page, OffsetNumber off, Size *len)
+{
+	PageHeader	ph = (PageHeader) page;
+	ItemId		iid;
+	Size		start;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return NULL;
+	iid = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(iid))
+		return NULL;
+	start = ItemIdGetOffset(iid);
+	*len = ItemIdGetLength(iid);
+	if (start != MAXALIGN(start) || start < ph->pd_upper ||
+		start + *len > ph->pd_special)
+		return NULL;
+	return (char *) page + start;
+}
+
+/*
+ * Copies the index parameters out of a metapage image; raises
+ * ERRCODE_INDEX_CORRUPTED if it is not one.
+ */
+void
+omen_meta_decode(Page page, const char *relname, OmenMetaPageData *meta)
+{
+	if (!omen_page_is(page, OMEN_PAGE_META) ||
 		OmenPageGetMeta(page)->magic != OMEN_MAGIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not an omenhnsw index or its metapage is damaged",
-						RelationGetRelationName(index))));
+						relname)));
 	if (OmenPageGetMeta(page)->version != OMEN_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("index \"%s\" has format version %u, expected %u",
-						RelationGetRelationName(index),
-						OmenPageGetMeta(page)->version, OMEN_VERSION),
+						relname, OmenPageGetMeta(page)->version, OMEN_VERSION),
 				 errhint("REINDEX the index.")));
 	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+}
+
+void
+omen_meta_read(Relation index, OmenMetaPageData *meta)
+{
+	Buffer		buf;
+
+	buf = ReadBuffer(index, OMEN_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	omen_meta_decode(BufferGetPage(buf), RelationGetRelationName(index), meta);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -109,18 +157,12 @@ omen_meta_read(Relation index, OmenMetaPageData *meta)
 static char *
 get_item(Page page, OffsetNumber off, uint8 type, Size *len)
 {
-	ItemId		iid;
 	char	   *tup;
 
-	if (PageIsNew(page) || OmenPageGetOpaque(page)->kind != OMEN_PAGE_DATA ||
-		off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+	if (!omen_page_is(page, OMEN_PAGE_DATA))
 		return NULL;
-	iid = PageGetItemId(page, off);
-	if (!ItemIdIsNormal(iid))
-		return NULL;
-	tup = PageGetItem(page, iid);
-	*len = ItemIdGetLength(iid);
-	if (*len < 2 || (uint8) tup[0] != type)
+	tup = omen_page_item(page, off, len);
+	if (tup == NULL || *len < 2 || (uint8) tup[0] != type)
 		return NULL;
 	return tup;
 }
@@ -177,14 +219,56 @@ omen_neighbor_fill(OmenNeighborTuple nt, int level, int m)
 }
 
 /*
- * Reads the whole segment directory.
+ * Appends the descriptors of directory page blk to dir, growing its arrays;
+ * raises ERRCODE_INDEX_CORRUPTED if the page is not a directory page.
+ */
+void
+omen_directory_decode(Page page, BlockNumber blk, const char *relname,
+					  OmenDirectory *dir, int *cap)
+{
+	OffsetNumber maxoff;
+
+	if (!omen_page_is(page, OMEN_PAGE_DIR))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a damaged segment directory at block %u",
+						relname, blk)));
+	maxoff = PageGetMaxOffsetNumber(page);
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		Size		len;
+		char	   *item = omen_page_item(page, off, &len);
+
+		if (item == NULL || len != sizeof(OmenSegmentDesc))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a damaged segment descriptor at (%u,%u)",
+							relname, blk, off)));
+		if (dir->nsegs == *cap)
+		{
+			*cap *= 2;
+			dir->segs = repalloc(dir->segs, sizeof(OmenSegmentDesc) * *cap);
+			dir->where = repalloc(dir->where, sizeof(ItemPointerData) * *cap);
+		}
+		memcpy(&dir->segs[dir->nsegs], item, sizeof(OmenSegmentDesc));
+		ItemPointerSet(&dir->where[dir->nsegs], blk, off);
+		dir->nsegs++;
+	}
+}
+
+/*
+ * Reads the whole segment directory.  A chain that leaves the index or runs
+ * longer than the index has pages (a cycle) is damage.
  */
 void
 omen_directory_read(Relation index, const OmenMetaPageData *meta,
 					OmenDirectory *dir)
 {
 	BlockNumber blk = meta->dir_head;
-	int			cap = Max(meta->nsegments, 4);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber npages = 0;
+	/* every segment has a page of its own */
+	int			cap = Max(Min(meta->nsegments, nblocks), 4);
 
 	dir->nsegs = 0;
 	dir->segs = palloc(sizeof(OmenSegmentDesc) * cap);
@@ -192,34 +276,19 @@ omen_directory_read(Relation index, const OmenMetaPageData *meta,
 	dir->last_page = InvalidBlockNumber;
 	while (BlockNumberIsValid(blk))
 	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		OffsetNumber maxoff;
+		Buffer		buf;
 
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (PageIsNew(page) || OmenPageGetOpaque(page)->kind != OMEN_PAGE_DIR)
+		if (blk == OMEN_METAPAGE_BLKNO || blk >= nblocks || ++npages > nblocks)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has a damaged segment directory at block %u",
+					 errmsg("index \"%s\" has a damaged segment directory chain at block %u",
 							RelationGetRelationName(index), blk)));
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			if (dir->nsegs == cap)
-			{
-				cap *= 2;
-				dir->segs = repalloc(dir->segs, sizeof(OmenSegmentDesc) * cap);
-				dir->where = repalloc(dir->where, sizeof(ItemPointerData) * cap);
-			}
-			memcpy(&dir->segs[dir->nsegs],
-				   PageGetItem(page, PageGetItemId(page, off)),
-				   sizeof(OmenSegmentDesc));
-			ItemPointerSet(&dir->where[dir->nsegs], blk, off);
-			dir->nsegs++;
-		}
+		buf = ReadBuffer(index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		omen_directory_decode(BufferGetPage(buf), blk,
+							  RelationGetRelationName(index), dir, &cap);
 		dir->last_page = blk;
-		blk = OmenPageGetOpaque(page)->next;
+		blk = OmenPageGetOpaque(BufferGetPage(buf))->next;
 		UnlockReleaseBuffer(buf);
 	}
 }

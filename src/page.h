@@ -171,6 +171,16 @@ extern Buffer omen_new_buffer(Relation index, ForkNumber fork);
 extern void omen_meta_read(Relation index, OmenMetaPageData *meta);
 
 /*
+ * Decoders of page images, pure functions of the page (the fuzz targets in
+ * test/fuzz call them directly): damage gives NULL or an ERROR with
+ * ERRCODE_INDEX_CORRUPTED, never a read outside the page.
+ */
+extern bool omen_page_is(Page page, uint16 kind);
+extern char *omen_page_item(Page page, OffsetNumber off, Size *len);
+extern void omen_meta_decode(Page page, const char *relname,
+							 OmenMetaPageData *meta);
+
+/*
  * The element or neighbour tuple at off of a locked data page, or NULL when
  * there is none of the right kind and size (stale links, damaged pages).
  */
@@ -193,6 +203,9 @@ typedef struct OmenDirectory
 	BlockNumber last_page;		/* last directory page, or Invalid */
 } OmenDirectory;
 
+extern void omen_directory_decode(Page page, BlockNumber blk,
+								  const char *relname, OmenDirectory *dir,
+								  int *cap);
 extern void omen_directory_read(Relation index, const OmenMetaPageData *meta,
 								OmenDirectory *dir);
 extern bool omen_directory_has(const OmenDirectory *dir, uint32 segno);

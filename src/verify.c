@@ -85,10 +85,11 @@ tid_ok(VerifyState *vs, ItemPointer tid)
 }
 
 /*
- * Reads the neighbour tuple at tid into a palloc'd copy, or NULL.
+ * Reads the neighbour tuple at tid into a palloc'd copy, or NULL if there is
+ * none on a page of segment segno.
  */
 static OmenNeighborTuple
-read_neighbors(VerifyState *vs, ItemPointer tid)
+read_neighbors(VerifyState *vs, ItemPointer tid, uint32 segno)
 {
 	Buffer		buf;
 	Page		page;
@@ -102,7 +103,8 @@ read_neighbors(VerifyState *vs, ItemPointer tid)
 	page = BufferGetPage(buf);
 	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(tid),
 								 vs->meta.m);
-	if (nt != NULL && nt->level <= vs->meta.max_level)
+	if (nt != NULL && OmenPageGetOpaque(page)->segno == segno &&
+		nt->level <= vs->meta.max_level)
 	{
 		Size		size = OMEN_NEIGHBOR_SIZE(nt->level, vs->meta.m);
 
@@ -169,8 +171,7 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		opaque = OmenPageGetOpaque(page);
-		if (PageIsNew(page) || opaque->kind != OMEN_PAGE_DATA ||
-			opaque->page_id != OMEN_MAGIC)
+		if (!omen_page_is(page, OMEN_PAGE_DATA) || opaque->page_id != OMEN_MAGIC)
 		{
 			problem(vs, "segment %u: block %u is not a data page", seg->segno, blk);
 			UnlockReleaseBuffer(buf);
@@ -183,12 +184,18 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			ItemId		iid = PageGetItemId(page, off);
+			Size		len;
 			char	   *tup;
 
-			if (!ItemIdIsNormal(iid))
+			if (!ItemIdIsNormal(PageGetItemId(page, off)))
 				continue;
-			tup = PageGetItem(page, iid);
+			tup = omen_page_item(page, off, &len);
+			if (tup == NULL || len == 0)
+			{
+				problem(vs, "block %u offset %u: item lies outside the tuple space",
+						blk, off);
+				continue;
+			}
 			if (tup[0] == OMEN_TUPLE_ELEMENT)
 			{
 				OmenElementTuple et = (OmenElementTuple) tup;
@@ -196,10 +203,10 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 				bool		found;
 				int			ntids = 0;
 
-				if (ItemIdGetLength(iid) != OMEN_ELEMENT_SIZE(vs->meta.dims))
+				if (len != OMEN_ELEMENT_SIZE(vs->meta.dims))
 				{
-					problem(vs, "element (%u,%u) has length %u, expected %zu",
-							blk, off, ItemIdGetLength(iid),
+					problem(vs, "element (%u,%u) has length %zu, expected %zu",
+							blk, off, len,
 							OMEN_ELEMENT_SIZE(vs->meta.dims));
 					continue;
 				}
@@ -244,12 +251,12 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	hash_seq_init(&hs, elems);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
-		OmenNeighborTuple nt = read_neighbors(vs, &e->nbtid);
+		OmenNeighborTuple nt = read_neighbors(vs, &e->nbtid, seg->segno);
 
 		CHECK_FOR_INTERRUPTS();
 		if (nt == NULL)
 		{
-			problem(vs, "element (%u,%u): neighbour tuple (%u,%u) missing",
+			problem(vs, "element (%u,%u): neighbour tuple (%u,%u) missing or outside the segment",
 					ItemPointerGetBlockNumber(&e->tid),
 					ItemPointerGetOffsetNumber(&e->tid),
 					ItemPointerGetBlockNumberNoCheck(&e->nbtid),
@@ -404,7 +411,7 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		if (!PageIsNew(page) &&
-			(OmenPageGetOpaque(page)->kind != OMEN_PAGE_DATA ||
+			(!omen_page_is(page, OMEN_PAGE_DATA) ||
 			 omen_directory_has(&dir, OmenPageGetOpaque(page)->segno)))
 			problem(&vs, "block %u belongs to no live segment chain and is not free", blk);
 		UnlockReleaseBuffer(buf);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # omendb's whole test suite (`make test`): installs what it needs (as root), builds with
 # warnings as errors, installs, then runs the kernel unit test, pg_regress on a throwaway
-# cluster, the client tests (test/clients) and the TAP tests (test/t/*.pl).
+# cluster, the client tests (test/clients) and the TAP tests (test/t/*.pl), and a short run of
+# each libFuzzer target (test/fuzz).
 # Ends with the line `omendb: N passed, N failed` (one count per suite); exit 1 on any failure.
 # Environment: PG_CONFIG (default pg_config); OMEN_TAP_TIMEOUT (seconds, default 2400).
 set -uo pipefail
@@ -10,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$OMEN_ROOT" || exit 1
 
 PACKAGES=(make build-essential perl libipc-run-perl postgresql-15 postgresql-server-dev-15
-	python3 python3-psycopg nodejs npm dataset-fashion-mnist)
+	python3 python3-psycopg nodejs npm dataset-fashion-mnist clang-14 libclang-rt-14-dev)
 NODE_DEPS=(pg@8.23.1 pgvector@0.2.1)
 # Debian's python3, which has python3-psycopg (PATH may lead to another one).
 PYTHON=/usr/bin/python3
@@ -64,6 +65,16 @@ run_kernel_test() {
 		record kernel pass
 	else
 		record kernel fail
+	fi
+}
+
+# Each libFuzzer target for a few seconds from its seed corpus; a crash fails.
+run_fuzz_smoke() {
+	section "fuzz smoke (test/fuzz)"
+	if with_timeout 600 make --no-print-directory -f test/fuzz/Makefile PG_CONFIG="$PG_CONFIG" smoke; then
+		record fuzz pass
+	else
+		record fuzz fail "inputs and logs in test/.build/fuzz"
 	fi
 }
 
@@ -222,6 +233,8 @@ fi
 
 step=kernel
 run_kernel_test
+step=fuzz
+run_fuzz_smoke
 
 section "build (OMEN_WERROR=1) and install, PG_CONFIG=$PG_CONFIG"
 step=build

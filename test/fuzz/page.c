@@ -1,0 +1,110 @@
+/*
+ * page.c
+ *		Fuzz target: the page decoders of src/page.c on any page image.
+ *		Input: dims (uint16, native order) and m (uint8) to decode with,
+ *		then the page (zero-padded or cut to BLCKSZ).  Every decoder must
+ *		return nothing or raise ERRCODE_INDEX_CORRUPTED, and what it returns
+ *		must lie within the page: the target reads all of it as the callers
+ *		do, and AddressSanitizer checks those reads.
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include "page.h"
+#include "stubs.h"
+
+int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+
+static const int corrupted[] = {ERRCODE_INDEX_CORRUPTED, 0};
+static const int meta_errors[] = {ERRCODE_INDEX_CORRUPTED,
+ERRCODE_FEATURE_NOT_SUPPORTED, 0};
+
+static void
+consume(const void *p, Size len)
+{
+	for (Size i = 0; i < len; i++)
+		fuzz_sink ^= ((const char *) p)[i];
+}
+
+static void
+decode_data_page(Page page, int dims, int m)
+{
+	int			maxoff = PageGetMaxOffsetNumber(page);
+
+	/* one past the end and offset 0 too: links may point anywhere */
+	for (int off = 0; off <= maxoff + 1; off++)
+	{
+		OmenElementTuple et = omen_page_get_element(page, off, dims);
+		OmenNeighborTuple nt = omen_page_get_neighbors(page, off, m);
+
+		if (et != NULL)
+		{
+			if (et->type != OMEN_TUPLE_ELEMENT)
+				abort();
+			consume(et, OMEN_ELEMENT_SIZE(dims));
+		}
+		if (nt != NULL)
+		{
+			if (nt->type != OMEN_TUPLE_NEIGHBOR)
+				abort();
+			/* every level's slots, as a search reads them */
+			for (int level = 0; level <= nt->level; level++)
+				consume(&nt->tids[omen_level_offset(level, m)],
+						sizeof(ItemPointerData) * omen_level_slots(level, m));
+		}
+		if (omen_page_is(page, OMEN_PAGE_DATA))
+		{
+			Size		len;
+			char	   *item = omen_page_item(page, off, &len);
+
+			if (item != NULL)
+				consume(item, len);
+		}
+	}
+}
+
+static void
+decode_directory_page(Page page)
+{
+	OmenDirectory dir;
+	int			cap = 1;
+
+	dir.nsegs = 0;
+	dir.segs = palloc(sizeof(OmenSegmentDesc) * cap);
+	dir.where = palloc(sizeof(ItemPointerData) * cap);
+	omen_directory_decode(page, 1, "fuzz", &dir, &cap);
+	consume(dir.segs, sizeof(OmenSegmentDesc) * dir.nsegs);
+	consume(dir.where, sizeof(ItemPointerData) * dir.nsegs);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
+{
+	uint16		dims;
+	int			m;
+	static char image[BLCKSZ] pg_attribute_aligned(ALIGNOF_BUFFER);
+	Page		page = image;
+
+	if (size < 3)
+		return 0;
+	memcpy(&dims, data, sizeof(dims));
+	dims = 1 + dims % OMEN_MAX_DIMS;
+	m = 2 + data[2] % 99;
+	data += 3;
+	size -= 3;
+
+	/* exactly BLCKSZ (ASan guards the ends), aligned as in shared buffers */
+	memset(page, 0, BLCKSZ);
+	memcpy(page, data, Min(size, BLCKSZ));
+
+	FUZZ_RUN(meta_errors,
+		{
+			OmenMetaPageData meta;
+
+			omen_meta_decode(page, "fuzz", &meta);
+		});
+	FUZZ_RUN(corrupted, decode_directory_page(page));
+	FUZZ_RUN(corrupted, decode_data_page(page, dims, m));
+	return 0;
+}

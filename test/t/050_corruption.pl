@@ -1,0 +1,253 @@
+# Damaged omenhnsw index pages on disk, as PostgreSQL's amcheck tests damage
+# them: with the server stopped, bytes of the index file are overwritten at
+# known offsets (the metapage magic, a directory page's kind and its link to
+# itself, an element's length and level, a line pointer leaving the page, a
+# link into another segment, a data page's kind).  After a restart, scans,
+# inserts and omenhnsw_verify on each damaged index either succeed or raise
+# an ERROR with SQLSTATE XX002 (index corrupted), and never another one;
+# where the index cannot be read at all they must raise XX002, and otherwise
+# the verifier must report the damage.  No backend may crash: a session
+# opened before the first query is still there at the end, and the log shows
+# no crash restart.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib $FindBin::RealBin;
+use OmenHnswTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $B = 8192;
+
+# The damage, one index each: a name, whether the index is then unreadable
+# (every access raises XX002), what the error or the verifier says, and a sub
+# that damages the index file.
+my @cases;
+
+my $node = start_node('corruption', 'autovacuum = off');
+is($node->safe_psql('postgres', 'SHOW data_checksums'),
+	'off', 'no checksums: the damage reaches the index code');
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE src AS
+	SELECT i AS id, ARRAY(SELECT sin(i * 7 + j) FROM generate_series(1, 16) j)::vector(16) AS v
+	FROM generate_series(1, 6000) i;
+});
+
+# ---- the page format (src/page.h), read with unpack ----
+
+sub read_block
+{
+	my ($file, $blk) = @_;
+	open my $fh, '<:raw', $file or die "open $file: $!";
+	sysseek($fh, $blk * $B, 0) or die;
+	sysread($fh, my $page, $B) == $B or die "short read of block $blk";
+	close $fh;
+	return $page;
+}
+
+sub overwrite
+{
+	my ($file, $offset, $bytes) = @_;
+	open my $fh, '+<:raw', $file or die "open $file: $!";
+	sysseek($fh, $offset, 0) or die;
+	syswrite($fh, $bytes) == length($bytes) or die "short write";
+	close $fh;
+}
+
+sub nblocks { return (-s $_[0]) / $B; }
+
+# (kind, segno) of a page from its special space
+sub page_kind
+{
+	my ($page) = @_;
+	my $special = unpack('v', substr($page, 16, 2));
+	my (undef, $segno, $kind) = unpack('V V v', substr($page, $special, 10));
+	return ($kind, $segno, $special);
+}
+
+# line pointer off: (byte offset of the pointer, item offset, flags, length)
+sub line_pointer
+{
+	my ($page, $off) = @_;
+	my $at = 24 + 4 * ($off - 1);
+	my $w = unpack('V', substr($page, $at, 4));
+	return ($at, $w & 0x7fff, ($w >> 15) & 3, $w >> 17);
+}
+
+sub max_offset { return (unpack('v', substr($_[0], 12, 2)) - 24) / 4; }
+
+# items of a tuple type (1 element, 2 neighbours) on data pages, in file
+# order: [block, offset, byte offset of the item in the file, segno]
+sub tuples
+{
+	my ($file, $type) = @_;
+	my @found;
+	for my $blk (1 .. nblocks($file) - 1)
+	{
+		my $page = read_block($file, $blk);
+		my ($kind, $segno) = page_kind($page);
+		next unless $kind == 3;
+		for my $off (1 .. max_offset($page))
+		{
+			my (undef, $item, $flags) = line_pointer($page, $off);
+			next unless $flags == 1 && ord(substr($page, $item, 1)) == $type;
+			push @found, [ $blk, $off, $blk * $B + $item, $segno ];
+		}
+	}
+	return @found;
+}
+
+sub pack_tid { my ($blk, $off) = @_; return pack('v v v', $blk >> 16, $blk & 0xffff, $off); }
+
+# ---- the damage ----
+
+push @cases, [
+	'metapage magic', 1, qr/metapage is damaged/,
+	sub { overwrite($_[0], 24, "\0\0\0\0"); }
+];
+push @cases, [
+	'directory page kind', 1, qr/damaged segment directory at block/,
+	sub {
+		my ($file) = @_;
+		my $dir = unpack('V', substr(read_block($file, 0), 24 + 28, 4));
+		my (undef, undef, $special) = page_kind(read_block($file, $dir));
+		overwrite($file, $dir * $B + $special + 8, pack('v', 3));
+	}
+];
+push @cases, [
+	'directory chain cycle', 1, qr/damaged segment directory chain at block/,
+	sub {
+		my ($file) = @_;
+		my $dir = unpack('V', substr(read_block($file, 0), 24 + 28, 4));
+		my (undef, undef, $special) = page_kind(read_block($file, $dir));
+		overwrite($file, $dir * $B + $special, pack('V', $dir));
+	}
+];
+push @cases, [
+	'element length', 0, qr/item lies outside the tuple space/,
+	sub {
+		my ($file) = @_;
+		my ($e) = tuples($file, 1);
+		my ($at, $item, $flags, $len) = line_pointer(read_block($file, $e->[0]), $e->[1]);
+		overwrite($file, $e->[0] * $B + $at,
+			pack('V', $item | ($flags << 15) | (($len + 8) << 17)));
+	}
+];
+push @cases, [
+	'element level', 0, qr/has level 200 above the limit/,
+	sub {
+		my ($file) = @_;
+		my ($e) = tuples($file, 1);
+		overwrite($file, $e->[2] + 1, chr(200));
+	}
+];
+push @cases, [
+	'line pointer off the page', 0, qr/item lies outside the tuple space/,
+	sub {
+		my ($file) = @_;
+		my (undef, $e) = tuples($file, 1);
+		my ($at, undef, $flags, $len) = line_pointer(read_block($file, $e->[0]), $e->[1]);
+		overwrite($file, $e->[0] * $B + $at,
+			pack('V', ($B - 8) | ($flags << 15) | ($len << 17)));
+	}
+];
+push @cases, [
+	'link into another segment', 0,
+	qr/links to \(\d+,\d+\), not an element of segment(?s:.*)missing or outside the segment|missing or outside the segment(?s:.*)links to \(\d+,\d+\), not an element of segment/,
+	sub {
+		my ($file) = @_;
+		my @el = tuples($file, 1);
+		my @nb = tuples($file, 2);
+		my ($other) = grep { $_->[3] != $nb[10][3] } @el;
+		die "one segment only" unless defined $other;
+		# first level-0 slot of a neighbour tuple
+		overwrite($file, $nb[10][2] + 4, pack_tid($other->[0], $other->[1]));
+		# an element's neighbour tuple, taken from another segment
+		my ($far) = grep { $_->[3] != $el[0][3] } @nb;
+		overwrite($file, $el[0][2] + 64, pack_tid($far->[0], $far->[1]));
+	}
+];
+push @cases, [
+	'data page kind', 0, qr/block \d+ is not a data page/,
+	sub {
+		my ($file) = @_;
+		my ($e) = tuples($file, 1);
+		my (undef, undef, $special) = page_kind(read_block($file, $e->[0]));
+		overwrite($file, $e->[0] * $B + $special + 8, pack('v', 7));
+	}
+];
+
+# one table and index per case, in segments (small maintenance_work_mem)
+my %file;
+for my $i (0 .. $#cases)
+{
+	$node->safe_psql(
+		'postgres', qq{
+CREATE TABLE t$i AS SELECT * FROM src;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX i$i ON t$i USING omenhnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
+});
+	is($node->safe_psql('postgres', "SELECT count(*) FROM omenhnsw_verify('i$i')"),
+		'0', "index for \"$cases[$i][0]\" is sound before the damage");
+	$file{$i} = $node->data_dir . '/'
+	  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('i$i')");
+}
+$node->stop;
+$cases[$_][3]->($file{$_}) for 0 .. $#cases;
+my $log_offset = -s $node->logfile;
+$node->start;
+
+my $bg = $node->background_psql('postgres');
+my $bg_pid = $bg->query_safe('SELECT pg_backend_pid()');
+
+# Runs sql; returns 'ok' or the SQLSTATE of its error.
+sub outcome
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	my $rc = $node->psql(
+		'postgres', "\\set VERBOSITY verbose\nSET enable_seqscan = off;\n$sql",
+		stdout => \$out,
+		stderr => \$err,
+		on_error_stop => 1);
+	return ('ok', $out) if $rc == 0;
+	return ($1, $err) if $err =~ /ERROR:\s+([0-9A-Z]{5}):/;
+	return ("psql exit $rc", $err);
+}
+
+my $q = '[' . join(',', map { sin($_) } 1 .. 16) . ']';
+for my $i (0 .. $#cases)
+{
+	my ($name, $unreadable, $report) = @{ $cases[$i] };
+	my %sql = (
+		scan => "SELECT id FROM t$i ORDER BY v <-> '$q' LIMIT 10",
+		insert => "INSERT INTO t$i VALUES (0, '$q')",
+		verify => "SELECT * FROM omenhnsw_verify('i$i')");
+	for my $what (qw(scan insert verify))
+	{
+		my ($got, $text) = outcome($sql{$what});
+		note "$name, $what: $got\n$text";
+		if ($unreadable)
+		{
+			is($got, 'XX002', "$name: $what raises XX002");
+		}
+		else
+		{
+			like($got, qr/^(ok|XX002)$/, "$name: $what succeeds or raises XX002");
+		}
+		like($text, $report, "$name: verify reports the damage")
+		  if $what eq 'verify';
+	}
+}
+
+is($bg->query_safe('SELECT pg_backend_pid()'),
+	$bg_pid, 'the session opened before the damage is still there');
+$bg->quit;
+my $log = slurp_file($node->logfile, $log_offset);
+unlike($log, qr/terminated by signal|server process .* exited with exit code/,
+	'no backend crashed');
+
+$node->stop;
+done_testing();
