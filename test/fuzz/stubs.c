@@ -337,6 +337,14 @@ ArrayGetIntegerTypmods(void *arr, int *n)
 	return out;
 }
 
+/* sparsevec_in sorts its indices */
+void
+pg_qsort(void *base, size_t nel, size_t elsize,
+		 int (*cmp) (const void *, const void *))
+{
+	qsort(base, nel, elsize, cmp);
+}
+
 /* ---- never reached by the targets: they only satisfy the linker ---- */
 
 #define UNREACHED(name) void name(void); void name(void) { abort(); }
@@ -347,7 +355,9 @@ UNREACHED(array_contains_nulls)
 UNREACHED(construct_array)
 UNREACHED(deconstruct_array)
 UNREACHED(exprTypmod)
+UNREACHED(float_to_shortest_decimal_buf)
 UNREACHED(float_to_shortest_decimal_bufn)
+UNREACHED(pg_ltoa)
 UNREACHED(get_typlenbyvalalign)
 UNREACHED(numeric_float4)
 UNREACHED(pq_begintypsend)
