@@ -46,6 +46,11 @@ SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT avg(v) FROM hagg_p;
 SELECT avg(v) FROM hagg_p;
+-- partial aggregates that saw no rows combine to no rows
+CREATE TABLE hagg_e (v halfvec);
+EXPLAIN (COSTS OFF) SELECT avg(v), sum(v) FROM hagg_e;
+SELECT avg(v) IS NULL AS empty_avg, sum(v) IS NULL AS empty_sum FROM hagg_e;
+DROP TABLE hagg_e;
 RESET max_parallel_workers_per_gather;
 SELECT avg(v) FROM hagg_p;
 RESET parallel_setup_cost;

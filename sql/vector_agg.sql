@@ -30,6 +30,11 @@ SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT avg(v), sum(v) FROM agg_p;
 SELECT avg(v), sum(v) FROM agg_p;
+-- partial aggregates that saw no rows combine to no rows
+CREATE TABLE agg_e (v vector);
+EXPLAIN (COSTS OFF) SELECT avg(v), sum(v) FROM agg_e;
+SELECT avg(v) IS NULL AS empty_avg, sum(v) IS NULL AS empty_sum FROM agg_e;
+DROP TABLE agg_e;
 RESET max_parallel_workers_per_gather;
 SELECT avg(v), sum(v) FROM agg_p;
 RESET parallel_setup_cost;
@@ -40,7 +45,7 @@ RESET min_parallel_table_scan_size;
 SELECT vector_accum('{0}', '[1,2]');
 SELECT vector_accum('{1,1,2}', '[3,4]');
 SELECT vector_combine('{0}', '{2,3,4}'), vector_combine('{2,3,4}', '{0}'),
-	vector_combine('{1,1,2}', '{2,3,4}');
+	vector_combine('{1,1,2}', '{2,3,4}'), vector_combine('{0}', '{0}');
 SELECT vector_avg('{2,3,4}'), vector_avg('{0}') IS NULL AS empty;
 -- bad states are errors
 CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$

@@ -224,19 +224,35 @@ is_knn_over_appendrel(PlannerInfo *root)
 		orders_by_distance(parse);
 }
 
+/* left opname right, for pg_catalog's int8 operator opname */
+static Expr *
+int8_opclause(const char *opname, Expr *left, Expr *right)
+{
+	Oid			opno = LookupOperName(NULL, list_make2(makeString("pg_catalog"),
+													   makeString(unconstify(char *, opname))),
+									  INT8OID, INT8OID, false, -1);
+	OpExpr	   *expr = (OpExpr *) make_opclause(opno, get_op_rettype(opno), false,
+												left, right, InvalidOid, InvalidOid);
+
+	set_opfuncid(expr);
+	return (Expr *) expr;
+}
+
 /*
  * The number of rows each partition must send: LIMIT plus OFFSET, as an
  * int8 expression the shard can compute, or NULL if there is none to send
  * (a NULL or negative constant, an overflow, or an expression that is
- * neither a constant nor a parameter).  Constants are added here.
+ * neither a constant nor a parameter).  Constants are added here; a
+ * parameter's sum is NULL (no limit) where it would overflow.
  */
 static Expr *
 per_partition_limit(Query *parse)
 {
 	Node	   *count = parse->limitCount;
 	Node	   *offset = parse->limitOffset;
-	Oid			plus;
-	OpExpr	   *sum_expr;
+	Expr	   *sum_expr;
+	CaseWhen   *when;
+	CaseExpr   *capped;
 
 	if (!(IsA(count, Const) || IsA(count, Param)) ||
 		(offset != NULL && !(IsA(offset, Const) || IsA(offset, Param))) ||
@@ -263,14 +279,32 @@ per_partition_limit(Query *parse)
 		return (Expr *) makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
 								  Int64GetDatum(sum), false, FLOAT8PASSBYVAL);
 	}
-	plus = LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString("+")),
-						  INT8OID, INT8OID, false, -1);
-	sum_expr = (OpExpr *) make_opclause(plus, INT8OID, false,
-										(Expr *) copyObject(count),
-										(Expr *) copyObject(offset),
-										InvalidOid, InvalidOid);
-	set_opfuncid(sum_expr);
-	return (Expr *) sum_expr;
+	/*
+	 * CASE WHEN count > INT64_MAX - offset THEN NULL ELSE count + offset END:
+	 * a sum past the int8 range asks for every row (LIMIT NULL) instead of
+	 * failing on the shard.  The coordinator's Limit rejects a negative
+	 * LIMIT or OFFSET before any partition runs its remote query.
+	 */
+	sum_expr = int8_opclause("+", (Expr *) copyObject(count),
+							 (Expr *) copyObject(offset));
+	when = makeNode(CaseWhen);
+	when->expr = int8_opclause(">", (Expr *) copyObject(count),
+							   int8_opclause("-",
+											 (Expr *) makeConst(INT8OID, -1, InvalidOid,
+																sizeof(int64),
+																Int64GetDatum(PG_INT64_MAX),
+																false, FLOAT8PASSBYVAL),
+											 (Expr *) copyObject(offset)));
+	when->result = (Expr *) makeNullConst(INT8OID, -1, InvalidOid);
+	when->location = -1;
+	capped = makeNode(CaseExpr);
+	capped->casetype = INT8OID;
+	capped->casecollid = InvalidOid;
+	capped->arg = NULL;
+	capped->args = list_make1(when);
+	capped->defresult = sum_expr;
+	capped->location = -1;
+	return (Expr *) capped;
 }
 
 /*

@@ -858,7 +858,10 @@ vector_accum(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
-/* A state with no rows counted contributes nothing, whatever it holds. */
+/*
+ * A state with no rows counted contributes nothing, whatever it holds; two
+ * such states (partial aggregates that saw no rows) combine to the second.
+ */
 PG_FUNCTION_INFO_V1(vector_combine);
 Datum
 vector_combine(PG_FUNCTION_ARGS)
@@ -872,7 +875,8 @@ vector_combine(PG_FUNCTION_ARGS)
 
 	if (s1[0] == 0.0)
 	{
-		CheckVectorDim(dim2);
+		if (s2[0] != 0.0)
+			CheckVectorDim(dim2);
 		PG_RETURN_ARRAYTYPE_P(state2);
 	}
 	CheckVectorDim(dim1);

@@ -125,8 +125,9 @@ my $prepare = 'PREPARE p(vector, bigint, bigint) AS SELECT id FROM items '
 all_limited(
 	remote_sql("EXECUTE p('$q1', 10, 5)",
 		"SET plan_cache_mode = force_generic_plan; $prepare"),
-	'($2::bigint + $3::bigint)',
-	'a generic plan sends LIMIT $2 + $3 to every shard');
+	'(CASE WHEN ($2::bigint > (9223372036854775807::bigint - $3::bigint)) '
+	  . 'THEN NULL::bigint ELSE ($2::bigint + $3::bigint) END)',
+	'a generic plan sends LIMIT $2 + $3, or none past the int8 range, to every shard');
 all_limited(
 	remote_sql("EXECUTE p('$q1', 10, 5)",
 		"SET plan_cache_mode = force_custom_plan; $prepare"),
@@ -143,6 +144,12 @@ is( $coord->safe_psql(
 		 EXECUTE p('$q1', 10, 5)"),
 	$offset_rows,
 	'the generic plan returns the same rows');
+my @past_int8 = split /\n/,
+  $coord->safe_psql('postgres',
+	"SET plan_cache_mode = force_generic_plan; $prepare
+	 EXECUTE p('$q1', 9223372036854775807, 5)");
+is(join("\n", @past_int8[ 0 .. 9 ]), $offset_rows,
+	'a generic plan whose LIMIT + OFFSET passes the int8 range returns rows from the sixth on');
 
 # Rows each shard sends, counted by pg_stat_statements on the shard.
 sub fetched_rows
