@@ -337,7 +337,8 @@ ArrayGetIntegerTypmods(void *arr, int *n)
 	return out;
 }
 
-/* sparsevec_in sorts its indices */
+/* sparsevec_in sorts its indices (port.h maps qsort to pg_qsort: undo it) */
+#undef qsort
 void
 pg_qsort(void *base, size_t nel, size_t elsize,
 		 int (*cmp) (const void *, const void *))
