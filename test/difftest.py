@@ -29,6 +29,12 @@ By design, and so normalised or not reported (the README says the same):
       ivfflat, and hnsw's support functions are absent; the catalog check skips them.
   D6  distances are summed in another order (SIMD kernels): float results of distances,
       norms and aggregates are compared with a relative tolerance (1e-5 and 1e-6).
+  D7  an inner product whose terms overflow float4 is the true sum rounded to float4 in omendb
+      (+-Infinity only when that sum is out of range, never NaN); pgvector gives NaN or an
+      infinity depending on its summation order.
+  D8  combining two avg/sum states that counted no rows gives a state of no rows in omendb (so
+      a parallel avg over an empty table is NULL); pgvector raises "vector must have at least
+      1 dimension".
 Index answers are approximate, and pgvector's graph is random per backend: ANN results are
 compared with the exact (sequential scan) answer, not with each other.  A per-query flag is
 reported only when the case reproduces it on a second run; recall below exact at ef_search
@@ -864,6 +870,34 @@ def doc_iterative_default(case, i, oo, op):
     return True
 
 
+def doc_inner_product_overflow(case, i, oo, op):
+    """D7: an overflowing inner product is the true sum rounded, never NaN, in omendb."""
+    t = case.stmts[i]
+    if not (oo[0] == op[0] == "ok" and len(oo[1]) == len(op[1])
+            and any(w in t for w in ("inner_product", "<#>"))):
+        return False
+    differs = False
+    for ro, rp in zip(oo[1], op[1]):
+        if len(ro) != len(rp):
+            return False
+        for a, b in zip(ro, rp):
+            if a == b:
+                continue
+            if b is None or a is None or b.lower() not in ("nan", "infinity", "-infinity"):
+                return False
+            if a.lower() == "nan":
+                return False
+            differs = True
+    return differs
+
+
+def doc_empty_combine(case, i, oo, op):
+    """D8: two avg/sum states of no rows combine to no rows in omendb; pgvector errors."""
+    t = case.stmts[i]
+    return (op[0] == "err" and op[2] == "vector must have at least 1 dimension"
+            and oo[0] == "ok" and "_combine(" in t)
+
+
 DOCUMENTED = [
     ("D2", "the default iterative_scan is strict_order in omendb, off in pgvector",
      doc_iterative_default),
@@ -872,6 +906,10 @@ DOCUMENTED = [
     ("D4", "omenhnsw holds up to 2018 dimensions, hnsw up to 2000", doc_dims_2018),
     ("D5", "pgvector's objects for types omendb does not define, and ivfflat, are not in omendb",
      doc_other_types),
+    ("D7", "an overflowing inner product is the true sum rounded (never NaN) in omendb",
+     doc_inner_product_overflow),
+    ("D8", "two avg/sum states of no rows combine to no rows in omendb; pgvector errors",
+     doc_empty_combine),
 ]
 
 
