@@ -1355,17 +1355,18 @@ graph_flood(const OmenGraph *g, bool *reached, uint32 *parent, uint32 *queue,
 
 /*
  * The slot of level-0 list v that a new link may take: its end when the list
- * has room, else its farthest link that is not a tree link of parent[] (so
- * giving it up leaves every reached node reached), else -1.
+ * has room, else with replace its farthest link that is not a tree link of
+ * parent[] (so giving it up leaves every reached node reached), else -1.
  */
 static int
-graph_repair_slot(const OmenGraph *g, const uint32 *parent, uint32 v)
+graph_repair_slot(const OmenGraph *g, const uint32 *parent, uint32 v,
+				  bool replace)
 {
 	const uint32 *links = g->links0 + (Size) v * g->m0;
 
 	if (g->count0[v] < (uint32) g->m0)
 		return g->count0[v];
-	for (int j = g->count0[v] - 1; j >= 0; j--)
+	for (int j = g->count0[v] - 1; j >= 0 && replace; j--)
 		if (parent[links[j]] != v)
 			return j;
 	return -1;
@@ -1376,7 +1377,7 @@ graph_repair_slot(const OmenGraph *g, const uint32 *parent, uint32 v)
  * Pruning back-links with the heuristic can leave a node with no incoming
  * link, and a search could never return it.  Such a node u gets a link
  * from the nearest reached node a search finds for it that has a slot to
- * spare (graph_repair_slot): a free one, or one holding a link outside the
+ * spare (graph_repair_slot): a free one, else one holding a link outside the
  * tree of links by which the flood from the entry point reached each node.
  * Tree links are never given up, so a reached node stays reached, and u and
  * all it leads to join the tree.  A reached node with a slot to spare
@@ -1424,18 +1425,22 @@ omen_graph_connect_all(OmenGraph *g)
 						   g->sh->top_level, 0);
 		nres = graph_search_level(g, graph_vec(g, u), &ep, 1,
 								  g->ef_construction, 0, res);
-		for (int i = 0; i < nres && slot < 0; i++)
+		for (int replace = 0; replace < 2 && slot < 0; replace++)
 		{
-			v = (uint32) res[i].id;
-			if (reached[v])
+			for (int i = 0; i < nres && slot < 0; i++)
 			{
-				slot = graph_repair_slot(g, parent, v);
-				d = res[i].dist;
+				v = (uint32) res[i].id;
+				if (reached[v])
+				{
+					slot = graph_repair_slot(g, parent, v, replace);
+					d = res[i].dist;
+				}
 			}
 		}
 		for (uint32 w = 0; w < n && slot < 0; w++)
 		{
-			if (reached[w] && (slot = graph_repair_slot(g, parent, w)) >= 0)
+			if (reached[w] &&
+				(slot = graph_repair_slot(g, parent, w, true)) >= 0)
 			{
 				v = w;
 				d = mem_pair_distance(g, w, u);
