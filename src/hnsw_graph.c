@@ -1325,9 +1325,14 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	return id;
 }
 
-/* Marks in reached[] everything level-0 links lead to from the nodes in queue. */
+/*
+ * Marks in reached[] everything level-0 links lead to from the nodes in
+ * queue, and records in parent[] the node each was first reached from: the
+ * links parent[x] -> x form a tree that spans the reached nodes.
+ */
 static void
-graph_flood(const OmenGraph *g, bool *reached, uint32 *queue, int qtail)
+graph_flood(const OmenGraph *g, bool *reached, uint32 *parent, uint32 *queue,
+			int qtail)
 {
 	int			qhead = 0;
 
@@ -1341,6 +1346,7 @@ graph_flood(const OmenGraph *g, bool *reached, uint32 *queue, int qtail)
 			if (!reached[links[i]])
 			{
 				reached[links[i]] = true;
+				parent[links[i]] = cur;
 				queue[qtail++] = links[i];
 			}
 		}
@@ -1348,109 +1354,129 @@ graph_flood(const OmenGraph *g, bool *reached, uint32 *queue, int qtail)
 }
 
 /*
+ * The slot of level-0 list v that a new link may take: its end when the list
+ * has room, else with replace its farthest link that is not a tree link of
+ * parent[] (so giving it up leaves every reached node reached), else -1.
+ */
+static int
+graph_repair_slot(const OmenGraph *g, const uint32 *parent, uint32 v,
+				  bool replace)
+{
+	const uint32 *links = g->links0 + (Size) v * g->m0;
+
+	if (g->count0[v] < (uint32) g->m0)
+		return g->count0[v];
+	for (int j = g->count0[v] - 1; j >= 0 && replace; j--)
+		if (parent[links[j]] != v)
+			return j;
+	return -1;
+}
+
+/*
  * Links every node that level-0 links from the entry point do not reach.
  * Pruning back-links with the heuristic can leave a node with no incoming
- * link, and a search could never return it.  Such a node gets a link from
- * the nearest reachable node a search finds for it: into a free slot when
- * one of the candidates has room, else replacing that node's farthest
- * link to a node with another incoming link (or, failing that, its
- * farthest; a node orphaned that way is handled in the next round).
+ * link, and a search could never return it.  Such a node u gets a link
+ * from the nearest reached node a search finds for it that has a slot to
+ * spare (graph_repair_slot): a free one, else one holding a link outside the
+ * tree of links by which the flood from the entry point reached each node.
+ * Tree links are never given up, so a reached node stays reached, and u and
+ * all it leads to join the tree.  A reached node with a slot to spare
+ * always exists: a tree over R nodes has R - 1 links and the R lists hold
+ * R * m0 slots.  So one pass over the nodes leaves every node reached.
+ * Runs in one process, with no concurrent insert into the graph.
  */
 void
 omen_graph_connect_all(OmenGraph *g)
 {
+	uint32		n = (uint32) g->sh->count;
 	bool	   *reached;
+	uint32	   *parent;
 	uint32	   *queue;
-	uint32	   *indegree;
 	OmenCand   *res = g->layer_res;
 
-	if (g->sh->count == 0)
+	if (n == 0)
 		return;
-	reached = palloc(sizeof(bool) * g->sh->count);
-	queue = palloc(sizeof(uint32) * g->sh->count);
-	indegree = palloc0(sizeof(uint32) * g->sh->count);
-	for (uint32 u = 0; u < (uint32) g->sh->count; u++)
-		for (uint32 i = 0; i < g->count0[u]; i++)
-			indegree[g->links0[(Size) u * g->m0 + i]]++;
+	reached = palloc0(sizeof(bool) * n);
+	parent = palloc(sizeof(uint32) * n);
+	queue = palloc(sizeof(uint32) * n);
+	reached[g->sh->entry] = true;
+	parent[g->sh->entry] = g->sh->entry;
+	queue[0] = g->sh->entry;
+	graph_flood(g, reached, parent, queue, 1);
 
-	for (int round = 0; round < 8; round++)
+	for (uint32 u = 0; u < n; u++)
 	{
-		int			orphans = 0;
+		OmenCand	ep;
+		int			nres;
+		uint32		v = 0;
+		int			slot = -1;
+		float		d = 0;
+		uint32	   *count;
+		float	   *dists;
+		uint8	   *flags;
+		uint32	   *links;
+		int			pos;
 
-		memset(reached, 0, sizeof(bool) * g->sh->count);
-		reached[g->sh->entry] = true;
-		queue[0] = g->sh->entry;
-		graph_flood(g, reached, queue, 1);
+		if (reached[u])
+			continue;
+		CHECK_FOR_INTERRUPTS();
 
-		for (uint32 u = 0; u < (uint32) g->sh->count; u++)
+		ep = graph_descend(g, graph_vec(g, u), g->sh->entry,
+						   g->sh->top_level, 0);
+		nres = graph_search_level(g, graph_vec(g, u), &ep, 1,
+								  g->ef_construction, 0, res);
+		for (int replace = 0; replace < 2 && slot < 0; replace++)
 		{
-			OmenCand	ep;
-			int			n;
-			int			pick = -1;
-			uint32		v;
-			uint32	   *count;
-			float	   *dists;
-			uint8	   *flags;
-			uint32	   *links;
-			int			pos;
-
-			if (reached[u])
-				continue;
-			orphans++;
-			CHECK_FOR_INTERRUPTS();
-
-			ep = graph_descend(g, graph_vec(g, u), g->sh->entry,
-							   g->sh->top_level, 0);
-			n = graph_search_level(g, graph_vec(g, u), &ep, 1,
-								   g->ef_construction, 0, res);
-			for (int i = 0; i < n && pick < 0; i++)
-				if (res[i].id != u && reached[res[i].id] &&
-					g->count0[res[i].id] < (uint32) g->m0)
-					pick = i;
-			for (int i = 0; i < n && pick < 0; i++)
-				if (res[i].id != u && reached[res[i].id])
-					pick = i;
-			if (pick < 0)
-				continue;
-
-			v = (uint32) res[pick].id;
-			links = graph_links(g, v, 0, &count, &dists, &flags);
-			if (*count == (uint32) g->m0)
+			for (int i = 0; i < nres && slot < 0; i++)
 			{
-				int			drop = *count - 1;
-
-				while (drop > 0 && indegree[links[drop]] < 2)
-					drop--;
-				if (indegree[links[drop]] < 2)
-					drop = *count - 1;
-				indegree[links[drop]]--;
-				(*count)--;
-				memmove(&links[drop], &links[drop + 1], sizeof(uint32) * (*count - drop));
-				memmove(&dists[drop], &dists[drop + 1], sizeof(float) * (*count - drop));
-				memmove(&flags[drop], &flags[drop + 1], sizeof(uint8) * (*count - drop));
+				v = (uint32) res[i].id;
+				if (reached[v])
+				{
+					slot = graph_repair_slot(g, parent, v, replace);
+					d = res[i].dist;
+				}
 			}
-			pos = *count;
-			while (pos > 0 && omen_dist_lt(res[pick].dist, dists[pos - 1]))
-				pos--;
-			memmove(&links[pos + 1], &links[pos], sizeof(uint32) * (*count - pos));
-			memmove(&dists[pos + 1], &dists[pos], sizeof(float) * (*count - pos));
-			memmove(&flags[pos + 1], &flags[pos], sizeof(uint8) * (*count - pos));
-			links[pos] = u;
-			dists[pos] = res[pick].dist;
-			flags[pos] = 0;		/* a repair, not a heuristic choice */
-			(*count)++;
-			indegree[u]++;
-
-			reached[u] = true;
-			queue[0] = u;
-			graph_flood(g, reached, queue, 1);
 		}
-		if (orphans == 0)
-			break;
+		for (uint32 w = 0; w < n && slot < 0; w++)
+		{
+			if (reached[w] &&
+				(slot = graph_repair_slot(g, parent, w, true)) >= 0)
+			{
+				v = w;
+				d = mem_pair_distance(g, w, u);
+			}
+		}
+		if (slot < 0)
+			elog(ERROR, "omenhnsw: no node can take a link to node %u", u);
+
+		/* drop the link in slot, if any, then insert u in distance order */
+		links = graph_links(g, v, 0, &count, &dists, &flags);
+		if (slot < (int) *count)
+		{
+			(*count)--;
+			memmove(&links[slot], &links[slot + 1], sizeof(uint32) * (*count - slot));
+			memmove(&dists[slot], &dists[slot + 1], sizeof(float) * (*count - slot));
+			memmove(&flags[slot], &flags[slot + 1], sizeof(uint8) * (*count - slot));
+		}
+		pos = *count;
+		while (pos > 0 && omen_dist_lt(d, dists[pos - 1]))
+			pos--;
+		memmove(&links[pos + 1], &links[pos], sizeof(uint32) * (*count - pos));
+		memmove(&dists[pos + 1], &dists[pos], sizeof(float) * (*count - pos));
+		memmove(&flags[pos + 1], &flags[pos], sizeof(uint8) * (*count - pos));
+		links[pos] = u;
+		dists[pos] = d;
+		flags[pos] = 0;			/* a repair, not a heuristic choice */
+		(*count)++;
+
+		reached[u] = true;
+		parent[u] = v;
+		queue[0] = u;
+		graph_flood(g, reached, parent, queue, 1);
 	}
 	pfree(reached);
+	pfree(parent);
 	pfree(queue);
-	pfree(indegree);
 }
 
 int
