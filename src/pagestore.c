@@ -335,7 +335,7 @@ recent_page(OmenPageStore *s, OmenNodeId id)
  * page headers first, and for each next element's tuple while one is scored
  * (its first lines; the hardware streams the rest).  The hints read line
  * pointers of unpinned pages, so a stale one only misdirects a hint; it is
- * kept inside the page.  33% more queries/s on Fashion-MNIST.
+ * kept inside the page.
  */
 static void
 store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,

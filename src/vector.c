@@ -128,8 +128,7 @@ static const double exact_pow10[] = {
  * (its 29 bits below float precision are 1000...0): only then could the
  * true value lie on the other side.  Those bounds keep d between 1e-22 and
  * 9e37, a normal float.  The halfway case and anything else (hex, inf, nan,
- * odd syntax) go to strtof.  Typical embeddings' text takes the fast path,
- * several times faster than strtof.
+ * odd syntax) go to strtof.  Typical embeddings' text takes the fast path.
  */
 static float
 read_element(char *p, char **end)
