@@ -77,28 +77,40 @@ SELECT * FROM omenhnsw_verify('wide_idx');
 SELECT id FROM wide ORDER BY v <-> array_fill(0, ARRAY[2000])::vector LIMIT 10;
 SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 4) LIMIT 2;
 DROP TABLE wide;
--- the largest dimension the limit names can be built and inserted, one more cannot
-CREATE TABLE widest (id int, v vector(2018));
-INSERT INTO widest SELECT i, ARRAY(SELECT i + j / 2018.0 FROM generate_series(1, 2018) j)
+-- every dimension the type allows: 16,000 at the widest m (2-bit codes, vectors
+-- spanning eight pages), built, inserted, scanned and verified, for each metric
+CREATE TABLE widest (id int, v vector(16000));
+INSERT INTO widest SELECT i, ARRAY(SELECT i + j / 16000.0 FROM generate_series(1, 16000) j)
 FROM generate_series(1, 3) i;
 CREATE INDEX widest_idx ON widest USING omenhnsw (v vector_l2_ops) WITH (m = 100, ef_construction = 200);
-INSERT INTO widest SELECT 4, array_fill(0, ARRAY[2018]);
-SELECT * FROM omenhnsw_verify('widest_idx');
-SELECT id FROM widest ORDER BY v <-> array_fill(0, ARRAY[2018])::vector LIMIT 5;
+CREATE INDEX widest_ip ON widest USING omenhnsw (v vector_ip_ops);
+CREATE INDEX widest_cos ON widest USING omenhnsw (v vector_cosine_ops);
+CREATE INDEX widest_l1 ON widest USING omenhnsw (v vector_l1_ops);
+INSERT INTO widest SELECT 4, array_fill(0, ARRAY[16000]);
+INSERT INTO widest SELECT 5, ARRAY(SELECT -j / 16000.0 FROM generate_series(1, 16000) j);
+SELECT i AS index, omenhnsw_verify(i) AS problem
+FROM unnest(ARRAY['widest_idx', 'widest_ip', 'widest_cos', 'widest_l1']::regclass[]) i;
+SELECT id FROM widest ORDER BY v <-> array_fill(0, ARRAY[16000])::vector LIMIT 5;
+SELECT id FROM widest ORDER BY v <#> array_fill(1, ARRAY[16000])::vector LIMIT 5;
+SELECT id FROM widest ORDER BY v <=> array_fill(-1, ARRAY[16000])::vector LIMIT 5;
+SELECT id FROM widest ORDER BY v <+> array_fill(2.5, ARRAY[16000])::vector LIMIT 5;
+DELETE FROM widest WHERE id IN (2, 5);
+VACUUM widest;
+SELECT i AS index, omenhnsw_verify(i) AS problem
+FROM unnest(ARRAY['widest_idx', 'widest_ip', 'widest_cos', 'widest_l1']::regclass[]) i;
+SELECT id FROM widest ORDER BY v <-> array_fill(0, ARRAY[16000])::vector LIMIT 5;
 DROP TABLE widest;
-CREATE TABLE widest (id int, v vector(2019));
-CREATE INDEX ON widest USING omenhnsw (v vector_cosine_ops);
-DROP TABLE widest;
--- too many dimensions: from the typmod, from the data, and on insert
-CREATE TABLE wider (id int, v vector(3000));
-CREATE INDEX ON wider USING omenhnsw (v vector_l2_ops);
-DROP TABLE wider;
+-- a column without a typmod takes its dimension from the first vector,
+-- built or inserted
 CREATE TABLE wider (id int, v vector);
 INSERT INTO wider SELECT 1, array_fill(1, ARRAY[3000]);
 CREATE INDEX ON wider USING omenhnsw (v vector_l2_ops);
 DELETE FROM wider;
 CREATE INDEX wider_idx ON wider USING omenhnsw (v vector_l2_ops);
-INSERT INTO wider SELECT 1, array_fill(1, ARRAY[3000]);
+INSERT INTO wider SELECT i, array_fill(i, ARRAY[3000]) FROM generate_series(1, 5) i;
+SELECT * FROM omenhnsw_verify('wider_idx');
+SELECT id FROM wider ORDER BY v <-> array_fill(2.2, ARRAY[3000])::vector LIMIT 3;
+INSERT INTO wider SELECT 6, array_fill(1, ARRAY[3001]);
 DROP TABLE wider;
 
 -- an index built on an empty table, then filled

@@ -121,14 +121,25 @@ typedef struct OmenBuilder
 	MemoryContext graphctx;		/* the graph of the open segment */
 } OmenBuilder;
 
-/* Where the layout put a node's tuples, relative to the segment start. */
+/*
+ * Where the layout put a node's search row and the first chunk of its
+ * vector, relative to the segment start.
+ */
 typedef struct OmenNodePos
 {
-	uint32		elem_blk;
-	uint32		nb_blk;
-	OffsetNumber elem_off;
-	OffsetNumber nb_off;
+	uint32		row_blk;
+	uint32		vec_blk;
+	OffsetNumber row_off;
+	OffsetNumber vec_off;
 } OmenNodePos;
+
+/* The page being filled while laying out tuples, relative to the segment. */
+typedef struct OmenLayoutCursor
+{
+	uint32		blk;
+	Size		used;
+	OffsetNumber off;
+} OmenLayoutCursor;
 
 PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
 
@@ -165,45 +176,69 @@ builder_open_segment(OmenBuilder *b)
 	MemoryContextSwitchTo(old);
 }
 
-static inline void
-next_page(uint32 *blk, Size *used, OffsetNumber *off)
+/* Places a tuple of cost bytes at the cursor, on a new page if need be. */
+static void
+layout_place(OmenLayoutCursor *c, Size cost, uint32 *blk, OffsetNumber *off)
 {
-	(*blk)++;
-	*used = 0;
-	*off = 0;
+	if (c->used > 0 && c->used + cost > OMEN_PAGE_CAPACITY)
+	{
+		c->blk++;
+		c->used = 0;
+		c->off = 0;
+	}
+	*blk = c->blk;
+	*off = ++c->off;
+	c->used += cost;
 }
 
 /*
- * Assigns every node's element and neighbour tuple a page and offset.
- * Nodes stay in id order; a node's two tuples share a page when they fit.
- * Returns the number of pages.
+ * Places the next chunk of a vector with remaining floats left: densely,
+ * a vector continuing on the next page where this one is full.  Returns
+ * the chunk's floats.
+ */
+static int
+layout_chunk(OmenLayoutCursor *c, int remaining, uint32 *blk,
+			 OffsetNumber *off)
+{
+	int			nf = omen_chunk_floats(OMEN_PAGE_CAPACITY - c->used, remaining);
+
+	if (nf == 0)
+		nf = omen_chunk_floats(OMEN_PAGE_CAPACITY, remaining);
+	layout_place(c, OMEN_ITEM_COST(OMEN_CHUNK_SIZE(nf)), blk, off);
+	return nf;
+}
+
+/*
+ * Assigns every node's search row a place on the data pages, in id order,
+ * then its vector's chunks places on the vector pages that follow.  Sets
+ * *ndata to the number of data pages and returns the number of pages.
  */
 static uint32
-layout_segment(OmenBuilder *b, OmenNodePos *pos)
+layout_segment(OmenBuilder *b, const OmenMetaPageData *meta, OmenNodePos *pos,
+			   uint32 *ndata)
 {
 	int			n = omen_graph_count(b->graph);
-	Size		ecost = OMEN_ITEM_COST(OMEN_ELEMENT_SIZE(b->dims));
-	uint32		blk = 0;
-	Size		used = 0;
-	OffsetNumber off = 0;
+	OmenLayoutCursor c = {0, 0, 0};
 
 	for (int i = 0; i < n; i++)
+		layout_place(&c, OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_graph_level(b->graph, i),
+													   b->m, meta->code_bytes)),
+					 &pos[i].row_blk, &pos[i].row_off);
+	*ndata = c.blk + 1;
+	c.blk = *ndata;
+	c.used = 0;
+	c.off = 0;
+	for (int i = 0; i < n; i++)
 	{
-		Size		ncost = OMEN_ITEM_COST(OMEN_NEIGHBOR_SIZE(omen_graph_level(b->graph, i), b->m));
+		uint32		blk;
+		OffsetNumber off;
+		int			left = b->dims - layout_chunk(&c, b->dims, &pos[i].vec_blk,
+												  &pos[i].vec_off);
 
-		/* a pair that fits a page is never split across two */
-		if (used > 0 && used + ecost + ncost > OMEN_PAGE_CAPACITY)
-			next_page(&blk, &used, &off);
-		pos[i].elem_blk = blk;
-		pos[i].elem_off = ++off;
-		used += ecost;
-		if (used + ncost > OMEN_PAGE_CAPACITY)
-			next_page(&blk, &used, &off);
-		pos[i].nb_blk = blk;
-		pos[i].nb_off = ++off;
-		used += ncost;
+		while (left > 0)
+			left -= layout_chunk(&c, left, &blk, &off);
 	}
-	return used > 0 ? blk + 1 : blk;
+	return c.blk + 1;
 }
 
 /*
@@ -240,19 +275,141 @@ add_tuple(Page page, void *tup, Size size, OffsetNumber expected, Relation index
 }
 
 /*
+ * Locks and initializes page p of a segment starting at first, chained to
+ * the next one unless it is the last of npages.
+ */
+static Buffer
+seal_page(OmenBuilder *b, BlockNumber first, uint32 p, uint32 npages,
+		  uint16 kind, uint32 segno)
+{
+	Buffer		buf;
+	Page		page;
+
+	CHECK_FOR_INTERRUPTS();
+	buf = ReadBufferExtended(b->index, MAIN_FORKNUM, first + p,
+							 RBM_ZERO_AND_LOCK, NULL);
+	page = BufferGetPage(buf);
+	omen_page_init(page, kind, segno);
+	if (p + 1 < npages)
+		OmenPageGetOpaque(page)->next = first + p + 1;
+	return buf;
+}
+
+static void
+seal_page_done(Buffer buf)
+{
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Writes the search rows of the open segment's graph to data pages first
+ * .. first + ndata - 1, as the layout placed them.
+ */
+static void
+write_rows(OmenBuilder *b, const OmenMetaPageData *meta, const OmenNodePos *pos,
+		   BlockNumber first, uint32 ndata, uint32 npages, uint32 segno)
+{
+	int			n = omen_graph_count(b->graph);
+	OmenNodeTuple nt = palloc(OMEN_NODE_SIZE(b->max_level, b->m, meta->code_bytes));
+	int			i = 0;
+
+	for (uint32 p = 0; p < ndata; p++)
+	{
+		Buffer		buf = seal_page(b, first, p, npages, OMEN_PAGE_DATA, segno);
+		Page		page = BufferGetPage(buf);
+
+		for (; i < n && pos[i].row_blk == p; i++)
+		{
+			int			level = omen_graph_level(b->graph, i);
+			ItemPointer links = omen_node_links(nt, meta->code_bytes);
+			ItemPointerData vectid;
+
+			ItemPointerSet(&vectid, first + pos[i].vec_blk, pos[i].vec_off);
+			omen_node_fill(nt, level, meta, &b->tids[(Size) i * OMEN_HEAPTIDS],
+						   b->ntids[i], &vectid);
+			omen_node_encode(nt, meta, omen_graph_vector(b->graph, i));
+			for (int l = 0; l <= level; l++)
+			{
+				const uint32 *nbrs;
+				int			cnt = omen_graph_neighbors(b->graph, i, l, &nbrs);
+				ItemPointer slots = links + omen_level_offset(l, b->m);
+
+				for (int k = 0; k < cnt; k++)
+					ItemPointerSet(&slots[k], first + pos[nbrs[k]].row_blk,
+								   pos[nbrs[k]].row_off);
+			}
+			add_tuple(page, nt, OMEN_NODE_SIZE(level, b->m, meta->code_bytes),
+					  pos[i].row_off, b->index);
+		}
+		seal_page_done(buf);
+	}
+	pfree(nt);
+}
+
+/*
+ * Writes the exact vectors of the open segment's graph to the vector pages
+ * that follow the data pages, chunk by chunk as the layout placed them.
+ */
+static void
+write_vectors(OmenBuilder *b, BlockNumber first, uint32 ndata, uint32 npages,
+			  uint32 segno)
+{
+	int			n = omen_graph_count(b->graph);
+	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(b->dims));
+	OmenLayoutCursor c = {ndata, 0, 0};
+	Buffer		buf = InvalidBuffer;
+	uint32		bufblk = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		const float *x = omen_graph_vector(b->graph, i);
+		int			done = 0;
+
+		while (done < b->dims)
+		{
+			uint32		blk;
+			OffsetNumber off;
+			int			nf = layout_chunk(&c, b->dims - done, &blk, &off);
+
+			if (!BufferIsValid(buf) || blk != bufblk)
+			{
+				if (BufferIsValid(buf))
+					seal_page_done(buf);
+				buf = seal_page(b, first, blk, npages, OMEN_PAGE_VECTOR, segno);
+				bufblk = blk;
+			}
+			memset(vt, 0, offsetof(OmenVectorTupleData, x));
+			vt->type = OMEN_TUPLE_VECTOR;
+			vt->nfloats = nf;
+			/* a vector goes on at the start of the next page */
+			if (done + nf < b->dims)
+				ItemPointerSet(&vt->next, first + blk + 1, FirstOffsetNumber);
+			else
+				ItemPointerSetInvalid(&vt->next);
+			memcpy(vt->x, x + done, sizeof(float) * nf);
+			add_tuple(BufferGetPage(buf), vt, OMEN_CHUNK_SIZE(nf), off, b->index);
+			done += nf;
+		}
+	}
+	if (BufferIsValid(buf))
+		seal_page_done(buf);
+	pfree(vt);
+}
+
+/*
  * Writes the open segment's graph to pages and records its descriptor.
  */
 static void
 builder_seal_segment(OmenBuilder *b)
 {
 	int			n = b->graph ? omen_graph_count(b->graph) : 0;
+	OmenMetaPageData meta;
 	OmenNodePos *pos;
 	uint32		npages;
+	uint32		ndata;
 	BlockNumber first;
-	OmenElementTuple et;
-	OmenNeighborTuple nt;
 	OmenSegmentDesc desc;
-	int			i = 0;
 	int			entry;
 
 	if (n == 0)
@@ -261,11 +418,16 @@ builder_seal_segment(OmenBuilder *b)
 	if (b->is_leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WRITE);
 
+	memset(&meta, 0, sizeof(meta));
+	meta.m = b->m;
+	omen_meta_set_dims(&meta, b->dims);
+
 	omen_graph_connect_all(b->graph);
 	pos = MemoryContextAllocHuge(b->graphctx, sizeof(OmenNodePos) * n);
-	npages = layout_segment(b, pos);
+	npages = layout_segment(b, &meta, pos, &ndata);
 	first = reserve_blocks(b->index, npages);
 
+	memset(&desc, 0, sizeof(desc));
 	if (b->shared)
 	{
 		SpinLockAcquire(&b->shared->mutex);
@@ -275,63 +437,16 @@ builder_seal_segment(OmenBuilder *b)
 	else
 		desc.segno = b->next_segno++;
 
-	et = palloc(OMEN_ELEMENT_SIZE(b->dims));
-	nt = palloc(OMEN_NEIGHBOR_SIZE(b->max_level, b->m));
-
-	for (uint32 p = 0; p < npages; p++)
-	{
-		Buffer		buf;
-		Page		page;
-
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBufferExtended(b->index, MAIN_FORKNUM, first + p,
-								 RBM_ZERO_AND_LOCK, NULL);
-		page = BufferGetPage(buf);
-		omen_page_init(page, OMEN_PAGE_DATA, desc.segno);
-		if (p + 1 < npages)
-			OmenPageGetOpaque(page)->next = first + p + 1;
-
-		for (; i < n && pos[i].elem_blk <= p; i++)
-		{
-			int			level = omen_graph_level(b->graph, i);
-			ItemPointerData nbtid;
-
-			ItemPointerSet(&nbtid, first + pos[i].nb_blk, pos[i].nb_off);
-			if (pos[i].elem_blk == p)
-			{
-				omen_element_fill(et, level, b->dims,
-								  omen_graph_vector(b->graph, i),
-								  &b->tids[(Size) i * OMEN_HEAPTIDS],
-								  b->ntids[i], &nbtid);
-				add_tuple(page, et, OMEN_ELEMENT_SIZE(b->dims),
-						  pos[i].elem_off, b->index);
-			}
-			if (pos[i].nb_blk != p)
-				break;			/* neighbour tuple starts the next page */
-
-			omen_neighbor_fill(nt, level, b->m);
-			for (int l = 0; l <= level; l++)
-			{
-				const uint32 *nbrs;
-				int			cnt = omen_graph_neighbors(b->graph, i, l, &nbrs);
-				ItemPointer slots = &nt->tids[omen_level_offset(l, b->m)];
-
-				for (int k = 0; k < cnt; k++)
-					ItemPointerSet(&slots[k], first + pos[nbrs[k]].elem_blk,
-								   pos[nbrs[k]].elem_off);
-			}
-			add_tuple(page, nt, OMEN_NEIGHBOR_SIZE(level, b->m),
-					  pos[i].nb_off, b->index);
-		}
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
+	write_rows(b, &meta, pos, first, ndata, npages, desc.segno);
+	write_vectors(b, first, ndata, npages, desc.segno);
 
 	entry = omen_graph_entry(b->graph);
 	desc.first_blk = first;
 	desc.last_blk = first + npages - 1;
+	desc.row_blk = first + ndata - 1;
+	desc.vec_blk = desc.last_blk;
 	desc.nblocks = npages;
-	ItemPointerSet(&desc.entry, first + pos[entry].elem_blk, pos[entry].elem_off);
+	ItemPointerSet(&desc.entry, first + pos[entry].row_blk, pos[entry].row_off);
 	desc.entry_level = omen_graph_level(b->graph, entry);
 	desc.nelements = n;
 
@@ -360,8 +475,6 @@ builder_seal_segment(OmenBuilder *b)
 		b->segs[b->nsegs++] = desc;
 	}
 
-	pfree(et);
-	pfree(nt);
 	MemoryContextReset(b->graphctx);
 	b->graph = NULL;
 	b->seed++;					/* the next graph draws other levels */
@@ -385,7 +498,6 @@ builder_set_dims(OmenBuilder *b, int dims)
 			dims = expected;
 	}
 	b->dims = dims;
-	omen_check_dims(dims);
 }
 
 /*
@@ -921,8 +1033,6 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	b.ef_construction = omen_option_ef_construction(index);
 	b.max_level = omen_max_level(b.m);
 	b.dims = omen_index_dims_typmod(index);
-	if (b.dims > 0)
-		omen_check_dims(b.dims);
 	omen_check_build_options(index);
 	b.budget = (Size) maintenance_work_mem * 1024;
 	b.capacity_hint = capacity_hint(heap);

@@ -1521,11 +1521,12 @@ omen_dot_careful(const float *a, const float *b, int n)
 }
 
 void
-omen_quantize_u8(const float *x, int n, unsigned char *code, float *offset,
-				 float *scale)
+omen_quantize(const float *x, int n, int bits, unsigned char *code,
+			  float *offset, float *scale)
 {
 	float		lo = x[0];
 	float		hi = x[0];
+	int			per = 8 / bits;
 	double		step;
 
 	for (int i = 1; i < n; i++)
@@ -1534,11 +1535,42 @@ omen_quantize_u8(const float *x, int n, unsigned char *code, float *offset,
 		hi = fmaxf(hi, x[i]);
 	}
 	/* in double: hi - lo may exceed FLT_MAX */
-	step = ((double) hi - lo) / 255.0;
+	step = ((double) hi - lo) / ((1 << bits) - 1);
+	memset(code, 0, OMEN_CODE_BYTES(n, bits));
 	for (int i = 0; i < n; i++)
-		code[i] = step > 0 ? (unsigned char) lrint((x[i] - (double) lo) / step) : 0;
+	{
+		unsigned	c = step > 0 ? (unsigned) lrint((x[i] - (double) lo) / step) : 0;
+
+		code[i / per] |= c << (bits * (i % per));
+	}
 	*offset = lo;
 	*scale = (float) step;
+}
+
+void
+omen_code_unpack(const unsigned char *code, int n, int bits,
+				 unsigned char *out)
+{
+	int			per = 8 / bits;
+	unsigned	mask = (1u << bits) - 1;
+
+	for (int i = 0; i < n; i++)
+		out[i] = (code[i / per] >> (bits * (i % per))) & mask;
+}
+
+float
+omen_l1_u8(const float *q, const unsigned char *code, float offset,
+		   float scale, int n)
+{
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
+
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+			s[j] += fabsf(q[i + j] - (offset + scale * code[i + j]));
+	for (int j = 0; i < n; i++, j++)
+		s[j] += fabsf(q[i] - (offset + scale * code[i]));
+	return sum_lanes(s);
 }
 
 const char *

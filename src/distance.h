@@ -30,7 +30,7 @@ typedef void (*omen_cos_fn) (const float *a, const float *b, int n,
 
 /*
  * A float query against a vector stored as 8-bit codes, decoded as
- * x[i] = offset + scale * code[i] (see omen_quantize_u8).
+ * x[i] = offset + scale * code[i] (see omen_quantize).
  */
 typedef float (*omen_u8_fn) (const float *q, const unsigned char *code,
 							 float offset, float scale, int n);
@@ -99,12 +99,25 @@ extern omen_half_pair_fn omen_l1_half;
 extern omen_half_cos_fn omen_cos_parts_half;
 
 /*
- * Codes x[0..n-1] as code[i] = round((x[i] - offset) / scale), with offset
- * and scale mapping the vector's smallest and largest element to 0 and 255.
- * Each decoded element is within scale / 2 of the original.
+ * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -
+ * offset) / scale), with offset and scale mapping the vector's smallest
+ * and largest element to 0 and 2^bits - 1, packed low bits first into
+ * OMEN_CODE_BYTES(n, bits) bytes (an even count, so that what follows a
+ * code on a page stays 2-byte aligned).  Each decoded element is within
+ * scale / 2 of the original.
  */
-extern void omen_quantize_u8(const float *x, int n, unsigned char *code,
-							 float *offset, float *scale);
+#define OMEN_CODE_BYTES(n, bits) ((((n) * (bits) + 7) / 8 + 1) & ~1)
+
+extern void omen_quantize(const float *x, int n, int bits,
+						  unsigned char *code, float *offset, float *scale);
+
+/* One code per byte, for the coded kernels, from codes of fewer bits. */
+extern void omen_code_unpack(const unsigned char *code, int n, int bits,
+							 unsigned char *out);
+
+/* sum |q-x| over a coded x: portable only, as L1 indexes are rare. */
+extern float omen_l1_u8(const float *q, const unsigned char *code,
+						float offset, float scale, int n);
 
 /* sum a*b in double, rounded once to float: see omen_inner_product */
 extern float omen_dot_careful(const float *a, const float *b, int n);

@@ -1234,7 +1234,7 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	/* a copy of vec is at vec's distance to itself */
 	if (g->codes)
 	{
-		omen_quantize_u8(vec, g->dim, g->newcode->code, &g->newcode->offset,
+		omen_quantize(vec, g->dim, 8, g->newcode->code, &g->newcode->offset,
 						 &g->newcode->scale);
 		self = graph_row_distance(g, vec, g->newcode);
 	}

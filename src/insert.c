@@ -7,8 +7,10 @@
  * index, so a neighbour list read during the search cannot change before it
  * is rewritten; scans take no such lock and see every page change whole.
  * The order of the WAL records keeps the graph navigable at every record
- * boundary: first the element with its own links and the segment's
- * descriptor (count, entry point), then each back-link.
+ * boundary: first the vector's chunks, which nothing references yet, then
+ * the search row with its own links and the segment's descriptor (count,
+ * entry point), then each back-link.  A crash between them leaves at most
+ * unreferenced chunks, space that is lost until the segment is retired.
  */
 #include "postgres.h"
 
@@ -34,7 +36,8 @@ typedef struct OmenInsert
 	OmenDirectory dir;
 	OmenPageStore store;
 	const float *vec;
-	float		self;			/* distance of vec to itself, a copy's */
+	OmenNodeTuple row;			/* vec's search row, filled as it is placed */
+	float		self;			/* distance of vec to its code, a copy's */
 	ItemPointerData heaptid;
 	int			level;
 	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
@@ -53,12 +56,6 @@ tid_uniform(ItemPointer tid)
 										sizeof(ItemPointerData), 0);
 
 	return ((h >> 11) + 1) * (1.0 / (UINT64CONST(1) << 53));
-}
-
-static bool
-page_fits(Page page, Size size)
-{
-	return PageGetFreeSpace(page) >= MAXALIGN(size);
 }
 
 static void
@@ -98,7 +95,8 @@ get_page(OmenInsert *ins)
 		}
 		page = BufferGetPage(buf);
 		if (PageIsNew(page) ||
-			(OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA &&
+			((OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA ||
+			  OmenPageGetOpaque(page)->kind == OMEN_PAGE_VECTOR) &&
 			 !omen_directory_has(&ins->dir, OmenPageGetOpaque(page)->segno)))
 			return buf;
 		UnlockReleaseBuffer(buf);
@@ -129,7 +127,7 @@ create_segment(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where)
 	{
 		dirbuf = ReadBuffer(index, ins->dir.last_page);
 		LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
-		fits = page_fits(BufferGetPage(dirbuf), sizeof(OmenSegmentDesc));
+		fits = PageGetFreeSpace(BufferGetPage(dirbuf)) >= MAXALIGN(sizeof(OmenSegmentDesc));
 		LockBuffer(dirbuf, BUFFER_LOCK_UNLOCK);
 	}
 	/* a new directory page is unreachable until linked: take it first */
@@ -147,6 +145,8 @@ create_segment(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where)
 	desc->segno = OmenPageGetMeta(metapage)->next_segno++;
 	desc->first_blk = BufferGetBlockNumber(databuf);
 	desc->last_blk = desc->first_blk;
+	desc->row_blk = desc->first_blk;
+	desc->vec_blk = InvalidBlockNumber;
 	desc->nblocks = 1;
 	ItemPointerSetInvalid(&desc->entry);
 
@@ -202,42 +202,55 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 	GenericXLogState *state;
 	Page		page;
 
-	omen_check_dims(dims);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	OmenPageGetMeta(page)->dims = dims;
+	omen_meta_set_dims(OmenPageGetMeta(page), dims);
 	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
 
-/* Adds the row to element id if it holds this vector and has a free slot. */
+/*
+ * Adds the row to node id if it holds this vector and has a free slot.  The
+ * vector is compared without a buffer lock (it never changes); the slot is
+ * taken under the row's page lock, as VACUUM may have emptied the node.
+ */
 static bool
 merge_into(OmenInsert *ins, OmenNodeId id)
 {
 	ItemPointerData tid;
+	ItemPointerData vectid;
 	Buffer		buf;
 	Page		page;
-	OmenElementTuple et;
+	OmenNodeTuple nt;
 	GenericXLogState *state;
+	float	   *x = ins->store.scratch;
 	bool		done = false;
 
 	omen_tid_unpack(id, &tid);
+	nt = omen_store_node(&ins->store, &tid);
+	if (nt == NULL)
+		return false;
+	vectid = nt->vectid;
+	omen_store_unlock(&ins->store);
+	if (!omen_store_vector(&ins->store, &vectid, x) ||
+		memcmp(x, ins->vec, sizeof(float) * ins->meta.dims) != 0)
+		return false;
+
 	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(ins->index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	et = omen_page_get_element(page, ItemPointerGetOffsetNumber(&tid),
-							   ins->meta.dims);
-	if (et != NULL && !et->deleted &&
-		memcmp(et->x, ins->vec, sizeof(float) * ins->meta.dims) == 0)
+	nt = omen_page_get_node(page, ItemPointerGetOffsetNumber(&tid),
+							ins->meta.m, ins->meta.code_bytes);
+	if (nt != NULL && !nt->deleted && ItemPointerEquals(&nt->vectid, &vectid))
 	{
 		for (int i = 0; i < OMEN_HEAPTIDS; i++)
 		{
-			if (!ItemPointerIsValid(&et->heaptids[i]))
+			if (!ItemPointerIsValid(&nt->heaptids[i]))
 			{
-				et->heaptids[i] = ins->heaptid;
+				nt->heaptids[i] = ins->heaptid;
 				done = true;
 				break;
 			}
@@ -308,128 +321,247 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 }
 
 /*
- * Writes the element and its neighbour tuple at the end of the segment's
- * page chain, adding pages as needed, and the updated descriptor at
- * `where`.  One WAL record.
+ * The last page of the segment's chain, share-locked: last_blk changes in
+ * the record that extends the chain, so it is confirmed by following the
+ * chain from there.
  */
-static void
-place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
-		   ItemPointer elemtid)
+static Buffer
+chain_end(OmenInsert *ins, OmenSegmentDesc *desc)
 {
-	Relation	index = ins->index;
-	int			m = ins->meta.m;
-	Size		esize = OMEN_ELEMENT_SIZE(ins->meta.dims);
-	Size		nsize = OMEN_NEIGHBOR_SIZE(ins->level, m);
-	OmenElementTuple et = palloc(esize);
-	OmenNeighborTuple nt = palloc(nsize);
-	Buffer		bufs[3];
-	Page		pages[3];
-	Buffer		dirbuf;
-	Page		dirpage;
-	int			nbufs = 0;
-	int			epage;
-	int			npage;
-	GenericXLogState *state;
-	ItemPointerData nbtid;
 	BlockNumber blk = desc->last_blk;
-	Buffer		lastbuf;
 
-	/* last_blk changes in the record that extends the chain: confirm it */
 	for (BlockNumber hops = 0;; hops++)
 	{
+		Buffer		buf;
 		BlockNumber next;
 
 		CHECK_FOR_INTERRUPTS();
-		if (hops > RelationGetNumberOfBlocks(index))
+		if (hops > RelationGetNumberOfBlocks(ins->index))
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("page chain of segment %u of index \"%s\" has a cycle",
-							desc->segno, RelationGetRelationName(index))));
-		lastbuf = ReadBuffer(index, blk);
-		LockBuffer(lastbuf, BUFFER_LOCK_SHARE);
-		next = OmenPageGetOpaque(BufferGetPage(lastbuf))->next;
+							desc->segno, RelationGetRelationName(ins->index))));
+		buf = ReadBuffer(ins->index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		next = OmenPageGetOpaque(BufferGetPage(buf))->next;
 		if (!BlockNumberIsValid(next))
-			break;
-		UnlockReleaseBuffer(lastbuf);
+			return buf;
+		UnlockReleaseBuffer(buf);
 		blk = next;
 	}
+}
 
-	/*
-	 * Decide where the two tuples go.  Inserts are serialized, so the free
-	 * space cannot change once the share lock is dropped; new pages are
-	 * taken before the last page is locked again, as nothing reaches them.
-	 */
-	if (page_fits(BufferGetPage(lastbuf), esize + nsize + sizeof(ItemIdData)))
-		epage = npage = 0;
-	else if (OMEN_ITEM_COST(esize) + OMEN_ITEM_COST(nsize) <= OMEN_PAGE_CAPACITY)
-		epage = npage = 1;
-	else
-	{
-		/* too big to share a page */
-		epage = page_fits(BufferGetPage(lastbuf), esize) ? 0 : 1;
-		npage = epage + 1;
-	}
+/*
+ * Writes the segment's descriptor at `where` into the record being built,
+ * with the directory page dirbuf (exclusively locked).
+ */
+static void
+log_descriptor(GenericXLogState *state, Buffer dirbuf, ItemPointer where,
+			   const OmenSegmentDesc *desc)
+{
+	Page		dirpage = GenericXLogRegisterBuffer(state, dirbuf, 0);
+
+	memcpy(PageGetItem(dirpage, PageGetItemId(dirpage, ItemPointerGetOffsetNumber(where))),
+		   desc, sizeof(OmenSegmentDesc));
+}
+
+/*
+ * Appends the exclusively locked, unused page newbuf to the segment's
+ * chain as a page of kind and adds tup to it, with the descriptor (its
+ * chain end, and row_blk or vec_blk, updated) in the same WAL record.
+ * Releases newbuf.
+ */
+static void
+append_page(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
+			Buffer newbuf, uint16 kind, void *tup, Size size)
+{
+	Buffer		lastbuf = chain_end(ins, desc);
+	Buffer		dirbuf;
+	GenericXLogState *state;
+	Page		page;
+	BlockNumber blk = BufferGetBlockNumber(newbuf);
+
 	LockBuffer(lastbuf, BUFFER_LOCK_UNLOCK);
-	bufs[nbufs++] = lastbuf;
-	while (nbufs <= npage)
-		bufs[nbufs++] = get_page(ins);
 	LockBuffer(lastbuf, BUFFER_LOCK_EXCLUSIVE);
-	dirbuf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
+	dirbuf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(where));
 	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
 
-	state = GenericXLogStart(index);
-	for (int i = 0; i < nbufs; i++)
+	state = GenericXLogStart(ins->index);
+	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
+	omen_page_init(page, kind, desc->segno);
+	add_item(page, tup, size, FirstOffsetNumber, ins->index);
+	OmenPageGetOpaque(GenericXLogRegisterBuffer(state, lastbuf, 0))->next = blk;
+	desc->last_blk = blk;
+	desc->nblocks++;
+	if (kind == OMEN_PAGE_DATA)
 	{
-		pages[i] = GenericXLogRegisterBuffer(state, bufs[i],
-											 i == 0 ? 0 : GENERIC_XLOG_FULL_IMAGE);
-		if (i > 0)
-		{
-			omen_page_init(pages[i], OMEN_PAGE_DATA, desc->segno);
-			OmenPageGetOpaque(pages[i - 1])->next = BufferGetBlockNumber(bufs[i]);
-		}
+		desc->row_blk = blk;
+		desc->nelements++;
+	}
+	else
+		desc->vec_blk = blk;
+	log_descriptor(state, dirbuf, where, desc);
+	GenericXLogFinish(state);
+
+	UnlockReleaseBuffer(dirbuf);
+	UnlockReleaseBuffer(lastbuf);
+	UnlockReleaseBuffer(newbuf);
+}
+
+/*
+ * Writes the new vector's chunks: into the room left on the segment's
+ * vector page, then on new pages, one WAL record each.  Sets *vectid to the
+ * first chunk.
+ */
+static void
+place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
+			 ItemPointer vectid)
+{
+	int			dims = ins->meta.dims;
+	int			first = 0;
+	int			npages = 0;
+	Buffer	   *bufs;
+	Buffer		vecbuf = InvalidBuffer;
+	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(dims));
+	int			done;
+
+	/* how much fits where new vectors go, and how many pages the rest takes */
+	if (BlockNumberIsValid(desc->vec_blk))
+	{
+		vecbuf = ReadBuffer(ins->index, desc->vec_blk);
+		LockBuffer(vecbuf, BUFFER_LOCK_SHARE);
+		first = omen_chunk_floats(PageGetExactFreeSpace(BufferGetPage(vecbuf)), dims);
+		LockBuffer(vecbuf, BUFFER_LOCK_UNLOCK);
+	}
+	for (done = first; done < dims; npages++)
+		done += omen_chunk_floats(OMEN_PAGE_CAPACITY, dims - done);
+
+	/* inserts are serialized, so nothing takes the room meanwhile */
+	bufs = palloc(sizeof(Buffer) * Max(npages, 1));
+	for (int i = 0; i < npages; i++)
+		bufs[i] = get_page(ins);
+
+	memset(vt, 0, offsetof(OmenVectorTupleData, x));
+	vt->type = OMEN_TUPLE_VECTOR;
+	if (first > 0)
+	{
+		GenericXLogState *state;
+		Page		page;
+
+		vt->nfloats = first;
+		if (npages > 0)
+			ItemPointerSet(&vt->next, BufferGetBlockNumber(bufs[0]), FirstOffsetNumber);
+		else
+			ItemPointerSetInvalid(&vt->next);
+		memcpy(vt->x, ins->vec, sizeof(float) * first);
+
+		LockBuffer(vecbuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(ins->index);
+		page = GenericXLogRegisterBuffer(state, vecbuf, 0);
+		ItemPointerSet(vectid, desc->vec_blk, PageGetMaxOffsetNumber(page) + 1);
+		add_item(page, vt, OMEN_CHUNK_SIZE(first),
+				 ItemPointerGetOffsetNumber(vectid), ins->index);
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(vecbuf);
+	}
+	else
+	{
+		ItemPointerSet(vectid, BufferGetBlockNumber(bufs[0]), FirstOffsetNumber);
+		if (BufferIsValid(vecbuf))
+			ReleaseBuffer(vecbuf);
 	}
 
-	ItemPointerSet(elemtid, BufferGetBlockNumber(bufs[epage]),
-				   PageGetMaxOffsetNumber(pages[epage]) + 1);
-	ItemPointerSet(&nbtid, BufferGetBlockNumber(bufs[npage]),
-				   PageGetMaxOffsetNumber(pages[npage]) + (epage == npage ? 2 : 1));
+	done = first;
+	for (int i = 0; i < npages; i++)
+	{
+		vt->nfloats = omen_chunk_floats(OMEN_PAGE_CAPACITY, dims - done);
+		if (i + 1 < npages)
+			ItemPointerSet(&vt->next, BufferGetBlockNumber(bufs[i + 1]), FirstOffsetNumber);
+		else
+			ItemPointerSetInvalid(&vt->next);
+		memcpy(vt->x, ins->vec + done, sizeof(float) * vt->nfloats);
+		done += vt->nfloats;
+		append_page(ins, desc, where, bufs[i], OMEN_PAGE_VECTOR, vt,
+					OMEN_CHUNK_SIZE(vt->nfloats));
+	}
+	pfree(bufs);
+	pfree(vt);
+}
 
-	omen_element_fill(et, ins->level, ins->meta.dims, ins->vec, &ins->heaptid,
-					  1, &nbtid);
-	omen_neighbor_fill(nt, ins->level, m);
+/*
+ * Writes the new node: its vector, then its search row with its links on
+ * the segment's row page (or a new one), with the updated descriptor at
+ * `where` in the row's WAL record.  Sets *rowtid to the search row.
+ */
+static void
+place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
+		   ItemPointer rowtid)
+{
+	Relation	index = ins->index;
+	int			m = ins->meta.m;
+	Size		size = OMEN_NODE_SIZE(ins->level, m, ins->meta.code_bytes);
+	OmenNodeTuple nt = ins->row;
+	ItemPointer links = omen_node_links(nt, ins->meta.code_bytes);
+	ItemPointerData vectid;
+	Buffer		rowbuf;
+	Buffer		dirbuf;
+	GenericXLogState *state;
+	Page		page;
+	bool		fits;
+
+	place_vector(ins, desc, where, &vectid);
+
+	nt->level = ins->level;
+	nt->vectid = vectid;
+	for (int i = 0; i < OMEN_NEIGHBOR_SLOTS(ins->level, m); i++)
+		ItemPointerSetInvalid(&links[i]);
 	for (int l = 0; l <= ins->level; l++)
 	{
-		ItemPointer slots = &nt->tids[omen_level_offset(l, m)];
+		ItemPointer slots = links + omen_level_offset(l, m);
 
 		for (int k = 0; k < ins->nnbrs[l]; k++)
 			omen_tid_unpack(ins->nbrs[l][k].id, &slots[k]);
 	}
-	add_item(pages[epage], et, esize, ItemPointerGetOffsetNumber(elemtid), index);
-	add_item(pages[npage], nt, nsize, ItemPointerGetOffsetNumber(&nbtid), index);
 
-	/*
-	 * The descriptor changes in the same record, so its count never strays
-	 * from the pages.  The new node may become the entry point before any
-	 * back-link exists: its own links already lead into the graph.
-	 */
-	desc->last_blk = BufferGetBlockNumber(bufs[nbufs - 1]);
-	desc->nblocks += nbufs - 1;
+	rowbuf = ReadBuffer(index, desc->row_blk);
+	LockBuffer(rowbuf, BUFFER_LOCK_SHARE);
+	fits = PageGetFreeSpace(BufferGetPage(rowbuf)) >= MAXALIGN(size);
+	LockBuffer(rowbuf, BUFFER_LOCK_UNLOCK);
+	if (!fits)
+	{
+		ReleaseBuffer(rowbuf);
+		rowbuf = get_page(ins);
+		ItemPointerSet(rowtid, BufferGetBlockNumber(rowbuf), FirstOffsetNumber);
+		/* the new node may become the entry point: its links lead in */
+		if (!ItemPointerIsValid(&desc->entry) || ins->level > desc->entry_level)
+		{
+			desc->entry = *rowtid;
+			desc->entry_level = ins->level;
+		}
+		append_page(ins, desc, where, rowbuf, OMEN_PAGE_DATA, nt, size);
+		return;
+	}
+
+	LockBuffer(rowbuf, BUFFER_LOCK_EXCLUSIVE);
+	dirbuf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
+	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, rowbuf, 0);
+	ItemPointerSet(rowtid, desc->row_blk, PageGetMaxOffsetNumber(page) + 1);
+	add_item(page, nt, size, ItemPointerGetOffsetNumber(rowtid), index);
+
+	/* the count changes in the same record, so it never strays from the pages */
 	desc->nelements++;
 	if (!ItemPointerIsValid(&desc->entry) || ins->level > desc->entry_level)
 	{
-		desc->entry = *elemtid;
+		desc->entry = *rowtid;
 		desc->entry_level = ins->level;
 	}
-	dirpage = GenericXLogRegisterBuffer(state, dirbuf, 0);
-	memcpy(PageGetItem(dirpage, PageGetItemId(dirpage, ItemPointerGetOffsetNumber(where))),
-		   desc, sizeof(OmenSegmentDesc));
+	log_descriptor(state, dirbuf, where, desc);
 	GenericXLogFinish(state);
 
 	UnlockReleaseBuffer(dirbuf);
-	for (int i = 0; i < nbufs; i++)
-		UnlockReleaseBuffer(bufs[i]);
-	pfree(et);
-	pfree(nt);
+	UnlockReleaseBuffer(rowbuf);
 }
 
 bool
@@ -442,7 +574,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	OmenInsert	ins;
 	OmenSegmentDesc desc;
 	ItemPointerData where;
-	ItemPointerData elemtid;
+	ItemPointerData rowtid;
 	Vector	   *v;
 	float	   *vec;
 	int			metric;
@@ -476,7 +608,6 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		return false;
 	}
 	ins.vec = vec;
-	ins.self = omen_distance(ins.meta.metric, vec, vec, ins.meta.dims);
 
 	omen_directory_read(index, &ins.meta, &ins.dir);
 	if (ins.dir.nsegs == 0)
@@ -492,6 +623,13 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	ins.level = omen_random_level(tid_uniform(heap_tid), ins.meta.m,
 								  ins.meta.max_level);
 
+	/* the row's code, and a copy's distance: vec's to its own code */
+	ins.row = palloc(OMEN_NODE_SIZE(ins.level, ins.meta.m, ins.meta.code_bytes));
+	ItemPointerSetInvalid(&rowtid);
+	omen_node_fill(ins.row, ins.level, &ins.meta, &ins.heaptid, 1, &rowtid);
+	omen_node_encode(ins.row, &ins.meta, vec);
+	ins.self = omen_store_code_distance(&ins.store, vec, ins.row);
+
 	if (ItemPointerIsValid(&desc.entry))
 		find_neighbors(&ins, &desc);
 	else
@@ -499,7 +637,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	if (ins.nnbrs[0] >= 0)
 	{
-		place_node(&ins, &desc, &where, &elemtid);
+		place_node(&ins, &desc, &where, &rowtid);
 		for (int l = ins.level; l >= 0; l--)
 		{
 			bool		linked = false;
@@ -516,7 +654,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 				forced |= force;
 				linked |= omen_store_link(&ins.store, ins.nbrs[l][k].id, l,
-										  &elemtid,
+										  &rowtid,
 										  force ? OMEN_LINK_FORCE : OMEN_LINK_IF_KEPT);
 			}
 
@@ -527,9 +665,9 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			 */
 			for (int k = 0; !linked && l == 0 && k < ins.nnbrs[0]; k++)
 				linked = omen_store_link(&ins.store, ins.nbrs[0][k].id, 0,
-										 &elemtid, OMEN_LINK_ADD);
+										 &rowtid, OMEN_LINK_ADD);
 			if (!linked && l == 0 && ins.nnbrs[0] > 0)
-				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &elemtid,
+				omen_store_link(&ins.store, ins.nbrs[0][0].id, 0, &rowtid,
 								OMEN_LINK_FORCE);
 		}
 	}

@@ -66,16 +66,6 @@ omen_index_dims_typmod(Relation index)
 	return typmod > 0 ? typmod : 0;
 }
 
-void
-omen_check_dims(int dims)
-{
-	if (dims > OMEN_MAX_DIMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("omenhnsw indexes support at most %d dimensions, not %d",
-						OMEN_MAX_DIMS, dims)));
-}
-
 /*
  * Copies v into out as the graph stores it: checked against the index's
  * dimension and, for cosine, normalized.  Returns false for a vector the

@@ -60,7 +60,6 @@ extern int	omen_index_metric(Relation index);
 extern int	omen_index_dims_typmod(Relation index);
 extern bool omen_prepare_vector(const Vector *v, int metric, int dims,
 								float *out);
-extern void omen_check_dims(int dims);
 
 /* build.c */
 extern IndexBuildResult *omen_ambuild(Relation heap, Relation index,

@@ -11,18 +11,32 @@
 #include "distance.h"
 #include "page.h"
 
-/*
- * Highest level whose neighbour tuple still fits on an empty page.
- */
 int
 omen_max_level(int m)
 {
+	Size		widest = OMEN_CODE_BYTES(OMEN_MAX_DIMS, 2);
 	int			level = 0;
 
 	while (level < OMEN_LEVEL_LIMIT &&
-		   OMEN_ITEM_COST(OMEN_NEIGHBOR_SIZE(level + 1, m)) <= OMEN_PAGE_CAPACITY)
+		   OMEN_ITEM_COST(OMEN_NODE_SIZE(level + 1, m, widest)) <= OMEN_PAGE_CAPACITY)
 		level++;
 	return level;
+}
+
+/*
+ * The widest code whose search row fits an empty page at every level a node
+ * may have: 8 bits up to a few thousand dimensions, fewer above.
+ */
+int
+omen_code_bits(int dims, int m)
+{
+	int			bits = 8;
+
+	while (bits > 2 &&
+		   OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m,
+										 OMEN_CODE_BYTES(dims, bits))) > OMEN_PAGE_CAPACITY)
+		bits /= 2;
+	return bits;
 }
 
 void
@@ -55,9 +69,19 @@ omen_meta_init(Page page, int dims, int m, int ef_construction, int metric)
 	meta->metric = metric;
 	meta->max_level = omen_max_level(m);
 	meta->dir_head = InvalidBlockNumber;
+	omen_meta_set_dims(meta, dims);
 	/* keep pd_lower truthful so WAL page images include the struct */
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(OmenMetaPageData)) - (char *) page;
+}
+
+/* Sets the dimension and the code width that goes with it. */
+void
+omen_meta_set_dims(OmenMetaPage meta, int dims)
+{
+	meta->dims = dims;
+	meta->code_bits = dims > 0 ? omen_code_bits(dims, meta->m) : 0;
+	meta->code_bytes = dims > 0 ? OMEN_CODE_BYTES(dims, meta->code_bits) : 0;
 }
 
 /*
@@ -153,13 +177,13 @@ omen_meta_read(Relation index, OmenMetaPageData *meta)
 	UnlockReleaseBuffer(buf);
 }
 
-/* The item at off of a data page if it is a tuple of the given type. */
+/* The item at off of a page of kind if it is a tuple of the given type. */
 static char *
-get_item(Page page, OffsetNumber off, uint8 type, Size *len)
+get_item(Page page, OffsetNumber off, uint16 kind, uint8 type, Size *len)
 {
 	char	   *tup;
 
-	if (!omen_page_is(page, OMEN_PAGE_DATA))
+	if (!omen_page_is(page, kind))
 		return NULL;
 	tup = omen_page_item(page, off, len);
 	if (tup == NULL || *len < 2 || (uint8) tup[0] != type)
@@ -167,55 +191,77 @@ get_item(Page page, OffsetNumber off, uint8 type, Size *len)
 	return tup;
 }
 
-OmenElementTuple
-omen_page_get_element(Page page, OffsetNumber off, int dims)
+OmenNodeTuple
+omen_page_get_node(Page page, OffsetNumber off, int m, int code_bytes)
 {
 	Size		len;
-	char	   *tup = get_item(page, off, OMEN_TUPLE_ELEMENT, &len);
+	char	   *tup = get_item(page, off, OMEN_PAGE_DATA, OMEN_TUPLE_NODE, &len);
 
-	if (tup == NULL || len != OMEN_ELEMENT_SIZE(dims))
+	if (tup == NULL || len < offsetof(OmenNodeTupleData, data) ||
+		len != OMEN_NODE_SIZE(((OmenNodeTuple) tup)->level, m, code_bytes))
 		return NULL;
-	return (OmenElementTuple) tup;
+	return (OmenNodeTuple) tup;
 }
 
-OmenNeighborTuple
-omen_page_get_neighbors(Page page, OffsetNumber off, int m)
+OmenVectorTuple
+omen_page_get_chunk(Page page, OffsetNumber off)
 {
 	Size		len;
-	char	   *tup = get_item(page, off, OMEN_TUPLE_NEIGHBOR, &len);
+	char	   *tup = get_item(page, off, OMEN_PAGE_VECTOR, OMEN_TUPLE_VECTOR, &len);
 
-	if (tup == NULL || len < offsetof(OmenNeighborTupleData, tids) ||
-		len != OMEN_NEIGHBOR_SIZE(((OmenNeighborTuple) tup)->level, m))
+	if (tup == NULL || len < offsetof(OmenVectorTupleData, x) ||
+		len != OMEN_CHUNK_SIZE(((OmenVectorTuple) tup)->nfloats) ||
+		((OmenVectorTuple) tup)->nfloats == 0)
 		return NULL;
-	return (OmenNeighborTuple) tup;
+	return (OmenVectorTuple) tup;
 }
 
 void
-omen_element_fill(OmenElementTuple et, int level, int dims, const float *x,
-				  ItemPointer heaptids, int ntids, ItemPointer neighbortid)
+omen_node_fill(OmenNodeTuple nt, int level, const OmenMetaPageData *meta,
+			   ItemPointer heaptids, int ntids, ItemPointer vectid)
 {
-	memset(et, 0, offsetof(OmenElementTupleData, x));
-	et->type = OMEN_TUPLE_ELEMENT;
-	et->level = level;
+	ItemPointer links = omen_node_links(nt, meta->code_bytes);
+
+	memset(nt, 0, offsetof(OmenNodeTupleData, data));
+	nt->type = OMEN_TUPLE_NODE;
+	nt->level = level;
 	for (int i = 0; i < OMEN_HEAPTIDS; i++)
 	{
 		if (i < ntids)
-			et->heaptids[i] = heaptids[i];
+			nt->heaptids[i] = heaptids[i];
 		else
-			ItemPointerSetInvalid(&et->heaptids[i]);
+			ItemPointerSetInvalid(&nt->heaptids[i]);
 	}
-	et->neighbortid = *neighbortid;
-	memcpy(et->x, x, sizeof(float) * dims);
+	nt->vectid = *vectid;
+	for (int i = 0; i < OMEN_NEIGHBOR_SLOTS(level, meta->m); i++)
+		ItemPointerSetInvalid(&links[i]);
 }
 
 void
-omen_neighbor_fill(OmenNeighborTuple nt, int level, int m)
+omen_node_encode(OmenNodeTuple nt, const OmenMetaPageData *meta,
+				 const float *x)
 {
-	nt->type = OMEN_TUPLE_NEIGHBOR;
-	nt->level = level;
-	nt->nslots = OMEN_NEIGHBOR_SLOTS(level, m);
-	for (int i = 0; i < nt->nslots; i++)
-		ItemPointerSetInvalid(&nt->tids[i]);
+	omen_quantize(x, meta->dims, meta->code_bits, omen_node_code(nt),
+				  &nt->offset, &nt->scale);
+}
+
+/*
+ * Floats of the next chunk of a vector that has remaining floats left to
+ * place, on a page with free bytes: as many as fit, or 0 when too few fit
+ * to be worth a chunk (the vector then goes on on a new page).
+ */
+int
+omen_chunk_floats(Size free, int remaining)
+{
+	Size		fit;
+
+	if (free < sizeof(ItemIdData) + MAXALIGN(OMEN_CHUNK_SIZE(1)))
+		return 0;
+	fit = (TYPEALIGN_DOWN(MAXIMUM_ALIGNOF, free - sizeof(ItemIdData)) -
+		   offsetof(OmenVectorTupleData, x)) / sizeof(float);
+	if (fit < (Size) Min(remaining, OMEN_MIN_CHUNK_FLOATS))
+		return 0;
+	return (int) Min(fit, (Size) remaining);
 }
 
 /*

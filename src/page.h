@@ -3,11 +3,12 @@
  *		The on-disk format of an omenhnsw index, and its page codec.
  *
  * Block 0 is the metapage.  Every other page is a standard slotted page
- * with an OmenPageOpaque in its special space: data pages hold the element
- * and neighbour tuples of one segment, directory pages hold one
+ * with an OmenPageOpaque in its special space: data pages hold the search
+ * rows of one segment (a node's code and links together, many to a page),
+ * vector pages its nodes' exact vectors in chunks, directory pages one
  * OmenSegmentDesc item per segment.  A node is identified by the TID of its
- * element tuple.  Tuples are made by the fill functions below and found by
- * the get functions, which check their kind and size; changes rewrite their
+ * search row.  Tuples are made by the fill functions below and found by the
+ * get functions, which check their kind and size; changes rewrite their
  * fixed-size fields in place.  src/README describes the format, the locks
  * and the WAL records.
  */
@@ -21,10 +22,10 @@
 #include "utils/rel.h"
 
 #define OMEN_MAGIC			0x0E7D6B01
-#define OMEN_VERSION		1
+#define OMEN_VERSION		2
 #define OMEN_METAPAGE_BLKNO	0
 
-/* Heap TIDs one element can carry (exact duplicates share an element). */
+/* Heap TIDs one node can carry (exact duplicates share a node). */
 #define OMEN_HEAPTIDS		10
 
 /*
@@ -38,15 +39,19 @@
 /* Largest level a node may have; bounded again by the page size. */
 #define OMEN_LEVEL_LIMIT	16
 
+/* Largest dimension an index holds: the vector type's. */
+#define OMEN_MAX_DIMS		16000
+
 /* Page kinds */
 #define OMEN_PAGE_META		1
 #define OMEN_PAGE_DIR		2
-#define OMEN_PAGE_DATA		3
+#define OMEN_PAGE_DATA		3	/* search rows of a segment */
+#define OMEN_PAGE_VECTOR	4	/* exact vectors of a segment */
 
 typedef struct OmenPageOpaqueData
 {
 	BlockNumber next;			/* next page of the chain, or Invalid */
-	uint32		segno;			/* owning segment (data pages) */
+	uint32		segno;			/* owning segment (data and vector pages) */
 	uint16		kind;			/* OMEN_PAGE_* */
 	uint16		unused;
 	uint32		page_id;		/* OMEN_MAGIC, for tools */
@@ -61,7 +66,7 @@ typedef struct OmenMetaPageData
 {
 	uint32		magic;
 	uint32		version;
-	uint32		dims;
+	uint32		dims;			/* 0 until the first vector is indexed */
 	uint16		m;
 	uint16		ef_construction;
 	uint16		metric;			/* OmenMetric */
@@ -69,75 +74,107 @@ typedef struct OmenMetaPageData
 	uint32		nsegments;
 	uint32		next_segno;		/* segment numbers are never reused */
 	BlockNumber dir_head;		/* first directory page, or Invalid */
+	uint16		code_bits;		/* bits per element of the codes, 0 with dims */
+	uint16		code_bytes;		/* bytes of a node's code */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
 
 #define OmenPageGetMeta(page)	((OmenMetaPage) PageGetContents(page))
 
-/* One segment: an independent HNSW graph on a chain of pages. */
+/*
+ * One segment: an independent HNSW graph on a chain of data pages (search
+ * rows) and vector pages.
+ */
 typedef struct OmenSegmentDesc
 {
 	uint32		segno;
 	BlockNumber first_blk;
-	BlockNumber last_blk;		/* last page of the chain, where inserts go */
+	BlockNumber last_blk;		/* last page of the chain */
+	BlockNumber row_blk;		/* data page that new search rows go to */
+	BlockNumber vec_blk;		/* vector page that new vectors go to */
 	uint32		nblocks;
-	ItemPointerData entry;		/* entry point's element tuple, or invalid */
+	ItemPointerData entry;		/* entry point's search row, or invalid */
 	uint16		entry_level;
 	uint32		nelements;
 } OmenSegmentDesc;
 
-/* Tuple kinds, first byte of every data tuple */
-#define OMEN_TUPLE_ELEMENT	1
-#define OMEN_TUPLE_NEIGHBOR	2
+/* Tuple kinds, first byte of every data and vector tuple */
+#define OMEN_TUPLE_NODE		1
+#define OMEN_TUPLE_VECTOR	3
 
-/* A node's vector and the heap rows that hold it. */
-typedef struct OmenElementTupleData
+/*
+ * A node's search row: its heap rows, where its exact vector is, its code
+ * and its links, all a search needs.  The code (code_bytes) comes first in
+ * data[], then 2m link slots for level 0 and m for each level above.  Its
+ * size is fixed by its level, so it is updated in place; empty slots are
+ * invalid TIDs.
+ */
+typedef struct OmenNodeTupleData
 {
 	uint8		type;
 	uint8		level;
 	uint8		deleted;
 	uint8		unused;
 	ItemPointerData heaptids[OMEN_HEAPTIDS];	/* unused slots invalid */
-	ItemPointerData neighbortid;
+	ItemPointerData vectid;		/* first chunk of the exact vector */
 	uint16		unused2;
-	float		x[FLEXIBLE_ARRAY_MEMBER];
-} OmenElementTupleData;
+	float		offset;			/* code decodes as offset + scale * code */
+	float		scale;
+	uint8		data[FLEXIBLE_ARRAY_MEMBER];
+} OmenNodeTupleData;
 
-typedef OmenElementTupleData *OmenElementTuple;
+typedef OmenNodeTupleData *OmenNodeTuple;
+
+#define OMEN_NEIGHBOR_SLOTS(level, m)	(2 * (m) + (level) * (m))
+#define OMEN_NODE_SIZE(level, m, code_bytes) \
+	(offsetof(OmenNodeTupleData, data) + (code_bytes) + \
+	 sizeof(ItemPointerData) * OMEN_NEIGHBOR_SLOTS(level, m))
+
+static inline uint8 *
+omen_node_code(OmenNodeTuple nt)
+{
+	return nt->data;
+}
+
+static inline ItemPointer
+omen_node_links(OmenNodeTuple nt, int code_bytes)
+{
+	return (ItemPointer) (nt->data + code_bytes);
+}
 
 /*
- * A node's links: 2m slots for level 0, then m for each level above.  Always
- * full size, so it is updated in place; empty slots are invalid TIDs.
+ * A piece of a node's exact vector (for cosine, normalized): nfloats
+ * elements, the rest in the chunk at next.  Chunks follow each other in
+ * element order; a vector that fits a page is one chunk.
  */
-typedef struct OmenNeighborTupleData
+typedef struct OmenVectorTupleData
 {
 	uint8		type;
-	uint8		level;
-	uint16		nslots;
-	ItemPointerData tids[FLEXIBLE_ARRAY_MEMBER];
-} OmenNeighborTupleData;
+	uint8		unused;
+	uint16		nfloats;
+	ItemPointerData next;		/* next chunk, or invalid */
+	uint16		unused2;
+	float		x[FLEXIBLE_ARRAY_MEMBER];
+} OmenVectorTupleData;
 
-typedef OmenNeighborTupleData *OmenNeighborTuple;
+typedef OmenVectorTupleData *OmenVectorTuple;
 
-#define OMEN_ELEMENT_SIZE(dims) \
-	(offsetof(OmenElementTupleData, x) + sizeof(float) * (dims))
-#define OMEN_NEIGHBOR_SLOTS(level, m)	(2 * (m) + (level) * (m))
-#define OMEN_NEIGHBOR_SIZE(level, m) \
-	(offsetof(OmenNeighborTupleData, tids) + \
-	 sizeof(ItemPointerData) * OMEN_NEIGHBOR_SLOTS(level, m))
+#define OMEN_CHUNK_SIZE(nfloats) \
+	(offsetof(OmenVectorTupleData, x) + sizeof(float) * (nfloats))
 
 /* Room for tuples on an empty page, and what one tuple costs there. */
 #define OMEN_PAGE_CAPACITY \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(OmenPageOpaqueData)))
 #define OMEN_ITEM_COST(size)	(MAXALIGN(size) + sizeof(ItemIdData))
 
-/* Largest dimension an element tuple can hold on one page. */
-#define OMEN_MAX_DIMS \
-	((int) ((TYPEALIGN_DOWN(MAXIMUM_ALIGNOF, OMEN_PAGE_CAPACITY - sizeof(ItemIdData)) - \
-			 offsetof(OmenElementTupleData, x)) / sizeof(float)))
+/*
+ * The fewest floats worth a chunk at the end of a page that has some room
+ * left, rather than starting the vector on a new page.
+ */
+#define OMEN_MIN_CHUNK_FLOATS	16
 
-/* Slots of a level within a neighbour tuple. */
+/* Slots of a level within a node's links. */
 static inline int
 omen_level_offset(int level, int m)
 {
@@ -163,10 +200,19 @@ omen_tid_unpack(uint64 id, ItemPointer tid)
 	ItemPointerSet(tid, (BlockNumber) (id >> 16), (OffsetNumber) (id & 0xFFFF));
 }
 
+/*
+ * Highest level a node may have at m: its search row fits an empty page
+ * with the widest code of any dimension.
+ */
 extern int	omen_max_level(int m);
+
+/* Bits per element of a node's code at dims and m: 8, 4 or 2. */
+extern int	omen_code_bits(int dims, int m);
+
 extern void omen_page_init(Page page, uint16 kind, uint32 segno);
 extern void omen_meta_init(Page page, int dims, int m, int ef_construction,
 						   int metric);
+extern void omen_meta_set_dims(OmenMetaPage meta, int dims);
 extern Buffer omen_new_buffer(Relation index, ForkNumber fork);
 extern void omen_meta_read(Relation index, OmenMetaPageData *meta);
 
@@ -181,18 +227,25 @@ extern void omen_meta_decode(Page page, const char *relname,
 							 OmenMetaPageData *meta);
 
 /*
- * The element or neighbour tuple at off of a locked data page, or NULL when
+ * The search row or vector chunk at off of a locked page, or NULL when
  * there is none of the right kind and size (stale links, damaged pages).
  */
-extern OmenElementTuple omen_page_get_element(Page page, OffsetNumber off,
-											  int dims);
-extern OmenNeighborTuple omen_page_get_neighbors(Page page, OffsetNumber off,
-												 int m);
+extern OmenNodeTuple omen_page_get_node(Page page, OffsetNumber off, int m,
+										int code_bytes);
+extern OmenVectorTuple omen_page_get_chunk(Page page, OffsetNumber off);
 
-extern void omen_element_fill(OmenElementTuple et, int level, int dims,
-							  const float *x, ItemPointer heaptids, int ntids,
-							  ItemPointer neighbortid);
-extern void omen_neighbor_fill(OmenNeighborTuple nt, int level, int m);
+/*
+ * Fills a search row with no links; code, offset and scale are x's code
+ * (omen_node_encode).
+ */
+extern void omen_node_fill(OmenNodeTuple nt, int level,
+						   const OmenMetaPageData *meta,
+						   ItemPointer heaptids, int ntids,
+						   ItemPointer vectid);
+extern void omen_node_encode(OmenNodeTuple nt, const OmenMetaPageData *meta,
+							 const float *x);
+
+extern int	omen_chunk_floats(Size free, int remaining);
 
 /* The segment directory as read: descriptors in order and their places. */
 typedef struct OmenDirectory

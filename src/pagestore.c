@@ -111,11 +111,14 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->metric = meta->metric;
 	s->dims = meta->dims;
 	s->m = meta->m;
+	s->code_bits = meta->code_bits;
+	s->code_bytes = meta->code_bytes;
 	s->nblocks = RelationGetNumberOfBlocks(index);
 	s->recent = recent_map(index, s->nblocks);
 	s->buf = InvalidBuffer;
 	s->visited = omenvis_create(CurrentMemoryContext, Max(expected_nodes, 64), NULL);
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
+	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
 	s->pinned = NULL;
 	s->npinned = 0;
 	s->pin_level = -1;
@@ -167,15 +170,14 @@ tid_in_index(OmenPageStore *s, ItemPointer tid)
 }
 
 /*
- * Whether a locked page is a data page of the segment being searched.  On
- * a standby, replay takes no locks, so a search can follow links into pages
- * that a retired segment left and another one reused.
+ * Whether a locked page is a page of the given kind of the segment being
+ * searched.  On a standby, replay takes no locks, so a search can follow
+ * links into pages that a retired segment left and another one reused.
  */
 static inline bool
-on_segment(OmenPageStore *s, Page page)
+on_segment(OmenPageStore *s, Page page, uint16 kind)
 {
-	return !PageIsNew(page) &&
-		OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA &&
+	return omen_page_is(page, kind) &&
 		OmenPageGetOpaque(page)->segno == s->segno;
 }
 
@@ -211,41 +213,122 @@ omen_store_unlock(OmenPageStore *s)
 	LockBuffer(s->buf, BUFFER_LOCK_UNLOCK);
 }
 
-OmenElementTuple
-omen_store_element(OmenPageStore *s, ItemPointer tid)
+OmenNodeTuple
+omen_store_node(OmenPageStore *s, ItemPointer tid)
 {
 	Page		page;
-	OmenElementTuple et = NULL;
+	OmenNodeTuple nt = NULL;
 
 	if (!tid_in_index(s, tid))
 		return NULL;
 	page = lock_page(s, ItemPointerGetBlockNumber(tid));
-	if (on_segment(s, page))
-		et = omen_page_get_element(page, ItemPointerGetOffsetNumber(tid),
-								   s->dims);
-	if (et == NULL)
+	if (on_segment(s, page, OMEN_PAGE_DATA))
+		nt = omen_page_get_node(page, ItemPointerGetOffsetNumber(tid), s->m,
+								s->code_bytes);
+	if (nt == NULL)
 		omen_store_unlock(s);
-	return et;
+	return nt;
+}
+
+bool
+omen_store_vector(OmenPageStore *s, ItemPointer vectid, float *out)
+{
+	ItemPointerData tid = *vectid;
+	int			got = 0;
+
+	while (got < s->dims)
+	{
+		Page		page;
+		OmenVectorTuple vt = NULL;
+
+		if (!tid_in_index(s, &tid))
+			return false;
+		page = lock_page(s, ItemPointerGetBlockNumber(&tid));
+		if (on_segment(s, page, OMEN_PAGE_VECTOR))
+			vt = omen_page_get_chunk(page, ItemPointerGetOffsetNumber(&tid));
+		if (vt == NULL || vt->nfloats > s->dims - got)
+		{
+			omen_store_unlock(s);
+			return false;
+		}
+		memcpy(out + got, vt->x, sizeof(float) * vt->nfloats);
+		got += vt->nfloats;
+		tid = vt->next;
+		omen_store_unlock(s);
+	}
+	return true;
+}
+
+/* The code of nt, one element a byte. */
+static inline const uint8 *
+node_code(OmenPageStore *s, OmenNodeTuple nt)
+{
+	if (s->code_bits == 8)
+		return omen_node_code(nt);
+	omen_code_unpack(omen_node_code(nt), s->dims, s->code_bits, s->unpacked);
+	return s->unpacked;
+}
+
+/* Distance from query to the vector that nt's code stands for. */
+float
+omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
+{
+	const uint8 *code = node_code(s, nt);
+
+	switch (s->metric)
+	{
+		case OMEN_METRIC_L2:
+			return omen_l2sq_u8(query, code, nt->offset, nt->scale, s->dims);
+		case OMEN_METRIC_L1:
+			return omen_l1_u8(query, code, nt->offset, nt->scale, s->dims);
+		default:
+			return -omen_dot_u8(query, code, nt->offset, nt->scale, s->dims);
+	}
 }
 
 /*
- * Distance to element id into *dist, and whether it is deleted into
- * *deleted; false, with *dist NaN, if it is gone.
+ * The vector node id's code decodes to, into out, and its distance to its
+ * own code into *self: a node with the same code, a copy, is at that
+ * distance from it.  False if the node has gone.
  */
 static bool
-element_distance(OmenPageStore *s, const float *query, OmenNodeId id,
-				 float *dist, bool *deleted)
+node_decode(OmenPageStore *s, OmenNodeId id, float *out, float *self)
 {
 	ItemPointerData tid;
-	OmenElementTuple et;
+	OmenNodeTuple nt;
+	const uint8 *code;
+
+	omen_tid_unpack(id, &tid);
+	nt = omen_store_node(s, &tid);
+	if (nt == NULL)
+		return false;
+	code = node_code(s, nt);
+	for (int i = 0; i < s->dims; i++)
+		out[i] = nt->offset + nt->scale * code[i];
+	if (self)
+		*self = omen_store_code_distance(s, out, nt);
+	omen_store_unlock(s);
+	return true;
+}
+
+/*
+ * Distance to node id into *dist, and whether it is deleted into *deleted;
+ * false, with *dist NaN, if it is gone.
+ */
+static bool
+node_distance(OmenPageStore *s, const float *query, OmenNodeId id,
+			  float *dist, bool *deleted)
+{
+	ItemPointerData tid;
+	OmenNodeTuple nt;
 
 	*dist = NAN;
 	omen_tid_unpack(id, &tid);
-	et = omen_store_element(s, &tid);
-	if (et == NULL)
+	nt = omen_store_node(s, &tid);
+	if (nt == NULL)
 		return false;
-	*dist = omen_distance(s->metric, query, et->x, s->dims);
-	*deleted = et->deleted;
+	*dist = omen_store_code_distance(s, query, nt);
+	*deleted = nt->deleted;
 	omen_store_unlock(s);
 	return true;
 }
@@ -256,7 +339,7 @@ omen_store_distance(OmenPageStore *s, const float *query, OmenNodeId id)
 	float		d;
 	bool		deleted;
 
-	element_distance(s, query, id, &d, &deleted);
+	node_distance(s, query, id, &d, &deleted);
 	return d;
 }
 
@@ -265,41 +348,21 @@ store_neighbors(void *arg, OmenNodeId id, int level, OmenNodeId *out, int max)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
 	ItemPointerData tid;
-	ItemPointerData nbtid;
-	OmenElementTuple et;
-	OmenNeighborTuple nt;
-	Page		page;
+	OmenNodeTuple nt;
 	ItemPointer slots;
 	int			nslots;
 	int			n = 0;
 
 	omen_tid_unpack(id, &tid);
-	et = omen_store_element(s, &tid);
-	if (et == NULL)
+	nt = omen_store_node(s, &tid);
+	if (nt == NULL)
 		return -1;
-	if (et->level < level)
+	if (nt->level < level)
 	{
 		omen_store_unlock(s);
 		return -1;
 	}
-	nbtid = et->neighbortid;
-	page = BufferGetPage(s->buf);
-	if (ItemPointerGetBlockNumber(&nbtid) != ItemPointerGetBlockNumber(&tid))
-	{
-		omen_store_unlock(s);
-		if (!tid_in_index(s, &nbtid))
-			return -1;
-		page = lock_page(s, ItemPointerGetBlockNumber(&nbtid));
-	}
-
-	nt = on_segment(s, page) ?
-		omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(&nbtid), s->m) : NULL;
-	if (nt == NULL || nt->level < level)
-	{
-		omen_store_unlock(s);
-		return -1;
-	}
-	slots = &nt->tids[omen_level_offset(level, s->m)];
+	slots = omen_node_links(nt, s->code_bytes) + omen_level_offset(level, s->m);
 	nslots = omen_level_slots(level, s->m);
 	for (int i = 0; i < nslots && n < max; i++)
 		if (ItemPointerIsValid(&slots[i]))
@@ -330,10 +393,10 @@ recent_page(OmenPageStore *s, OmenNodeId id)
 }
 
 /*
- * Deleted elements still route searches but are never their results.
- * Elements are mostly on different pages: the cache is asked for all their
- * page headers first, and for each next element's tuple while one is scored
- * (its first lines; the hardware streams the rest).  The hints read line
+ * Deleted nodes still route searches but are never their results.  The
+ * cache is asked for all the nodes' page headers first, and for each next
+ * node's search row while one is scored (its first lines; the hardware
+ * streams the rest).  The hints read line
  * pointers of unpinned pages, so a stale one only misdirects a hint; it is
  * kept inside the page.
  */
@@ -374,7 +437,7 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 			}
 		}
 		/* a node that has gone is never a result */
-		if (!element_distance(s, query, ids[i], &out[i], &routing[i]))
+		if (!node_distance(s, query, ids[i], &out[i], &routing[i]))
 			routing[i] = true;
 	}
 }
@@ -383,15 +446,9 @@ static float
 store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
-	ItemPointerData tid;
-	OmenElementTuple et;
 
-	omen_tid_unpack(a, &tid);
-	et = omen_store_element(s, &tid);
-	if (et == NULL)
+	if (!node_decode(s, a, s->scratch, NULL))
 		return NAN;
-	memcpy(s->scratch, et->x, sizeof(float) * s->dims);
-	omen_store_unlock(s);
 	return omen_store_distance(s, s->scratch, b);
 }
 
@@ -414,7 +471,7 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 	bool		deleted;
 
 	ep.id = omen_tid_pack(entry);
-	if (!element_distance(s, query, ep.id, &ep.dist, &deleted))
+	if (!node_distance(s, query, ep.id, &ep.dist, &deleted))
 	{
 		ep.id = OMEN_NO_NODE;
 		return ep;
@@ -444,16 +501,16 @@ omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 						int ef, bool resumable)
 {
 	ItemPointerData tid;
-	OmenElementTuple et;
+	OmenNodeTuple nt;
 	bool		routing = true;
 
 	omenvis_reset(s->visited);
 	omen_store_visit(s, entry.id);
 	omen_tid_unpack(entry.id, &tid);
-	et = omen_store_element(s, &tid);
-	if (et != NULL)
+	nt = omen_store_node(s, &tid);
+	if (nt != NULL)
 	{
-		routing = et->deleted;
+		routing = nt->deleted;
 		omen_store_unlock(s);
 	}
 	return omen_search_begin(&omen_page_store_ops, s, query, entry, routing,
@@ -461,7 +518,7 @@ omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 }
 
 /*
- * The heap TIDs of the live elements on page blk of the segment being
+ * The heap TIDs of the live nodes on page blk of the segment being
  * searched, in storage order, into tids[] (OMEN_PAGE_MAX_HEAPTIDS of room);
  * returns their count.  *next is the page after blk in the segment's chain,
  * or Invalid at its end or when blk is not the segment's (any more).  The
@@ -480,20 +537,22 @@ omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
 	if (!block_in_index(s, blk))
 		return 0;
 	page = lock_page(s, blk);
-	if (on_segment(s, page))
+	if (on_segment(s, page, OMEN_PAGE_DATA) ||
+		on_segment(s, page, OMEN_PAGE_VECTOR))
 	{
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			OmenElementTuple et = omen_page_get_element(page, off, s->dims);
+			OmenNodeTuple nt = omen_page_get_node(page, off, s->m,
+												  s->code_bytes);
 
-			if (et == NULL || et->deleted)
+			if (nt == NULL || nt->deleted)
 				continue;
 			for (int j = 0; j < OMEN_HEAPTIDS; j++)
-				if (ItemPointerIsValid(&et->heaptids[j]))
+				if (ItemPointerIsValid(&nt->heaptids[j]))
 				{
 					Assert(n < OMEN_PAGE_MAX_HEAPTIDS);
-					tids[n++] = et->heaptids[j];
+					tids[n++] = nt->heaptids[j];
 				}
 		}
 		*next = OmenPageGetOpaque(page)->next;
@@ -509,33 +568,29 @@ write_links(OmenPageStore *s, OmenNodeId node, int level,
 {
 	int			max = omen_level_slots(level, s->m);
 	ItemPointerData tid;
-	ItemPointerData nbtid;
-	OmenElementTuple et;
-	OmenNeighborTuple nt;
+	OmenNodeTuple nt;
 	Buffer		buf;
 	Page		page;
 	GenericXLogState *state;
 	ItemPointer slots;
 
 	omen_tid_unpack(node, &tid);
-	et = omen_store_element(s, &tid);
-	if (et == NULL)
+	if (!tid_in_index(s, &tid))
 		return false;
-	nbtid = et->neighbortid;
-	omen_store_unlock(s);
-
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&nbtid));
+	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(s->index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(&nbtid), s->m);
+	nt = on_segment(s, page, OMEN_PAGE_DATA) ?
+		omen_page_get_node(page, ItemPointerGetOffsetNumber(&tid), s->m,
+						   s->code_bytes) : NULL;
 	if (nt == NULL || nt->level < level)
 	{
 		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
-	slots = &nt->tids[omen_level_offset(level, s->m)];
+	slots = omen_node_links(nt, s->code_bytes) + omen_level_offset(level, s->m);
 	for (int i = 0; i < max; i++)
 	{
 		if (i < n)
@@ -676,21 +731,13 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		OmenCand   *cands = palloc(sizeof(OmenCand) * n);
 		OmenCand   *sel = palloc(sizeof(OmenCand) * max);
 		float	   *nbvec = palloc(sizeof(float) * s->dims);
-		ItemPointerData tid;
-		OmenElementTuple et;
 		bool		kept = false;
 		float		self;
 		bool		tocopy;
 
-		omen_tid_unpack(from, &tid);
-		et = omen_store_element(s, &tid);
-		if (et == NULL)
-			return false;
-		memcpy(nbvec, et->x, sizeof(float) * s->dims);
-		omen_store_unlock(s);
-
 		/* copies of from are at from's distance to itself */
-		self = omen_distance(s->metric, nbvec, nbvec, s->dims);
+		if (!node_decode(s, from, nbvec, &self))
+			return false;
 		for (int i = 0; i < n; i++)
 		{
 			cands[i].id = ids[i];
@@ -820,9 +867,9 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 #define ORPHAN_REACHED	2
 
 /*
- * The live elements of a segment that level-0 links from its entry point do
+ * The live nodes of a segment that level-0 links from its entry point do
  * not reach, into a palloc'd array; returns their count.  Reads the whole
- * segment, every element through the store, so it needs no lock of its own.
+ * segment, every node through the store, so it needs no lock of its own.
  */
 int
 omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
@@ -849,14 +896,15 @@ omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			OmenElementTuple et = omen_page_get_element(page, off, s->dims);
+			OmenNodeTuple nt = omen_page_get_node(page, off, s->m,
+												  s->code_bytes);
 			ItemPointerData tid;
 
-			if (et == NULL)
+			if (nt == NULL)
 				continue;
 			ItemPointerSet(&tid, blk, off);
 			e = omenvis_insert(elems, omen_tid_pack(&tid), &found);
-			e->flags = et->deleted ? 0 : ORPHAN_LIVE;
+			e->flags = nt->deleted ? 0 : ORPHAN_LIVE;
 		}
 		blk = OmenPageGetOpaque(page)->next;
 		omen_store_unlock(s);

@@ -1,7 +1,8 @@
 /*
  * pagestore.h
  *		The graph algorithms' view of an index's pages: a node store whose
- *		ids are packed TIDs of element tuples.
+ *		ids are packed TIDs of search rows.  Searches score nodes by their
+ *		codes; exact vectors are read only where asked for.
  */
 #ifndef OMEN_PAGESTORE_H
 #define OMEN_PAGESTORE_H
@@ -23,12 +24,15 @@ typedef struct OmenPageStore
 	int			metric;
 	int			dims;
 	int			m;
+	int			code_bits;
+	int			code_bytes;
 	uint32		segno;			/* the segment being searched or linked */
 	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
 	Buffer		buf;			/* pinned, unlocked between accesses */
 	OmenRecentBuffers *recent;	/* buffers that held the index's blocks */
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
+	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 
 	/* omen_store_link: links of the node being linked that must stay */
 	OmenNodeId	pin_node;
@@ -45,16 +49,28 @@ extern void omen_store_release(OmenPageStore *s);
 extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
 /* Nodes visited since the visited set was last reset: all were scored. */
 extern uint64 omen_store_nvisited(OmenPageStore *s);
-/* Distance from query to element id; NaN if it has gone. */
+/* Distance from query to node id by its code; NaN if it has gone. */
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);
 
+/* Distance from query to the vector that nt's code stands for. */
+extern float omen_store_code_distance(OmenPageStore *s, const float *query,
+									  OmenNodeTuple nt);
+
 /*
- * Share-locks and returns the element at tid; the caller unlocks with
+ * Share-locks and returns the search row at tid; the caller unlocks with
  * omen_store_unlock.  NULL, with nothing locked, if there is none.
  */
-extern OmenElementTuple omen_store_element(OmenPageStore *s, ItemPointer tid);
+extern OmenNodeTuple omen_store_node(OmenPageStore *s, ItemPointer tid);
 extern void omen_store_unlock(OmenPageStore *s);
+
+/*
+ * The exact vector of the node whose row names vectid, into out (dims
+ * floats); false if its chunks are not there (a stale link).  Locks each
+ * chunk's page while it copies it; the caller holds no buffer lock.
+ */
+extern bool omen_store_vector(OmenPageStore *s, ItemPointer vectid,
+							  float *out);
 
 /*
  * Greedy descent from entry through the levels above to_level: the closest
@@ -77,9 +93,9 @@ extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 										   const float *query, OmenCand entry,
 										   int ef, bool resumable);
 
-/* Room omen_store_page_heaptids needs: every element of a page, full. */
+/* Room omen_store_page_heaptids needs: every search row of a page, full. */
 #define OMEN_PAGE_MAX_HEAPTIDS \
-	(OMEN_HEAPTIDS * (OMEN_PAGE_CAPACITY / OMEN_ITEM_COST(OMEN_ELEMENT_SIZE(1))))
+	(OMEN_HEAPTIDS * (OMEN_PAGE_CAPACITY / OMEN_ITEM_COST(OMEN_NODE_SIZE(0, 2, 2))))
 
 extern int	omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk,
 									 ItemPointer tids, BlockNumber *next);

@@ -30,7 +30,7 @@ int			omen_iterative_scan = OMEN_ITERATIVE_STRICT;
 int			omen_max_scan_tuples = 20000;
 double		omen_scan_mem_multiplier = 1;
 
-/* One element found by the search, with the heap rows it stands for. */
+/* One node found by the search, with the heap rows it stands for. */
 typedef struct OmenScanResult
 {
 	float		dist;
@@ -38,13 +38,19 @@ typedef struct OmenScanResult
 	ItemPointerData heaptids[OMEN_HEAPTIDS];
 } OmenScanResult;
 
-/* The search of one segment and its current batch of results. */
+/*
+ * The search of one segment and its current batch of results: batch[pos ..
+ * nbatch - 1] are ready to hand out, and the nheld results after them are
+ * held back until the search has gone further (see next_batch).
+ */
 typedef struct OmenSegmentScan
 {
 	OmenPageStore store;
-	OmenSearch *search;			/* NULL once no batch is left */
-	OmenScanResult *batch;		/* ascending */
+	OmenSearch *search;			/* NULL once the search is over */
+	OmenScanResult *batch;		/* ascending by exact distance */
+	int			cap;
 	int			nbatch;
+	int			nheld;
 	int			pos;			/* next result of the batch */
 } OmenSegmentScan;
 
@@ -60,6 +66,8 @@ typedef struct OmenScanOpaqueData
 	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
 	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;
+	float	   *exact;			/* a node's exact vector, [dims] */
+	int			dims;
 	OmenCand   *work;			/* [ef] */
 	OmenSegmentScan *segs;
 	int			nsegs;
@@ -120,54 +128,104 @@ may_expand(OmenScanOpaque so)
 		(double) work_mem * 1024.0 * so->settings.scan_mem_multiplier;
 }
 
+/* Orders results by distance, for qsort. */
+static int
+result_cmp(const void *a, const void *b)
+{
+	float		da = ((const OmenScanResult *) a)->dist;
+	float		db = ((const OmenScanResult *) b)->dist;
+
+	return omen_dist_lt(da, db) ? -1 : omen_dist_lt(db, da) ? 1 : 0;
+}
+
 /*
  * Replaces the segment's batch with the search's next one, keeping the
- * elements that still have live heap rows: searching further when expand,
- * else from the nodes scored already.  The caller holds the scan lock.
+ * nodes that still have live heap rows, each at its exact distance and in
+ * that order.  Searches further when expand, else hands out nodes scored
+ * already.  The caller holds the scan lock.
+ *
+ * The search ranks by codes, so a node its next batch finds may be nearer
+ * by exact distance than one of this batch.  Results beyond what the next
+ * batches can undercut are held back and merged with them: those past the
+ * batch's farthest code distance less twice the largest gap between a
+ * node's code and exact distance seen in it.  When the search is over,
+ * everything is handed out.
  */
 static void
 next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 {
+	int			n = seg->nheld;
+
+	memmove(seg->batch, seg->batch + seg->nbatch, sizeof(OmenScanResult) * n);
 	seg->nbatch = 0;
+	seg->nheld = 0;
 	seg->pos = 0;
 	while (seg->search != NULL && seg->nbatch == 0)
 	{
-		int			n;
+		int			found;
+		float		farthest = -INFINITY;
+		float		gap = 0;
 
 		if (expand)
-			n = omen_search_next(seg->search, so->work);
+			found = omen_search_next(seg->search, so->work);
 		else
-			n = omen_search_drain(seg->search, so->work);
+			found = omen_search_drain(seg->search, so->work);
 
-		if (n == 0 || so->mode == OMEN_ITERATIVE_OFF)
+		if (found == 0 || so->mode == OMEN_ITERATIVE_OFF)
 			seg->search = NULL;
-		for (int i = 0; i < n; i++)
+		if (n + found > seg->cap)
 		{
-			OmenScanResult *r = &seg->batch[seg->nbatch];
+			seg->cap = Max(seg->cap * 2, n + found);
+			seg->batch = repalloc(seg->batch, sizeof(OmenScanResult) * seg->cap);
+		}
+		for (int i = 0; i < found; i++)
+		{
+			OmenScanResult *r = &seg->batch[n];
 			ItemPointerData tid;
-			OmenElementTuple et;
+			ItemPointerData vectid;
+			OmenNodeTuple nt;
+			float		code = so->work[i].dist;
 
 			omen_tid_unpack(so->work[i].id, &tid);
-			et = omen_store_element(&seg->store, &tid);
-			if (et == NULL)
+			nt = omen_store_node(&seg->store, &tid);
+			if (nt == NULL)
 				continue;
 			r->ntids = 0;
-			if (!et->deleted)
+			if (!nt->deleted)
 			{
 				for (int j = 0; j < OMEN_HEAPTIDS; j++)
-					if (ItemPointerIsValid(&et->heaptids[j]))
-						r->heaptids[r->ntids++] = et->heaptids[j];
+					if (ItemPointerIsValid(&nt->heaptids[j]))
+						r->heaptids[r->ntids++] = nt->heaptids[j];
 			}
+			vectid = nt->vectid;
 			omen_store_unlock(&seg->store);
-			if (r->ntids > 0)
-			{
-				r->dist = so->work[i].dist;
+			if (r->ntids == 0 ||
+				!omen_store_vector(&seg->store, &vectid, so->exact))
+				continue;
+			r->dist = omen_distance(so->metric, so->query, so->exact, so->dims);
+			if (omen_dist_lt(farthest, code))
+				farthest = code;
+			if (isfinite(code) && isfinite(r->dist))
+				gap = Max(gap, fabsf(r->dist - code));
+			n++;
+		}
+		qsort(seg->batch, n, sizeof(OmenScanResult), result_cmp);
+		if (seg->search == NULL)
+			seg->nbatch = n;
+		else
+		{
+			float		safe = farthest - 2 * gap;
+
+			while (seg->nbatch < n &&
+				   omen_dist_le(seg->batch[seg->nbatch].dist, safe))
 				seg->nbatch++;
-			}
 		}
 		/* a batch whose rows all went: the next one is iterating */
 		expand = may_expand(so);
 	}
+	if (seg->search == NULL)
+		seg->nbatch = n;
+	seg->nheld = n - seg->nbatch;
 	/* hold no pin while the executor works on the rows */
 	omen_store_release(&seg->store);
 }
@@ -192,7 +250,8 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 		omen_store_init(&seg->store, index, meta, so->ef * meta->m * 4);
 		so->nsegs = i + 1;
 		seg->store.segno = dir->segs[i].segno;
-		seg->batch = palloc(sizeof(OmenScanResult) * so->ef);
+		seg->cap = so->ef;
+		seg->batch = palloc(sizeof(OmenScanResult) * seg->cap);
 		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
 								dir->segs[i].entry_level, 0);
 		if (ep.id == OMEN_NO_NODE)
@@ -250,7 +309,9 @@ start_scan(IndexScanDesc scan)
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
 	omen_meta_read(index, &meta);
 	so->metric = meta.metric;
+	so->dims = meta.dims;
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
+	so->exact = palloc(sizeof(float) * Max(meta.dims, 1));
 
 	/* no dimension yet: nothing was ever indexed */
 	if (meta.dims > 0)
@@ -334,7 +395,8 @@ next_result(IndexScanDesc scan)
 		{
 			OmenSegmentScan *seg = &so->segs[i];
 
-			if (seg->pos == seg->nbatch && seg->search != NULL)
+			if (seg->pos == seg->nbatch &&
+				(seg->search != NULL || seg->nheld > 0))
 			{
 				LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 				next_batch(so, seg, may_expand(so));

@@ -2,15 +2,15 @@
  * vacuum.c
  *		VACUUM of an omenhnsw index.
  *
- * Dead heap TIDs are removed from their elements page by page.  An element
- * left without heap TIDs is marked deleted but stays in its graph as a
+ * Dead heap TIDs are removed from their nodes' search rows page by page.  A
+ * node left without heap TIDs is marked deleted but stays in its graph as a
  * routing node, so every surviving node stays reachable without repairing
- * links; scans never return deleted elements.  A segment left with no live
- * element is retired: dropped from the directory and, once the searches
- * running then are done, its pages go to the free space map for inserts.
- * A scan that resumes the segment's search later meets reused pages as
- * another segment's and treats their tuples as gone.  Afterwards live
- * elements that inserts left unreachable are relinked.
+ * links; scans never return deleted nodes.  A segment left with no live
+ * node is retired: dropped from the directory and, once the searches
+ * running then are done, its pages (data and vector pages) go to the free
+ * space map for inserts.  A scan that resumes the segment's search later
+ * meets reused pages as another segment's and treats their tuples as gone.
+ * Afterwards live nodes that inserts left unreachable are relinked.
  */
 #include "postgres.h"
 
@@ -26,12 +26,12 @@
 #include "pagestore.h"
 
 /*
- * Removes the dead heap TIDs of one page's elements.  Returns the number of
- * heap TIDs removed; adds the surviving TIDs to *live and the elements that
- * keep any to *live_elems.
+ * Removes the dead heap TIDs of one data page's nodes.  Returns the number
+ * of heap TIDs removed; adds the surviving TIDs to *live and the nodes that
+ * keep any to *live_elems.  The caller holds the page's exclusive lock.
  */
 static int64
-vacuum_page(Relation index, Buffer buf, int dims,
+vacuum_page(Relation index, Buffer buf, const OmenMetaPageData *meta,
 			IndexBulkDeleteCallback callback, void *callback_state,
 			double *live, uint32 *live_elems)
 {
@@ -42,7 +42,8 @@ vacuum_page(Relation index, Buffer buf, int dims,
 
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
-		OmenElementTuple et = omen_page_get_element(page, off, dims);
+		OmenNodeTuple et = omen_page_get_node(page, off, meta->m,
+											  meta->code_bytes);
 		ItemPointerData keep[OMEN_HEAPTIDS];
 		int			nkeep = 0;
 		int			nhad = 0;
@@ -68,7 +69,7 @@ vacuum_page(Relation index, Buffer buf, int dims,
 		{
 			state = GenericXLogStart(index);
 			page = GenericXLogRegisterBuffer(state, buf, 0);
-			et = omen_page_get_element(page, off, dims);
+			et = omen_page_get_node(page, off, meta->m, meta->code_bytes);
 		}
 		for (int i = 0; i < OMEN_HEAPTIDS; i++)
 		{
@@ -86,9 +87,10 @@ vacuum_page(Relation index, Buffer buf, int dims,
 	return removed;
 }
 
-/* Live elements of a segment, counted along its chain. */
+/* Live nodes of a segment, counted along its chain. */
 static uint32
-count_live(Relation index, const OmenSegmentDesc *seg, int dims)
+count_live(Relation index, const OmenSegmentDesc *seg,
+		   const OmenMetaPageData *meta)
 {
 	uint32		n = 0;
 
@@ -104,9 +106,10 @@ count_live(Relation index, const OmenSegmentDesc *seg, int dims)
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			OmenElementTuple et = omen_page_get_element(page, off, dims);
+			OmenNodeTuple nt = omen_page_get_node(page, off, meta->m,
+												  meta->code_bytes);
 
-			if (et != NULL && !et->deleted)
+			if (nt != NULL && !nt->deleted)
 				n++;
 		}
 		blk = OmenPageGetOpaque(page)->next;
@@ -180,7 +183,7 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 
 			if (seg->segno >= nseen || live[seg->segno] != 0)
 				continue;
-			if (i == dir.nsegs - 1 && count_live(index, seg, meta.dims) > 0)
+			if (i == dir.nsegs - 1 && count_live(index, seg, &meta) > 0)
 				continue;
 			offs[noffs++] = ItemPointerGetOffsetNumber(&dir.where[i]);
 			for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
@@ -265,17 +268,20 @@ repair_insert_segment(Relation index)
 	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	for (int i = 0; i < n; i++)
 	{
-		OmenElementTuple et;
+		OmenNodeTuple nt;
+		ItemPointerData vectid;
 		OmenNodeId	self = omen_tid_pack(&orphans[i]);
 		OmenCand	ep;
 		int			ncands;
 
 		vacuum_delay_point();
-		et = omen_store_element(&store, &orphans[i]);
-		if (et == NULL)
+		nt = omen_store_node(&store, &orphans[i]);
+		if (nt == NULL)
 			continue;
-		memcpy(vec, et->x, sizeof(float) * meta.dims);
+		vectid = nt->vectid;
 		omen_store_unlock(&store);
+		if (!omen_store_vector(&store, &vectid, vec))
+			continue;
 
 		old = MemoryContextSwitchTo(tmpctx);
 		ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
@@ -329,14 +335,16 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		page = BufferGetPage(buf);
 		if (PageIsNew(page))
 			free_page = true;	/* extended by an insert that failed */
-		else if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
+		else if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA ||
+				 OmenPageGetOpaque(page)->kind == OMEN_PAGE_VECTOR)
 		{
 			uint32		segno = OmenPageGetOpaque(page)->segno;
 			uint32		elems = 0;
 
-			stats->tuples_removed += vacuum_page(index, buf, meta.dims,
-												 callback, callback_state,
-												 &live, &elems);
+			if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
+				stats->tuples_removed += vacuum_page(index, buf, &meta,
+													 callback, callback_state,
+													 &live, &elems);
 			if (segno < meta.next_segno)
 			{
 				live_elems[segno] += elems;

@@ -3,9 +3,10 @@
  *		omenhnsw_verify(regclass): structural check of an omenhnsw index.
  *
  * Returns one row per problem and none for a healthy index: page kinds and
- * headers, every link in range and of the right kind, metapage and segment
- * directory consistent with the pages, and every live element reachable
- * from its segment's entry point.  It reads the index under AccessShareLock
+ * headers, every link in range and of the right kind, every node's exact
+ * vector whole and its code the code of that vector, metapage and segment
+ * directory consistent with the pages, and every live node reachable from
+ * its segment's entry point.  It reads the index under AccessShareLock
  * one page at a time, so it is exact only while nothing writes the index.
  */
 #include "postgres.h"
@@ -34,11 +35,10 @@ typedef struct VerifyState
 	int			nproblems;
 } VerifyState;
 
-/* An element met while walking a segment */
+/* A node met while walking a segment */
 typedef struct ElemEntry
 {
 	ItemPointerData tid;		/* hash key */
-	ItemPointerData nbtid;
 	uint8		level;
 	bool		live;
 } ElemEntry;
@@ -85,28 +85,29 @@ tid_ok(VerifyState *vs, ItemPointer tid)
 }
 
 /*
- * Reads the neighbour tuple at tid into a palloc'd copy, or NULL if there is
+ * Reads the search row at tid into a palloc'd copy, or NULL if there is
  * none on a page of segment segno.
  */
-static OmenNeighborTuple
-read_neighbors(VerifyState *vs, ItemPointer tid, uint32 segno)
+static OmenNodeTuple
+read_row(VerifyState *vs, ItemPointer tid, uint32 segno)
 {
 	Buffer		buf;
 	Page		page;
-	OmenNeighborTuple nt;
-	OmenNeighborTuple copy = NULL;
+	OmenNodeTuple nt;
+	OmenNodeTuple copy = NULL;
 
 	if (!tid_ok(vs, tid))
 		return NULL;
 	buf = ReadBuffer(vs->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	nt = omen_page_get_neighbors(page, ItemPointerGetOffsetNumber(tid),
-								 vs->meta.m);
+	nt = omen_page_get_node(page, ItemPointerGetOffsetNumber(tid),
+							vs->meta.m, vs->meta.code_bytes);
 	if (nt != NULL && OmenPageGetOpaque(page)->segno == segno &&
 		nt->level <= vs->meta.max_level)
 	{
-		Size		size = OMEN_NEIGHBOR_SIZE(nt->level, vs->meta.m);
+		Size		size = OMEN_NODE_SIZE(nt->level, vs->meta.m,
+										  vs->meta.code_bytes);
 
 		copy = palloc(size);
 		memcpy(copy, nt, size);
@@ -115,9 +116,155 @@ read_neighbors(VerifyState *vs, ItemPointer tid, uint32 segno)
 	return copy;
 }
 
+/* Checks the tuples of data page blk, adding its nodes to elems. */
+static void
+check_data_page(VerifyState *vs, Page page, BlockNumber blk, HTAB *elems,
+				uint32 *nelements, uint32 *nlive)
+{
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		Size		len;
+		char	   *tup;
+		OmenNodeTuple nt;
+		ItemPointerData tid;
+		ElemEntry  *e;
+		bool		found;
+		int			ntids = 0;
+
+		if (!ItemIdIsNormal(PageGetItemId(page, off)))
+			continue;
+		tup = omen_page_item(page, off, &len);
+		if (tup == NULL || len == 0)
+		{
+			problem(vs, "block %u offset %u: item lies outside the tuple space",
+					blk, off);
+			continue;
+		}
+		if (tup[0] != OMEN_TUPLE_NODE)
+		{
+			problem(vs, "block %u offset %u holds a tuple of unknown kind %d",
+					blk, off, tup[0]);
+			continue;
+		}
+		nt = omen_page_get_node(page, off, vs->meta.m, vs->meta.code_bytes);
+		if (nt == NULL)
+		{
+			problem(vs, "search row (%u,%u) has length %zu, not one of a row at its level",
+					blk, off, len);
+			continue;
+		}
+		if (nt->level > vs->meta.max_level)
+		{
+			problem(vs, "search row (%u,%u) has level %u above the limit %u",
+					blk, off, nt->level, vs->meta.max_level);
+			continue;
+		}
+		for (int i = 0; i < OMEN_HEAPTIDS; i++)
+			if (ItemPointerIsValid(&nt->heaptids[i]))
+				ntids++;
+		if (!nt->deleted && ntids == 0)
+			problem(vs, "search row (%u,%u) is live but has no heap TID",
+					blk, off);
+
+		ItemPointerSet(&tid, blk, off);
+		e = hash_search(elems, &tid, HASH_ENTER, &found);
+		e->level = nt->level;
+		e->live = !nt->deleted;
+		(*nelements)++;
+		if (e->live)
+			(*nlive)++;
+	}
+}
+
+/* Checks the tuples of vector page blk. */
+static void
+check_vector_page(VerifyState *vs, Page page, BlockNumber blk)
+{
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		if (!ItemIdIsNormal(PageGetItemId(page, off)))
+			continue;
+		if (omen_page_get_chunk(page, off) == NULL)
+			problem(vs, "block %u offset %u is not a vector chunk", blk, off);
+	}
+}
+
+/*
+ * Checks node e's row: its links lead to nodes of the segment at their
+ * levels, its vector is whole and its code is that vector's.  x and code
+ * are scratch space for the vector and the row as it should be.
+ */
+static void
+check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
+		  ElemEntry *e, OmenPageStore *store, float *x, OmenNodeTuple code)
+{
+	int			m = vs->meta.m;
+	OmenNodeTuple nt = read_row(vs, &e->tid, seg->segno);
+	ItemPointer links;
+
+	if (nt == NULL)
+	{
+		problem(vs, "search row (%u,%u) changed while it was checked",
+				ItemPointerGetBlockNumber(&e->tid),
+				ItemPointerGetOffsetNumber(&e->tid));
+		return;
+	}
+	links = omen_node_links(nt, vs->meta.code_bytes);
+	for (int l = 0; l <= e->level; l++)
+	{
+		ItemPointer slots = links + omen_level_offset(l, m);
+
+		for (int i = 0; i < omen_level_slots(l, m); i++)
+		{
+			ElemEntry  *t;
+
+			if (!ItemPointerIsValid(&slots[i]))
+				continue;
+			t = hash_search(elems, &slots[i], HASH_FIND, NULL);
+			if (t == NULL)
+				problem(vs, "node (%u,%u) level %d links to (%u,%u), not a node of segment %u",
+						ItemPointerGetBlockNumber(&e->tid),
+						ItemPointerGetOffsetNumber(&e->tid), l,
+						ItemPointerGetBlockNumber(&slots[i]),
+						ItemPointerGetOffsetNumber(&slots[i]),
+						seg->segno);
+			else if (t->level < l)
+				problem(vs, "node (%u,%u) level %d links to (%u,%u) of level %u",
+						ItemPointerGetBlockNumber(&e->tid),
+						ItemPointerGetOffsetNumber(&e->tid), l,
+						ItemPointerGetBlockNumber(&slots[i]),
+						ItemPointerGetOffsetNumber(&slots[i]),
+						t->level);
+		}
+	}
+
+	if (!omen_store_vector(store, &nt->vectid, x))
+		problem(vs, "node (%u,%u): its vector at (%u,%u) is missing or incomplete",
+				ItemPointerGetBlockNumber(&e->tid),
+				ItemPointerGetOffsetNumber(&e->tid),
+				ItemPointerGetBlockNumberNoCheck(&nt->vectid),
+				ItemPointerGetOffsetNumberNoCheck(&nt->vectid));
+	else
+	{
+		omen_node_encode(code, &vs->meta, x);
+		if (code->offset != nt->offset || code->scale != nt->scale ||
+			memcmp(omen_node_code(code), omen_node_code(nt),
+				   vs->meta.code_bytes) != 0)
+			problem(vs, "node (%u,%u): its code is not the code of its vector",
+					ItemPointerGetBlockNumber(&e->tid),
+					ItemPointerGetOffsetNumber(&e->tid));
+	}
+	pfree(nt);
+}
+
 /*
  * Checks one segment: its page chain, its tuples, the links between its
- * elements and that every live element is reachable from the entry point.
+ * nodes, their vectors and codes, and that every live node is reachable
+ * from the entry point.
  */
 static void
 verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
@@ -130,10 +277,14 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	BlockNumber last = InvalidBlockNumber;
 	uint32		nelements = 0;
 	uint32		nlive = 0;
+	uint32		npages = 0;
+	bool		row_blk_seen = false;
+	bool		vec_blk_seen = !BlockNumberIsValid(seg->vec_blk);
 	OmenPageStore store;
 	ItemPointerData *orphans;
 	int			norphans;
-	int			m = vs->meta.m;
+	float	   *x;
+	OmenNodeTuple code;
 
 	ctl.keysize = sizeof(ItemPointerData);
 	ctl.entrysize = sizeof(ElemEntry);
@@ -141,13 +292,12 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	elems = hash_create("omenhnsw verify", 1024, &ctl,
 						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	/* walk the chain, collecting elements */
+	/* walk the chain, collecting nodes */
 	while (BlockNumberIsValid(blk))
 	{
 		Buffer		buf;
 		Page		page;
 		OmenPageOpaque opaque;
-		OffsetNumber maxoff;
 
 		CHECK_FOR_INTERRUPTS();
 		if (blk == OMEN_METAPAGE_BLKNO || blk >= vs->nblocks)
@@ -166,76 +316,32 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 		}
 		vs->owner[blk] = seg->segno + 1;
 		last = blk;
+		npages++;
 
 		buf = ReadBuffer(vs->index, blk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		opaque = OmenPageGetOpaque(page);
-		if (!omen_page_is(page, OMEN_PAGE_DATA) || opaque->page_id != OMEN_MAGIC)
+		if (omen_page_is(page, OMEN_PAGE_DATA) && opaque->page_id == OMEN_MAGIC)
 		{
-			problem(vs, "segment %u: block %u is not a data page", seg->segno, blk);
+			check_data_page(vs, page, blk, elems, &nelements, &nlive);
+			row_blk_seen |= blk == seg->row_blk;
+		}
+		else if (omen_page_is(page, OMEN_PAGE_VECTOR) && opaque->page_id == OMEN_MAGIC)
+		{
+			check_vector_page(vs, page, blk);
+			vec_blk_seen |= blk == seg->vec_blk;
+		}
+		else
+		{
+			problem(vs, "segment %u: block %u is not a data or vector page",
+					seg->segno, blk);
 			UnlockReleaseBuffer(buf);
 			break;
 		}
 		if (opaque->segno != seg->segno)
 			problem(vs, "segment %u: block %u is marked as segment %u",
 					seg->segno, blk, opaque->segno);
-
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			Size		len;
-			char	   *tup;
-
-			if (!ItemIdIsNormal(PageGetItemId(page, off)))
-				continue;
-			tup = omen_page_item(page, off, &len);
-			if (tup == NULL || len == 0)
-			{
-				problem(vs, "block %u offset %u: item lies outside the tuple space",
-						blk, off);
-				continue;
-			}
-			if (tup[0] == OMEN_TUPLE_ELEMENT)
-			{
-				OmenElementTuple et = (OmenElementTuple) tup;
-				ItemPointerData tid;
-				bool		found;
-				int			ntids = 0;
-
-				if (len != OMEN_ELEMENT_SIZE(vs->meta.dims))
-				{
-					problem(vs, "element (%u,%u) has length %zu, expected %zu",
-							blk, off, len,
-							OMEN_ELEMENT_SIZE(vs->meta.dims));
-					continue;
-				}
-				if (et->level > vs->meta.max_level)
-				{
-					problem(vs, "element (%u,%u) has level %u above the limit %u",
-							blk, off, et->level, vs->meta.max_level);
-					continue;
-				}
-				for (int i = 0; i < OMEN_HEAPTIDS; i++)
-					if (ItemPointerIsValid(&et->heaptids[i]))
-						ntids++;
-				if (!et->deleted && ntids == 0)
-					problem(vs, "element (%u,%u) is live but has no heap TID",
-							blk, off);
-
-				ItemPointerSet(&tid, blk, off);
-				e = hash_search(elems, &tid, HASH_ENTER, &found);
-				e->nbtid = et->neighbortid;
-				e->level = et->level;
-				e->live = !et->deleted;
-				nelements++;
-				if (e->live)
-					nlive++;
-			}
-			else if (tup[0] != OMEN_TUPLE_NEIGHBOR)
-				problem(vs, "block %u offset %u holds a tuple of unknown kind %d",
-						blk, off, tup[0]);
-		}
 		blk = opaque->next;
 		UnlockReleaseBuffer(buf);
 	}
@@ -243,65 +349,28 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	if (last != seg->last_blk)
 		problem(vs, "segment %u: chain ends at block %u, directory says %u",
 				seg->segno, last, seg->last_blk);
+	if (npages != seg->nblocks)
+		problem(vs, "segment %u: %u pages in its chain, directory says %u",
+				seg->segno, npages, seg->nblocks);
+	if (!row_blk_seen || !vec_blk_seen)
+		problem(vs, "segment %u: the pages new rows and vectors go to (%u and %u) are not data and vector pages of its chain",
+				seg->segno, seg->row_blk, seg->vec_blk);
 	if (nelements != seg->nelements)
-		problem(vs, "segment %u: %u elements on pages, directory says %u",
+		problem(vs, "segment %u: %u nodes on pages, directory says %u",
 				seg->segno, nelements, seg->nelements);
 
-	/* every link of every element */
+	/* every link, vector and code of every node */
+	omen_store_init(&store, vs->index, &vs->meta, 64);
+	store.segno = seg->segno;
+	x = palloc(sizeof(float) * Max(vs->meta.dims, 1));
+	code = palloc(OMEN_NODE_SIZE(0, vs->meta.m, vs->meta.code_bytes));
 	hash_seq_init(&hs, elems);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
-		OmenNeighborTuple nt = read_neighbors(vs, &e->nbtid, seg->segno);
-
 		CHECK_FOR_INTERRUPTS();
-		if (nt == NULL)
-		{
-			problem(vs, "element (%u,%u): neighbour tuple (%u,%u) missing or outside the segment",
-					ItemPointerGetBlockNumber(&e->tid),
-					ItemPointerGetOffsetNumber(&e->tid),
-					ItemPointerGetBlockNumberNoCheck(&e->nbtid),
-					ItemPointerGetOffsetNumberNoCheck(&e->nbtid));
-			continue;
-		}
-		if (nt->level != e->level ||
-			nt->nslots != OMEN_NEIGHBOR_SLOTS(e->level, m))
-			problem(vs, "element (%u,%u): neighbour tuple has level %u and %u slots, expected %u and %u",
-					ItemPointerGetBlockNumber(&e->tid),
-					ItemPointerGetOffsetNumber(&e->tid),
-					nt->level, nt->nslots, e->level,
-					OMEN_NEIGHBOR_SLOTS(e->level, m));
-		else
-		{
-			for (int l = 0; l <= e->level; l++)
-			{
-				ItemPointer slots = &nt->tids[omen_level_offset(l, m)];
-
-				for (int i = 0; i < omen_level_slots(l, m); i++)
-				{
-					ElemEntry  *t;
-
-					if (!ItemPointerIsValid(&slots[i]))
-						continue;
-					t = hash_search(elems, &slots[i], HASH_FIND, NULL);
-					if (t == NULL)
-						problem(vs, "element (%u,%u) level %d links to (%u,%u), not an element of segment %u",
-								ItemPointerGetBlockNumber(&e->tid),
-								ItemPointerGetOffsetNumber(&e->tid), l,
-								ItemPointerGetBlockNumber(&slots[i]),
-								ItemPointerGetOffsetNumber(&slots[i]),
-								seg->segno);
-					else if (t->level < l)
-						problem(vs, "element (%u,%u) level %d links to (%u,%u) of level %u",
-								ItemPointerGetBlockNumber(&e->tid),
-								ItemPointerGetOffsetNumber(&e->tid), l,
-								ItemPointerGetBlockNumber(&slots[i]),
-								ItemPointerGetOffsetNumber(&slots[i]),
-								t->level);
-				}
-			}
-		}
-		pfree(nt);
+		check_row(vs, seg, elems, e, &store, x, code);
 	}
+	omen_store_release(&store);
 
 	if (nelements == 0)
 	{
@@ -313,7 +382,7 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	e = hash_search(elems, &seg->entry, HASH_FIND, NULL);
 	if (e == NULL)
 	{
-		problem(vs, "segment %u: entry point (%u,%u) is not one of its elements",
+		problem(vs, "segment %u: entry point (%u,%u) is not one of its nodes",
 				seg->segno, ItemPointerGetBlockNumberNoCheck(&seg->entry),
 				ItemPointerGetOffsetNumberNoCheck(&seg->entry));
 		hash_destroy(elems);
@@ -323,7 +392,6 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 		problem(vs, "segment %u: entry point has level %u, directory says %u",
 				seg->segno, e->level, seg->entry_level);
 
-	omen_store_init(&store, vs->index, &vs->meta, 64);
 	norphans = omen_store_orphans(&store, seg, &orphans);
 	omen_store_release(&store);
 	if (norphans > 0)
@@ -360,6 +428,11 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 	if (vs.meta.m < 2 || vs.meta.max_level != omen_max_level(vs.meta.m))
 		problem(&vs, "metapage: m %u and level limit %u do not agree",
 				vs.meta.m, vs.meta.max_level);
+	if (vs.meta.dims > 0 && vs.meta.dims <= OMEN_MAX_DIMS &&
+		(vs.meta.code_bits != omen_code_bits(vs.meta.dims, vs.meta.m) ||
+		 vs.meta.code_bytes != OMEN_CODE_BYTES(vs.meta.dims, vs.meta.code_bits)))
+		problem(&vs, "metapage: codes of %u bits in %u bytes do not suit %u dimensions",
+				vs.meta.code_bits, vs.meta.code_bytes, vs.meta.dims);
 	if (vs.meta.metric != omen_index_metric(vs.index))
 		problem(&vs, "metapage: metric %u, the operator class says %d",
 				vs.meta.metric, omen_index_metric(vs.index));
@@ -405,13 +478,14 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 
 		/*
 		 * Free pages are new (extended by an insert that failed before
-		 * linking them) or data pages of a retired segment.
+		 * linking them) or data and vector pages of a retired segment.
 		 */
 		buf = ReadBuffer(vs.index, blk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		if (!PageIsNew(page) &&
-			(!omen_page_is(page, OMEN_PAGE_DATA) ||
+			((!omen_page_is(page, OMEN_PAGE_DATA) &&
+			  !omen_page_is(page, OMEN_PAGE_VECTOR)) ||
 			 omen_directory_has(&dir, OmenPageGetOpaque(page)->segno)))
 			problem(&vs, "block %u belongs to no live segment chain and is not free", blk);
 		UnlockReleaseBuffer(buf);

@@ -185,44 +185,65 @@ check_all(const OmenKernelSet *k, const float *a, const float *b, int n,
 }
 
 /*
- * The 8-bit kernels of variant k: a against b's codes, compared with the
- * exact distances to b as the codes decode it; and the coding itself, each
- * decoded element within scale / 2 of b's.
+ * The coded kernels of variant k at each code width: a against b's codes,
+ * compared with the exact distances to b as the codes decode it; and the
+ * coding itself, each decoded element within scale / 2 of b's.
  */
 static void
 check_u8(const OmenKernelSet *k, const float *a, const float *b, int n,
 		 double tol, const char *what)
 {
+	static const int widths[] = {8, 4, 2};
+	unsigned char *packed = malloc(OMEN_CODE_BYTES(n, 8));
 	unsigned char *code = malloc(n);
-	float		offset,
-				scale;
-	double		l2sq = 0,
-				dot = 0,
-				abs_l2sq = 0,
-				abs_dot = 0,
-				worst = 0;
 
-	omen_quantize_u8(b, n, code, &offset, &scale);
-	for (int i = 0; i < n; i++)
+	for (int w = 0; w < 3; w++)
 	{
-		double		x = (double) offset + (double) scale * code[i];
+		int			bits = widths[w];
+		char		name[32];
+		float		offset,
+					scale;
+		double		l2sq = 0,
+					dot = 0,
+					l1 = 0,
+					abs_l2sq = 0,
+					abs_dot = 0,
+					abs_l1 = 0,
+					worst = 0;
 
-		/* the kernels expand x, so offset and scale terms count apart */
-		double		absx = fabs(offset) + (double) scale * code[i];
+		omen_quantize(b, n, bits, packed, &offset, &scale);
+		omen_code_unpack(packed, n, bits, code);
+		for (int i = 0; i < n; i++)
+		{
+			double		x = (double) offset + (double) scale * code[i];
 
-		l2sq += (a[i] - x) * (a[i] - x);
-		dot += a[i] * x;
-		abs_l2sq += (fabs(a[i]) + absx) * (fabs(a[i]) + absx);
-		abs_dot += fabs(a[i]) * absx;
-		worst = fmax(worst, fabs(x - b[i]));
+			/* the kernels expand x, so offset and scale terms count apart */
+			double		absx = fabs(offset) + (double) scale * code[i];
+
+			l2sq += (a[i] - x) * (a[i] - x);
+			dot += a[i] * x;
+			l1 += fabs(a[i] - x);
+			abs_l2sq += (fabs(a[i]) + absx) * (fabs(a[i]) + absx);
+			abs_dot += fabs(a[i]) * absx;
+			abs_l1 += fabs(a[i]) + absx;
+			worst = fmax(worst, fabs(x - b[i]));
+		}
+		snprintf(name, sizeof(name), "l2sq_u%d", bits);
+		check(k->name, name, what, n, k->l2sq_u8(a, code, offset, scale, n),
+			  l2sq, abs_l2sq, tol);
+		snprintf(name, sizeof(name), "dot_u%d", bits);
+		check(k->name, name, what, n, k->dot_u8(a, code, offset, scale, n),
+			  dot, abs_dot, tol);
+		snprintf(name, sizeof(name), "l1_u%d", bits);
+		check(k->name, name, what, n, omen_l1_u8(a, code, offset, scale, n),
+			  l1, abs_l1, tol);
+		/* float rounding of offset + scale * code adds a few ulps of each */
+		snprintf(name, sizeof(name), "quantize_u%d", bits);
+		check(k->name, name, what, n, worst, 0,
+			  scale * 0.5 + 1e-6 * (fabs(offset) + ((1 << bits) - 1) * scale),
+			  1.0);
 	}
-	check(k->name, "l2sq_u8", what, n, k->l2sq_u8(a, code, offset, scale, n),
-		  l2sq, abs_l2sq, tol);
-	check(k->name, "dot_u8", what, n, k->dot_u8(a, code, offset, scale, n),
-		  dot, abs_dot, tol);
-	/* float rounding of offset + scale * code adds a few ulps of each */
-	check(k->name, "quantize_u8", what, n, worst, 0,
-		  scale * 0.5 + 1e-6 * (fabs(offset) + 255.0 * scale), 1.0);
+	free(packed);
 	free(code);
 }
 

@@ -31,27 +31,31 @@ static void
 decode_data_page(Page page, int dims, int m)
 {
 	int			maxoff = PageGetMaxOffsetNumber(page);
+	int			code_bytes = OMEN_CODE_BYTES(dims, omen_code_bits(dims, m));
 
 	/* one past the end and offset 0 too: links may point anywhere */
 	for (int off = 0; off <= maxoff + 1; off++)
 	{
-		OmenElementTuple et = omen_page_get_element(page, off, dims);
-		OmenNeighborTuple nt = omen_page_get_neighbors(page, off, m);
+		OmenNodeTuple nt = omen_page_get_node(page, off, m, code_bytes);
+		OmenVectorTuple vt = omen_page_get_chunk(page, off);
 
-		if (et != NULL)
-		{
-			if (et->type != OMEN_TUPLE_ELEMENT)
-				abort();
-			consume(et, OMEN_ELEMENT_SIZE(dims));
-		}
 		if (nt != NULL)
 		{
-			if (nt->type != OMEN_TUPLE_NEIGHBOR)
+			ItemPointer links = omen_node_links(nt, code_bytes);
+
+			if (nt->type != OMEN_TUPLE_NODE)
 				abort();
-			/* every level's slots, as a search reads them */
+			/* the code, and every level's slots, as a search reads them */
+			consume(omen_node_code(nt), code_bytes);
 			for (int level = 0; level <= nt->level; level++)
-				consume(&nt->tids[omen_level_offset(level, m)],
+				consume(links + omen_level_offset(level, m),
 						sizeof(ItemPointerData) * omen_level_slots(level, m));
+		}
+		if (vt != NULL)
+		{
+			if (vt->type != OMEN_TUPLE_VECTOR)
+				abort();
+			consume(vt->x, sizeof(float) * vt->nfloats);
 		}
 		if (omen_page_is(page, OMEN_PAGE_DATA))
 		{
