@@ -393,52 +393,95 @@ recent_page(OmenPageStore *s, OmenNodeId id)
 }
 
 /*
- * Deleted nodes still route searches but are never their results.  The
- * cache is asked for all the nodes' page headers first, and for each next
- * node's search row while one is scored (its first lines; the hardware
- * streams the rest).  The hints read line
- * pointers of unpinned pages, so a stale one only misdirects a hint; it is
- * kept inside the page.
+ * Deleted nodes still route searches but are never their results.  Nodes
+ * are scored page by page, each page locked once; the cache is asked for
+ * all the pages' headers first, and for each next node's search row while
+ * one is scored (its first lines; the hardware streams the rest).  The
+ * hints read line pointers of unpinned pages, so a stale one only
+ * misdirects a hint; it is kept inside the page.
  */
 static void
 store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 				float *out, bool *routing)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
-	char	   *pages[OMEN_MAX_LINKS];
+	int			order[OMEN_MAX_LINKS];
 
 	Assert(n <= OMEN_MAX_LINKS);
 	for (int i = 0; i < n; i++)
 	{
-		pages[i] = recent_page(s, ids[i]);
-		if (pages[i] != NULL)
+		char	   *page = recent_page(s, ids[i]);
+		int			j = i;
+
+		if (page != NULL)
 		{
-			__builtin_prefetch(pages[i]);
-			__builtin_prefetch(pages[i] + BLCKSZ - sizeof(OmenPageOpaqueData));
+			__builtin_prefetch(page);
+			__builtin_prefetch(page + BLCKSZ - sizeof(OmenPageOpaqueData));
 		}
-	}
-	for (int i = 0; i < n; i++)
-	{
-		if (i + 1 < n)
+		/* in block order: ids are packed TIDs, the block in the high bits */
+		while (j > 0 && (ids[order[j - 1]] >> 16) > (ids[i] >> 16))
 		{
-			char	   *page = pages[i + 1];
-			ItemPointerData tid;
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	for (int i = 0; i < n;)
+	{
+		BlockNumber blk = (BlockNumber) (ids[order[i]] >> 16);
+		int			end = i;
+		ItemPointerData tid;
+		Page		page = NULL;
 
-			omen_tid_unpack(ids[i + 1], &tid);
-			if (page != NULL &&
-				ItemPointerGetOffsetNumber(&tid) <= PageGetMaxOffsetNumber(page))
+		while (end < n && (BlockNumber) (ids[order[end]] >> 16) == blk)
+			end++;
+		omen_tid_unpack(ids[order[i]], &tid);
+		if (tid_in_index(s, &tid))
+		{
+			page = lock_page(s, blk);
+			if (!on_segment(s, page, OMEN_PAGE_DATA))
 			{
-				ItemId		lp = PageGetItemId(page, ItemPointerGetOffsetNumber(&tid));
-				char	   *tup = page + ItemIdGetOffset(lp);
-
-				if (ItemIdGetOffset(lp) < BLCKSZ)
-					for (int off = 0; off < 256; off += 64)
-						__builtin_prefetch(tup + off);
+				omen_store_unlock(s);
+				page = NULL;
 			}
 		}
-		/* a node that has gone is never a result */
-		if (!node_distance(s, query, ids[i], &out[i], &routing[i]))
-			routing[i] = true;
+		for (; i < end; i++)
+		{
+			int			k = order[i];
+			OmenNodeTuple nt = NULL;
+
+			if (page != NULL)
+			{
+				if (i + 1 < end)
+				{
+					OffsetNumber next = (OffsetNumber) (ids[order[i + 1]] & 0xFFFF);
+
+					if (next >= FirstOffsetNumber && next <= PageGetMaxOffsetNumber(page))
+					{
+						ItemId		lp = PageGetItemId(page, next);
+
+						if (ItemIdGetOffset(lp) < BLCKSZ)
+							for (int off = 0; off < 256; off += 64)
+								__builtin_prefetch((char *) page + ItemIdGetOffset(lp) + off);
+					}
+				}
+				nt = omen_page_get_node(page, (OffsetNumber) (ids[k] & 0xFFFF),
+										s->m, s->code_bytes);
+			}
+			/* a node that has gone is never a result */
+			if (nt == NULL)
+			{
+				out[k] = NAN;
+				routing[k] = true;
+			}
+			else
+			{
+				out[k] = omen_store_code_distance(s, query, nt);
+				routing[k] = nt->deleted;
+			}
+		}
+		if (page != NULL)
+			omen_store_unlock(s);
 	}
 }
 

@@ -1,8 +1,9 @@
 # Damaged omenhnsw index pages on disk, as PostgreSQL's amcheck tests damage
 # them: with the server stopped, bytes of the index file are overwritten at
 # known offsets (the metapage magic, a directory page's kind and its link to
-# itself, an element's length and level, a line pointer leaving the page, a
-# link into another segment, a data page's kind).  After a restart, scans,
+# itself, a search row's length and level, a line pointer leaving the page, a
+# link and a vector reference into another segment, a vector chunk's length,
+# a data page's kind).  After a restart, scans,
 # inserts and omenhnsw_verify on each damaged index either succeed or raise
 # an ERROR with SQLSTATE XX002 (index corrupted), and never another one;
 # where the index cannot be read at all they must raise XX002, and otherwise
@@ -78,8 +79,9 @@ sub line_pointer
 
 sub max_offset { return (unpack('v', substr($_[0], 12, 2)) - 24) / 4; }
 
-# items of a tuple type (1 element, 2 neighbours) on data pages, in file
-# order: [block, offset, byte offset of the item in the file, segno]
+# items of a tuple type (1 search row on data pages, 3 vector chunk on
+# vector pages), in file order: [block, offset, byte offset of the item in
+# the file, segno]
 sub tuples
 {
 	my ($file, $type) = @_;
@@ -88,7 +90,7 @@ sub tuples
 	{
 		my $page = read_block($file, $blk);
 		my ($kind, $segno) = page_kind($page);
-		next unless $kind == 3;
+		next unless $kind == ($type == 1 ? 3 : 4);
 		for my $off (1 .. max_offset($page))
 		{
 			my (undef, $item, $flags) = line_pointer($page, $off);
@@ -126,7 +128,7 @@ push @cases, [
 	}
 ];
 push @cases, [
-	'element length', 0, qr/item lies outside the tuple space/,
+	'search row length', 0, qr/item lies outside the tuple space/,
 	sub {
 		my ($file) = @_;
 		my ($e) = tuples($file, 1);
@@ -136,7 +138,8 @@ push @cases, [
 	}
 ];
 push @cases, [
-	'element level', 0, qr/has level 200 above the limit/,
+	'search row level', 0,
+	qr/search row \(\d+,\d+\) has length \d+, not one of a row at its level/,
 	sub {
 		my ($file) = @_;
 		my ($e) = tuples($file, 1);
@@ -155,22 +158,32 @@ push @cases, [
 ];
 push @cases, [
 	'link into another segment', 0,
-	qr/links to \(\d+,\d+\), not an element of segment(?s:.*)missing or outside the segment|missing or outside the segment(?s:.*)links to \(\d+,\d+\), not an element of segment/,
+	qr/links to \(\d+,\d+\), not a node of segment(?s:.*)vector at \(\d+,\d+\) is missing|vector at \(\d+,\d+\) is missing(?s:.*)links to \(\d+,\d+\), not a node of segment/,
 	sub {
 		my ($file) = @_;
 		my @el = tuples($file, 1);
-		my @nb = tuples($file, 2);
-		my ($other) = grep { $_->[3] != $nb[10][3] } @el;
+		my @vec = tuples($file, 3);
+		my ($other) = grep { $_->[3] != $el[10][3] } @el;
 		die "one segment only" unless defined $other;
-		# first level-0 slot of a neighbour tuple
-		overwrite($file, $nb[10][2] + 4, pack_tid($other->[0], $other->[1]));
-		# an element's neighbour tuple, taken from another segment
-		my ($far) = grep { $_->[3] != $el[0][3] } @nb;
+		# first level-0 slot of a search row: after 80 bytes of header and
+		# 16 of code (16 dimensions, 8 bits each)
+		overwrite($file, $el[10][2] + 96, pack_tid($other->[0], $other->[1]));
+		# a search row's vector, taken from another segment
+		my ($far) = grep { $_->[3] != $el[0][3] } @vec;
 		overwrite($file, $el[0][2] + 64, pack_tid($far->[0], $far->[1]));
 	}
 ];
 push @cases, [
-	'data page kind', 0, qr/block \d+ is not a data page/,
+	'vector chunk length', 0, qr/is not a vector chunk(?s:.*)is missing or incomplete/,
+	sub {
+		my ($file) = @_;
+		my ($v) = tuples($file, 3);
+		# nfloats, after the type and a byte of padding
+		overwrite($file, $v->[2] + 2, pack('v', 15));
+	}
+];
+push @cases, [
+	'data page kind', 0, qr/block \d+ is not a data or vector page/,
 	sub {
 		my ($file) = @_;
 		my ($e) = tuples($file, 1);
@@ -198,6 +211,25 @@ $node->stop;
 $cases[$_][3]->($file{$_}) for 0 .. $#cases;
 my $log_offset = -s $node->logfile;
 $node->start;
+
+# an index of another format version: a clear error, with a hint to REINDEX
+$node->safe_psql('postgres', q{
+CREATE TABLE old AS SELECT * FROM src LIMIT 100;
+CREATE INDEX old_idx ON old USING omenhnsw (v vector_l2_ops);
+});
+my $old_file = $node->data_dir . '/'
+  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('old_idx')");
+$node->stop;
+overwrite($old_file, 28, pack('V', 1));
+$node->start;
+my ($old_rc, $old_out, $old_err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nSET enable_seqscan = off;\nSELECT id FROM old ORDER BY v <-> (SELECT v FROM old LIMIT 1) LIMIT 1;");
+like($old_err, qr/ERROR:\s+0A000: index "old_idx" has format version 1, expected 2/,
+	'an index of format version 1 raises 0A000');
+like($old_err, qr/HINT:\s+REINDEX the index/, 'with a hint to REINDEX');
+$node->safe_psql('postgres', 'REINDEX INDEX old_idx');
+is($node->safe_psql('postgres', "SELECT count(*) FROM omenhnsw_verify('old_idx')"),
+	'0', 'REINDEX makes it readable');
 
 my $bg = $node->background_psql('postgres');
 my $bg_pid = $bg->query_safe('SELECT pg_backend_pid()');
