@@ -63,6 +63,7 @@ typedef struct OmenScanOpaqueData
 	OmenScanSettings settings;
 	int			mode;			/* settings.iterative_scan */
 	int			ef;
+	int			beam;			/* what each search keeps: search_beam(ef) */
 	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
 	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;
@@ -126,6 +127,18 @@ may_expand(OmenScanOpaque so)
 	return scored < (uint64) so->settings.max_scan_tuples &&
 		(double) MemoryContextMemAllocated(so->ctx, true) <=
 		(double) work_mem * 1024.0 * so->settings.scan_mem_multiplier;
+}
+
+/*
+ * The beam of each segment's search for ef_search: wider than ef at small
+ * ef, as codes misrank some nodes near the boundary of the beam that exact
+ * re-ranking then puts right.  Without iterative scans a segment still
+ * hands out ef results, the nearest by exact distance.
+ */
+static int
+search_beam(int ef)
+{
+	return ef + Min(ef, 16);
 }
 
 /* Orders results by distance, for qsort. */
@@ -210,6 +223,8 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 			n++;
 		}
 		qsort(seg->batch, n, sizeof(OmenScanResult), result_cmp);
+		if (so->mode == OMEN_ITERATIVE_OFF)
+			n = Min(n, so->ef);
 		if (seg->search == NULL)
 			seg->nbatch = n;
 		else
@@ -239,7 +254,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 {
 	OmenDirectory *dir = &so->dir;
 
-	so->work = palloc(sizeof(OmenCand) * so->ef);
+	so->work = palloc(sizeof(OmenCand) * so->beam);
 	so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir->nsegs, 1));
 	for (int i = 0; i < dir->nsegs; i++)
 	{
@@ -247,10 +262,10 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 		OmenCand	ep;
 
 		CHECK_FOR_INTERRUPTS();
-		omen_store_init(&seg->store, index, meta, so->ef * meta->m * 4);
+		omen_store_init(&seg->store, index, meta, so->beam * meta->m * 4);
 		so->nsegs = i + 1;
 		seg->store.segno = dir->segs[i].segno;
-		seg->cap = so->ef;
+		seg->cap = so->beam;
 		seg->batch = palloc(sizeof(OmenScanResult) * seg->cap);
 		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
 								dir->segs[i].entry_level, 0);
@@ -260,7 +275,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 			continue;
 		}
 		seg->search = omen_store_search_begin(&seg->store, so->query, ep,
-											  so->ef,
+											  so->beam,
 											  so->mode != OMEN_ITERATIVE_OFF);
 		next_batch(so, seg, true);
 	}
@@ -293,6 +308,7 @@ start_scan(IndexScanDesc scan)
 	omen_scan_settings(&so->settings, true);
 	so->mode = so->settings.iterative_scan;
 	so->ef = so->settings.ef_search;
+	so->beam = search_beam(so->ef);
 	if (scan->numberOfOrderBys == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -18,7 +18,7 @@ my $min_recall = 0.95;
 my $node = start_node('highdims');
 
 # Tables $table and ${table}_q: each point a centre, plus a combination of
-# 8 directions of its cluster with N(0, 0.5^2) weights, plus N(0, 0.1^2 / dim)
+# 32 directions of its cluster with N(0, 0.35^2) weights, plus N(0, 0.3^2 / dim)
 # noise per coordinate; 16 clusters; seed-fixed.
 sub make_embeddings
 {
@@ -28,9 +28,9 @@ sub make_embeddings
 		my ($name, $first, $count) = @_;
 		return qq{
 INSERT INTO $name
-SELECT p, c.a + (SELECT sum(array_fill(0.5 * $normal, ARRAY[$dim])::vector * b.b)
+SELECT p, c.a + (SELECT sum(array_fill(0.35 * $normal, ARRAY[$dim])::vector * b.b)
 		FROM ${table}_basis b WHERE b.c = c.c AND p > 0)
-	+ (SELECT array_agg(0.1 / sqrt($dim) * $normal)::vector
+	+ (SELECT array_agg(0.3 / sqrt($dim) * $normal)::vector
 		FROM generate_series(1, $dim) WHERE p > 0)
 FROM generate_series($first, $first + $count - 1) p
 JOIN ${table}_centres c ON c.c = p % 16;};
@@ -43,7 +43,7 @@ SELECT c, array_agg($normal / sqrt($dim) ORDER BY d)::vector AS a
 FROM generate_series(0, 15) c, generate_series(1, $dim) d GROUP BY c;
 CREATE TABLE ${table}_basis AS
 SELECT c, s, array_agg($normal / sqrt($dim) ORDER BY d)::vector AS b
-FROM generate_series(0, 15) c, generate_series(1, 8) s, generate_series(1, $dim) d
+FROM generate_series(0, 15) c, generate_series(1, 32) s, generate_series(1, $dim) d
 GROUP BY c, s;
 CREATE TABLE $table (id int, v vector($dim));
 CREATE TABLE ${table}_q (id int, v vector($dim));
