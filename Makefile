@@ -1,7 +1,7 @@
 # omendb: PGXS build.  Every src/*.c is part of the module.
 MODULE_big = omendb
 EXTENSION = omendb
-DATA = sql/omendb--0.1.0.sql
+DATA = sql/omendb--0.1.0.sql sql/omendb--0.1.0--0.2.0.sql
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 HEADERS = src/vector.h
 # every sql/*.sql but the extension script is a pg_regress test

@@ -225,7 +225,7 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 	Page		page;
 	OmenNodeTuple nt;
 	GenericXLogState *state;
-	float	   *x = ins->store.scratch;
+	float	   *x = palloc(sizeof(float) * ins->meta.dims);
 	bool		done = false;
 
 	omen_tid_unpack(id, &tid);

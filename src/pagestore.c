@@ -118,6 +118,7 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->buf = InvalidBuffer;
 	s->visited = omenvis_create(CurrentMemoryContext, Max(expected_nodes, 64), NULL);
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
+	s->scratch_id = OMEN_NO_NODE;
 	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
 	s->pinned = NULL;
 	s->npinned = 0;
@@ -485,13 +486,23 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 	}
 }
 
+/*
+ * Neighbour selection asks for a's distance to one candidate after another:
+ * a's decoded code stays in scratch for the next call.  A node's code never
+ * changes while a store is in use (its segment cannot be retired then).
+ */
 static float
 store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
 
-	if (!node_decode(s, a, s->scratch, NULL))
-		return NAN;
+	if (s->scratch_id != a)
+	{
+		s->scratch_id = OMEN_NO_NODE;
+		if (!node_decode(s, a, s->scratch, NULL))
+			return NAN;
+		s->scratch_id = a;
+	}
 	return omen_store_distance(s, s->scratch, b);
 }
 

@@ -32,6 +32,7 @@ typedef struct OmenPageStore
 	OmenRecentBuffers *recent;	/* buffers that held the index's blocks */
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
+	OmenNodeId	scratch_id;		/* whose decoded code scratch holds */
 	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 
 	/* omen_store_link: links of the node being linked that must stay */

@@ -29,5 +29,22 @@ check_node('after CREATE EXTENSION');
 $node->restart;
 check_node('after restart');
 
+# versions: a new install is 0.2.0; 0.1.0 updates to it and names the
+# omenhnsw indexes that need a REINDEX (a WARNING: extension scripts send no NOTICE)
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = '$ext'"),
+	'0.2.0', 'CREATE EXTENSION installs 0.2.0');
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', qq{
+CREATE EXTENSION $ext VERSION '0.1.0';
+CREATE TABLE items (id int, v vector(3));
+CREATE INDEX items_v ON items USING omenhnsw (v vector_l2_ops);
+});
+my ($rc, $out, $err) = $node->psql('old', "ALTER EXTENSION $ext UPDATE");
+is($rc, 0, 'ALTER EXTENSION UPDATE from 0.1.0 succeeds');
+like($err, qr/WARNING:  omenhnsw indexes built by omendb 0.1.0 must be rebuilt: items_v/,
+	'the update names the index to rebuild');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = '$ext'"),
+	'0.2.0', 'the update reaches 0.2.0');
+
 $node->stop;
 done_testing();
