@@ -119,6 +119,7 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->visited = omenvis_create(CurrentMemoryContext, Max(expected_nodes, 64), NULL);
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
 	s->scratch_id = OMEN_NO_NODE;
+	s->exact = NULL;
 	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
 	s->pinned = NULL;
 	s->npinned = 0;
@@ -257,6 +258,37 @@ omen_store_vector(OmenPageStore *s, ItemPointer vectid, float *out)
 		tid = vt->next;
 		omen_store_unlock(s);
 	}
+	return true;
+}
+
+bool
+omen_store_exact_distance(OmenPageStore *s, const float *query,
+						  ItemPointer vectid, float *dist)
+{
+	Page		page;
+	OmenVectorTuple vt = NULL;
+
+	/* a vector in one chunk is scored where it lies */
+	if (!tid_in_index(s, vectid))
+		return false;
+	page = lock_page(s, ItemPointerGetBlockNumber(vectid));
+	if (on_segment(s, page, OMEN_PAGE_VECTOR))
+		vt = omen_page_get_chunk(page, ItemPointerGetOffsetNumber(vectid));
+	if (vt != NULL && vt->nfloats == s->dims)
+	{
+		*dist = omen_distance(s->metric, query, vt->x, s->dims);
+		omen_store_unlock(s);
+		return true;
+	}
+	omen_store_unlock(s);
+	if (vt == NULL)
+		return false;
+	if (s->exact == NULL)
+		s->exact = MemoryContextAlloc(GetMemoryChunkContext(s->scratch),
+									  sizeof(float) * s->dims);
+	if (!omen_store_vector(s, vectid, s->exact))
+		return false;
+	*dist = omen_distance(s->metric, query, s->exact, s->dims);
 	return true;
 }
 

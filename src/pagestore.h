@@ -33,6 +33,7 @@ typedef struct OmenPageStore
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
 	OmenNodeId	scratch_id;		/* whose decoded code scratch holds */
+	float	   *exact;			/* dims floats, allocated when needed */
 	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 
 	/* omen_store_link: links of the node being linked that must stay */
@@ -72,6 +73,13 @@ extern void omen_store_unlock(OmenPageStore *s);
  */
 extern bool omen_store_vector(OmenPageStore *s, ItemPointer vectid,
 							  float *out);
+
+/*
+ * Distance from query to the exact vector whose first chunk is vectid, into
+ * *dist; false if its chunks are not there.  The caller holds no buffer lock.
+ */
+extern bool omen_store_exact_distance(OmenPageStore *s, const float *query,
+									  ItemPointer vectid, float *dist);
 
 /*
  * Greedy descent from entry through the levels above to_level: the closest

@@ -67,8 +67,6 @@ typedef struct OmenScanOpaqueData
 	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
 	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;
-	float	   *exact;			/* a node's exact vector, [dims] */
-	int			dims;
 	OmenCand   *work;			/* [ef] */
 	OmenSegmentScan *segs;
 	int			nsegs;
@@ -213,9 +211,9 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 			vectid = nt->vectid;
 			omen_store_unlock(&seg->store);
 			if (r->ntids == 0 ||
-				!omen_store_vector(&seg->store, &vectid, so->exact))
+				!omen_store_exact_distance(&seg->store, so->query, &vectid,
+										   &r->dist))
 				continue;
-			r->dist = omen_distance(so->metric, so->query, so->exact, so->dims);
 			if (omen_dist_lt(farthest, code))
 				farthest = code;
 			if (isfinite(code) && isfinite(r->dist))
@@ -325,9 +323,7 @@ start_scan(IndexScanDesc scan)
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
 	omen_meta_read(index, &meta);
 	so->metric = meta.metric;
-	so->dims = meta.dims;
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
-	so->exact = palloc(sizeof(float) * Max(meta.dims, 1));
 
 	/* no dimension yet: nothing was ever indexed */
 	if (meta.dims > 0)
