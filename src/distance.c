@@ -144,17 +144,17 @@ portable_sum(int term, int kind, const void *a, const void *b, int n,
 	return sum_lanes(s, PORTABLE_LANES);
 }
 
-/* Adds element i of a and b to lane j of the cosine sums. */
+/* Adds element i of a and b to one lane of the cosine sums: *d, *na, *nb. */
 static inline __attribute__((always_inline)) void
-portable_cos_term(int kind, const void *a, const void *b, int i, int j,
+portable_cos_term(int kind, const void *a, const void *b, int i,
 				  float *d, float *na, float *nb)
 {
 	float		x = portable_elem(kind, a, i, 0, 0);
 	float		y = portable_elem(kind, b, i, 0, 0);
 
-	d[j] += x * y;
-	na[j] += x * x;
-	nb[j] += y * y;
+	*d += x * y;
+	*na += x * x;
+	*nb += y * y;
 }
 
 /*
@@ -174,14 +174,15 @@ portable_cos_parts(int kind, const void *a, const void *b, int n,
 
 	if (kind == ELEM_F16)
 		for (; i < n; i++)
-			portable_cos_term(kind, a, b, i, i % lanes, d, na, nb);
+			portable_cos_term(kind, a, b, i, &d[i % lanes], &na[i % lanes],
+							  &nb[i % lanes]);
 	else
 	{
 		for (; i + lanes <= n; i += lanes)
 			for (int j = 0; j < lanes; j++)
-				portable_cos_term(kind, a, b, i + j, j, d, na, nb);
+				portable_cos_term(kind, a, b, i + j, &d[j], &na[j], &nb[j]);
 		for (int j = 0; i < n; i++, j++)
-			portable_cos_term(kind, a, b, i, j, d, na, nb);
+			portable_cos_term(kind, a, b, i, &d[j], &na[j], &nb[j]);
 	}
 	*dot = sum_lanes(d, lanes);
 	*norma = sum_lanes(na, lanes);
@@ -500,13 +501,15 @@ avx2_hsum(__m256 v)
 #define SIMD_HSUM(x) avx2_hsum(x)
 #define SIMD_LOAD(p) _mm256_loadu_ps(p)
 /* 8 halves widened by one F16C instruction */
-#define SIMD_LOAD_HALF(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (p)))
+#define SIMD_LOAD_HALF(p) \
+	_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (p)))
 /* 8 codes widened to 8 floats and decoded with one FMA */
 #define SIMD_DECODE(c, offset, scale) \
 	_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32( \
 		_mm_loadl_epi64((const __m128i *) (c)))), offset)
 #define SIMD_LOAD_TAIL(p, r) _mm256_maskload_ps(p, avx2_tail_mask(r))
-#define SIMD_FIRST(x, r) _mm256_and_ps(x, _mm256_castsi256_ps(avx2_tail_mask(r)))
+#define SIMD_FIRST(x, r) \
+	_mm256_and_ps(x, _mm256_castsi256_ps(avx2_tail_mask(r)))
 #include "distance_simd.h"
 
 /*
@@ -538,7 +541,8 @@ avx512_tail_mask(int r)
 #define SIMD_HSUM(x) _mm512_reduce_add_ps(x)
 #define SIMD_LOAD(p) _mm512_loadu_ps(p)
 /* 16 halves widened by one vcvtph2ps */
-#define SIMD_LOAD_HALF(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (p)))
+#define SIMD_LOAD_HALF(p) \
+	_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (p)))
 #define SIMD_DECODE(c, offset, scale) \
 	_mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32( \
 		_mm_loadu_si128((const __m128i *) (c)))), offset)
