@@ -791,7 +791,8 @@ vector_concat(PG_FUNCTION_ARGS)
 
 /* Ordering: see OMEN_DENSE_COMPARISON_FUNCTIONS */
 #define FLOAT_ELEMENT(x) (x)
-OMEN_DENSE_COMPARISON_FUNCTIONS(vector, Vector, PG_GETARG_VECTOR_P, FLOAT_ELEMENT)
+OMEN_DENSE_COMPARISON_FUNCTIONS(vector, Vector, PG_GETARG_VECTOR_P,
+								FLOAT_ELEMENT)
 
 /*
  * avg(vector) and avg(halfvec) state: a double precision[] holding the row

@@ -48,7 +48,8 @@ extern void CheckVectorDims(const Vector *a, const Vector *b);
  */
 extern void CheckDim(const char *typname, int dim, int maxdim);
 extern void CheckSameDims(const char *typname, int adim, int bdim);
-extern void NotFiniteError(const char *typname, float x) pg_attribute_noreturn();
+extern void NotFiniteError(const char *typname, float x)
+			pg_attribute_noreturn();
 
 static inline void
 CheckFinite(const char *typname, float x)
@@ -146,7 +147,7 @@ typedef enum DenseOp
 extern void DenseArithmetic(DenseOp op, bool half, const void *x,
 							const void *y, int n, void *r);
 
-/* 1 - the cosine similarity of two vectors from their dot product and norms. */
+/* 1 - the cosine similarity of two vectors from their dot product and norms */
 extern double CosineDistance(float dot, float norma, float normb);
 
 /* The distance functions of the dense types, vector and halfvec */
