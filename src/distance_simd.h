@@ -23,10 +23,11 @@
  * on, and its OmenKernelSet, SIMD_FN(kernels), which shares the sparse and
  * bit string kernels of distance.c; then it undefines the parameters.
  *
- * Each sum is kept in 4 accumulators (4 * SIMD_WIDTH elements a pass), then
- * in single registers, then a tail register for the last elements; the
- * accumulators are combined in a fixed order.  The tail's lanes beyond n are
- * 0 in both operands, so they add nothing to any sum.
+ * SIMD_FN(sum) keeps 4 accumulators (4 * SIMD_WIDTH elements a pass) and
+ * SIMD_FN(cos_sums) 2 for each of its three sums; then come single
+ * registers, then a tail register for the last elements.  Accumulators are
+ * combined in a fixed order.  The tail's lanes beyond n are 0 in both
+ * operands, so they add nothing to any sum.
  */
 
 #define SIMD_INLINE static inline SIMD_TARGET __attribute__((always_inline))
