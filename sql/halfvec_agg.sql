@@ -78,3 +78,8 @@ SELECT pg_temp.try($$SELECT halfvec_avg('{1,65520}')$$);
 SELECT pg_temp.try($$SELECT halfvec_avg('{1,1e300}')$$);
 SELECT pg_temp.try($$SELECT halfvec_avg('{1,NaN}')$$);
 SELECT pg_temp.try($$SELECT halfvec_avg('{1}')$$);
+-- the first row's elements are the sums, -0 included, as for vector
+SELECT avg(v) FROM (VALUES ('[-0,1]'::halfvec)) t(v);
+SELECT avg(v) FROM (VALUES ('[-0,1]'::halfvec), ('[-0,3]')) t(v);
+-- a sum that reaches infinity is an overflow, as for vector
+SELECT pg_temp.try($$SELECT halfvec_accum('{1,Infinity}', '[1]')$$);

@@ -54,19 +54,12 @@ jaccard_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(1.0 - (double) ab / (double) (aa + bb - ab));
 }
 
-/* One bit per element, most significant first: 1 where it is > 0. */
+/* See BinaryQuantize */
 PG_FUNCTION_INFO_V1(binary_quantize);
 Datum
 binary_quantize(PG_FUNCTION_ARGS)
 {
 	Vector	   *v = PG_GETARG_VECTOR_P(0);
-	Size		size = VARBITTOTALLEN(v->dim);
-	VarBit	   *result = (VarBit *) palloc0(size);
-	bits8	   *rx = VARBITS(result);
 
-	SET_VARSIZE(result, size);
-	VARBITLEN(result) = v->dim;
-	for (int i = 0; i < v->dim; i++)
-		rx[i / 8] |= (v->x[i] > 0) << (7 - i % 8);
-	PG_RETURN_VARBIT_P(result);
+	PG_RETURN_VARBIT_P(BinaryQuantize(v->x, v->dim));
 }

@@ -5,7 +5,9 @@
  * Three variants of every kernel: portable C (the baseline, built without
  * -march flags so the module loads on any CPU), AVX2+FMA+F16C and AVX-512F.
  * The SIMD variants are compiled with per-function target attributes and only
- * called after cpuid and xgetbv say both the CPU and the OS support them.
+ * called after cpuid and xgetbv say both the CPU and the OS support them;
+ * their dense kernels are one template, distance_simd.h, instantiated per
+ * instruction set.
  *
  * Every variant keeps several independent partial sums so that consecutive
  * adds or FMAs do not wait on each other's latency; partial sums are
@@ -29,161 +31,42 @@
 #endif
 
 /*
- * Portable variant.  gcc does not vectorize a float reduction without
- * -ffast-math (it would reorder the sum), but 8 explicit partial sums are
- * independent lanes it can keep in two SSE registers at -O2 and that
- * aarch64 keeps in two NEON registers.
+ * Element kinds of the dense kernel templates: float4, half (a binary16 bit
+ * pattern, widened exactly to float) and 8-bit code (decoded as offset +
+ * scale * code).  A kernel's first operand is of the same kind as its second,
+ * except that a coded vector is compared with a float4 query.
  */
-#define PORTABLE_LANES 8
-
-static inline float
-sum_lanes(const float *s)
+typedef enum ElemKind
 {
-	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
+	ELEM_F32,
+	ELEM_F16,
+	ELEM_U8
+} ElemKind;
 
-static float
-l2sq_portable(const float *a, const float *b, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-	int			i = 0;
-
-	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
-		for (int j = 0; j < PORTABLE_LANES; j++)
-		{
-			float		d = a[i + j] - b[i + j];
-
-			s[j] += d * d;
-		}
-	for (int j = 0; i < n; i++, j++)
-	{
-		float		d = a[i] - b[i];
-
-		s[j] += d * d;
-	}
-	return sum_lanes(s);
-}
-
-static float
-dot_portable(const float *a, const float *b, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-	int			i = 0;
-
-	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
-		for (int j = 0; j < PORTABLE_LANES; j++)
-			s[j] += a[i + j] * b[i + j];
-	for (int j = 0; i < n; i++, j++)
-		s[j] += a[i] * b[i];
-	return sum_lanes(s);
-}
-
-static float
-l1_portable(const float *a, const float *b, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-	int			i = 0;
-
-	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
-		for (int j = 0; j < PORTABLE_LANES; j++)
-			s[j] += fabsf(a[i + j] - b[i + j]);
-	for (int j = 0; i < n; i++, j++)
-		s[j] += fabsf(a[i] - b[i]);
-	return sum_lanes(s);
-}
+#define QUERY_KIND(kind) ((kind) == ELEM_U8 ? ELEM_F32 : (kind))
 
 /*
- * Three sums of 4 lanes each: with 8 lanes gcc keeps the 24 partial sums in
- * memory instead of registers.
- */
-static void
-cos_parts_portable(const float *a, const float *b, int n,
-				   float *dot, float *norma, float *normb)
-{
-	float		d[4] = {0};
-	float		na[4] = {0};
-	float		nb[4] = {0};
-	int			i = 0;
-
-	for (; i + 4 <= n; i += 4)
-		for (int j = 0; j < 4; j++)
-		{
-			d[j] += a[i + j] * b[i + j];
-			na[j] += a[i + j] * a[i + j];
-			nb[j] += b[i + j] * b[i + j];
-		}
-	for (int j = 0; i < n; i++, j++)
-	{
-		d[j] += a[i] * b[i];
-		na[j] += a[i] * a[i];
-		nb[j] += b[i] * b[i];
-	}
-	*dot = (d[0] + d[2]) + (d[1] + d[3]);
-	*norma = (na[0] + na[2]) + (na[1] + na[3]);
-	*normb = (nb[0] + nb[2]) + (nb[1] + nb[3]);
-}
-
-static float
-l2sq_u8_portable(const float *q, const unsigned char *code, float offset,
-				 float scale, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-	int			i = 0;
-
-	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
-		for (int j = 0; j < PORTABLE_LANES; j++)
-		{
-			float		d = q[i + j] - (offset + scale * code[i + j]);
-
-			s[j] += d * d;
-		}
-	for (int j = 0; i < n; i++, j++)
-	{
-		float		d = q[i] - (offset + scale * code[i]);
-
-		s[j] += d * d;
-	}
-	return sum_lanes(s);
-}
-
-static float
-dot_u8_portable(const float *q, const unsigned char *code, float offset,
-				float scale, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-	int			i = 0;
-
-	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
-		for (int j = 0; j < PORTABLE_LANES; j++)
-			s[j] += q[i + j] * (offset + scale * code[i + j]);
-	for (int j = 0; i < n; i++, j++)
-		s[j] += q[i] * (offset + scale * code[i]);
-	return sum_lanes(s);
-}
-
-/*
- * Sparse merge kernels.  Both index lists are sorted and duplicate-free; a
- * merge visits the union of indices in ascending order and adds one term
- * each to a single float sum: (a-b)^2, a^2 or b^2 for L2, |a-b|, |a| or |b|
- * for L1, a*b at common indices for the inner product.  That is the order
- * pgvector adds them in, so the results agree with it bit for bit where
- * both round the same way: fused selects fmaf(x, y, s) for s + x * y, as a
- * compiler contracts it when FMA is available.  The constant arguments of
- * these always-inlined templates select the metric at compile time.
+ * The terms the kernels sum: (a-b)^2, a*b or |a-b|.  The constant arguments
+ * of the always-inlined templates below select the term and the element
+ * kind at compile time.
  */
 enum
 {
-	SPARSE_L2,
-	SPARSE_DOT,
-	SPARSE_L1
+	TERM_L2,
+	TERM_DOT,
+	TERM_L1
 };
 
+/*
+ * s plus the term of x and y; fused selects fmaf(x, y, s) for s + x * y, as a
+ * compiler contracts it when FMA is available.
+ */
 static inline __attribute__((always_inline)) float
-sparse_term(int metric, int fused, float x, float y, float s)
+scalar_term(int term, int fused, float x, float y, float s)
 {
-	if (metric == SPARSE_L1)
+	if (term == TERM_L1)
 		return s + fabsf(x - y);
-	if (metric == SPARSE_L2)
+	if (term == TERM_L2)
 	{
 		float		d = x - y;
 
@@ -192,8 +75,194 @@ sparse_term(int metric, int fused, float x, float y, float s)
 	return fused ? __builtin_fmaf(x, y, s) : s + x * y;
 }
 
+/*
+ * Portable variant.  gcc does not vectorize a float reduction without
+ * -ffast-math (it would reorder the sum), but 8 explicit partial sums are
+ * independent lanes it can keep in two SSE registers at -O2 and that
+ * aarch64 keeps in two NEON registers.
+ */
+#define PORTABLE_LANES 8
+
+/* The partial sums s[0..lanes-1] (lanes 4 or 8) added in a fixed order. */
 static inline __attribute__((always_inline)) float
-sparse_merge(int metric, int fused,
+sum_lanes(const float *s, int lanes)
+{
+	if (lanes == 4)
+		return (s[0] + s[2]) + (s[1] + s[3]);
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* Element i of p, of the given kind, as a float. */
+static inline __attribute__((always_inline)) float
+portable_elem(int kind, const void *p, int i, float offset, float scale)
+{
+	switch (kind)
+	{
+		case ELEM_F16:
+			return omen_half_to_float(((const uint16_t *) p)[i]);
+		case ELEM_U8:
+			return offset + scale * ((const unsigned char *) p)[i];
+		default:
+			return ((const float *) p)[i];
+	}
+}
+
+/* s plus term of element i of a and b */
+static inline __attribute__((always_inline)) float
+portable_term(int term, int kind, const void *a, const void *b, int i,
+			  float offset, float scale, float s)
+{
+	return scalar_term(term, 0, portable_elem(QUERY_KIND(kind), a, i, 0, 0),
+					   portable_elem(kind, b, i, offset, scale), s);
+}
+
+/*
+ * The sum of term over a[i], b[i], element i in lane i % PORTABLE_LANES.
+ * Halves convert one at a time, with branches, and run faster in a loop of
+ * single elements than in the blocks that let gcc keep float4s' partial
+ * sums in registers.
+ */
+static inline __attribute__((always_inline)) float
+portable_sum(int term, int kind, const void *a, const void *b, int n,
+			 float offset, float scale)
+{
+	float		s[PORTABLE_LANES] = {0};
+	int			i = 0;
+
+	if (kind == ELEM_F16)
+	{
+		for (; i < n; i++)
+			s[i % PORTABLE_LANES] = portable_term(term, kind, a, b, i, 0, 0,
+												  s[i % PORTABLE_LANES]);
+		return sum_lanes(s, PORTABLE_LANES);
+	}
+	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
+		for (int j = 0; j < PORTABLE_LANES; j++)
+			s[j] = portable_term(term, kind, a, b, i + j, offset, scale, s[j]);
+	for (int j = 0; i < n; i++, j++)
+		s[j] = portable_term(term, kind, a, b, i, offset, scale, s[j]);
+	return sum_lanes(s, PORTABLE_LANES);
+}
+
+/* Adds element i of a and b to one lane of the cosine sums: *d, *na, *nb. */
+static inline __attribute__((always_inline)) void
+portable_cos_term(int kind, const void *a, const void *b, int i,
+				  float *d, float *na, float *nb)
+{
+	float		x = portable_elem(kind, a, i, 0, 0);
+	float		y = portable_elem(kind, b, i, 0, 0);
+
+	*d += x * y;
+	*na += x * x;
+	*nb += y * y;
+}
+
+/*
+ * dot, sum a^2 and sum b^2 in one pass.  Float4s go in blocks of 4 lanes:
+ * with 8, gcc keeps the 24 partial sums in memory instead of registers.
+ * Halves go one at a time in PORTABLE_LANES lanes, as in portable_sum.
+ */
+static inline __attribute__((always_inline)) void
+portable_cos_parts(int kind, const void *a, const void *b, int n,
+				   float *dot, float *norma, float *normb)
+{
+	const int	lanes = kind == ELEM_F16 ? PORTABLE_LANES : 4;
+	float		d[PORTABLE_LANES] = {0};
+	float		na[PORTABLE_LANES] = {0};
+	float		nb[PORTABLE_LANES] = {0};
+	int			i = 0;
+
+	if (kind == ELEM_F16)
+		for (; i < n; i++)
+			portable_cos_term(kind, a, b, i, &d[i % lanes], &na[i % lanes],
+							  &nb[i % lanes]);
+	else
+	{
+		for (; i + lanes <= n; i += lanes)
+			for (int j = 0; j < lanes; j++)
+				portable_cos_term(kind, a, b, i + j, &d[j], &na[j], &nb[j]);
+		for (int j = 0; i < n; i++, j++)
+			portable_cos_term(kind, a, b, i, &d[j], &na[j], &nb[j]);
+	}
+	*dot = sum_lanes(d, lanes);
+	*norma = sum_lanes(na, lanes);
+	*normb = sum_lanes(nb, lanes);
+}
+
+static float
+l2sq_portable(const float *a, const float *b, int n)
+{
+	return portable_sum(TERM_L2, ELEM_F32, a, b, n, 0, 0);
+}
+
+static float
+dot_portable(const float *a, const float *b, int n)
+{
+	return portable_sum(TERM_DOT, ELEM_F32, a, b, n, 0, 0);
+}
+
+static float
+l1_portable(const float *a, const float *b, int n)
+{
+	return portable_sum(TERM_L1, ELEM_F32, a, b, n, 0, 0);
+}
+
+static void
+cos_parts_portable(const float *a, const float *b, int n,
+				   float *dot, float *norma, float *normb)
+{
+	portable_cos_parts(ELEM_F32, a, b, n, dot, norma, normb);
+}
+
+static float
+l2sq_u8_portable(const float *q, const unsigned char *code, float offset,
+				 float scale, int n)
+{
+	return portable_sum(TERM_L2, ELEM_U8, q, code, n, offset, scale);
+}
+
+static float
+dot_u8_portable(const float *q, const unsigned char *code, float offset,
+				float scale, int n)
+{
+	return portable_sum(TERM_DOT, ELEM_U8, q, code, n, offset, scale);
+}
+
+static float
+l2sq_half_portable(const uint16_t *a, const uint16_t *b, int n)
+{
+	return portable_sum(TERM_L2, ELEM_F16, a, b, n, 0, 0);
+}
+
+static float
+dot_half_portable(const uint16_t *a, const uint16_t *b, int n)
+{
+	return portable_sum(TERM_DOT, ELEM_F16, a, b, n, 0, 0);
+}
+
+static float
+l1_half_portable(const uint16_t *a, const uint16_t *b, int n)
+{
+	return portable_sum(TERM_L1, ELEM_F16, a, b, n, 0, 0);
+}
+
+static void
+cos_parts_half_portable(const uint16_t *a, const uint16_t *b, int n,
+						float *dot, float *norma, float *normb)
+{
+	portable_cos_parts(ELEM_F16, a, b, n, dot, norma, normb);
+}
+
+/*
+ * Sparse merge kernels.  Both index lists are sorted and duplicate-free; a
+ * merge visits the union of indices in ascending order and adds one term
+ * each to a single float sum: (a-b)^2, a^2 or b^2 for L2, |a-b|, |a| or |b|
+ * for L1, a*b at common indices for the inner product.  That is the order
+ * pgvector adds them in, so the results agree with it bit for bit where
+ * both round the same way (fused: see scalar_term).
+ */
+static inline __attribute__((always_inline)) float
+sparse_merge(int term, int fused,
 			 const int32_t *ai, const float *ax, int an,
 			 const int32_t *bi, const float *bx, int bn)
 {
@@ -205,29 +274,29 @@ sparse_merge(int metric, int fused,
 	{
 		if (ai[i] == bi[j])
 		{
-			s = sparse_term(metric, fused, ax[i], bx[j], s);
+			s = scalar_term(term, fused, ax[i], bx[j], s);
 			i++;
 			j++;
 		}
 		else if (ai[i] < bi[j])
 		{
-			if (metric != SPARSE_DOT)
-				s = sparse_term(metric, fused, ax[i], 0.0f, s);
+			if (term != TERM_DOT)
+				s = scalar_term(term, fused, ax[i], 0.0f, s);
 			i++;
 		}
 		else
 		{
-			if (metric != SPARSE_DOT)
-				s = sparse_term(metric, fused, 0.0f, bx[j], s);
+			if (term != TERM_DOT)
+				s = scalar_term(term, fused, 0.0f, bx[j], s);
 			j++;
 		}
 	}
-	if (metric != SPARSE_DOT)
+	if (term != TERM_DOT)
 	{
 		for (; i < an; i++)
-			s = sparse_term(metric, fused, ax[i], 0.0f, s);
+			s = scalar_term(term, fused, ax[i], 0.0f, s);
 		for (; j < bn; j++)
-			s = sparse_term(metric, fused, 0.0f, bx[j], s);
+			s = scalar_term(term, fused, 0.0f, bx[j], s);
 	}
 	return s;
 }
@@ -236,21 +305,21 @@ static float
 sparse_l2sq_portable(const int32_t *ai, const float *ax, int an,
 					 const int32_t *bi, const float *bx, int bn)
 {
-	return sparse_merge(SPARSE_L2, 0, ai, ax, an, bi, bx, bn);
+	return sparse_merge(TERM_L2, 0, ai, ax, an, bi, bx, bn);
 }
 
 static float
 sparse_dot_portable(const int32_t *ai, const float *ax, int an,
 					const int32_t *bi, const float *bx, int bn)
 {
-	return sparse_merge(SPARSE_DOT, 0, ai, ax, an, bi, bx, bn);
+	return sparse_merge(TERM_DOT, 0, ai, ax, an, bi, bx, bn);
 }
 
 float
 omen_sparse_l1(const int32_t *ai, const float *ax, int an,
 			   const int32_t *bi, const float *bx, int bn)
 {
-	return sparse_merge(SPARSE_L1, 0, ai, ax, an, bi, bx, bn);
+	return sparse_merge(TERM_L1, 0, ai, ax, an, bi, bx, bn);
 }
 
 /*
@@ -343,66 +412,6 @@ jaccard_portable(const unsigned char *a, const unsigned char *b, size_t bytes,
 	jaccard_words(0, a, b, bytes, ab, aa, bb);
 }
 
-/*
- * Half-float kernels: each half widens exactly to float and the sums are
- * the float kernels' sums, 8 lanes again.
- */
-static float
-l2sq_half_portable(const uint16_t *a, const uint16_t *b, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-
-	for (int i = 0; i < n; i++)
-	{
-		float		d = omen_half_to_float(a[i]) - omen_half_to_float(b[i]);
-
-		s[i % PORTABLE_LANES] += d * d;
-	}
-	return sum_lanes(s);
-}
-
-static float
-dot_half_portable(const uint16_t *a, const uint16_t *b, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-
-	for (int i = 0; i < n; i++)
-		s[i % PORTABLE_LANES] += omen_half_to_float(a[i]) * omen_half_to_float(b[i]);
-	return sum_lanes(s);
-}
-
-static float
-l1_half_portable(const uint16_t *a, const uint16_t *b, int n)
-{
-	float		s[PORTABLE_LANES] = {0};
-
-	for (int i = 0; i < n; i++)
-		s[i % PORTABLE_LANES] += fabsf(omen_half_to_float(a[i]) - omen_half_to_float(b[i]));
-	return sum_lanes(s);
-}
-
-static void
-cos_parts_half_portable(const uint16_t *a, const uint16_t *b, int n,
-						float *dot, float *norma, float *normb)
-{
-	float		d[PORTABLE_LANES] = {0};
-	float		na[PORTABLE_LANES] = {0};
-	float		nb[PORTABLE_LANES] = {0};
-
-	for (int i = 0; i < n; i++)
-	{
-		float		x = omen_half_to_float(a[i]);
-		float		y = omen_half_to_float(b[i]);
-
-		d[i % PORTABLE_LANES] += x * y;
-		na[i % PORTABLE_LANES] += x * x;
-		nb[i % PORTABLE_LANES] += y * y;
-	}
-	*dot = sum_lanes(d);
-	*norma = sum_lanes(na);
-	*normb = sum_lanes(nb);
-}
-
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
 	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
@@ -414,10 +423,43 @@ static const OmenKernelSet portable_kernels = {
 #ifdef OMEN_HAVE_X86_SIMD
 
 /*
+ * The merge and popcount kernels of the AVX2 and AVX-512 variants: fused
+ * multiply-adds and the POPCNT instruction (every CPU with AVX2 has both;
+ * detect_x86 checks POPCNT too).
+ */
+#define FMA_POPCNT_TARGET __attribute__((target("fma,popcnt")))
+
+static FMA_POPCNT_TARGET float
+sparse_l2sq_fma(const int32_t *ai, const float *ax, int an,
+				const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(TERM_L2, 1, ai, ax, an, bi, bx, bn);
+}
+
+static FMA_POPCNT_TARGET float
+sparse_dot_fma(const int32_t *ai, const float *ax, int an,
+			   const int32_t *bi, const float *bx, int bn)
+{
+	return sparse_merge(TERM_DOT, 1, ai, ax, an, bi, bx, bn);
+}
+
+static FMA_POPCNT_TARGET uint64_t
+hamming_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes)
+{
+	return hamming_words(1, a, b, bytes);
+}
+
+static FMA_POPCNT_TARGET void
+jaccard_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes,
+			   uint64_t *ab, uint64_t *aa, uint64_t *bb)
+{
+	jaccard_words(1, a, b, bytes, ab, aa, bb);
+}
+
+/*
  * AVX2+FMA+F16C variant (F16C, which every AVX2 CPU has, for the half
- * kernels): 4 accumulators of 8 floats (32 floats a pass), then
- * single registers, then one masked load for the last 1..7 floats.  Masked
- * lanes read as 0 and never fault, so the tail reads nothing past n.
+ * kernels): registers of 8 floats.  The last 1..7 float4s are one masked
+ * load: masked lanes read as 0 and never fault.
  */
 #define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 
@@ -443,487 +485,39 @@ avx2_hsum(__m256 v)
 	return _mm_cvtss_f32(x);
 }
 
-static inline AVX2_TARGET float
-avx2_hsum4(__m256 s0, __m256 s1, __m256 s2, __m256 s3)
-{
-	return avx2_hsum(_mm256_add_ps(_mm256_add_ps(s0, s1),
-								   _mm256_add_ps(s2, s3)));
-}
-
-static AVX2_TARGET float
-l2sq_avx2(const float *a, const float *b, int n)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-		s2 = _mm256_fmadd_ps(d2, d2, s2);
-		s3 = _mm256_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 8 <= n; i += 8)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-	}
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-
-		d1 = _mm256_sub_ps(_mm256_maskload_ps(a + i, m),
-						   _mm256_maskload_ps(b + i, m));
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-static AVX2_TARGET float
-dot_avx2(const float *a, const float *b, int n)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-	}
-	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-
-		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m),
-							 _mm256_maskload_ps(b + i, m), s1);
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-static AVX2_TARGET float
-l1_avx2(const float *a, const float *b, int n)
-{
-	/* clearing the sign bit is fabsf */
-	const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
-		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
-		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
-		s2 = _mm256_add_ps(s2, _mm256_and_ps(d2, abs_mask));
-		s3 = _mm256_add_ps(s3, _mm256_and_ps(d3, abs_mask));
-	}
-	for (; i + 8 <= n; i += 8)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
-	}
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-
-		d1 = _mm256_sub_ps(_mm256_maskload_ps(a + i, m),
-						   _mm256_maskload_ps(b + i, m));
-		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-/* Three sums share the loads; 2 accumulators each keeps 6 chains in flight. */
-static AVX2_TARGET void
-cos_parts_avx2(const float *a, const float *b, int n,
-			   float *dot, float *norma, float *normb)
-{
-	__m256		d0 = _mm256_setzero_ps(),
-				d1 = _mm256_setzero_ps();
-	__m256		na0 = _mm256_setzero_ps(),
-				na1 = _mm256_setzero_ps();
-	__m256		nb0 = _mm256_setzero_ps(),
-				nb1 = _mm256_setzero_ps();
-	__m256		x0,
-				x1,
-				y0,
-				y1;
-	int			i = 0;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		x0 = _mm256_loadu_ps(a + i);
-		x1 = _mm256_loadu_ps(a + i + 8);
-		y0 = _mm256_loadu_ps(b + i);
-		y1 = _mm256_loadu_ps(b + i + 8);
-		d0 = _mm256_fmadd_ps(x0, y0, d0);
-		d1 = _mm256_fmadd_ps(x1, y1, d1);
-		na0 = _mm256_fmadd_ps(x0, x0, na0);
-		na1 = _mm256_fmadd_ps(x1, x1, na1);
-		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
-		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
-	}
-	if (i + 8 <= n)
-	{
-		x0 = _mm256_loadu_ps(a + i);
-		y0 = _mm256_loadu_ps(b + i);
-		d0 = _mm256_fmadd_ps(x0, y0, d0);
-		na0 = _mm256_fmadd_ps(x0, x0, na0);
-		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
-		i += 8;
-	}
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-
-		x1 = _mm256_maskload_ps(a + i, m);
-		y1 = _mm256_maskload_ps(b + i, m);
-		d1 = _mm256_fmadd_ps(x1, y1, d1);
-		na1 = _mm256_fmadd_ps(x1, x1, na1);
-		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
-	}
-	*dot = avx2_hsum(_mm256_add_ps(d0, d1));
-	*norma = avx2_hsum(_mm256_add_ps(na0, na1));
-	*normb = avx2_hsum(_mm256_add_ps(nb0, nb1));
-}
+#define SIMD_TARGET AVX2_TARGET
+#define SIMD_FN(name) name##_avx2
+#define SIMD_NAME "avx2"
+#define SIMD_WIDTH 8
+#define simd_t __m256
+#define SIMD_ZERO() _mm256_setzero_ps()
+#define SIMD_SET1(x) _mm256_set1_ps(x)
+#define SIMD_ADD(x, y) _mm256_add_ps(x, y)
+#define SIMD_SUB(x, y) _mm256_sub_ps(x, y)
+/* clearing the sign bit is fabsf */
+#define SIMD_ABS(x) \
+	_mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
+#define SIMD_FMADD(x, y, s) _mm256_fmadd_ps(x, y, s)
+#define SIMD_HSUM(x) avx2_hsum(x)
+#define SIMD_LOAD(p) _mm256_loadu_ps(p)
+/* 8 halves widened by one F16C instruction */
+#define SIMD_LOAD_HALF(p) \
+	_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (p)))
+/* 8 codes widened to 8 floats and decoded with one FMA */
+#define SIMD_DECODE(c, offset, scale) \
+	_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32( \
+		_mm_loadl_epi64((const __m128i *) (c)))), offset)
+#define SIMD_LOAD_TAIL(p, r) _mm256_maskload_ps(p, avx2_tail_mask(r))
+#define SIMD_FIRST(x, r) \
+	_mm256_and_ps(x, _mm256_castsi256_ps(avx2_tail_mask(r)))
+#include "distance_simd.h"
 
 /*
- * Coded kernels: 8 codes widen to 8 floats and decode with one FMA.  The
- * last 1..7 codes are copied to a zeroed buffer, so nothing past n is read;
- * the tail mask zeroes the differences of the lanes beyond n.
- */
-static inline AVX2_TARGET __m256
-avx2_decode8(const unsigned char *c, __m256 offset, __m256 scale)
-{
-	__m256i		w = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) c));
-
-	return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(w), offset);
-}
-
-static AVX2_TARGET float
-l2sq_u8_avx2(const float *q, const unsigned char *code, float offset,
-			 float scale, int n)
-{
-	const __m256 o = _mm256_set1_ps(offset);
-	const __m256 sc = _mm256_set1_ps(scale);
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc));
-		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), avx2_decode8(code + i + 8, o, sc));
-		d2 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 16), avx2_decode8(code + i + 16, o, sc));
-		d3 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 24), avx2_decode8(code + i + 24, o, sc));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-		s2 = _mm256_fmadd_ps(d2, d2, s2);
-		s3 = _mm256_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 8 <= n; i += 8)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-	}
-	if (i < n)
-	{
-		__m256i		m = avx2_tail_mask(n - i);
-		unsigned char tail[8] = {0};
-
-		memcpy(tail, code + i, n - i);
-		d1 = _mm256_sub_ps(_mm256_maskload_ps(q + i, m), avx2_decode8(tail, o, sc));
-		d1 = _mm256_and_ps(d1, _mm256_castsi256_ps(m));
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-static AVX2_TARGET float
-dot_u8_avx2(const float *q, const unsigned char *code, float offset,
-			float scale, int n)
-{
-	const __m256 o = _mm256_set1_ps(offset);
-	const __m256 sc = _mm256_set1_ps(scale);
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), avx2_decode8(code + i + 8, o, sc), s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), avx2_decode8(code + i + 16, o, sc), s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), avx2_decode8(code + i + 24, o, sc), s3);
-	}
-	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), avx2_decode8(code + i, o, sc), s0);
-	if (i < n)
-	{
-		unsigned char tail[8] = {0};
-
-		/* masked-out query lanes are 0, so their products are too */
-		memcpy(tail, code + i, n - i);
-		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + i, avx2_tail_mask(n - i)),
-							 avx2_decode8(tail, o, sc), s1);
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-/*
- * The merge and popcount kernels of the AVX2 and AVX-512 variants: fused
- * multiply-adds and the POPCNT instruction (every CPU with AVX2 has both;
- * detect_x86 checks POPCNT too).
- */
-#define FMA_POPCNT_TARGET __attribute__((target("fma,popcnt")))
-
-static FMA_POPCNT_TARGET float
-sparse_l2sq_fma(const int32_t *ai, const float *ax, int an,
-				const int32_t *bi, const float *bx, int bn)
-{
-	return sparse_merge(SPARSE_L2, 1, ai, ax, an, bi, bx, bn);
-}
-
-static FMA_POPCNT_TARGET float
-sparse_dot_fma(const int32_t *ai, const float *ax, int an,
-			   const int32_t *bi, const float *bx, int bn)
-{
-	return sparse_merge(SPARSE_DOT, 1, ai, ax, an, bi, bx, bn);
-}
-
-static FMA_POPCNT_TARGET uint64_t
-hamming_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes)
-{
-	return hamming_words(1, a, b, bytes);
-}
-
-static FMA_POPCNT_TARGET void
-jaccard_popcnt(const unsigned char *a, const unsigned char *b, size_t bytes,
-			   uint64_t *ab, uint64_t *aa, uint64_t *bb)
-{
-	jaccard_words(1, a, b, bytes, ab, aa, bb);
-}
-
-/*
- * Half kernels: F16C widens 8 halves to 8 floats in one instruction.  The
- * last 1..7 halves are copied to a zeroed buffer, so nothing past n is
- * read; zero halves add nothing to any of the sums.
- */
-static inline AVX2_TARGET __m256
-avx2_half8(const uint16_t *p)
-{
-	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
-}
-
-static inline AVX2_TARGET __m256
-avx2_half_tail(const uint16_t *p, int r)
-{
-	uint16_t	tail[8] = {0};
-
-	memcpy(tail, p, sizeof(uint16_t) * r);
-	return avx2_half8(tail);
-}
-
-static AVX2_TARGET float
-l2sq_half_avx2(const uint16_t *a, const uint16_t *b, int n)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
-		d1 = _mm256_sub_ps(avx2_half8(a + i + 8), avx2_half8(b + i + 8));
-		d2 = _mm256_sub_ps(avx2_half8(a + i + 16), avx2_half8(b + i + 16));
-		d3 = _mm256_sub_ps(avx2_half8(a + i + 24), avx2_half8(b + i + 24));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-		s2 = _mm256_fmadd_ps(d2, d2, s2);
-		s3 = _mm256_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 8 <= n; i += 8)
-	{
-		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-	}
-	if (i < n)
-	{
-		d1 = _mm256_sub_ps(avx2_half_tail(a + i, n - i),
-						   avx2_half_tail(b + i, n - i));
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-static AVX2_TARGET float
-dot_half_avx2(const uint16_t *a, const uint16_t *b, int n)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		s0 = _mm256_fmadd_ps(avx2_half8(a + i), avx2_half8(b + i), s0);
-		s1 = _mm256_fmadd_ps(avx2_half8(a + i + 8), avx2_half8(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(avx2_half8(a + i + 16), avx2_half8(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(avx2_half8(a + i + 24), avx2_half8(b + i + 24), s3);
-	}
-	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(avx2_half8(a + i), avx2_half8(b + i), s0);
-	if (i < n)
-		s1 = _mm256_fmadd_ps(avx2_half_tail(a + i, n - i),
-							 avx2_half_tail(b + i, n - i), s1);
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-static AVX2_TARGET float
-l1_half_avx2(const uint16_t *a, const uint16_t *b, int n)
-{
-	const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
-		d1 = _mm256_sub_ps(avx2_half8(a + i + 8), avx2_half8(b + i + 8));
-		d2 = _mm256_sub_ps(avx2_half8(a + i + 16), avx2_half8(b + i + 16));
-		d3 = _mm256_sub_ps(avx2_half8(a + i + 24), avx2_half8(b + i + 24));
-		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
-		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
-		s2 = _mm256_add_ps(s2, _mm256_and_ps(d2, abs_mask));
-		s3 = _mm256_add_ps(s3, _mm256_and_ps(d3, abs_mask));
-	}
-	for (; i + 8 <= n; i += 8)
-	{
-		d0 = _mm256_sub_ps(avx2_half8(a + i), avx2_half8(b + i));
-		s0 = _mm256_add_ps(s0, _mm256_and_ps(d0, abs_mask));
-	}
-	if (i < n)
-	{
-		d1 = _mm256_sub_ps(avx2_half_tail(a + i, n - i),
-						   avx2_half_tail(b + i, n - i));
-		s1 = _mm256_add_ps(s1, _mm256_and_ps(d1, abs_mask));
-	}
-	return avx2_hsum4(s0, s1, s2, s3);
-}
-
-static AVX2_TARGET void
-cos_parts_half_avx2(const uint16_t *a, const uint16_t *b, int n,
-					float *dot, float *norma, float *normb)
-{
-	__m256		d0 = _mm256_setzero_ps(),
-				d1 = _mm256_setzero_ps();
-	__m256		na0 = _mm256_setzero_ps(),
-				na1 = _mm256_setzero_ps();
-	__m256		nb0 = _mm256_setzero_ps(),
-				nb1 = _mm256_setzero_ps();
-	__m256		x0,
-				x1,
-				y0,
-				y1;
-	int			i = 0;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		x0 = avx2_half8(a + i);
-		x1 = avx2_half8(a + i + 8);
-		y0 = avx2_half8(b + i);
-		y1 = avx2_half8(b + i + 8);
-		d0 = _mm256_fmadd_ps(x0, y0, d0);
-		d1 = _mm256_fmadd_ps(x1, y1, d1);
-		na0 = _mm256_fmadd_ps(x0, x0, na0);
-		na1 = _mm256_fmadd_ps(x1, x1, na1);
-		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
-		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
-	}
-	if (i + 8 <= n)
-	{
-		x0 = avx2_half8(a + i);
-		y0 = avx2_half8(b + i);
-		d0 = _mm256_fmadd_ps(x0, y0, d0);
-		na0 = _mm256_fmadd_ps(x0, x0, na0);
-		nb0 = _mm256_fmadd_ps(y0, y0, nb0);
-		i += 8;
-	}
-	if (i < n)
-	{
-		x1 = avx2_half_tail(a + i, n - i);
-		y1 = avx2_half_tail(b + i, n - i);
-		d1 = _mm256_fmadd_ps(x1, y1, d1);
-		na1 = _mm256_fmadd_ps(x1, x1, na1);
-		nb1 = _mm256_fmadd_ps(y1, y1, nb1);
-	}
-	*dot = avx2_hsum(_mm256_add_ps(d0, d1));
-	*norma = avx2_hsum(_mm256_add_ps(na0, na1));
-	*normb = avx2_hsum(_mm256_add_ps(nb0, nb1));
-}
-
-static const OmenKernelSet avx2_kernels = {
-	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cos_parts_avx2,
-	l2sq_u8_avx2, dot_u8_avx2, sparse_l2sq_fma, sparse_dot_fma,
-	hamming_popcnt, jaccard_popcnt,
-	l2sq_half_avx2, dot_half_avx2, l1_half_avx2, cos_parts_half_avx2
-};
-
-/*
- * AVX-512F variant: same shape with 16-float registers (64 floats a pass);
- * the tail is one zero-masking load of 1..15 floats, which does not fault
- * on masked-out lanes.  avx2 and fma are enabled too because the compiler
- * may use them for the surrounding scalar code; the variant is only offered
- * when the CPU has them.
+ * AVX-512F variant: registers of 16 floats; the last 1..15 float4s are one
+ * zero-masking load, which does not fault on masked-out lanes.  avx2
+ * and fma are enabled too because the compiler may use them for the
+ * surrounding scalar code; the variant is only offered when the CPU has
+ * them.
  */
 #define AVX512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
 
@@ -933,437 +527,28 @@ avx512_tail_mask(int r)
 	return (__mmask16) ((1u << r) - 1);
 }
 
-static inline AVX512_TARGET float
-avx512_hsum4(__m512 s0, __m512 s1, __m512 s2, __m512 s3)
-{
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
-											  _mm512_add_ps(s2, s3)));
-}
-
-static AVX512_TARGET float
-l2sq_avx512(const float *a, const float *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-		s2 = _mm512_fmadd_ps(d2, d2, s2);
-		s3 = _mm512_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 16 <= n; i += 16)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-	}
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-
-		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
-						   _mm512_maskz_loadu_ps(m, b + i));
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET float
-dot_avx512(const float *a, const float *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-	}
-	for (; i + 16 <= n; i += 16)
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-
-		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
-							 _mm512_maskz_loadu_ps(m, b + i), s1);
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET float
-l1_avx512(const float *a, const float *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-		s2 = _mm512_add_ps(s2, _mm512_abs_ps(d2));
-		s3 = _mm512_add_ps(s3, _mm512_abs_ps(d3));
-	}
-	for (; i + 16 <= n; i += 16)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-	}
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-
-		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
-						   _mm512_maskz_loadu_ps(m, b + i));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET void
-cos_parts_avx512(const float *a, const float *b, int n,
-				 float *dot, float *norma, float *normb)
-{
-	__m512		d0 = _mm512_setzero_ps(),
-				d1 = _mm512_setzero_ps();
-	__m512		na0 = _mm512_setzero_ps(),
-				na1 = _mm512_setzero_ps();
-	__m512		nb0 = _mm512_setzero_ps(),
-				nb1 = _mm512_setzero_ps();
-	__m512		x0,
-				x1,
-				y0,
-				y1;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		x0 = _mm512_loadu_ps(a + i);
-		x1 = _mm512_loadu_ps(a + i + 16);
-		y0 = _mm512_loadu_ps(b + i);
-		y1 = _mm512_loadu_ps(b + i + 16);
-		d0 = _mm512_fmadd_ps(x0, y0, d0);
-		d1 = _mm512_fmadd_ps(x1, y1, d1);
-		na0 = _mm512_fmadd_ps(x0, x0, na0);
-		na1 = _mm512_fmadd_ps(x1, x1, na1);
-		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
-		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
-	}
-	if (i + 16 <= n)
-	{
-		x0 = _mm512_loadu_ps(a + i);
-		y0 = _mm512_loadu_ps(b + i);
-		d0 = _mm512_fmadd_ps(x0, y0, d0);
-		na0 = _mm512_fmadd_ps(x0, x0, na0);
-		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
-		i += 16;
-	}
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-
-		x1 = _mm512_maskz_loadu_ps(m, a + i);
-		y1 = _mm512_maskz_loadu_ps(m, b + i);
-		d1 = _mm512_fmadd_ps(x1, y1, d1);
-		na1 = _mm512_fmadd_ps(x1, x1, na1);
-		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
-	}
-	*dot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
-	*norma = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
-	*normb = _mm512_reduce_add_ps(_mm512_add_ps(nb0, nb1));
-}
-
-/* Coded kernels, built like the AVX2 ones with 16 codes a step. */
-static inline AVX512_TARGET __m512
-avx512_decode16(const unsigned char *c, __m512 offset, __m512 scale)
-{
-	__m512i		w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) c));
-
-	return _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(w), offset);
-}
-
-static AVX512_TARGET float
-l2sq_u8_avx512(const float *q, const unsigned char *code, float offset,
-			   float scale, int n)
-{
-	const __m512 o = _mm512_set1_ps(offset);
-	const __m512 sc = _mm512_set1_ps(scale);
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc));
-		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), avx512_decode16(code + i + 16, o, sc));
-		d2 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 32), avx512_decode16(code + i + 32, o, sc));
-		d3 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 48), avx512_decode16(code + i + 48, o, sc));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-		s2 = _mm512_fmadd_ps(d2, d2, s2);
-		s3 = _mm512_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 16 <= n; i += 16)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-	}
-	if (i < n)
-	{
-		__mmask16	m = avx512_tail_mask(n - i);
-		unsigned char tail[16] = {0};
-
-		memcpy(tail, code + i, n - i);
-		d1 = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, q + i),
-								 avx512_decode16(tail, o, sc));
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET float
-dot_u8_avx512(const float *q, const unsigned char *code, float offset,
-			  float scale, int n)
-{
-	const __m512 o = _mm512_set1_ps(offset);
-	const __m512 sc = _mm512_set1_ps(scale);
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc), s0);
-		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), avx512_decode16(code + i + 16, o, sc), s1);
-		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), avx512_decode16(code + i + 32, o, sc), s2);
-		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), avx512_decode16(code + i + 48, o, sc), s3);
-	}
-	for (; i + 16 <= n; i += 16)
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), avx512_decode16(code + i, o, sc), s0);
-	if (i < n)
-	{
-		unsigned char tail[16] = {0};
-
-		/* masked-out query lanes are 0, so their products are too */
-		memcpy(tail, code + i, n - i);
-		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(avx512_tail_mask(n - i), q + i),
-							 avx512_decode16(tail, o, sc), s1);
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-/*
- * Half kernels: vcvtph2ps (AVX-512F) widens 16 halves at a time; the last
- * 1..15 go through a zeroed buffer as in the AVX2 variant.
- */
-static inline AVX512_TARGET __m512
-avx512_half16(const uint16_t *p)
-{
-	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) p));
-}
-
-static inline AVX512_TARGET __m512
-avx512_half_tail(const uint16_t *p, int r)
-{
-	uint16_t	tail[16] = {0};
-
-	memcpy(tail, p, sizeof(uint16_t) * r);
-	return avx512_half16(tail);
-}
-
-static AVX512_TARGET float
-l2sq_half_avx512(const uint16_t *a, const uint16_t *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
-		d1 = _mm512_sub_ps(avx512_half16(a + i + 16), avx512_half16(b + i + 16));
-		d2 = _mm512_sub_ps(avx512_half16(a + i + 32), avx512_half16(b + i + 32));
-		d3 = _mm512_sub_ps(avx512_half16(a + i + 48), avx512_half16(b + i + 48));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-		s2 = _mm512_fmadd_ps(d2, d2, s2);
-		s3 = _mm512_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 16 <= n; i += 16)
-	{
-		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-	}
-	if (i < n)
-	{
-		d1 = _mm512_sub_ps(avx512_half_tail(a + i, n - i),
-						   avx512_half_tail(b + i, n - i));
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET float
-dot_half_avx512(const uint16_t *a, const uint16_t *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		s0 = _mm512_fmadd_ps(avx512_half16(a + i), avx512_half16(b + i), s0);
-		s1 = _mm512_fmadd_ps(avx512_half16(a + i + 16), avx512_half16(b + i + 16), s1);
-		s2 = _mm512_fmadd_ps(avx512_half16(a + i + 32), avx512_half16(b + i + 32), s2);
-		s3 = _mm512_fmadd_ps(avx512_half16(a + i + 48), avx512_half16(b + i + 48), s3);
-	}
-	for (; i + 16 <= n; i += 16)
-		s0 = _mm512_fmadd_ps(avx512_half16(a + i), avx512_half16(b + i), s0);
-	if (i < n)
-		s1 = _mm512_fmadd_ps(avx512_half_tail(a + i, n - i),
-							 avx512_half_tail(b + i, n - i), s1);
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET float
-l1_half_avx512(const uint16_t *a, const uint16_t *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0,
-				d1,
-				d2,
-				d3;
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
-		d1 = _mm512_sub_ps(avx512_half16(a + i + 16), avx512_half16(b + i + 16));
-		d2 = _mm512_sub_ps(avx512_half16(a + i + 32), avx512_half16(b + i + 32));
-		d3 = _mm512_sub_ps(avx512_half16(a + i + 48), avx512_half16(b + i + 48));
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-		s2 = _mm512_add_ps(s2, _mm512_abs_ps(d2));
-		s3 = _mm512_add_ps(s3, _mm512_abs_ps(d3));
-	}
-	for (; i + 16 <= n; i += 16)
-	{
-		d0 = _mm512_sub_ps(avx512_half16(a + i), avx512_half16(b + i));
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-	}
-	if (i < n)
-	{
-		d1 = _mm512_sub_ps(avx512_half_tail(a + i, n - i),
-						   avx512_half_tail(b + i, n - i));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-	}
-	return avx512_hsum4(s0, s1, s2, s3);
-}
-
-static AVX512_TARGET void
-cos_parts_half_avx512(const uint16_t *a, const uint16_t *b, int n,
-					  float *dot, float *norma, float *normb)
-{
-	__m512		d0 = _mm512_setzero_ps(),
-				d1 = _mm512_setzero_ps();
-	__m512		na0 = _mm512_setzero_ps(),
-				na1 = _mm512_setzero_ps();
-	__m512		nb0 = _mm512_setzero_ps(),
-				nb1 = _mm512_setzero_ps();
-	__m512		x0,
-				x1,
-				y0,
-				y1;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		x0 = avx512_half16(a + i);
-		x1 = avx512_half16(a + i + 16);
-		y0 = avx512_half16(b + i);
-		y1 = avx512_half16(b + i + 16);
-		d0 = _mm512_fmadd_ps(x0, y0, d0);
-		d1 = _mm512_fmadd_ps(x1, y1, d1);
-		na0 = _mm512_fmadd_ps(x0, x0, na0);
-		na1 = _mm512_fmadd_ps(x1, x1, na1);
-		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
-		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
-	}
-	if (i + 16 <= n)
-	{
-		x0 = avx512_half16(a + i);
-		y0 = avx512_half16(b + i);
-		d0 = _mm512_fmadd_ps(x0, y0, d0);
-		na0 = _mm512_fmadd_ps(x0, x0, na0);
-		nb0 = _mm512_fmadd_ps(y0, y0, nb0);
-		i += 16;
-	}
-	if (i < n)
-	{
-		x1 = avx512_half_tail(a + i, n - i);
-		y1 = avx512_half_tail(b + i, n - i);
-		d1 = _mm512_fmadd_ps(x1, y1, d1);
-		na1 = _mm512_fmadd_ps(x1, x1, na1);
-		nb1 = _mm512_fmadd_ps(y1, y1, nb1);
-	}
-	*dot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
-	*norma = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
-	*normb = _mm512_reduce_add_ps(_mm512_add_ps(nb0, nb1));
-}
-
-static const OmenKernelSet avx512_kernels = {
-	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cos_parts_avx512,
-	l2sq_u8_avx512, dot_u8_avx512, sparse_l2sq_fma, sparse_dot_fma,
-	hamming_popcnt, jaccard_popcnt,
-	l2sq_half_avx512, dot_half_avx512, l1_half_avx512, cos_parts_half_avx512
-};
+#define SIMD_TARGET AVX512_TARGET
+#define SIMD_FN(name) name##_avx512
+#define SIMD_NAME "avx512"
+#define SIMD_WIDTH 16
+#define simd_t __m512
+#define SIMD_ZERO() _mm512_setzero_ps()
+#define SIMD_SET1(x) _mm512_set1_ps(x)
+#define SIMD_ADD(x, y) _mm512_add_ps(x, y)
+#define SIMD_SUB(x, y) _mm512_sub_ps(x, y)
+#define SIMD_ABS(x) _mm512_abs_ps(x)
+#define SIMD_FMADD(x, y, s) _mm512_fmadd_ps(x, y, s)
+#define SIMD_HSUM(x) _mm512_reduce_add_ps(x)
+#define SIMD_LOAD(p) _mm512_loadu_ps(p)
+/* 16 halves widened by one vcvtph2ps */
+#define SIMD_LOAD_HALF(p) \
+	_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (p)))
+#define SIMD_DECODE(c, offset, scale) \
+	_mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32( \
+		_mm_loadu_si128((const __m128i *) (c)))), offset)
+#define SIMD_LOAD_TAIL(p, r) _mm512_maskz_loadu_ps(avx512_tail_mask(r), p)
+#define SIMD_FIRST(x, r) _mm512_maskz_mov_ps(avx512_tail_mask(r), x)
+#include "distance_simd.h"
 
 /* XCR0 bits the OS sets when it saves the register state on context switch */
 #define XCR0_SSE		(1u << 1)
@@ -1453,9 +638,9 @@ omen_kernel_variants(const OmenKernelSet **out, int max)
 		out[n++] = &portable_kernels;
 #ifdef OMEN_HAVE_X86_SIMD
 	if (avx2 && n < max)
-		out[n++] = &avx2_kernels;
+		out[n++] = &kernels_avx2;
 	if (avx512 && n < max)
-		out[n++] = &avx512_kernels;
+		out[n++] = &kernels_avx512;
 #endif
 	return n;
 }

@@ -36,4 +36,7 @@ extern void CheckHalfvecElement(uint16 h);
 /* f rounded to half; ERROR if a finite f is beyond half's range. */
 extern uint16 HalfFromFloat(float f);
 
+/* v's elements widened to float, in a new array. */
+extern float *HalfvecFloats(const HalfVector *v);
+
 #endif							/* OMEN_HALFVEC_H */

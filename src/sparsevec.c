@@ -13,14 +13,11 @@
 #include <limits.h>
 #include <math.h>
 
-#include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/fmgrprotos.h"
-#include "utils/lsyscache.h"
 
 #include "distance.h"
 #include "halfvec.h"
@@ -43,15 +40,7 @@ InitSparseVector(int dim, int nnz)
 static void
 check_dim(int dim)
 {
-	if (dim < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("sparsevec must have at least 1 dimension")));
-	if (dim > SPARSEVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("sparsevec cannot have more than %d dimensions",
-						SPARSEVEC_MAX_DIM)));
+	CheckDim("sparsevec", dim, SPARSEVEC_MAX_DIM);
 }
 
 static void
@@ -95,24 +84,13 @@ check_index(const int32 *indices, int i, int dim)
 static void
 check_element(float v)
 {
-	if (isnan(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN not allowed in sparsevec")));
-	if (isinf(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinite value not allowed in sparsevec")));
+	CheckFinite("sparsevec", v);
 }
 
 static void
 check_same_dims(const SparseVector *a, const SparseVector *b)
 {
-	if (a->dim != b->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different sparsevec dimensions %d and %d",
-						a->dim, b->dim)));
+	CheckSameDims("sparsevec", a->dim, b->dim);
 }
 
 /*
@@ -146,23 +124,10 @@ sparsevec_from_dense(const float *x, int n)
 
 /* Text input */
 
-/* pgvector's set of white space (scanner_isspace plus \v) */
-static inline char *
-skip_space(char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
-		   *p == '\v' || *p == '\f')
-		p++;
-	return p;
-}
-
 static void pg_attribute_noreturn()
 syntax_error(const char *lit, const char *detail)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type sparsevec: \"%s\"", lit),
-			 detail ? errdetail("%s", detail) : 0));
+	SyntaxError("sparsevec", lit, detail);
 }
 
 /*
@@ -222,10 +187,10 @@ sparsevec_in(PG_FUNCTION_ARGS)
 						SPARSEVEC_MAX_NNZ)));
 	elems = palloc(sizeof(SparseInputElement) * max_elems);
 
-	p = skip_space(lit);
+	p = SkipSpace(lit);
 	if (*p != '{')
 		syntax_error(lit, "Vector contents must start with \"{\".");
-	p = skip_space(p + 1);
+	p = SkipSpace(p + 1);
 	if (*p == '}')
 		p++;
 	else
@@ -236,15 +201,15 @@ sparsevec_in(PG_FUNCTION_ARGS)
 			float		value;
 			char	   *end;
 
-			p = skip_space(p);
+			p = SkipSpace(p);
 			if (*p == '\0')
 				syntax_error(lit, NULL);
 			/* INT_MIN + 1: index - 1 below must not overflow */
 			index = read_int(p, &end, lit, (long) INT_MIN + 1);
-			p = skip_space(end);
+			p = SkipSpace(end);
 			if (*p != ':')
 				syntax_error(lit, NULL);
-			p = skip_space(p + 1);
+			p = SkipSpace(p + 1);
 
 			/* strtof, not strtod and a cast: one rounding, as float4in */
 			errno = 0;
@@ -263,7 +228,7 @@ sparsevec_in(PG_FUNCTION_ARGS)
 				elems[nnz++].value = value;
 			}
 
-			p = skip_space(end);
+			p = SkipSpace(end);
 			if (*p == '}')
 			{
 				p++;
@@ -275,12 +240,12 @@ sparsevec_in(PG_FUNCTION_ARGS)
 		}
 	}
 
-	p = skip_space(p);
+	p = SkipSpace(p);
 	if (*p != '/')
 		syntax_error(lit, "Unexpected end of input.");
-	p = skip_space(p + 1);
+	p = SkipSpace(p + 1);
 	dim = read_int(p, &p, lit, INT_MIN);
-	p = skip_space(p);
+	p = SkipSpace(p);
 	if (*p != '\0')
 		syntax_error(lit, "Junk after closing.");
 
@@ -332,25 +297,8 @@ PG_FUNCTION_INFO_V1(sparsevec_typmod_in);
 Datum
 sparsevec_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *tl;
-	int			n;
-
-	tl = ArrayGetIntegerTypmods(ta, &n);
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier")));
-	if (*tl < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type sparsevec must be at least 1")));
-	if (*tl > SPARSEVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type sparsevec cannot exceed %d",
-						SPARSEVEC_MAX_DIM)));
-	PG_RETURN_INT32(*tl);
+	PG_RETURN_INT32(TypmodIn(PG_GETARG_ARRAYTYPE_P(0), "sparsevec",
+							 SPARSEVEC_MAX_DIM));
 }
 
 /*
@@ -462,12 +410,11 @@ Datum
 halfvec_to_sparsevec(PG_FUNCTION_ARGS)
 {
 	HalfVector *v = PG_GETARG_HALFVEC_P(0);
-	float	   *x = palloc(sizeof(float) * v->dim);
+	float	   *x;
 	SparseVector *result;
 
 	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
-	for (int i = 0; i < v->dim; i++)
-		x[i] = omen_half_to_float(v->x[i]);
+	x = HalfvecFloats(v);
 	result = sparsevec_from_dense(x, v->dim);
 	pfree(x);
 	PG_RETURN_SPARSEVEC_P(result);
@@ -500,55 +447,17 @@ Datum
 array_to_sparsevec(PG_FUNCTION_ARGS)
 {
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
-	Oid			elemtype = ARR_ELEMTYPE(arr);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
 	int			n;
+	Datum	   *elems = CastArrayElements(arr, &n);
 	float	   *x;
 	SparseVector *result;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array must be 1-D")));
-	if (array_contains_nulls(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("array must not contain nulls")));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-					  &elems, NULL, &n);
 	check_dim(n);
-	CheckVectorTypmod(typmod, n);
+	CheckVectorTypmod(PG_GETARG_INT32(1), n);
 
 	x = palloc(sizeof(float) * n);
 	for (int i = 0; i < n; i++)
-	{
-		switch (elemtype)
-		{
-			case INT4OID:
-				x[i] = (float) DatumGetInt32(elems[i]);
-				break;
-			case FLOAT4OID:
-				x[i] = DatumGetFloat4(elems[i]);
-				break;
-			case FLOAT8OID:
-				x[i] = (float) DatumGetFloat8(elems[i]);
-				break;
-			case NUMERICOID:
-				x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
-														  elems[i]));
-				break;
-			default:
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("unsupported array type")));
-		}
-	}
+		x[i] = CastArrayElement(elems[i], ARR_ELEMTYPE(arr));
 	result = sparsevec_from_dense(x, n);
 	pfree(x);
 	pfree(elems);
@@ -614,18 +523,10 @@ sparsevec_cosine_distance(PG_FUNCTION_ARGS)
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 	float	   *ax = SparsevecValues(a);
 	float	   *bx = SparsevecValues(b);
-	double		sim = dot(a, b);
-	float		norma = omen_dot(ax, ax, a->nnz);
-	float		normb = omen_dot(bx, bx, b->nnz);
+	float		ab = dot(a, b);
 
-	sim /= sqrt((double) norma * (double) normb);
-
-	/* rounding can push |sim| slightly past 1 */
-	if (sim > 1.0)
-		sim = 1.0;
-	else if (sim < -1.0)
-		sim = -1.0;
-	PG_RETURN_FLOAT8(1.0 - sim);
+	PG_RETURN_FLOAT8(CosineDistance(ab, omen_dot(ax, ax, a->nnz),
+									omen_dot(bx, bx, b->nnz)));
 }
 
 PG_FUNCTION_INFO_V1(sparsevec_l1_distance);
@@ -640,23 +541,13 @@ sparsevec_l1_distance(PG_FUNCTION_ARGS)
 											 b->indices, SparsevecValues(b), b->nnz));
 }
 
-/* Sum of squares in double: float4 squares would overflow past ~1.8e19. */
-static double
-sparsevec_norm(const SparseVector *v)
-{
-	float	   *x = SparsevecValues(v);
-	double		s = 0.0;
-
-	for (int i = 0; i < v->nnz; i++)
-		s += (double) x[i] * (double) x[i];
-	return sqrt(s);
-}
-
 PG_FUNCTION_INFO_V1(sparsevec_l2_norm);
 Datum
 sparsevec_l2_norm(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(sparsevec_norm(PG_GETARG_SPARSEVEC_P(0)));
+	SparseVector *v = PG_GETARG_SPARSEVEC_P(0);
+
+	PG_RETURN_FLOAT8(FloatsNorm(SparsevecValues(v), v->nnz));
 }
 
 /*
@@ -670,7 +561,7 @@ sparsevec_l2_normalize(PG_FUNCTION_ARGS)
 {
 	SparseVector *v = PG_GETARG_SPARSEVEC_P(0);
 	float	   *x = SparsevecValues(v);
-	double		norm = sparsevec_norm(v);
+	double		norm = FloatsNorm(x, v->nnz);
 	SparseVector *result;
 	float	   *rx;
 	int			nnz = 0;

@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 
 #include "distance.h"
+#include "typecmp.h"
 #include "vector.h"
 
 Vector *
@@ -37,17 +38,23 @@ InitVector(int dim)
 }
 
 void
-CheckVectorDim(int dim)
+CheckDim(const char *typname, int dim, int maxdim)
 {
 	if (dim < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-	if (dim > VECTOR_MAX_DIM)
+				 errmsg("%s must have at least 1 dimension", typname)));
+	if (dim > maxdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector cannot have more than %d dimensions",
-						VECTOR_MAX_DIM)));
+				 errmsg("%s cannot have more than %d dimensions", typname,
+						maxdim)));
+}
+
+void
+CheckVectorDim(int dim)
+{
+	CheckDim("vector", dim, VECTOR_MAX_DIM);
 }
 
 void
@@ -60,54 +67,37 @@ CheckVectorTypmod(int32 typmod, int dim)
 }
 
 void
-CheckVectorDims(const Vector *a, const Vector *b)
+CheckSameDims(const char *typname, int adim, int bdim)
 {
-	if (a->dim != b->dim)
+	if (adim != bdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d",
-						a->dim, b->dim)));
+				 errmsg("different %s dimensions %d and %d", typname,
+						adim, bdim)));
+}
+
+void
+CheckVectorDims(const Vector *a, const Vector *b)
+{
+	CheckSameDims("vector", a->dim, b->dim);
+}
+
+void
+NotFiniteError(const char *typname, float x)
+{
+	if (isnan(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("NaN not allowed in %s", typname)));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("infinite value not allowed in %s", typname)));
 }
 
 static inline void
 check_element(float v)
 {
-	if (isnan(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN not allowed in vector")));
-	if (isinf(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinite value not allowed in vector")));
-}
-
-/* Arithmetic on finite inputs may still overflow float4. */
-static inline void
-check_overflow(const Vector *v)
-{
-	for (int i = 0; i < v->dim; i++)
-		if (isinf(v->x[i]))
-			float_overflow_error();
-}
-
-/*
- * White space in vector text: the six characters isspace() knows in the C
- * locale, vertical tab included (PostgreSQL 15's scanner_isspace lacks it).
- */
-static inline bool
-vector_isspace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-		c == '\v' || c == '\f';
-}
-
-static inline char *
-skip_space(char *p)
-{
-	while (vector_isspace(*p))
-		p++;
-	return p;
+	CheckFinite("vector", v);
 }
 
 /* The powers of ten a double holds exactly: 5^22 < 2^53. */
@@ -167,7 +157,7 @@ read_element(char *p, char **end)
 				goto slow;
 		exp10 += eneg ? -e : e;
 	}
-	if (*s != ',' && *s != ']' && *s != '\0' && !vector_isspace(*s))
+	if (*s != ',' && *s != ']' && *s != '\0' && !VectorIsSpace(*s))
 		goto slow;
 	if (m == 0)
 	{
@@ -188,13 +178,86 @@ slow:
 	return strtof(p, end);
 }
 
-static void pg_attribute_noreturn()
-syntax_error(const char *lit, const char *detail)
+void
+SyntaxError(const char *typname, const char *lit, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+			 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
 			 detail ? errdetail("%s", detail) : 0));
+}
+
+/* Commas bound the element count, so one allocation is enough. */
+int
+DenseTextCapacity(const char *lit, int maxdim)
+{
+	int			cap = 1;
+
+	for (const char *q = lit; *q != '\0' && cap <= maxdim; q++)
+		if (*q == ',')
+			cap++;
+	return Min(cap, maxdim);
+}
+
+/* ReadDenseText; vector_in's constant arguments inline its put */
+static pg_attribute_always_inline int
+read_dense_text(char *lit, const char *typname, int maxdim, DenseTextPut put,
+				void *arg)
+{
+	char	   *p = SkipSpace(lit);
+	int			dim = 0;
+
+	if (*p != '[')
+		SyntaxError(typname, lit, "Vector contents must start with \"[\".");
+	p = SkipSpace(p + 1);
+	if (*p == ']')
+		CheckDim(typname, 0, maxdim);
+
+	for (;;)
+	{
+		char	   *end;
+		float		val;
+
+		if (dim == maxdim)
+			CheckDim(typname, dim + 1, maxdim);
+
+		/* float4in's value: strtof's correct rounding, never twice */
+		errno = 0;
+		val = read_element(p, &end);
+		if (end == p)
+			SyntaxError(typname, lit, NULL);
+		if (errno == ERANGE && isinf(val))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("\"%s\" is out of range for type %s",
+							pnstrdup(p, end - p), typname)));
+		put(arg, dim++, val, p, end - p);
+
+		p = SkipSpace(end);
+		if (*p == ']')
+			break;
+		if (*p != ',')
+			SyntaxError(typname, lit, NULL);
+		p = SkipSpace(p + 1);
+	}
+
+	if (*SkipSpace(p + 1) != '\0')
+		SyntaxError(typname, lit, "Junk after closing right brace.");
+	return dim;
+}
+
+int
+ReadDenseText(char *lit, const char *typname, int maxdim, DenseTextPut put,
+			  void *arg)
+{
+	return read_dense_text(lit, typname, maxdim, put, arg);
+}
+
+static void
+put_vector_element(void *arg, int i, float x, const char *text, int len)
+{
+	check_element(x);
+	((Vector *) arg)->x[i] = x;
 }
 
 PG_FUNCTION_INFO_V1(vector_in);
@@ -203,54 +266,9 @@ vector_in(PG_FUNCTION_ARGS)
 {
 	char	   *lit = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	char	   *p = skip_space(lit);
-	int			cap = 1;
-	int			dim = 0;
-	Vector	   *result;
-
-	if (*p != '[')
-		syntax_error(lit, "Vector contents must start with \"[\".");
-	p = skip_space(p + 1);
-	if (*p == ']')
-		CheckVectorDim(0);
-
-	/* Commas bound the element count, so one allocation is enough. */
-	for (char *q = p; *q != '\0' && cap <= VECTOR_MAX_DIM; q++)
-		if (*q == ',')
-			cap++;
-	result = InitVector(Min(cap, VECTOR_MAX_DIM));
-
-	for (;;)
-	{
-		char	   *end;
-		float		val;
-
-		if (dim == VECTOR_MAX_DIM)
-			CheckVectorDim(dim + 1);
-
-		/* float4in's value: strtof's correct rounding, never twice */
-		errno = 0;
-		val = read_element(p, &end);
-		if (end == p)
-			syntax_error(lit, NULL);
-		if (errno == ERANGE && isinf(val))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("\"%s\" is out of range for type vector",
-							pnstrdup(p, end - p))));
-		check_element(val);
-		result->x[dim++] = val;
-
-		p = skip_space(end);
-		if (*p == ']')
-			break;
-		if (*p != ',')
-			syntax_error(lit, NULL);
-		p = skip_space(p + 1);
-	}
-
-	if (*skip_space(p + 1) != '\0')
-		syntax_error(lit, "Junk after closing right brace.");
+	Vector	   *result = InitVector(DenseTextCapacity(lit, VECTOR_MAX_DIM));
+	int			dim = read_dense_text(lit, "vector", VECTOR_MAX_DIM,
+									  put_vector_element, result);
 
 	CheckVectorTypmod(typmod, dim);
 	SET_VARSIZE(result, VECTOR_SIZE(dim));
@@ -258,35 +276,40 @@ vector_in(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(result);
 }
 
+/* Each element as the shortest decimal that reads back as the same float. */
+char *
+FloatsToText(const float *x, int n)
+{
+	/* each element takes at most FLOAT_SHORTEST_DECIMAL_LEN - 1 chars + ',' */
+	char	   *buf = palloc((Size) n * FLOAT_SHORTEST_DECIMAL_LEN + 2);
+	char	   *p = buf;
+
+	*p++ = '[';
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		p += float_to_shortest_decimal_bufn(x[i], p);
+	}
+	*p++ = ']';
+	*p = '\0';
+	return buf;
+}
+
 PG_FUNCTION_INFO_V1(vector_out);
 Datum
 vector_out(PG_FUNCTION_ARGS)
 {
 	Vector	   *v = PG_GETARG_VECTOR_P(0);
-
-	/* each element takes at most FLOAT_SHORTEST_DECIMAL_LEN - 1 chars + ',' */
-	char	   *buf = palloc(v->dim * FLOAT_SHORTEST_DECIMAL_LEN + 2);
-	char	   *p = buf;
-
-	*p++ = '[';
-	for (int i = 0; i < v->dim; i++)
-	{
-		if (i > 0)
-			*p++ = ',';
-		p += float_to_shortest_decimal_bufn(v->x[i], p);
-	}
-	*p++ = ']';
-	*p = '\0';
+	char	   *buf = FloatsToText(v->x, v->dim);
 
 	PG_FREE_IF_COPY(v, 0);
 	PG_RETURN_CSTRING(buf);
 }
 
-PG_FUNCTION_INFO_V1(vector_typmod_in);
-Datum
-vector_typmod_in(PG_FUNCTION_ARGS)
+int32
+TypmodIn(ArrayType *ta, const char *typname, int32 maxdim)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *mods;
 	int			n;
 
@@ -298,13 +321,22 @@ vector_typmod_in(PG_FUNCTION_ARGS)
 	if (mods[0] < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector must be at least 1")));
-	if (mods[0] > VECTOR_MAX_DIM)
+				 errmsg("dimensions for type %s must be at least 1",
+						typname)));
+	if (mods[0] > maxdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector cannot exceed %d",
-						VECTOR_MAX_DIM)));
-	PG_RETURN_INT32(mods[0]);
+				 errmsg("dimensions for type %s cannot exceed %d", typname,
+						maxdim)));
+	return mods[0];
+}
+
+PG_FUNCTION_INFO_V1(vector_typmod_in);
+Datum
+vector_typmod_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(TypmodIn(PG_GETARG_ARRAYTYPE_P(0), "vector",
+							 VECTOR_MAX_DIM));
 }
 
 PG_FUNCTION_INFO_V1(vector_typmod_out);
@@ -320,22 +352,29 @@ vector_typmod_out(PG_FUNCTION_ARGS)
  * Wire format: int16 dim, int16 unused (0), dim float4s, big-endian.  Both
  * header fields are signed, so 0xFFFF reads as -1 in the messages.
  */
-PG_FUNCTION_INFO_V1(vector_recv);
-Datum
-vector_recv(PG_FUNCTION_ARGS)
+int
+RecvDenseHeader(StringInfo buf, int32 typmod, const char *typname, int maxdim)
 {
-	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int32		typmod = PG_GETARG_INT32(2);
 	int16		dim = (int16) pq_getmsgint(buf, sizeof(int16));
 	int16		unused = (int16) pq_getmsgint(buf, sizeof(int16));
-	Vector	   *result;
 
-	CheckVectorDim(dim);
+	CheckDim(typname, dim, maxdim);
 	CheckVectorTypmod(typmod, dim);
 	if (unused != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected unused to be 0, not %d", unused)));
+	return dim;
+}
+
+PG_FUNCTION_INFO_V1(vector_recv);
+Datum
+vector_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			dim = RecvDenseHeader(buf, PG_GETARG_INT32(2), "vector",
+									  VECTOR_MAX_DIM);
+	Vector	   *result;
 
 	result = InitVector(dim);
 	for (int i = 0; i < dim; i++)
@@ -372,6 +411,50 @@ vector(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(v);
 }
 
+Datum *
+CastArrayElements(ArrayType *arr, int *n)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be 1-D")));
+	if (array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
+
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+					  &elems, NULL, n);
+	return elems;
+}
+
+float
+CastArrayElement(Datum d, Oid elemtype)
+{
+	switch (elemtype)
+	{
+		case INT4OID:
+			return (float) DatumGetInt32(d);
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case FLOAT8OID:
+			return (float) DatumGetFloat8(d);
+		case NUMERICOID:
+			return DatumGetFloat4(DirectFunctionCall1(numeric_float4, d));
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("unsupported array type")));
+	}
+	pg_unreachable();
+}
+
 /*
  * Cast from integer[], real[], double precision[] or numeric[].  Every
  * element is converted before any is checked, so a numeric out of float4's
@@ -383,58 +466,34 @@ Datum
 array_to_vector(PG_FUNCTION_ARGS)
 {
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
-	Oid			elemtype = ARR_ELEMTYPE(arr);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
 	int			n;
+	Datum	   *elems = CastArrayElements(arr, &n);
 	Vector	   *result;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array must be 1-D")));
-	if (array_contains_nulls(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("array must not contain nulls")));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-					  &elems, NULL, &n);
 	CheckVectorDim(n);
-	CheckVectorTypmod(typmod, n);
+	CheckVectorTypmod(PG_GETARG_INT32(1), n);
 
 	result = InitVector(n);
 	for (int i = 0; i < n; i++)
-	{
-		switch (elemtype)
-		{
-			case INT4OID:
-				result->x[i] = (float) DatumGetInt32(elems[i]);
-				break;
-			case FLOAT4OID:
-				result->x[i] = DatumGetFloat4(elems[i]);
-				break;
-			case FLOAT8OID:
-				result->x[i] = (float) DatumGetFloat8(elems[i]);
-				break;
-			case NUMERICOID:
-				result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
-																  elems[i]));
-				break;
-			default:
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("unsupported array type")));
-		}
-	}
+		result->x[i] = CastArrayElement(elems[i], ARR_ELEMTYPE(arr));
 	pfree(elems);
 	for (int i = 0; i < n; i++)
 		check_element(result->x[i]);
 	PG_RETURN_VECTOR_P(result);
+}
+
+ArrayType *
+FloatsToArray(const float *x, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	ArrayType  *result;
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Float4GetDatum(x[i]);
+	result = construct_array(elems, n, FLOAT4OID, sizeof(float4), true,
+							 TYPALIGN_INT);
+	pfree(elems);
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(vector_to_float4);
@@ -442,99 +501,112 @@ Datum
 vector_to_float4(PG_FUNCTION_ARGS)
 {
 	Vector	   *v = PG_GETARG_VECTOR_P(0);
-	Datum	   *elems = palloc(sizeof(Datum) * v->dim);
-	ArrayType  *result;
 
-	for (int i = 0; i < v->dim; i++)
-		elems[i] = Float4GetDatum(v->x[i]);
-	result = construct_array(elems, v->dim, FLOAT4OID, sizeof(float4),
-							 true, TYPALIGN_INT);
-	pfree(elems);
-	PG_RETURN_ARRAYTYPE_P(result);
+	PG_RETURN_ARRAYTYPE_P(FloatsToArray(v->x, v->dim));
+}
+
+VarBit *
+BinaryQuantize(const float *x, int n)
+{
+	Size		size = VARBITTOTALLEN(n);
+	VarBit	   *result = (VarBit *) palloc0(size);
+	bits8	   *r = VARBITS(result);
+
+	SET_VARSIZE(result, size);
+	VARBITLEN(result) = n;
+	for (int i = 0; i < n; i++)
+		if (x[i] > 0.0f)
+			r[i / BITS_PER_BYTE] |= (bits8) (0x80 >> (i % BITS_PER_BYTE));
+	return result;
 }
 
 /* Distances */
 
-PG_FUNCTION_INFO_V1(l2_distance);
-Datum
-l2_distance(PG_FUNCTION_ARGS)
+/* NaN when either vector is zero, as in pgvector. */
+double
+CosineDistance(float dot, float norma, float normb)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8(sqrt((double) omen_l2sq(a->x, b->x, a->dim)));
-}
-
-/* Same order as l2_distance without the square root; for index support. */
-PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
-Datum
-vector_l2_squared_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8((double) omen_l2sq(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(inner_product);
-Datum
-inner_product(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8((double) omen_inner_product(a->x, b->x, a->dim));
-}
-
-/* Negated so that ascending order ranks the largest products first. */
-PG_FUNCTION_INFO_V1(vector_negative_inner_product);
-Datum
-vector_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8(-(double) omen_inner_product(a->x, b->x, a->dim));
-}
-
-/* 1 - cos(a, b); NaN when either vector is zero, as in pgvector. */
-PG_FUNCTION_INFO_V1(cosine_distance);
-Datum
-cosine_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	float		dot,
-				norma,
-				normb;
-	double		sim;
-
-	CheckVectorDims(a, b);
-	omen_cos_parts(a->x, b->x, a->dim, &dot, &norma, &normb);
-	sim = (double) dot / sqrt((double) norma * (double) normb);
+	double		sim = (double) dot / sqrt((double) norma * (double) normb);
 
 	/* rounding can push |sim| slightly past 1 */
 	if (sim > 1.0)
 		sim = 1.0;
 	else if (sim < -1.0)
 		sim = -1.0;
-	PG_RETURN_FLOAT8(1.0 - sim);
+	return 1.0 - sim;
 }
 
-PG_FUNCTION_INFO_V1(l1_distance);
-Datum
-l1_distance(PG_FUNCTION_ARGS)
+/* The inner product; halves' products cannot overflow float4. */
+static inline float
+dense_dot(bool half, const void *x, const void *y, int dim)
+{
+	return half ? omen_dot_half(x, y, dim) : omen_inner_product(x, y, dim);
+}
+
+/* DenseDistance; constant arguments specialize it for its callers */
+static pg_attribute_always_inline double
+dense_distance(DenseDistanceKind kind, bool half, const void *x, const void *y,
+			   int dim)
+{
+	double		d;
+	float		dot,
+				norma,
+				normb;
+
+	switch (kind)
+	{
+		case DISTANCE_L2:
+		case DISTANCE_L2_SQUARED:
+			d = half ? omen_l2sq_half(x, y, dim) : omen_l2sq(x, y, dim);
+			return kind == DISTANCE_L2 ? sqrt(d) : d;
+		case DISTANCE_INNER_PRODUCT:
+			return dense_dot(half, x, y, dim);
+		case DISTANCE_NEGATIVE_INNER_PRODUCT:
+			return -(double) dense_dot(half, x, y, dim);
+		case DISTANCE_COSINE:
+			if (half)
+				omen_cos_parts_half(x, y, dim, &dot, &norma, &normb);
+			else
+				omen_cos_parts(x, y, dim, &dot, &norma, &normb);
+			return CosineDistance(dot, norma, normb);
+		case DISTANCE_SPHERICAL:
+			/* rounding can push |dot| slightly past 1, outside acos's domain */
+			d = Max(-1.0, Min(1.0, (double) dense_dot(half, x, y, dim)));
+			return acos(d) / M_PI;
+		case DISTANCE_L1:
+			return half ? omen_l1_half(x, y, dim) : omen_l1(x, y, dim);
+	}
+	pg_unreachable();
+}
+
+double
+DenseDistance(DenseDistanceKind kind, bool half, const void *x, const void *y,
+			  int dim)
+{
+	return dense_distance(kind, half, x, y, dim);
+}
+
+/* The distance kind between the two vector arguments */
+static pg_attribute_always_inline double
+vector_distance(FunctionCallInfo fcinfo, DenseDistanceKind kind)
 {
 	Vector	   *a = PG_GETARG_VECTOR_P(0);
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
 
 	CheckVectorDims(a, b);
-	PG_RETURN_FLOAT8((double) omen_l1(a->x, b->x, a->dim));
+	return dense_distance(kind, false, a->x, b->x, a->dim);
 }
+
+OMEN_FMGR_FUNCTION(l2_distance, PG_RETURN_FLOAT8, vector_distance, DISTANCE_L2)
+OMEN_FMGR_FUNCTION(vector_l2_squared_distance, PG_RETURN_FLOAT8,
+				   vector_distance, DISTANCE_L2_SQUARED)
+OMEN_FMGR_FUNCTION(inner_product, PG_RETURN_FLOAT8,
+				   vector_distance, DISTANCE_INNER_PRODUCT)
+OMEN_FMGR_FUNCTION(vector_negative_inner_product, PG_RETURN_FLOAT8,
+				   vector_distance, DISTANCE_NEGATIVE_INNER_PRODUCT)
+OMEN_FMGR_FUNCTION(cosine_distance, PG_RETURN_FLOAT8,
+				   vector_distance, DISTANCE_COSINE)
+OMEN_FMGR_FUNCTION(l1_distance, PG_RETURN_FLOAT8, vector_distance, DISTANCE_L1)
 
 /* Functions */
 
@@ -548,13 +620,13 @@ vector_dims(PG_FUNCTION_ARGS)
 }
 
 /* Sum of squares in double: float4 squares would overflow past ~1.8e19. */
-static double
-norm_of(const Vector *v)
+double
+FloatsNorm(const float *x, int n)
 {
 	double		s = 0.0;
 
-	for (int i = 0; i < v->dim; i++)
-		s += (double) v->x[i] * (double) v->x[i];
+	for (int i = 0; i < n; i++)
+		s += (double) x[i] * (double) x[i];
 	return sqrt(s);
 }
 
@@ -562,7 +634,9 @@ PG_FUNCTION_INFO_V1(vector_norm);
 Datum
 vector_norm(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(norm_of(PG_GETARG_VECTOR_P(0)));
+	Vector	   *v = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_FLOAT8(FloatsNorm(v->x, v->dim));
 }
 
 /*
@@ -574,7 +648,7 @@ Datum
 l2_normalize(PG_FUNCTION_ARGS)
 {
 	Vector	   *v = PG_GETARG_VECTOR_P(0);
-	double		norm = norm_of(v);
+	double		norm = FloatsNorm(v->x, v->dim);
 	Vector	   *result = InitVector(v->dim);
 
 	if (norm > 0.0)
@@ -584,84 +658,121 @@ l2_normalize(PG_FUNCTION_ARGS)
 }
 
 /* Elements start..start+count-1, 1-based and clipped like substring(). */
+int
+SubvectorRange(const char *typname, int dim, int32 start, int32 count,
+			   int *first)
+{
+	int64		from = Max((int64) start, 1);
+	int64		to = Min((int64) start + count - 1, (int64) dim);
+
+	if (count < 1 || from > to)
+		CheckDim(typname, 0, dim);
+	*first = (int) (from - 1);
+	return (int) (to - from + 1);
+}
+
 PG_FUNCTION_INFO_V1(subvector);
 Datum
 subvector(PG_FUNCTION_ARGS)
 {
 	Vector	   *v = PG_GETARG_VECTOR_P(0);
-	int32		start = PG_GETARG_INT32(1);
-	int32		count = PG_GETARG_INT32(2);
-	int64		first = Max((int64) start, 1);
-	int64		last = Min((int64) start + count - 1, (int64) v->dim);
+	int			first;
 	Vector	   *result;
 
-	if (count < 1 || first > last)
-		CheckVectorDim(0);
-
-	result = InitVector((int) (last - first + 1));
-	memcpy(result->x, v->x + (first - 1), sizeof(float) * result->dim);
+	result = InitVector(SubvectorRange("vector", v->dim, PG_GETARG_INT32(1),
+									   PG_GETARG_INT32(2), &first));
+	memcpy(result->x, v->x + first, sizeof(float) * result->dim);
 	PG_RETURN_VECTOR_P(result);
 }
 
 /* Arithmetic */
 
-PG_FUNCTION_INFO_V1(vector_add);
-Datum
-vector_add(PG_FUNCTION_ARGS)
+static pg_attribute_always_inline float
+dense_op(DenseOp op, float x, float y)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
-
-	CheckVectorDims(a, b);
-	result = InitVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] + b->x[i];
-	check_overflow(result);
-	PG_RETURN_VECTOR_P(result);
-}
-
-PG_FUNCTION_INFO_V1(vector_sub);
-Datum
-vector_sub(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
-
-	CheckVectorDims(a, b);
-	result = InitVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] - b->x[i];
-	check_overflow(result);
-	PG_RETURN_VECTOR_P(result);
-}
-
-/*
- * Elementwise product; underflow to zero is an error, as for float4mul.
- * The first element that overflows or underflows names the error.
- */
-PG_FUNCTION_INFO_V1(vector_mul);
-Datum
-vector_mul(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
-
-	CheckVectorDims(a, b);
-	result = InitVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] * b->x[i];
-	for (int i = 0; i < a->dim; i++)
+	switch (op)
 	{
-		if (isinf(result->x[i]))
-			float_overflow_error();
-		if (result->x[i] == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
-			float_underflow_error();
+		case DENSE_ADD:
+			return x + y;
+		case DENSE_SUB:
+			return x - y;
+		default:
+			return x * y;
 	}
-	PG_RETURN_VECTOR_P(result);
 }
+
+/* ERROR if the result of x op y is infinite, or zero where it must not be */
+static pg_attribute_always_inline void
+check_dense_op(DenseOp op, bool inf, bool zero, float x, float y)
+{
+	if (inf)
+		float_overflow_error();
+	if (op == DENSE_MUL && zero && x != 0.0f && y != 0.0f)
+		float_underflow_error();
+}
+
+/* DenseArithmetic; constant arguments specialize it for its callers */
+static pg_attribute_always_inline void
+dense_arithmetic(DenseOp op, bool half, const void *x, const void *y, int n,
+				 void *r)
+{
+	if (half)
+	{
+		const uint16 *x2 = x;
+		const uint16 *y2 = y;
+		uint16	   *r2 = r;
+
+		for (int i = 0; i < n; i++)
+		{
+			float		a = omen_half_to_float(x2[i]);
+			float		b = omen_half_to_float(y2[i]);
+			uint16		h = omen_float_to_half(dense_op(op, a, b));
+
+			check_dense_op(op, omen_half_is_inf(h), omen_half_is_zero(h), a, b);
+			r2[i] = h;
+		}
+	}
+	else
+	{
+		const float *x4 = x;
+		const float *y4 = y;
+		float	   *r4 = r;
+
+		/* all results, then the checks, so that the first loop vectorizes */
+		for (int i = 0; i < n; i++)
+			r4[i] = dense_op(op, x4[i], y4[i]);
+		for (int i = 0; i < n; i++)
+			check_dense_op(op, isinf(r4[i]), r4[i] == 0.0f, x4[i], y4[i]);
+	}
+}
+
+void
+DenseArithmetic(DenseOp op, bool half, const void *x, const void *y, int n,
+				void *r)
+{
+	dense_arithmetic(op, half, x, y, n, r);
+}
+
+/* The elementwise op of the two vector arguments */
+static pg_attribute_always_inline Vector *
+vector_arithmetic(FunctionCallInfo fcinfo, DenseOp op)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
+
+	CheckVectorDims(a, b);
+	result = InitVector(a->dim);
+	dense_arithmetic(op, false, a->x, b->x, a->dim, result->x);
+	return result;
+}
+
+OMEN_FMGR_FUNCTION(vector_add, PG_RETURN_VECTOR_P,
+				   vector_arithmetic, DENSE_ADD)
+OMEN_FMGR_FUNCTION(vector_sub, PG_RETURN_VECTOR_P,
+				   vector_arithmetic, DENSE_SUB)
+OMEN_FMGR_FUNCTION(vector_mul, PG_RETURN_VECTOR_P,
+				   vector_arithmetic, DENSE_MUL)
 
 PG_FUNCTION_INFO_V1(vector_concat);
 Datum
@@ -678,81 +789,10 @@ vector_concat(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(result);
 }
 
-/*
- * Ordering: element by element, then the shorter vector first, as for
- * arrays.  Frees detoasted copies since btree and sorts call it often.
- */
-static int
-vector_cmp_args(FunctionCallInfo fcinfo)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	int			n = Min(a->dim, b->dim);
-	int			cmp = 0;
-
-	for (int i = 0; i < n && cmp == 0; i++)
-	{
-		if (a->x[i] < b->x[i])
-			cmp = -1;
-		else if (a->x[i] > b->x[i])
-			cmp = 1;
-	}
-	if (cmp == 0 && a->dim != b->dim)
-		cmp = a->dim < b->dim ? -1 : 1;
-
-	PG_FREE_IF_COPY(a, 0);
-	PG_FREE_IF_COPY(b, 1);
-	return cmp;
-}
-
-PG_FUNCTION_INFO_V1(vector_cmp);
-Datum
-vector_cmp(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT32(vector_cmp_args(fcinfo));
-}
-
-PG_FUNCTION_INFO_V1(vector_lt);
-Datum
-vector_lt(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vector_cmp_args(fcinfo) < 0);
-}
-
-PG_FUNCTION_INFO_V1(vector_le);
-Datum
-vector_le(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vector_cmp_args(fcinfo) <= 0);
-}
-
-PG_FUNCTION_INFO_V1(vector_eq);
-Datum
-vector_eq(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vector_cmp_args(fcinfo) == 0);
-}
-
-PG_FUNCTION_INFO_V1(vector_ne);
-Datum
-vector_ne(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vector_cmp_args(fcinfo) != 0);
-}
-
-PG_FUNCTION_INFO_V1(vector_ge);
-Datum
-vector_ge(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vector_cmp_args(fcinfo) >= 0);
-}
-
-PG_FUNCTION_INFO_V1(vector_gt);
-Datum
-vector_gt(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vector_cmp_args(fcinfo) > 0);
-}
+/* Ordering: see OMEN_DENSE_COMPARISON_FUNCTIONS */
+#define FLOAT_ELEMENT(x) (x)
+OMEN_DENSE_COMPARISON_FUNCTIONS(vector, Vector, PG_GETARG_VECTOR_P,
+								FLOAT_ELEMENT)
 
 /*
  * avg(vector) and avg(halfvec) state: a double precision[] holding the row
@@ -774,7 +814,7 @@ AvgStateValues(ArrayType *state, const char *caller, int *dim)
 }
 
 /* A state of n rows for dim sums, the sums copied from sums (or zero). */
-ArrayType *
+static ArrayType *
 AvgStateNew(int dim, float8 n, const float8 *sums)
 {
 	Size		size = add_size(ARR_OVERHEAD_NONULLS(1),
@@ -798,7 +838,7 @@ AvgStateNew(int dim, float8 n, const float8 *sums)
  * The values of *state to update: its own inside an aggregate; called from
  * SQL, those of a copy that replaces *state.
  */
-float8 *
+static float8 *
 AvgStateWritable(FunctionCallInfo fcinfo, ArrayType **state, int dim)
 {
 	float8	   *s = (float8 *) ARR_DATA_PTR(*state);
@@ -831,30 +871,39 @@ state_add(FunctionCallInfo fcinfo, ArrayType **state, int dim,
 	return s;
 }
 
+ArrayType *
+AvgStateAccum(FunctionCallInfo fcinfo, ArrayType *state, const char *caller,
+			  const float *x, int dim)
+{
+	int			sdim;
+	float8	   *s = AvgStateValues(state, caller, &sdim);
+
+	if (sdim == 0)
+	{
+		/* first row: the sums are the row itself */
+		state = AvgStateNew(dim, s[0], NULL);
+		s = (float8 *) ARR_DATA_PTR(state);
+		for (int i = 0; i < dim; i++)
+			s[i + 1] = x[i];
+	}
+	else
+	{
+		CheckVectorTypmod(sdim, dim);
+		s = state_add(fcinfo, &state, sdim, x, NULL);
+	}
+	s[0] += 1.0;
+	return state;
+}
+
 PG_FUNCTION_INFO_V1(vector_accum);
 Datum
 vector_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *v = PG_GETARG_VECTOR_P(1);
-	int			dim;
-	float8	   *s = AvgStateValues(state, "vector_accum", &dim);
 
-	if (dim == 0)
-	{
-		/* first row: the sums are the row itself */
-		state = AvgStateNew(v->dim, s[0], NULL);
-		s = (float8 *) ARR_DATA_PTR(state);
-		for (int i = 0; i < v->dim; i++)
-			s[i + 1] = v->x[i];
-	}
-	else
-	{
-		CheckVectorTypmod(dim, v->dim);
-		s = state_add(fcinfo, &state, dim, v->x, NULL);
-	}
-	s[0] += 1.0;
-	PG_RETURN_ARRAYTYPE_P(state);
+	PG_RETURN_ARRAYTYPE_P(AvgStateAccum(fcinfo, state, "vector_accum", v->x,
+										v->dim));
 }
 
 /*
