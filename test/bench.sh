@@ -2,7 +2,8 @@
 # make bench: omendb (and pgvector, when its extension is installed in this PostgreSQL)
 # on Fashion-MNIST and a synthetic clustered set, same settings for every engine; on
 # Fashion-MNIST also filtered queries (a column keeping 50%, 10%, 1% of the rows) per
-# iterative-scan mode.  A measurement, not a test: figures on a shared machine are noisy.
+# iterative-scan mode, and recall of an index grown by single-row inserts beside REINDEX's.
+# A measurement, not a test: figures on a shared machine are noisy.
 #
 # Environment (defaults in brackets):
 #   BENCH_ENGINES    engines to run [omendb,pgvector]; an engine whose extension is missing is skipped
@@ -14,6 +15,10 @@
 #   BENCH_PGBENCH_SECONDS  pgbench time per engine and client count, in 2 turns (C client) [10]
 #   BENCH_SLICES     turns the engines take at each query point [4]
 #   BENCH_INSERTS    single-row inserts into the indexed table [2000]
+#   BENCH_GROWN      data sets that also get an index grown by inserts: built over all but the
+#                    last BENCH_GROWN_INSERTS base rows, which are then inserted one at a time,
+#                    queried at each ef, then REINDEXed and queried again [fashion]; empty skips it
+#   BENCH_GROWN_INSERTS  [10000]
 #   BENCH_FILTERED   data sets that also get filtered queries [fashion]; empty skips them
 #   BENCH_FILTER_QUERIES   queries per filtered point [200]
 #   BENCH_FILTER_PERCENTS  filter selectivities, % of rows kept [50,10,1]
@@ -37,6 +42,8 @@ BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
 BENCH_SLICES=${BENCH_SLICES:-4}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
 BENCH_FILTERED=${BENCH_FILTERED-fashion}
+BENCH_GROWN=${BENCH_GROWN-fashion}
+BENCH_GROWN_INSERTS=${BENCH_GROWN_INSERTS:-10000}
 BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
 BENCH_FILTER_PERCENTS=${BENCH_FILTER_PERCENTS:-50,10,1}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/omendb-bench}
@@ -79,6 +86,11 @@ filtered_on() {
 	[[ ,$BENCH_FILTERED, == *,$1,* ]]
 }
 
+# grown_on DATASET: does BENCH_GROWN name it?
+grown_on() {
+	[[ ,$BENCH_GROWN, == *,$1,* ]]
+}
+
 # prepare_one ENGINE DATASET NAME ROWS DIM: its database, the data loaded and the index
 # built.  Each step returns non-zero on failure so the caller can go on without it.
 prepare_one() {
@@ -95,18 +107,26 @@ prepare_one() {
 	engine_build "$e" "$name" "$n" "$results" || return
 }
 
-# query_all DATASET ENGINE...: the unfiltered queries, every point measured in turns by
-# all the engines (slices of the queries, pgbench rounds), so that a shared machine's
-# changing load does not favour the engine measured at a quieter moment.
-query_all() {
-	local ds=$1 e dbs=() gucs=()
-	shift
+# turns_of ENGINE...: sets the caller's arrays on (the --engine option of omenbench.py) and
+# where (its --db and --guc options) for a measurement the engines take turns at.
+turns_of() {
+	local e dbs=() gucs=()
 	for e in "$@"; do
 		dbs+=("${ENGINE_DB[$e]}")
 		gucs+=("${ENGINE_GUC[$e]}")
 	done
-	local -a on=(--engine "$(IFS=,; echo "$*")")
-	local -a where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")")
+	on=(--engine "$(IFS=,; echo "$*")")
+	where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")")
+}
+
+# query_all DATASET ENGINE...: the unfiltered queries, every point measured in turns by
+# all the engines (slices of the queries, pgbench rounds), so that a shared machine's
+# changing load does not favour the engine measured at a quieter moment.
+query_all() {
+	local ds=$1
+	local -a on where
+	shift
+	turns_of "$@"
 	echo
 	echo "-- queries on $ds, engines taking turns: $*"
 	echo "  $BENCH_QUERIES queries per point in $BENCH_SLICES turns, recall@10 against exact results:"
@@ -132,6 +152,42 @@ finish_one() {
 			--queries "$BENCH_FILTER_QUERIES" --percents "$BENCH_FILTER_PERCENTS" || return
 	fi
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" --n "$BENCH_INSERTS" || return
+}
+
+# grow_all DATASET NAME ROWS ENGINE...: each engine's index built over the first ROWS -
+# BENCH_GROWN_INSERTS rows, the rest inserted one row at a time (timed); the engines' queries
+# at every ef in turns, as in query_all; then REINDEX and the same queries, for reference.
+grow_all() {
+	local ds=$1 name=$2 bulk=$(($3 - BENCH_GROWN_INSERTS)) e db
+	local -a on where
+	shift 3
+	if [ "$bulk" -le 0 ]; then
+		echo "ERROR: BENCH_GROWN_INSERTS ($BENCH_GROWN_INSERTS) leaves no rows of $name to build on" >&2
+		return 1
+	fi
+	turns_of "$@"
+	for e in "$@"; do
+		db=${ENGINE_DB[$e]}
+		echo
+		echo "-- $e on $name: index over the first $bulk rows, the last $BENCH_GROWN_INSERTS inserted one at a time"
+		omen_psql -d "$db" -qc "DROP INDEX items_embedding_idx" -c "TRUNCATE items" || return
+		# the partial load and build are not measurements: their records are dropped
+		engine_load "$e" "$ds" "$name" "$bulk" /dev/null || return
+		engine_build "$e" "$name" "$bulk" /dev/null || return
+		"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" \
+			--base-from "$bulk" --kind grown_insert || return
+	done
+	echo
+	echo "-- queries on the grown indexes of $name, engines taking turns: $*"
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" --kind grown_query \
+		--queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --slices "$BENCH_SLICES" || return
+	for e in "$@"; do
+		echo "-- $e: REINDEX INDEX items_embedding_idx"
+		omen_psql -d "${ENGINE_DB[$e]}" -qc "REINDEX INDEX items_embedding_idx" || return
+	done
+	echo "-- the same queries after REINDEX"
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" --kind reindexed_query \
+		--queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --slices "$BENCH_SLICES" || return
 }
 
 # fail ENGINE NAME: records that an engine's run on a data set failed
@@ -161,6 +217,11 @@ for ds in ${BENCH_DATASETS//,/ }; do
 	for e in "${ready[@]}"; do
 		finish_one "$e" "$ds" || fail "$e" "$name"
 	done
+	if grown_on "$ds" && [ ${#ready[@]} -gt 0 ] && ! grow_all "$ds" "$name" "$n" "${ready[@]}"; then
+		for e in "${ready[@]}"; do
+			fail "$e" "$name"
+		done
+	fi
 	for e in "${engines[@]}"; do
 		omen_psql -qc "DROP DATABASE IF EXISTS ${ENGINE_DB[$e]}"
 	done
@@ -171,9 +232,10 @@ if [ "${BENCH_SHARDED:-1}" = 1 ] && engine_available omendb; then
 	bash test/bench/sharded.sh || failed+=("omendb/sharded")
 fi
 
-settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
 	"$BENCH_SYNTH_N" "$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
+	"$BENCH_GROWN" "$BENCH_GROWN_INSERTS" \
 	"$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
 "${BENCH_PY[@]}" report "$results" --engines "$BENCH_ENGINES" \
 	--json "$BENCH_OUT/bench-$stamp.json" --settings "$settings"

@@ -69,10 +69,11 @@ engine_create() {
 	fi
 }
 
-# engine_load ENGINE DATASET NAME ROWS RESULTS: COPY the base vectors, timed; then VACUUM ANALYZE
+# engine_load ENGINE DATASET NAME ROWS RESULTS: COPY the first ROWS base vectors, timed; then
+# VACUUM ANALYZE
 engine_load() {
 	local db=${ENGINE_DB[$1]} t0=$EPOCHREALTIME secs
-	"${BENCH_PY[@]}" copy "$2" | omen_psql -d "$db" -qc "COPY items (id, embedding) FROM STDIN" || return
+	"${BENCH_PY[@]}" copy "$2" --rows "$4" | omen_psql -d "$db" -qc "COPY items (id, embedding) FROM STDIN" || return
 	secs=$(bench_seconds "$t0")
 	printf '{"dataset": "%s", "engine": "%s", "kind": "load", "rows": %d, "seconds": %s}\n' \
 		"$3" "$1" "$4" "$secs" >> "$5"

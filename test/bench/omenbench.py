@@ -303,12 +303,13 @@ def cmd_info(args):
 
 
 def cmd_copy(args):
-    """COPY text (id<TAB>vector) of the base rows on stdout."""
+    """COPY text (id<TAB>vector) of the base rows (the first --rows of them) on stdout."""
     ds = Dataset(args)
     out = sys.stdout
     step = 2000
-    for lo in range(0, ds.n, step):
-        rows = np.asarray(ds.base[lo:lo + step])
+    n = ds.n if args.rows is None else min(args.rows, ds.n)
+    for lo in range(0, n, step):
+        rows = np.asarray(ds.base[lo:min(n, lo + step)])
         out.write("".join("%d\t%s\n" % (lo + i, vector_text(r)) for i, r in enumerate(rows)))
     out.flush()
 
@@ -393,7 +394,7 @@ def cmd_query(args):
             log("  EXPLAIN of the query (%s):" % engine)
             log("\n".join("    " + line for line in plan.splitlines()))
         if "Index Scan" not in plan:
-            emit(args.out, dict(dataset=ds.name, engine=engine, kind="query",
+            emit(args.out, dict(dataset=ds.name, engine=engine, kind=args.kind,
                                 error="the planner did not use the index"))
             die("%s: the planner did not use the index for ORDER BY embedding <-> ..."
                 " LIMIT %d:\n%s" % (engine, K, plan))
@@ -437,11 +438,11 @@ def cmd_query(args):
                 got = measure(lambda guc: [(guc, ef)], clients, QUERY_SQL.format(k=K))
             except Exception as e:
                 for engine, _, _ in engines:
-                    emit(args.out, dict(dataset=ds.name, engine=engine, kind="query",
+                    emit(args.out, dict(dataset=ds.name, engine=engine, kind=args.kind,
                                         ef=ef, clients=clients, error=first_line(e)))
                 die("queries at ef=%d failed: %s" % (ef, first_line(e)))
             for engine, (res, wall, lat) in got.items():
-                rec = dict(dataset=ds.name, engine=engine, kind="query", ef=ef,
+                rec = dict(dataset=ds.name, engine=engine, kind=args.kind, ef=ef,
                            clients=clients, nq=nq, recall=recall_of(ds, queries, res, gt_dist),
                            qps=nq / wall, p50_ms=1000 * statistics.median(lat),
                            p99_ms=1000 * float(np.percentile(lat, 99)))
@@ -574,18 +575,24 @@ def cmd_filtered(args):
 
 
 def cmd_insert(args):
-    """Single-row INSERTs into the indexed table, one statement (and commit) each."""
+    """Single-row INSERTs into the indexed table, one statement (and commit) each: the
+    extra rows, ids from the base size on, or with --base-from the base rows from
+    that one on, with their own ids (the ground truth of the base then holds)."""
     ds = Dataset(args)
-    n = min(args.n, ds.extra.shape[0])
-    texts = [vector_text(np.asarray(r)) for r in ds.extra[:n]]
-    rec = dict(dataset=ds.name, engine=args.engine, kind="insert", n=n)
+    if args.base_from is None:
+        first, rows = ds.n, ds.extra[:args.n]
+    else:
+        first, rows = args.base_from, ds.base[args.base_from:]
+    n = rows.shape[0]
+    texts = [vector_text(np.asarray(r)) for r in rows]
+    rec = dict(dataset=ds.name, engine=args.engine, kind=args.kind, n=n)
     try:
         with connect(args.db, args.timeout) as c:
             cur = c.cursor()
             t0 = time.perf_counter()
             for i, t in enumerate(texts):
                 cur.execute("INSERT INTO items (id, embedding) VALUES (%s, %s::vector)",
-                            (ds.n + i, t), prepare=True)
+                            (first + i, t), prepare=True)
             seconds = time.perf_counter() - t0
     except Exception as e:
         rec["error"] = first_line(e)
@@ -621,6 +628,11 @@ def cmd_neighbours(args):
 
 # ---------------------------------------------------------------- report
 
+# kind of a query record -> its list in the summary: the index as built, grown by
+# single-row inserts after a bulk build of part of the rows, then rebuilt by REINDEX
+QUERY_LISTS = {"query": "queries", "grown_query": "grown", "reindexed_query": "reindexed"}
+
+
 def summarize(records):
     """{dataset: {engine: figures}} from the JSON-lines records."""
     out = {}
@@ -628,8 +640,8 @@ def summarize(records):
         e = out.setdefault(r["dataset"], {}).setdefault(r["engine"], {"queries": []})
         if "error" in r:
             e.setdefault("errors", []).append("%s: %s" % (r["kind"], r["error"]))
-            if r["kind"] == "insert":
-                e["insert_rows_per_s"] = None
+            if r["kind"] in ("insert", "grown_insert"):
+                e[r["kind"] + "_rows_per_s"] = None
             continue
         if r["kind"] == "load":
             e["rows"], e["load_s"] = r["rows"], r["seconds"]
@@ -638,15 +650,16 @@ def summarize(records):
             e["build_workers"] = r["workers"]
         elif r["kind"] == "size":
             e["index_bytes"] = r["bytes"]
-        elif r["kind"] == "insert":
-            e["insert_rows_per_s"] = r["rows_per_s"]
+        elif r["kind"] in ("insert", "grown_insert"):
+            e[r["kind"] + "_rows_per_s"] = r["rows_per_s"]
+            e[r["kind"] + "_rows"] = r["n"]
         elif r["kind"] == "floor":
             e["floor_qps"] = r["qps"]
         elif r["kind"] == "pgbench":
             e.setdefault("pgbench", []).append({k: r[k] for k in ("ef", "clients", "qps")})
-        elif r["kind"] == "query":
-            e["queries"].append({k: r[k] for k in ("ef", "clients", "nq", "recall", "qps",
-                                                   "p50_ms", "p99_ms")})
+        elif r["kind"] in QUERY_LISTS:
+            e.setdefault(QUERY_LISTS[r["kind"]], []).append(
+                {k: r[k] for k in ("ef", "clients", "nq", "recall", "qps", "p50_ms", "p99_ms")})
         elif r["kind"] == "filtered":
             e.setdefault("filtered", []).append(
                 {k: r[k] for k in ("percent", "mode", "rows", "nq", "recall", "qps", "p50_ms",
@@ -684,12 +697,17 @@ def ratios(summary):
         if not o or not p:
             continue
         r = {k: div(o.get(k), p.get(k))
-             for k in ("build_vectors_per_s", "index_bytes", "insert_rows_per_s")}
-        for q in o["queries"]:
-            m = next((x for x in p["queries"]
-                      if x["ef"] == q["ef"] and x["clients"] == q["clients"]), None)
-            if m:
-                r["qps_ef%d_%dclient" % (q["ef"], q["clients"])] = div(q["qps"], m["qps"])
+             for k in ("build_vectors_per_s", "index_bytes", "insert_rows_per_s",
+                       "grown_insert_rows_per_s")}
+        for key, prefix in (("queries", ""), ("grown", "grown_"), ("reindexed", "reindexed_")):
+            for q in o.get(key, []):
+                m = next((x for x in p.get(key, [])
+                          if x["ef"] == q["ef"] and x["clients"] == q["clients"]), None)
+                if not m:
+                    continue
+                r["%sqps_ef%d_%dclient" % (prefix, q["ef"], q["clients"])] = div(q["qps"], m["qps"])
+                if prefix:
+                    r["%srecall_ef%d" % (prefix, q["ef"])] = div(q["recall"], m["recall"])
         for t in ("0.95", "0.99"):
             a, b = o.get("qps_at_recall_" + t), p.get("qps_at_recall_" + t)
             r["qps_at_recall_" + t] = div(a and a["qps"], b and b["qps"])
@@ -737,19 +755,23 @@ def cmd_report(args):
         row("parallel workers seen", "build_workers", "%d", compare=False)
         row("index size (MB)", "index_bytes", "%.1f", 1 / 2 ** 20)
         row("single-row insert rows/s", "insert_rows_per_s", "%.0f")
-        for clients in sorted({q["clients"] for e in present for q in by_engine[e]["queries"]}):
-            efs = sorted({q["ef"] for e in present for q in by_engine[e]["queries"]
-                          if q["clients"] == clients})
-            for ef in efs:
-                vals, cells = [], []
-                for e in present:
-                    q = next((q for q in by_engine[e]["queries"]
-                              if q["ef"] == ef and q["clients"] == clients), None)
-                    vals.append(q["qps"] if q else None)
-                    cells.append("%.3f / %.0f" % (q["recall"], q["qps"]) if q else "-")
-                if len(cols) > len(present):
-                    cells.append(pair_ratio(present, vals))
-                log(head % tuple(["ef %d, %d client(s): recall / QPS" % (ef, clients)] + cells))
+
+        def query_rows(key, label):
+            """recall / QPS per ef and client count of the query list `key`"""
+            lists = [by_engine[e].get(key, []) for e in present]
+            for clients in sorted({q["clients"] for qs in lists for q in qs}):
+                for ef in sorted({q["ef"] for qs in lists for q in qs if q["clients"] == clients}):
+                    vals, cells = [], []
+                    for qs in lists:
+                        q = next((q for q in qs if q["ef"] == ef and q["clients"] == clients),
+                                 None)
+                        vals.append(q["qps"] if q else None)
+                        cells.append("%.3f / %.0f" % (q["recall"], q["qps"]) if q else "-")
+                    if len(cols) > len(present):
+                        cells.append(pair_ratio(present, vals))
+                    log(head % tuple([label.format(ef=ef, clients=clients)] + cells))
+
+        query_rows("queries", "ef {ef}, {clients} client(s): recall / QPS")
         # its ratio would compare the two types' text input, not the indexes
         row("no search, same round trip (QPS)", "floor_qps", "%.0f", compare=False)
         for target in (0.95, 0.99):
@@ -774,6 +796,13 @@ def cmd_report(args):
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals))
             log(head % tuple(["pgbench ef %d, %d client(s): QPS" % (ef, clients)] + cells))
+        grown = {by_engine[e].get("grown_insert_rows") for e in present} - {None}
+        if grown:
+            log("  index built over all but the last %s rows, which are then inserted one at a"
+                " time (grown), and after REINDEX:" % "/".join(map(str, sorted(grown))))
+            row("grown: single-row insert rows/s", "grown_insert_rows_per_s", "%.0f")
+            query_rows("grown", "grown, ef {ef}: recall / QPS")
+            query_rows("reindexed", "REINDEX, ef {ef}: recall / QPS")
         filtered = [f for e in present for f in by_engine[e].get("filtered", [])]
         for pct in sorted({f["percent"] for f in filtered}, reverse=True):
             modes = [m for m in ("off", "relaxed_order", "strict_order")
@@ -823,7 +852,8 @@ def main():
     s = ds_cmd("prepare", cmd_prepare)
     s.add_argument("--queries", type=int, default=1000)
     ds_cmd("info", cmd_info)
-    ds_cmd("copy", cmd_copy)
+    s = ds_cmd("copy", cmd_copy)
+    s.add_argument("--rows", type=int, help="only the first ROWS base rows")
     s = ds_cmd("query", cmd_query)
     s.add_argument("--db", required=True, help="database of each engine, comma-separated")
     s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
@@ -836,6 +866,8 @@ def main():
                    help="also time the same statement shape without a search")
     s.add_argument("--slices", type=int, default=1,
                    help="measure each point in this many turns per engine")
+    s.add_argument("--kind", default="query", choices=sorted(QUERY_LISTS),
+                   help="kind of the result records: which index state they measure")
     s = ds_cmd("pgbench", cmd_pgbench)
     s.add_argument("--db", required=True, help="database of each engine, comma-separated")
     s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
@@ -860,7 +892,9 @@ def main():
     s.add_argument("--warmup", type=int, default=100)
     s = ds_cmd("insert", cmd_insert)
     s.add_argument("--db", required=True)
-    s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--n", type=int, default=2000, help="extra rows to insert")
+    s.add_argument("--base-from", type=int, help="insert the base rows from this one on")
+    s.add_argument("--kind", default="insert", help="kind of the result record")
     s = ds_cmd("neighbours", cmd_neighbours)
     s.add_argument("--db", required=True)
     s.add_argument("--guc", required=True)

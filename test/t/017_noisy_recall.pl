@@ -1,9 +1,13 @@
 # Recall@10 at ef_search 40 on noise-dominated data, where neighbours are
 # barely nearer than the rest of their cluster: 16 cluster centres drawn in
 # a 96-dimensional subspace, each row a centre plus N(0, 0.8^2) noise in
-# every coordinate, at 384 and at 768 dimensions.  A serial build and a
-# build with one parallel worker must each reach 0.93 for L2 and cosine.
-# Ground truth is exact.
+# every coordinate; 20,000 rows of 384 dimensions and 10,000 of 768, 100
+# queries of the same kind each.  A serial build and a build with one
+# parallel worker must each reach, for L2 and for cosine, the least recall
+# given per set: on the 384-d set the low end of what pgvector 0.8.6's
+# serial build gives on the same data (its builds draw levels at random, so
+# its runs differ by a few hundredths), on the 768-d set 0.93.  Ground truth
+# is exact.
 use strict;
 use warnings FATAL => 'all';
 
@@ -14,7 +18,6 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $k = 10;
-my $min_recall = 0.93;
 my $node = start_node('noisy', 'max_worker_processes = 8',
 	'max_parallel_workers = 4');
 
@@ -28,11 +31,10 @@ sub make_noisy
 		return qq{
 CREATE TABLE $name (id int, v vector($dim));
 INSERT INTO $name
-SELECT p, array_agg(c.a[d] + 0.8 * $normal ORDER BY d)
+SELECT p, (SELECT array_agg(x + 0.8 * $normal ORDER BY d)
+		FROM unnest(c.a) WITH ORDINALITY u(x, d))
 FROM generate_series(1, $count) p
-JOIN centres c ON c.c = (p * $stride) % 16
-CROSS JOIN generate_series(1, $dim) d
-GROUP BY p;};
+JOIN centres c ON c.c = (p * $stride) % 16;};
 	};
 	run_sql(
 		$node, qq{
@@ -45,9 +47,9 @@ CREATE TEMP TABLE coef AS
 SELECT c, s, $normal AS w FROM generate_series(0, 15) c, generate_series(1, 96) s;
 CREATE TEMP TABLE centres AS
 SELECT c, array_agg(x ORDER BY d) AS a
-FROM (SELECT k.c, d, sum(k.w * b.b[d]) AS x
-	FROM coef k JOIN basis b USING (s), generate_series(1, $dim) d
-	GROUP BY k.c, d) z
+FROM (SELECT k.c, u.d, sum(k.w * u.x) AS x
+	FROM coef k JOIN basis b USING (s), unnest(b.b) WITH ORDINALITY u(x, d)
+	GROUP BY k.c, u.d) z
 GROUP BY c;
 @{[ $rows->($table, $n, 1) ]}
 @{[ $rows->("${table}_q", $nq, 7) ]}
@@ -57,11 +59,14 @@ VACUUM ANALYZE $table, ${table}_q;
 	return;
 }
 
-make_noisy('noisy384', 384, 6000, 100, 0.42);
-make_noisy('noisy768', 768, 4000, 100, 0.57);
-
-for my $table ('noisy384', 'noisy768')
+# table, dims, rows, seed, least recall for l2 and cosine
+my @sets = (
+	[ 'noisy384', 384, 20000, 0.42, { l2 => 0.91, cosine => 0.90 } ],
+	[ 'noisy768', 768, 10000, 0.57, { l2 => 0.93, cosine => 0.93 } ]);
+for my $set (@sets)
 {
+	my ($table, $dim, $n, $seed, $least) = @$set;
+	make_noisy($table, $dim, $n, 100, $seed);
 	for my $metric (['l2', '<->'], ['cosine', '<=>'])
 	{
 		my ($name, $op) = @$metric;
@@ -89,7 +94,7 @@ SET client_min_messages = debug1;},
 				$node, %gt,
 				index => $index,
 				settings => 'SET omenhnsw.ef_search = 40;');
-			cmp_ok($recall, '>=', $min_recall,
+			cmp_ok($recall, '>=', $least->{$name},
 				"$index: recall\@$k = $recall at ef_search 40");
 			run_sql($node, "DROP INDEX $index");
 		}
