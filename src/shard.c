@@ -28,13 +28,17 @@
  * shards that work at the same time, is offered next to the Merge Append.
  *
  * Settings.  postgres_fdw sends no custom setting to the shards, so the
- * coordinator's omenhnsw.ef_search, iterative_scan and max_scan_tuples
- * travel inside the shipped ORDER BY: the query vector of the partition's
- * ORDER BY is wrapped in omenhnsw_search(q, ef_search, iterative_scan,
- * max_scan_tuples), an identity on q.  omendb's planner on the shard finds
- * the call and sets those values for the rest of the transaction, as SET
- * LOCAL would; without that planner the shard returns the same rows with
- * its own settings.
+ * coordinator's omenhnsw.ef_search, iterative_scan, max_scan_tuples and
+ * scan_mem_multiplier travel inside the shipped ORDER BY: the query vector
+ * of the partition's ORDER BY is wrapped in omenhnsw_search(q, ef_search,
+ * iterative_scan, max_scan_tuples, scan_mem_multiplier), an identity on q.
+ * The settings are parameters that an initplan sets from
+ * omenhnsw_scan_settings() when the query runs, so a cached plan sends the
+ * values of each execution; postgres_fdw sends parameters' values along
+ * with the remote query.  omendb's planner on the shard finds the call and
+ * sets those values for the rest of the transaction, as SET LOCAL would;
+ * without that planner the shard returns the same rows with its own
+ * settings.
  *
  * All of this leans on postgres_fdw's private path data of PostgreSQL 15
  * and on its exported is_foreign_expr(): it applies only to foreign tables
@@ -53,6 +57,7 @@
 #include "commands/defrem.h"
 #include "common/int.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -64,6 +69,7 @@
 #include "optimizer/paths.h"
 #include "optimizer/planner.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/subselect.h"
 #include "parser/parse_func.h"
 #include "parser/parse_oper.h"
 #include "utils/builtins.h"
@@ -87,17 +93,24 @@ typedef bool (*is_foreign_expr_type) (PlannerInfo *root, RelOptInfo *baserel,
 									  Expr *expr);
 
 #define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
-#define WRAPPER_NARGS 4
+#define WRAPPER_NARGS 5
+#define SETTINGS_NAME "omenhnsw_scan_settings"	/* its SQL name */
+#define NSETTINGS (WRAPPER_NARGS - 1)
+
+/* The settings' types: omenhnsw_search()'s arguments after q. */
+static const Oid setting_types[NSETTINGS] = {INT4OID, TEXTOID, INT4OID, FLOAT8OID};
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 static create_upper_paths_hook_type prev_create_upper_paths_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 
 PG_FUNCTION_INFO_V1(omenhnsw_search);
+PG_FUNCTION_INFO_V1(omenhnsw_scan_settings);
 
 /*
- * omenhnsw_search(q, ef_search, iterative_scan, max_scan_tuples): returns q.
- * The settings are read from the call by the planner, never here.
+ * omenhnsw_search(q, ef_search, iterative_scan, max_scan_tuples,
+ * scan_mem_multiplier): returns q.  The settings are read from the call by
+ * the planner, never here.
  */
 Datum
 omenhnsw_search(PG_FUNCTION_ARGS)
@@ -105,6 +118,32 @@ omenhnsw_search(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/*
+ * omenhnsw_scan_settings(): the row (ef_search, iterative_scan,
+ * max_scan_tuples, scan_mem_multiplier) of the settings an omenhnsw scan
+ * would use now.
+ */
+Datum
+omenhnsw_scan_settings(PG_FUNCTION_ARGS)
+{
+	OmenScanSettings settings;
+	TupleDesc	tupdesc;
+	Datum		values[NSETTINGS];
+	bool		nulls[NSETTINGS] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != NSETTINGS)
+		elog(ERROR, "return type of %s must be a row of %d columns",
+			 SETTINGS_NAME, NSETTINGS);
+	omen_scan_settings(&settings, false);
+	values[0] = Int32GetDatum(settings.ef_search);
+	values[1] = CStringGetTextDatum(omen_iterative_scan_name(settings.iterative_scan));
+	values[2] = Int32GetDatum(settings.max_scan_tuples);
+	values[3] = Float8GetDatum(settings.scan_mem_multiplier);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }
 
 /* Whether opno orders an omenhnsw operator class (a k-NN distance). */
@@ -334,48 +373,140 @@ quals_all_remote(PlannerInfo *root, RelOptInfo *rel)
 }
 
 /*
- * The wrapper function for a query vector of type vectype, looked up in
- * the schema of the distance operator (the extension's), or InvalidOid.
+ * The function name with these arguments in the schema of the distance
+ * operator opno (the extension's), or InvalidOid.
  */
 static Oid
-wrapper_function(Oid opno, Oid vectype)
+extension_function(Oid opno, const char *name, int nargs, const Oid *argtypes)
 {
-	Oid			argtypes[WRAPPER_NARGS] = {vectype, INT4OID, TEXTOID, INT4OID};
 	char	   *schema = get_namespace_name(get_func_namespace(get_opcode(opno)));
 
 	if (schema == NULL)
 		return InvalidOid;
-	return LookupFuncName(list_make2(makeString(schema), makeString(WRAPPER_NAME)),
-						  WRAPPER_NARGS, argtypes, true);
+	return LookupFuncName(list_make2(makeString(schema), makeString(unconstify(char *, name))),
+						  nargs, argtypes, true);
 }
 
-static Const *
-int4_const(int value)
+/* The wrapper function for a query vector of type vectype, or InvalidOid. */
+static Oid
+wrapper_function(Oid opno, Oid vectype)
 {
-	return makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
-					 Int32GetDatum(value), false, true);
+	Oid			argtypes[WRAPPER_NARGS] = {vectype};
+
+	memcpy(&argtypes[1], setting_types, sizeof(setting_types));
+	return extension_function(opno, WRAPPER_NAME, WRAPPER_NARGS, argtypes);
+}
+
+/*
+ * The settings arguments of the wrapper call in one of the distances of
+ * the equivalence class ec (made for another partition of the query), or
+ * NIL.
+ */
+static List *
+shared_settings(EquivalenceClass *ec, Oid wrapper)
+{
+	ListCell   *lc;
+
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+		ListCell   *arg;
+
+		if (!IsA(em->em_expr, OpExpr))
+			continue;
+		foreach(arg, ((OpExpr *) em->em_expr)->args)
+		{
+			FuncExpr   *call = lfirst(arg);
+
+			if (IsA(call, FuncExpr) && call->funcid == wrapper)
+				return list_copy_tail(call->args, 1);
+		}
+	}
+	return NIL;
+}
+
+/*
+ * Makes an initplan of root that sets, when the query runs, one parameter
+ * per setting from omenhnsw_scan_settings() (settings_func), and returns
+ * those parameters.  The initplan is a Result of no relation, planned here
+ * with a subroot that holds nothing but the global planner state.
+ */
+static List *
+settings_initplan(PlannerInfo *root, Oid settings_func)
+{
+	PlannerInfo *subroot = makeNode(PlannerInfo);
+	Result	   *result = makeNode(Result);
+	Expr	   *call = (Expr *) makeFuncExpr(settings_func, RECORDOID, NIL,
+											 InvalidOid, InvalidOid,
+											 COERCE_EXPLICIT_CALL);
+	List	   *params = NIL;
+	SubPlan    *initplan;
+	StringInfoData name;
+	ListCell   *lc;
+
+	for (int i = 0; i < NSETTINGS; i++)
+	{
+		FieldSelect *field = makeNode(FieldSelect);
+
+		field->arg = call;
+		field->fieldnum = i + 1;
+		field->resulttype = setting_types[i];
+		field->resulttypmod = -1;
+		field->resultcollid = InvalidOid;
+		result->plan.targetlist = lappend(result->plan.targetlist,
+										  makeTargetEntry((Expr *) field, i + 1,
+														  NULL, false));
+		params = lappend(params, SS_make_initplan_output_param(root, setting_types[i],
+															   -1, InvalidOid));
+	}
+	result->plan.startup_cost = NSETTINGS * cpu_operator_cost;
+	result->plan.total_cost = result->plan.startup_cost;
+	result->plan.plan_rows = 1;
+	result->plan.plan_width = NSETTINGS * sizeof(int64);
+	result->plan.parallel_safe = true;
+
+	subroot->parse = makeNode(Query);
+	subroot->parse->commandType = CMD_SELECT;
+	subroot->glob = root->glob;
+	subroot->query_level = root->query_level + 1;
+	subroot->parent_root = root;
+	SS_make_initplan_from_plan(root, subroot, (Plan *) result, linitial(params));
+
+	/* one initplan sets all the parameters, from its columns in order */
+	initplan = llast_node(SubPlan, root->init_plans);
+	initplan->setParam = NIL;
+	initStringInfo(&name);
+	appendStringInfo(&name, "InitPlan %d (returns ", initplan->plan_id);
+	foreach(lc, params)
+	{
+		Param	   *param = lfirst(lc);
+
+		initplan->setParam = lappend_int(initplan->setParam, param->paramid);
+		appendStringInfo(&name, "%s$%d", foreach_current_index(lc) > 0 ? "," : "",
+						 param->paramid);
+	}
+	appendStringInfoChar(&name, ')');
+	initplan->plan_name = name.data;
+	return params;
 }
 
 /*
  * Gives the partition's ORDER BY distance (its member of the first sort
  * key's equivalence class) a twin whose query vector is wrapped in
- * omenhnsw_search() with this session's settings, placed just before it.
+ * omenhnsw_search() with the settings of the query's initplan (made for
+ * the first partition, shared by the others), placed just before it.
  * postgres_fdw deparses the first member of the class that belongs to the
  * partition and that it can ship, so the remote ORDER BY carries the
  * settings; the coordinator still finds the original member where it
  * matches a target list entry, and computes the same distances from
- * either.  The text argument has no collation: postgres_fdw ships no
- * expression whose collation is derived from a constant's.
+ * either.  The text parameter has no collation: postgres_fdw ships no
+ * expression whose collation is derived from a parameter's.
  */
 static void
 carry_settings(PlannerInfo *root, RelOptInfo *rel)
 {
 	EquivalenceClass *ec = linitial_node(PathKey, root->query_pathkeys)->pk_eclass;
-	OmenScanSettings settings;
 	ListCell   *lc;
-
-	/* what a local scan would use, pgvector's hnsw.* settings included */
-	omen_scan_settings(&settings, false);
 
 	foreach(lc, ec->ec_members)
 	{
@@ -384,8 +515,9 @@ carry_settings(PlannerInfo *root, RelOptInfo *rel)
 		OpExpr	   *dist;
 		int			q;
 		Oid			wrapper;
+		Oid			settings_func;
 		Expr	   *arg;
-		List	   *args;
+		List	   *settings;
 
 		if (!em->em_is_child || !bms_equal(em->em_relids, rel->relids) ||
 			!IsA(em->em_expr, OpExpr))
@@ -402,17 +534,16 @@ carry_settings(PlannerInfo *root, RelOptInfo *rel)
 			return;
 		arg = list_nth(dist->args, q);
 		wrapper = wrapper_function(dist->opno, exprType((Node *) arg));
-		if (!OidIsValid(wrapper))
+		settings_func = extension_function(dist->opno, SETTINGS_NAME, 0, NULL);
+		if (!OidIsValid(wrapper) || !OidIsValid(settings_func))
 			return;
+		settings = shared_settings(ec, wrapper);
+		if (settings == NIL)
+			settings = settings_initplan(root, settings_func);
 
-		args = list_make4(arg, int4_const(settings.ef_search),
-						  makeConst(TEXTOID, -1, InvalidOid, -1,
-									CStringGetTextDatum(omen_iterative_scan_name(settings.iterative_scan)),
-									false, false),
-						  int4_const(settings.max_scan_tuples));
 		dist = copyObject(dist);
 		list_nth_cell(dist->args, q)->ptr_value =
-			makeFuncExpr(wrapper, exprType((Node *) arg), args,
+			makeFuncExpr(wrapper, exprType((Node *) arg), lcons(arg, settings),
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 
 		twin = makeNode(EquivalenceMember);
@@ -627,34 +758,87 @@ set_local(const char *name, const char *value)
 }
 
 /*
- * Applies the settings of every omenhnsw_search() call with constant
- * settings in a query, its subqueries included.
+ * The value of arg known before the query runs: a constant's, or a bound
+ * parameter's that the planner may take as a constant (as a shard's query
+ * from a coordinator has them).  False if there is none.
+ */
+static bool
+known_value(Node *arg, ParamListInfo params, Datum *value, bool *isnull)
+{
+	if (IsA(arg, Const))
+	{
+		*value = ((Const *) arg)->constvalue;
+		*isnull = ((Const *) arg)->constisnull;
+		return true;
+	}
+	if (IsA(arg, Param) && ((Param *) arg)->paramkind == PARAM_EXTERN &&
+		params != NULL && ((Param *) arg)->paramid > 0 &&
+		((Param *) arg)->paramid <= params->numParams)
+	{
+		Param	   *param = (Param *) arg;
+		ParamExternData prmdata;
+		ParamExternData *prm;
+
+		if (params->paramFetch != NULL)
+			prm = params->paramFetch(params, param->paramid, false, &prmdata);
+		else
+			prm = &params->params[param->paramid - 1];
+		if (OidIsValid(prm->ptype) && prm->ptype == param->paramtype &&
+			(prm->pflags & PARAM_FLAG_CONST))
+		{
+			*value = prm->value;
+			*isnull = prm->isnull;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Applies the settings of every omenhnsw_search() call in a query, its
+ * subqueries included, whose settings are all known (context is the
+ * query's bound parameters); a NULL setting is left as it is, and so is
+ * scan_mem_multiplier when the call leaves it to its default (the planner
+ * has not inserted defaults yet).
  */
 static bool
 apply_settings_walker(Node *node, void *context)
 {
+	static const char *const names[NSETTINGS] = {
+		"omenhnsw.ef_search", "omenhnsw.iterative_scan",
+		"omenhnsw.max_scan_tuples", "omenhnsw.scan_mem_multiplier"
+	};
+
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, apply_settings_walker, context, 0);
-	if (IsA(node, FuncExpr) && list_length(((FuncExpr *) node)->args) == WRAPPER_NARGS &&
+	if (IsA(node, FuncExpr) &&
+		list_length(((FuncExpr *) node)->args) >= WRAPPER_NARGS - 1 &&
 		is_c_function(((FuncExpr *) node)->funcid, "$libdir/omendb", WRAPPER_NAME))
 	{
 		List	   *args = ((FuncExpr *) node)->args;
-		Const	   *ef = (Const *) lsecond(args);
-		Const	   *iterative = (Const *) lthird(args);
-		Const	   *max_tuples = (Const *) lfourth(args);
+		Datum		values[NSETTINGS];
+		bool		isnull[NSETTINGS];
+		int			known;
 
-		if (IsA(ef, Const) && !ef->constisnull &&
-			IsA(iterative, Const) && !iterative->constisnull &&
-			IsA(max_tuples, Const) && !max_tuples->constisnull)
+		for (known = 0; known < NSETTINGS; known++)
 		{
-			set_local("omenhnsw.ef_search",
-					  psprintf("%d", DatumGetInt32(ef->constvalue)));
-			set_local("omenhnsw.iterative_scan",
-					  TextDatumGetCString(iterative->constvalue));
-			set_local("omenhnsw.max_scan_tuples",
-					  psprintf("%d", DatumGetInt32(max_tuples->constvalue)));
+			if (known + 1 >= list_length(args))
+				isnull[known] = true;
+			else if (!known_value(list_nth(args, known + 1), (ParamListInfo) context,
+								  &values[known], &isnull[known]))
+				break;
+		}
+		for (int i = 0; known == NSETTINGS && i < NSETTINGS; i++)
+		{
+			Oid			typoutput;
+			bool		typisvarlena;
+
+			if (isnull[i])
+				continue;
+			getTypeOutputInfo(setting_types[i], &typoutput, &typisvarlena);
+			set_local(names[i], OidOutputFunctionCall(typoutput, values[i]));
 		}
 	}
 	return expression_tree_walker(node, apply_settings_walker, context);
@@ -668,7 +852,7 @@ static PlannedStmt *
 omen_shard_planner(Query *parse, const char *query_string, int cursorOptions,
 				   ParamListInfo boundParams)
 {
-	apply_settings_walker((Node *) parse, NULL);
+	apply_settings_walker((Node *) parse, boundParams);
 
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
