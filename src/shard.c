@@ -27,6 +27,16 @@
  * (async_capable), a Sort over an Append of the limited paths, costed as
  * shards that work at the same time, is offered next to the Merge Append.
  *
+ * Distances.  postgres_fdw fetches a partition's columns, and the
+ * coordinator computes the ORDER BY distance from the vector to merge or
+ * sort the shards' rows, so every row would carry its vector.  When the
+ * query needs the vector for nothing else (core then computes the query's
+ * target list, distance included, in each partition's scan), the limited
+ * path's plan is made by omen_get_foreign_plan(): postgres_fdw's remote
+ * query, wrapped in one that sends the remote ORDER BY distance and NULL
+ * for the vector, and a scan that returns the distance as a column of its
+ * tuple (fdw_scan_tlist with scanrelid 0, as postgres_fdw's own joins do).
+ *
  * Settings.  postgres_fdw sends no custom setting to the shards, so the
  * coordinator's omenhnsw.ef_search, iterative_scan, max_scan_tuples and
  * scan_mem_multiplier travel inside the shipped ORDER BY: the query vector
@@ -40,9 +50,11 @@
  * without that planner the shard returns the same rows with its own
  * settings.
  *
- * All of this leans on postgres_fdw's private path data of PostgreSQL 15
- * and on its exported is_foreign_expr(): it applies only to foreign tables
- * whose wrapper's handler is postgres_fdw's.  Every function here runs
+ * All of this leans on postgres_fdw's private path and plan data of
+ * PostgreSQL 15 and on its exported is_foreign_expr() and
+ * deparseSelectStmtForRel(): it applies only to foreign tables whose
+ * wrapper's handler is postgres_fdw's, and a remote query that is not of
+ * the expected form keeps postgres_fdw's plan.  Every function here runs
  * inside the planner, which holds its locks on the query's relations; none
  * takes a lock of its own.
  */
@@ -55,6 +67,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "lib/stringinfo.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -91,6 +104,18 @@
 /* postgres_fdw's deparse.c: whether an expression can run on the shard */
 typedef bool (*is_foreign_expr_type) (PlannerInfo *root, RelOptInfo *baserel,
 									  Expr *expr);
+
+/* postgres_fdw's deparse.c: the remote SELECT of a relation */
+typedef void (*deparse_select_type) (StringInfo buf, PlannerInfo *root,
+									 RelOptInfo *rel, List *tlist,
+									 List *remote_conds, List *pathkeys,
+									 bool has_final_sort, bool has_limit,
+									 bool is_subquery, List **retrieved_attrs,
+									 List **params_list);
+
+/* postgres_fdw's ForeignScan fdw_private: remote SQL, retrieved columns */
+#define PGFDW_SCAN_SQL 0
+#define PGFDW_SCAN_RETRIEVED_ATTRS 1
 
 #define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
 #define WRAPPER_NARGS 5
@@ -568,6 +593,230 @@ first_rows_cost(Path *path, double rows)
 	return path->startup_cost + run_cost;
 }
 
+/* Context of vector_used_walker. */
+typedef struct VectorUse
+{
+	Index		relid;			/* the partitioned table */
+	AttrNumber	attno;			/* its vector column */
+	Node	   *distance;		/* the ORDER BY distance */
+} VectorUse;
+
+/*
+ * Whether node reads the vector column (or the whole row) of the
+ * partitioned table other than inside the ORDER BY distance.
+ */
+static bool
+vector_used_walker(Node *node, VectorUse *use)
+{
+	if (node == NULL || equal(node, use->distance))
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return var->varno == use->relid && var->varlevelsup == 0 &&
+			(var->varattno == use->attno || var->varattno == InvalidAttrNumber);
+	}
+	return expression_tree_walker(node, vector_used_walker, use);
+}
+
+/*
+ * The vector column of a postgres_fdw partition, in a k-NN query of its
+ * partitioned table, when the query needs its values for nothing but the
+ * ORDER BY distance: then core computes the query's target list (which
+ * holds the distance) in each partition's scan, and the shard can send
+ * the distance in place of the vector.  InvalidAttrNumber otherwise.
+ * The caller has checked that every qual runs on the shard.
+ */
+static AttrNumber
+unneeded_vector_column(PlannerInfo *root, RelOptInfo *rel)
+{
+	EquivalenceClass *ec = linitial_node(PathKey, root->query_pathkeys)->pk_eclass;
+	VectorUse	use;
+	int			relid;
+	Node	   *vector;
+	ListCell   *lc;
+
+	if (!bms_get_singleton_member(root->all_baserels, &relid) ||
+		root->simple_rte_array[relid]->relkind != RELKIND_PARTITIONED_TABLE ||
+		list_length(root->query_pathkeys) != 1)
+		return InvalidAttrNumber;
+	use.relid = relid;
+	use.distance = get_sortgroupclause_expr(linitial(root->parse->sortClause),
+											root->processed_tlist);
+	vector = linitial(((OpExpr *) use.distance)->args);
+	if (!IsA(vector, Var))
+		vector = lsecond(((OpExpr *) use.distance)->args);
+	if (!IsA(vector, Var) || ((Var *) vector)->varno != use.relid)
+		return InvalidAttrNumber;
+	use.attno = ((Var *) vector)->varattno;
+	if (vector_used_walker((Node *) root->processed_tlist, &use))
+		return InvalidAttrNumber;
+
+	/* the same column of the partition, from its member of the class */
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+		ListCell   *arg;
+
+		if (!bms_equal(em->em_relids, rel->relids) || !IsA(em->em_expr, OpExpr))
+			continue;
+		foreach(arg, ((OpExpr *) em->em_expr)->args)
+		{
+			Var		   *var = lfirst(arg);
+
+			if (IsA(var, Var) && var->varno == rel->relid && var->varattno > 0)
+				return var->varattno;
+		}
+	}
+	return InvalidAttrNumber;
+}
+
+/* postgres_fdw's GetForeignPlan, for a partition rel on its server. */
+static GetForeignPlan_function
+postgres_fdw_plan(RelOptInfo *rel)
+{
+	return GetFdwRoutineByServerId(rel->serverid)->GetForeignPlan;
+}
+
+/*
+ * The remote text of the partition's ORDER BY distance in postgres_fdw's
+ * remote query sql of the partition (whose quals all run on the shard),
+ * found by deparsing the partition's query with and without its ORDER BY;
+ * NULL unless sql starts as expected.
+ */
+static char *
+remote_distance(PlannerInfo *root, RelOptInfo *rel, List *pathkeys, const char *sql)
+{
+	deparse_select_type deparse = (deparse_select_type)
+		load_external_function("$libdir/postgres_fdw", "deparseSelectStmtForRel",
+							   false, NULL);
+	const char *order_by = " ORDER BY ";
+	const char *ascending = " ASC NULLS LAST";
+	List	   *remote_conds = NIL;
+	List	   *retrieved_attrs;
+	List	   *params;
+	StringInfoData unordered;
+	StringInfoData ordered;
+	size_t		start;
+	ListCell   *lc;
+
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (!rinfo->pseudoconstant)
+			remote_conds = lappend(remote_conds, rinfo->clause);
+	}
+	initStringInfo(&unordered);
+	params = NIL;
+	deparse(&unordered, root, rel, NIL, remote_conds, NIL, false, false, false,
+			&retrieved_attrs, &params);
+	initStringInfo(&ordered);
+	params = NIL;
+	deparse(&ordered, root, rel, NIL, remote_conds, pathkeys, false, false, false,
+			&retrieved_attrs, &params);
+
+	start = unordered.len + strlen(order_by);
+	if (strncmp(sql, ordered.data, ordered.len) != 0 ||
+		strncmp(ordered.data, unordered.data, unordered.len) != 0 ||
+		strncmp(ordered.data + unordered.len, order_by, strlen(order_by)) != 0 ||
+		ordered.len <= start + strlen(ascending) ||
+		strcmp(ordered.data + ordered.len - strlen(ascending), ascending) != 0)
+		return NULL;
+	return pnstrdup(ordered.data + start, ordered.len - start - strlen(ascending));
+}
+
+/*
+ * GetForeignPlan of a partition with a limited path whose shard may send
+ * the distance in place of the vector: postgres_fdw's plan, whose remote
+ * query, for that path, becomes
+ *
+ *		SELECT c1, ..., NULL, ..., cn, d, ... FROM (sql) s ORDER BY n + 1
+ *
+ * with sql postgres_fdw's query, the vector's column NULL and one column d
+ * (the remote ORDER BY distance) per member of the sort key's equivalence
+ * class that belongs to the partition.  The scan then returns a tuple of
+ * its fdw_scan_tlist (the columns, then those distances), from which
+ * setrefs.c takes the distance of the scan's target list as a column
+ * instead of computing it from the vector.  Any other remote query stays
+ * as postgres_fdw made it.
+ */
+static ForeignScan *
+omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
+					  ForeignPath *best_path, List *tlist, List *scan_clauses,
+					  Plan *outer_plan)
+{
+	ForeignScan *scan = postgres_fdw_plan(rel) (root, rel, relid, best_path, tlist,
+												scan_clauses, outer_plan);
+	EquivalenceClass *ec;
+	const char *sql = strVal(list_nth(scan->fdw_private, PGFDW_SCAN_SQL));
+	List	   *retrieved = list_nth(scan->fdw_private, PGFDW_SCAN_RETRIEVED_ATTRS);
+	AttrNumber	vector;
+	char	   *distance;
+	List	   *scan_tlist = NIL;
+	List	   *columns = NIL;
+	StringInfoData remote;
+	ListCell   *lc;
+
+	if (list_length(best_path->fdw_private) != 3 || outer_plan != NULL)
+		return scan;
+	vector = intVal(lthird(best_path->fdw_private));
+	distance = remote_distance(root, rel, best_path->path.pathkeys, sql);
+	if (distance == NULL || !list_member_int(retrieved, vector))
+		return scan;
+
+	initStringInfo(&remote);
+	appendStringInfoString(&remote, "SELECT ");
+	foreach(lc, retrieved)
+	{
+		AttrNumber	attno = lfirst_int(lc);
+		char	   *name = get_attname(relid, attno, false);
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+		ListCell   *opt;
+
+		if (attno <= 0)
+			return scan;
+		foreach(opt, GetForeignColumnOptions(relid, attno))
+		{
+			DefElem    *def = lfirst_node(DefElem, opt);
+
+			if (strcmp(def->defname, "column_name") == 0)
+				name = defGetString(def);
+		}
+		appendStringInfo(&remote, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 attno == vector ? "NULL" : quote_identifier(name));
+		get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry((Expr *) makeVar(rel->relid, attno, type,
+															  typmod, collation, 0),
+											 list_length(scan_tlist) + 1, NULL, false));
+	}
+	ec = linitial_node(PathKey, best_path->path.pathkeys)->pk_eclass;
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+
+		if (!bms_equal(em->em_relids, rel->relids))
+			continue;
+		appendStringInfo(&remote, ", %s", distance);
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry(em->em_expr, list_length(scan_tlist) + 1,
+											 NULL, false));
+	}
+	appendStringInfo(&remote, " FROM (%s) s ORDER BY %d", sql, list_length(retrieved) + 1);
+	for (int i = 1; i <= list_length(scan_tlist); i++)
+		columns = lappend_int(columns, i);
+
+	scan->scan.scanrelid = 0;
+	scan->fdw_scan_tlist = scan_tlist;
+	list_nth_cell(scan->fdw_private, PGFDW_SCAN_SQL)->ptr_value = makeString(remote.data);
+	list_nth_cell(scan->fdw_private, PGFDW_SCAN_RETRIEVED_ATTRS)->ptr_value = columns;
+	return scan;
+}
+
 /*
  * Adds to a postgres_fdw partition a copy of postgres_fdw's path ordered
  * by the query's whole ORDER BY that also sends the LIMIT.  It returns
@@ -586,6 +835,8 @@ add_limited_path(PlannerInfo *root, RelOptInfo *rel)
 	Path	   *unordered = NULL;
 	double		rows;
 	Cost		total_cost;
+	List	   *private = PGFDW_PATH_PRIVATE(false, true);
+	AttrNumber	vector;
 	ListCell   *lc;
 
 	if (limit == NULL || !quals_all_remote(root, rel))
@@ -616,12 +867,28 @@ add_limited_path(PlannerInfo *root, RelOptInfo *rel)
 	if (unordered != NULL)
 		total_cost = Min(total_cost, first_rows_cost(unordered, rows));
 
+	/*
+	 * When the shard may send the distance in place of the vector, the
+	 * path's private data (which postgres_fdw reads no further than its own
+	 * two flags) ends with the vector's column, and the partition's plan is
+	 * made by omen_get_foreign_plan().
+	 */
+	vector = unneeded_vector_column(root, rel);
+	if (vector != InvalidAttrNumber)
+	{
+		FdwRoutine *routine = palloc(sizeof(FdwRoutine));
+
+		private = lappend(private, makeInteger(vector));
+		memcpy(routine, rel->fdwroutine, sizeof(FdwRoutine));
+		routine->GetForeignPlan = omen_get_foreign_plan;
+		rel->fdwroutine = routine;
+	}
+
 	add_path(rel, (Path *)
 			 create_foreignscan_path(root, rel, ordered->path.pathtarget, rows,
 									 Min(ordered->path.startup_cost, total_cost),
 									 total_cost, ordered->path.pathkeys, NULL,
-									 ordered->fdw_outerpath,
-									 PGFDW_PATH_PRIVATE(false, true)));
+									 ordered->fdw_outerpath, private));
 }
 
 /* Whether path is a limited path of add_limited_path. */
@@ -630,7 +897,7 @@ is_limited_path(Path *path)
 {
 	ForeignPath *fpath = (ForeignPath *) path;
 
-	return IsA(path, ForeignPath) && list_length(fpath->fdw_private) == 2 &&
+	return IsA(path, ForeignPath) && list_length(fpath->fdw_private) >= 2 &&
 		boolVal(lsecond(fpath->fdw_private)) &&
 		is_postgres_fdw(path->parent);
 }

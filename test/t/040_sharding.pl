@@ -102,7 +102,9 @@ sub all_limited
 {
 	my ($sqls, $limit, $name) = @_;
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
-	ok(@$sqls == 2 && !grep({ !/ORDER BY .* LIMIT \Q$limit\E$/ } @$sqls), $name)
+	ok( @$sqls == 2
+		  && !grep({ !/ORDER BY .* LIMIT \Q$limit\E(\) s ORDER BY \d+)?$/ } @$sqls),
+		$name)
 	  or diag(join("\n", @$sqls));
 	return;
 }
@@ -125,6 +127,26 @@ ok( !grep({
 		} @$sqls),
 	'the shipped ORDER BY carries the search settings as parameters')
   or diag(join("\n", @$sqls));
+
+# The distance, not the vector: when the query needs the vector for nothing
+# else, each shard sends the distance of its rows instead of their vectors.
+$sqls = remote_sql($knn);
+ok( @$sqls == 2 && !grep({
+			!/^SELECT id, NULL, \(v OPERATOR.*\) FROM \(SELECT id, v FROM public\.t ORDER BY .* LIMIT ${k}::bigint\) s ORDER BY 3$/
+		} @$sqls),
+	'a query that selects no vector gets distances from the shards, not vectors')
+  or diag(join("\n", @$sqls));
+my $with_distance =
+  "SELECT id, v <-> '$q1' AS d FROM items ORDER BY v <-> '$q1' LIMIT $k";
+my $with_vector =
+  "SELECT id, v <-> '$q1' AS d, v IS NOT NULL AS has_v FROM items ORDER BY v <-> '$q1' LIMIT $k";
+$sqls = remote_sql($with_vector);
+ok(@$sqls == 2 && !grep({ !/^SELECT id, v FROM public\.t ORDER BY/ } @$sqls),
+	'a query that selects the vector gets the vectors')
+  or diag(join("\n", @$sqls));
+is( $coord->safe_psql('postgres', $with_distance),
+	$coord->safe_psql('postgres', "SELECT id, d FROM ($with_vector) s"),
+	"the shards' distances are those the coordinator computes from the vectors");
 
 # The settings in force on both shards after a query, in the coordinator's
 # transaction (whose shard connections the query used), one line per shard.
