@@ -771,7 +771,7 @@ omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
 	foreach(lc, retrieved)
 	{
 		AttrNumber	attno = lfirst_int(lc);
-		char	   *name = get_attname(relid, attno, false);
+		char	   *name;
 		Oid			type;
 		int32		typmod;
 		Oid			collation;
@@ -779,6 +779,8 @@ omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
 
 		if (attno <= 0)
 			return scan;
+		/* the remote name, as postgres_fdw deparses it */
+		name = get_attname(relid, attno, false);
 		foreach(opt, GetForeignColumnOptions(relid, attno))
 		{
 			DefElem    *def = lfirst_node(DefElem, opt);

@@ -13,7 +13,9 @@
 # recall@10 against the exact answer over the same rows; then each sharded
 # configuration's latency against the slowest shard's direct query plus one round
 # trip (a pgbench "SELECT 1" to a shard), the ratio the sharded query aims to keep
-# under 1.3, and where the coordinator's time goes (planning, execution).
+# under 1.3, and where the coordinator's time goes (planning, execution).  The
+# "vectors sent" row selects a function of the vector, so that each shard sends
+# its rows' vectors instead of their distances.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib.sh
@@ -104,6 +106,8 @@ qvec="(SELECT v FROM queries WHERE qid = :qid)"
 printf '\\set qid random(1, %d)\nSELECT id FROM t ORDER BY v <-> %s LIMIT 10;\n' "$nq" "$qvec" >"$work/knn.sql"
 printf '\\set qid random(1, %d)\n\\set k 10\nSELECT id FROM t ORDER BY v <-> %s LIMIT :k;\n' \
 	"$nq" "$qvec" >"$work/knn_param.sql"
+printf '\\set qid random(1, %d)\nSELECT id, v IS NOT NULL FROM t ORDER BY v <-> %s LIMIT 10;\n' \
+	"$nq" "$qvec" >"$work/knn_vector.sql"
 echo "SELECT 1;" >"$work/select1.sql"
 chmod 644 "$work"/*.sql
 
@@ -175,6 +179,10 @@ sharded "sharded, Merge Append" knn.sql "-c enable_async_append=off" recall
 server_options "ADD async_capable 'true'"
 sharded "sharded, async Append" knn.sql "" recall
 sharded "sharded, async Append, LIMIT \$1 (generic)" knn_param.sql "$generic"
+sharded "sharded, async Append, vectors sent" knn_vector.sql ""
+server_options "ADD parallel_commit 'true'"
+sharded "sharded, async Append, parallel_commit" knn.sql ""
+server_options "SET parallel_commit 'false'"
 server_options "ADD use_remote_estimate 'true'"
 sharded "sharded, async, use_remote_estimate" knn.sql "" recall
 sharded "sharded, async, remote estimate, LIMIT \$1" knn_param.sql "$generic"
