@@ -295,13 +295,22 @@ REVOKE EXECUTE ON FUNCTION omenhnsw_verify(regclass) FROM PUBLIC;
 
 -- The query vector of a k-NN ORDER BY, with the search settings for that
 -- query: omendb's planner applies them (as SET LOCAL) to the query that
--- calls it.  A coordinator wraps the query vector it ships to postgres_fdw
--- partitions in it, so its settings reach the shards.
+-- calls it; a NULL setting is left as it is.  A coordinator wraps the query
+-- vector it ships to postgres_fdw partitions in it, with the values of
+-- omenhnsw_scan_settings() when the query runs, so its settings reach the
+-- shards.
 CREATE FUNCTION omenhnsw_search(query vector, ef_search integer,
-								iterative_scan text, max_scan_tuples integer)
+								iterative_scan text, max_scan_tuples integer,
+								scan_mem_multiplier double precision DEFAULT NULL)
 	RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION omenhnsw_search(vector, integer, text, integer) IS 'returns the query vector; omendb''s planner applies the search settings to the query that calls it';
+COMMENT ON FUNCTION omenhnsw_search(vector, integer, text, integer, double precision) IS 'returns the query vector; omendb''s planner applies the search settings to the query that calls it';
+-- The search settings an omenhnsw scan of this session uses: omenhnsw's,
+-- or pgvector's hnsw.* settings where omenhnsw's are not set.
+CREATE FUNCTION omenhnsw_scan_settings(OUT ef_search integer, OUT iterative_scan text,
+									   OUT max_scan_tuples integer,
+									   OUT scan_mem_multiplier double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 -- ===================================================================
 -- sparsevec type and bit distances (names, signatures and semantics
 -- follow pgvector 0.8)

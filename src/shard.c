@@ -27,18 +27,34 @@
  * (async_capable), a Sort over an Append of the limited paths, costed as
  * shards that work at the same time, is offered next to the Merge Append.
  *
- * Settings.  postgres_fdw sends no custom setting to the shards, so the
- * coordinator's omenhnsw.ef_search, iterative_scan and max_scan_tuples
- * travel inside the shipped ORDER BY: the query vector of the partition's
- * ORDER BY is wrapped in omenhnsw_search(q, ef_search, iterative_scan,
- * max_scan_tuples), an identity on q.  omendb's planner on the shard finds
- * the call and sets those values for the rest of the transaction, as SET
- * LOCAL would; without that planner the shard returns the same rows with
- * its own settings.
+ * Distances.  postgres_fdw fetches a partition's columns, and the
+ * coordinator computes the ORDER BY distance from the vector to merge or
+ * sort the shards' rows, so every row would carry its vector.  When the
+ * query needs the vector for nothing else (core then computes the query's
+ * target list, distance included, in each partition's scan), the limited
+ * path's plan is made by omen_get_foreign_plan(): postgres_fdw's remote
+ * query, wrapped in one that sends the remote ORDER BY distance and NULL
+ * for the vector, and a scan that returns the distance as a column of its
+ * tuple (fdw_scan_tlist with scanrelid 0, as postgres_fdw's own joins do).
  *
- * All of this leans on postgres_fdw's private path data of PostgreSQL 15
- * and on its exported is_foreign_expr(): it applies only to foreign tables
- * whose wrapper's handler is postgres_fdw's.  Every function here runs
+ * Settings.  postgres_fdw sends no custom setting to the shards, so the
+ * coordinator's omenhnsw.ef_search, iterative_scan, max_scan_tuples and
+ * scan_mem_multiplier travel inside the shipped ORDER BY: the query vector
+ * of the partition's ORDER BY is wrapped in omenhnsw_search(q, ef_search,
+ * iterative_scan, max_scan_tuples, scan_mem_multiplier), an identity on q.
+ * The settings are parameters that an initplan sets from
+ * omenhnsw_scan_settings() when the query runs, so a cached plan sends the
+ * values of each execution; postgres_fdw sends parameters' values along
+ * with the remote query.  omendb's planner on the shard finds the call and
+ * sets those values for the rest of the transaction, as SET LOCAL would;
+ * without that planner the shard returns the same rows with its own
+ * settings.
+ *
+ * All of this leans on postgres_fdw's private path and plan data of
+ * PostgreSQL 15 and on its exported is_foreign_expr() and
+ * deparseSelectStmtForRel(): it applies only to foreign tables whose
+ * wrapper's handler is postgres_fdw's, and a remote query that is not of
+ * the expected form keeps postgres_fdw's plan.  Every function here runs
  * inside the planner, which holds its locks on the query's relations; none
  * takes a lock of its own.
  */
@@ -55,6 +71,8 @@
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -64,6 +82,7 @@
 #include "optimizer/paths.h"
 #include "optimizer/planner.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/subselect.h"
 #include "parser/parse_func.h"
 #include "parser/parse_oper.h"
 #include "utils/builtins.h"
@@ -86,18 +105,37 @@
 typedef bool (*is_foreign_expr_type) (PlannerInfo *root, RelOptInfo *baserel,
 									  Expr *expr);
 
+/* postgres_fdw's deparse.c: the remote SELECT of a relation */
+typedef void (*deparse_select_type) (StringInfo buf, PlannerInfo *root,
+									 RelOptInfo *rel, List *tlist,
+									 List *remote_conds, List *pathkeys,
+									 bool has_final_sort, bool has_limit,
+									 bool is_subquery, List **retrieved_attrs,
+									 List **params_list);
+
+/* postgres_fdw's ForeignScan fdw_private: remote SQL, retrieved columns */
+#define PGFDW_SCAN_SQL 0
+#define PGFDW_SCAN_RETRIEVED_ATTRS 1
+
 #define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
-#define WRAPPER_NARGS 4
+#define WRAPPER_NARGS 5
+#define SETTINGS_NAME "omenhnsw_scan_settings"	/* its SQL name */
+#define NSETTINGS (WRAPPER_NARGS - 1)
+
+/* The settings' types: omenhnsw_search()'s arguments after q. */
+static const Oid setting_types[NSETTINGS] = {INT4OID, TEXTOID, INT4OID, FLOAT8OID};
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 static create_upper_paths_hook_type prev_create_upper_paths_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 
 PG_FUNCTION_INFO_V1(omenhnsw_search);
+PG_FUNCTION_INFO_V1(omenhnsw_scan_settings);
 
 /*
- * omenhnsw_search(q, ef_search, iterative_scan, max_scan_tuples): returns q.
- * The settings are read from the call by the planner, never here.
+ * omenhnsw_search(q, ef_search, iterative_scan, max_scan_tuples,
+ * scan_mem_multiplier): returns q.  The settings are read from the call by
+ * the planner, never here.
  */
 Datum
 omenhnsw_search(PG_FUNCTION_ARGS)
@@ -105,6 +143,32 @@ omenhnsw_search(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/*
+ * omenhnsw_scan_settings(): the row (ef_search, iterative_scan,
+ * max_scan_tuples, scan_mem_multiplier) of the settings an omenhnsw scan
+ * would use now.
+ */
+Datum
+omenhnsw_scan_settings(PG_FUNCTION_ARGS)
+{
+	OmenScanSettings settings;
+	TupleDesc	tupdesc;
+	Datum		values[NSETTINGS];
+	bool		nulls[NSETTINGS] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != NSETTINGS)
+		elog(ERROR, "return type of %s must be a row of %d columns",
+			 SETTINGS_NAME, NSETTINGS);
+	omen_scan_settings(&settings, false);
+	values[0] = Int32GetDatum(settings.ef_search);
+	values[1] = CStringGetTextDatum(omen_iterative_scan_name(settings.iterative_scan));
+	values[2] = Int32GetDatum(settings.max_scan_tuples);
+	values[3] = Float8GetDatum(settings.scan_mem_multiplier);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }
 
 /* Whether opno orders an omenhnsw operator class (a k-NN distance). */
@@ -334,48 +398,140 @@ quals_all_remote(PlannerInfo *root, RelOptInfo *rel)
 }
 
 /*
- * The wrapper function for a query vector of type vectype, looked up in
- * the schema of the distance operator (the extension's), or InvalidOid.
+ * The function name with these arguments in the schema of the distance
+ * operator opno (the extension's), or InvalidOid.
  */
 static Oid
-wrapper_function(Oid opno, Oid vectype)
+extension_function(Oid opno, const char *name, int nargs, const Oid *argtypes)
 {
-	Oid			argtypes[WRAPPER_NARGS] = {vectype, INT4OID, TEXTOID, INT4OID};
 	char	   *schema = get_namespace_name(get_func_namespace(get_opcode(opno)));
 
 	if (schema == NULL)
 		return InvalidOid;
-	return LookupFuncName(list_make2(makeString(schema), makeString(WRAPPER_NAME)),
-						  WRAPPER_NARGS, argtypes, true);
+	return LookupFuncName(list_make2(makeString(schema), makeString(unconstify(char *, name))),
+						  nargs, argtypes, true);
 }
 
-static Const *
-int4_const(int value)
+/* The wrapper function for a query vector of type vectype, or InvalidOid. */
+static Oid
+wrapper_function(Oid opno, Oid vectype)
 {
-	return makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
-					 Int32GetDatum(value), false, true);
+	Oid			argtypes[WRAPPER_NARGS] = {vectype};
+
+	memcpy(&argtypes[1], setting_types, sizeof(setting_types));
+	return extension_function(opno, WRAPPER_NAME, WRAPPER_NARGS, argtypes);
+}
+
+/*
+ * The settings arguments of the wrapper call in one of the distances of
+ * the equivalence class ec (made for another partition of the query), or
+ * NIL.
+ */
+static List *
+shared_settings(EquivalenceClass *ec, Oid wrapper)
+{
+	ListCell   *lc;
+
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+		ListCell   *arg;
+
+		if (!IsA(em->em_expr, OpExpr))
+			continue;
+		foreach(arg, ((OpExpr *) em->em_expr)->args)
+		{
+			FuncExpr   *call = lfirst(arg);
+
+			if (IsA(call, FuncExpr) && call->funcid == wrapper)
+				return list_copy_tail(call->args, 1);
+		}
+	}
+	return NIL;
+}
+
+/*
+ * Makes an initplan of root that sets, when the query runs, one parameter
+ * per setting from omenhnsw_scan_settings() (settings_func), and returns
+ * those parameters.  The initplan is a Result of no relation, planned here
+ * with a subroot that holds nothing but the global planner state.
+ */
+static List *
+settings_initplan(PlannerInfo *root, Oid settings_func)
+{
+	PlannerInfo *subroot = makeNode(PlannerInfo);
+	Result	   *result = makeNode(Result);
+	Expr	   *call = (Expr *) makeFuncExpr(settings_func, RECORDOID, NIL,
+											 InvalidOid, InvalidOid,
+											 COERCE_EXPLICIT_CALL);
+	List	   *params = NIL;
+	SubPlan    *initplan;
+	StringInfoData name;
+	ListCell   *lc;
+
+	for (int i = 0; i < NSETTINGS; i++)
+	{
+		FieldSelect *field = makeNode(FieldSelect);
+
+		field->arg = call;
+		field->fieldnum = i + 1;
+		field->resulttype = setting_types[i];
+		field->resulttypmod = -1;
+		field->resultcollid = InvalidOid;
+		result->plan.targetlist = lappend(result->plan.targetlist,
+										  makeTargetEntry((Expr *) field, i + 1,
+														  NULL, false));
+		params = lappend(params, SS_make_initplan_output_param(root, setting_types[i],
+															   -1, InvalidOid));
+	}
+	result->plan.startup_cost = NSETTINGS * cpu_operator_cost;
+	result->plan.total_cost = result->plan.startup_cost;
+	result->plan.plan_rows = 1;
+	result->plan.plan_width = NSETTINGS * sizeof(int64);
+	result->plan.parallel_safe = true;
+
+	subroot->parse = makeNode(Query);
+	subroot->parse->commandType = CMD_SELECT;
+	subroot->glob = root->glob;
+	subroot->query_level = root->query_level + 1;
+	subroot->parent_root = root;
+	SS_make_initplan_from_plan(root, subroot, (Plan *) result, linitial(params));
+
+	/* one initplan sets all the parameters, from its columns in order */
+	initplan = llast_node(SubPlan, root->init_plans);
+	initplan->setParam = NIL;
+	initStringInfo(&name);
+	appendStringInfo(&name, "InitPlan %d (returns ", initplan->plan_id);
+	foreach(lc, params)
+	{
+		Param	   *param = lfirst(lc);
+
+		initplan->setParam = lappend_int(initplan->setParam, param->paramid);
+		appendStringInfo(&name, "%s$%d", foreach_current_index(lc) > 0 ? "," : "",
+						 param->paramid);
+	}
+	appendStringInfoChar(&name, ')');
+	initplan->plan_name = name.data;
+	return params;
 }
 
 /*
  * Gives the partition's ORDER BY distance (its member of the first sort
  * key's equivalence class) a twin whose query vector is wrapped in
- * omenhnsw_search() with this session's settings, placed just before it.
+ * omenhnsw_search() with the settings of the query's initplan (made for
+ * the first partition, shared by the others), placed just before it.
  * postgres_fdw deparses the first member of the class that belongs to the
  * partition and that it can ship, so the remote ORDER BY carries the
  * settings; the coordinator still finds the original member where it
  * matches a target list entry, and computes the same distances from
- * either.  The text argument has no collation: postgres_fdw ships no
- * expression whose collation is derived from a constant's.
+ * either.  The text parameter has no collation: postgres_fdw ships no
+ * expression whose collation is derived from a parameter's.
  */
 static void
 carry_settings(PlannerInfo *root, RelOptInfo *rel)
 {
 	EquivalenceClass *ec = linitial_node(PathKey, root->query_pathkeys)->pk_eclass;
-	OmenScanSettings settings;
 	ListCell   *lc;
-
-	/* what a local scan would use, pgvector's hnsw.* settings included */
-	omen_scan_settings(&settings, false);
 
 	foreach(lc, ec->ec_members)
 	{
@@ -384,8 +540,9 @@ carry_settings(PlannerInfo *root, RelOptInfo *rel)
 		OpExpr	   *dist;
 		int			q;
 		Oid			wrapper;
+		Oid			settings_func;
 		Expr	   *arg;
-		List	   *args;
+		List	   *settings;
 
 		if (!em->em_is_child || !bms_equal(em->em_relids, rel->relids) ||
 			!IsA(em->em_expr, OpExpr))
@@ -402,17 +559,16 @@ carry_settings(PlannerInfo *root, RelOptInfo *rel)
 			return;
 		arg = list_nth(dist->args, q);
 		wrapper = wrapper_function(dist->opno, exprType((Node *) arg));
-		if (!OidIsValid(wrapper))
+		settings_func = extension_function(dist->opno, SETTINGS_NAME, 0, NULL);
+		if (!OidIsValid(wrapper) || !OidIsValid(settings_func))
 			return;
+		settings = shared_settings(ec, wrapper);
+		if (settings == NIL)
+			settings = settings_initplan(root, settings_func);
 
-		args = list_make4(arg, int4_const(settings.ef_search),
-						  makeConst(TEXTOID, -1, InvalidOid, -1,
-									CStringGetTextDatum(omen_iterative_scan_name(settings.iterative_scan)),
-									false, false),
-						  int4_const(settings.max_scan_tuples));
 		dist = copyObject(dist);
 		list_nth_cell(dist->args, q)->ptr_value =
-			makeFuncExpr(wrapper, exprType((Node *) arg), args,
+			makeFuncExpr(wrapper, exprType((Node *) arg), lcons(arg, settings),
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 
 		twin = makeNode(EquivalenceMember);
@@ -437,6 +593,232 @@ first_rows_cost(Path *path, double rows)
 	return path->startup_cost + run_cost;
 }
 
+/* Context of vector_used_walker. */
+typedef struct VectorUse
+{
+	Index		relid;			/* the partitioned table */
+	AttrNumber	attno;			/* its vector column */
+	Node	   *distance;		/* the ORDER BY distance */
+} VectorUse;
+
+/*
+ * Whether node reads the vector column (or the whole row) of the
+ * partitioned table other than inside the ORDER BY distance.
+ */
+static bool
+vector_used_walker(Node *node, VectorUse *use)
+{
+	if (node == NULL || equal(node, use->distance))
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return var->varno == use->relid && var->varlevelsup == 0 &&
+			(var->varattno == use->attno || var->varattno == InvalidAttrNumber);
+	}
+	return expression_tree_walker(node, vector_used_walker, use);
+}
+
+/*
+ * The vector column of a postgres_fdw partition, in a k-NN query of its
+ * partitioned table, when the query needs its values for nothing but the
+ * ORDER BY distance: then core computes the query's target list (which
+ * holds the distance) in each partition's scan, and the shard can send
+ * the distance in place of the vector.  InvalidAttrNumber otherwise.
+ * The caller has checked that every qual runs on the shard.
+ */
+static AttrNumber
+unneeded_vector_column(PlannerInfo *root, RelOptInfo *rel)
+{
+	EquivalenceClass *ec = linitial_node(PathKey, root->query_pathkeys)->pk_eclass;
+	VectorUse	use;
+	int			relid;
+	Node	   *vector;
+	ListCell   *lc;
+
+	if (!bms_get_singleton_member(root->all_baserels, &relid) ||
+		root->simple_rte_array[relid]->relkind != RELKIND_PARTITIONED_TABLE ||
+		list_length(root->query_pathkeys) != 1)
+		return InvalidAttrNumber;
+	use.relid = relid;
+	use.distance = get_sortgroupclause_expr(linitial(root->parse->sortClause),
+											root->processed_tlist);
+	vector = linitial(((OpExpr *) use.distance)->args);
+	if (!IsA(vector, Var))
+		vector = lsecond(((OpExpr *) use.distance)->args);
+	if (!IsA(vector, Var) || ((Var *) vector)->varno != use.relid)
+		return InvalidAttrNumber;
+	use.attno = ((Var *) vector)->varattno;
+	if (vector_used_walker((Node *) root->processed_tlist, &use))
+		return InvalidAttrNumber;
+
+	/* the same column of the partition, from its member of the class */
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+		ListCell   *arg;
+
+		if (!bms_equal(em->em_relids, rel->relids) || !IsA(em->em_expr, OpExpr))
+			continue;
+		foreach(arg, ((OpExpr *) em->em_expr)->args)
+		{
+			Var		   *var = lfirst(arg);
+
+			if (IsA(var, Var) && var->varno == rel->relid && var->varattno > 0)
+				return var->varattno;
+		}
+	}
+	return InvalidAttrNumber;
+}
+
+/* postgres_fdw's GetForeignPlan, for a partition rel on its server. */
+static GetForeignPlan_function
+postgres_fdw_plan(RelOptInfo *rel)
+{
+	return GetFdwRoutineByServerId(rel->serverid)->GetForeignPlan;
+}
+
+/*
+ * The remote text of the partition's ORDER BY distance in postgres_fdw's
+ * remote query sql of the partition (whose quals all run on the shard),
+ * found by deparsing the partition's query with and without its ORDER BY;
+ * NULL unless sql starts as expected.
+ */
+static char *
+remote_distance(PlannerInfo *root, RelOptInfo *rel, List *pathkeys, const char *sql)
+{
+	deparse_select_type deparse = (deparse_select_type)
+		load_external_function("$libdir/postgres_fdw", "deparseSelectStmtForRel",
+							   false, NULL);
+	const char *order_by = " ORDER BY ";
+	const char *ascending = " ASC NULLS LAST";
+	List	   *remote_conds = NIL;
+	List	   *retrieved_attrs;
+	List	   *params;
+	StringInfoData unordered;
+	StringInfoData ordered;
+	size_t		start;
+	ListCell   *lc;
+
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (!rinfo->pseudoconstant)
+			remote_conds = lappend(remote_conds, rinfo->clause);
+	}
+	initStringInfo(&unordered);
+	params = NIL;
+	deparse(&unordered, root, rel, NIL, remote_conds, NIL, false, false, false,
+			&retrieved_attrs, &params);
+	initStringInfo(&ordered);
+	params = NIL;
+	deparse(&ordered, root, rel, NIL, remote_conds, pathkeys, false, false, false,
+			&retrieved_attrs, &params);
+
+	start = unordered.len + strlen(order_by);
+	if (strncmp(sql, ordered.data, ordered.len) != 0 ||
+		strncmp(ordered.data, unordered.data, unordered.len) != 0 ||
+		strncmp(ordered.data + unordered.len, order_by, strlen(order_by)) != 0 ||
+		ordered.len <= start + strlen(ascending) ||
+		strcmp(ordered.data + ordered.len - strlen(ascending), ascending) != 0)
+		return NULL;
+	return pnstrdup(ordered.data + start, ordered.len - start - strlen(ascending));
+}
+
+/*
+ * GetForeignPlan of a partition with a limited path whose shard may send
+ * the distance in place of the vector: postgres_fdw's plan, whose remote
+ * query, for that path, becomes
+ *
+ *		SELECT c1, ..., NULL, ..., cn, d, ... FROM (sql) s ORDER BY n + 1
+ *
+ * with sql postgres_fdw's query, the vector's column NULL and one column d
+ * (the remote ORDER BY distance) per member of the sort key's equivalence
+ * class that belongs to the partition.  The scan then returns a tuple of
+ * its fdw_scan_tlist (the columns, then those distances), from which
+ * setrefs.c takes the distance of the scan's target list as a column
+ * instead of computing it from the vector.  Any other remote query stays
+ * as postgres_fdw made it.
+ */
+static ForeignScan *
+omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
+					  ForeignPath *best_path, List *tlist, List *scan_clauses,
+					  Plan *outer_plan)
+{
+	ForeignScan *scan = postgres_fdw_plan(rel) (root, rel, relid, best_path, tlist,
+												scan_clauses, outer_plan);
+	EquivalenceClass *ec;
+	const char *sql = strVal(list_nth(scan->fdw_private, PGFDW_SCAN_SQL));
+	List	   *retrieved = list_nth(scan->fdw_private, PGFDW_SCAN_RETRIEVED_ATTRS);
+	AttrNumber	vector;
+	char	   *distance;
+	List	   *scan_tlist = NIL;
+	List	   *columns = NIL;
+	StringInfoData remote;
+	ListCell   *lc;
+
+	if (list_length(best_path->fdw_private) != 3 || outer_plan != NULL)
+		return scan;
+	vector = intVal(lthird(best_path->fdw_private));
+	distance = remote_distance(root, rel, best_path->path.pathkeys, sql);
+	if (distance == NULL || !list_member_int(retrieved, vector))
+		return scan;
+
+	initStringInfo(&remote);
+	appendStringInfoString(&remote, "SELECT ");
+	foreach(lc, retrieved)
+	{
+		AttrNumber	attno = lfirst_int(lc);
+		char	   *name;
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+		ListCell   *opt;
+
+		if (attno <= 0)
+			return scan;
+		/* the remote name, as postgres_fdw deparses it */
+		name = get_attname(relid, attno, false);
+		foreach(opt, GetForeignColumnOptions(relid, attno))
+		{
+			DefElem    *def = lfirst_node(DefElem, opt);
+
+			if (strcmp(def->defname, "column_name") == 0)
+				name = defGetString(def);
+		}
+		appendStringInfo(&remote, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 attno == vector ? "NULL" : quote_identifier(name));
+		get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry((Expr *) makeVar(rel->relid, attno, type,
+															  typmod, collation, 0),
+											 list_length(scan_tlist) + 1, NULL, false));
+	}
+	ec = linitial_node(PathKey, best_path->path.pathkeys)->pk_eclass;
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+
+		if (!bms_equal(em->em_relids, rel->relids))
+			continue;
+		appendStringInfo(&remote, ", %s", distance);
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry(em->em_expr, list_length(scan_tlist) + 1,
+											 NULL, false));
+	}
+	appendStringInfo(&remote, " FROM (%s) s ORDER BY %d", sql, list_length(retrieved) + 1);
+	for (int i = 1; i <= list_length(scan_tlist); i++)
+		columns = lappend_int(columns, i);
+
+	scan->scan.scanrelid = 0;
+	scan->fdw_scan_tlist = scan_tlist;
+	list_nth_cell(scan->fdw_private, PGFDW_SCAN_SQL)->ptr_value = makeString(remote.data);
+	list_nth_cell(scan->fdw_private, PGFDW_SCAN_RETRIEVED_ATTRS)->ptr_value = columns;
+	return scan;
+}
+
 /*
  * Adds to a postgres_fdw partition a copy of postgres_fdw's path ordered
  * by the query's whole ORDER BY that also sends the LIMIT.  It returns
@@ -455,6 +837,8 @@ add_limited_path(PlannerInfo *root, RelOptInfo *rel)
 	Path	   *unordered = NULL;
 	double		rows;
 	Cost		total_cost;
+	List	   *private = PGFDW_PATH_PRIVATE(false, true);
+	AttrNumber	vector;
 	ListCell   *lc;
 
 	if (limit == NULL || !quals_all_remote(root, rel))
@@ -485,12 +869,28 @@ add_limited_path(PlannerInfo *root, RelOptInfo *rel)
 	if (unordered != NULL)
 		total_cost = Min(total_cost, first_rows_cost(unordered, rows));
 
+	/*
+	 * When the shard may send the distance in place of the vector, the
+	 * path's private data (which postgres_fdw reads no further than its own
+	 * two flags) ends with the vector's column, and the partition's plan is
+	 * made by omen_get_foreign_plan().
+	 */
+	vector = unneeded_vector_column(root, rel);
+	if (vector != InvalidAttrNumber)
+	{
+		FdwRoutine *routine = palloc(sizeof(FdwRoutine));
+
+		private = lappend(private, makeInteger(vector));
+		memcpy(routine, rel->fdwroutine, sizeof(FdwRoutine));
+		routine->GetForeignPlan = omen_get_foreign_plan;
+		rel->fdwroutine = routine;
+	}
+
 	add_path(rel, (Path *)
 			 create_foreignscan_path(root, rel, ordered->path.pathtarget, rows,
 									 Min(ordered->path.startup_cost, total_cost),
 									 total_cost, ordered->path.pathkeys, NULL,
-									 ordered->fdw_outerpath,
-									 PGFDW_PATH_PRIVATE(false, true)));
+									 ordered->fdw_outerpath, private));
 }
 
 /* Whether path is a limited path of add_limited_path. */
@@ -499,7 +899,7 @@ is_limited_path(Path *path)
 {
 	ForeignPath *fpath = (ForeignPath *) path;
 
-	return IsA(path, ForeignPath) && list_length(fpath->fdw_private) == 2 &&
+	return IsA(path, ForeignPath) && list_length(fpath->fdw_private) >= 2 &&
 		boolVal(lsecond(fpath->fdw_private)) &&
 		is_postgres_fdw(path->parent);
 }
@@ -627,34 +1027,87 @@ set_local(const char *name, const char *value)
 }
 
 /*
- * Applies the settings of every omenhnsw_search() call with constant
- * settings in a query, its subqueries included.
+ * The value of arg known before the query runs: a constant's, or a bound
+ * parameter's that the planner may take as a constant (as a shard's query
+ * from a coordinator has them).  False if there is none.
+ */
+static bool
+known_value(Node *arg, ParamListInfo params, Datum *value, bool *isnull)
+{
+	if (IsA(arg, Const))
+	{
+		*value = ((Const *) arg)->constvalue;
+		*isnull = ((Const *) arg)->constisnull;
+		return true;
+	}
+	if (IsA(arg, Param) && ((Param *) arg)->paramkind == PARAM_EXTERN &&
+		params != NULL && ((Param *) arg)->paramid > 0 &&
+		((Param *) arg)->paramid <= params->numParams)
+	{
+		Param	   *param = (Param *) arg;
+		ParamExternData prmdata;
+		ParamExternData *prm;
+
+		if (params->paramFetch != NULL)
+			prm = params->paramFetch(params, param->paramid, false, &prmdata);
+		else
+			prm = &params->params[param->paramid - 1];
+		if (OidIsValid(prm->ptype) && prm->ptype == param->paramtype &&
+			(prm->pflags & PARAM_FLAG_CONST))
+		{
+			*value = prm->value;
+			*isnull = prm->isnull;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Applies the settings of every omenhnsw_search() call in a query, its
+ * subqueries included, whose settings are all known (context is the
+ * query's bound parameters); a NULL setting is left as it is, and so is
+ * scan_mem_multiplier when the call leaves it to its default (the planner
+ * has not inserted defaults yet).
  */
 static bool
 apply_settings_walker(Node *node, void *context)
 {
+	static const char *const names[NSETTINGS] = {
+		"omenhnsw.ef_search", "omenhnsw.iterative_scan",
+		"omenhnsw.max_scan_tuples", "omenhnsw.scan_mem_multiplier"
+	};
+
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, apply_settings_walker, context, 0);
-	if (IsA(node, FuncExpr) && list_length(((FuncExpr *) node)->args) == WRAPPER_NARGS &&
+	if (IsA(node, FuncExpr) &&
+		list_length(((FuncExpr *) node)->args) >= WRAPPER_NARGS - 1 &&
 		is_c_function(((FuncExpr *) node)->funcid, "$libdir/omendb", WRAPPER_NAME))
 	{
 		List	   *args = ((FuncExpr *) node)->args;
-		Const	   *ef = (Const *) lsecond(args);
-		Const	   *iterative = (Const *) lthird(args);
-		Const	   *max_tuples = (Const *) lfourth(args);
+		Datum		values[NSETTINGS];
+		bool		isnull[NSETTINGS];
+		int			known;
 
-		if (IsA(ef, Const) && !ef->constisnull &&
-			IsA(iterative, Const) && !iterative->constisnull &&
-			IsA(max_tuples, Const) && !max_tuples->constisnull)
+		for (known = 0; known < NSETTINGS; known++)
 		{
-			set_local("omenhnsw.ef_search",
-					  psprintf("%d", DatumGetInt32(ef->constvalue)));
-			set_local("omenhnsw.iterative_scan",
-					  TextDatumGetCString(iterative->constvalue));
-			set_local("omenhnsw.max_scan_tuples",
-					  psprintf("%d", DatumGetInt32(max_tuples->constvalue)));
+			if (known + 1 >= list_length(args))
+				isnull[known] = true;
+			else if (!known_value(list_nth(args, known + 1), (ParamListInfo) context,
+								  &values[known], &isnull[known]))
+				break;
+		}
+		for (int i = 0; known == NSETTINGS && i < NSETTINGS; i++)
+		{
+			Oid			typoutput;
+			bool		typisvarlena;
+
+			if (isnull[i])
+				continue;
+			getTypeOutputInfo(setting_types[i], &typoutput, &typisvarlena);
+			set_local(names[i], OidOutputFunctionCall(typoutput, values[i]));
 		}
 	}
 	return expression_tree_walker(node, apply_settings_walker, context);
@@ -668,7 +1121,7 @@ static PlannedStmt *
 omen_shard_planner(Query *parse, const char *query_string, int cursorOptions,
 				   ParamListInfo boundParams)
 {
-	apply_settings_walker((Node *) parse, NULL);
+	apply_settings_walker((Node *) parse, boundParams);
 
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);

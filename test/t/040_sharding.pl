@@ -48,7 +48,11 @@ $gen_vec
 CREATE TABLE t (id bigint PRIMARY KEY, v vector($dim));
 INSERT INTO t SELECT i, gen_vec(i) FROM generate_series($lo, $hi) i;
 CREATE INDEX ON t USING omenhnsw (v vector_l2_ops);
-ANALYZE t;});
+ANALYZE t;
+CREATE VIEW settings AS SELECT current_setting('omenhnsw.ef_search') AS ef_search,
+  current_setting('omenhnsw.iterative_scan') AS iterative_scan,
+  current_setting('omenhnsw.max_scan_tuples') AS max_scan_tuples,
+  current_setting('omenhnsw.scan_mem_multiplier') AS scan_mem_multiplier;});
 	push @shards, $node;
 }
 
@@ -76,6 +80,8 @@ CREATE SERVER s$s FOREIGN DATA WRAPPER postgres_fdw
 CREATE USER MAPPING FOR CURRENT_USER SERVER s$s;
 CREATE FOREIGN TABLE items_$s PARTITION OF items FOR VALUES FROM ($lo) TO ($hi)
   SERVER s$s OPTIONS (table_name 't');
+CREATE FOREIGN TABLE settings_$s (ef_search text, iterative_scan text,
+  max_scan_tuples text, scan_mem_multiplier text) SERVER s$s OPTIONS (table_name 'settings');
 };
 }
 $coord->safe_psql('postgres', $setup . 'ANALYZE items;');
@@ -96,7 +102,9 @@ sub all_limited
 {
 	my ($sqls, $limit, $name) = @_;
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
-	ok(@$sqls == 2 && !grep({ !/ORDER BY .* LIMIT \Q$limit\E$/ } @$sqls), $name)
+	ok( @$sqls == 2
+		  && !grep({ !/ORDER BY .* LIMIT \Q$limit\E(\) s ORDER BY \d+)?$/ } @$sqls),
+		$name)
 	  or diag(join("\n", @$sqls));
 	return;
 }
@@ -114,9 +122,73 @@ sub none_limited
 all_limited(remote_sql($knn), "${k}::bigint",
 	'a constant LIMIT reaches every shard');
 my $sqls = remote_sql($knn);
-ok(!grep({ !/omenhnsw_search\(.*, 40, 'strict_order'::text, 20000\)/ } @$sqls),
-	'the shipped ORDER BY carries the search settings')
+ok( !grep({
+			!/omenhnsw_search\(.*, \$\d+::integer, \$\d+::text, \$\d+::integer, \$\d+::double precision\)/
+		} @$sqls),
+	'the shipped ORDER BY carries the search settings as parameters')
   or diag(join("\n", @$sqls));
+
+# The distance, not the vector: when the query needs the vector for nothing
+# else, each shard sends the distance of its rows instead of their vectors.
+$sqls = remote_sql($knn);
+ok( @$sqls == 2 && !grep({
+			!/^SELECT id, NULL, \(v OPERATOR.*\) FROM \(SELECT id, v FROM public\.t ORDER BY .* LIMIT ${k}::bigint\) s ORDER BY 3$/
+		} @$sqls),
+	'a query that selects no vector gets distances from the shards, not vectors')
+  or diag(join("\n", @$sqls));
+my $with_distance =
+  "SELECT id, v <-> '$q1' AS d FROM items ORDER BY v <-> '$q1' LIMIT $k";
+my $with_vector =
+  "SELECT id, v <-> '$q1' AS d, v IS NOT NULL AS has_v FROM items ORDER BY v <-> '$q1' LIMIT $k";
+$sqls = remote_sql($with_vector);
+ok(@$sqls == 2 && !grep({ !/^SELECT id, v FROM public\.t ORDER BY/ } @$sqls),
+	'a query that selects the vector gets the vectors')
+  or diag(join("\n", @$sqls));
+is( $coord->safe_psql('postgres', $with_distance),
+	$coord->safe_psql('postgres', "SELECT id, d FROM ($with_vector) s"),
+	"the shards' distances are those the coordinator computes from the vectors");
+
+# The settings in force on both shards after a query, in the coordinator's
+# transaction (whose shard connections the query used), one line per shard.
+sub shard_settings
+{
+	my ($query, $settings) = @_;
+	return $coord->safe_psql(
+		'postgres', qq{BEGIN;
+$settings
+\\o /dev/null
+$query;
+\\o
+SELECT * FROM settings_1 UNION ALL SELECT * FROM settings_2;
+COMMIT;});
+}
+my $all_set = "77|relaxed_order|1234|7.5\n" x 2;
+chomp $all_set;
+is( shard_settings(
+		$knn,
+		'SET LOCAL omenhnsw.ef_search = 77; SET LOCAL omenhnsw.iterative_scan = relaxed_order;'
+		  . 'SET LOCAL omenhnsw.max_scan_tuples = 1234; SET LOCAL omenhnsw.scan_mem_multiplier = 7.5;'
+	),
+	$all_set,
+	'every search setting of the coordinator, scan_mem_multiplier included, reaches the shards');
+like(
+	shard_settings(
+		$knn,
+		'SET LOCAL hnsw.ef_search = 55; SET LOCAL hnsw.scan_mem_multiplier = 2.5;'),
+	qr/^55\|strict_order\|20000\|2.5\n55\|strict_order\|20000\|2.5$/,
+	"pgvector's hnsw.ef_search and hnsw.scan_mem_multiplier reach the shards");
+
+# A cached generic plan sends the settings of each execution.
+my $generic = 'SET plan_cache_mode = force_generic_plan; '
+  . 'PREPARE g(vector) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT 10;';
+is( shard_settings(
+		"EXECUTE g('$q1'); SET LOCAL omenhnsw.ef_search = 77; "
+		  . 'SET LOCAL omenhnsw.iterative_scan = relaxed_order; '
+		  . 'SET LOCAL omenhnsw.max_scan_tuples = 1234; '
+		  . "SET LOCAL omenhnsw.scan_mem_multiplier = 7.5; EXECUTE g('$q1')",
+		$generic),
+	$all_set,
+	'a generic plan planned before a SET sends the settings in force when it runs');
 all_limited(
 	remote_sql("SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 10 OFFSET 5"),
 	'15::bigint', 'LIMIT 10 OFFSET 5 sends LIMIT 15 to every shard');
@@ -125,8 +197,8 @@ my $prepare = 'PREPARE p(vector, bigint, bigint) AS SELECT id FROM items '
 all_limited(
 	remote_sql("EXECUTE p('$q1', 10, 5)",
 		"SET plan_cache_mode = force_generic_plan; $prepare"),
-	'(CASE WHEN ($2::bigint > (9223372036854775807::bigint - $3::bigint)) '
-	  . 'THEN NULL::bigint ELSE ($2::bigint + $3::bigint) END)',
+	'(CASE WHEN ($6::bigint > (9223372036854775807::bigint - $7::bigint)) '
+	  . 'THEN NULL::bigint ELSE ($6::bigint + $7::bigint) END)',
 	'a generic plan sends LIMIT $2 + $3, or none past the int8 range, to every shard');
 all_limited(
 	remote_sql("EXECUTE p('$q1', 10, 5)",
