@@ -237,6 +237,33 @@ writer_close(OmenVectorWriter *w)
 }
 
 /*
+ * Reserves npages contiguous blocks at the end of the index.
+ */
+static BlockNumber
+reserve_blocks(Relation index, uint32 npages)
+{
+	BlockNumber first = InvalidBlockNumber;
+
+	/*
+	 * Parallel participants extend the index concurrently; the leader, which
+	 * created the index, must lock too.
+	 */
+	LockRelationForExtension(index, ExclusiveLock);
+	for (uint32 i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
+											 RBM_NORMAL, NULL);
+
+		if (i == 0)
+			first = BufferGetBlockNumber(buf);
+		Assert(BufferGetBlockNumber(buf) == first + i);
+		ReleaseBuffer(buf);
+	}
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return first;
+}
+
+/*
  * Extends the index by a vector page that becomes w's tail, chained after
  * the old tail.  cont, if valid, is the chunk on the old tail whose vector
  * goes on at the start of the new page.  Expects no buffer lock held and
@@ -245,8 +272,9 @@ writer_close(OmenVectorWriter *w)
 static void
 writer_add_page(Relation index, OmenVectorWriter *w, OffsetNumber cont)
 {
-	Buffer		buf = omen_new_buffer(index, MAIN_FORKNUM);
-	BlockNumber blk = BufferGetBlockNumber(buf);
+	BlockNumber blk = reserve_blocks(index, 1);
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk,
+										 RBM_ZERO_AND_LOCK, NULL);
 
 	omen_page_init(BufferGetPage(buf), OMEN_PAGE_VECTOR, w->segno);
 	MarkBufferDirty(buf);
@@ -394,30 +422,6 @@ layout_rows(OmenBuilder *b, OmenNodePos *pos)
 		layout_place(&c, row_cost(&b->meta, omen_graph_level(b->graph, i)),
 					 &pos[i].row_blk, &pos[i].row_off);
 	return c.blk + 1;
-}
-
-/*
- * Reserves npages contiguous blocks at the end of the index.
- */
-static BlockNumber
-reserve_blocks(Relation index, uint32 npages)
-{
-	BlockNumber first = InvalidBlockNumber;
-
-	/* parallel participants extend the index concurrently */
-	LockRelationForExtension(index, ExclusiveLock);
-	for (uint32 i = 0; i < npages; i++)
-	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
-											 RBM_NORMAL, NULL);
-
-		if (i == 0)
-			first = BufferGetBlockNumber(buf);
-		Assert(BufferGetBlockNumber(buf) == first + i);
-		ReleaseBuffer(buf);
-	}
-	UnlockRelationForExtension(index, ExclusiveLock);
-	return first;
 }
 
 /*
