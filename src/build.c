@@ -35,8 +35,12 @@
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_class_d.h"
+#include "commands/defrem.h"
 #include "commands/progress.h"
+#include "executor/executor.h"
 #include "executor/instrument.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
@@ -46,8 +50,12 @@
 #include "storage/lmgr.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 
 #include "distance.h"
 #include "hnsw_graph.h"
@@ -55,6 +63,7 @@
 #include "options.h"
 #include "page.h"
 #include "pagestore.h"
+#include "vector.h"
 
 #define OMEN_KEY_SHARED			UINT64CONST(0xA0E1D0B000000001)
 #define OMEN_KEY_SCAN			UINT64CONST(0xA0E1D0B000000002)
@@ -1285,4 +1294,218 @@ omen_ambuildphasename(int64 phasenum)
 		default:
 			return NULL;
 	}
+}
+
+/* Build estimates */
+
+PG_FUNCTION_INFO_V1(omenhnsw_build_estimate);
+PG_FUNCTION_INFO_V1(omenhnsw_build_estimate_table);
+
+/* i's bits mirrored about the binary point: evenly spread draws in [0,1). */
+static double
+radical_inverse(uint64 i)
+{
+	double		r = 0;
+
+	for (double f = 0.5; i > 0; i >>= 1, f *= 0.5)
+		if (i & 1)
+			r += f;
+	return r;
+}
+
+/*
+ * Pages of a segment of n nodes, laid out as the build lays out its rows
+ * and vectors, with levels drawn evenly from their distribution.
+ */
+static uint64
+estimate_segment_pages(const OmenMetaPageData *meta, uint64 n)
+{
+	OmenLayoutCursor rows = {0, 0, 0};
+	OmenLayoutCursor vecs = {0, 0, 0};
+	int			max_level = omen_max_level(meta->m);
+	uint32		blk;
+	OffsetNumber off;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		int			level = omen_random_level(1.0 - radical_inverse(i), meta->m,
+											  max_level);
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		layout_place(&rows, row_cost(meta, level), &blk, &off);
+		for (int done = 0; done < (int) meta->dims;)
+			done += layout_chunk(&vecs, meta->dims - done, &blk, &off);
+	}
+	return n == 0 ? 0 : (uint64) rows.blk + 1 + vecs.blk + 1;
+}
+
+/*
+ * The operator class of omenhnsw named by name (raising an error if there
+ * is none); its input type into *type.
+ */
+static Oid
+estimate_opclass(text *name, Oid *type)
+{
+	Oid			opclass = get_opclass_oid(get_am_oid("omenhnsw", false),
+										  textToQualifiedNameList(name), false);
+
+	*type = get_opclass_input_type(opclass);
+	return opclass;
+}
+
+/*
+ * The figures of a serial build of rows vectors of dims at m, with the
+ * current maintenance_work_mem, as a result row: bytes a node takes while
+ * building, segments, and the index's bytes.  Every vector is taken for
+ * distinct: exact duplicates share nodes.
+ */
+static Datum
+estimate_result(FunctionCallInfo fcinfo, double rows, int dims, int m)
+{
+	OmenMetaPageData meta;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	Size		per;
+	uint64		n;
+	uint64		cap;
+	uint64		full;
+	uint64		last;
+	uint64		nsegs;
+	uint64		pages;
+	OmenLayoutCursor dir = {0, 0, 0};
+	uint32		blk;
+	OffsetNumber off;
+
+	if (rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("row count must not be negative")));
+	CheckVectorDim(dims);
+	if (m < OMEN_MIN_M || m > OMEN_MAX_M)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value %d out of bounds for option \"m\"", m),
+				 errdetail("Valid values are between \"%d\" and \"%d\".",
+						   OMEN_MIN_M, OMEN_MAX_M)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	memset(&meta, 0, sizeof(meta));
+	meta.m = m;
+	omen_meta_set_dims(&meta, dims);
+	per = builder_node_bytes(dims, m);
+	cap = builder_capacity((Size) maintenance_work_mem * 1024, per,
+						   (Size) PG_INT32_MAX);
+	n = (uint64) rint(rows);
+	full = n / cap;
+	last = n % cap;
+	nsegs = full + (last > 0 ? 1 : 0);
+
+	/* the metapage, the segments, the directory */
+	pages = 1;
+	if (full > 0)
+		pages += full * estimate_segment_pages(&meta, cap);
+	pages += estimate_segment_pages(&meta, last);
+	for (uint64 i = 0; i < nsegs; i++)
+		layout_place(&dir, OMEN_ITEM_COST(sizeof(OmenSegmentDesc)), &blk, &off);
+	pages += nsegs > 0 ? dir.blk + 1 : 0;
+
+	values[0] = Int64GetDatum((int64) per);
+	values[1] = Int64GetDatum((int64) nsegs);
+	values[2] = Int64GetDatum((int64) (pages * BLCKSZ));
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+/*
+ * omenhnsw_build_estimate(rows, dims, m, opclass): a serial build's
+ * figures for that many vectors of that dimension.
+ */
+Datum
+omenhnsw_build_estimate(PG_FUNCTION_ARGS)
+{
+	Oid			type;
+
+	(void) estimate_opclass(PG_GETARG_TEXT_PP(3), &type);
+	return estimate_result(fcinfo, (double) PG_GETARG_INT64(0),
+						   PG_GETARG_INT32(1), PG_GETARG_INT32(2));
+}
+
+/* The dimension of the first non-NULL value of column attnum, or 0. */
+static int
+first_value_dims(Relation heap, AttrNumber attnum)
+{
+	TableScanDesc scan = table_beginscan(heap, GetActiveSnapshot(), 0, NULL);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	int			dims = 0;
+
+	while (dims == 0 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!isnull)
+			dims = DatumGetVector(value)->dim;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	return dims;
+}
+
+/*
+ * omenhnsw_build_estimate(table, column, m, opclass): a serial build's
+ * figures for the table's rows (its statistics, or a sample of its pages
+ * if it has none) and the column's dimension (its type modifier, or its
+ * first non-NULL value).
+ */
+Datum
+omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *column = NameStr(*PG_GETARG_NAME(1));
+	Oid			type;
+	Relation	heap;
+	AttrNumber	attnum;
+	Form_pg_attribute att;
+	AclResult	aclresult;
+	double		rows;
+	int			dims;
+
+	(void) estimate_opclass(PG_GETARG_TEXT_PP(3), &type);
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	heap = table_open(relid, AccessShareLock);
+	if (heap->rd_rel->relkind != RELKIND_RELATION &&
+		heap->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table or materialized view",
+						RelationGetRelationName(heap))));
+	attnum = get_attnum(relid, column);
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, RelationGetRelationName(heap))));
+	att = TupleDescAttr(RelationGetDescr(heap), attnum - 1);
+	if (att->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("operator class \"%s\" does not accept data type %s",
+						text_to_cstring(PG_GETARG_TEXT_PP(3)),
+						format_type_be(att->atttypid))));
+	dims = att->atttypmod > 0 ? att->atttypmod : first_value_dims(heap, attnum);
+	if (dims == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column \"%s\" has no dimensions and no non-NULL value",
+						column),
+				 errhint("Estimate with a row count and a dimension instead.")));
+	rows = heap_rows_estimate(heap);
+	table_close(heap, AccessShareLock);
+	return estimate_result(fcinfo, rows, dims, PG_GETARG_INT32(2));
 }
