@@ -103,7 +103,7 @@ typedef struct OmenBuildShared
 	OmenSegmentDesc segs[FLEXIBLE_ARRAY_MEMBER];
 } OmenBuildShared;
 
-/* The page being filled while laying out tuples, relative to the segment. */
+/* The page being filled while laying out tuples, counted from the first. */
 typedef struct OmenLayoutCursor
 {
 	uint32		blk;
@@ -158,7 +158,7 @@ typedef struct OmenBuilder
 	OmenVectorTuple chunk;		/* room for one chunk of it */
 	ItemPointerData tid;		/* its heap TID */
 
-	/* serial build: segments kept here; next_segno also in a parallel one */
+	/* serial build: segments kept here */
 	uint32		next_segno;
 	OmenSegmentDesc *segs;
 	int			nsegs;

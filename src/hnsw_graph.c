@@ -650,17 +650,8 @@ static inline float
 graph_row_distance(const OmenGraph *g, const float *query,
 				   const OmenCodeRow *row)
 {
-	const uint8 *code = graph_row_bytes(g, row);
-
-	switch (g->metric)
-	{
-		case OMEN_METRIC_L2:
-			return omen_l2sq_u8(query, code, row->offset, row->scale, g->dim);
-		case OMEN_METRIC_L1:
-			return omen_l1_u8(query, code, row->offset, row->scale, g->dim);
-		default:
-			return -omen_dot_u8(query, code, row->offset, row->scale, g->dim);
-	}
+	return omen_code_distance(g->metric, query, graph_row_bytes(g, row),
+							  row->offset, row->scale, g->dim);
 }
 
 /*
