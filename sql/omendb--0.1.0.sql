@@ -753,3 +753,19 @@ CREATE CAST (sparsevec AS halfvec)
 	WITH FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) AS ASSIGNMENT;
 CREATE CAST (halfvec AS sparsevec)
 	WITH FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) AS IMPLICIT;
+
+-- What a serial omenhnsw build at the current maintenance_work_mem takes:
+-- bytes of memory per vector while building, the segments it makes and the
+-- index's size, for a row count and dimension or for a table's column.
+CREATE FUNCTION omenhnsw_build_estimate(rows bigint, dims integer,
+	m integer DEFAULT 16, opclass text DEFAULT 'vector_l2_ops',
+	OUT bytes_per_vector bigint, OUT segments bigint, OUT index_bytes bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION omenhnsw_build_estimate(tbl regclass, col name,
+	m integer DEFAULT 16, opclass text DEFAULT 'vector_l2_ops',
+	OUT bytes_per_vector bigint, OUT segments bigint, OUT index_bytes bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate_table' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION omenhnsw_build_estimate(bigint, integer, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build at the current maintenance_work_mem';
+COMMENT ON FUNCTION omenhnsw_build_estimate(regclass, name, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build of a table''s column at the current maintenance_work_mem';

@@ -4,19 +4,24 @@
  *
  * Every participant (the leader and each parallel worker) scans its share
  * of the heap into an in-memory HNSW graph sized from its part of
- * maintenance_work_mem.  When the graph is full, or the scan ends, the
- * participant seals it: lays the nodes out on pages, reserves a contiguous
- * run of blocks and writes them through shared buffers.  Participants with
- * graphs of their own share only the relation extension lock (to reserve
- * blocks), a segment number counter and a list of segment descriptors.  The
- * leader finally writes the segment directory and metapage and WAL-logs the
- * relation once.
+ * maintenance_work_mem.  The graph keeps each node's code and links only:
+ * the participant writes each new node's exact vector to vector pages of
+ * the segment as the row arrives, pages of its own that it extends the
+ * index by one at a time and chains.  When the graph is full, or the scan
+ * ends, the participant seals it: lays the search rows out on pages,
+ * reserves a contiguous run of blocks for them, writes them through shared
+ * buffers and chains them before the vector pages.  Participants with
+ * graphs of their own share only the relation extension lock, a segment
+ * number counter and a list of segment descriptors.  The leader finally
+ * writes the segment directory and metapage and WAL-logs the relation once.
  *
  * A table that fits maintenance_work_mem is built as one segment: with
  * parallel workers, every participant inserts into one graph in dynamic
  * shared memory, which the leader seals when all are done.  If that graph
  * fills up after all (the row estimate was low), participants go on with
- * segments of their own in what is left of the budget.
+ * segments of their own in what is left of the budget.  Each participant
+ * chains the vector pages it wrote for the shared graph to those of the
+ * participants that finished before it.
  */
 #include "postgres.h"
 
@@ -30,8 +35,12 @@
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_class_d.h"
+#include "commands/defrem.h"
 #include "commands/progress.h"
+#include "executor/executor.h"
 #include "executor/instrument.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
@@ -41,14 +50,20 @@
 #include "storage/lmgr.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 
 #include "distance.h"
 #include "hnsw_graph.h"
 #include "omenhnsw.h"
 #include "options.h"
 #include "page.h"
+#include "pagestore.h"
+#include "vector.h"
 
 #define OMEN_KEY_SHARED			UINT64CONST(0xA0E1D0B000000001)
 #define OMEN_KEY_SCAN			UINT64CONST(0xA0E1D0B000000002)
@@ -68,6 +83,7 @@ typedef struct OmenBuildShared
 	Size		budget;			/* bytes of graph per participant */
 	int			capacity_hint;	/* expected rows, caps the graph size */
 	int			shared_capacity;	/* nodes of the shared graph, or 0 */
+	uint32		shared_segno;	/* its segment number */
 
 	/* dims of the first vector seen when the column has no typmod */
 	pg_atomic_uint32 dims;
@@ -78,10 +94,37 @@ typedef struct OmenBuildShared
 	double		indtuples;
 	int			nparticipants_done;
 	uint32		next_segno;
+	/* the shared graph's vector pages that participants have chained */
+	BlockNumber vec_head;
+	BlockNumber vec_tail;
+	uint32		vec_npages;
 	int			nsegs;
 	int			maxsegs;
 	OmenSegmentDesc segs[FLEXIBLE_ARRAY_MEMBER];
 } OmenBuildShared;
+
+/* The page being filled while laying out tuples, counted from the first. */
+typedef struct OmenLayoutCursor
+{
+	uint32		blk;
+	Size		used;
+	OffsetNumber off;
+} OmenLayoutCursor;
+
+/*
+ * A participant's vector pages of one segment, a chain from head to tail
+ * that it fills as rows arrive; buf pins tail.  cur places chunks on them,
+ * its blk counting the pages.
+ */
+typedef struct OmenVectorWriter
+{
+	uint32		segno;
+	BlockNumber head;			/* Invalid until the first vector */
+	BlockNumber tail;
+	uint32		npages;
+	Buffer		buf;
+	OmenLayoutCursor cur;
+} OmenVectorWriter;
 
 /* One participant's state. */
 typedef struct OmenBuilder
@@ -93,6 +136,7 @@ typedef struct OmenBuilder
 
 	int			metric;
 	int			dims;			/* 0 until known */
+	OmenMetaPageData meta;		/* m, dims and codes of the index's pages */
 	int			m;
 	int			ef_construction;
 	int			max_level;
@@ -104,9 +148,14 @@ typedef struct OmenBuilder
 	OmenGraph  *graph;
 	ItemPointerData *tids;		/* OMEN_HEAPTIDS per node */
 	uint8	   *ntids;
+	ItemPointerData *vectids;	/* per node: its vector's first chunk */
+	OmenVectorWriter vw;		/* vector pages of the open segment */
+	OmenPageStore *store;		/* reads vectors back; NULL until needed */
+	float	   *other;			/* a vector read back */
 	bool		graph_is_shared;	/* graph is the parallel build's shared one */
 	bool		estimate_low;	/* the shared graph, sized by it, filled up */
 	float	   *vec;			/* prepared value of the current row */
+	OmenVectorTuple chunk;		/* room for one chunk of it */
 	ItemPointerData tid;		/* its heap TID */
 
 	/* serial build: segments kept here */
@@ -121,59 +170,152 @@ typedef struct OmenBuilder
 	MemoryContext graphctx;		/* the graph of the open segment */
 } OmenBuilder;
 
-/*
- * Where the layout put a node's search row and the first chunk of its
- * vector, relative to the segment start.
- */
+/* Where the layout put a node's search row, relative to the segment start. */
 typedef struct OmenNodePos
 {
 	uint32		row_blk;
-	uint32		vec_blk;
 	OffsetNumber row_off;
-	OffsetNumber vec_off;
 } OmenNodePos;
-
-/* The page being filled while laying out tuples, relative to the segment. */
-typedef struct OmenLayoutCursor
-{
-	uint32		blk;
-	Size		used;
-	OffsetNumber off;
-} OmenLayoutCursor;
 
 PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
 
+/*
+ * Bytes a build keeps per node: its graph's, its heap TIDs and where its
+ * vector is.
+ */
 static Size
-builder_node_bytes(int dims, int metric, int m)
+builder_node_bytes(int dims, int m)
 {
-	return omen_graph_node_bytes(dims, metric, m) +
-		sizeof(ItemPointerData) * OMEN_HEAPTIDS + sizeof(uint8);
+	return omen_graph_node_bytes(dims, omen_code_bits(dims, m), m) +
+		sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + sizeof(uint8);
+}
+
+/* Nodes of a graph that fits budget at per bytes a node, at most hint. */
+static Size
+builder_capacity(Size budget, Size per, Size hint)
+{
+	Size		cap = budget / per;
+
+	cap = Min(cap, hint);
+	cap = Max(cap, 2);
+	return Min(cap, (Size) (PG_INT32_MAX / OMEN_HEAPTIDS));
+}
+
+/* The parameters of the index's pages, once m and the dimension are known. */
+static void
+builder_set_meta(OmenBuilder *b)
+{
+	memset(&b->meta, 0, sizeof(b->meta));
+	b->meta.m = b->m;
+	b->meta.metric = b->metric;
+	omen_meta_set_dims(&b->meta, b->dims);
+}
+
+/* A segment number for a new segment. */
+static uint32
+builder_next_segno(OmenBuilder *b)
+{
+	uint32		segno;
+
+	if (b->shared == NULL)
+		return b->next_segno++;
+	SpinLockAcquire(&b->shared->mutex);
+	segno = b->shared->next_segno++;
+	SpinLockRelease(&b->shared->mutex);
+	return segno;
+}
+
+/* Starts w on segment segno, with no pages yet. */
+static void
+writer_open(OmenVectorWriter *w, uint32 segno)
+{
+	memset(w, 0, sizeof(OmenVectorWriter));
+	w->segno = segno;
+	w->head = InvalidBlockNumber;
+	w->tail = InvalidBlockNumber;
+	w->buf = InvalidBuffer;
+}
+
+/* Drops w's pin; its chain stays as it is. */
+static void
+writer_close(OmenVectorWriter *w)
+{
+	if (BufferIsValid(w->buf))
+		ReleaseBuffer(w->buf);
+	w->buf = InvalidBuffer;
 }
 
 /*
- * Creates the graph of a new segment once the dimension is known.
+ * Reserves npages contiguous blocks at the end of the index.
+ */
+static BlockNumber
+reserve_blocks(Relation index, uint32 npages)
+{
+	BlockNumber first = InvalidBlockNumber;
+
+	/*
+	 * Parallel participants extend the index concurrently; the leader, which
+	 * created the index, must lock too.
+	 */
+	LockRelationForExtension(index, ExclusiveLock);
+	for (uint32 i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
+											 RBM_NORMAL, NULL);
+
+		if (i == 0)
+			first = BufferGetBlockNumber(buf);
+		Assert(BufferGetBlockNumber(buf) == first + i);
+		ReleaseBuffer(buf);
+	}
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return first;
+}
+
+/*
+ * Extends the index by a vector page that becomes w's tail, chained after
+ * the old tail.  cont, if valid, is the chunk on the old tail whose vector
+ * goes on at the start of the new page.  Expects no buffer lock held and
+ * holds none when it returns.
  */
 static void
-builder_open_segment(OmenBuilder *b)
+writer_add_page(Relation index, OmenVectorWriter *w, OffsetNumber cont)
 {
-	MemoryContext old;
-	Size		per = builder_node_bytes(b->dims, b->metric, b->m);
-	Size		cap = b->budget / per;
+	BlockNumber blk = reserve_blocks(index, 1);
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk,
+										 RBM_ZERO_AND_LOCK, NULL);
 
-	cap = Min(cap, (Size) b->capacity_hint);
-	cap = Max(cap, 2);
-	cap = Min(cap, (Size) (PG_INT32_MAX / OMEN_HEAPTIDS));
-	b->capacity = (int) cap;
+	omen_page_init(BufferGetPage(buf), OMEN_PAGE_VECTOR, w->segno);
+	MarkBufferDirty(buf);
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
-	old = MemoryContextSwitchTo(b->graphctx);
-	b->graph = omen_graph_create(b->dims, b->metric, b->m, b->ef_construction,
-								 b->max_level, b->capacity,
-								 b->seed);
-	b->tids = MemoryContextAllocHuge(b->graphctx,
-									 sizeof(ItemPointerData) * OMEN_HEAPTIDS * cap);
-	b->ntids = MemoryContextAllocHuge(b->graphctx, cap);
-	memset(b->ntids, 0, cap);
-	MemoryContextSwitchTo(old);
+	if (BufferIsValid(w->buf))
+	{
+		Page		page;
+
+		LockBuffer(w->buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(w->buf);
+		OmenPageGetOpaque(page)->next = blk;
+		if (OffsetNumberIsValid(cont))
+			ItemPointerSet(&omen_page_get_chunk(page, cont)->next, blk,
+						   FirstOffsetNumber);
+		MarkBufferDirty(w->buf);
+		UnlockReleaseBuffer(w->buf);
+	}
+	else
+		w->head = blk;
+	w->buf = buf;
+	w->tail = blk;
+	w->npages++;
+}
+
+static void
+add_tuple(Page page, void *tup, Size size, OffsetNumber expected, Relation index)
+{
+	if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber,
+					false, false) != expected)
+		elog(ERROR, "failed to add tuple to index \"%s\"",
+			 RelationGetRelationName(index));
 }
 
 /* Places a tuple of cost bytes at the cursor, on a new page if need be. */
@@ -208,127 +350,126 @@ layout_chunk(OmenLayoutCursor *c, int remaining, uint32 *blk,
 	return nf;
 }
 
+/* What a node's search row costs on a data page. */
+static Size
+row_cost(const OmenMetaPageData *meta, int level)
+{
+	return OMEN_ITEM_COST(OMEN_NODE_SIZE(level, meta->m, meta->code_bytes));
+}
+
 /*
- * Assigns every node's search row a place on the data pages, in id order,
- * then its vector's chunks places on the vector pages that follow.  Sets
- * *ndata to the number of data pages and returns the number of pages.
+ * Writes b's current vector (b->vec) to w's pages, its chunks placed by
+ * layout_chunk, and sets *first to its first chunk.  Expects no buffer
+ * lock held.
+ */
+static void
+writer_put(OmenBuilder *b, OmenVectorWriter *w, ItemPointer first)
+{
+	OmenVectorTuple vt = b->chunk;
+	OffsetNumber cont = InvalidOffsetNumber;
+	int			done = 0;
+
+	while (done < b->dims)
+	{
+		uint32		blk;
+		OffsetNumber off;
+		int			nf = layout_chunk(&w->cur, b->dims - done, &blk, &off);
+
+		if (blk >= w->npages)
+			writer_add_page(b->index, w, cont);
+		memset(vt, 0, offsetof(OmenVectorTupleData, x));
+		vt->type = OMEN_TUPLE_VECTOR;
+		vt->nfloats = nf;
+		ItemPointerSetInvalid(&vt->next);	/* set when the next page comes */
+		memcpy(vt->x, b->vec + done, sizeof(float) * nf);
+		LockBuffer(w->buf, BUFFER_LOCK_EXCLUSIVE);
+		add_tuple(BufferGetPage(w->buf), vt, OMEN_CHUNK_SIZE(nf), off, b->index);
+		MarkBufferDirty(w->buf);
+		LockBuffer(w->buf, BUFFER_LOCK_UNLOCK);
+		if (done == 0)
+			ItemPointerSet(first, w->tail, off);
+		cont = off;
+		done += nf;
+	}
+}
+
+/*
+ * Creates the graph of a new segment once the dimension is known.
+ */
+static void
+builder_open_segment(OmenBuilder *b)
+{
+	MemoryContext old;
+	Size		cap = builder_capacity(b->budget, builder_node_bytes(b->dims, b->m),
+									   (Size) b->capacity_hint);
+
+	b->capacity = (int) cap;
+	old = MemoryContextSwitchTo(b->graphctx);
+	b->graph = omen_graph_create(b->dims, b->metric, b->meta.code_bits, b->m,
+								 b->ef_construction, b->max_level, b->capacity,
+								 b->seed);
+	b->tids = MemoryContextAllocHuge(b->graphctx,
+									 sizeof(ItemPointerData) * OMEN_HEAPTIDS * cap);
+	b->vectids = MemoryContextAllocHuge(b->graphctx, sizeof(ItemPointerData) * cap);
+	b->ntids = MemoryContextAllocHuge(b->graphctx, cap);
+	memset(b->ntids, 0, cap);
+	MemoryContextSwitchTo(old);
+	writer_open(&b->vw, builder_next_segno(b));
+}
+
+/*
+ * Assigns every node's search row a place on the data pages, in id order.
+ * Returns the number of data pages.
  */
 static uint32
-layout_segment(OmenBuilder *b, const OmenMetaPageData *meta, OmenNodePos *pos,
-			   uint32 *ndata)
+layout_rows(OmenBuilder *b, OmenNodePos *pos)
 {
 	int			n = omen_graph_count(b->graph);
 	OmenLayoutCursor c = {0, 0, 0};
 
 	for (int i = 0; i < n; i++)
-		layout_place(&c, OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_graph_level(b->graph, i),
-													   b->m, meta->code_bytes)),
+		layout_place(&c, row_cost(&b->meta, omen_graph_level(b->graph, i)),
 					 &pos[i].row_blk, &pos[i].row_off);
-	*ndata = c.blk + 1;
-	c.blk = *ndata;
-	c.used = 0;
-	c.off = 0;
-	for (int i = 0; i < n; i++)
-	{
-		uint32		blk;
-		OffsetNumber off;
-		int			left = b->dims - layout_chunk(&c, b->dims, &pos[i].vec_blk,
-												  &pos[i].vec_off);
-
-		while (left > 0)
-			left -= layout_chunk(&c, left, &blk, &off);
-	}
 	return c.blk + 1;
 }
 
 /*
- * Reserves npages contiguous blocks at the end of the index.
- */
-static BlockNumber
-reserve_blocks(Relation index, uint32 npages)
-{
-	BlockNumber first = InvalidBlockNumber;
-
-	/* parallel participants extend the index concurrently */
-	LockRelationForExtension(index, ExclusiveLock);
-	for (uint32 i = 0; i < npages; i++)
-	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
-											 RBM_NORMAL, NULL);
-
-		if (i == 0)
-			first = BufferGetBlockNumber(buf);
-		Assert(BufferGetBlockNumber(buf) == first + i);
-		ReleaseBuffer(buf);
-	}
-	UnlockRelationForExtension(index, ExclusiveLock);
-	return first;
-}
-
-static void
-add_tuple(Page page, void *tup, Size size, OffsetNumber expected, Relation index)
-{
-	if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber,
-					false, false) != expected)
-		elog(ERROR, "failed to add tuple to index \"%s\"",
-			 RelationGetRelationName(index));
-}
-
-/*
- * Locks and initializes page p of a segment starting at first, chained to
- * the next one unless it is the last of npages.
- */
-static Buffer
-seal_page(OmenBuilder *b, BlockNumber first, uint32 p, uint32 npages,
-		  uint16 kind, uint32 segno)
-{
-	Buffer		buf;
-	Page		page;
-
-	CHECK_FOR_INTERRUPTS();
-	buf = ReadBufferExtended(b->index, MAIN_FORKNUM, first + p,
-							 RBM_ZERO_AND_LOCK, NULL);
-	page = BufferGetPage(buf);
-	omen_page_init(page, kind, segno);
-	if (p + 1 < npages)
-		OmenPageGetOpaque(page)->next = first + p + 1;
-	return buf;
-}
-
-static void
-seal_page_done(Buffer buf)
-{
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
-}
-
-/*
  * Writes the search rows of the open segment's graph to data pages first
- * .. first + ndata - 1, as the layout placed them.
+ * .. first + ndata - 1, as the layout placed them, the last page chained
+ * to the segment's vector pages.
  */
 static void
-write_rows(OmenBuilder *b, const OmenMetaPageData *meta, const OmenNodePos *pos,
-		   BlockNumber first, uint32 ndata, uint32 npages, uint32 segno)
+write_rows(OmenBuilder *b, const OmenNodePos *pos, BlockNumber first,
+		   uint32 ndata)
 {
 	int			n = omen_graph_count(b->graph);
-	OmenNodeTuple nt = palloc(OMEN_NODE_SIZE(b->max_level, b->m, meta->code_bytes));
+	int			code_bytes = b->meta.code_bytes;
+	OmenNodeTuple nt = palloc(OMEN_NODE_SIZE(b->max_level, b->m, code_bytes));
 	int			i = 0;
 
 	for (uint32 p = 0; p < ndata; p++)
 	{
-		Buffer		buf = seal_page(b, first, p, npages, OMEN_PAGE_DATA, segno);
-		Page		page = BufferGetPage(buf);
+		Buffer		buf;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(b->index, MAIN_FORKNUM, first + p,
+								 RBM_ZERO_AND_LOCK, NULL);
+		page = BufferGetPage(buf);
+		omen_page_init(page, OMEN_PAGE_DATA, b->vw.segno);
+		OmenPageGetOpaque(page)->next = p + 1 < ndata ? first + p + 1 : b->vw.head;
 
 		for (; i < n && pos[i].row_blk == p; i++)
 		{
 			int			level = omen_graph_level(b->graph, i);
-			ItemPointer links = omen_node_links(nt, meta->code_bytes);
-			ItemPointerData vectid;
+			ItemPointer links = omen_node_links(nt, code_bytes);
+			const uint8 *code;
 
-			ItemPointerSet(&vectid, first + pos[i].vec_blk, pos[i].vec_off);
-			omen_node_fill(nt, level, meta, &b->tids[(Size) i * OMEN_HEAPTIDS],
-						   b->ntids[i], &vectid);
-			omen_node_encode(nt, meta, omen_graph_vector(b->graph, i));
+			omen_node_fill(nt, level, &b->meta, &b->tids[(Size) i * OMEN_HEAPTIDS],
+						   b->ntids[i], &b->vectids[i]);
+			/* the graph's code is the row's: same vector, same width */
+			code = omen_graph_code(b->graph, i, &nt->offset, &nt->scale);
+			memcpy(omen_node_code(nt), code, code_bytes);
 			for (int l = 0; l <= level; l++)
 			{
 				const uint32 *nbrs;
@@ -339,113 +480,50 @@ write_rows(OmenBuilder *b, const OmenMetaPageData *meta, const OmenNodePos *pos,
 					ItemPointerSet(&slots[k], first + pos[nbrs[k]].row_blk,
 								   pos[nbrs[k]].row_off);
 			}
-			add_tuple(page, nt, OMEN_NODE_SIZE(level, b->m, meta->code_bytes),
+			add_tuple(page, nt, OMEN_NODE_SIZE(level, b->m, code_bytes),
 					  pos[i].row_off, b->index);
 		}
-		seal_page_done(buf);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
 	}
 	pfree(nt);
 }
 
 /*
- * Writes the exact vectors of the open segment's graph to the vector pages
- * that follow the data pages, chunk by chunk as the layout placed them.
- */
-static void
-write_vectors(OmenBuilder *b, BlockNumber first, uint32 ndata, uint32 npages,
-			  uint32 segno)
-{
-	int			n = omen_graph_count(b->graph);
-	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(b->dims));
-	OmenLayoutCursor c = {ndata, 0, 0};
-	Buffer		buf = InvalidBuffer;
-	uint32		bufblk = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		const float *x = omen_graph_vector(b->graph, i);
-		int			done = 0;
-
-		while (done < b->dims)
-		{
-			uint32		blk;
-			OffsetNumber off;
-			int			nf = layout_chunk(&c, b->dims - done, &blk, &off);
-
-			if (!BufferIsValid(buf) || blk != bufblk)
-			{
-				if (BufferIsValid(buf))
-					seal_page_done(buf);
-				buf = seal_page(b, first, blk, npages, OMEN_PAGE_VECTOR, segno);
-				bufblk = blk;
-			}
-			memset(vt, 0, offsetof(OmenVectorTupleData, x));
-			vt->type = OMEN_TUPLE_VECTOR;
-			vt->nfloats = nf;
-			/* a vector goes on at the start of the next page */
-			if (done + nf < b->dims)
-				ItemPointerSet(&vt->next, first + blk + 1, FirstOffsetNumber);
-			else
-				ItemPointerSetInvalid(&vt->next);
-			memcpy(vt->x, x + done, sizeof(float) * nf);
-			add_tuple(BufferGetPage(buf), vt, OMEN_CHUNK_SIZE(nf), off, b->index);
-			done += nf;
-		}
-	}
-	if (BufferIsValid(buf))
-		seal_page_done(buf);
-	pfree(vt);
-}
-
-/*
- * Writes the open segment's graph to pages and records its descriptor.
+ * Writes the open segment's search rows to pages, chained before its
+ * vector pages (b->vw), and records its descriptor.
  */
 static void
 builder_seal_segment(OmenBuilder *b)
 {
 	int			n = b->graph ? omen_graph_count(b->graph) : 0;
-	OmenMetaPageData meta;
 	OmenNodePos *pos;
-	uint32		npages;
 	uint32		ndata;
 	BlockNumber first;
 	OmenSegmentDesc desc;
 	int			entry;
 
+	writer_close(&b->vw);
 	if (n == 0)
 		return;
 
 	if (b->is_leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WRITE);
 
-	memset(&meta, 0, sizeof(meta));
-	meta.m = b->m;
-	omen_meta_set_dims(&meta, b->dims);
-
 	omen_graph_connect_all(b->graph);
 	pos = MemoryContextAllocHuge(b->graphctx, sizeof(OmenNodePos) * n);
-	npages = layout_segment(b, &meta, pos, &ndata);
-	first = reserve_blocks(b->index, npages);
-
-	memset(&desc, 0, sizeof(desc));
-	if (b->shared)
-	{
-		SpinLockAcquire(&b->shared->mutex);
-		desc.segno = b->shared->next_segno++;
-		SpinLockRelease(&b->shared->mutex);
-	}
-	else
-		desc.segno = b->next_segno++;
-
-	write_rows(b, &meta, pos, first, ndata, npages, desc.segno);
-	write_vectors(b, first, ndata, npages, desc.segno);
+	ndata = layout_rows(b, pos);
+	first = reserve_blocks(b->index, ndata);
+	write_rows(b, pos, first, ndata);
 
 	entry = omen_graph_entry(b->graph);
+	memset(&desc, 0, sizeof(desc));
+	desc.segno = b->vw.segno;
 	desc.first_blk = first;
-	desc.last_blk = first + npages - 1;
+	desc.last_blk = b->vw.tail;
 	desc.row_blk = first + ndata - 1;
-	desc.vec_blk = desc.last_blk;
-	desc.nblocks = npages;
+	desc.vec_blk = b->vw.tail;
+	desc.nblocks = ndata + b->vw.npages;
 	ItemPointerSet(&desc.entry, first + pos[entry].row_blk, pos[entry].row_off);
 	desc.entry_level = omen_graph_level(b->graph, entry);
 	desc.nelements = n;
@@ -519,13 +597,81 @@ builder_add_tid(OmenBuilder *b, int id, ItemPointer tid)
 	return added;
 }
 
-/* Adds the current row to node id, a copy of it (an OmenMergeFn). */
+/*
+ * Adds the current row to node id if that has the same vector (an
+ * OmenMergeFn: the graph found their codes equal).  Reads node id's vector
+ * back from its pages, which may be another participant's.
+ */
 static bool
 builder_merge(void *arg, int id)
 {
 	OmenBuilder *b = (OmenBuilder *) arg;
+	bool		same;
 
-	return builder_add_tid(b, id, &b->tid);
+	if (b->store == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(b->mainctx);
+
+		b->store = palloc(sizeof(OmenPageStore));
+		omen_store_init(b->store, b->index, &b->meta, 0);
+		b->other = palloc(sizeof(float) * b->dims);
+		MemoryContextSwitchTo(old);
+	}
+	b->store->segno = b->vw.segno;
+	if (!omen_store_vector(b->store, &b->vectids[id], b->other))
+		elog(ERROR, "omenhnsw: the vector of node %d of a segment being built of index \"%s\" is missing",
+			 id, RelationGetRelationName(b->index));
+	omen_store_release(b->store);
+	same = memcmp(b->other, b->vec, sizeof(float) * b->dims) == 0;
+	return same && builder_add_tid(b, id, &b->tid);
+}
+
+/*
+ * Writes the vector of the current row's new node id to the segment's
+ * vector pages and gives the node the row's heap TID (an OmenAddFn).
+ */
+static void
+builder_add(void *arg, int id)
+{
+	OmenBuilder *b = (OmenBuilder *) arg;
+
+	writer_put(b, &b->vw, &b->vectids[id]);
+	builder_add_tid(b, id, &b->tid);
+}
+
+/*
+ * Chains the vector pages this participant wrote for the shared graph after
+ * those of the participants that left it before, once it leaves it.
+ */
+static void
+builder_leave_shared(OmenBuilder *b)
+{
+	OmenBuildShared *shared = b->shared;
+	BlockNumber prev;
+
+	writer_close(&b->vw);
+	b->graph = NULL;
+	b->graph_is_shared = false;
+	if (!BlockNumberIsValid(b->vw.head))
+		return;
+	SpinLockAcquire(&shared->mutex);
+	prev = shared->vec_tail;
+	if (!BlockNumberIsValid(prev))
+		shared->vec_head = b->vw.head;
+	shared->vec_tail = b->vw.tail;
+	shared->vec_npages += b->vw.npages;
+	SpinLockRelease(&shared->mutex);
+
+	/* prev's writer has left too: nobody else changes that page */
+	if (BlockNumberIsValid(prev))
+	{
+		Buffer		buf = ReadBuffer(b->index, prev);
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		OmenPageGetOpaque(BufferGetPage(buf))->next = b->vw.head;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
 }
 
 static void
@@ -547,7 +693,11 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (b->dims == 0)
 		builder_set_dims(b, v->dim);
 	if (b->vec == NULL)
+	{
+		builder_set_meta(b);
 		b->vec = MemoryContextAlloc(b->mainctx, sizeof(float) * b->dims);
+		b->chunk = MemoryContextAlloc(b->mainctx, OMEN_CHUNK_SIZE(b->dims));
+	}
 	usable = omen_prepare_vector(v, b->metric, b->dims, b->vec);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->tmpctx);
@@ -561,16 +711,14 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 		/* exact duplicates share elements while they have free TID slots */
 		b->tid = *tid;
-		id = omen_graph_insert(b->graph, b->vec, builder_merge, b, &merged);
-		if (id >= 0 && !merged)
-			builder_add_tid(b, id, tid);
+		id = omen_graph_insert(b->graph, b->vec, builder_merge, builder_add,
+							   b, &merged);
 		if (id >= 0)
 			break;
 
 		/* the shared graph is full: go on in graphs of our own */
 		Assert(b->graph_is_shared);
-		b->graph = NULL;
-		b->graph_is_shared = false;
+		builder_leave_shared(b);
 	}
 	b->indtuples++;
 
@@ -618,14 +766,15 @@ builder_finish(OmenBuilder *b)
 
 /*
  * Bytes of the shared graph's memory: the graph, then every node's heap
- * TIDs and their count.  *tids_off is where the TIDs start.
+ * TIDs, where its vector is and its TID count.  *tids_off is where the
+ * TIDs start.
  */
 static Size
-shared_graph_size(int dims, int metric, int m, Size cap, Size *tids_off)
+shared_graph_size(int dims, int m, Size cap, Size *tids_off)
 {
-	*tids_off = TYPEALIGN(64, omen_graph_size(dims, metric, m,
+	*tids_off = TYPEALIGN(64, omen_graph_size(dims, omen_code_bits(dims, m), m,
 											 omen_max_level(m), cap));
-	return *tids_off + cap * (sizeof(ItemPointerData) * OMEN_HEAPTIDS + 1);
+	return *tids_off + cap * (sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + 1);
 }
 
 /* Makes the graph at mem, g being this process's handle, b's graph. */
@@ -633,13 +782,16 @@ static void
 builder_use_shared_graph(OmenBuilder *b, OmenGraph *g, char *mem)
 {
 	Size		tids_off;
+	Size		cap = b->shared->shared_capacity;
 
-	shared_graph_size(pg_atomic_read_u32(&b->shared->dims), b->shared->metric,
-					  b->shared->m, b->shared->shared_capacity, &tids_off);
+	shared_graph_size(pg_atomic_read_u32(&b->shared->dims), b->shared->m, cap,
+					  &tids_off);
 	b->graph = g;
 	b->graph_is_shared = true;
 	b->tids = (ItemPointerData *) (mem + tids_off);
-	b->ntids = (uint8 *) (b->tids + (Size) b->shared->shared_capacity * OMEN_HEAPTIDS);
+	b->vectids = b->tids + cap * OMEN_HEAPTIDS;
+	b->ntids = (uint8 *) (b->vectids + cap);
+	writer_open(&b->vw, b->shared->shared_segno);
 }
 
 /*
@@ -670,7 +822,7 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, Size budget,
 			(errmsg("%s processed %.0f tuples", b->is_leader ? "leader" : "worker",
 					b->indtuples)));
 	if (b->graph_is_shared)
-		b->graph = NULL;		/* the leader seals it once all are done */
+		builder_leave_shared(b);	/* the leader seals it once all are done */
 	builder_seal_segment(b);
 	if (b->is_leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
@@ -777,7 +929,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	if (graph_rows > 0)
 	{
 		/* the other participants' visited arrays count too */
-		Size		per = builder_node_bytes(leader->dims, leader->metric, leader->m) +
+		Size		per = builder_node_bytes(leader->dims, leader->m) +
 			nworkers * sizeof(uint32);
 
 		graph_cap = Min(shared_budget(leader->budget) / per,
@@ -785,8 +937,8 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		/* room for a low estimate, the rest left for overflow segments */
 		graph_cap = Min(graph_cap, (Size) (graph_rows * 1.2) + 1000);
 		graph_cap = Max(graph_cap, 2);
-		graph_bytes = shared_graph_size(leader->dims, leader->metric,
-										leader->m, graph_cap, &tids_off);
+		graph_bytes = shared_graph_size(leader->dims, leader->m, graph_cap,
+										&tids_off);
 		private_budget = (leader->budget - Min(leader->budget, graph_cap * per)) /
 			participants;
 		shm_toc_estimate_chunk(&pcxt->estimator, graph_bytes + 64);
@@ -799,7 +951,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	 */
 	mincap = private_budget /
 		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS,
-						   leader->metric, leader->m);
+						   leader->m);
 	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
 	maxsegs = 2 * (leader->capacity_hint / mincap) + participants + 16;
 	estshared = add_size(offsetof(OmenBuildShared, segs),
@@ -837,6 +989,10 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	pg_atomic_init_u32(&shared->dims, leader->dims);
 	pg_atomic_init_u64(&shared->tuples_done, 0);
 	SpinLockInit(&shared->mutex);
+	shared->vec_head = InvalidBlockNumber;
+	shared->vec_tail = InvalidBlockNumber;
+	if (graph_cap > 0)
+		shared->shared_segno = shared->next_segno++;
 	shared->maxsegs = maxsegs;
 
 	pscan = shm_toc_allocate(pcxt->toc, estscan);
@@ -858,8 +1014,9 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		graph_mem = (char *) TYPEALIGN(64, chunk);
 		memset(graph_mem + tids_off, 0, graph_bytes - tids_off);
 		one = omen_graph_create_in(graph_mem, true, leader->dims,
-								   leader->metric, leader->m,
-								   leader->ef_construction,
+								   leader->metric,
+								   omen_code_bits(leader->dims, leader->m),
+								   leader->m, leader->ef_construction,
 								   omen_max_level(leader->m), graph_cap,
 								   leader->seed);
 	}
@@ -890,6 +1047,11 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		leader->estimate_low = omen_graph_full(one);
 		builder_use_shared_graph(leader, one, graph_mem);
 		leader->graph_is_shared = false;
+		/* the vector pages all participants chained */
+		leader->vw.head = shared->vec_head;
+		leader->vw.tail = shared->vec_tail;
+		leader->vw.npages = shared->vec_npages;
+		builder_set_meta(leader);
 		builder_seal_segment(leader);
 	}
 	builder_finish(leader);
@@ -933,7 +1095,8 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	omen_meta_init(page, b->dims, b->m, b->ef_construction, b->metric);
 	meta = OmenPageGetMeta(page);
 	meta->nsegments = b->nsegs;
-	meta->next_segno = b->nsegs;
+	/* segs are sorted; a shared graph that got no row left its number out */
+	meta->next_segno = b->nsegs > 0 ? b->segs[b->nsegs - 1].segno + 1 : 0;
 	meta->dir_head = dir_head;
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
@@ -1007,7 +1170,7 @@ rows_if_one_budget(OmenBuilder *b)
 	if (b->dims == 0)
 		return 0;				/* no typmod: the size is unknown */
 	tuples = heap_rows_estimate(b->heap);
-	if (tuples * builder_node_bytes(b->dims, b->metric, b->m) >
+	if (tuples * builder_node_bytes(b->dims, b->m) >
 		(double) shared_budget(b->budget))
 		return 0;
 	return Max(tuples, 1);
@@ -1131,4 +1294,218 @@ omen_ambuildphasename(int64 phasenum)
 		default:
 			return NULL;
 	}
+}
+
+/* Build estimates */
+
+PG_FUNCTION_INFO_V1(omenhnsw_build_estimate);
+PG_FUNCTION_INFO_V1(omenhnsw_build_estimate_table);
+
+/* i's bits mirrored about the binary point: evenly spread draws in [0,1). */
+static double
+radical_inverse(uint64 i)
+{
+	double		r = 0;
+
+	for (double f = 0.5; i > 0; i >>= 1, f *= 0.5)
+		if (i & 1)
+			r += f;
+	return r;
+}
+
+/*
+ * Pages of a segment of n nodes, laid out as the build lays out its rows
+ * and vectors, with levels drawn evenly from their distribution.
+ */
+static uint64
+estimate_segment_pages(const OmenMetaPageData *meta, uint64 n)
+{
+	OmenLayoutCursor rows = {0, 0, 0};
+	OmenLayoutCursor vecs = {0, 0, 0};
+	int			max_level = omen_max_level(meta->m);
+	uint32		blk;
+	OffsetNumber off;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		int			level = omen_random_level(1.0 - radical_inverse(i), meta->m,
+											  max_level);
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		layout_place(&rows, row_cost(meta, level), &blk, &off);
+		for (int done = 0; done < (int) meta->dims;)
+			done += layout_chunk(&vecs, meta->dims - done, &blk, &off);
+	}
+	return n == 0 ? 0 : (uint64) rows.blk + 1 + vecs.blk + 1;
+}
+
+/*
+ * The operator class of omenhnsw named by name (raising an error if there
+ * is none); its input type into *type.
+ */
+static Oid
+estimate_opclass(text *name, Oid *type)
+{
+	Oid			opclass = get_opclass_oid(get_am_oid("omenhnsw", false),
+										  textToQualifiedNameList(name), false);
+
+	*type = get_opclass_input_type(opclass);
+	return opclass;
+}
+
+/*
+ * The figures of a serial build of rows vectors of dims at m, with the
+ * current maintenance_work_mem, as a result row: bytes a node takes while
+ * building, segments, and the index's bytes.  Every vector is taken for
+ * distinct: exact duplicates share nodes.
+ */
+static Datum
+estimate_result(FunctionCallInfo fcinfo, double rows, int dims, int m)
+{
+	OmenMetaPageData meta;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	Size		per;
+	uint64		n;
+	uint64		cap;
+	uint64		full;
+	uint64		last;
+	uint64		nsegs;
+	uint64		pages;
+	OmenLayoutCursor dir = {0, 0, 0};
+	uint32		blk;
+	OffsetNumber off;
+
+	if (rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("row count must not be negative")));
+	CheckVectorDim(dims);
+	if (m < OMEN_MIN_M || m > OMEN_MAX_M)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value %d out of bounds for option \"m\"", m),
+				 errdetail("Valid values are between \"%d\" and \"%d\".",
+						   OMEN_MIN_M, OMEN_MAX_M)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	memset(&meta, 0, sizeof(meta));
+	meta.m = m;
+	omen_meta_set_dims(&meta, dims);
+	per = builder_node_bytes(dims, m);
+	cap = builder_capacity((Size) maintenance_work_mem * 1024, per,
+						   (Size) PG_INT32_MAX);
+	n = (uint64) rint(rows);
+	full = n / cap;
+	last = n % cap;
+	nsegs = full + (last > 0 ? 1 : 0);
+
+	/* the metapage, the segments, the directory */
+	pages = 1;
+	if (full > 0)
+		pages += full * estimate_segment_pages(&meta, cap);
+	pages += estimate_segment_pages(&meta, last);
+	for (uint64 i = 0; i < nsegs; i++)
+		layout_place(&dir, OMEN_ITEM_COST(sizeof(OmenSegmentDesc)), &blk, &off);
+	pages += nsegs > 0 ? dir.blk + 1 : 0;
+
+	values[0] = Int64GetDatum((int64) per);
+	values[1] = Int64GetDatum((int64) nsegs);
+	values[2] = Int64GetDatum((int64) (pages * BLCKSZ));
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+/*
+ * omenhnsw_build_estimate(rows, dims, m, opclass): a serial build's
+ * figures for that many vectors of that dimension.
+ */
+Datum
+omenhnsw_build_estimate(PG_FUNCTION_ARGS)
+{
+	Oid			type;
+
+	(void) estimate_opclass(PG_GETARG_TEXT_PP(3), &type);
+	return estimate_result(fcinfo, (double) PG_GETARG_INT64(0),
+						   PG_GETARG_INT32(1), PG_GETARG_INT32(2));
+}
+
+/* The dimension of the first non-NULL value of column attnum, or 0. */
+static int
+first_value_dims(Relation heap, AttrNumber attnum)
+{
+	TableScanDesc scan = table_beginscan(heap, GetActiveSnapshot(), 0, NULL);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	int			dims = 0;
+
+	while (dims == 0 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!isnull)
+			dims = DatumGetVector(value)->dim;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	return dims;
+}
+
+/*
+ * omenhnsw_build_estimate(table, column, m, opclass): a serial build's
+ * figures for the table's rows (its statistics, or a sample of its pages
+ * if it has none) and the column's dimension (its type modifier, or its
+ * first non-NULL value).
+ */
+Datum
+omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *column = NameStr(*PG_GETARG_NAME(1));
+	Oid			type;
+	Relation	heap;
+	AttrNumber	attnum;
+	Form_pg_attribute att;
+	AclResult	aclresult;
+	double		rows;
+	int			dims;
+
+	(void) estimate_opclass(PG_GETARG_TEXT_PP(3), &type);
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	heap = table_open(relid, AccessShareLock);
+	if (heap->rd_rel->relkind != RELKIND_RELATION &&
+		heap->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table or materialized view",
+						RelationGetRelationName(heap))));
+	attnum = get_attnum(relid, column);
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, RelationGetRelationName(heap))));
+	att = TupleDescAttr(RelationGetDescr(heap), attnum - 1);
+	if (att->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("operator class \"%s\" does not accept data type %s",
+						text_to_cstring(PG_GETARG_TEXT_PP(3)),
+						format_type_be(att->atttypid))));
+	dims = att->atttypmod > 0 ? att->atttypmod : first_value_dims(heap, attnum);
+	if (dims == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column \"%s\" has no dimensions and no non-NULL value",
+						column),
+				 errhint("Estimate with a row count and a dimension instead.")));
+	rows = heap_rows_estimate(heap);
+	table_close(heap, AccessShareLock);
+	return estimate_result(fcinfo, rows, dims, PG_GETARG_INT32(2));
 }

@@ -171,6 +171,22 @@ omen_distance(int metric, const float *a, const float *b, int n)
 	}
 }
 
+/* omen_distance from q to a coded vector, one element a byte. */
+static inline float
+omen_code_distance(int metric, const float *q, const unsigned char *code,
+				   float offset, float scale, int n)
+{
+	switch (metric)
+	{
+		case OMEN_METRIC_L2:
+			return omen_l2sq_u8(q, code, offset, scale, n);
+		case OMEN_METRIC_L1:
+			return omen_l1_u8(q, code, offset, scale, n);
+		default:
+			return -omen_dot_u8(q, code, offset, scale, n);
+	}
+}
+
 /*
  * IEEE 754 binary16 ("half") values, stored as their bit patterns.
  *

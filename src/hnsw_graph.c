@@ -42,6 +42,13 @@
  */
 #define OMEN_COPY_LINKS 3
 
+/*
+ * Decoded codes a handle keeps for the second node of pair distances,
+ * direct-mapped by node id: a selection compares each candidate with the
+ * same few kept links.
+ */
+#define OMEN_DECODED 32
+
 /* Flags of a link in the in-memory graph */
 #define OMEN_LINK_KEPT	0x01	/* kept by the heuristic, not filled in */
 #define OMEN_LINK_COPY	0x02	/* to a copy of the list's node */
@@ -55,8 +62,9 @@ typedef struct OmenHeap
 } OmenHeap;
 
 /*
- * A row of codes: the vector in 8 bits an element, a quarter of the bytes
- * a search has to fetch.  Rows are cache-line aligned.
+ * A node's code (omen_quantize, of the graph's code_bits an element) with
+ * its offset and scale: all the graph keeps of its vector.  Rows are
+ * cache-line aligned.
  */
 typedef struct OmenCodeRow
 {
@@ -74,6 +82,7 @@ typedef struct OmenGraphShared
 {
 	int			dim;
 	int			metric;
+	int			code_bits;
 	int			m;
 	int			ef_construction;
 	int			max_level;
@@ -93,6 +102,8 @@ struct OmenGraph
 	OmenGraphShared *sh;
 	int			dim;
 	int			metric;
+	int			code_bits;
+	Size		code_bytes;		/* of a packed code */
 	OmenSelectMode select;		/* for a new node's links */
 	int			m;				/* links per upper level */
 	int			m0;				/* links at level 0 (2m) */
@@ -104,12 +115,11 @@ struct OmenGraph
 	/*
 	 * Per node: its lists at every level, and the heap TIDs the caller
 	 * keeps, change under the node's lock when inserts are concurrent (locks
-	 * is NULL otherwise).  A node's vector, codes and level are written
-	 * before anything links to it and never change.
+	 * is NULL otherwise).  A node's code and level are written before
+	 * anything links to it and never change.
 	 */
 	slock_t    *locks;			/* [capacity] */
-	float	   *vectors;		/* [capacity][dim] */
-	uint8	   *codes;			/* [capacity][code_stride], or NULL */
+	uint8	   *codes;			/* [capacity][code_stride] */
 	Size		code_stride;
 	uint32	   *count0;			/* [capacity]: links at level 0 */
 	uint32	   *links0;			/* [capacity][m0], rows cache-line aligned */
@@ -130,18 +140,14 @@ struct OmenGraph
 	OmenHeap	heap;
 	OmenCand   *layer_res;		/* [max_level + 1][ef_construction] */
 	OmenCand   *prune;			/* [m0 + 1] */
-	OmenCodeRow *newcode;		/* codes of the vector being inserted */
+	OmenCodeRow *newcode;		/* code of the vector being inserted */
+	uint8	   *unpacked;		/* [dim]: a code one element a byte */
+	float	   *decoded;		/* [OMEN_DECODED][dim]: decoded codes */
+	uint32		decoded_id[OMEN_DECODED];	/* their nodes, or PG_UINT32_MAX */
 };
 
-#define OMEN_CODE_STRIDE(dim) TYPEALIGN(64, offsetof(OmenCodeRow, code) + (dim))
-
-/*
- * L1 has no coded kernel.  Inner product picks the nearest links without
- * the heuristic, and codes cost it recall (0.949 instead of 0.962 on the
- * synthetic TAP test); cosine, on normalized vectors, keeps it.
- */
-#define OMEN_CODED_METRIC(metric) \
-	((metric) == OMEN_METRIC_L2 || (metric) == OMEN_METRIC_COSINE)
+#define OMEN_CODE_STRIDE(dim, bits) \
+	TYPEALIGN(64, offsetof(OmenCodeRow, code) + OMEN_CODE_BYTES(dim, bits))
 
 void
 omen_graph_lock(OmenGraph *g, int id)
@@ -595,12 +601,6 @@ omen_random_level(double uniform, int m, int max_level)
 
 /* The in-memory graph */
 
-static inline const float *
-graph_vec(const OmenGraph *g, uint32 id)
-{
-	return g->vectors + (Size) id * g->dim;
-}
-
 /*
  * Links of id at level, their count in *count, distances in *dists and
  * OMEN_LINK_* flags in *flags (both optional).
@@ -636,27 +636,59 @@ graph_code(const OmenGraph *g, uint32 id)
 	return (const OmenCodeRow *) (g->codes + (Size) id * g->code_stride);
 }
 
+/* row's code one element a byte: the code itself at 8 bits */
+static inline const uint8 *
+graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row)
+{
+	if (g->code_bits == 8)
+		return row->code;
+	omen_code_unpack(row->code, g->dim, g->code_bits, g->unpacked);
+	return g->unpacked;
+}
+
 static inline float
 graph_row_distance(const OmenGraph *g, const float *query,
 				   const OmenCodeRow *row)
 {
-	if (g->metric == OMEN_METRIC_L2)
-		return omen_l2sq_u8(query, row->code, row->offset, row->scale, g->dim);
-	return -omen_dot_u8(query, row->code, row->offset, row->scale, g->dim);
+	return omen_code_distance(g->metric, query, graph_row_bytes(g, row),
+							  row->offset, row->scale, g->dim);
 }
 
 /*
- * Distance from query to node id as the build sees it: from the codes when
- * the graph has them.  Every distance the build compares, keeps with a
- * link or uses to find duplicates comes from here, so they are all of one
- * kind.
+ * Distance from query to node id as the build sees it, from its code.
+ * Every distance the build compares, keeps with a link or uses to find
+ * duplicates comes from here, so they are all of one kind.
  */
 static inline float
 graph_distance(const OmenGraph *g, const float *query, uint32 id)
 {
-	if (g->codes == NULL)
-		return omen_distance(g->metric, query, graph_vec(g, id), g->dim);
 	return graph_row_distance(g, query, graph_code(g, id));
+}
+
+/* The vector node id's code stands for, into out (dim floats). */
+static void
+graph_decode(const OmenGraph *g, uint32 id, float *out)
+{
+	const OmenCodeRow *row = graph_code(g, id);
+	const uint8 *code = graph_row_bytes(g, row);
+
+	for (int i = 0; i < g->dim; i++)
+		out[i] = row->offset + row->scale * code[i];
+}
+
+/* Node id's decoded code, from the handle's cache of them. */
+static inline const float *
+graph_decoded(OmenGraph *g, uint32 id)
+{
+	int			slot = id % OMEN_DECODED;
+	float	   *out = g->decoded + (Size) slot * g->dim;
+
+	if (g->decoded_id[slot] != id)
+	{
+		graph_decode(g, id, out);
+		g->decoded_id[slot] = id;
+	}
+	return out;
 }
 
 /*
@@ -666,19 +698,9 @@ graph_distance(const OmenGraph *g, const float *query, uint32 id)
 static inline void
 graph_prefetch_node(const OmenGraph *g, uint32 id, bool soon)
 {
-	const char *p;
-	Size		bytes;
+	const char *p = (const char *) graph_code(g, id);
+	Size		bytes = g->code_stride;
 
-	if (g->codes)
-	{
-		p = (const char *) graph_code(g, id);
-		bytes = g->code_stride;
-	}
-	else
-	{
-		p = (const char *) graph_vec(g, id);
-		bytes = g->dim * sizeof(float);
-	}
 	for (Size off = 0; off < bytes; off += 64)
 	{
 		if (soon)
@@ -727,16 +749,17 @@ mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
 }
 
 /*
- * a's codes against b's vector.  The selection loops over candidates a,
- * each against the few links kept so far, so b's floats stay in cache and
- * a's codes are often still there from the search that found a.
+ * a's code against b's decoded code.  The selection loops over candidates
+ * a, each against the few links kept so far, so b's decoded codes stay in
+ * the cache of them and a's codes are often still in the CPU's from the
+ * search that found a.
  */
 static float
 mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
 {
 	OmenGraph  *g = (OmenGraph *) store;
 
-	return graph_distance(g, graph_vec(g, (uint32) b), (uint32) a);
+	return graph_distance(g, graph_decoded(g, (uint32) b), (uint32) a);
 }
 
 static bool
@@ -779,13 +802,13 @@ graph_upper_slots(int capacity, int m, int max_level)
 }
 
 Size
-omen_graph_node_bytes(int dim, int metric, int m)
+omen_graph_node_bytes(int dim, int code_bits, int m)
 {
 	Size		m0 = 2 * (Size) m;
 	Size		slot = (1 + m) * sizeof(uint32) + m * (sizeof(float) + sizeof(uint8));
 	Size		bytes;
 
-	bytes = dim * sizeof(float)		/* vector */
+	bytes = OMEN_CODE_STRIDE(dim, code_bits)	/* code */
 		+ (1 + m0) * sizeof(uint32)	/* level-0 links */
 		+ m0 * sizeof(float)		/* their distances */
 		+ m0 * sizeof(uint8)		/* their flags */
@@ -793,8 +816,6 @@ omen_graph_node_bytes(int dim, int metric, int m)
 		+ sizeof(uint32)			/* upper offset */
 		+ sizeof(slock_t)			/* lock */
 		+ sizeof(uint32);			/* visited epoch */
-	if (OMEN_CODED_METRIC(metric))
-		bytes += OMEN_CODE_STRIDE(dim);
 	/* share of the upper-level arena, rounded up */
 	bytes += (slot * OMEN_UPPER_NUM + OMEN_UPPER_DEN * (m - 1) - 1) /
 		(OMEN_UPPER_DEN * (m - 1));
@@ -825,8 +846,7 @@ graph_layout(OmenGraph *g, char *base)
 	Size		off = sizeof(OmenGraphShared);
 
 	g->locks = graph_place(base, &off, cap * sizeof(slock_t));
-	g->vectors = graph_place(base, &off, cap * g->dim * sizeof(float));
-	g->code_stride = OMEN_CODED_METRIC(g->metric) ? OMEN_CODE_STRIDE(g->dim) : 0;
+	g->code_stride = OMEN_CODE_STRIDE(g->dim, g->code_bits);
 	g->codes = graph_place(base, &off, cap * g->code_stride);
 	g->count0 = graph_place(base, &off, cap * sizeof(uint32));
 	g->links0 = graph_place(base, &off, cap * g->m0 * sizeof(uint32));
@@ -838,8 +858,6 @@ graph_layout(OmenGraph *g, char *base)
 	g->upper_links = graph_place(base, &off, slots * g->m * sizeof(uint32));
 	g->upper_dists = graph_place(base, &off, slots * g->m * sizeof(float));
 	g->upper_flags = graph_place(base, &off, slots * g->m * sizeof(uint8));
-	if (g->code_stride == 0)
-		g->codes = NULL;
 	return off;
 }
 
@@ -852,6 +870,8 @@ graph_handle(OmenGraphShared *sh)
 	g->sh = sh;
 	g->dim = sh->dim;
 	g->metric = sh->metric;
+	g->code_bits = sh->code_bits;
+	g->code_bytes = OMEN_CODE_BYTES(sh->dim, sh->code_bits);
 	(void) omen_new_node_links(sh->metric, sh->m, 0, &g->select);
 	g->m = sh->m;
 	g->m0 = 2 * sh->m;
@@ -863,14 +883,15 @@ graph_handle(OmenGraphShared *sh)
 }
 
 Size
-omen_graph_size(int dim, int metric, int m, int max_level, int capacity)
+omen_graph_size(int dim, int code_bits, int m, int max_level, int capacity)
 {
 	OmenGraphShared sh;
 	OmenGraph  *g;
 	Size		size;
 
 	sh.dim = dim;
-	sh.metric = metric;
+	sh.metric = OMEN_METRIC_L2;	/* the layout does not depend on it */
+	sh.code_bits = code_bits;
 	sh.m = m;
 	sh.ef_construction = 1;
 	sh.max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
@@ -900,26 +921,31 @@ graph_open(void *mem, uint64 seed)
 	g->layer_res = palloc(sizeof(OmenCand) * (g->max_level + 1) *
 						  g->ef_construction);
 	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
-	if (g->codes)
-		g->newcode = palloc(g->code_stride);
+	g->newcode = palloc(g->code_stride);
+	g->unpacked = palloc(g->dim);
+	g->decoded = palloc(sizeof(float) * OMEN_DECODED * g->dim);
+	for (int i = 0; i < OMEN_DECODED; i++)
+		g->decoded_id[i] = PG_UINT32_MAX;
 	return g;
 }
 
 OmenGraph *
-omen_graph_create_in(void *mem, bool concurrent, int dim, int metric, int m,
-					 int ef_construction, int max_level, int capacity,
-					 uint64 seed)
+omen_graph_create_in(void *mem, bool concurrent, int dim, int metric,
+					 int code_bits, int m, int ef_construction, int max_level,
+					 int capacity, uint64 seed)
 {
 	OmenGraphShared *sh = (OmenGraphShared *) mem;
 	OmenGraph  *g;
 
 	Assert(m >= 2 && m <= OMEN_MAX_M);
+	Assert(code_bits == 8 || code_bits == 4 || code_bits == 2);
 	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
 	Assert(mem == (void *) TYPEALIGN(64, mem));
 
 	memset(sh, 0, sizeof(OmenGraphShared));
 	sh->dim = dim;
 	sh->metric = metric;
+	sh->code_bits = code_bits;
 	sh->m = m;
 	sh->ef_construction = ef_construction;
 	sh->max_level = Min(max_level, OMEN_GRAPH_MAX_LEVEL);
@@ -947,10 +973,11 @@ omen_graph_attach(void *mem, uint64 seed)
  * transparent huge pages avoids that where the kernel offers them.
  */
 OmenGraph *
-omen_graph_create(int dim, int metric, int m, int ef_construction,
-				  int max_level, int capacity, uint64 seed)
+omen_graph_create(int dim, int metric, int code_bits, int m,
+				  int ef_construction, int max_level, int capacity,
+				  uint64 seed)
 {
-	Size		size = omen_graph_size(dim, metric, m, max_level, capacity);
+	Size		size = omen_graph_size(dim, code_bits, m, max_level, capacity);
 	char	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size + 64);
 	char	   *mem = (char *) TYPEALIGN(64, p);
 
@@ -964,8 +991,8 @@ omen_graph_create(int dim, int metric, int m, int ef_construction,
 			(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
 	}
 #endif
-	return omen_graph_create_in(mem, false, dim, metric, m, ef_construction,
-								max_level, capacity, seed);
+	return omen_graph_create_in(mem, false, dim, metric, code_bits, m,
+								ef_construction, max_level, capacity, seed);
 }
 
 /* Searches one level of the graph with a fresh visited set. */
@@ -1215,7 +1242,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 
 int
 omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
-				  void *arg, bool *merged)
+				  OmenAddFn add, void *arg, bool *merged)
 {
 	OmenGraphShared *sh = g->sh;
 	uint32		id;
@@ -1231,15 +1258,10 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	CHECK_FOR_INTERRUPTS();
 	*merged = false;
 
-	/* a copy of vec is at vec's distance to itself */
-	if (g->codes)
-	{
-		omen_quantize(vec, g->dim, 8, g->newcode->code, &g->newcode->offset,
-						 &g->newcode->scale);
-		self = graph_row_distance(g, vec, g->newcode);
-	}
-	else
-		self = omen_distance(g->metric, vec, vec, g->dim);
+	/* a copy of vec is at vec's distance to its own code */
+	omen_quantize(vec, g->dim, g->code_bits, g->newcode->code,
+				  &g->newcode->offset, &g->newcode->scale);
+	self = graph_row_distance(g, vec, g->newcode);
 
 	level = omen_random_level(1.0 - pg_prng_double(&g->prng), g->m,
 							  g->max_level);
@@ -1274,8 +1296,8 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 				uint32		cand = (uint32) g->layer_res[i].id;
 
 				if (g->layer_res[i].dist == self &&
-					memcmp(graph_vec(g, cand), vec,
-						   sizeof(float) * g->dim) == 0 &&
+					memcmp(graph_code(g, cand), g->newcode,
+						   offsetof(OmenCodeRow, code) + g->code_bytes) == 0 &&
 					merge(arg, (int) cand))
 				{
 					*merged = true;
@@ -1298,14 +1320,14 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	sh->upper_used += level;
 	SpinLockRelease(&sh->mutex);
 
-	memcpy((float *) graph_vec(g, id), vec, sizeof(float) * g->dim);
-	if (g->codes)
-		memcpy((OmenCodeRow *) graph_code(g, id), g->newcode, g->code_stride);
+	memcpy((OmenCodeRow *) graph_code(g, id), g->newcode, g->code_stride);
 	g->levels[id] = level;
 	g->count0[id] = 0;
 	g->upper_off[id] = upper;
 	for (int l = 0; l < level; l++)
 		g->upper_count[upper + l] = 0;
+	if (add)
+		add(arg, id);
 
 	for (int l = lo; l >= 0; l--)
 		graph_connect(g, id, l, g->layer_res + (Size) l * g->ef_construction,
@@ -1392,9 +1414,11 @@ omen_graph_connect_all(OmenGraph *g)
 	uint32	   *parent;
 	uint32	   *queue;
 	OmenCand   *res = g->layer_res;
+	float	   *query;
 
 	if (n == 0)
 		return;
+	query = palloc(sizeof(float) * g->dim);
 	reached = palloc0(sizeof(bool) * n);
 	parent = palloc(sizeof(uint32) * n);
 	queue = palloc(sizeof(uint32) * n);
@@ -1420,10 +1444,10 @@ omen_graph_connect_all(OmenGraph *g)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 
-		ep = graph_descend(g, graph_vec(g, u), g->sh->entry,
-						   g->sh->top_level, 0);
-		nres = graph_search_level(g, graph_vec(g, u), &ep, 1,
-								  g->ef_construction, 0, res);
+		graph_decode(g, u, query);
+		ep = graph_descend(g, query, g->sh->entry, g->sh->top_level, 0);
+		nres = graph_search_level(g, query, &ep, 1, g->ef_construction, 0,
+								  res);
 		for (int replace = 0; replace < 2 && slot < 0; replace++)
 		{
 			for (int i = 0; i < nres && slot < 0; i++)
@@ -1476,6 +1500,7 @@ omen_graph_connect_all(OmenGraph *g)
 	pfree(reached);
 	pfree(parent);
 	pfree(queue);
+	pfree(query);
 }
 
 int
@@ -1503,10 +1528,14 @@ omen_graph_level(const OmenGraph *g, int id)
 	return g->levels[id];
 }
 
-const float *
-omen_graph_vector(const OmenGraph *g, int id)
+const uint8 *
+omen_graph_code(const OmenGraph *g, int id, float *offset, float *scale)
 {
-	return graph_vec(g, id);
+	const OmenCodeRow *row = graph_code(g, id);
+
+	*offset = row->offset;
+	*scale = row->scale;
+	return row->code;
 }
 
 int

@@ -156,7 +156,10 @@ extern int	omen_random_level(double uniform, int m, int max_level);
 /*
  * The in-memory graph of one segment under construction.  Capacity is fixed
  * at creation (the caller sizes it from its memory budget with
- * omen_graph_node_bytes), so no reallocation happens while inserting.
+ * omen_graph_node_bytes), so no reallocation happens while inserting.  A
+ * node keeps its vector only as a code of code_bits (8, 4 or 2) an element
+ * (omen_quantize) and its links; every distance the graph computes is from
+ * codes, and the caller keeps the exact vectors where it needs them.
  *
  * A graph lives in local memory (omen_graph_create), or in memory of
  * omen_graph_size bytes, 64-byte aligned, that the caller provides: a
@@ -166,16 +169,16 @@ extern int	omen_random_level(double uniform, int m, int max_level);
  */
 typedef struct OmenGraph OmenGraph;
 
-extern Size omen_graph_node_bytes(int dim, int metric, int m);
-extern Size omen_graph_size(int dim, int metric, int m, int max_level,
+extern Size omen_graph_node_bytes(int dim, int code_bits, int m);
+extern Size omen_graph_size(int dim, int code_bits, int m, int max_level,
 							int capacity);
-extern OmenGraph *omen_graph_create(int dim, int metric, int m,
-									int ef_construction, int max_level,
-									int capacity, uint64 seed);
+extern OmenGraph *omen_graph_create(int dim, int metric, int code_bits,
+									int m, int ef_construction,
+									int max_level, int capacity, uint64 seed);
 extern OmenGraph *omen_graph_create_in(void *mem, bool concurrent, int dim,
-									   int metric, int m, int ef_construction,
-									   int max_level, int capacity,
-									   uint64 seed);
+									   int metric, int code_bits, int m,
+									   int ef_construction, int max_level,
+									   int capacity, uint64 seed);
 extern OmenGraph *omen_graph_attach(void *mem, uint64 seed);
 
 /*
@@ -185,19 +188,26 @@ extern OmenGraph *omen_graph_attach(void *mem, uint64 seed);
 extern void omen_graph_lock(OmenGraph *g, int id);
 extern void omen_graph_unlock(OmenGraph *g, int id);
 
-/* Asked to add the row being inserted to node id; whether it did. */
+/*
+ * Asked to add the row being inserted to node id, whose code equals the
+ * row's (the caller checks that the vectors are equal); whether it did.
+ */
 typedef bool (*OmenMergeFn) (void *arg, int id);
+
+/* Told the id of the row's new node, before any other node links to it. */
+typedef void (*OmenAddFn) (void *arg, int id);
 
 /*
  * Inserts vec (already normalized for cosine).  If merge is given, it is
- * offered the nodes found with an identical vector, nearest first; when it
+ * offered the nodes found with an identical code, nearest first; when it
  * takes one, nothing is inserted, *merged is set and that node's id is
- * returned.  Otherwise returns the new node's id, or -1 if the graph has no
- * room for it (only a concurrent graph fills up under a caller that checks
- * omen_graph_full after every insert).
+ * returned.  Otherwise calls add (if given) and returns the new node's id,
+ * or returns -1 if the graph has no room for it (only a concurrent graph
+ * fills up under a caller that checks omen_graph_full after every insert).
  */
 extern int	omen_graph_insert(OmenGraph *g, const float *vec,
-							  OmenMergeFn merge, void *arg, bool *merged);
+							  OmenMergeFn merge, OmenAddFn add, void *arg,
+							  bool *merged);
 
 /* Gives every node an incoming path from the entry point; before writing. */
 extern void omen_graph_connect_all(OmenGraph *g);
@@ -206,7 +216,9 @@ extern int	omen_graph_count(const OmenGraph *g);
 extern bool omen_graph_full(const OmenGraph *g);
 extern int	omen_graph_entry(const OmenGraph *g);	/* -1 when empty */
 extern int	omen_graph_level(const OmenGraph *g, int id);
-extern const float *omen_graph_vector(const OmenGraph *g, int id);
+/* Node id's code (packed as omen_quantize makes it), offset and scale. */
+extern const uint8 *omen_graph_code(const OmenGraph *g, int id,
+									float *offset, float *scale);
 extern int	omen_graph_neighbors(const OmenGraph *g, int id, int level,
 								 const uint32 **out);
 
