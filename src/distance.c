@@ -747,15 +747,7 @@ float
 omen_l1_u8(const float *q, const unsigned char *code, float offset,
 		   float scale, int n)
 {
-	float		s[PORTABLE_LANES] = {0};
-	int			i = 0;
-
-	for (; i + PORTABLE_LANES <= n; i += PORTABLE_LANES)
-		for (int j = 0; j < PORTABLE_LANES; j++)
-			s[j] += fabsf(q[i + j] - (offset + scale * code[i + j]));
-	for (int j = 0; i < n; i++, j++)
-		s[j] += fabsf(q[i] - (offset + scale * code[i]));
-	return sum_lanes(s);
+	return portable_sum(TERM_L1, ELEM_U8, q, code, n, offset, scale);
 }
 
 const char *
