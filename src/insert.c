@@ -9,8 +9,10 @@
  * The order of the WAL records keeps the graph navigable at every record
  * boundary: first the vector's chunks, which nothing references yet, then
  * the search row with its own links and the segment's descriptor (count,
- * entry point), then each back-link.  A crash between them leaves at most
- * unreferenced chunks, space that is lost until the segment is retired.
+ * entry point), then each back-link.  A crash before the row's record
+ * leaves unreferenced chunks, space that is lost until the segment is
+ * retired; one after it, a node with too few back-links, which VACUUM
+ * relinks if nothing else reaches it.
  */
 #include "postgres.h"
 
@@ -335,7 +337,6 @@ chain_end(OmenInsert *ins, OmenSegmentDesc *desc)
 		Buffer		buf;
 		BlockNumber next;
 
-		CHECK_FOR_INTERRUPTS();
 		if (hops > RelationGetNumberOfBlocks(ins->index))
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),

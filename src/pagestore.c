@@ -972,7 +972,10 @@ omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 	bool		found;
 
 	s->segno = seg->segno;
-	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
+	/* a chain longer than the index has pages has a cycle: stop there */
+	for (BlockNumber blk = seg->first_blk, hops = 0;
+		 BlockNumberIsValid(blk) && block_in_index(s, blk) && hops <= s->nblocks;
+		 hops++)
 	{
 		Page		page;
 		OffsetNumber maxoff;
@@ -992,7 +995,9 @@ omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 			e = omenvis_insert(elems, omen_tid_pack(&tid), &found);
 			e->flags = nt->deleted ? 0 : ORPHAN_LIVE;
 		}
-		blk = OmenPageGetOpaque(page)->next;
+		blk = on_segment(s, page, OMEN_PAGE_DATA) ||
+			on_segment(s, page, OMEN_PAGE_VECTOR) ?
+			OmenPageGetOpaque(page)->next : InvalidBlockNumber;
 		omen_store_unlock(s);
 	}
 

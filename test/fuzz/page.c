@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 
+#include "distance.h"
 #include "page.h"
 #include "stubs.h"
 
