@@ -3,13 +3,13 @@
 # backend, SIGKILL) at a random moment.  The rounds take turns: single-row
 # inserts; inserts, deletes and VACUUM at once; a throttled VACUUM of many
 # deleted rows while inserts go on; CREATE INDEX CONCURRENTLY of a second
-# index while inserts go on.  wal_consistency_checking compares every page
-# that crash recovery and a streaming standby replay with its image.  After
-# each restart: every insert the server acknowledged is in the table, every
-# row of the table is returned by an index search for its own vector, the
-# verifier is clean, recall@10 holds against an exact search, and the
-# standby, once it has replayed the same WAL, verifies clean and returns
-# the same neighbours.
+# index while inserts go on.  wal_consistency_checking compares every index
+# page (generic WAL) that crash recovery and a streaming standby replay with
+# its image.  After each restart: every insert the server acknowledged is in
+# the table, every row of the table is returned by an index search for its
+# own vector, the verifier is clean (with no VACUUM first), recall@10 holds
+# against an exact search, and the standby, once it has replayed the same
+# WAL, verifies clean and returns the same neighbours.
 use strict;
 use warnings FATAL => 'all';
 
