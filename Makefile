@@ -39,5 +39,14 @@ difftest:
 fuzz:
 	$(MAKE) -f test/fuzz/Makefile PG_CONFIG='$(PG_CONFIG)' fuzz
 
+# make prove_installcheck: the TAP tests (test/t, or PROVE_TESTS) as the calling user, who must
+# not be root, against the installed build; no packages are installed.  Clusters go to tmp_check/.
+PROVE_TESTS ?= test/t/*.pl
+PROVE_FLAGS += --timer
+EXTRA_CLEAN += tmp_check
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
+
 # PGXS tracks no header dependencies here: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h)

@@ -2,17 +2,13 @@
 # type round-trips and computes a distance, and both survive a restart.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $ext = $ENV{OMEN_EXTENSION} || 'omendb';
-
-my $node = PostgreSQL::Test::Cluster->new('smoke');
-$node->init;
-$node->start;
-
-$node->safe_psql('postgres', "CREATE EXTENSION $ext");
+my $node = omen_node('smoke', extension => 1);
 $node->safe_psql('postgres',
 	"CREATE TABLE items (id int, v vector(3)); INSERT INTO items VALUES (1, '[1,2.5,-3]')");
 

@@ -4,17 +4,13 @@
 use strict;
 use warnings FATAL => 'all';
 
-use Cwd qw(abs_path);
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $data = '/usr/share/datasets/fashion-mnist';
-plan skip_all => "Fashion-MNIST not found in $data"
-  unless -r "$data/train-images-idx3-ubyte.gz"
-  && -r "$data/t10k-images-idx3-ubyte.gz";
+fashion_required();
 
 my $nrows = 20000;
 my $nsmall = 3000;
@@ -22,29 +18,22 @@ my $nq = 200;
 my $k = 10;
 my $min_recall = 0.95;
 
-my $node = start_node('fashion', 'max_worker_processes = 8',
-	'max_parallel_workers = 4');
+my $node = omen_node(
+	'fashion',
+	extension => 1,
+	conf => [
+		'shared_buffers = 256MB', 'max_worker_processes = 8',
+		'max_parallel_workers = 4'
+	]);
 
-# the server reads the files, so they need an absolute path
-my $tmp = abs_path(PostgreSQL::Test::Utils::tempdir);
-my $dim = write_idx_images("$data/train-images-idx3-ubyte.gz",
-	"$tmp/train.tsv", 0, $nrows);
-write_idx_images("$data/t10k-images-idx3-ubyte.gz", "$tmp/test.tsv", 0, $nq);
+my $dim = load_fashion($node, 'fashion', 'train', $nrows, plain => 1);
+load_fashion($node, 'fq', 't10k', $nq);
 is($dim, 784, 'Fashion-MNIST images have 784 pixels');
-
-# PLAIN storage keeps the 3 KB rows uncompressed, so that the exact scans for
-# the ground truth do not decompress every row for every query
 run_sql(
 	$node, qq{
-CREATE TABLE fashion (id int, v vector($dim));
-ALTER TABLE fashion ALTER COLUMN v SET STORAGE PLAIN;
-COPY fashion FROM '$tmp/train.tsv';
-CREATE TABLE fq (id int, v vector($dim));
-COPY fq FROM '$tmp/test.tsv';
 CREATE TABLE fashion_small AS SELECT * FROM fashion WHERE id <= $nsmall;
 VACUUM ANALYZE fashion, fq, fashion_small;
 });
-unlink "$tmp/train.tsv", "$tmp/test.tsv";
 is( $node->safe_psql('postgres',
 		'SELECT count(*), min(vector_dims(v)) FROM fashion'),
 	"$nrows|$dim",
@@ -71,15 +60,13 @@ sub check_build
 	{
 		$notices = build_index($node, $settings, $create);
 	}
-	my ($recall, $minrows, $distinct) = recall_at(
+	recall_ok(
 		$node, %gt,
 		table => $table,
 		index => $name,
-		gt => $opt{gt} // 'gt');
-	cmp_ok($recall, '>=', $min_recall,
-		"$name: recall\@$k = $recall at the default ef_search");
-	is($minrows, $k, "$name: every query got $k rows");
-	ok($distinct, "$name: no row returned twice");
+		gt => $opt{gt} // 'gt',
+		min => $min_recall,
+		what => $name);
 	$node->safe_psql('postgres', "DROP INDEX $name");
 	return ($notices, $phases, $workers);
 }

@@ -8,7 +8,7 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -20,7 +20,7 @@ my %opclass = (
 	'<=>' => 'vector_cosine_ops',
 	'<+>' => 'vector_l1_ops');
 
-my $node = start_node('synthetic');
+my $node = omen_node('synthetic', extension => 1, conf => 'shared_buffers = 256MB');
 make_clustered(
 	$node,
 	table => 'syn',
@@ -37,40 +37,23 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM syn'),
 sub verify_ok
 {
 	my ($index, $what) = @_;
-	my $problems = $node->safe_psql('postgres',
-		"SELECT string_agg(p, '; ') FROM omenhnsw_verify('$index') p");
-	is($problems, '', "$index $what: omenhnsw_verify finds no problem");
+	verify_clean($node, $index, "$index $what: omenhnsw_verify finds no problem");
 	return;
 }
 
 # Checks recall@k (unless $min is undef: then it is only reported), that
 # every query got k rows and that none came twice.
-sub recall_ok
+sub check_recall
 {
 	my ($table, $op, $index, $what, $queries, $min) = @_;
-	$queries //= 'synq';
-	ground_truth($node,
-		gt => 'gt', table => $table, queries => $queries, op => $op, k => $k);
-	my ($recall, $minrows, $distinct) = recall_at(
-		$node,
-		gt => 'gt',
-		table => $table,
-		queries => $queries,
-		op => $op,
-		k => $k,
-		index => $index);
-	if (@_ < 6 || defined $min)
-	{
-		$min //= $min_recall;
-		cmp_ok($recall, '>=', $min,
-			"$index $what: recall\@$k = $recall at the default ef_search");
-	}
-	else
-	{
-		note "$index $what: recall\@$k = $recall at the default ef_search";
-	}
-	is($minrows, $k, "$index $what: every query got $k rows");
-	ok($distinct, "$index $what: no row returned twice");
+	my %gt = (gt => 'gt', table => $table, queries => $queries // 'synq',
+		op => $op, k => $k);
+	ground_truth($node, %gt);
+	recall_ok(
+		$node, %gt,
+		index => $index,
+		what => "$index $what",
+		min => @_ < 6 ? $min_recall : $min);
 	return;
 }
 
@@ -82,7 +65,7 @@ for my $op ('<->', '<#>', '<=>', '<+>')
 		"CREATE INDEX $index ON syn USING omenhnsw (v $opclass{$op})");
 	is(segment_count($notices), 1, "$index: one segment");
 	verify_ok($index, 'after build');
-	recall_ok('syn', $op, $index, 'after build');
+	check_recall('syn', $op, $index, 'after build');
 	$node->safe_psql('postgres', "DROP INDEX $index");
 }
 
@@ -100,7 +83,7 @@ CREATE INDEX $index ON grow USING omenhnsw (v $opclass{$op});
 INSERT INTO grow SELECT * FROM syn WHERE id > 6000;
 });
 	verify_ok($index, 'after 4000 inserts');
-	recall_ok('grow', $op, $index, 'after 4000 inserts');
+	check_recall('grow', $op, $index, 'after 4000 inserts');
 
 	run_sql(
 		$node, q{
@@ -113,13 +96,13 @@ VACUUM grow;
 		7000,
 		"$index: VACUUM leaves one index entry per live row");
 	verify_ok($index, 'after VACUUM');
-	recall_ok('grow', $op, $index, 'after VACUUM');
+	check_recall('grow', $op, $index, 'after VACUUM');
 
 	run_sql($node,
 		'INSERT INTO grow SELECT id + 10000, v FROM syn WHERE (id / 40) % 10 < 3'
 	);
 	verify_ok($index, 'after inserts following VACUUM');
-	recall_ok('grow', $op, $index, 'after inserts following VACUUM');
+	check_recall('grow', $op, $index, 'after inserts following VACUUM');
 }
 
 # 12 of the 40 clusters deleted and vacuumed: queries of the other clusters
@@ -136,9 +119,9 @@ CREATE TABLE synq_kept AS SELECT * FROM synq WHERE id % 40 >= 12;
 CREATE TABLE synq_gone AS SELECT * FROM synq WHERE id % 40 < 12;
 });
 verify_ok('gone_l2', 'after VACUUM of whole clusters');
-recall_ok('gone', '<->', 'gone_l2', 'after VACUUM of other clusters',
+check_recall('gone', '<->', 'gone_l2', 'after VACUUM of other clusters',
 	'synq_kept');
-recall_ok('gone', '<->', 'gone_l2', 'near vacuumed clusters',
+check_recall('gone', '<->', 'gone_l2', 'near vacuumed clusters',
 	'synq_gone', undef);
 
 $node->stop;

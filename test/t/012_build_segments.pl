@@ -9,7 +9,7 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -17,7 +17,7 @@ my $k = 10;
 my $min_recall = 0.95;
 my $small_mem = "SET maintenance_work_mem = '1MB';";
 
-my $node = start_node('segments');
+my $node = omen_node('segments', extension => 1, conf => 'shared_buffers = 256MB');
 make_clustered(
 	$node,
 	table => 'src',
@@ -35,23 +35,10 @@ sub check_index
 	my ($what, $table, $index) = @_;
 	$table //= 'seg';
 	$index //= 'seg_idx';
-	my $problems = $node->safe_psql('postgres',
-		"SELECT string_agg(p, '; ') FROM omenhnsw_verify('$index') p");
-	is($problems, '', "$what: omenhnsw_verify finds no problem");
-	ground_truth($node,
-		gt => 'gt', table => $table, queries => 'q', op => '<->', k => $k);
-	my ($recall, $minrows, $distinct) = recall_at(
-		$node,
-		gt => 'gt',
-		table => $table,
-		queries => 'q',
-		op => '<->',
-		k => $k,
-		index => $index);
-	cmp_ok($recall, '>=', $min_recall,
-		"$what: recall\@$k = $recall at the default ef_search");
-	is($minrows, $k, "$what: every query got $k rows");
-	ok($distinct, "$what: no row returned twice");
+	verify_clean($node, $index, "$what: omenhnsw_verify finds no problem");
+	my %gt = (gt => 'gt', table => $table, queries => 'q', op => '<->', k => $k);
+	ground_truth($node, %gt);
+	recall_ok($node, %gt, index => $index, what => $what, min => $min_recall);
 	return;
 }
 

@@ -12,11 +12,11 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = start_node('duplicates');
+my $node = omen_node('duplicates', extension => 1, conf => 'shared_buffers = 256MB');
 
 # rep: 30,000 rows of 101 values (297 or 298 copies each); few: 20,000 rows,
 # three in four of them copies of 5 values (3,000 copies each), the others
@@ -47,9 +47,7 @@ sub check_copies
 {
 	my ($table, $index, $what, $all) = @_;
 
-	my $problems = $node->safe_psql('postgres',
-		"SELECT string_agg(p, '; ') FROM omenhnsw_verify('$index') p");
-	is($problems, '', "$what: omenhnsw_verify finds no problem");
+	verify_clean($node, $index, "$what: omenhnsw_verify finds no problem");
 
 	run_sql(
 		$node, qq{

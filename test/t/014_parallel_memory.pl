@@ -7,13 +7,18 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $nrows = 6000;
-my $node = start_node('parallel_memory', 'max_worker_processes = 8',
-	'max_parallel_workers = 4', 'autovacuum = off');
+my $node = omen_node(
+	'parallel_memory',
+	extension => 1,
+	conf => [
+		'shared_buffers = 256MB', 'max_worker_processes = 8',
+		'max_parallel_workers = 4', 'autovacuum = off'
+	]);
 make_clustered(
 	$node,
 	table => 'src',
@@ -49,9 +54,7 @@ SET client_min_messages = debug1;},
 		"$mem: the shared graph is sized by the table's $nrows rows");
 	unlike($notices, qr/NOTICE: .*(serially|alone)/, "$mem: no serial fallback");
 	is(segment_count($notices), 1, "$mem: one segment");
-	is( $node->safe_psql('postgres',
-			"SELECT count(*) FROM omenhnsw_verify('t_idx')"),
-		0, "$mem: omenhnsw_verify finds no problem");
+	verify_clean($node, 't_idx', "$mem: omenhnsw_verify finds no problem");
 }
 
 $node->stop;

@@ -7,11 +7,11 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = start_node('small_m');
+my $node = omen_node('small_m', extension => 1, conf => 'shared_buffers = 256MB');
 
 # 300 random 8-d rows in [-16, 16], the same for every case
 run_sql(
@@ -45,11 +45,8 @@ BEGIN
 END
 \$\$;
 });
-			is( $node->safe_psql('postgres',
-					"SELECT string_agg(p, '; ') FROM omenhnsw_verify('t_idx') p"),
-				'',
-				"$what, then single-row inserts: omenhnsw_verify finds no problem"
-			);
+			verify_clean($node, 't_idx',
+				"$what, then single-row inserts: omenhnsw_verify finds no problem");
 		}
 	}
 }

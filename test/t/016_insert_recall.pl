@@ -5,40 +5,29 @@
 use strict;
 use warnings FATAL => 'all';
 
-use Cwd qw(abs_path);
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $data = '/usr/share/datasets/fashion-mnist';
-plan skip_all => "Fashion-MNIST not found in $data"
-  unless -r "$data/train-images-idx3-ubyte.gz"
-  && -r "$data/t10k-images-idx3-ubyte.gz";
+fashion_required();
 
 my $nbuilt = 20000;
 my $ninserted = 10000;
 my $nq = 300;
 my $k = 10;
 
-my $node = start_node('insert_recall');
-my $tmp = abs_path(PostgreSQL::Test::Utils::tempdir);
-write_idx_images("$data/train-images-idx3-ubyte.gz",
-	"$tmp/train.tsv", 0, $nbuilt + $ninserted);
-write_idx_images("$data/t10k-images-idx3-ubyte.gz", "$tmp/test.tsv", 0, $nq);
+my $node = omen_node('insert_recall', extension => 1, conf => 'shared_buffers = 256MB');
+load_fashion($node, 'src', 'train', $nbuilt + $ninserted);
+load_fashion($node, 'fq', 't10k', $nq);
 run_sql(
 	$node, qq{
-CREATE TABLE src (id int, v vector(784));
-COPY src FROM '$tmp/train.tsv';
-CREATE TABLE fq (id int, v vector(784));
-COPY fq FROM '$tmp/test.tsv';
 CREATE TABLE fashion (id int, v vector(784));
 ALTER TABLE fashion ALTER COLUMN v SET STORAGE PLAIN;
 INSERT INTO fashion SELECT * FROM src WHERE id <= $nbuilt;
 VACUUM ANALYZE src, fq, fashion;
 });
-unlink "$tmp/train.tsv", "$tmp/test.tsv";
 
 my $serial = "SET max_parallel_maintenance_workers = 0;
 SET maintenance_work_mem = '512MB';";
@@ -48,9 +37,8 @@ build_index($node, $serial,
 run_sql($node, "INSERT INTO fashion SELECT * FROM src WHERE id > $nbuilt");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM fashion'),
 	$nbuilt + $ninserted, 'rows inserted');
-is( $node->safe_psql('postgres',
-		"SELECT string_agg(p, '; ') FROM omenhnsw_verify('fashion_idx') p"),
-	'', 'after the inserts: omenhnsw_verify finds no problem');
+verify_clean($node, 'fashion_idx',
+	'after the inserts: omenhnsw_verify finds no problem');
 
 my %gt = (op => '<->', k => $k, queries => 'fq', table => 'fashion',
 	gt => 'gt', index => 'fashion_idx');

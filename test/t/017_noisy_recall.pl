@@ -13,13 +13,18 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $k = 10;
-my $node = start_node('noisy', 'max_worker_processes = 8',
-	'max_parallel_workers = 4');
+my $node = omen_node(
+	'noisy',
+	extension => 1,
+	conf => [
+		'shared_buffers = 256MB', 'max_worker_processes = 8',
+		'max_parallel_workers = 4'
+	]);
 
 # Tables $table and ${table}_q of $n and $nq rows; seed-fixed.
 sub make_noisy

@@ -8,11 +8,11 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = start_node('small_m_builds');
+my $node = omen_node('small_m_builds', extension => 1, conf => 'shared_buffers = 256MB');
 
 # For each seed, 60 rows of 2-d vectors: half [0,0], the rest small integers,
 # one in ten extreme (coordinates up to 3e38), and a few NULLs.

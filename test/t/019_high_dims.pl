@@ -9,13 +9,13 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $k = 10;
 my $min_recall = 0.95;
-my $node = start_node('highdims');
+my $node = omen_node('highdims', extension => 1, conf => 'shared_buffers = 256MB');
 
 # Tables $table and ${table}_q: each point a centre, plus a combination of
 # 32 directions of its cluster with N(0, 0.35^2) weights, plus N(0, 0.3^2 / dim)

@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenDurTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -18,11 +18,7 @@ my $per_client = 50;
 my $node = omen_node('inserts');
 omen_setup($node);
 omen_load($node, $rows, 0.21);
-$node->safe_psql('postgres',
-	'CREATE INDEX t_v_idx ON t USING omenhnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 64)'
-);
-verify_clean($node, 't_v_idx', 'verifier is clean after the bulk build');
-knn_uses_index($node, 't_v_idx');
+t_index($node);
 
 my $log_offset = -s $node->logfile;
 my $script = "\\set c random(1, 20)\nINSERT INTO t (v) VALUES (rand_vec(:c));\n";
@@ -56,8 +52,8 @@ cmp_ok($pct, '>=', 99.7, 'at least 99.7% of sampled rows find themselves');
 ($found, $checked) = self_reach($node, "a.id > $rows", 200, 3);
 note("inserted rows that find themselves: $found of $checked");
 
-my $recall = recall_at($node, 200, 10);
-note("recall\@10 at ef_search=200: $recall; at 40: " . recall_at($node, 40, 10));
+my $recall = t_recall($node, 200, 10);
+note("recall\@10 at ef_search=200: $recall; at 40: " . t_recall($node, 40, 10));
 cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search=200');
 
 knn_check_ok($node, 'SELECT v FROM q', 10,

@@ -9,7 +9,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenDurTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -19,11 +19,7 @@ my $cycles = 5;
 my $node = omen_node('vacuum', conf => 'autovacuum = off');
 omen_setup($node);
 omen_load($node, $rows, 0.22);
-$node->safe_psql('postgres',
-	'CREATE INDEX t_v_idx ON t USING omenhnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 64)'
-);
-verify_clean($node, 't_v_idx', 'verifier is clean after the bulk build');
-knn_uses_index($node, 't_v_idx');
+t_index($node);
 my $log_offset = -s $node->logfile;
 
 # Delete 75% at random, keeping the deleted vectors as queries.
@@ -37,9 +33,9 @@ my $live = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
 note("$live rows left");
 verify_clean($node, 't_v_idx', 'verifier is clean after deleting 75%');
 
-my $recall = recall_at($node, 100, 10);
+my $recall = t_recall($node, 100, 10);
 note("recall\@10 of the remaining rows at ef_search=100: $recall; at 40: "
-	  . recall_at($node, 40, 10));
+	  . t_recall($node, 40, 10));
 cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search=100');
 knn_check_ok($node, 'SELECT v FROM gone WHERE id % 20 = 1', 10,
 	'queries at deleted vectors get full, ordered results');
@@ -82,7 +78,7 @@ INSERT INTO t (v) SELECT rand_vec(1 + g % 20) FROM generate_series(1, $live) g;
 		"cycle $cycle: at least 99.7% of the rows find themselves")
 	  or note("$found of $checked rows find themselves");
 }
-$recall = recall_at($node, 100, 10);
+$recall = t_recall($node, 100, 10);
 note("recall\@10 after the cycles at ef_search=100: $recall");
 cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 after the cycles');
 

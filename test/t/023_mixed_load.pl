@@ -8,7 +8,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenDurTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -18,11 +18,7 @@ my $rows = 5000;
 my $node = omen_node('mixed');
 omen_setup($node);
 omen_load($node, $rows, 0.23);
-$node->safe_psql('postgres',
-	'CREATE INDEX t_v_idx ON t USING omenhnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 64)'
-);
-verify_clean($node, 't_v_idx', 'verifier is clean after the bulk build');
-knn_uses_index($node, 't_v_idx');
+t_index($node);
 my $log_offset = -s $node->logfile;
 
 # A random live row: the first id at or above a random point of the id range.
@@ -77,7 +73,7 @@ TODO:
 	cmp_ok($found, '>=', 0.997 * $checked,
 		'at least 99.7% of sampled rows find themselves');
 }
-my $recall = recall_at($node, 200, 10);
+my $recall = t_recall($node, 200, 10);
 note("recall\@10 at ef_search=200: $recall");
 cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search=200');
 

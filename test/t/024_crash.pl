@@ -12,7 +12,7 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 use IPC::Run;
-use OmenDurTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
@@ -31,11 +31,7 @@ autovacuum = off
 });
 omen_setup($node);
 omen_load($node, $rows, 0.24);
-$node->safe_psql('postgres',
-	'CREATE INDEX t_v_idx ON t USING omenhnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 64)'
-);
-verify_clean($node, 't_v_idx', 'verifier is clean after the bulk build');
-knn_uses_index($node, 't_v_idx');
+t_index($node);
 
 my $insert_script =
   "\\set c random(1, 20)\nINSERT INTO t (v) VALUES (rand_vec(:c));\n";
@@ -45,22 +41,8 @@ my $insert_script =
 sub start_inserts
 {
 	my ($tag) = @_;
-	my $file = $node->basedir . "/$tag-acked.sql";
-	open my $fh, '>', $file or die "cannot write $file: $!";
-	print $fh "INSERT INTO t (v) VALUES (rand_vec(" . (1 + $_ % 20)
-	  . ")) RETURNING id;\n"
-	  for 1 .. 100_000;
-	close $fh;
-	my %psql = (out => '', err => '');
-	$psql{run} = IPC::Run::start(
-		[
-			'psql', '-X', '-q', '-A', '-t', '-h', $node->host,
-			'-p', $node->port, '-d', 'postgres', '-f', $file
-		],
-		'>', \$psql{out}, '2>', \$psql{err});
-	my $bench =
-	  pgbench_start($node, $tag, { insert => $insert_script }, '-c', 3, '-T', 600);
-	return (\%psql, $bench);
+	return (acked_start($node, $tag),
+		pgbench_start($node, $tag, { insert => $insert_script }, '-c', 3, '-T', 600));
 }
 
 # Waits for the clients to notice the crash; returns the acknowledged ids.
@@ -68,23 +50,13 @@ sub finish_inserts
 {
 	my ($psql, $bench) = @_;
 	pgbench_finish($bench);
-	$psql->{run}->finish;
-	return [ $psql->{out} =~ /^(\d+)$/mg ];
+	return acked_finish($psql);
 }
 
 sub check_index
 {
 	my ($when, $acked) = @_;
-	if ($acked)
-	{
-		my $missing = $node->safe_psql('postgres',
-			    "SELECT count(*) FROM unnest('{"
-			  . join(',', @$acked)
-			  . "}'::bigint[]) a(id) WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.id = a.id)"
-		);
-		is($missing, 0,
-			"$when: all " . scalar(@$acked) . ' acknowledged inserts are in the table');
-	}
+	acked_present_ok($node, $acked, $when) if $acked;
 	my ($found, $checked) = self_reach($node, 'true', 200, 3);
 	cmp_ok($found, '>=', $checked - int($checked / 1000),
 		"$when: at least 99.9% of rows find themselves ($found of $checked)");

@@ -8,7 +8,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenDurTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -22,10 +22,7 @@ my $primary = omen_node(
 wal_consistency_checking = 'all'
 autovacuum = off
 });
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
+my $standby = omen_standby($primary, 'standby');
 my $standby_offset = -s $standby->logfile;
 is($standby->safe_psql('postgres', 'SHOW wal_consistency_checking'),
 	'all', 'the standby checks the consistency of every replayed page');
@@ -33,31 +30,9 @@ is($standby->safe_psql('postgres', 'SHOW wal_consistency_checking'),
 # Everything, the extension included, reaches the standby through WAL.
 omen_setup($primary);
 omen_load($primary, $rows, 0.25);
-$primary->safe_psql('postgres',
-	'CREATE INDEX t_v_idx ON t USING omenhnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 64)'
-);
-knn_uses_index($primary, 't_v_idx');
+t_index($primary);
 
-# ids and distances of the 10 nearest rows for each query vector of q.
-my $knn = q{SET enable_sort = off; SET omenhnsw.ef_search = 100;
-SELECT q.qid, s.id, s.d FROM q, LATERAL
-  (SELECT id, v <-> q.v AS d FROM t ORDER BY v <-> q.v LIMIT 10) s
-ORDER BY q.qid, s.d, s.id};
-
-sub compare_nodes
-{
-	my ($when) = @_;
-	$primary->wait_for_catchup($standby);
-	my $on_primary = $primary->safe_psql('postgres', $knn);
-	my $on_standby = $standby->safe_psql('postgres', $knn);
-	ok($on_primary ne '' && $on_primary eq $on_standby,
-		"$when: KNN results are identical on primary and standby");
-	verify_clean($primary, 't_v_idx', "$when: verifier is clean on the primary");
-	verify_clean($standby, 't_v_idx', "$when: verifier is clean on the standby");
-	return;
-}
-
-compare_nodes('after the bulk build');
+standby_ok($primary, $standby, 't_v_idx', 'after the bulk build');
 for my $round (1 .. $rounds)
 {
 	# Delete about a fifth of the rows, chosen differently each round.
@@ -68,7 +43,7 @@ VACUUM t;
 SELECT setseed(0.$round);
 INSERT INTO t (v) SELECT rand_vec(1 + g % 20) FROM generate_series(1, 500) g;
 });
-	compare_nodes("round $round");
+	standby_ok($primary, $standby, 't_v_idx', "round $round");
 }
 
 log_clean_ok($standby, $standby_offset,

@@ -8,11 +8,11 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = start_node('estimate');
+my $node = omen_node('estimate', extension => 1, conf => 'shared_buffers = 256MB');
 
 # serial builds: the estimate is that of a serial build
 my $serial = 'SET max_parallel_maintenance_workers = 0;';

@@ -12,7 +12,7 @@ use warnings FATAL => 'all';
 use FindBin;
 use JSON::PP;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -23,7 +23,7 @@ my $nq = 50;
 my @percents = (50, 10, 1);
 my $force_index = "SET enable_seqscan = off;\nSET enable_bitmapscan = off;";
 
-my $node = start_node('filtered');
+my $node = omen_node('filtered', extension => 1, conf => 'shared_buffers = 256MB');
 my $ef = $node->safe_psql('postgres', "LOAD 'omendb';\nSHOW omenhnsw.ef_search");
 make_clustered(
 	$node,

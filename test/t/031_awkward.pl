@@ -14,7 +14,7 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -123,7 +123,7 @@ DROP TABLE got;
 	  . "DROP TABLE aw;\n";
 }
 
-my $node = start_node('awkward');
+my $node = omen_node('awkward', extension => 1, conf => 'shared_buffers = 256MB');
 my ($out) = run_sql($node, $sql);
 my ($want, $got, $nq, $unordered, $unreachable) = (0, 0, 0, 0, 0);
 my (%short, %verified);

@@ -15,7 +15,7 @@ use warnings FATAL => 'all';
 
 use FindBin;
 use lib $FindBin::RealBin;
-use OmenHnswTest;
+use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -26,7 +26,8 @@ my $B = 8192;
 # that damages the index file.
 my @cases;
 
-my $node = start_node('corruption', 'autovacuum = off');
+my $node = omen_node('corruption', extension => 1,
+	conf => ['shared_buffers = 256MB', 'autovacuum = off']);
 is($node->safe_psql('postgres', 'SHOW data_checksums'),
 	'off', 'no checksums: the damage reaches the index code');
 $node->safe_psql(
@@ -202,8 +203,8 @@ CREATE TABLE t$i AS SELECT * FROM src;
 SET maintenance_work_mem = '1MB';
 CREATE INDEX i$i ON t$i USING omenhnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
 });
-	is($node->safe_psql('postgres', "SELECT count(*) FROM omenhnsw_verify('i$i')"),
-		'0', "index for \"$cases[$i][0]\" is sound before the damage");
+	verify_clean($node, "i$i",
+		"index for \"$cases[$i][0]\" is sound before the damage");
 	$file{$i} = $node->data_dir . '/'
 	  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('i$i')");
 }
