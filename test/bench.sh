@@ -1,13 +1,17 @@
 #!/bin/bash
 # make bench: omendb (and pgvector, when its extension is installed in this PostgreSQL)
-# on Fashion-MNIST and a synthetic clustered set, same settings for every engine; on
-# Fashion-MNIST also filtered queries (a column keeping 50%, 10%, 1% of the rows) per
-# iterative-scan mode.  A measurement, not a test: figures on a shared machine are noisy.
+# on Fashion-MNIST and synthetic clustered sets of 128, 1,536 and 3,072 dimensions, same
+# settings for every engine; on Fashion-MNIST also filtered queries (a column keeping 50%,
+# 10%, 1% of the rows) per iterative-scan mode.  Where an engine cannot index a set's
+# vectors its index and queries use halfvec (ENGINE_VECTOR_MAX_DIMS in common.sh), or it is
+# reported n/a on that set.  A measurement, not a test: figures on a shared machine are noisy.
 #
 # Environment (defaults in brackets):
 #   BENCH_ENGINES    engines to run [omendb,pgvector]; an engine whose extension is missing is skipped
-#   BENCH_DATASETS   [fashion,synthetic]
-#   BENCH_SYNTH_N    synthetic base size [200000] (128 dims, 1,000 queries)
+#   BENCH_DATASETS   [fashion,synthetic,synthetic1536,synthetic3072]
+#   BENCH_SYNTH_N    base rows of the 128-d synthetic set [200000]
+#   BENCH_SYNTH1536_N, BENCH_SYNTH3072_N   base rows of the embedding-like 1,536-d and
+#                    3,072-d sets [100000, 30000]; every synthetic set has 1,000 queries
 #   BENCH_QUERIES    queries per ef point [1000]
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
 #   BENCH_CONCURRENT_EF  ef of the 2-client run and of the pgbench runs [40]
@@ -28,8 +32,10 @@ cd "$(dirname "$0")/.."
 . test/bench/common.sh
 
 BENCH_ENGINES=${BENCH_ENGINES:-omendb,pgvector}
-BENCH_DATASETS=${BENCH_DATASETS:-fashion,synthetic}
+BENCH_DATASETS=${BENCH_DATASETS:-fashion,synthetic,synthetic1536,synthetic3072}
 BENCH_SYNTH_N=${BENCH_SYNTH_N:-200000}
+BENCH_SYNTH1536_N=${BENCH_SYNTH1536_N:-100000}
+BENCH_SYNTH3072_N=${BENCH_SYNTH3072_N:-30000}
 BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
@@ -40,7 +46,8 @@ BENCH_FILTERED=${BENCH_FILTERED-fashion}
 BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
 BENCH_FILTER_PERCENTS=${BENCH_FILTER_PERCENTS:-50,10,1}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/omendb-bench}
-BENCH_PY+=(--synth-n "$BENCH_SYNTH_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
+BENCH_PY+=(--synth-rows "synthetic=$BENCH_SYNTH_N" --synth-rows "synthetic1536=$BENCH_SYNTH1536_N"
+	--synth-rows "synthetic3072=$BENCH_SYNTH3072_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
 
 started=$EPOCHREALTIME
 mkdir -p "$BENCH_OUT"
@@ -80,7 +87,8 @@ filtered_on() {
 }
 
 # prepare_one ENGINE DATASET NAME ROWS DIM: its database, the data loaded and the index
-# built.  Each step returns non-zero on failure so the caller can go on without it.
+# built.  Each step returns non-zero on failure (BENCH_NA_STATUS where the engine cannot
+# index the set) so the caller can go on without it.
 prepare_one() {
 	local e=$1 ds=$2 name=$3 n=$4 dim=$5 db=${ENGINE_DB[$1]}
 	echo
@@ -95,18 +103,20 @@ prepare_one() {
 	engine_build "$e" "$name" "$n" "$results" || return
 }
 
-# query_all DATASET ENGINE...: the unfiltered queries, every point measured in turns by
-# all the engines (slices of the queries, pgbench rounds), so that a shared machine's
+# query_all DATASET DIM ENGINE...: the unfiltered queries, every point measured in turns
+# by all the engines (slices of the queries, pgbench rounds), so that a shared machine's
 # changing load does not favour the engine measured at a quieter moment.
 query_all() {
-	local ds=$1 e dbs=() gucs=()
-	shift
+	local ds=$1 dim=$2 e dbs=() gucs=() casts=()
+	shift 2
 	for e in "$@"; do
 		dbs+=("${ENGINE_DB[$e]}")
 		gucs+=("${ENGINE_GUC[$e]}")
+		casts+=("$(engine_cast "$e" "$dim")")
 	done
 	local -a on=(--engine "$(IFS=,; echo "$*")")
-	local -a where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")")
+	local -a where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")"
+		--cast "$(IFS=,; echo "${casts[*]}")")
 	echo
 	echo "-- queries on $ds, engines taking turns: $*"
 	echo "  $BENCH_QUERIES queries per point in $BENCH_SLICES turns, recall@10 against exact results:"
@@ -120,14 +130,16 @@ query_all() {
 		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
 }
 
-# finish_one ENGINE DATASET: filtered queries, then single-row inserts (they change the index).
+# finish_one ENGINE DATASET DIM: filtered queries, then single-row inserts (they change
+# the index).
 finish_one() {
 	local e=$1 ds=$2 db=${ENGINE_DB[$1]}
 	echo
 	echo "-- $e on $ds: filtered queries and inserts"
 	if filtered_on "$ds"; then
 		"${BENCH_PY[@]}" --out "$results" --engine "$e" filtered "$ds" --db "$db" \
-			--guc "${ENGINE_GUC[$e]}" --iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \
+			--guc "${ENGINE_GUC[$e]}" --cast "$(engine_cast "$e" "$3")" \
+			--iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \
 			--max-tuples-guc "${ENGINE_MAX_TUPLES_GUC[$e]}" \
 			--queries "$BENCH_FILTER_QUERIES" --percents "$BENCH_FILTER_PERCENTS" || return
 	fi
@@ -148,18 +160,20 @@ for ds in ${BENCH_DATASETS//,/ }; do
 	for e in "${engines[@]}"; do
 		if prepare_one "$e" "$ds" "$name" "$n" "$dim"; then
 			ready+=("$e")
+		elif [ $? -eq "$BENCH_NA_STATUS" ]; then
+			echo "   $e: n/a on $name, going on without it"
 		else
 			fail "$e" "$name"
 		fi
 	done
-	if [ ${#ready[@]} -gt 0 ] && ! query_all "$ds" "${ready[@]}"; then
+	if [ ${#ready[@]} -gt 0 ] && ! query_all "$ds" "$dim" "${ready[@]}"; then
 		for e in "${ready[@]}"; do
 			fail "$e" "$name"
 		done
 		ready=()
 	fi
 	for e in "${ready[@]}"; do
-		finish_one "$e" "$ds" || fail "$e" "$name"
+		finish_one "$e" "$ds" "$dim" || fail "$e" "$name"
 	done
 	for e in "${engines[@]}"; do
 		omen_psql -qc "DROP DATABASE IF EXISTS ${ENGINE_DB[$e]}"
@@ -171,9 +185,10 @@ if [ "${BENCH_SHARDED:-1}" = 1 ] && engine_available omendb; then
 	bash test/bench/sharded.sh || failed+=("omendb/sharded")
 fi
 
-settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "synthetic1536_n": %d, "synthetic3072_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
-	"$BENCH_SYNTH_N" "$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
+	"$BENCH_SYNTH_N" "$BENCH_SYNTH1536_N" "$BENCH_SYNTH3072_N" \
+	"$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
 	"$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
 "${BENCH_PY[@]}" report "$results" --engines "$BENCH_ENGINES" \
 	--json "$BENCH_OUT/bench-$stamp.json" --settings "$settings"
