@@ -1,14 +1,18 @@
 #!/bin/bash
 # make bench: omendb (and pgvector, when its extension is installed in this PostgreSQL)
-# on Fashion-MNIST and a synthetic clustered set, same settings for every engine; on
-# Fashion-MNIST also filtered queries (a column keeping 50%, 10%, 1% of the rows) per
-# iterative-scan mode, and recall of an index grown by single-row inserts beside REINDEX's.
-# A measurement, not a test: figures on a shared machine are noisy.
+# on Fashion-MNIST and synthetic clustered sets of 128, 1,536 and 3,072 dimensions, same
+# settings for every engine; on Fashion-MNIST also filtered queries (a column keeping 50%,
+# 10%, 1% of the rows) per iterative-scan mode, and recall of an index grown by single-row
+# inserts beside REINDEX's.  Where an engine cannot index a set's vectors its index and
+# queries use halfvec (ENGINE_VECTOR_MAX_DIMS in common.sh), or it is reported n/a on that
+# set.  A measurement, not a test: figures on a shared machine are noisy.
 #
 # Environment (defaults in brackets):
 #   BENCH_ENGINES    engines to run [omendb,pgvector]; an engine whose extension is missing is skipped
-#   BENCH_DATASETS   [fashion,synthetic]
-#   BENCH_SYNTH_N    synthetic base size [200000] (128 dims, 1,000 queries)
+#   BENCH_DATASETS   [fashion,synthetic,synthetic1536,synthetic3072]
+#   BENCH_SYNTH_N    base rows of the 128-d synthetic set [200000]
+#   BENCH_SYNTH1536_N, BENCH_SYNTH3072_N   base rows of the embedding-like 1,536-d and
+#                    3,072-d sets [100000, 30000]; every synthetic set has 1,000 queries
 #   BENCH_QUERIES    queries per ef point [1000]
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
 #   BENCH_CONCURRENT_EF  ef of the 2-client run and of the pgbench runs [40]
@@ -33,8 +37,10 @@ cd "$(dirname "$0")/.."
 . test/bench/common.sh
 
 BENCH_ENGINES=${BENCH_ENGINES:-omendb,pgvector}
-BENCH_DATASETS=${BENCH_DATASETS:-fashion,synthetic}
+BENCH_DATASETS=${BENCH_DATASETS:-fashion,synthetic,synthetic1536,synthetic3072}
 BENCH_SYNTH_N=${BENCH_SYNTH_N:-200000}
+BENCH_SYNTH1536_N=${BENCH_SYNTH1536_N:-100000}
+BENCH_SYNTH3072_N=${BENCH_SYNTH3072_N:-30000}
 BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
@@ -47,7 +53,8 @@ BENCH_GROWN_INSERTS=${BENCH_GROWN_INSERTS:-10000}
 BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
 BENCH_FILTER_PERCENTS=${BENCH_FILTER_PERCENTS:-50,10,1}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/omendb-bench}
-BENCH_PY+=(--synth-n "$BENCH_SYNTH_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
+BENCH_PY+=(--synth-rows "synthetic=$BENCH_SYNTH_N" --synth-rows "synthetic1536=$BENCH_SYNTH1536_N"
+	--synth-rows "synthetic3072=$BENCH_SYNTH3072_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
 
 started=$EPOCHREALTIME
 mkdir -p "$BENCH_OUT"
@@ -92,7 +99,8 @@ grown_on() {
 }
 
 # prepare_one ENGINE DATASET NAME ROWS DIM: its database, the data loaded and the index
-# built.  Each step returns non-zero on failure so the caller can go on without it.
+# built.  Each step returns non-zero on failure (BENCH_NA_STATUS where the engine cannot
+# index the set) so the caller can go on without it.
 prepare_one() {
 	local e=$1 ds=$2 name=$3 n=$4 dim=$5 db=${ENGINE_DB[$1]}
 	echo
@@ -107,26 +115,30 @@ prepare_one() {
 	engine_build "$e" "$name" "$n" "$results" || return
 }
 
-# turns_of ENGINE...: sets the caller's arrays on (the --engine option of omenbench.py) and
-# where (its --db and --guc options) for a measurement the engines take turns at.
+# turns_of DIM ENGINE...: sets the caller's arrays on (the --engine option of omenbench.py)
+# and where (its --db, --guc and --cast options) for a measurement the engines take turns
+# at, on vectors of DIM dimensions.
 turns_of() {
-	local e dbs=() gucs=()
+	local dim=$1 e dbs=() gucs=() casts=()
+	shift
 	for e in "$@"; do
 		dbs+=("${ENGINE_DB[$e]}")
 		gucs+=("${ENGINE_GUC[$e]}")
+		casts+=("$(engine_cast "$e" "$dim")")
 	done
 	on=(--engine "$(IFS=,; echo "$*")")
-	where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")")
+	where=(--db "$(IFS=,; echo "${dbs[*]}")" --guc "$(IFS=,; echo "${gucs[*]}")"
+		--cast "$(IFS=,; echo "${casts[*]}")")
 }
 
-# query_all DATASET ENGINE...: the unfiltered queries, every point measured in turns by
-# all the engines (slices of the queries, pgbench rounds), so that a shared machine's
+# query_all DATASET DIM ENGINE...: the unfiltered queries, every point measured in turns
+# by all the engines (slices of the queries, pgbench rounds), so that a shared machine's
 # changing load does not favour the engine measured at a quieter moment.
 query_all() {
-	local ds=$1
+	local ds=$1 dim=$2
 	local -a on where
-	shift
-	turns_of "$@"
+	shift 2
+	turns_of "$dim" "$@"
 	echo
 	echo "-- queries on $ds, engines taking turns: $*"
 	echo "  $BENCH_QUERIES queries per point in $BENCH_SLICES turns, recall@10 against exact results:"
@@ -140,32 +152,34 @@ query_all() {
 		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
 }
 
-# finish_one ENGINE DATASET: filtered queries, then single-row inserts (they change the index).
+# finish_one ENGINE DATASET DIM: filtered queries, then single-row inserts (they change
+# the index).
 finish_one() {
 	local e=$1 ds=$2 db=${ENGINE_DB[$1]}
 	echo
 	echo "-- $e on $ds: filtered queries and inserts"
 	if filtered_on "$ds"; then
 		"${BENCH_PY[@]}" --out "$results" --engine "$e" filtered "$ds" --db "$db" \
-			--guc "${ENGINE_GUC[$e]}" --iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \
+			--guc "${ENGINE_GUC[$e]}" --cast "$(engine_cast "$e" "$3")" \
+			--iterative-guc "${ENGINE_ITERATIVE_GUC[$e]}" \
 			--max-tuples-guc "${ENGINE_MAX_TUPLES_GUC[$e]}" \
 			--queries "$BENCH_FILTER_QUERIES" --percents "$BENCH_FILTER_PERCENTS" || return
 	fi
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" --n "$BENCH_INSERTS" || return
 }
 
-# grow_all DATASET NAME ROWS ENGINE...: each engine's index built over the first ROWS -
+# grow_all DATASET NAME ROWS DIM ENGINE...: each engine's index built over the first ROWS -
 # BENCH_GROWN_INSERTS rows, the rest inserted one row at a time (timed); the engines' queries
 # at every ef in turns, as in query_all; then REINDEX and the same queries, for reference.
 grow_all() {
-	local ds=$1 name=$2 bulk=$(($3 - BENCH_GROWN_INSERTS)) e db
+	local ds=$1 name=$2 bulk=$(($3 - BENCH_GROWN_INSERTS)) dim=$4 e db
 	local -a on where
-	shift 3
+	shift 4
 	if [ "$bulk" -le 0 ]; then
 		echo "ERROR: BENCH_GROWN_INSERTS ($BENCH_GROWN_INSERTS) leaves no rows of $name to build on" >&2
 		return 1
 	fi
-	turns_of "$@"
+	turns_of "$dim" "$@"
 	for e in "$@"; do
 		db=${ENGINE_DB[$e]}
 		echo
@@ -204,20 +218,22 @@ for ds in ${BENCH_DATASETS//,/ }; do
 	for e in "${engines[@]}"; do
 		if prepare_one "$e" "$ds" "$name" "$n" "$dim"; then
 			ready+=("$e")
+		elif [ $? -eq "$BENCH_NA_STATUS" ]; then
+			echo "   $e: n/a on $name, going on without it"
 		else
 			fail "$e" "$name"
 		fi
 	done
-	if [ ${#ready[@]} -gt 0 ] && ! query_all "$ds" "${ready[@]}"; then
+	if [ ${#ready[@]} -gt 0 ] && ! query_all "$ds" "$dim" "${ready[@]}"; then
 		for e in "${ready[@]}"; do
 			fail "$e" "$name"
 		done
 		ready=()
 	fi
 	for e in "${ready[@]}"; do
-		finish_one "$e" "$ds" || fail "$e" "$name"
+		finish_one "$e" "$ds" "$dim" || fail "$e" "$name"
 	done
-	if grown_on "$ds" && [ ${#ready[@]} -gt 0 ] && ! grow_all "$ds" "$name" "$n" "${ready[@]}"; then
+	if grown_on "$ds" && [ ${#ready[@]} -gt 0 ] && ! grow_all "$ds" "$name" "$n" "$dim" "${ready[@]}"; then
 		for e in "${ready[@]}"; do
 			fail "$e" "$name"
 		done
@@ -232,9 +248,10 @@ if [ "${BENCH_SHARDED:-1}" = 1 ] && engine_available omendb; then
 	bash test/bench/sharded.sh || failed+=("omendb/sharded")
 fi
 
-settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "synthetic1536_n": %d, "synthetic3072_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
-	"$BENCH_SYNTH_N" "$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
+	"$BENCH_SYNTH_N" "$BENCH_SYNTH1536_N" "$BENCH_SYNTH3072_N" \
+	"$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
 	"$BENCH_GROWN" "$BENCH_GROWN_INSERTS" \
 	"$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
 "${BENCH_PY[@]}" report "$results" --engines "$BENCH_ENGINES" \

@@ -15,6 +15,16 @@ declare -A ENGINE_ITERATIVE_GUC=([omendb]=omenhnsw.iterative_scan [pgvector]=hns
 # shellcheck disable=SC2034
 declare -A ENGINE_MAX_TUPLES_GUC=([omendb]=omenhnsw.max_scan_tuples [pgvector]=hnsw.max_scan_tuples)
 declare -A ENGINE_DB=([omendb]=omen [pgvector]=pgv)
+# Dimensions an engine indexes as vector: above them its index and queries cast
+# the column to halfvec, an expression index over the same table (pgvector's hnsw
+# takes vector up to 2,000 dimensions, halfvec up to 4,000).  An engine not listed
+# indexes the column itself at any dimension, or reports n/a.
+declare -A ENGINE_VECTOR_MAX_DIMS=([pgvector]=2000)
+
+# Exit status of omenbench.py's build (NA_STATUS) when the engine refused the index
+# with a limit or an unsupported feature: n/a on that data set, not a failure.
+# shellcheck disable=SC2034
+BENCH_NA_STATUS=78
 
 # Index and build settings, identical for every engine.
 BENCH_M=${BENCH_M:-16}
@@ -69,6 +79,14 @@ engine_create() {
 	fi
 }
 
+# engine_cast ENGINE DIM: the type ENGINE's index casts the column to, empty for none
+engine_cast() {
+	local max=${ENGINE_VECTOR_MAX_DIMS[$1]:-}
+	if [ -n "$max" ] && [ "$2" -gt "$max" ]; then
+		echo "halfvec($2)"
+	fi
+}
+
 # engine_load ENGINE DATASET NAME ROWS RESULTS: COPY the first ROWS base vectors, timed; then
 # VACUUM ANALYZE
 engine_load() {
@@ -81,17 +99,23 @@ engine_load() {
 	omen_psql -d "$db" -qc "VACUUM ANALYZE items" -c "CHECKPOINT"
 }
 
-# engine_build ENGINE NAME ROWS RESULTS [build options]: CREATE INDEX with progress, then its size
+# engine_build ENGINE NAME ROWS RESULTS [build options]: CREATE INDEX with progress and
+# its memory, then its size; returns BENCH_NA_STATUS if the engine cannot index the column
 engine_build() {
-	local e=$1 db=${ENGINE_DB[$1]} name=$2 rows=$3 out=$4 bytes
+	local e=$1 db=${ENGINE_DB[$1]} name=$2 rows=$3 out=$4 bytes dim cast key
 	shift 4
-	echo "  CREATE INDEX ... USING ${ENGINE_AM[$e]} (embedding vector_l2_ops) WITH (m = $BENCH_M, ef_construction = $BENCH_EFC)"
+	dim=$(omen_psql -d "$db" -Atc "SELECT atttypmod FROM pg_attribute
+		WHERE attrelid = 'items'::regclass AND attname = 'embedding'") || return
+	cast=$(engine_cast "$e" "$dim")
+	key="embedding vector_l2_ops"
+	[ -z "$cast" ] || key="(embedding::$cast) ${cast%%(*}_l2_ops"
+	echo "  CREATE INDEX ... USING ${ENGINE_AM[$e]} ($key) WITH (m = $BENCH_M, ef_construction = $BENCH_EFC)"
 	echo "  maintenance_work_mem = $BENCH_MWM, max_parallel_maintenance_workers = $BENCH_WORKERS"
 	"${BENCH_PY[@]}" --out "$out" --engine "$e" --timeout "$BENCH_BUILD_TIMEOUT" build \
-		--db "$db" --rows "$rows" --dataset-name "$name" "$@" \
+		--db "$db" --rows "$rows" --dataset-name "$name" --indexed "${cast:-vector}" "$@" \
 		--set "maintenance_work_mem = '$BENCH_MWM'" \
 		--set "max_parallel_maintenance_workers = $BENCH_WORKERS" \
-		--sql "CREATE INDEX items_embedding_idx ON items USING ${ENGINE_AM[$e]} (embedding vector_l2_ops)
+		--sql "CREATE INDEX items_embedding_idx ON items USING ${ENGINE_AM[$e]} ($key)
 		       WITH (m = $BENCH_M, ef_construction = $BENCH_EFC)" || return
 	bytes=$(omen_psql -d "$db" -Atc "SELECT pg_relation_size('items_embedding_idx')") || return
 	printf '{"dataset": "%s", "engine": "%s", "kind": "size", "bytes": %d}\n' "$name" "$e" "$bytes" >> "$out"

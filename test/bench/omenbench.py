@@ -11,8 +11,15 @@ Data sets (cached as .npy under --cache, default $OMEN_DATA_DIR or
              60,000 train images are the base, the 10,000 test images the
              queries, pixels as floats 0..255.
   synthetic  seeded gaussian mixture (1,000 clusters of varying size and
-             spread), --synth-n base points of --synth-dim dims plus held-out
-             queries and insert rows from the same distribution.
+             spread), 128 dims.
+  synthetic1536, synthetic3072
+             embedding-like: the 1,536 and 3,072 dims of common embedding
+             models; overlapping clusters in a 64-dimensional latent space,
+             mapped into the full dimension with a decaying spectrum, plus
+             noise in every dimension, each row scaled to length sqrt(dims).
+  A synthetic set has --synth-rows NAME=N base points (defaults in SYNTHETIC) plus
+  held-out queries and insert rows from the same distribution, all from
+  --seed: the same arguments give the same set on any machine.
 
 Recall@k counts a returned id as correct when its exact distance is within the
 k-th exact distance (ann-benchmarks' rule), so duplicate points do not make a
@@ -38,6 +45,20 @@ FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 SYNTH_QUERIES = 1000
 SYNTH_EXTRA = 2000
 SYNTH_CLUSTERS = 1000
+# synthetic set: (dims, generator, default base rows)
+SYNTHETIC = {
+    "synthetic": (128, "mixture", 200000),
+    "synthetic1536": (1536, "embedding", 100000),
+    "synthetic3072": (3072, "embedding", 30000),
+}
+DATASETS = ["fashion"] + list(SYNTHETIC)
+# the embedding-like generator: latent dimension, spread of a cluster around
+# its centre (the centres have unit spread), noise in every dimension; chosen
+# so that about a fifth of a query's 10 nearest neighbours are in other
+# clusters and the local intrinsic dimension is about 20, as in text embeddings
+EMBED_LATENT = 64
+EMBED_SPREAD = (0.5, 1.0)
+EMBED_NOISE = 1.5
 K = 10
 
 
@@ -82,15 +103,18 @@ class Dataset:
             self.name = "fashion-mnist-784-euclidean"
             self.dir = os.path.join(cache, "fashion")
         else:
-            self.name = "synthetic-%d-%d-euclidean" % (args.synth_n, args.synth_dim)
-            self.dir = os.path.join(cache, "synthetic-n%d-d%d-s%d" %
-                                    (args.synth_n, args.synth_dim, args.seed))
+            dim, generator, rows = SYNTHETIC[self.kind]
+            rows = args.synth_rows.get(self.kind, rows)
+            self.name = "synthetic-%d-%d-euclidean" % (rows, dim)
+            # the 128-d mixture's cache keeps the name it had before there were two generators
+            self.dir = os.path.join(cache, "%s-n%d-d%d-s%d" % (
+                "synthetic" if generator == "mixture" else generator, rows, dim, args.seed))
         os.makedirs(self.dir, exist_ok=True)
         if not os.path.exists(self.path("base")):
             if self.kind == "fashion":
                 self.make_fashion()
             else:
-                self.make_synthetic(args.synth_n, args.synth_dim, args.seed)
+                self.make_synthetic(rows, dim, generator, args.seed)
         self.base = np.load(self.path("base"), mmap_mode="r")
         self.query = np.load(self.path("query"), mmap_mode="r")
         self.extra = np.load(self.path("extra"), mmap_mode="r")
@@ -112,20 +136,37 @@ class Dataset:
         save_atomic(self.path("query"), query)
         save_atomic(self.path("base"), base)
 
-    def make_synthetic(self, n, dim, seed):
-        log("  generating %d + %d + %d synthetic points, %d dims, seed %d"
-            % (n, SYNTH_QUERIES, SYNTH_EXTRA, dim, seed))
+    def make_synthetic(self, n, dim, generator, seed):
+        """Clusters of gamma-distributed sizes.  "mixture": isotropic gaussian
+        clusters in all dims.  "embedding": overlapping gaussian clusters in
+        EMBED_LATENT dims, mapped to dim by orthonormal directions weighted
+        1/sqrt(i) (the decaying spectrum of real embeddings), plus isotropic
+        noise, each row scaled to length sqrt(dim) (embedding models return
+        vectors of one length; components then have unit scale)."""
+        log("  generating %d + %d + %d synthetic points (%s), %d dims, seed %d"
+            % (n, SYNTH_QUERIES, SYNTH_EXTRA, generator, dim, seed))
         rng = np.random.default_rng(seed)
-        centers = rng.normal(0.0, 1.0, (SYNTH_CLUSTERS, dim))
-        spread = rng.uniform(0.2, 0.6, SYNTH_CLUSTERS)
+        if generator == "embedding":
+            basis = np.linalg.qr(rng.normal(0.0, 1.0, (dim, EMBED_LATENT)))[0].T
+            basis *= np.sqrt(dim) / np.sqrt(1.0 + np.arange(EMBED_LATENT))[:, None]
+            centers = rng.normal(0.0, 1.0, (SYNTH_CLUSTERS, EMBED_LATENT))
+            spread = rng.uniform(*EMBED_SPREAD, SYNTH_CLUSTERS)
+        else:
+            centers = rng.normal(0.0, 1.0, (SYNTH_CLUSTERS, dim))
+            spread = rng.uniform(0.2, 0.6, SYNTH_CLUSTERS)
         weights = rng.gamma(2.0, 1.0, SYNTH_CLUSTERS)
         weights /= weights.sum()
         total = n + SYNTH_QUERIES + SYNTH_EXTRA
         pts = np.empty((total, dim), dtype=np.float32)
-        for lo in range(0, total, 50000):
-            hi = min(total, lo + 50000)
+        # the mixture keeps the chunks its cached sets were drawn in
+        step = 50000 if generator == "mixture" else max(1000, 10_000_000 // dim)
+        for lo in range(0, total, step):
+            hi = min(total, lo + step)
             c = rng.choice(SYNTH_CLUSTERS, hi - lo, p=weights)
-            x = centers[c] + rng.normal(0.0, 1.0, (hi - lo, dim)) * spread[c, None]
+            x = centers[c] + rng.normal(0.0, 1.0, (hi - lo, centers.shape[1])) * spread[c, None]
+            if generator == "embedding":
+                x = x @ basis + rng.normal(0.0, EMBED_NOISE, (hi - lo, dim))
+                x *= np.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True)
             # 3 decimals: short COPY text that parses back to these float32s
             pts[lo:hi] = np.round(x, 3)
         save_atomic(self.path("extra"), pts[n + SYNTH_QUERIES:])
@@ -153,32 +194,42 @@ class Dataset:
 
 
 def exact_knn(base, queries, k, cand=32):
-    """float32 matmul shortlists `cand` candidates; float64 reranks them exactly."""
+    """float32 matmul shortlists `cand` candidates; float64 reranks them exactly.
+    Only the shortlisted rows are held as float64, so high dimensions fit."""
     base32 = np.ascontiguousarray(base, dtype=np.float32)
-    base64 = np.asarray(base, dtype=np.float64)
-    bnorm = (base64 ** 2).sum(axis=1).astype(np.float32)
+    n, dim = base32.shape
+    bnorm = np.empty(n, dtype=np.float32)
+    for lo in range(0, n, 10000):
+        bnorm[lo:lo + 10000] = (base32[lo:lo + 10000].astype(np.float64) ** 2).sum(axis=1)
     nq = queries.shape[0]
     ids = np.empty((nq, k), dtype=np.int64)
     dist = np.empty((nq, k), dtype=np.float64)
-    chunk = max(1, min(500, 20_000_000 // base.shape[0]))
-    cand = min(cand, base.shape[0])
+    cand = min(cand, n)
+    chunk = max(1, min(500, 20_000_000 // n, 20_000_000 // (cand * dim)))
     for lo in range(0, nq, chunk):
         q = np.asarray(queries[lo:lo + chunk], dtype=np.float64)
         # |b|^2 - 2 q.b ranks like |q - b|^2
         approx = bnorm[None, :] - 2.0 * (q.astype(np.float32) @ base32.T)
         short = np.argpartition(approx, cand - 1, axis=1)[:, :cand]
-        exact = np.sqrt(((base64[short] - q[:, None, :]) ** 2).sum(axis=2))
+        exact = np.sqrt(((base32[short].astype(np.float64) - q[:, None, :]) ** 2).sum(axis=2))
         order = np.lexsort((short, exact), axis=1)[:, :k]
         ids[lo:lo + chunk] = np.take_along_axis(short, order, axis=1)
         dist[lo:lo + chunk] = np.take_along_axis(exact, order, axis=1)
     return ids, dist
 
 
+_FLOAT_FORMATS = {}
+
+
 def vector_text(row):
     if row.dtype == np.uint8:
         return "[" + ",".join(map(str, row.tolist())) + "]"
-    # float32 -> float64 repr would print the binary expansion; the data has 3 decimals
-    return "[" + ",".join(map(str, np.round(row.astype(np.float64), 3).tolist())) + "]"
+    # the data has 3 decimals: %.3f prints them (repr would print float32's binary
+    # expansion), and one format string per row is 3x faster than joining str()s
+    fmt = _FLOAT_FORMATS.get(row.shape[0])
+    if fmt is None:
+        fmt = _FLOAT_FORMATS[row.shape[0]] = "[" + ",".join(["%.3f"] * row.shape[0]) + "]"
+    return fmt % tuple(row.astype(np.float64).tolist())
 
 
 def recall_of(ds, queries, results, gt_dist):
@@ -208,14 +259,23 @@ def emit(out, rec):
             f.write(json.dumps(rec) + "\n")
 
 
-QUERY_SQL = "SELECT id FROM items ORDER BY embedding <-> %s::vector LIMIT {k}"
+# {key} is what the index is on and {type} the query vector's type: the column
+# and vector, or both cast to the type an engine indexes (--cast, see sql_of)
+QUERY_SQL = "SELECT id FROM items ORDER BY {key} <-> %s::{type} LIMIT {k}"
 # The same round trip, vector text and k ids, with no search: what a query
 # costs whatever the index does.  The search time is QUERY_SQL's minus this.
-FLOOR_SQL = "SELECT id FROM items WHERE %s::vector IS NOT NULL LIMIT {k}"
+FLOOR_SQL = "SELECT id FROM items WHERE %s::{type} IS NOT NULL LIMIT {k}"
 # bucket: 0..99 from a hash of the id (bench.sh adds it), so "bucket < p" keeps
 # p% of the rows whatever their vectors
 FILTERED_SQL = ("SELECT id FROM items WHERE bucket < {pct}"
-                " ORDER BY embedding <-> %s::vector LIMIT {k}")
+                " ORDER BY {key} <-> %s::{type} LIMIT {k}")
+
+
+def sql_of(template, cast, **more):
+    """template for an index on the embedding column, or with cast (such as
+    "halfvec(3072)") on the expression embedding::cast."""
+    key = "embedding::" + cast if cast else "embedding"
+    return template.format(key=key, type=cast or "vector", k=K, **more)
 
 
 def configure(conn, settings):
@@ -233,8 +293,7 @@ def open_clients(db, settings, clients, timeout_s):
     return conns
 
 
-def run_queries(db, settings, qtexts, clients, timeout_s, sql=QUERY_SQL.format(k=K),
-                conns=None):
+def run_queries(db, settings, qtexts, clients, timeout_s, sql, conns=None):
     """Runs all queries split over `clients` connections, each configured with
     `settings` [(GUC, value)], or over `conns` when given (left open); returns
     (results, wall s, latencies)."""
@@ -314,13 +373,73 @@ def cmd_copy(args):
     out.flush()
 
 
+# exit status of `build` when the engine refuses the index with a limit or an
+# unsupported feature (SQLSTATE classes 54 and 0A): n/a for this set, not a
+# failure of the run (test/bench/common.sh: BENCH_NA_STATUS)
+NA_STATUS = 78
+
+
+def proc_memory(pid):
+    """(private anonymous bytes, {dynamic shared memory segment: resident bytes})
+    of a server process on this machine, from /proc; None if it cannot be read
+    (the process has ended, or belongs to another user)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            anon = next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
+        dsm, seg = {}, None
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if not parts:
+                    continue
+                if not parts[0].endswith(":"):
+                    # a mapping: address range, perms, offset, device, inode, path
+                    seg = parts[5] if len(parts) > 5 and \
+                        parts[5].startswith("/dev/shm/PostgreSQL.") else None
+                elif seg and parts[0] == "Rss:":
+                    dsm[seg] = int(parts[1]) * 1024
+        return anon * 1024, dsm
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+class BuildMemory:
+    """Peak memory of a build's processes, the backend and its parallel workers:
+    the private memory they hold above the backend's before the build (palloc'd
+    graphs, for any engine) plus the pages of dynamic shared memory segments
+    they touched (a parallel build's shared graph).  shared_buffers are not
+    counted.  Sampled as the build runs, so the peak is a lower bound."""
+
+    def __init__(self, pid):
+        first = proc_memory(pid)
+        self.baseline = first[0] if first else None
+        self.peak = None
+
+    def sample(self, pids):
+        if self.baseline is None:
+            return
+        private, dsm = 0, {}
+        for pid in pids:
+            m = proc_memory(pid)
+            if m is None:
+                continue
+            private += max(0, m[0] - self.baseline)
+            for seg, rss in m[1].items():
+                dsm[seg] = max(dsm.get(seg, 0), rss)
+        total = (private + sum(dsm.values()), private, sum(dsm.values()))
+        if self.peak is None or total[0] > self.peak[0]:
+            self.peak = total
+
+
 def cmd_build(args):
-    """Runs the CREATE INDEX on one connection, polls its progress from another."""
+    """Runs the CREATE INDEX on one connection, polls its progress and samples
+    its memory from another."""
     build = connect(args.db, args.timeout)
     pid = build.info.backend_pid
     for s in args.set or []:
         build.execute("SET " + s)
     watch = connect(args.db, 60)
+    memory = BuildMemory(pid)
     outcome = {}
 
     def run():
@@ -336,6 +455,9 @@ def cmd_build(args):
     while th.is_alive():
         th.join(args.poll)
         now = time.perf_counter() - t0
+        helpers = watch.execute("SELECT pid FROM pg_stat_activity WHERE leader_pid = %s",
+                                (pid,)).fetchall()
+        memory.sample([pid] + [h[0] for h in helpers])
         row = watch.execute(
             "SELECT p.phase, p.tuples_done, p.tuples_total, p.blocks_done, p.blocks_total,"
             " (SELECT count(*) FROM pg_stat_activity a WHERE a.leader_pid = p.pid)"
@@ -356,23 +478,40 @@ def cmd_build(args):
     seconds = time.perf_counter() - t0
     watch.close()
     build.close()
-    rec = dict(dataset=args.dataset_name, engine=args.engine, kind="build")
+    rec = dict(dataset=args.dataset_name, engine=args.engine, kind="build",
+               indexed=args.indexed)
     if "error" in outcome:
-        rec["error"] = first_line(outcome["error"])
+        e = outcome["error"]
+        rec["error"] = first_line(e)
+        rec["unsupported"] = (getattr(e, "sqlstate", None) or "")[:2] in ("54", "0A")
         emit(args.out, rec)
+        if rec["unsupported"]:
+            log("  %s: n/a (%s)" % (args.engine, rec["error"]))
+            sys.exit(NA_STATUS)
         die("CREATE INDEX failed: " + rec["error"])
     rec.update(seconds=seconds, rows=args.rows, workers=workers)
+    if memory.peak:
+        rec.update(memory_bytes=memory.peak[0], memory_private_bytes=memory.peak[1],
+                   memory_shared_bytes=memory.peak[2])
     emit(args.out, rec)
     log("  index built in %.1f s (%.0f vectors/s, %d parallel worker(s) seen)"
         % (seconds, args.rows / seconds, workers))
+    if memory.peak:
+        log("  build memory: %.1f MB at peak (%.1f MB private, %.1f MB dynamic shared),"
+            " %.0f bytes per vector" % (memory.peak[0] / 2 ** 20, memory.peak[1] / 2 ** 20,
+                                        memory.peak[2] / 2 ** 20, memory.peak[0] / args.rows))
+    else:
+        log("  build memory: n/a (cannot read the server processes' /proc entries)")
 
 
 def engines_of(args):
-    """[(engine, db, ef_search GUC)] from the comma lists of --engine, --db and --guc."""
+    """[(engine, db, ef_search GUC, cast)] from the comma lists of --engine, --db,
+    --guc and --cast (an empty cast, or no --cast, queries the column itself)."""
     names, dbs, gucs = args.engine.split(","), args.db.split(","), args.guc.split(",")
-    if not len(names) == len(dbs) == len(gucs):
-        die("--engine, --db and --guc need one entry per engine")
-    return list(zip(names, dbs, gucs))
+    casts = args.cast.split(",") if args.cast is not None else [""] * len(names)
+    if not len(names) == len(dbs) == len(gucs) == len(casts):
+        die("--engine, --db, --guc and --cast need one entry per engine")
+    return list(zip(names, dbs, gucs, casts))
 
 
 def cmd_query(args):
@@ -387,8 +526,8 @@ def cmd_query(args):
     slices = [range(lo, min(nq, lo + -(-nq // args.slices)))
               for lo in range(0, nq, -(-nq // args.slices))]
 
-    for engine, db, guc in engines:
-        plan = plan_of(db, [(guc, 40)], QUERY_SQL.format(k=K), qtexts[0], ds.dim,
+    for engine, db, guc, cast in engines:
+        plan = plan_of(db, [(guc, 40)], sql_of(QUERY_SQL, cast), qtexts[0], ds.dim,
                        args.timeout)
         if args.explain:
             log("  EXPLAIN of the query (%s):" % engine)
@@ -399,19 +538,21 @@ def cmd_query(args):
             die("%s: the planner did not use the index for ORDER BY embedding <-> ..."
                 " LIMIT %d:\n%s" % (engine, K, plan))
         # warm the buffer cache and the plan cache before timing
-        run_queries(db, [(guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1, args.timeout)
+        run_queries(db, [(guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1, args.timeout,
+                    sql_of(QUERY_SQL, cast))
 
-    def measure(settings_of, clients, sql):
+    def measure(settings_of, clients, template):
         """Runs every slice on every engine in turn, each engine on the same
         connections throughout; {engine: (results, wall, lat)}."""
-        out = {e: ([None] * nq, 0.0, []) for e, _, _ in engines}
+        out = {e: ([None] * nq, 0.0, []) for e, _, _, _ in engines}
         conns = {e: open_clients(db, settings_of(guc), clients, args.timeout)
-                 for e, db, guc in engines}
+                 for e, db, guc, _ in engines}
         try:
             for sl in slices:
-                for engine, db, guc in engines:
+                for engine, db, guc, cast in engines:
                     res, wall, lat = run_queries(db, None, [qtexts[i] for i in sl], clients,
-                                                 args.timeout, sql=sql, conns=conns[engine])
+                                                 args.timeout, sql_of(template, cast),
+                                                 conns=conns[engine])
                     allres, allwall, alllat = out[engine]
                     for i, r in zip(sl, res):
                         allres[i] = r
@@ -423,8 +564,7 @@ def cmd_query(args):
         return out
 
     if args.floor:
-        for engine, (_, wall, lat) in measure(lambda guc: [], 1,
-                                               FLOOR_SQL.format(k=K)).items():
+        for engine, (_, wall, lat) in measure(lambda guc: [], 1, FLOOR_SQL).items():
             rec = dict(dataset=ds.name, engine=engine, kind="floor", nq=nq, qps=nq / wall,
                        p50_ms=1000 * statistics.median(lat))
             emit(args.out, rec)
@@ -435,9 +575,9 @@ def cmd_query(args):
     for clients in args.clients:
         for ef in args.efs:
             try:
-                got = measure(lambda guc: [(guc, ef)], clients, QUERY_SQL.format(k=K))
+                got = measure(lambda guc: [(guc, ef)], clients, QUERY_SQL)
             except Exception as e:
-                for engine, _, _ in engines:
+                for engine, _, _, _ in engines:
                     emit(args.out, dict(dataset=ds.name, engine=engine, kind=args.kind,
                                         ef=ef, clients=clients, error=first_line(e)))
                 die("queries at ef=%d failed: %s" % (ef, first_line(e)))
@@ -452,8 +592,8 @@ def cmd_query(args):
                        rec["p99_ms"]))
 
 
-PGBENCH_SQL = ("SELECT id FROM items ORDER BY embedding <->"
-               " (SELECT embedding FROM bench_queries WHERE qid = :q) LIMIT {k};")
+PGBENCH_SQL = ("SELECT id FROM items ORDER BY {key} <->"
+               " (SELECT {key} FROM bench_queries WHERE qid = :q) LIMIT {k};")
 
 
 def cmd_pgbench(args):
@@ -467,7 +607,7 @@ def cmd_pgbench(args):
     ds = Dataset(args)
     nq = min(args.queries, ds.query.shape[0])
     engines = engines_of(args)
-    for engine, db, guc in engines:
+    for engine, db, guc, cast in engines:
         with connect(db, args.timeout) as c:
             c.execute("DROP TABLE IF EXISTS bench_queries")
             c.execute("CREATE TABLE bench_queries (qid integer PRIMARY KEY,"
@@ -478,25 +618,27 @@ def cmd_pgbench(args):
             c.execute("ANALYZE bench_queries")
             configure(c, [(guc, args.ef), ("plan_cache_mode", "force_generic_plan")])
             # pgbench -M prepared runs the generic plan after five executions
-            c.execute("PREPARE q(integer) AS " + PGBENCH_SQL.format(k=K).replace(":q", "$1")
-                      .rstrip(";"))
+            c.execute("PREPARE q(integer) AS " +
+                      sql_of(PGBENCH_SQL, cast).replace(":q", "$1").rstrip(";"))
             plan = "\n".join(r[0] for r in c.execute("EXPLAIN EXECUTE q(0)"))
         if "Index Scan using items_embedding_idx" not in plan:
             emit(args.out, dict(dataset=ds.name, engine=engine, kind="pgbench",
                                 error="the planner did not use the index"))
             die("%s: pgbench query does not use the index:\n%s" % (engine, plan))
     seconds = max(1, args.seconds // args.rounds)
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write("\\set q random(0, %d)\n%s\n" % (nq - 1, PGBENCH_SQL.format(k=K)))
-        script.flush()
+    with tempfile.TemporaryDirectory() as scripts:
+        for engine, _, _, cast in engines:
+            with open(os.path.join(scripts, engine + ".sql"), "w") as f:
+                f.write("\\set q random(0, %d)\n%s\n" % (nq - 1, sql_of(PGBENCH_SQL, cast)))
         for clients in args.clients:
-            done = {e: 0.0 for e, _, _ in engines}
+            done = {e: 0.0 for e, _, _, _ in engines}
             for _ in range(args.rounds):
-                for engine, db, guc in engines:
+                for engine, db, guc, _ in engines:
                     env = dict(os.environ, PGOPTIONS="%s -c %s=%d -c statement_timeout=%d" % (
                         os.environ.get("PGOPTIONS", ""), guc, args.ef, int(args.timeout * 1000)))
                     cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients),
-                           "-j", str(clients), "-T", str(seconds), "-f", script.name, db]
+                           "-j", str(clients), "-T", str(seconds),
+                           "-f", os.path.join(scripts, engine + ".sql"), db]
                     run = subprocess.run(cmd, env=env, capture_output=True, text=True,
                                          timeout=seconds + args.timeout)
                     m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
@@ -506,7 +648,7 @@ def cmd_pgbench(args):
                                             error=first_line(run.stderr or run.stdout)))
                         die("%s: pgbench failed: %s" % (engine, run.stderr or run.stdout))
                     done[engine] += float(m.group(1)) * seconds
-            for engine, _, _ in engines:
+            for engine, _, _, _ in engines:
                 rec = dict(dataset=ds.name, engine=engine, kind="pgbench", ef=args.ef,
                            clients=clients, qps=done[engine] / (seconds * args.rounds))
                 emit(args.out, rec)
@@ -537,7 +679,7 @@ def cmd_filtered(args):
     for pct in args.percents:
         keep = np.flatnonzero(bucket < pct)
         _, gt_dist = exact_knn(ds.base[keep], queries, K)
-        sql = FILTERED_SQL.format(pct=pct, k=K)
+        sql = sql_of(FILTERED_SQL, args.cast, pct=pct)
         strict = [(args.iterative_guc, "strict_order")]
         chosen = plan_of(args.db, fixed + strict, sql, qtexts[0], ds.dim, args.timeout)
         plan = plan_of(args.db, forced + strict, sql, qtexts[0], ds.dim, args.timeout)
@@ -638,6 +780,9 @@ def summarize(records):
     out = {}
     for r in records:
         e = out.setdefault(r["dataset"], {}).setdefault(r["engine"], {"queries": []})
+        if r.get("unsupported"):
+            e["na"] = r["error"]
+            continue
         if "error" in r:
             e.setdefault("errors", []).append("%s: %s" % (r["kind"], r["error"]))
             if r["kind"] in ("insert", "grown_insert"):
@@ -648,6 +793,10 @@ def summarize(records):
         elif r["kind"] == "build":
             e["build_s"], e["build_vectors_per_s"] = r["seconds"], r["rows"] / r["seconds"]
             e["build_workers"] = r["workers"]
+            e["indexed"] = r.get("indexed", "vector")
+            if "memory_bytes" in r:
+                e["build_memory_bytes"] = r["memory_bytes"]
+                e["build_memory_per_vector"] = r["memory_bytes"] / r["rows"]
         elif r["kind"] == "size":
             e["index_bytes"] = r["bytes"]
         elif r["kind"] in ("insert", "grown_insert"):
@@ -674,10 +823,6 @@ def summarize(records):
     return out
 
 
-def fmt(v, spec):
-    return "-" if v is None else spec % v
-
-
 def ratio(a, b):
     return "-" if a is None or b is None or not b else "%.2fx" % (a / b)
 
@@ -698,7 +843,7 @@ def ratios(summary):
             continue
         r = {k: div(o.get(k), p.get(k))
              for k in ("build_vectors_per_s", "index_bytes", "insert_rows_per_s",
-                       "grown_insert_rows_per_s")}
+                       "grown_insert_rows_per_s", "build_memory_per_vector")}
         for key, prefix in (("queries", ""), ("grown", "grown_"), ("reindexed", "reindexed_")):
             for q in o.get(key, []):
                 m = next((x for x in p.get(key, [])
@@ -737,22 +882,29 @@ def cmd_report(args):
         head = "  %-34s" + " %16s" * len(cols)
         log(head % tuple([""] + cols))
 
+        def blank(e):
+            """the cell of a figure engine e lacks: n/a where it could not index the set"""
+            return "n/a" if "na" in by_engine[e] else "-"
+
         def row(label, key, spec, scale=1.0, compare=True):
             vals = []
             for e in present:
                 v = by_engine[e].get(key)
-                vals.append(None if v is None else v * scale)
+                vals.append(v * scale if isinstance(v, (int, float)) else v)
             if all(key not in by_engine[e] for e in present):
                 return
-            cells = [fmt(v, spec) for v in vals]
+            cells = [blank(e) if v is None else spec % v for e, v in zip(present, vals)]
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals) if compare else "")
             log(head % tuple([label] + cells))
 
         row("load (s)", "load_s", "%.1f")
+        row("column indexed as", "indexed", "%s", compare=False)
         row("build (s)", "build_s", "%.1f")
         row("build vectors/s", "build_vectors_per_s", "%.0f")
         row("parallel workers seen", "build_workers", "%d", compare=False)
+        row("build memory (MB, peak)", "build_memory_bytes", "%.1f", 1 / 2 ** 20)
+        row("build memory per vector (bytes)", "build_memory_per_vector", "%.0f")
         row("index size (MB)", "index_bytes", "%.1f", 1 / 2 ** 20)
         row("single-row insert rows/s", "insert_rows_per_s", "%.0f")
 
@@ -762,11 +914,11 @@ def cmd_report(args):
             for clients in sorted({q["clients"] for qs in lists for q in qs}):
                 for ef in sorted({q["ef"] for qs in lists for q in qs if q["clients"] == clients}):
                     vals, cells = [], []
-                    for qs in lists:
+                    for e, qs in zip(present, lists):
                         q = next((q for q in qs if q["ef"] == ef and q["clients"] == clients),
                                  None)
                         vals.append(q["qps"] if q else None)
-                        cells.append("%.3f / %.0f" % (q["recall"], q["qps"]) if q else "-")
+                        cells.append("%.3f / %.0f" % (q["recall"], q["qps"]) if q else blank(e))
                     if len(cols) > len(present):
                         cells.append(pair_ratio(present, vals))
                     log(head % tuple([label.format(ef=ef, clients=clients)] + cells))
@@ -781,7 +933,7 @@ def cmd_report(args):
                 h = by_engine[e].get(key)
                 vals.append(h["qps"] if h else None)
                 cells.append("%.0f (ef %d)" % (h["qps"], h["ef"]) if h else
-                             "not reached" if by_engine[e]["queries"] else "-")
+                             "not reached" if by_engine[e]["queries"] else blank(e))
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals))
             log(head % tuple(["QPS at recall >= %.2f" % target] + cells))
@@ -792,7 +944,7 @@ def cmd_report(args):
                          None)
                 vals.append(b["qps"] if b else None)
                 ef = b["ef"] if b else ef
-            cells = [fmt(v, "%.0f") for v in vals]
+            cells = [blank(e) if v is None else "%.0f" % v for e, v in zip(present, vals)]
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals))
             log(head % tuple(["pgbench ef %d, %d client(s): QPS" % (ef, clients)] + cells))
@@ -813,12 +965,14 @@ def cmd_report(args):
                     f = next((f for f in by_engine[e].get("filtered", [])
                               if f["percent"] == pct and f["mode"] == mode), None)
                     vals.append(f["qps"] if f else None)
-                    cells.append("%.3f / %.0f" % (f["recall"], f["qps"]) if f else "-")
+                    cells.append("%.3f / %.0f" % (f["recall"], f["qps"]) if f else blank(e))
                 if len(cols) > len(present):
                     cells.append(pair_ratio(present, vals))
                 label = "%d%% filter, %s: recall / QPS" % (pct, mode.replace("_order", ""))
                 log(head % tuple([label] + cells))
         for e in present:
+            if "na" in by_engine[e]:
+                log("  %s: n/a (%s)" % (e, by_engine[e]["na"]))
             for err in by_engine[e].get("errors", []):
                 log("  %s: %s" % (e, err))
     if args.json:
@@ -835,8 +989,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=os.environ.get("OMEN_DATA_DIR", "/var/tmp/omendb-data"))
-    p.add_argument("--synth-n", type=int, default=200000)
-    p.add_argument("--synth-dim", type=int, default=128)
+    p.add_argument("--synth-rows", action="append", default=[], metavar="SET=N",
+                   help="base rows of a synthetic set (defaults: %s)" % ", ".join(
+                       "%s=%d" % (k, v[2]) for k, v in SYNTHETIC.items()))
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", help="append JSON-lines results here")
     p.add_argument("--engine", default="omendb")
@@ -845,7 +1000,7 @@ def main():
 
     def ds_cmd(name, fn):
         s = sub.add_parser(name)
-        s.add_argument("dataset", choices=["fashion", "synthetic"])
+        s.add_argument("dataset", choices=DATASETS)
         s.set_defaults(fn=fn)
         return s
 
@@ -854,9 +1009,11 @@ def main():
     ds_cmd("info", cmd_info)
     s = ds_cmd("copy", cmd_copy)
     s.add_argument("--rows", type=int, help="only the first ROWS base rows")
+    cast_help = "type each engine's index casts the column to, comma-separated; empty: none"
     s = ds_cmd("query", cmd_query)
     s.add_argument("--db", required=True, help="database of each engine, comma-separated")
     s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
+    s.add_argument("--cast", help=cast_help)
     s.add_argument("--queries", type=int, default=1000)
     s.add_argument("--efs", type=lambda v: [int(x) for x in v.split(",")], default=[40])
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1])
@@ -871,6 +1028,7 @@ def main():
     s = ds_cmd("pgbench", cmd_pgbench)
     s.add_argument("--db", required=True, help="database of each engine, comma-separated")
     s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
+    s.add_argument("--cast", help=cast_help)
     s.add_argument("--pgbench", required=True, help="path of the pgbench program")
     s.add_argument("--ef", type=int, default=40)
     s.add_argument("--queries", type=int, default=1000)
@@ -880,6 +1038,7 @@ def main():
     s = ds_cmd("filtered", cmd_filtered)
     s.add_argument("--db", required=True)
     s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
+    s.add_argument("--cast", default="", help="type the index casts the column to")
     s.add_argument("--iterative-guc", required=True)
     s.add_argument("--max-tuples-guc", required=True)
     s.add_argument("--ef", type=int, default=40)
@@ -906,7 +1065,8 @@ def main():
     s.add_argument("--set", action="append", help="SET before the build, e.g. 'work_mem = 1'")
     s.add_argument("--rows", type=int, required=True)
     s.add_argument("--dataset-name", required=True)
-    s.add_argument("--poll", type=float, default=0.5)
+    s.add_argument("--indexed", default="vector", help="type the index holds, for the report")
+    s.add_argument("--poll", type=float, default=0.25)
     s.add_argument("--every", type=float, default=5.0, help="progress line at least this often")
     s.set_defaults(fn=cmd_build)
     s = sub.add_parser("report")
@@ -916,6 +1076,13 @@ def main():
     s.add_argument("--settings", help="JSON object stored with the summary")
     s.set_defaults(fn=cmd_report)
     args = p.parse_args()
+    rows = {}
+    for r in args.synth_rows:
+        name, _, n = r.partition("=")
+        if name not in SYNTHETIC or not n.isdigit() or int(n) < 1:
+            p.error("--synth-rows %s: want SET=N with SET one of %s" % (r, ", ".join(SYNTHETIC)))
+        rows[name] = int(n)
+    args.synth_rows = rows
     args.fn(args)
 
 
