@@ -17,3 +17,39 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- The query vector of a k-NN ORDER BY, with the search settings for that
+-- query: omendb's planner applies them (as SET LOCAL) to the query that
+-- calls it; a NULL setting is left as it is.  A coordinator wraps the query
+-- vector it ships to postgres_fdw partitions in it, with the values of
+-- omenhnsw_scan_settings() when the query runs, so its settings reach the
+-- shards.  0.2.0 adds scan_mem_multiplier.
+DROP FUNCTION omenhnsw_search(vector, integer, text, integer);
+CREATE FUNCTION omenhnsw_search(query vector, ef_search integer,
+								iterative_scan text, max_scan_tuples integer,
+								scan_mem_multiplier double precision DEFAULT NULL)
+	RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION omenhnsw_search(vector, integer, text, integer, double precision) IS 'returns the query vector; omendb''s planner applies the search settings to the query that calls it';
+-- The search settings an omenhnsw scan of this session uses: omenhnsw's,
+-- or pgvector's hnsw.* settings where omenhnsw's are not set.
+CREATE FUNCTION omenhnsw_scan_settings(OUT ef_search integer, OUT iterative_scan text,
+									   OUT max_scan_tuples integer,
+									   OUT scan_mem_multiplier double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- What a serial omenhnsw build at the current maintenance_work_mem takes:
+-- bytes of memory per vector while building, the segments it makes and the
+-- index's size, for a row count and dimension or for a table's column.
+CREATE FUNCTION omenhnsw_build_estimate(rows bigint, dims integer,
+	m integer DEFAULT 16, opclass text DEFAULT 'vector_l2_ops',
+	OUT bytes_per_vector bigint, OUT segments bigint, OUT index_bytes bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION omenhnsw_build_estimate(tbl regclass, col name,
+	m integer DEFAULT 16, opclass text DEFAULT 'vector_l2_ops',
+	OUT bytes_per_vector bigint, OUT segments bigint, OUT index_bytes bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate_table' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION omenhnsw_build_estimate(bigint, integer, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build at the current maintenance_work_mem';
+COMMENT ON FUNCTION omenhnsw_build_estimate(regclass, name, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build of a table''s column at the current maintenance_work_mem';

@@ -295,22 +295,13 @@ REVOKE EXECUTE ON FUNCTION omenhnsw_verify(regclass) FROM PUBLIC;
 
 -- The query vector of a k-NN ORDER BY, with the search settings for that
 -- query: omendb's planner applies them (as SET LOCAL) to the query that
--- calls it; a NULL setting is left as it is.  A coordinator wraps the query
--- vector it ships to postgres_fdw partitions in it, with the values of
--- omenhnsw_scan_settings() when the query runs, so its settings reach the
--- shards.
+-- calls it.  A coordinator wraps the query vector it ships to postgres_fdw
+-- partitions in it, so its settings reach the shards.
 CREATE FUNCTION omenhnsw_search(query vector, ef_search integer,
-								iterative_scan text, max_scan_tuples integer,
-								scan_mem_multiplier double precision DEFAULT NULL)
+								iterative_scan text, max_scan_tuples integer)
 	RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION omenhnsw_search(vector, integer, text, integer, double precision) IS 'returns the query vector; omendb''s planner applies the search settings to the query that calls it';
--- The search settings an omenhnsw scan of this session uses: omenhnsw's,
--- or pgvector's hnsw.* settings where omenhnsw's are not set.
-CREATE FUNCTION omenhnsw_scan_settings(OUT ef_search integer, OUT iterative_scan text,
-									   OUT max_scan_tuples integer,
-									   OUT scan_mem_multiplier double precision)
-	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION omenhnsw_search(vector, integer, text, integer) IS 'returns the query vector; omendb''s planner applies the search settings to the query that calls it';
 -- ===================================================================
 -- sparsevec type and bit distances (names, signatures and semantics
 -- follow pgvector 0.8)
@@ -753,19 +744,3 @@ CREATE CAST (sparsevec AS halfvec)
 	WITH FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) AS ASSIGNMENT;
 CREATE CAST (halfvec AS sparsevec)
 	WITH FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) AS IMPLICIT;
-
--- What a serial omenhnsw build at the current maintenance_work_mem takes:
--- bytes of memory per vector while building, the segments it makes and the
--- index's size, for a row count and dimension or for a table's column.
-CREATE FUNCTION omenhnsw_build_estimate(rows bigint, dims integer,
-	m integer DEFAULT 16, opclass text DEFAULT 'vector_l2_ops',
-	OUT bytes_per_vector bigint, OUT segments bigint, OUT index_bytes bigint)
-	RETURNS record
-	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION omenhnsw_build_estimate(tbl regclass, col name,
-	m integer DEFAULT 16, opclass text DEFAULT 'vector_l2_ops',
-	OUT bytes_per_vector bigint, OUT segments bigint, OUT index_bytes bigint)
-	RETURNS record
-	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate_table' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION omenhnsw_build_estimate(bigint, integer, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build at the current maintenance_work_mem';
-COMMENT ON FUNCTION omenhnsw_build_estimate(regclass, name, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build of a table''s column at the current maintenance_work_mem';
