@@ -96,12 +96,13 @@ note 'phases seen: ' . join(', ', sort keys %$phases);
 ok((grep { /^building index: \S/ } keys %$phases),
 	'progress view named a build subphase');
 
-# parallel build: two participants; the table does not fit one budget
+# parallel build: two participants; the table (about 24MB of build memory)
+# does not fit one budget
 ($notices, $phases, $workers) = check_build(
 	'fashion_parallel', q{
 SET max_parallel_maintenance_workers = 1;
 SET min_parallel_table_scan_size = 0;
-SET maintenance_work_mem = '64MB';},
+SET maintenance_work_mem = '16MB';},
 	watch => 1);
 cmp_ok($workers, '>=', 1, "parallel build ran with $workers worker(s)");
 unlike(
@@ -115,9 +116,9 @@ cmp_ok(segment_count($notices), '>=', 2,
 ($notices) = check_build(
 	'fashion_segments', q{
 SET max_parallel_maintenance_workers = 0;
-SET maintenance_work_mem = '16MB';});
+SET maintenance_work_mem = '4MB';});
 cmp_ok(segment_count($notices), '>=', 4,
-	'16MB maintenance_work_mem: built as ' . segment_count($notices) . ' segments');
+	'4MB maintenance_work_mem: built as ' . segment_count($notices) . ' segments');
 
 # parallel build with the smallest maintenance_work_mem: many tiny segments
 ($notices) = check_build(
@@ -148,7 +149,7 @@ is(segment_count($notices), 1,
 SET max_parallel_maintenance_workers = 1;
 SET max_parallel_workers = 0;
 SET min_parallel_table_scan_size = 0;
-SET maintenance_work_mem = '64MB';});
+SET maintenance_work_mem = '16MB';});
 like(
 	$notices,
 	qr/could launch no parallel workers/,
