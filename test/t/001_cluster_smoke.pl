@@ -8,6 +8,7 @@ use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+my $ext = $ENV{OMEN_EXTENSION} || 'omendb';
 my $node = omen_node('smoke', extension => 1);
 $node->safe_psql('postgres',
 	"CREATE TABLE items (id int, v vector(3)); INSERT INTO items VALUES (1, '[1,2.5,-3]')");
