@@ -306,17 +306,8 @@ node_code(OmenPageStore *s, OmenNodeTuple nt)
 float
 omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 {
-	const uint8 *code = node_code(s, nt);
-
-	switch (s->metric)
-	{
-		case OMEN_METRIC_L2:
-			return omen_l2sq_u8(query, code, nt->offset, nt->scale, s->dims);
-		case OMEN_METRIC_L1:
-			return omen_l1_u8(query, code, nt->offset, nt->scale, s->dims);
-		default:
-			return -omen_dot_u8(query, code, nt->offset, nt->scale, s->dims);
-	}
+	return omen_code_distance(s->metric, query, node_code(s, nt), nt->offset,
+							  nt->scale, s->dims);
 }
 
 /*

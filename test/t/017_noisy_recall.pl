@@ -3,11 +3,12 @@
 # a 96-dimensional subspace, each row a centre plus N(0, 0.8^2) noise in
 # every coordinate; 20,000 rows of 384 dimensions and 10,000 of 768, 100
 # queries of the same kind each.  A serial build and a build with one
-# parallel worker must each reach, for L2 and for cosine, the least recall
-# given per set: on the 384-d set the low end of what pgvector 0.8.6's
-# serial build gives on the same data (its builds draw levels at random, so
-# its runs differ by a few hundredths), on the 768-d set 0.93.  Ground truth
-# is exact.
+# parallel worker must each reach, for L2 and for cosine, 0.93 and no less
+# than the best of five serial builds of pgvector 0.8.6 on the same data
+# (L2 0.938, cosine 0.922 on the 384-d set; its builds draw levels at
+# random, so its runs differ by a few hundredths); on the 768-d set 0.96,
+# the middle of pgvector's runs there (0.952 to 0.977).  Ground truth is
+# exact.
 use strict;
 use warnings FATAL => 'all';
 
@@ -66,8 +67,8 @@ VACUUM ANALYZE $table, ${table}_q;
 
 # table, dims, rows, seed, least recall for l2 and cosine
 my @sets = (
-	[ 'noisy384', 384, 20000, 0.42, { l2 => 0.90, cosine => 0.90 } ],
-	[ 'noisy768', 768, 10000, 0.57, { l2 => 0.93, cosine => 0.93 } ]);
+	[ 'noisy384', 384, 20000, 0.42, { l2 => 0.938, cosine => 0.93 } ],
+	[ 'noisy768', 768, 10000, 0.57, { l2 => 0.96, cosine => 0.96 } ]);
 for my $set (@sets)
 {
 	my ($table, $dim, $n, $seed, $least) = @$set;
