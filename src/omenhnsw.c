@@ -251,7 +251,7 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	omen_meta_read(index, &meta);
 	index_close(index, NoLock);
 
-	/* a visit locks an element's page and computes one distance */
+	/* a visit locks a search row's page and scores its code */
 	visit_cost = cpu_index_tuple_cost +
 		cpu_operator_cost * vector_distance_cost_units(meta.dims);
 	m = Max(meta.m, 2);

@@ -160,7 +160,7 @@ result_cmp(const void *a, const void *b)
  * batches can undercut are held back and merged with them: those past the
  * batch's farthest code distance less twice the largest gap between a
  * node's code and exact distance seen in it.  When the search is over,
- * everything is handed out.
+ * everything is handed out; without iterative scans, only the ef nearest.
  */
 static void
 next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
