@@ -179,20 +179,29 @@ run_tap() {
 		PERL5LIB="$pgxsdir/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 		PG_REGRESS="$pgxsdir/src/test/regress/pg_regress" \
 		TESTDIR="$tapdir" OMEN_EXTENSION="${OMEN_EXTENSION:-omendb}" \
-		timeout --kill-after=30 "${OMEN_TAP_TIMEOUT:-2400}" prove --timer t/*.pl)
-	status=$?
+		timeout --kill-after=30 "${OMEN_TAP_TIMEOUT:-2400}" prove --timer t/*.pl) |
+		tee "$tapdir/prove.out"
+	status=${PIPESTATUS[0]}
 	if ((status == 0)); then
 		record prove pass "$(compgen -G 'test/t/*.pl' | wc -l) files"
 	else
 		((status != 124 && status != 137)) || echo "omendb: prove timed out"
 		rm -rf test/.build/tap_log
 		mkdir -p test/.build
-		cp -R "$tapdir/tmp_check/log" test/.build/tap_log 2>/dev/null &&
-			for log in test/.build/tap_log/regress_log_*; do
-				echo "---- tail of $log"
-				tail -n 40 "$log"
-			done
-		record prove fail "logs in test/.build/tap_log"
+		cp -R "$tapdir/tmp_check/log" test/.build/tap_log 2>/dev/null
+		# Only the failed files' logs, and their names last: CI shows the end of the output.
+		local failed_files file
+		failed_files=$(sed -n 's|^\(t/[^ ]*\.pl\) *(Wstat.*|\1|p' "$tapdir/prove.out" | sort -u)
+		for file in $failed_files; do
+			file=test/.build/tap_log/regress_log_$(basename "$file" .pl)
+			[[ -f $file ]] || continue
+			echo "---- failed checks in $file"
+			grep -n -A12 ' not ok ' "$file" | head -n 120
+			echo "---- tail of $file"
+			tail -n 40 "$file"
+		done
+		sed -n '/^Test Summary Report/,$p' "$tapdir/prove.out"
+		record prove fail "failed: $(echo ${failed_files:-unknown}); logs in test/.build/tap_log"
 	fi
 	remove_tapdir
 }
