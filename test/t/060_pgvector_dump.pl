@@ -125,6 +125,7 @@ FROM pg_index i
 	JOIN pg_attribute att ON att.attrelid = c.oid AND att.attnum = 1
 	JOIN pg_opclass opc ON opc.oid = i.indclass[0]
 	JOIN pg_amop ao ON ao.amopfamily = opc.opcfamily AND ao.amoppurpose = 'o'
+		AND ao.amoplefttype = opc.opcintype
 	JOIN pg_operator o ON o.oid = ao.amopopr
 WHERE a.amname = 'omenhnsw'
 ORDER BY 1});
