@@ -12,7 +12,7 @@ cd "$OMEN_ROOT" || exit 1
 
 PACKAGES=(make build-essential perl libipc-run-perl postgresql-15 postgresql-server-dev-15
 	python3 python3-psycopg nodejs npm dataset-fashion-mnist clang-14 libclang-rt-14-dev)
-NODE_DEPS=(pg@8.23.1 pgvector@0.2.1)
+NODE_DEPS=(pg@8.23.1 pgvector@0.3.0 knex@3.3.0)
 # Debian's python3, which has python3-psycopg (PATH may lead to another one).
 PYTHON=/usr/bin/python3
 
