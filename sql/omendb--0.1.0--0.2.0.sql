@@ -57,27 +57,29 @@ COMMENT ON FUNCTION omenhnsw_build_estimate(regclass, name, integer, text) IS 'm
 -- omenhnsw operator classes for halfvec and bit.  An index keeps the
 -- column's halves or bits as its exact vectors; the support function names
 -- the type and metric, as for vector.  The distance bound operator <@ is
--- that of the vector classes (see omendb--0.1.0.sql).
-CREATE FUNCTION omenhnsw_distance_bound(halfvec, float8) RETURNS bool
+-- that of the vector classes (see omendb--0.1.0.sql); its functions have
+-- names of their own, so that omenhnsw_distance_bound(NULL, NULL) still
+-- resolves.
+CREATE FUNCTION omenhnsw_halfvec_distance_bound(halfvec, float8) RETURNS bool
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN true;
 CREATE OPERATOR <@ (
 	LEFTARG = halfvec,
 	RIGHTARG = float8,
-	FUNCTION = omenhnsw_distance_bound
+	FUNCTION = omenhnsw_halfvec_distance_bound
 );
-COMMENT ON FUNCTION omenhnsw_distance_bound(halfvec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+COMMENT ON FUNCTION omenhnsw_halfvec_distance_bound(halfvec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
 COMMENT ON OPERATOR <@ (halfvec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
 
-CREATE FUNCTION omenhnsw_distance_bound(bit, float8) RETURNS bool
+CREATE FUNCTION omenhnsw_bit_distance_bound(bit, float8) RETURNS bool
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN true;
 CREATE OPERATOR <@ (
 	LEFTARG = bit,
 	RIGHTARG = float8,
-	FUNCTION = omenhnsw_distance_bound
+	FUNCTION = omenhnsw_bit_distance_bound
 );
-COMMENT ON FUNCTION omenhnsw_distance_bound(bit, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+COMMENT ON FUNCTION omenhnsw_bit_distance_bound(bit, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
 COMMENT ON OPERATOR <@ (bit, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
 
 CREATE OPERATOR CLASS halfvec_l2_ops

@@ -10,7 +10,8 @@
  * operator returns for the heap value.  A bit index keeps the bits; its
  * codes are made of one float per bit, 0 or 1: under hamming the squared L2
  * distance of those floats is the Hamming distance, under jaccard they are
- * normalized and ranked by cosine.  A bit string longer than VECTOR_MAX_DIM
+ * normalized and ranked by cosine, and exact distances are put in the same
+ * scale (omen_elem_distance).  A bit string longer than VECTOR_MAX_DIM
  * is coded from VECTOR_MAX_DIM evenly spaced bits of it, scaled so that the
  * squared L2 distance estimates the Hamming distance of the whole strings.
  */
@@ -236,8 +237,21 @@ omen_elem_distance(const OmenElem *e, const void *a, const void *b,
 		d = BitDistance(e->metric == OMEN_METRIC_JACCARD, a, b,
 						(e->dims + 7) / 8);
 		*opdist = d;
-		/* Jaccard as negative similarity, in the codes' cosine scale */
-		return e->metric == OMEN_METRIC_JACCARD ? (float) (d - 1.0) : (float) d;
+		if (e->metric == OMEN_METRIC_JACCARD)
+		{
+			/*
+			 * The codes rank by cosine similarity, |a AND b| / sqrt(|a| |b|).
+			 * Jaccard similarity j goes into that scale as the Dice
+			 * coefficient 2j / (1 + j), which equals the cosine for strings
+			 * with as many bits set and is never above it: the scan's gap
+			 * between code and exact distances stays that of the strings'
+			 * sizes.
+			 */
+			double		j = 1.0 - d;
+
+			return (float) (-2.0 * j / (1.0 + j));
+		}
+		return (float) d;
 	}
 
 	switch (e->metric)
