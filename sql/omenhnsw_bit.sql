@@ -109,7 +109,7 @@ CREATE INDEX ON bt_over USING omenhnsw (v bit_jaccard_ops);
 DROP TABLE bt_over;
 
 -- The estimate: a bit index is small
-SELECT b.index_bytes < v.index_bytes / 8 AS estimate_smaller
+SELECT b.index_bytes < v.index_bytes / 3 AS estimate_smaller
 FROM omenhnsw_build_estimate(10000, 1536, 16, 'bit_hamming_ops') b,
 	omenhnsw_build_estimate(10000, 1536, 16, 'vector_l2_ops') v;
 SELECT * FROM omenhnsw_build_estimate(10, 64001, 16, 'bit_jaccard_ops');

@@ -193,7 +193,7 @@ builder_node_bytes(int elem, int dims, int m)
 	int			code_dims = omen_elem_code_dims(elem, dims);
 
 	return omen_graph_node_bytes(code_dims,
-								 omen_meta_code_bits(elem, code_dims, m), m) +
+								 omen_code_bits(code_dims, m), m) +
 		sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + sizeof(uint8);
 }
 
@@ -790,7 +790,7 @@ shared_graph_size(int elem, int dims, int m, Size cap, Size *tids_off)
 	int			code_dims = omen_elem_code_dims(elem, dims);
 
 	*tids_off = TYPEALIGN(64, omen_graph_size(code_dims,
-											 omen_meta_code_bits(elem, code_dims, m),
+											 omen_code_bits(code_dims, m),
 											 m, omen_max_level(m), cap));
 	return *tids_off + cap * (sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + 1);
 }
@@ -1039,8 +1039,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		code_dims = omen_elem_code_dims(leader->elem, leader->dims);
 		one = omen_graph_create_in(graph_mem, true, code_dims,
 								   omen_elem_graph_metric(leader->metric),
-								   omen_meta_code_bits(leader->elem, code_dims,
-													   leader->m),
+								   omen_code_bits(code_dims, leader->m),
 								   leader->m, leader->ef_construction,
 								   omen_max_level(leader->m), graph_cap,
 								   leader->seed);

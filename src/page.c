@@ -40,16 +40,6 @@ omen_code_bits(int dims, int m)
 	return bits;
 }
 
-/*
- * Codes of bit strings are made of two values (0 and 1, or those scaled),
- * which 2 bits code exactly: the narrowest width serves them at any length.
- */
-int
-omen_meta_code_bits(int elem, int dims, int m)
-{
-	return elem == OMEN_ELEM_BIT ? 2 : omen_code_bits(dims, m);
-}
-
 void
 omen_page_init(Page page, uint16 kind, uint32 segno)
 {
@@ -94,7 +84,7 @@ omen_meta_set_dims(OmenMetaPage meta, int elem_dims)
 
 	meta->elem_dims = elem_dims;
 	meta->dims = dims;
-	meta->code_bits = dims > 0 ? omen_meta_code_bits(meta->elem, dims, meta->m) : 0;
+	meta->code_bits = dims > 0 ? omen_code_bits(dims, meta->m) : 0;
 	meta->code_bytes = dims > 0 ? OMEN_CODE_BYTES(dims, meta->code_bits) : 0;
 }
 

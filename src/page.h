@@ -213,9 +213,6 @@ extern int	omen_max_level(int m);
 /* Bits per element of a node's code at dims and m: 8, 4 or 2. */
 extern int	omen_code_bits(int dims, int m);
 
-/* The same for an index of element kind elem: 2 for bit strings. */
-extern int	omen_meta_code_bits(int elem, int dims, int m);
-
 extern void omen_page_init(Page page, uint16 kind, uint32 segno);
 extern void omen_meta_init(Page page, int elem, int elem_dims, int m,
 						   int ef_construction, int metric);
