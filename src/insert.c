@@ -420,13 +420,13 @@ static void
 place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 			 ItemPointer vectid)
 {
-	int			dims = ins->store.elem.words;
+	int			nwords = ins->store.elem.words;
 	const float *words = ins->exact;
 	int			first = 0;
 	int			npages = 0;
 	Buffer	   *bufs;
 	Buffer		vecbuf = InvalidBuffer;
-	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(dims));
+	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(nwords));
 	int			done;
 
 	/* how much fits where new vectors go, and how many pages the rest takes */
@@ -434,11 +434,11 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	{
 		vecbuf = ReadBuffer(ins->index, desc->vec_blk);
 		LockBuffer(vecbuf, BUFFER_LOCK_SHARE);
-		first = omen_chunk_floats(PageGetExactFreeSpace(BufferGetPage(vecbuf)), dims);
+		first = omen_chunk_floats(PageGetExactFreeSpace(BufferGetPage(vecbuf)), nwords);
 		LockBuffer(vecbuf, BUFFER_LOCK_UNLOCK);
 	}
-	for (done = first; done < dims; npages++)
-		done += omen_chunk_floats(OMEN_PAGE_CAPACITY, dims - done);
+	for (done = first; done < nwords; npages++)
+		done += omen_chunk_floats(OMEN_PAGE_CAPACITY, nwords - done);
 
 	/* inserts are serialized, so nothing takes the room meanwhile */
 	bufs = palloc(sizeof(Buffer) * Max(npages, 1));
@@ -478,7 +478,7 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	done = first;
 	for (int i = 0; i < npages; i++)
 	{
-		vt->nfloats = omen_chunk_floats(OMEN_PAGE_CAPACITY, dims - done);
+		vt->nfloats = omen_chunk_floats(OMEN_PAGE_CAPACITY, nwords - done);
 		if (i + 1 < npages)
 			ItemPointerSet(&vt->next, BufferGetBlockNumber(bufs[i + 1]), FirstOffsetNumber);
 		else

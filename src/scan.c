@@ -60,7 +60,6 @@ typedef struct OmenScanOpaqueData
 	MemoryContext ctx;			/* reset on every rescan */
 	bool		started;
 	bool		done;			/* gettuple returned false */
-	int			metric;
 	OmenScanSettings settings;
 	int			mode;			/* settings.iterative_scan */
 	int			ef;
@@ -333,7 +332,6 @@ start_scan(IndexScanDesc scan)
 	omen_meta_read(index, &meta);
 	omen_check_meta_elem(index, &meta, kind.kind);
 	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims);
-	so->metric = meta.metric;
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
 	so->qexact = palloc(sizeof(float) * Max(kind.words, 1));
 
