@@ -53,3 +53,67 @@ CREATE FUNCTION omenhnsw_build_estimate(tbl regclass, col name,
 	AS 'MODULE_PATHNAME', 'omenhnsw_build_estimate_table' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION omenhnsw_build_estimate(bigint, integer, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build at the current maintenance_work_mem';
 COMMENT ON FUNCTION omenhnsw_build_estimate(regclass, name, integer, text) IS 'memory per vector, segments and index size of a serial omenhnsw build of a table''s column at the current maintenance_work_mem';
+
+-- omenhnsw operator classes for halfvec and bit.  An index keeps the
+-- column's halves or bits as its exact vectors; the support function names
+-- the type and metric, as for vector.  The distance bound operator <@ is
+-- that of the vector classes (see omendb--0.1.0.sql); its functions have
+-- names of their own, so that omenhnsw_distance_bound(NULL, NULL) still
+-- resolves.
+CREATE FUNCTION omenhnsw_halfvec_distance_bound(halfvec, float8) RETURNS bool
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN true;
+CREATE OPERATOR <@ (
+	LEFTARG = halfvec,
+	RIGHTARG = float8,
+	FUNCTION = omenhnsw_halfvec_distance_bound
+);
+COMMENT ON FUNCTION omenhnsw_halfvec_distance_bound(halfvec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+COMMENT ON OPERATOR <@ (halfvec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+
+CREATE FUNCTION omenhnsw_bit_distance_bound(bit, float8) RETURNS bool
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN true;
+CREATE OPERATOR <@ (
+	LEFTARG = bit,
+	RIGHTARG = float8,
+	FUNCTION = omenhnsw_bit_distance_bound
+);
+COMMENT ON FUNCTION omenhnsw_bit_distance_bound(bit, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+COMMENT ON OPERATOR <@ (bit, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+
+CREATE OPERATOR CLASS halfvec_l2_ops
+	FOR TYPE halfvec USING omenhnsw AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (halfvec, float8),
+	FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_ip_ops
+	FOR TYPE halfvec USING omenhnsw AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (halfvec, float8),
+	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops
+	FOR TYPE halfvec USING omenhnsw AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (halfvec, float8),
+	FUNCTION 1 cosine_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_l1_ops
+	FOR TYPE halfvec USING omenhnsw AS
+	OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (halfvec, float8),
+	FUNCTION 1 l1_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS bit_hamming_ops
+	FOR TYPE bit USING omenhnsw AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (bit, float8),
+	FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops
+	FOR TYPE bit USING omenhnsw AS
+	OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (bit, float8),
+	FUNCTION 1 jaccard_distance(bit, bit);

@@ -21,38 +21,39 @@ check_same_length(const VarBit *a, const VarBit *b)
 }
 
 /*
- * The number of positions at which the bits differ.  A bit string's unused
- * trailing bits are always 0, so whole bytes can be compared.
+ * Hamming distance: the number of positions at which the bits differ.
+ * Jaccard distance: 1 - |a AND b| / |a OR b|; 1 when no bit is set in both.
+ * A bit string's unused trailing bits are always 0, so whole bytes can be
+ * compared.
  */
-PG_FUNCTION_INFO_V1(hamming_distance);
-Datum
-hamming_distance(PG_FUNCTION_ARGS)
+double
+BitDistance(bool jaccard, const unsigned char *a, const unsigned char *b,
+			size_t bytes)
 {
-	VarBit	   *a = PG_GETARG_VARBIT_P(0);
-	VarBit	   *b = PG_GETARG_VARBIT_P(1);
-
-	check_same_length(a, b);
-	PG_RETURN_FLOAT8((double) omen_hamming(VARBITS(a), VARBITS(b),
-										   VARBITBYTES(a)));
-}
-
-/* 1 - |a AND b| / |a OR b|; 1 when no bit is set in both. */
-PG_FUNCTION_INFO_V1(jaccard_distance);
-Datum
-jaccard_distance(PG_FUNCTION_ARGS)
-{
-	VarBit	   *a = PG_GETARG_VARBIT_P(0);
-	VarBit	   *b = PG_GETARG_VARBIT_P(1);
 	uint64_t	ab,
 				aa,
 				bb;
 
-	check_same_length(a, b);
-	omen_jaccard(VARBITS(a), VARBITS(b), VARBITBYTES(a), &ab, &aa, &bb);
+	if (!jaccard)
+		return (double) omen_hamming(a, b, bytes);
+	omen_jaccard(a, b, bytes, &ab, &aa, &bb);
 	if (ab == 0)
-		PG_RETURN_FLOAT8(1.0);
-	PG_RETURN_FLOAT8(1.0 - (double) ab / (double) (aa + bb - ab));
+		return 1.0;
+	return 1.0 - (double) ab / (double) (aa + bb - ab);
 }
+
+static double
+bit_distance(FunctionCallInfo fcinfo, bool jaccard)
+{
+	VarBit	   *a = PG_GETARG_VARBIT_P(0);
+	VarBit	   *b = PG_GETARG_VARBIT_P(1);
+
+	check_same_length(a, b);
+	return BitDistance(jaccard, VARBITS(a), VARBITS(b), VARBITBYTES(a));
+}
+
+OMEN_FMGR_FUNCTION(hamming_distance, PG_RETURN_FLOAT8, bit_distance, false)
+OMEN_FMGR_FUNCTION(jaccard_distance, PG_RETURN_FLOAT8, bit_distance, true)
 
 /* See BinaryQuantize */
 PG_FUNCTION_INFO_V1(binary_quantize);

@@ -77,6 +77,7 @@ typedef struct OmenBuildShared
 	Oid			heaprelid;
 	Oid			indexrelid;
 	bool		isconcurrent;
+	int			elem;			/* OmenElemKind */
 	int			metric;
 	int			m;
 	int			ef_construction;
@@ -85,7 +86,7 @@ typedef struct OmenBuildShared
 	int			shared_capacity;	/* nodes of the shared graph, or 0 */
 	uint32		shared_segno;	/* its segment number */
 
-	/* dims of the first vector seen when the column has no typmod */
+	/* elements of the first value seen when the column has no typmod */
 	pg_atomic_uint32 dims;
 	pg_atomic_uint64 tuples_done;
 
@@ -134,8 +135,10 @@ typedef struct OmenBuilder
 	OmenBuildShared *shared;	/* NULL in a serial build */
 	bool		is_leader;
 
+	int			elem;			/* OmenElemKind */
 	int			metric;
-	int			dims;			/* 0 until known */
+	int			dims;			/* elements of a value; 0 until known */
+	OmenElem	kind;			/* elem, metric and dims, once dims is known */
 	OmenMetaPageData meta;		/* m, dims and codes of the index's pages */
 	int			m;
 	int			ef_construction;
@@ -151,10 +154,11 @@ typedef struct OmenBuilder
 	ItemPointerData *vectids;	/* per node: its vector's first chunk */
 	OmenVectorWriter vw;		/* vector pages of the open segment */
 	OmenPageStore *store;		/* reads vectors back; NULL until needed */
-	float	   *other;			/* a vector read back */
+	void	   *other;			/* an exact vector read back */
 	bool		graph_is_shared;	/* graph is the parallel build's shared one */
 	bool		estimate_low;	/* the shared graph, sized by it, filled up */
-	float	   *vec;			/* prepared value of the current row */
+	float	   *vec;			/* the current row's floats for its code */
+	void	   *exact;			/* its exact vector */
 	OmenVectorTuple chunk;		/* room for one chunk of it */
 	ItemPointerData tid;		/* its heap TID */
 
@@ -180,13 +184,16 @@ typedef struct OmenNodePos
 PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
 
 /*
- * Bytes a build keeps per node: its graph's, its heap TIDs and where its
- * vector is.
+ * Bytes a build keeps per node of values of dims elements of kind elem: its
+ * graph's, its heap TIDs and where its vector is.
  */
 static Size
-builder_node_bytes(int dims, int m)
+builder_node_bytes(int elem, int dims, int m)
 {
-	return omen_graph_node_bytes(dims, omen_code_bits(dims, m), m) +
+	int			code_dims = omen_elem_code_dims(elem, dims);
+
+	return omen_graph_node_bytes(code_dims,
+								 omen_code_bits(code_dims, m), m) +
 		sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + sizeof(uint8);
 }
 
@@ -208,7 +215,9 @@ builder_set_meta(OmenBuilder *b)
 	memset(&b->meta, 0, sizeof(b->meta));
 	b->meta.m = b->m;
 	b->meta.metric = b->metric;
+	b->meta.elem = b->elem;
 	omen_meta_set_dims(&b->meta, b->dims);
+	omen_elem_init(&b->kind, b->elem, b->metric, b->dims);
 }
 
 /* A segment number for a new segment. */
@@ -358,7 +367,7 @@ row_cost(const OmenMetaPageData *meta, int level)
 }
 
 /*
- * Writes b's current vector (b->vec) to w's pages, its chunks placed by
+ * Writes b's current exact vector to w's pages, its chunks placed by
  * layout_chunk, and sets *first to its first chunk.  Expects no buffer
  * lock held.
  */
@@ -369,11 +378,11 @@ writer_put(OmenBuilder *b, OmenVectorWriter *w, ItemPointer first)
 	OffsetNumber cont = InvalidOffsetNumber;
 	int			done = 0;
 
-	while (done < b->dims)
+	while (done < b->kind.words)
 	{
 		uint32		blk;
 		OffsetNumber off;
-		int			nf = layout_chunk(&w->cur, b->dims - done, &blk, &off);
+		int			nf = layout_chunk(&w->cur, b->kind.words - done, &blk, &off);
 
 		if (blk >= w->npages)
 			writer_add_page(b->index, w, cont);
@@ -381,7 +390,7 @@ writer_put(OmenBuilder *b, OmenVectorWriter *w, ItemPointer first)
 		vt->type = OMEN_TUPLE_VECTOR;
 		vt->nfloats = nf;
 		ItemPointerSetInvalid(&vt->next);	/* set when the next page comes */
-		memcpy(vt->x, b->vec + done, sizeof(float) * nf);
+		memcpy(vt->x, (float *) b->exact + done, sizeof(float) * nf);
 		LockBuffer(w->buf, BUFFER_LOCK_EXCLUSIVE);
 		add_tuple(BufferGetPage(w->buf), vt, OMEN_CHUNK_SIZE(nf), off, b->index);
 		MarkBufferDirty(w->buf);
@@ -400,12 +409,14 @@ static void
 builder_open_segment(OmenBuilder *b)
 {
 	MemoryContext old;
-	Size		cap = builder_capacity(b->budget, builder_node_bytes(b->dims, b->m),
+	Size		cap = builder_capacity(b->budget,
+									   builder_node_bytes(b->elem, b->dims, b->m),
 									   (Size) b->capacity_hint);
 
 	b->capacity = (int) cap;
 	old = MemoryContextSwitchTo(b->graphctx);
-	b->graph = omen_graph_create(b->dims, b->metric, b->meta.code_bits, b->m,
+	b->graph = omen_graph_create(b->meta.dims, b->kind.graph_metric,
+								 b->meta.code_bits, b->m,
 								 b->ef_construction, b->max_level, b->capacity,
 								 b->seed);
 	b->tids = MemoryContextAllocHuge(b->graphctx,
@@ -575,6 +586,7 @@ builder_set_dims(OmenBuilder *b, int dims)
 		if (!pg_atomic_compare_exchange_u32(&b->shared->dims, &expected, dims))
 			dims = expected;
 	}
+	omen_check_dims(b->elem, dims);
 	b->dims = dims;
 }
 
@@ -614,15 +626,15 @@ builder_merge(void *arg, int id)
 
 		b->store = palloc(sizeof(OmenPageStore));
 		omen_store_init(b->store, b->index, &b->meta, 0);
-		b->other = palloc(sizeof(float) * b->dims);
+		b->other = palloc(sizeof(float) * b->kind.words);
 		MemoryContextSwitchTo(old);
 	}
 	b->store->segno = b->vw.segno;
-	if (!omen_store_vector(b->store, &b->vectids[id], b->other))
+	if (!omen_store_exact(b->store, &b->vectids[id], b->other))
 		elog(ERROR, "omenhnsw: the vector of node %d of a segment being built of index \"%s\" is missing",
 			 id, RelationGetRelationName(b->index));
 	omen_store_release(b->store);
-	same = memcmp(b->other, b->vec, sizeof(float) * b->dims) == 0;
+	same = memcmp(b->other, b->exact, sizeof(float) * b->kind.words) == 0;
 	return same && builder_add_tid(b, id, &b->tid);
 }
 
@@ -680,7 +692,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	OmenBuilder *b = (OmenBuilder *) state;
 	MemoryContext old;
-	Vector	   *v;
+	void	   *v;
 	bool		usable;
 	bool		merged;
 	int			id;
@@ -689,16 +701,19 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		return;
 
 	old = MemoryContextSwitchTo(b->tmpctx);
-	v = DatumGetVector(values[0]);
+	v = PG_DETOAST_DATUM(values[0]);
 	if (b->dims == 0)
-		builder_set_dims(b, v->dim);
+		builder_set_dims(b, omen_elem_value_dims(b->elem, v));
 	if (b->vec == NULL)
 	{
 		builder_set_meta(b);
-		b->vec = MemoryContextAlloc(b->mainctx, sizeof(float) * b->dims);
-		b->chunk = MemoryContextAlloc(b->mainctx, OMEN_CHUNK_SIZE(b->dims));
+		b->vec = MemoryContextAlloc(b->mainctx, sizeof(float) * b->meta.dims);
+		b->exact = MemoryContextAlloc(b->mainctx, sizeof(float) * b->kind.words);
+		b->chunk = MemoryContextAlloc(b->mainctx, OMEN_CHUNK_SIZE(b->kind.words));
 	}
-	usable = omen_prepare_vector(v, b->metric, b->dims, b->vec);
+	usable = omen_elem_exact(&b->kind, v, b->exact);
+	if (usable)
+		omen_elem_floats(&b->kind, b->exact, b->vec);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->tmpctx);
 	if (!usable)
@@ -770,10 +785,13 @@ builder_finish(OmenBuilder *b)
  * TIDs start.
  */
 static Size
-shared_graph_size(int dims, int m, Size cap, Size *tids_off)
+shared_graph_size(int elem, int dims, int m, Size cap, Size *tids_off)
 {
-	*tids_off = TYPEALIGN(64, omen_graph_size(dims, omen_code_bits(dims, m), m,
-											 omen_max_level(m), cap));
+	int			code_dims = omen_elem_code_dims(elem, dims);
+
+	*tids_off = TYPEALIGN(64, omen_graph_size(code_dims,
+											 omen_code_bits(code_dims, m),
+											 m, omen_max_level(m), cap));
 	return *tids_off + cap * (sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + 1);
 }
 
@@ -784,8 +802,8 @@ builder_use_shared_graph(OmenBuilder *b, OmenGraph *g, char *mem)
 	Size		tids_off;
 	Size		cap = b->shared->shared_capacity;
 
-	shared_graph_size(pg_atomic_read_u32(&b->shared->dims), b->shared->m, cap,
-					  &tids_off);
+	shared_graph_size(b->elem, pg_atomic_read_u32(&b->shared->dims),
+					  b->shared->m, cap, &tids_off);
 	b->graph = g;
 	b->graph_is_shared = true;
 	b->tids = (ItemPointerData *) (mem + tids_off);
@@ -806,6 +824,7 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, Size budget,
 	TableScanDesc scan;
 	double		reltuples;
 
+	b->elem = shared->elem;
 	b->metric = shared->metric;
 	b->m = shared->m;
 	b->ef_construction = shared->ef_construction;
@@ -919,6 +938,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	Size		tids_off;
 	char	   *graph_mem = NULL;
 	OmenGraph  *one = NULL;
+	int			code_dims;
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("omendb", "omen_build_worker_main", nworkers);
@@ -929,7 +949,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	if (graph_rows > 0)
 	{
 		/* the other participants' visited arrays count too */
-		Size		per = builder_node_bytes(leader->dims, leader->m) +
+		Size		per = builder_node_bytes(leader->elem, leader->dims, leader->m) +
 			nworkers * sizeof(uint32);
 
 		graph_cap = Min(shared_budget(leader->budget) / per,
@@ -937,8 +957,8 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		/* room for a low estimate, the rest left for overflow segments */
 		graph_cap = Min(graph_cap, (Size) (graph_rows * 1.2) + 1000);
 		graph_cap = Max(graph_cap, 2);
-		graph_bytes = shared_graph_size(leader->dims, leader->m, graph_cap,
-										&tids_off);
+		graph_bytes = shared_graph_size(leader->elem, leader->dims, leader->m,
+										graph_cap, &tids_off);
 		private_budget = (leader->budget - Min(leader->budget, graph_cap * per)) /
 			participants;
 		shm_toc_estimate_chunk(&pcxt->estimator, graph_bytes + 64);
@@ -950,7 +970,9 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	 * that many, as a graph also seals when its upper-level arena fills.
 	 */
 	mincap = private_budget /
-		builder_node_bytes(leader->dims > 0 ? leader->dims : OMEN_MAX_DIMS,
+		builder_node_bytes(leader->elem,
+						   leader->dims > 0 ? leader->dims :
+						   omen_elem_max_dims(leader->elem),
 						   leader->m);
 	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
 	maxsegs = 2 * (leader->capacity_hint / mincap) + participants + 16;
@@ -980,6 +1002,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	shared->heaprelid = RelationGetRelid(heap);
 	shared->indexrelid = RelationGetRelid(index);
 	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->elem = leader->elem;
 	shared->metric = leader->metric;
 	shared->m = leader->m;
 	shared->ef_construction = leader->ef_construction;
@@ -1013,9 +1036,10 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		shm_toc_insert(pcxt->toc, OMEN_KEY_GRAPH, chunk);
 		graph_mem = (char *) TYPEALIGN(64, chunk);
 		memset(graph_mem + tids_off, 0, graph_bytes - tids_off);
-		one = omen_graph_create_in(graph_mem, true, leader->dims,
-								   leader->metric,
-								   omen_code_bits(leader->dims, leader->m),
+		code_dims = omen_elem_code_dims(leader->elem, leader->dims);
+		one = omen_graph_create_in(graph_mem, true, code_dims,
+								   omen_elem_graph_metric(leader->metric),
+								   omen_code_bits(code_dims, leader->m),
 								   leader->m, leader->ef_construction,
 								   omen_max_level(leader->m), graph_cap,
 								   leader->seed);
@@ -1092,7 +1116,8 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
-	omen_meta_init(page, b->dims, b->m, b->ef_construction, b->metric);
+	omen_meta_init(page, b->elem, b->dims, b->m, b->ef_construction,
+				   b->metric);
 	meta = OmenPageGetMeta(page);
 	meta->nsegments = b->nsegs;
 	/* segs are sorted; a shared graph that got no row left its number out */
@@ -1170,7 +1195,7 @@ rows_if_one_budget(OmenBuilder *b)
 	if (b->dims == 0)
 		return 0;				/* no typmod: the size is unknown */
 	tuples = heap_rows_estimate(b->heap);
-	if (tuples * builder_node_bytes(b->dims, b->m) >
+	if (tuples * builder_node_bytes(b->elem, b->dims, b->m) >
 		(double) shared_budget(b->budget))
 		return 0;
 	return Max(tuples, 1);
@@ -1191,11 +1216,14 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			 RelationGetRelationName(index));
 
 	builder_init(&b, heap, index, NULL, true);
-	b.metric = omen_index_metric(index);
+	omen_index_elem(index, &b.kind);
+	b.elem = b.kind.kind;
+	b.metric = b.kind.metric;
 	b.m = omen_option_m(index);
 	b.ef_construction = omen_option_ef_construction(index);
 	b.max_level = omen_max_level(b.m);
-	b.dims = omen_index_dims_typmod(index);
+	b.dims = b.kind.dims;
+	omen_check_dims(b.elem, b.dims);
 	omen_check_build_options(index);
 	b.budget = (Size) maintenance_work_mem * 1024;
 	b.capacity_hint = capacity_hint(heap);
@@ -1205,8 +1233,8 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	/* the metapage comes first so block 0 is always the metapage */
 	metabuf = omen_new_buffer(index, MAIN_FORKNUM);
 	Assert(BufferGetBlockNumber(metabuf) == OMEN_METAPAGE_BLKNO);
-	omen_meta_init(BufferGetPage(metabuf), b.dims, b.m, b.ef_construction,
-				   b.metric);
+	omen_meta_init(BufferGetPage(metabuf), b.elem, b.dims, b.m,
+				   b.ef_construction, b.metric);
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 
@@ -1265,13 +1293,15 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 void
 omen_ambuildempty(Relation index)
 {
-	int			metric = omen_index_metric(index);
-	Buffer		buf = omen_new_buffer(index, INIT_FORKNUM);
+	OmenElem	e;
+	Buffer		buf;
 
+	omen_index_elem(index, &e);
+	omen_check_dims(e.kind, e.dims);
+	buf = omen_new_buffer(index, INIT_FORKNUM);
 	START_CRIT_SECTION();
-	omen_meta_init(BufferGetPage(buf), omen_index_dims_typmod(index),
-				   omen_option_m(index), omen_option_ef_construction(index),
-				   metric);
+	omen_meta_init(BufferGetPage(buf), e.kind, e.dims, omen_option_m(index),
+				   omen_option_ef_construction(index), e.metric);
 	MarkBufferDirty(buf);
 	log_newpage_buffer(buf, true);
 	END_CRIT_SECTION();
@@ -1318,7 +1348,7 @@ radical_inverse(uint64 i)
  * and vectors, with levels drawn evenly from their distribution.
  */
 static uint64
-estimate_segment_pages(const OmenMetaPageData *meta, uint64 n)
+estimate_segment_pages(const OmenMetaPageData *meta, int words, uint64 n)
 {
 	OmenLayoutCursor rows = {0, 0, 0};
 	OmenLayoutCursor vecs = {0, 0, 0};
@@ -1334,36 +1364,38 @@ estimate_segment_pages(const OmenMetaPageData *meta, uint64 n)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		layout_place(&rows, row_cost(meta, level), &blk, &off);
-		for (int done = 0; done < (int) meta->dims;)
-			done += layout_chunk(&vecs, meta->dims - done, &blk, &off);
+		for (int done = 0; done < words;)
+			done += layout_chunk(&vecs, words - done, &blk, &off);
 	}
 	return n == 0 ? 0 : (uint64) rows.blk + 1 + vecs.blk + 1;
 }
 
 /*
  * The operator class of omenhnsw named by name (raising an error if there
- * is none); its input type into *type.
+ * is none): its input type into *type, its element kind and metric into *e.
  */
-static Oid
-estimate_opclass(text *name, Oid *type)
+static void
+estimate_opclass(text *name, Oid *type, OmenElem *e)
 {
 	Oid			opclass = get_opclass_oid(get_am_oid("omenhnsw", false),
 										  textToQualifiedNameList(name), false);
 
 	*type = get_opclass_input_type(opclass);
-	return opclass;
+	omen_opclass_elem(opclass, e);
 }
 
 /*
- * The figures of a serial build of rows vectors of dims at m, with the
- * current maintenance_work_mem, as a result row: bytes a node takes while
- * building, segments, and the index's bytes.  Every vector is taken for
- * distinct: exact duplicates share nodes.
+ * The figures of a serial build of rows values of dims elements of the
+ * operator class's kind e at m, with the current maintenance_work_mem, as a
+ * result row: bytes a node takes while building, segments, and the index's
+ * bytes.  Every value is taken for distinct: exact duplicates share nodes.
  */
 static Datum
-estimate_result(FunctionCallInfo fcinfo, double rows, int dims, int m)
+estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
+				int dims, int m)
 {
 	OmenMetaPageData meta;
+	OmenElem	kind;
 	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -1382,7 +1414,7 @@ estimate_result(FunctionCallInfo fcinfo, double rows, int dims, int m)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("row count must not be negative")));
-	CheckVectorDim(dims);
+	CheckDim(omen_elem_type_name(e->kind), dims, omen_elem_max_dims(e->kind));
 	if (m < OMEN_MIN_M || m > OMEN_MAX_M)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1394,8 +1426,10 @@ estimate_result(FunctionCallInfo fcinfo, double rows, int dims, int m)
 
 	memset(&meta, 0, sizeof(meta));
 	meta.m = m;
+	meta.elem = e->kind;
 	omen_meta_set_dims(&meta, dims);
-	per = builder_node_bytes(dims, m);
+	omen_elem_init(&kind, e->kind, e->metric, dims);
+	per = builder_node_bytes(e->kind, dims, m);
 	cap = builder_capacity((Size) maintenance_work_mem * 1024, per,
 						   (Size) PG_INT32_MAX);
 	n = (uint64) rint(rows);
@@ -1406,8 +1440,8 @@ estimate_result(FunctionCallInfo fcinfo, double rows, int dims, int m)
 	/* the metapage, the segments, the directory */
 	pages = 1;
 	if (full > 0)
-		pages += full * estimate_segment_pages(&meta, cap);
-	pages += estimate_segment_pages(&meta, last);
+		pages += full * estimate_segment_pages(&meta, kind.words, cap);
+	pages += estimate_segment_pages(&meta, kind.words, last);
 	for (uint64 i = 0; i < nsegs; i++)
 		layout_place(&dir, OMEN_ITEM_COST(sizeof(OmenSegmentDesc)), &blk, &off);
 	pages += nsegs > 0 ? dir.blk + 1 : 0;
@@ -1426,15 +1460,19 @@ Datum
 omenhnsw_build_estimate(PG_FUNCTION_ARGS)
 {
 	Oid			type;
+	OmenElem	e;
 
-	(void) estimate_opclass(PG_GETARG_TEXT_PP(3), &type);
-	return estimate_result(fcinfo, (double) PG_GETARG_INT64(0),
+	estimate_opclass(PG_GETARG_TEXT_PP(3), &type, &e);
+	return estimate_result(fcinfo, &e, (double) PG_GETARG_INT64(0),
 						   PG_GETARG_INT32(1), PG_GETARG_INT32(2));
 }
 
-/* The dimension of the first non-NULL value of column attnum, or 0. */
+/*
+ * The dimension of the first non-NULL value, of element kind elem, of
+ * column attnum, or 0.
+ */
 static int
-first_value_dims(Relation heap, AttrNumber attnum)
+first_value_dims(Relation heap, AttrNumber attnum, int elem)
 {
 	TableScanDesc scan = table_beginscan(heap, GetActiveSnapshot(), 0, NULL);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
@@ -1447,7 +1485,7 @@ first_value_dims(Relation heap, AttrNumber attnum)
 
 		CHECK_FOR_INTERRUPTS();
 		if (!isnull)
-			dims = DatumGetVector(value)->dim;
+			dims = omen_elem_value_dims(elem, PG_DETOAST_DATUM(value));
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
@@ -1472,8 +1510,9 @@ omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
 	AclResult	aclresult;
 	double		rows;
 	int			dims;
+	OmenElem	e;
 
-	(void) estimate_opclass(PG_GETARG_TEXT_PP(3), &type);
+	estimate_opclass(PG_GETARG_TEXT_PP(3), &type, &e);
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
@@ -1498,7 +1537,7 @@ omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
 				 errmsg("operator class \"%s\" does not accept data type %s",
 						text_to_cstring(PG_GETARG_TEXT_PP(3)),
 						format_type_be(att->atttypid))));
-	dims = att->atttypmod > 0 ? att->atttypmod : first_value_dims(heap, attnum);
+	dims = att->atttypmod > 0 ? att->atttypmod : first_value_dims(heap, attnum, e.kind);
 	if (dims == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1507,5 +1546,5 @@ omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
 				 errhint("Estimate with a row count and a dimension instead.")));
 	rows = heap_rows_estimate(heap);
 	table_close(heap, AccessShareLock);
-	return estimate_result(fcinfo, rows, dims, PG_GETARG_INT32(2));
+	return estimate_result(fcinfo, &e, rows, dims, PG_GETARG_INT32(2));
 }

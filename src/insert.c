@@ -37,7 +37,8 @@ typedef struct OmenInsert
 	OmenMetaPageData meta;
 	OmenDirectory dir;
 	OmenPageStore store;
-	const float *vec;
+	const float *vec;			/* the floats of the new row's code */
+	const void *exact;			/* its exact vector (store.elem.words) */
 	OmenNodeTuple row;			/* vec's search row, filled as it is placed */
 	float		self;			/* distance of vec to its code, a copy's */
 	ItemPointerData heaptid;
@@ -204,6 +205,7 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 	GenericXLogState *state;
 	Page		page;
 
+	omen_check_dims(meta->elem, dims);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -227,7 +229,7 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 	Page		page;
 	OmenNodeTuple nt;
 	GenericXLogState *state;
-	float	   *x = palloc(sizeof(float) * ins->meta.dims);
+	void	   *x = palloc(sizeof(float) * ins->store.elem.words);
 	bool		done = false;
 
 	omen_tid_unpack(id, &tid);
@@ -236,8 +238,8 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 		return false;
 	vectid = nt->vectid;
 	omen_store_unlock(&ins->store);
-	if (!omen_store_vector(&ins->store, &vectid, x) ||
-		memcmp(x, ins->vec, sizeof(float) * ins->meta.dims) != 0)
+	if (!omen_store_exact(&ins->store, &vectid, x) ||
+		memcmp(x, ins->exact, sizeof(float) * ins->store.elem.words) != 0)
 		return false;
 
 	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
@@ -418,12 +420,13 @@ static void
 place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 			 ItemPointer vectid)
 {
-	int			dims = ins->meta.dims;
+	int			nwords = ins->store.elem.words;
+	const float *words = ins->exact;
 	int			first = 0;
 	int			npages = 0;
 	Buffer	   *bufs;
 	Buffer		vecbuf = InvalidBuffer;
-	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(dims));
+	OmenVectorTuple vt = palloc(OMEN_CHUNK_SIZE(nwords));
 	int			done;
 
 	/* how much fits where new vectors go, and how many pages the rest takes */
@@ -431,11 +434,11 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	{
 		vecbuf = ReadBuffer(ins->index, desc->vec_blk);
 		LockBuffer(vecbuf, BUFFER_LOCK_SHARE);
-		first = omen_chunk_floats(PageGetExactFreeSpace(BufferGetPage(vecbuf)), dims);
+		first = omen_chunk_floats(PageGetExactFreeSpace(BufferGetPage(vecbuf)), nwords);
 		LockBuffer(vecbuf, BUFFER_LOCK_UNLOCK);
 	}
-	for (done = first; done < dims; npages++)
-		done += omen_chunk_floats(OMEN_PAGE_CAPACITY, dims - done);
+	for (done = first; done < nwords; npages++)
+		done += omen_chunk_floats(OMEN_PAGE_CAPACITY, nwords - done);
 
 	/* inserts are serialized, so nothing takes the room meanwhile */
 	bufs = palloc(sizeof(Buffer) * Max(npages, 1));
@@ -454,7 +457,7 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 			ItemPointerSet(&vt->next, BufferGetBlockNumber(bufs[0]), FirstOffsetNumber);
 		else
 			ItemPointerSetInvalid(&vt->next);
-		memcpy(vt->x, ins->vec, sizeof(float) * first);
+		memcpy(vt->x, words, sizeof(float) * first);
 
 		LockBuffer(vecbuf, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(ins->index);
@@ -475,12 +478,12 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	done = first;
 	for (int i = 0; i < npages; i++)
 	{
-		vt->nfloats = omen_chunk_floats(OMEN_PAGE_CAPACITY, dims - done);
+		vt->nfloats = omen_chunk_floats(OMEN_PAGE_CAPACITY, nwords - done);
 		if (i + 1 < npages)
 			ItemPointerSet(&vt->next, BufferGetBlockNumber(bufs[i + 1]), FirstOffsetNumber);
 		else
 			ItemPointerSetInvalid(&vt->next);
-		memcpy(vt->x, ins->vec + done, sizeof(float) * vt->nfloats);
+		memcpy(vt->x, words + done, sizeof(float) * vt->nfloats);
 		done += vt->nfloats;
 		append_page(ins, desc, where, bufs[i], OMEN_PAGE_VECTOR, vt,
 					OMEN_CHUNK_SIZE(vt->nfloats));
@@ -576,9 +579,10 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	OmenSegmentDesc desc;
 	ItemPointerData where;
 	ItemPointerData rowtid;
-	Vector	   *v;
+	void	   *v;
+	OmenElem	kind;
+	void	   *exact;
 	float	   *vec;
-	int			metric;
 
 	if (isnull[0])
 		return false;
@@ -588,8 +592,8 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	old = MemoryContextSwitchTo(ctx);
 
 	/* detoast and look up catalogs before taking the insert lock */
-	v = DatumGetVector(values[0]);
-	metric = omen_index_metric(index);
+	v = PG_DETOAST_DATUM(values[0]);
+	omen_index_elem(index, &kind);
 
 	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 
@@ -597,10 +601,13 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	ins.index = index;
 	ins.heaptid = *heap_tid;
 	omen_meta_read(index, &ins.meta);
+	omen_check_meta_elem(index, &ins.meta, kind.kind);
 	if (ins.meta.dims == 0)
-		set_dims(index, &ins.meta, v->dim);
+		set_dims(index, &ins.meta, omen_elem_value_dims(kind.kind, v));
+	omen_elem_init(&kind, kind.kind, kind.metric, ins.meta.elem_dims);
+	exact = palloc(sizeof(float) * kind.words);
 	vec = palloc(sizeof(float) * ins.meta.dims);
-	if (!omen_prepare_vector(v, metric, ins.meta.dims, vec))
+	if (!omen_elem_exact(&kind, v, exact))
 	{
 		/* zero vector under cosine: not indexed */
 		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
@@ -608,7 +615,9 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		MemoryContextDelete(ctx);
 		return false;
 	}
+	omen_elem_floats(&kind, exact, vec);
 	ins.vec = vec;
+	ins.exact = exact;
 
 	omen_directory_read(index, &ins.meta, &ins.dir);
 	if (ins.dir.nsegs == 0)

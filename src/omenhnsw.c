@@ -25,6 +25,7 @@
 #include "utils/regproc.h"
 
 #include "distance.h"
+#include "elem.h"
 #include "omenhnsw.h"
 #include "options.h"
 #include "page.h"
@@ -34,27 +35,90 @@
 PG_FUNCTION_INFO_V1(omenhnsw_handler);
 
 /*
- * The metric of an index, from the C function behind its operator class's
- * distance support procedure.
+ * The distance support procedures of the operator classes, and the element
+ * kind and metric each one stands for.
  */
-int
-omen_index_metric(Relation index)
+static const struct
 {
-	FmgrInfo   *proc = index_getprocinfo(index, 1, OMEN_DISTANCE_PROC);
+	PGFunction	fn;
+	int			elem;
+	int			metric;
+}			omen_distance_procs[] =
+{
+	{vector_l2_squared_distance, OMEN_ELEM_FLOAT4, OMEN_METRIC_L2},
+	{vector_negative_inner_product, OMEN_ELEM_FLOAT4, OMEN_METRIC_IP},
+	{cosine_distance, OMEN_ELEM_FLOAT4, OMEN_METRIC_COSINE},
+	{l1_distance, OMEN_ELEM_FLOAT4, OMEN_METRIC_L1},
+	{halfvec_l2_squared_distance, OMEN_ELEM_FLOAT2, OMEN_METRIC_L2},
+	{halfvec_negative_inner_product, OMEN_ELEM_FLOAT2, OMEN_METRIC_IP},
+	{halfvec_cosine_distance, OMEN_ELEM_FLOAT2, OMEN_METRIC_COSINE},
+	{halfvec_l1_distance, OMEN_ELEM_FLOAT2, OMEN_METRIC_L1},
+	{hamming_distance, OMEN_ELEM_BIT, OMEN_METRIC_HAMMING},
+	{jaccard_distance, OMEN_ELEM_BIT, OMEN_METRIC_JACCARD},
+};
 
-	if (proc->fn_addr == vector_l2_squared_distance)
-		return OMEN_METRIC_L2;
-	if (proc->fn_addr == vector_negative_inner_product)
-		return OMEN_METRIC_IP;
-	if (proc->fn_addr == cosine_distance)
-		return OMEN_METRIC_COSINE;
-	if (proc->fn_addr == l1_distance)
-		return OMEN_METRIC_L1;
+/*
+ * The element kind and metric of the distance support procedure fn (oid
+ * fnoid) into *e, with dimension dims.
+ */
+static void
+distance_proc_elem(PGFunction fn, Oid fnoid, int dims, OmenElem *e)
+{
+	for (int i = 0; i < lengthof(omen_distance_procs); i++)
+	{
+		if (fn == omen_distance_procs[i].fn)
+		{
+			omen_elem_init(e, omen_distance_procs[i].elem,
+						   omen_distance_procs[i].metric, dims);
+			return;
+		}
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("omenhnsw does not support distance function %s",
-					format_procedure(proc->fn_oid))));
-	return 0;					/* keep compiler quiet */
+					format_procedure(fnoid))));
+}
+
+/*
+ * The element kind and metric of an index, from the C function behind its
+ * operator class's distance support procedure, into *e with the dimension
+ * its column's typmod fixes (or 0).
+ */
+void
+omen_index_elem(Relation index, OmenElem *e)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, OMEN_DISTANCE_PROC);
+
+	/* a bit varying column holds strings of any length: pgvector's error */
+	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypid == VARBITOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("type not supported for hnsw index")));
+	distance_proc_elem(proc->fn_addr, proc->fn_oid,
+					   omen_index_dims_typmod(index), e);
+}
+
+void
+omen_opclass_elem(Oid opclass, OmenElem *e)
+{
+	Oid			type = get_opclass_input_type(opclass);
+	Oid			procoid = get_opfamily_proc(get_opclass_family(opclass), type,
+											type, OMEN_DISTANCE_PROC);
+	FmgrInfo	finfo;
+
+	if (!OidIsValid(procoid))
+		elog(ERROR, "operator class %u has no distance function", opclass);
+	fmgr_info(procoid, &finfo);
+	distance_proc_elem(finfo.fn_addr, procoid, 0, e);
+}
+
+int
+omen_index_metric(Relation index)
+{
+	OmenElem	e;
+
+	omen_index_elem(index, &e);
+	return e.metric;
 }
 
 /* The dimension fixed by the column's typmod, or 0. */
@@ -66,35 +130,26 @@ omen_index_dims_typmod(Relation index)
 	return typmod > 0 ? typmod : 0;
 }
 
-/*
- * Copies v into out as the graph stores it: checked against the index's
- * dimension and, for cosine, normalized.  Returns false for a vector the
- * index cannot hold (zero under cosine).
- */
-bool
-omen_prepare_vector(const Vector *v, int metric, int dims, float *out)
+void
+omen_check_dims(int elem, int dims)
 {
-	if (v->dim != dims)
+	if (dims > omen_elem_max_dims(elem))
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", dims, v->dim)));
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d dimensions for hnsw index",
+						omen_elem_max_dims(elem))));
+}
 
-	memcpy(out, v->x, sizeof(float) * dims);
-	if (metric == OMEN_METRIC_COSINE)
-	{
-		double		norm = 0;
-
-		/* in double: a float sum of squares overflows for huge components */
-		for (int i = 0; i < dims; i++)
-			norm += (double) out[i] * out[i];
-		norm = sqrt(norm);
-
-		if (norm == 0 || !isfinite(norm))
-			return false;
-		for (int i = 0; i < dims; i++)
-			out[i] = (float) (out[i] / norm);
-	}
-	return true;
+void
+omen_check_meta_elem(Relation index, const OmenMetaPageData *meta, int elem)
+{
+	if (meta->elem != elem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" holds elements of kind %u, its operator class is for %s",
+						RelationGetRelationName(index), meta->elem,
+						omen_elem_type_name(elem)),
+				 errhint("REINDEX the index.")));
 }
 
 /*

@@ -12,6 +12,8 @@
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
 
+#include "elem.h"
+#include "page.h"
 #include "vector.h"
 
 /* Operator class strategies */
@@ -56,10 +58,21 @@ extern void omen_scan_settings(OmenScanSettings *out, bool warn);
 extern const char *omen_iterative_scan_name(int mode);
 
 /* omenhnsw.c */
+extern void omen_index_elem(Relation index, OmenElem *e);
+/* The element kind and metric of an omenhnsw operator class, dims 0. */
+extern void omen_opclass_elem(Oid opclass, OmenElem *e);
 extern int	omen_index_metric(Relation index);
 extern int	omen_index_dims_typmod(Relation index);
-extern bool omen_prepare_vector(const Vector *v, int metric, int dims,
-								float *out);
+
+/* ERROR if an index of element kind elem cannot hold dims elements. */
+extern void omen_check_dims(int elem, int dims);
+
+/*
+ * ERROR (index corrupted) unless the metapage's element kind is elem, that
+ * of the index's operator class.
+ */
+extern void omen_check_meta_elem(Relation index,
+								 const OmenMetaPageData *meta, int elem);
 
 /* build.c */
 extern IndexBuildResult *omen_ambuild(Relation heap, Relation index,

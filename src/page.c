@@ -9,6 +9,7 @@
 #include "storage/lmgr.h"
 
 #include "distance.h"
+#include "elem.h"
 #include "page.h"
 
 int
@@ -54,7 +55,8 @@ omen_page_init(Page page, uint16 kind, uint32 segno)
 }
 
 void
-omen_meta_init(Page page, int dims, int m, int ef_construction, int metric)
+omen_meta_init(Page page, int elem, int elem_dims, int m, int ef_construction,
+			   int metric)
 {
 	OmenMetaPage meta;
 
@@ -63,22 +65,24 @@ omen_meta_init(Page page, int dims, int m, int ef_construction, int metric)
 	memset(meta, 0, sizeof(OmenMetaPageData));
 	meta->magic = OMEN_MAGIC;
 	meta->version = OMEN_VERSION;
-	meta->dims = dims;
 	meta->m = m;
 	meta->ef_construction = ef_construction;
 	meta->metric = metric;
+	meta->elem = elem;
 	meta->max_level = omen_max_level(m);
 	meta->dir_head = InvalidBlockNumber;
-	omen_meta_set_dims(meta, dims);
+	omen_meta_set_dims(meta, elem_dims);
 	/* keep pd_lower truthful so WAL page images include the struct */
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(OmenMetaPageData)) - (char *) page;
 }
 
-/* Sets the dimension and the code width that goes with it. */
 void
-omen_meta_set_dims(OmenMetaPage meta, int dims)
+omen_meta_set_dims(OmenMetaPage meta, int elem_dims)
 {
+	int			dims = omen_elem_code_dims(meta->elem, elem_dims);
+
+	meta->elem_dims = elem_dims;
 	meta->dims = dims;
 	meta->code_bits = dims > 0 ? omen_code_bits(dims, meta->m) : 0;
 	meta->code_bytes = dims > 0 ? OMEN_CODE_BYTES(dims, meta->code_bits) : 0;

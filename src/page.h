@@ -66,7 +66,7 @@ typedef struct OmenMetaPageData
 {
 	uint32		magic;
 	uint32		version;
-	uint32		dims;			/* 0 until the first vector is indexed */
+	uint32		dims;			/* floats of the codes; 0 until known */
 	uint16		m;
 	uint16		ef_construction;
 	uint16		metric;			/* OmenMetric */
@@ -76,6 +76,9 @@ typedef struct OmenMetaPageData
 	BlockNumber dir_head;		/* first directory page, or Invalid */
 	uint16		code_bits;		/* bits per element of the codes, 0 with dims */
 	uint16		code_bytes;		/* bytes of a node's code */
+	uint16		elem;			/* OmenElemKind of the operator class's type */
+	uint16		unused;			/* 0 */
+	uint32		elem_dims;		/* elements of a value; 0 until known */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -211,9 +214,10 @@ extern int	omen_max_level(int m);
 extern int	omen_code_bits(int dims, int m);
 
 extern void omen_page_init(Page page, uint16 kind, uint32 segno);
-extern void omen_meta_init(Page page, int dims, int m, int ef_construction,
-						   int metric);
-extern void omen_meta_set_dims(OmenMetaPage meta, int dims);
+extern void omen_meta_init(Page page, int elem, int elem_dims, int m,
+						   int ef_construction, int metric);
+/* Sets elem_dims, and the code dimension and width that go with it. */
+extern void omen_meta_set_dims(OmenMetaPage meta, int elem_dims);
 extern Buffer omen_new_buffer(Relation index, ForkNumber fork);
 extern void omen_meta_read(Relation index, OmenMetaPageData *meta);
 

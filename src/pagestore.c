@@ -108,7 +108,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 				int expected_nodes)
 {
 	s->index = index;
-	s->metric = meta->metric;
+	omen_elem_init(&s->elem, meta->elem, meta->metric, meta->elem_dims);
+	s->metric = s->elem.graph_metric;
 	s->dims = meta->dims;
 	s->m = meta->m;
 	s->code_bits = meta->code_bits;
@@ -233,12 +234,12 @@ omen_store_node(OmenPageStore *s, ItemPointer tid)
 }
 
 bool
-omen_store_vector(OmenPageStore *s, ItemPointer vectid, float *out)
+omen_store_exact(OmenPageStore *s, ItemPointer vectid, void *out)
 {
 	ItemPointerData tid = *vectid;
 	int			got = 0;
 
-	while (got < s->dims)
+	while (got < s->elem.words)
 	{
 		Page		page;
 		OmenVectorTuple vt = NULL;
@@ -248,12 +249,13 @@ omen_store_vector(OmenPageStore *s, ItemPointer vectid, float *out)
 		page = lock_page(s, ItemPointerGetBlockNumber(&tid));
 		if (on_segment(s, page, OMEN_PAGE_VECTOR))
 			vt = omen_page_get_chunk(page, ItemPointerGetOffsetNumber(&tid));
-		if (vt == NULL || vt->nfloats > s->dims - got)
+		if (vt == NULL || vt->nfloats > s->elem.words - got)
 		{
 			omen_store_unlock(s);
 			return false;
 		}
-		memcpy(out + got, vt->x, sizeof(float) * vt->nfloats);
+		memcpy((char *) out + sizeof(float) * got, vt->x,
+			   sizeof(float) * vt->nfloats);
 		got += vt->nfloats;
 		tid = vt->next;
 		omen_store_unlock(s);
@@ -261,9 +263,30 @@ omen_store_vector(OmenPageStore *s, ItemPointer vectid, float *out)
 	return true;
 }
 
+/* Room for one exact vector, allocated when first needed. */
+static void *
+exact_buffer(OmenPageStore *s)
+{
+	if (s->exact == NULL)
+		s->exact = MemoryContextAlloc(GetMemoryChunkContext(s->scratch),
+									  sizeof(float) * Max(s->elem.words, 1));
+	return s->exact;
+}
+
 bool
-omen_store_exact_distance(OmenPageStore *s, const float *query,
-						  ItemPointer vectid, float *dist)
+omen_store_vector(OmenPageStore *s, ItemPointer vectid, float *out)
+{
+	void	   *exact = exact_buffer(s);
+
+	if (!omen_store_exact(s, vectid, exact))
+		return false;
+	omen_elem_floats(&s->elem, exact, out);
+	return true;
+}
+
+bool
+omen_store_exact_distance(OmenPageStore *s, const void *query,
+						  ItemPointer vectid, float *dist, double *opdist)
 {
 	Page		page;
 	OmenVectorTuple vt = NULL;
@@ -274,21 +297,16 @@ omen_store_exact_distance(OmenPageStore *s, const float *query,
 	page = lock_page(s, ItemPointerGetBlockNumber(vectid));
 	if (on_segment(s, page, OMEN_PAGE_VECTOR))
 		vt = omen_page_get_chunk(page, ItemPointerGetOffsetNumber(vectid));
-	if (vt != NULL && vt->nfloats == s->dims)
+	if (vt != NULL && vt->nfloats == s->elem.words)
 	{
-		*dist = omen_distance(s->metric, query, vt->x, s->dims);
+		*dist = omen_elem_distance(&s->elem, query, vt->x, opdist);
 		omen_store_unlock(s);
 		return true;
 	}
 	omen_store_unlock(s);
-	if (vt == NULL)
+	if (vt == NULL || !omen_store_exact(s, vectid, exact_buffer(s)))
 		return false;
-	if (s->exact == NULL)
-		s->exact = MemoryContextAlloc(GetMemoryChunkContext(s->scratch),
-									  sizeof(float) * s->dims);
-	if (!omen_store_vector(s, vectid, s->exact))
-		return false;
-	*dist = omen_distance(s->metric, query, s->exact, s->dims);
+	*dist = omen_elem_distance(&s->elem, query, s->exact, opdist);
 	return true;
 }
 

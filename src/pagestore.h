@@ -12,6 +12,7 @@
 #include "storage/buf.h"
 #include "utils/rel.h"
 
+#include "elem.h"
 #include "hnsw_graph.h"
 #include "page.h"
 
@@ -21,8 +22,9 @@ typedef struct OmenRecentBuffers OmenRecentBuffers;
 typedef struct OmenPageStore
 {
 	Relation	index;
-	int			metric;
-	int			dims;
+	OmenElem	elem;			/* what the vector pages hold */
+	int			metric;			/* of codes and searches: elem.graph_metric */
+	int			dims;			/* floats of a code: elem.code_dims */
 	int			m;
 	int			code_bits;
 	int			code_bytes;
@@ -33,7 +35,7 @@ typedef struct OmenPageStore
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
 	OmenNodeId	scratch_id;		/* whose decoded code scratch holds */
-	float	   *exact;			/* dims floats, allocated when needed */
+	void	   *exact;			/* an exact vector, allocated when needed */
 	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 
 	/* omen_store_link: links of the node being linked that must stay */
@@ -67,19 +69,29 @@ extern OmenNodeTuple omen_store_node(OmenPageStore *s, ItemPointer tid);
 extern void omen_store_unlock(OmenPageStore *s);
 
 /*
- * The exact vector of the node whose row names vectid, into out (dims
- * floats); false if its chunks are not there (a stale link).  Locks each
- * chunk's page while it copies it; the caller holds no buffer lock.
+ * The exact vector of the node whose row names vectid, into out
+ * (elem.words words, as elem.h describes); false if its chunks are not
+ * there (a stale link).  Locks each chunk's page while it copies it; the
+ * caller holds no buffer lock.
+ */
+extern bool omen_store_exact(OmenPageStore *s, ItemPointer vectid, void *out);
+
+/*
+ * The same vector as the floats its code is made of (dims floats, see
+ * omen_elem_floats).  The caller holds no buffer lock.
  */
 extern bool omen_store_vector(OmenPageStore *s, ItemPointer vectid,
 							  float *out);
 
 /*
- * Distance from query to the exact vector whose first chunk is vectid, into
- * *dist; false if its chunks are not there.  The caller holds no buffer lock.
+ * Distance from query, an exact vector, to the exact vector whose first
+ * chunk is vectid: as the codes' distances are into *dist, as the ordering
+ * operator returns it into *opdist (omen_elem_distance); false if its
+ * chunks are not there.  The caller holds no buffer lock.
  */
-extern bool omen_store_exact_distance(OmenPageStore *s, const float *query,
-									  ItemPointer vectid, float *dist);
+extern bool omen_store_exact_distance(OmenPageStore *s, const void *query,
+									  ItemPointer vectid, float *dist,
+									  double *opdist);
 
 /*
  * Greedy descent from entry through the levels above to_level: the closest

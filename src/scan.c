@@ -33,7 +33,8 @@ double		omen_scan_mem_multiplier = 1;
 /* One node found by the search, with the heap rows it stands for. */
 typedef struct OmenScanResult
 {
-	float		dist;
+	float		dist;			/* as code distances are, for the search */
+	double		opdist;			/* as the ordering operator returns it */
 	uint8		ntids;
 	ItemPointerData heaptids[OMEN_HEAPTIDS];
 } OmenScanResult;
@@ -59,20 +60,20 @@ typedef struct OmenScanOpaqueData
 	MemoryContext ctx;			/* reset on every rescan */
 	bool		started;
 	bool		done;			/* gettuple returned false */
-	int			metric;
 	OmenScanSettings settings;
 	int			mode;			/* settings.iterative_scan */
 	int			ef;
 	int			beam;			/* what each search keeps: search_beam(ef) */
 	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
 	bool		nullbound;		/* a NULL key: no row is within the bound */
-	float	   *query;
+	float	   *query;			/* the floats of the query's code */
+	void	   *qexact;			/* its exact vector */
 	OmenCand   *work;			/* [ef] */
 	OmenSegmentScan *segs;
 	int			nsegs;
 	OmenScanResult *cur;		/* the result being handed out */
 	int			tidpos;			/* its next heap TID */
-	float		last;			/* distance of the last result handed out */
+	double		last;			/* opdist of the last result handed out */
 
 	/*
 	 * A query with no distances (NULL, or zero under cosine) walks every
@@ -90,21 +91,6 @@ typedef struct OmenScanOpaqueData
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
-
-/* The distance as the ordering operator reports it. */
-static double
-operator_distance(int metric, float dist)
-{
-	switch (metric)
-	{
-		case OMEN_METRIC_L2:
-			return sqrt((double) dist);
-		case OMEN_METRIC_COSINE:
-			return 1.0 + (double) dist;
-		default:
-			return (double) dist;
-	}
-}
 
 /*
  * Whether an iterative scan may search further, past the nodes it scored
@@ -139,14 +125,15 @@ search_beam(int ef)
 	return ef + Min(ef, 16);
 }
 
-/* Orders results by distance, for qsort. */
+/*
+ * Orders results by the operator's distance, for qsort; NaN, the
+ * operator's result for no distance, last as float8 orders it.
+ */
 static int
 result_cmp(const void *a, const void *b)
 {
-	float		da = ((const OmenScanResult *) a)->dist;
-	float		db = ((const OmenScanResult *) b)->dist;
-
-	return omen_dist_lt(da, db) ? -1 : omen_dist_lt(db, da) ? 1 : 0;
+	return float8_cmp_internal(((const OmenScanResult *) a)->opdist,
+							   ((const OmenScanResult *) b)->opdist);
 }
 
 /*
@@ -211,8 +198,8 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 			vectid = nt->vectid;
 			omen_store_unlock(&seg->store);
 			if (r->ntids == 0 ||
-				!omen_store_exact_distance(&seg->store, so->query, &vectid,
-										   &r->dist))
+				!omen_store_exact_distance(&seg->store, so->qexact, &vectid,
+										   &r->dist, &r->opdist))
 				continue;
 			if (omen_dist_lt(farthest, code))
 				farthest = code;
@@ -279,6 +266,25 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 	}
 }
 
+/*
+ * ERROR unless the query's dims match the index's, with the message of the
+ * type's own distance functions.
+ */
+static void
+check_query_dims(int elem, int dims, int index_dims)
+{
+	if (dims == index_dims)
+		return;
+	if (elem == OMEN_ELEM_BIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different bit lengths %u and %u", dims, index_dims)));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("different %s dimensions %d and %d",
+					omen_elem_type_name(elem), dims, index_dims)));
+}
+
 /* Whether any segment of dir has an entry point, i.e. any element. */
 static bool
 has_entry(const OmenDirectory *dir)
@@ -301,7 +307,8 @@ start_scan(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	OmenMetaPageData meta;
-	Vector	   *v = NULL;
+	OmenElem	kind;
+	void	   *v = NULL;
 
 	omen_scan_settings(&so->settings, true);
 	so->mode = so->settings.iterative_scan;
@@ -317,13 +324,16 @@ start_scan(IndexScanDesc scan)
 	/* detoast before the lock is taken */
 	so->walknull = (scan->orderByData[0].sk_flags & SK_ISNULL) != 0;
 	if (!so->walknull)
-		v = DatumGetVector(scan->orderByData[0].sk_argument);
+		v = PG_DETOAST_DATUM(scan->orderByData[0].sk_argument);
+	omen_index_elem(index, &kind);
 
 	/* VACUUM frees a retired segment's pages only after searches drain */
 	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
 	omen_meta_read(index, &meta);
-	so->metric = meta.metric;
+	omen_check_meta_elem(index, &meta, kind.kind);
+	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims);
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
+	so->qexact = palloc(sizeof(float) * Max(kind.words, 1));
 
 	/* no dimension yet: nothing was ever indexed */
 	if (meta.dims > 0)
@@ -332,14 +342,13 @@ start_scan(IndexScanDesc scan)
 	/* an empty index returns no rows, whatever the query */
 	if (has_entry(&so->dir))
 	{
-		if (v != NULL && v->dim != (int) meta.dims)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d",
-							v->dim, meta.dims)));
+		if (v != NULL)
+			check_query_dims(kind.kind, omen_elem_value_dims(kind.kind, v),
+							 meta.elem_dims);
 		/* zero under cosine: no direction, so no distances either */
-		so->walk = v == NULL ||
-			!omen_prepare_vector(v, meta.metric, meta.dims, so->query);
+		so->walk = v == NULL || !omen_elem_exact(&kind, v, so->qexact);
+		if (!so->walk)
+			omen_elem_floats(&kind, so->qexact, so->query);
 		if (so->walk)
 		{
 			omen_store_init(&so->walkstore, index, &meta, 0);
@@ -416,8 +425,8 @@ next_result(IndexScanDesc scan)
 			}
 			if (seg->pos < seg->nbatch &&
 				(best == NULL ||
-				 omen_dist_lt(seg->batch[seg->pos].dist,
-							  best->batch[best->pos].dist)))
+				 float8_lt(seg->batch[seg->pos].opdist,
+						   best->batch[best->pos].opdist)))
 				best = seg;
 		}
 		if (best == NULL)
@@ -430,7 +439,7 @@ next_result(IndexScanDesc scan)
 		 * unless a whole batch lies past the bound (its first row does: batches
 		 * are ascending).
 		 */
-		if (float8_gt(operator_distance(so->metric, r->dist), so->bound))
+		if (float8_gt(r->opdist, so->bound))
 		{
 			if (so->mode == OMEN_ITERATIVE_STRICT)
 				return NULL;
@@ -439,9 +448,9 @@ next_result(IndexScanDesc scan)
 			best->pos = best->nbatch;
 			continue;
 		}
-		if (so->mode == OMEN_ITERATIVE_STRICT && omen_dist_lt(r->dist, so->last))
+		if (so->mode == OMEN_ITERATIVE_STRICT && float8_lt(r->opdist, so->last))
 			continue;
-		so->last = r->dist;
+		so->last = r->opdist;
 		return r;
 	}
 }
@@ -476,7 +485,7 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->dir.nsegs = 0;
 	so->cur = NULL;
 	so->tidpos = 0;
-	so->last = -INFINITY;
+	so->last = -get_float8_infinity();
 	so->walk = false;
 	so->nwalktids = 0;
 	so->walkpos = 0;
@@ -551,8 +560,7 @@ omen_amgettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_heaptid = so->cur->heaptids[so->tidpos++];
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
-			scan->xs_orderbyvals[0] =
-				Float8GetDatum(operator_distance(so->metric, so->cur->dist));
+			scan->xs_orderbyvals[0] = Float8GetDatum(so->cur->opdist);
 			scan->xs_orderbynulls[0] = false;
 			MemoryContextSwitchTo(old);
 			return true;

@@ -115,6 +115,13 @@ extern ArrayType *FloatsToArray(const float *x, int n);
 extern VarBit *BinaryQuantize(const float *x, int n);
 
 /*
+ * Hamming distance, or if jaccard Jaccard distance, between two bit strings
+ * of bytes bytes each (unused trailing bits 0).
+ */
+extern double BitDistance(bool jaccard, const unsigned char *a,
+						  const unsigned char *b, size_t bytes);
+
+/*
  * Output, binary input and functions shared by the dense types.
  * FloatsToText is the text form of x[0..n-1].  RecvDenseHeader reads the
  * binary form's header, int16 dim and int16 unused (0), and returns dim
@@ -202,5 +209,11 @@ extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum hamming_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum jaccard_distance(PG_FUNCTION_ARGS);
 
 #endif							/* OMEN_VECTOR_H */

@@ -195,12 +195,14 @@ check_vector_page(VerifyState *vs, Page page, BlockNumber blk)
 
 /*
  * Checks node e's row: its links lead to nodes of the segment at their
- * levels, its vector is whole and its code is that vector's.  x and code
- * are scratch space for the vector and the row as it should be.
+ * levels, its vector is whole and a value of its type, and its code is that
+ * vector's.  exact, x and code are scratch space for the vector, its floats
+ * and the row as it should be.
  */
 static void
 check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
-		  ElemEntry *e, OmenPageStore *store, float *x, OmenNodeTuple code)
+		  ElemEntry *e, OmenPageStore *store, void *exact, float *x,
+		  OmenNodeTuple code)
 {
 	int			m = vs->meta.m;
 	OmenNodeTuple nt = read_row(vs, &e->tid, seg->segno);
@@ -242,14 +244,20 @@ check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
 		}
 	}
 
-	if (!omen_store_vector(store, &nt->vectid, x))
+	if (!omen_store_exact(store, &nt->vectid, exact))
 		problem(vs, "node (%u,%u): its vector at (%u,%u) is missing or incomplete",
 				ItemPointerGetBlockNumber(&e->tid),
 				ItemPointerGetOffsetNumber(&e->tid),
 				ItemPointerGetBlockNumberNoCheck(&nt->vectid),
 				ItemPointerGetOffsetNumberNoCheck(&nt->vectid));
+	else if (!omen_elem_valid(&store->elem, exact))
+		problem(vs, "node (%u,%u): its vector is not a %s value",
+				ItemPointerGetBlockNumber(&e->tid),
+				ItemPointerGetOffsetNumber(&e->tid),
+				omen_elem_type_name(store->elem.kind));
 	else
 	{
+		omen_elem_floats(&store->elem, exact, x);
 		omen_node_encode(code, &vs->meta, x);
 		if (code->offset != nt->offset || code->scale != nt->scale ||
 			memcmp(omen_node_code(code), omen_node_code(nt),
@@ -284,6 +292,7 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	ItemPointerData *orphans;
 	int			norphans;
 	float	   *x;
+	void	   *exact;
 	OmenNodeTuple code;
 
 	ctl.keysize = sizeof(ItemPointerData);
@@ -363,12 +372,13 @@ verify_segment(VerifyState *vs, const OmenSegmentDesc *seg)
 	omen_store_init(&store, vs->index, &vs->meta, 64);
 	store.segno = seg->segno;
 	x = palloc(sizeof(float) * Max(vs->meta.dims, 1));
+	exact = palloc(sizeof(float) * Max(store.elem.words, 1));
 	code = palloc(OMEN_NODE_SIZE(0, vs->meta.m, vs->meta.code_bytes));
 	hash_seq_init(&hs, elems);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
 		CHECK_FOR_INTERRUPTS();
-		check_row(vs, seg, elems, e, &store, x, code);
+		check_row(vs, seg, elems, e, &store, exact, x, code);
 	}
 	omen_store_release(&store);
 
@@ -406,6 +416,7 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 	Oid			indexoid = PG_GETARG_OID(0);
 	VerifyState vs;
 	OmenDirectory dir;
+	OmenElem	kind;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	memset(&vs, 0, sizeof(vs));
@@ -419,6 +430,7 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not an omenhnsw index",
 						RelationGetRelationName(vs.index))));
 
+	omen_index_elem(vs.index, &kind);
 	omen_meta_read(vs.index, &vs.meta);
 	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
 	vs.owner = palloc0(sizeof(uint32) * vs.nblocks);
@@ -428,14 +440,21 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 	if (vs.meta.m < 2 || vs.meta.max_level != omen_max_level(vs.meta.m))
 		problem(&vs, "metapage: m %u and level limit %u do not agree",
 				vs.meta.m, vs.meta.max_level);
+	if (vs.meta.elem != kind.kind)
+		problem(&vs, "metapage: element kind %u, the operator class is for %s",
+				vs.meta.elem, omen_elem_type_name(kind.kind));
+	if (vs.meta.elem_dims > omen_elem_max_dims(kind.kind) ||
+		vs.meta.dims != omen_elem_code_dims(kind.kind, vs.meta.elem_dims))
+		problem(&vs, "metapage: codes of %u dimensions do not suit values of %u",
+				vs.meta.dims, vs.meta.elem_dims);
 	if (vs.meta.dims > 0 && vs.meta.dims <= OMEN_MAX_DIMS &&
 		(vs.meta.code_bits != omen_code_bits(vs.meta.dims, vs.meta.m) ||
 		 vs.meta.code_bytes != OMEN_CODE_BYTES(vs.meta.dims, vs.meta.code_bits)))
 		problem(&vs, "metapage: codes of %u bits in %u bytes do not suit %u dimensions",
 				vs.meta.code_bits, vs.meta.code_bytes, vs.meta.dims);
-	if (vs.meta.metric != omen_index_metric(vs.index))
+	if (vs.meta.metric != kind.metric)
 		problem(&vs, "metapage: metric %u, the operator class says %d",
-				vs.meta.metric, omen_index_metric(vs.index));
+				vs.meta.metric, kind.metric);
 
 	omen_directory_read(vs.index, &vs.meta, &dir);
 	if (dir.nsegs != (int) vs.meta.nsegments)

@@ -9,7 +9,10 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_ENGINES    engines to run [omendb,pgvector]; an engine whose extension is missing is skipped
-#   BENCH_DATASETS   [fashion,synthetic,synthetic1536,synthetic3072]
+#   BENCH_DATASETS   [fashion,fashion_halfvec,synthetic,synthetic1536,synthetic3072]; every
+#                    engine indexes fashion_halfvec, the first BENCH_HALFVEC_N images of
+#                    fashion, as halfvec (embedding::halfvec(784), halfvec_l2_ops)
+#   BENCH_HALFVEC_N  [20000]
 #   BENCH_SYNTH_N    base rows of the 128-d synthetic set [200000]
 #   BENCH_SYNTH1536_N, BENCH_SYNTH3072_N   base rows of the embedding-like 1,536-d and
 #                    3,072-d sets [100000, 30000]; every synthetic set has 1,000 queries
@@ -37,7 +40,8 @@ cd "$(dirname "$0")/.."
 . test/bench/common.sh
 
 BENCH_ENGINES=${BENCH_ENGINES:-omendb,pgvector}
-BENCH_DATASETS=${BENCH_DATASETS:-fashion,synthetic,synthetic1536,synthetic3072}
+BENCH_DATASETS=${BENCH_DATASETS:-fashion,fashion_halfvec,synthetic,synthetic1536,synthetic3072}
+BENCH_HALFVEC_N=${BENCH_HALFVEC_N:-20000}
 BENCH_SYNTH_N=${BENCH_SYNTH_N:-200000}
 BENCH_SYNTH1536_N=${BENCH_SYNTH1536_N:-100000}
 BENCH_SYNTH3072_N=${BENCH_SYNTH3072_N:-30000}
@@ -54,7 +58,8 @@ BENCH_FILTER_QUERIES=${BENCH_FILTER_QUERIES:-200}
 BENCH_FILTER_PERCENTS=${BENCH_FILTER_PERCENTS:-50,10,1}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/omendb-bench}
 BENCH_PY+=(--synth-rows "synthetic=$BENCH_SYNTH_N" --synth-rows "synthetic1536=$BENCH_SYNTH1536_N"
-	--synth-rows "synthetic3072=$BENCH_SYNTH3072_N" --timeout "$BENCH_STATEMENT_TIMEOUT")
+	--synth-rows "synthetic3072=$BENCH_SYNTH3072_N" --synth-rows "fashion_halfvec=$BENCH_HALFVEC_N"
+	--timeout "$BENCH_STATEMENT_TIMEOUT")
 
 started=$EPOCHREALTIME
 mkdir -p "$BENCH_OUT"
@@ -214,6 +219,9 @@ fail() {
 failed=()
 for ds in ${BENCH_DATASETS//,/ }; do
 	read -r name n dim < <("${BENCH_PY[@]}" info "$ds")
+	# a *_halfvec set: every engine's index and queries on the column cast to halfvec
+	BENCH_INDEX_TYPE=
+	[[ $ds != *_halfvec ]] || BENCH_INDEX_TYPE=halfvec
 	ready=()
 	for e in "${engines[@]}"; do
 		if prepare_one "$e" "$ds" "$name" "$n" "$dim"; then
@@ -248,9 +256,9 @@ if [ "${BENCH_SHARDED:-1}" = 1 ] && engine_available omendb; then
 	bash test/bench/sharded.sh || failed+=("omendb/sharded")
 fi
 
-settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "synthetic1536_n": %d, "synthetic3072_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "synthetic1536_n": %d, "synthetic3072_n": %d, "halfvec_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
-	"$BENCH_SYNTH_N" "$BENCH_SYNTH1536_N" "$BENCH_SYNTH3072_N" \
+	"$BENCH_SYNTH_N" "$BENCH_SYNTH1536_N" "$BENCH_SYNTH3072_N" "$BENCH_HALFVEC_N" \
 	"$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
 	"$BENCH_GROWN" "$BENCH_GROWN_INSERTS" \
 	"$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")

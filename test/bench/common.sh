@@ -79,10 +79,13 @@ engine_create() {
 	fi
 }
 
-# engine_cast ENGINE DIM: the type ENGINE's index casts the column to, empty for none
+# engine_cast ENGINE DIM: the type ENGINE's index casts the column to, empty for none:
+# BENCH_INDEX_TYPE (halfvec) for every engine where the caller sets it
 engine_cast() {
 	local max=${ENGINE_VECTOR_MAX_DIMS[$1]:-}
-	if [ -n "$max" ] && [ "$2" -gt "$max" ]; then
+	if [ -n "${BENCH_INDEX_TYPE:-}" ]; then
+		echo "$BENCH_INDEX_TYPE($2)"
+	elif [ -n "$max" ] && [ "$2" -gt "$max" ]; then
 		echo "halfvec($2)"
 	fi
 }

@@ -17,6 +17,11 @@ Data sets (cached as .npy under --cache, default $OMEN_DATA_DIR or
              models; overlapping clusters in a 64-dimensional latent space,
              mapped into the full dimension with a decaying spectrum, plus
              noise in every dimension, each row scaled to length sqrt(dims).
+  fashion_halfvec
+             the first --synth-rows fashion_halfvec=N (default 20,000) base
+             images of fashion and its queries, for indexes on halfvec: the
+             pixels, integers 0..255, are exact in half precision, so the
+             ground truth is fashion's.
   A synthetic set has --synth-rows NAME=N base points (defaults in SYNTHETIC) plus
   held-out queries and insert rows from the same distribution, all from
   --seed: the same arguments give the same set on any machine.
@@ -51,7 +56,9 @@ SYNTHETIC = {
     "synthetic1536": (1536, "embedding", 100000),
     "synthetic3072": (3072, "embedding", 30000),
 }
-DATASETS = ["fashion"] + list(SYNTHETIC)
+# base rows of fashion_halfvec, a prefix of fashion
+FASHION_HALFVEC_ROWS = 20000
+DATASETS = ["fashion", "fashion_halfvec"] + list(SYNTHETIC)
 # the embedding-like generator: latent dimension, spread of a cluster around
 # its centre (the centres have unit spread), noise in every dimension; chosen
 # so that about a fifth of a query's 10 nearest neighbours are in other
@@ -99,9 +106,14 @@ class Dataset:
     def __init__(self, args):
         self.kind = args.dataset
         cache = args.cache
+        rows = None
         if self.kind == "fashion":
             self.name = "fashion-mnist-784-euclidean"
             self.dir = os.path.join(cache, "fashion")
+        elif self.kind == "fashion_halfvec":
+            rows = args.synth_rows.get(self.kind, FASHION_HALFVEC_ROWS)
+            self.name = "fashion-mnist-784-euclidean-halfvec-%d" % rows
+            self.dir = os.path.join(cache, "fashion-halfvec-n%d" % rows)
         else:
             dim, generator, rows = SYNTHETIC[self.kind]
             rows = args.synth_rows.get(self.kind, rows)
@@ -111,8 +123,8 @@ class Dataset:
                 "synthetic" if generator == "mixture" else generator, rows, dim, args.seed))
         os.makedirs(self.dir, exist_ok=True)
         if not os.path.exists(self.path("base")):
-            if self.kind == "fashion":
-                self.make_fashion()
+            if self.kind.startswith("fashion"):
+                self.make_fashion(rows)
             else:
                 self.make_synthetic(rows, dim, generator, args.seed)
         self.base = np.load(self.path("base"), mmap_mode="r")
@@ -123,12 +135,13 @@ class Dataset:
     def path(self, what):
         return os.path.join(self.dir, what + ".npy")
 
-    def make_fashion(self):
+    def make_fashion(self, rows=None):
+        """All train images as the base, or the first rows of them."""
         log("  parsing Fashion-MNIST IDX files from %s" % FASHION_DIR)
-        base = read_idx(os.path.join(FASHION_DIR, "train-images-idx3-ubyte.gz"))
+        base = read_idx(os.path.join(FASHION_DIR, "train-images-idx3-ubyte.gz"))[:rows]
         query = read_idx(os.path.join(FASHION_DIR, "t10k-images-idx3-ubyte.gz"))
         save_atomic(self.path("base_labels"),
-                    read_idx(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")).ravel())
+                    read_idx(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")).ravel()[:rows])
         save_atomic(self.path("query_labels"),
                     read_idx(os.path.join(FASHION_DIR, "t10k-labels-idx1-ubyte.gz")).ravel())
         # rows for the insert test: test images, same distribution as the base
@@ -990,8 +1003,9 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=os.environ.get("OMEN_DATA_DIR", "/var/tmp/omendb-data"))
     p.add_argument("--synth-rows", action="append", default=[], metavar="SET=N",
-                   help="base rows of a synthetic set (defaults: %s)" % ", ".join(
-                       "%s=%d" % (k, v[2]) for k, v in SYNTHETIC.items()))
+                   help="base rows of a synthetic set or fashion_halfvec (defaults: %s)" % ", ".join(
+                       ["%s=%d" % (k, v[2]) for k, v in SYNTHETIC.items()]
+                       + ["fashion_halfvec=%d" % FASHION_HALFVEC_ROWS]))
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", help="append JSON-lines results here")
     p.add_argument("--engine", default="omendb")
@@ -1079,8 +1093,9 @@ def main():
     rows = {}
     for r in args.synth_rows:
         name, _, n = r.partition("=")
-        if name not in SYNTHETIC or not n.isdigit() or int(n) < 1:
-            p.error("--synth-rows %s: want SET=N with SET one of %s" % (r, ", ".join(SYNTHETIC)))
+        sized = list(SYNTHETIC) + ["fashion_halfvec"]
+        if name not in sized or not n.isdigit() or int(n) < 1:
+            p.error("--synth-rows %s: want SET=N with SET one of %s" % (r, ", ".join(sized)))
         rows[name] = int(n)
     args.synth_rows = rows
     args.fn(args)

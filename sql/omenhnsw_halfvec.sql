@@ -1,0 +1,151 @@
+-- omenhnsw operator classes for halfvec: the index keeps half floats, and its
+-- scans return exactly the order and distances of the operators.
+CREATE TABLE hv (id int, v halfvec(8));
+INSERT INTO hv SELECT i, ARRAY(SELECT sin(i * 0.37 * j + j) * 3 FROM generate_series(1, 8) j)
+FROM generate_series(1, 300) i;
+INSERT INTO hv VALUES (301, '[0,0,0,0,0,0,0,0]'), (302, NULL);
+CREATE INDEX hv_l2 ON hv USING omenhnsw (v halfvec_l2_ops);
+CREATE INDEX hv_ip ON hv USING omenhnsw (v halfvec_ip_ops);
+CREATE INDEX hv_cos ON hv USING omenhnsw (v halfvec_cosine_ops);
+CREATE INDEX hv_l1 ON hv USING omenhnsw (v halfvec_l1_ops);
+-- rows after the build go through inserts
+INSERT INTO hv SELECT i, ARRAY(SELECT cos(i * 0.29 * j - j) * 3 FROM generate_series(1, 8) j)
+FROM generate_series(303, 400) i;
+ANALYZE hv;
+SELECT c.relname, v.problem FROM pg_class c, omenhnsw_verify(c.oid) v(problem)
+WHERE c.relname LIKE 'hv\_%' AND c.relkind = 'i';
+
+-- each operator picks the index of its operator class
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <#> '[1,2,3,4,5,6,7,8]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <=> '[1,2,3,4,5,6,7,8]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <+> '[1,2,3,4,5,6,7,8]' LIMIT 5;
+RESET enable_seqscan;
+
+-- The k nearest by the index and by a sequential scan: their distances,
+-- in order.  With ef_search above the row count every node is re-ranked,
+-- so the index's order must be the exact one.
+CREATE FUNCTION hv_knn(op text, q halfvec, k int, useindex bool)
+RETURNS TABLE (ids int[], dists float8[]) LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('enable_seqscan', (NOT useindex)::text, true);
+	PERFORM set_config('enable_indexscan', useindex::text, true);
+	RETURN QUERY EXECUTE format(
+		'SELECT array_agg(id), array_agg(d) FROM
+			(SELECT id, v %s $1 AS d FROM hv ORDER BY v %s $1 LIMIT %s) s',
+		op, op, k) USING q;
+END
+$$;
+CREATE TABLE hv_queries (qid int, q halfvec(8));
+INSERT INTO hv_queries VALUES (1, '[1,2,3,4,5,6,7,8]'), (2, '[-1,0.5,0,2,-3,1,1,0]'),
+	(3, '[0.1,0.1,0.1,0.1,0.1,0.1,0.1,-0.1]');
+SET omenhnsw.ef_search = 500;
+SELECT op, qid, i.dists = s.dists AS same_order, i.ids = s.ids AS same_rows,
+	array_length(i.ids, 1) AS n
+FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op, hv_queries,
+	LATERAL hv_knn(op, q, 25, true) i, LATERAL hv_knn(op, q, 25, false) s
+ORDER BY op, qid;
+
+-- Whole-table order: every row with a distance comes back once, in the
+-- operator's order; NULL never, and under cosine not the zero vector, which
+-- has no direction (as for vector_cosine_ops): the sequential scan sorts
+-- their NULL and NaN distances last
+SELECT op, i.dists = s.dists[1:array_length(i.dists, 1)] AS same_order,
+	array_length(i.ids, 1) AS n, s.dists[array_length(i.dists, 1) + 1:] AS rest
+FROM unnest(ARRAY['<->', '<=>']) op, LATERAL hv_knn(op, '[1,2,3,4,5,6,7,8]', 1000, true) i,
+	LATERAL hv_knn(op, '[1,2,3,4,5,6,7,8]', 1000, false) s
+ORDER BY op;
+SELECT count(*) AS rows_with_v FROM hv WHERE v IS NOT NULL;
+
+-- the bound: a distance filter stops the scan there, same rows as exact
+SET enable_seqscan = off;
+SELECT count(*) AS within FROM (SELECT id FROM hv WHERE v <-> '[1,2,3,4,5,6,7,8]' < 9
+	ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 100) s;
+RESET enable_seqscan;
+SELECT count(*) AS within_exact FROM hv WHERE v <-> '[1,2,3,4,5,6,7,8]' < 9;
+
+-- iterative scans: a filter that keeps few rows still gets its LIMIT, in
+-- order, at a small ef_search
+SET omenhnsw.ef_search = 10;
+SET enable_seqscan = off;
+SET omenhnsw.iterative_scan = strict_order;
+SELECT count(*) AS strict_rows, bool_and(d >= coalesce(prev, d)) AS ascending FROM (
+	SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM (
+		SELECT v <-> '[1,2,3,4,5,6,7,8]' AS d, row_number() OVER () AS n
+		FROM (SELECT v FROM hv WHERE id % 10 = 0 ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 20) a) b) c;
+SET omenhnsw.iterative_scan = relaxed_order;
+SELECT count(*) AS relaxed_rows FROM (SELECT id FROM hv WHERE id % 10 = 0
+	ORDER BY v <=> '[1,2,3,4,5,6,7,8]' LIMIT 20) s;
+RESET omenhnsw.iterative_scan;
+RESET omenhnsw.ef_search;
+
+-- NULL and zero queries: no distances, every indexed row comes back once
+SELECT count(*) AS null_query, count(DISTINCT id) AS distinct_rows
+FROM (SELECT id FROM hv ORDER BY v <-> NULL) s;
+SELECT count(*) AS zero_cosine_query
+FROM (SELECT id FROM hv ORDER BY v <=> '[0,0,0,0,0,0,0,0]') s;
+RESET enable_seqscan;
+
+-- wrong dimensions
+SET enable_seqscan = off;
+SELECT id FROM hv ORDER BY v <-> '[1,2,3]' LIMIT 1;
+RESET enable_seqscan;
+CREATE TABLE hv_any (v halfvec);
+CREATE INDEX hv_any_l2 ON hv_any USING omenhnsw (v halfvec_l2_ops);
+INSERT INTO hv_any VALUES ('[1,2,3]');
+INSERT INTO hv_any VALUES ('[1,2]');
+DROP TABLE hv_any;
+
+-- the most dimensions halfvec has, and one more
+CREATE TABLE hv_max (v halfvec(16000));
+INSERT INTO hv_max SELECT array_fill(i::real / 7, ARRAY[16000]) FROM generate_series(1, 3) i;
+CREATE INDEX hv_max_cos ON hv_max USING omenhnsw (v halfvec_cosine_ops);
+INSERT INTO hv_max SELECT array_fill(-1::real, ARRAY[16000]);
+SELECT * FROM omenhnsw_verify('hv_max_cos');
+SET enable_seqscan = off;
+SELECT v <=> array_fill(1::real, ARRAY[16000])::halfvec AS d FROM hv_max
+ORDER BY v <=> array_fill(1::real, ARRAY[16000])::halfvec;
+RESET enable_seqscan;
+DROP TABLE hv_max;
+CREATE TABLE hv_over (v halfvec(16001));
+
+-- VACUUM after deletes keeps the index whole and the order exact
+DELETE FROM hv WHERE id % 3 = 0;
+VACUUM hv;
+SELECT c.relname, v.problem FROM pg_class c, omenhnsw_verify(c.oid) v(problem)
+WHERE c.relname LIKE 'hv\_%' AND c.relkind = 'i';
+SET omenhnsw.ef_search = 500;
+SELECT op, bool_and(i.dists = s.dists) AS same_order
+FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op, hv_queries,
+	LATERAL hv_knn(op, q, 25, true) i, LATERAL hv_knn(op, q, 25, false) s
+GROUP BY op ORDER BY op;
+RESET omenhnsw.ef_search;
+
+-- The index keeps 2 bytes a dimension: smaller than a vector index of the
+-- same values, and so says the estimate
+CREATE TABLE hv_size (v vector(512));
+INSERT INTO hv_size SELECT ARRAY(SELECT sin(i * j) FROM generate_series(1, 512) j)
+FROM generate_series(1, 200) i;
+CREATE INDEX hv_size_vec ON hv_size USING omenhnsw (v vector_l2_ops);
+CREATE INDEX hv_size_half ON hv_size USING omenhnsw ((v::halfvec(512)) halfvec_l2_ops);
+SELECT pg_relation_size('hv_size_half') < 0.75 * pg_relation_size('hv_size_vec') AS smaller;
+SELECT h.index_bytes < 0.75 * v.index_bytes AS estimate_smaller
+FROM omenhnsw_build_estimate(10000, 512, 16, 'halfvec_l2_ops') h,
+	omenhnsw_build_estimate(10000, 512, 16, 'vector_l2_ops') v;
+SELECT index_bytes > 0 AS estimates FROM omenhnsw_build_estimate('hv', 'v', 16, 'halfvec_cosine_ops');
+SELECT * FROM omenhnsw_build_estimate(10, 16001, 16, 'halfvec_l2_ops');
+
+-- pgvector's expression index pattern: a vector column indexed as halfvec
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT 1 FROM hv_size
+ORDER BY v::halfvec(512) <-> (SELECT v FROM hv_size LIMIT 1)::halfvec(512) LIMIT 5;
+CREATE TEMP TABLE hv_expr_idx AS SELECT v::halfvec(512) <-> (SELECT v FROM hv_size OFFSET 7 LIMIT 1)::halfvec(512) AS d
+FROM hv_size ORDER BY v::halfvec(512) <-> (SELECT v FROM hv_size OFFSET 7 LIMIT 1)::halfvec(512) LIMIT 10;
+RESET enable_seqscan;
+SELECT array_agg(d) = (SELECT array_agg(d) FROM (SELECT v::halfvec(512) <-> (SELECT v FROM hv_size OFFSET 7 LIMIT 1)::halfvec(512) AS d
+	FROM hv_size ORDER BY 1 LIMIT 10) s) AS expression_exact
+FROM hv_expr_idx;
+SELECT * FROM omenhnsw_verify('hv_size_half');
+DROP TABLE hv_size, hv_queries, hv;
+DROP FUNCTION hv_knn;
