@@ -101,8 +101,8 @@ get_page(OmenInsert *ins)
 		}
 		page = BufferGetPage(buf);
 		if (PageIsNew(page) ||
-			((OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA ||
-			  OmenPageGetOpaque(page)->kind == OMEN_PAGE_VECTOR) &&
+			((omen_page_is(page, OMEN_PAGE_DATA) ||
+			  omen_page_is(page, OMEN_PAGE_VECTOR)) &&
 			 !omen_directory_has(&ins->dir, OmenPageGetOpaque(page)->segno)))
 			return buf;
 		UnlockReleaseBuffer(buf);
@@ -335,20 +335,17 @@ static Buffer
 chain_end(OmenInsert *ins, OmenSegmentDesc *desc)
 {
 	BlockNumber blk = desc->last_blk;
+	BlockNumber hops = 0;
 
-	for (BlockNumber hops = 0;; hops++)
+	for (;;)
 	{
 		Buffer		buf;
 		BlockNumber next;
 
-		if (hops > RelationGetNumberOfBlocks(ins->index))
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("page chain of segment %u of index \"%s\" has a cycle",
-							desc->segno, RelationGetRelationName(ins->index))));
 		buf = ReadBuffer(ins->index, blk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		next = OmenPageGetOpaque(BufferGetPage(buf))->next;
+		next = omen_chain_next(ins->index, desc->segno, blk,
+							   BufferGetPage(buf), &hops);
 		if (!BlockNumberIsValid(next))
 			return buf;
 		UnlockReleaseBuffer(buf);

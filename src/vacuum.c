@@ -95,16 +95,19 @@ count_live(Relation index, const OmenSegmentDesc *seg,
 		   const OmenMetaPageData *meta)
 {
 	uint32		n = 0;
+	BlockNumber hops = 0;
 
 	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
 	{
 		Buffer		buf = ReadBuffer(index, blk);
 		Page		page;
 		OffsetNumber maxoff;
+		BlockNumber next;
 
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+		next = omen_chain_next(index, seg->segno, blk, page, &hops);
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -114,8 +117,8 @@ count_live(Relation index, const OmenSegmentDesc *seg,
 			if (nt != NULL && !nt->deleted)
 				n++;
 		}
-		blk = OmenPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
+		blk = next;
 	}
 	return n;
 }
@@ -159,6 +162,7 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 	int			nfreed = 0;
 	int			maxfreed = 0;
 	int			i;
+	BlockNumber hops;
 
 	omen_meta_read(index, &meta);
 	omen_directory_read(index, &meta, &dir);
@@ -188,6 +192,7 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 			if (i == dir.nsegs - 1 && count_live(index, seg, &meta) > 0)
 				continue;
 			offs[noffs++] = ItemPointerGetOffsetNumber(&dir.where[i]);
+			hops = 0;
 			for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
 			{
 				Buffer		buf = ReadBuffer(index, blk);
@@ -201,7 +206,8 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 				}
 				freed[nfreed++] = blk;
 				LockBuffer(buf, BUFFER_LOCK_SHARE);
-				blk = OmenPageGetOpaque(BufferGetPage(buf))->next;
+				blk = omen_chain_next(index, seg->segno, blk,
+									  BufferGetPage(buf), &hops);
 				UnlockReleaseBuffer(buf);
 			}
 		}
@@ -341,8 +347,8 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		page = BufferGetPage(buf);
 		if (PageIsNew(page))
 			free_page = true;	/* extended by an insert that failed */
-		else if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA ||
-				 OmenPageGetOpaque(page)->kind == OMEN_PAGE_VECTOR)
+		else if (omen_page_is(page, OMEN_PAGE_DATA) ||
+				 omen_page_is(page, OMEN_PAGE_VECTOR))
 		{
 			uint32		segno = OmenPageGetOpaque(page)->segno;
 			uint32		elems = 0;
@@ -358,6 +364,12 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				free_page = !omen_directory_has(&dir, segno);
 			}
 		}
+		else if (!omen_page_is(page, OMEN_PAGE_META) &&
+				 !omen_page_is(page, OMEN_PAGE_DIR))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a damaged page at block %u",
+							RelationGetRelationName(index), blk)));
 		UnlockReleaseBuffer(buf);
 		if (free_page)
 			RecordFreeIndexPage(index, blk);
