@@ -45,6 +45,10 @@ typedef struct OmenInsert
 	int			level;
 	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
 	int			nnbrs[OMEN_LEVEL_LIMIT + 1];
+	/* level 0 as first_link left it, for the back-link loop */
+	int			first_k;		/* the neighbours tried up to there */
+	bool		forced0;		/* a copy of the vector was linked */
+	bool		linked0;		/* the row's record links to the new node */
 } OmenInsert;
 
 /*
@@ -98,8 +102,8 @@ get_page(OmenInsert *ins)
 		}
 		page = BufferGetPage(buf);
 		if (PageIsNew(page) ||
-			((OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA ||
-			  OmenPageGetOpaque(page)->kind == OMEN_PAGE_VECTOR) &&
+			((omen_page_is(page, OMEN_PAGE_DATA) ||
+			  omen_page_is(page, OMEN_PAGE_VECTOR)) &&
 			 !omen_directory_has(&ins->dir, OmenPageGetOpaque(page)->segno)))
 			return buf;
 		UnlockReleaseBuffer(buf);
@@ -333,20 +337,17 @@ static Buffer
 chain_end(OmenInsert *ins, OmenSegmentDesc *desc)
 {
 	BlockNumber blk = desc->last_blk;
+	BlockNumber hops = 0;
 
-	for (BlockNumber hops = 0;; hops++)
+	for (;;)
 	{
 		Buffer		buf;
 		BlockNumber next;
 
-		if (hops > RelationGetNumberOfBlocks(ins->index))
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("page chain of segment %u of index \"%s\" has a cycle",
-							desc->segno, RelationGetRelationName(ins->index))));
 		buf = ReadBuffer(ins->index, blk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		next = OmenPageGetOpaque(BufferGetPage(buf))->next;
+		next = omen_chain_next(ins->index, desc->segno, blk,
+							   BufferGetPage(buf), &hops);
 		if (!BlockNumberIsValid(next))
 			return buf;
 		UnlockReleaseBuffer(buf);
@@ -369,23 +370,72 @@ log_descriptor(GenericXLogState *state, Buffer dirbuf, ItemPointer where,
 }
 
 /*
+ * Exclusively locks the pinned buffer buf and, when w names a link write,
+ * the data page of w's node, an existing page of the segment like buf, in
+ * block order.  Returns the node's buffer: buf itself when they share a
+ * block, InvalidBuffer when w is NULL.
+ */
+static Buffer
+lock_with_link(OmenInsert *ins, Buffer buf, const OmenLinkWrite *w)
+{
+	BlockNumber blk;
+	Buffer		linkbuf;
+
+	if (w == NULL)
+	{
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		return InvalidBuffer;
+	}
+	blk = ItemPointerGetBlockNumber(&w->node);
+	if (blk == BufferGetBlockNumber(buf))
+	{
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		return buf;
+	}
+	linkbuf = ReadBuffer(ins->index, blk);
+	LockBuffer(blk < BufferGetBlockNumber(buf) ? linkbuf : buf,
+			   BUFFER_LOCK_EXCLUSIVE);
+	LockBuffer(blk < BufferGetBlockNumber(buf) ? buf : linkbuf,
+			   BUFFER_LOCK_EXCLUSIVE);
+	return linkbuf;
+}
+
+/*
+ * Writes the link w (if any) into its page, locked by lock_with_link, in
+ * the record being built.  Returns whether it was written.
+ */
+static bool
+log_link(OmenInsert *ins, GenericXLogState *state, Buffer linkbuf,
+		 const OmenLinkWrite *w)
+{
+	if (w == NULL)
+		return false;
+	return omen_store_apply_link(&ins->store,
+								 GenericXLogRegisterBuffer(state, linkbuf, 0), w);
+}
+
+/*
  * Appends the exclusively locked, unused page newbuf to the segment's
  * chain as a page of kind and adds tup to it, with the descriptor (its
- * chain end, and row_blk or vec_blk, updated) in the same WAL record.
- * Releases newbuf.
+ * chain end, and row_blk or vec_blk, updated) and the link write w, unless
+ * NULL, in the same WAL record.  Releases newbuf.  Returns whether w was
+ * written.
  */
-static void
+static bool
 append_page(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
-			Buffer newbuf, uint16 kind, void *tup, Size size)
+			Buffer newbuf, uint16 kind, void *tup, Size size,
+			const OmenLinkWrite *w)
 {
 	Buffer		lastbuf = chain_end(ins, desc);
+	Buffer		linkbuf;
 	Buffer		dirbuf;
 	GenericXLogState *state;
 	Page		page;
 	BlockNumber blk = BufferGetBlockNumber(newbuf);
+	bool		linked;
 
 	LockBuffer(lastbuf, BUFFER_LOCK_UNLOCK);
-	LockBuffer(lastbuf, BUFFER_LOCK_EXCLUSIVE);
+	linkbuf = lock_with_link(ins, lastbuf, w);
 	dirbuf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(where));
 	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
 
@@ -394,6 +444,7 @@ append_page(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	omen_page_init(page, kind, desc->segno);
 	add_item(page, tup, size, FirstOffsetNumber, ins->index);
 	OmenPageGetOpaque(GenericXLogRegisterBuffer(state, lastbuf, 0))->next = blk;
+	linked = log_link(ins, state, linkbuf, w);
 	desc->last_blk = blk;
 	desc->nblocks++;
 	if (kind == OMEN_PAGE_DATA)
@@ -407,8 +458,11 @@ append_page(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	GenericXLogFinish(state);
 
 	UnlockReleaseBuffer(dirbuf);
+	if (BufferIsValid(linkbuf) && linkbuf != lastbuf)
+		UnlockReleaseBuffer(linkbuf);
 	UnlockReleaseBuffer(lastbuf);
 	UnlockReleaseBuffer(newbuf);
+	return linked;
 }
 
 /*
@@ -486,16 +540,58 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 		memcpy(vt->x, words + done, sizeof(float) * vt->nfloats);
 		done += vt->nfloats;
 		append_page(ins, desc, where, bufs[i], OMEN_PAGE_VECTOR, vt,
-					OMEN_CHUNK_SIZE(vt->nfloats));
+					OMEN_CHUNK_SIZE(vt->nfloats), NULL);
 	}
 	pfree(bufs);
 	pfree(vt);
 }
 
 /*
+ * The first back-link to the new node, whose row will be at rowtid: the
+ * link that makes it reachable.  It is chosen as the back-link loop of
+ * omen_aminsert would make it (the nearest neighbours whose pruning keeps
+ * it, a copy of the vector in any case; else the nearest that can take it
+ * without another node losing its way in; else the nearest in any case),
+ * but the neighbour's new list goes into *w, for the row's record to
+ * write, and links pruning moves to the new node go into ins->row.  Sets
+ * ins->first_k, ins->forced0 and ins->linked0 for the loop to go on from.
+ * The row is not on its page yet: the store reads it from ins->row.
+ */
+static void
+first_link(OmenInsert *ins, ItemPointer rowtid, OmenLinkWrite *w)
+{
+	OmenCand   *nbrs = ins->nbrs[0];
+	int			k;
+
+	ins->forced0 = false;
+	ins->linked0 = false;
+	omen_store_set_pending(&ins->store, rowtid, ins->row);
+	for (k = 0; k < ins->nnbrs[0] && !ins->linked0; k++)
+	{
+		bool		force = !ins->forced0 && nbrs[k].dist == ins->self;
+
+		ins->forced0 |= force;
+		ins->linked0 = omen_store_link_deferred(&ins->store, nbrs[k].id, 0,
+												rowtid,
+												force ? OMEN_LINK_FORCE : OMEN_LINK_IF_KEPT,
+												w);
+	}
+	ins->first_k = k;
+	for (k = 0; !ins->linked0 && k < ins->nnbrs[0]; k++)
+		ins->linked0 = omen_store_link_deferred(&ins->store, nbrs[k].id, 0,
+												rowtid, OMEN_LINK_ADD, w);
+	if (!ins->linked0 && ins->nnbrs[0] > 0)
+		ins->linked0 = omen_store_link_deferred(&ins->store, nbrs[0].id, 0,
+												rowtid, OMEN_LINK_FORCE, w);
+	omen_store_set_pending(&ins->store, NULL, NULL);
+}
+
+/*
  * Writes the new node: its vector, then its search row with its links on
  * the segment's row page (or a new one), with the updated descriptor at
- * `where` in the row's WAL record.  Sets *rowtid to the search row.
+ * `where` and the first back-link to it (first_link) in the row's WAL
+ * record, so that no crash leaves the node unreachable.  Sets *rowtid to
+ * the search row.
  */
 static void
 place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
@@ -507,11 +603,14 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	OmenNodeTuple nt = ins->row;
 	ItemPointer links = omen_node_links(nt, ins->meta.code_bytes);
 	ItemPointerData vectid;
+	OmenLinkWrite *w = NULL;
 	Buffer		rowbuf;
+	Buffer		linkbuf;
 	Buffer		dirbuf;
 	GenericXLogState *state;
 	Page		page;
 	bool		fits;
+	OffsetNumber off;
 
 	place_vector(ins, desc, where, &vectid);
 
@@ -527,44 +626,71 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 			omen_tid_unpack(ins->nbrs[l][k].id, &slots[k]);
 	}
 
+	/*
+	 * Inserts are serialized: the row's place stays free until it is added.
+	 * A row that needs a new page is linked under a stand-in TID first, so
+	 * that no buffer lock is held while first_link reads other pages.
+	 */
 	rowbuf = ReadBuffer(index, desc->row_blk);
 	LockBuffer(rowbuf, BUFFER_LOCK_SHARE);
 	fits = PageGetFreeSpace(BufferGetPage(rowbuf)) >= MAXALIGN(size);
+	off = PageGetMaxOffsetNumber(BufferGetPage(rowbuf)) + 1;
 	LockBuffer(rowbuf, BUFFER_LOCK_UNLOCK);
-	if (!fits)
+	if (fits)
+		ItemPointerSet(rowtid, desc->row_blk, off);
+	else
 	{
 		ReleaseBuffer(rowbuf);
+		ItemPointerSet(rowtid, InvalidBlockNumber, FirstOffsetNumber);
+	}
+	if (ins->nnbrs[0] > 0)
+	{
+		w = palloc(sizeof(OmenLinkWrite));
+		first_link(ins, rowtid, w);
+		if (!ins->linked0)
+			w = NULL;
+	}
+	if (!fits)
+	{
+		OmenNodeId	standin = omen_tid_pack(rowtid);
+
 		rowbuf = get_page(ins);
 		ItemPointerSet(rowtid, BufferGetBlockNumber(rowbuf), FirstOffsetNumber);
-		/* the new node may become the entry point: its links lead in */
-		if (!ItemPointerIsValid(&desc->entry) || ins->level > desc->entry_level)
-		{
-			desc->entry = *rowtid;
-			desc->entry_level = ins->level;
-		}
-		append_page(ins, desc, where, rowbuf, OMEN_PAGE_DATA, nt, size);
-		return;
+		for (int i = 0; w != NULL && i < w->n; i++)
+			if (w->ids[i] == standin)
+				w->ids[i] = omen_tid_pack(rowtid);
 	}
 
-	LockBuffer(rowbuf, BUFFER_LOCK_EXCLUSIVE);
-	dirbuf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
-	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, rowbuf, 0);
-	ItemPointerSet(rowtid, desc->row_blk, PageGetMaxOffsetNumber(page) + 1);
-	add_item(page, nt, size, ItemPointerGetOffsetNumber(rowtid), index);
-
-	/* the count changes in the same record, so it never strays from the pages */
-	desc->nelements++;
+	/* the new node may become the entry point: its links lead in */
 	if (!ItemPointerIsValid(&desc->entry) || ins->level > desc->entry_level)
 	{
 		desc->entry = *rowtid;
 		desc->entry_level = ins->level;
 	}
+
+	if (!fits)
+	{
+		ins->linked0 = append_page(ins, desc, where, rowbuf, OMEN_PAGE_DATA,
+								   nt, size, w);
+		return;
+	}
+
+	linkbuf = lock_with_link(ins, rowbuf, w);
+	dirbuf = ReadBuffer(index, ItemPointerGetBlockNumber(where));
+	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, rowbuf, 0);
+	add_item(page, nt, size, off, index);
+	ins->linked0 = log_link(ins, state, linkbuf, w);
+
+	/* the count changes in the same record, so it never strays from the pages */
+	desc->nelements++;
 	log_descriptor(state, dirbuf, where, desc);
 	GenericXLogFinish(state);
 
 	UnlockReleaseBuffer(dirbuf);
+	if (BufferIsValid(linkbuf) && linkbuf != rowbuf)
+		UnlockReleaseBuffer(linkbuf);
 	UnlockReleaseBuffer(rowbuf);
 }
 
@@ -648,17 +774,19 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	if (ins.nnbrs[0] >= 0)
 	{
 		place_node(&ins, &desc, &where, &rowtid);
+		if (!ins.linked0)
+			ins.first_k = 0;	/* the row's record made no link: all anew */
 		for (int l = ins.level; l >= 0; l--)
 		{
-			bool		linked = false;
-			bool		forced = false;
+			bool		linked = l == 0 && ins.linked0;
+			bool		forced = l == 0 && ins.forced0;
 
 			/*
 			 * The first copy of the vector links to the new node in any
 			 * case: copies then reach each other directly, not only through
-			 * other vectors.
+			 * other vectors.  Level 0 goes on after the row's own link.
 			 */
-			for (int k = 0; k < ins.nnbrs[l]; k++)
+			for (int k = l == 0 ? ins.first_k : 0; k < ins.nnbrs[l]; k++)
 			{
 				bool		force = !forced && ins.nbrs[l][k].dist == ins.self;
 
@@ -671,7 +799,8 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			/*
 			 * A node nobody links to could never be found: the nearest
 			 * neighbour that can take it without another node losing its
-			 * way in links to it, else the nearest in any case.
+			 * way in, else the nearest in any case (first_link does the
+			 * same for the row's record).
 			 */
 			for (int k = 0; !linked && l == 0 && k < ins.nnbrs[0]; k++)
 				linked = omen_store_link(&ins.store, ins.nbrs[0][k].id, 0,

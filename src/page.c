@@ -343,6 +343,44 @@ omen_directory_read(Relation index, const OmenMetaPageData *meta,
 	}
 }
 
+void
+omen_chain_damaged(Relation index, uint32 segno, BlockNumber blk)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" has a damaged page chain of segment %u at block %u",
+					RelationGetRelationName(index), segno, blk)));
+}
+
+/*
+ * The block after page, block blk of segment segno's chain, or Invalid at
+ * the chain's end; *hops counts the pages walked (0 before the first).  A
+ * page that is not one of the segment's data or vector pages, a next
+ * pointer to the metapage or past the relation's end, and a chain with more
+ * pages than the relation (a cycle) are damage.  The caller holds page's
+ * buffer lock.
+ */
+BlockNumber
+omen_chain_next(Relation index, uint32 segno, BlockNumber blk, Page page,
+				BlockNumber *hops)
+{
+	BlockNumber next;
+
+	if ((!omen_page_is(page, OMEN_PAGE_DATA) &&
+		 !omen_page_is(page, OMEN_PAGE_VECTOR)) ||
+		OmenPageGetOpaque(page)->segno != segno)
+		omen_chain_damaged(index, segno, blk);
+	next = OmenPageGetOpaque(page)->next;
+	if (BlockNumberIsValid(next))
+	{
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+		if (next == OMEN_METAPAGE_BLKNO || next >= nblocks || ++(*hops) >= nblocks)
+			omen_chain_damaged(index, segno, blk);
+	}
+	return next;
+}
+
 bool
 omen_directory_has(const OmenDirectory *dir, uint32 segno)
 {

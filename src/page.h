@@ -267,6 +267,13 @@ extern void omen_directory_decode(Page page, BlockNumber blk,
 extern void omen_directory_read(Relation index, const OmenMetaPageData *meta,
 								OmenDirectory *dir);
 extern bool omen_directory_has(const OmenDirectory *dir, uint32 segno);
+
+/* Walking a segment's page chain: damage raises ERRCODE_INDEX_CORRUPTED. */
+extern void omen_chain_damaged(Relation index, uint32 segno, BlockNumber blk)
+			pg_attribute_noreturn();
+extern BlockNumber omen_chain_next(Relation index, uint32 segno,
+								   BlockNumber blk, Page page,
+								   BlockNumber *hops);
 extern BlockNumber omen_directory_write(Relation index,
 										const OmenSegmentDesc *segs, int nsegs);
 

@@ -125,6 +125,10 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->pinned = NULL;
 	s->npinned = 0;
 	s->pin_level = -1;
+	s->pending_id = OMEN_NO_NODE;
+	s->pending = NULL;
+	s->pending_out = false;
+	s->deferred = NULL;
 }
 
 void
@@ -213,7 +217,18 @@ lock_page(OmenPageStore *s, BlockNumber blk)
 void
 omen_store_unlock(OmenPageStore *s)
 {
-	LockBuffer(s->buf, BUFFER_LOCK_UNLOCK);
+	if (s->pending_out)
+		s->pending_out = false;
+	else
+		LockBuffer(s->buf, BUFFER_LOCK_UNLOCK);
+}
+
+void
+omen_store_set_pending(OmenPageStore *s, ItemPointer tid, OmenNodeTuple row)
+{
+	s->pending = row;
+	s->pending_id = row != NULL ? omen_tid_pack(tid) : OMEN_NO_NODE;
+	s->scratch_id = OMEN_NO_NODE;
 }
 
 OmenNodeTuple
@@ -222,6 +237,11 @@ omen_store_node(OmenPageStore *s, ItemPointer tid)
 	Page		page;
 	OmenNodeTuple nt = NULL;
 
+	if (s->pending != NULL && omen_tid_pack(tid) == s->pending_id)
+	{
+		s->pending_out = true;
+		return s->pending;
+	}
 	if (!tid_in_index(s, tid))
 		return NULL;
 	page = lock_page(s, ItemPointerGetBlockNumber(tid));
@@ -656,45 +676,91 @@ omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
 	return n;
 }
 
-/* Rewrites node's links on level as ids[0..n-1].  One WAL record. */
-static bool
-write_links(OmenPageStore *s, OmenNodeId node, int level,
-			const OmenNodeId *ids, int n)
+/* Sets nt's links on level to ids[0..n-1], the other slots invalid. */
+static void
+set_links(OmenPageStore *s, OmenNodeTuple nt, int level, const OmenNodeId *ids,
+		  int n)
 {
-	int			max = omen_level_slots(level, s->m);
-	ItemPointerData tid;
-	OmenNodeTuple nt;
-	Buffer		buf;
-	Page		page;
-	GenericXLogState *state;
-	ItemPointer slots;
+	ItemPointer slots = omen_node_links(nt, s->code_bytes) +
+		omen_level_offset(level, s->m);
 
-	omen_tid_unpack(node, &tid);
-	if (!tid_in_index(s, &tid))
-		return false;
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&tid));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(s->index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	nt = on_segment(s, page, OMEN_PAGE_DATA) ?
-		omen_page_get_node(page, ItemPointerGetOffsetNumber(&tid), s->m,
-						   s->code_bytes) : NULL;
-	if (nt == NULL || nt->level < level)
-	{
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-	slots = omen_node_links(nt, s->code_bytes) + omen_level_offset(level, s->m);
-	for (int i = 0; i < max; i++)
+	for (int i = 0; i < omen_level_slots(level, s->m); i++)
 	{
 		if (i < n)
 			omen_tid_unpack(ids[i], &slots[i]);
 		else
 			ItemPointerSetInvalid(&slots[i]);
 	}
+}
+
+/*
+ * The row at tid on page, a locked data page, if it is one of the segment's
+ * with a list on level; else NULL.
+ */
+static OmenNodeTuple
+row_to_link(OmenPageStore *s, Page page, ItemPointer tid, int level)
+{
+	OmenNodeTuple nt = on_segment(s, page, OMEN_PAGE_DATA) ?
+		omen_page_get_node(page, ItemPointerGetOffsetNumber(tid), s->m,
+						   s->code_bytes) : NULL;
+
+	return nt != NULL && nt->level >= level ? nt : NULL;
+}
+
+/*
+ * Rewrites node's links on level as ids[0..n-1]: in one WAL record, in the
+ * pending row, or, the first time while omen_store_link_deferred runs, into
+ * its OmenLinkWrite.
+ */
+bool
+omen_store_write_links(OmenPageStore *s, OmenNodeId node, int level,
+			const OmenNodeId *ids, int n)
+{
+	ItemPointerData tid;
+	OmenNodeTuple nt;
+	Buffer		buf;
+	GenericXLogState *state;
+
+	if (s->pending != NULL && node == s->pending_id)
+	{
+		set_links(s, s->pending, level, ids, n);
+		return true;
+	}
+	omen_tid_unpack(node, &tid);
+	if (!tid_in_index(s, &tid))
+		return false;
+	if (s->deferred != NULL && !ItemPointerIsValid(&s->deferred->node))
+	{
+		s->deferred->node = tid;
+		s->deferred->level = level;
+		s->deferred->n = n;
+		memcpy(s->deferred->ids, ids, sizeof(OmenNodeId) * n);
+		return true;
+	}
+	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(s->index);
+	nt = row_to_link(s, GenericXLogRegisterBuffer(state, buf, 0), &tid, level);
+	if (nt == NULL)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	set_links(s, nt, level, ids, n);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+bool
+omen_store_apply_link(OmenPageStore *s, Page page, const OmenLinkWrite *w)
+{
+	OmenNodeTuple nt = row_to_link(s, page, (ItemPointer) &w->node, w->level);
+
+	if (nt == NULL)
+		return false;
+	set_links(s, nt, w->level, w->ids, w->n);
 	return true;
 }
 
@@ -930,8 +996,8 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 				dropped[nunplaced++] = dropped[i];
 		}
 		if (changed)
-			write_links(s, newid, level, tolinks, ntolinks);
-		if (!write_links(s, from, level, keep, nkeep))
+			omen_store_write_links(s, newid, level, tolinks, ntolinks);
+		if (!omen_store_write_links(s, from, level, keep, nkeep))
 			return false;
 		for (int i = 0; i < npins && s->npinned < OMEN_MAX_LINKS; i++)
 			s->pinned[s->npinned++] = pins[i];
@@ -955,7 +1021,21 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		}
 		return true;
 	}
-	return write_links(s, from, level, keep, nkeep);
+	return omen_store_write_links(s, from, level, keep, nkeep);
+}
+
+bool
+omen_store_link_deferred(OmenPageStore *s, OmenNodeId from, int level,
+						 ItemPointer to, OmenLinkMode mode, OmenLinkWrite *w)
+{
+	bool		linked;
+
+	Assert(s->pending != NULL && omen_tid_pack(to) == s->pending_id);
+	ItemPointerSetInvalid(&w->node);
+	s->deferred = w;
+	linked = omen_store_link(s, from, level, to, mode);
+	s->deferred = NULL;
+	return linked;
 }
 
 #define ORPHAN_LIVE		1

@@ -43,6 +43,12 @@ typedef struct OmenPageStore
 	int			pin_level;		/* -1 when none */
 	int			npinned;
 	OmenNodeId *pinned;			/* OMEN_MAX_LINKS, allocated when needed */
+
+	/* omen_store_set_pending: a new row read and linked in memory */
+	OmenNodeId	pending_id;		/* OMEN_NO_NODE when there is none */
+	OmenNodeTuple pending;
+	bool		pending_out;	/* omen_store_node handed it out */
+	struct OmenLinkWrite *deferred; /* omen_store_link_deferred's target */
 } OmenPageStore;
 
 extern const OmenStoreOps omen_page_store_ops;
@@ -132,6 +138,51 @@ typedef enum OmenLinkMode
 
 extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
 							ItemPointer to, OmenLinkMode mode);
+
+/*
+ * Rewrites node's list on level as ids[0..n-1], in one WAL record; false
+ * if the node is not a row of the segment with that level.  The caller
+ * holds no buffer lock and keeps other writers of the list away.
+ */
+extern bool omen_store_write_links(OmenPageStore *s, OmenNodeId node,
+								   int level, const OmenNodeId *ids, int n);
+
+/*
+ * A new node's search row that is not on its page yet: until it is cleared
+ * (row NULL), omen_store_node returns row for tid, and omen_store_link reads
+ * and rewrites its links in row.  Searches do not see it (nothing links to
+ * it yet).
+ */
+extern void omen_store_set_pending(OmenPageStore *s, ItemPointer tid,
+								   OmenNodeTuple row);
+
+/* One node's list on one level, as omen_store_link_deferred leaves it. */
+typedef struct OmenLinkWrite
+{
+	ItemPointerData node;		/* invalid when there is no write */
+	int			level;
+	int			n;
+	OmenNodeId	ids[OMEN_MAX_LINKS];
+} OmenLinkWrite;
+
+/*
+ * omen_store_link to the pending row `to`, except that from's rewritten
+ * list goes into *w instead of to its page, for the caller to write with
+ * omen_store_apply_link in the record that adds the pending row.  Other
+ * lists it changes (the pending row's in memory; nodes pruning left without
+ * a place, under OMEN_LINK_FORCE) are written as omen_store_link writes
+ * them: only links between existing nodes are added before that record.
+ */
+extern bool omen_store_link_deferred(OmenPageStore *s, OmenNodeId from,
+									 int level, ItemPointer to,
+									 OmenLinkMode mode, OmenLinkWrite *w);
+
+/*
+ * Writes *w into page, an exclusively locked data page registered in the
+ * caller's GenericXLog record; false if the node is not there.
+ */
+extern bool omen_store_apply_link(OmenPageStore *s, Page page,
+								  const OmenLinkWrite *w);
 extern int	omen_store_orphans(OmenPageStore *s, const OmenSegmentDesc *seg,
 							   ItemPointerData **orphans);
 

@@ -10,7 +10,9 @@
  * running then are done, its pages (data and vector pages) go to the free
  * space map for inserts.  A scan that resumes the segment's search later
  * meets reused pages as another segment's and treats their tuples as gone.
- * Afterwards live nodes that inserts left unreachable are relinked.
+ * Afterwards live nodes that inserts left unreachable are relinked; a
+ * VACUUM that deleted nothing does that too, after a page pass that only
+ * counts.
  */
 #include "postgres.h"
 
@@ -93,16 +95,19 @@ count_live(Relation index, const OmenSegmentDesc *seg,
 		   const OmenMetaPageData *meta)
 {
 	uint32		n = 0;
+	BlockNumber hops = 0;
 
 	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
 	{
 		Buffer		buf = ReadBuffer(index, blk);
 		Page		page;
 		OffsetNumber maxoff;
+		BlockNumber next;
 
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+		next = omen_chain_next(index, seg->segno, blk, page, &hops);
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -112,8 +117,8 @@ count_live(Relation index, const OmenSegmentDesc *seg,
 			if (nt != NULL && !nt->deleted)
 				n++;
 		}
-		blk = OmenPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
+		blk = next;
 	}
 	return n;
 }
@@ -157,6 +162,7 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 	int			nfreed = 0;
 	int			maxfreed = 0;
 	int			i;
+	BlockNumber hops;
 
 	omen_meta_read(index, &meta);
 	omen_directory_read(index, &meta, &dir);
@@ -186,6 +192,7 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 			if (i == dir.nsegs - 1 && count_live(index, seg, &meta) > 0)
 				continue;
 			offs[noffs++] = ItemPointerGetOffsetNumber(&dir.where[i]);
+			hops = 0;
 			for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
 			{
 				Buffer		buf = ReadBuffer(index, blk);
@@ -199,7 +206,8 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 				}
 				freed[nfreed++] = blk;
 				LockBuffer(buf, BUFFER_LOCK_SHARE);
-				blk = OmenPageGetOpaque(BufferGetPage(buf))->next;
+				blk = omen_chain_next(index, seg->segno, blk,
+									  BufferGetPage(buf), &hops);
 				UnlockReleaseBuffer(buf);
 			}
 		}
@@ -232,7 +240,9 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
  * rows to VACUUM, never links or elements, so they stay as connected as
  * they were.
  * The orphans are found without the insert lock; linking one that an insert
- * has meanwhile linked only adds a link.
+ * has meanwhile linked only adds a link.  The insert lock is held for one
+ * orphan at a time and released for the cost-based delay between them; the
+ * entry point read first stays a node of its level meanwhile.
  */
 static void
 repair_insert_segment(Relation index)
@@ -265,7 +275,6 @@ repair_insert_segment(Relation index)
 	cands = palloc(sizeof(OmenCand) * meta.ef_construction);
 	tmpctx = AllocSetContextCreate(CurrentMemoryContext, "omenhnsw repair",
 								   ALLOCSET_DEFAULT_SIZES);
-	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	for (int i = 0; i < n; i++)
 	{
 		OmenNodeTuple nt;
@@ -274,32 +283,35 @@ repair_insert_segment(Relation index)
 		OmenCand	ep;
 		int			ncands;
 
+		/* cost-based delay with no lock held, so inserts do not wait it out */
 		vacuum_delay_point();
+		LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 		nt = omen_store_node(&store, &orphans[i]);
-		if (nt == NULL)
-			continue;
-		vectid = nt->vectid;
-		omen_store_unlock(&store);
-		if (!omen_store_vector(&store, &vectid, vec))
-			continue;
-
-		old = MemoryContextSwitchTo(tmpctx);
-		ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
-		ncands = omen_store_search_level(&store, vec, &ep, 1, 0,
-										 meta.ef_construction, cands);
-		for (int j = 0; j < ncands; j++)
+		if (nt != NULL)
 		{
-			if (cands[j].id != self)
-			{
-				omen_store_link(&store, cands[j].id, 0, &orphans[i],
-										OMEN_LINK_FORCE);
-				break;
-			}
+			vectid = nt->vectid;
+			omen_store_unlock(&store);
 		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(tmpctx);
+		if (nt != NULL && omen_store_vector(&store, &vectid, vec))
+		{
+			old = MemoryContextSwitchTo(tmpctx);
+			ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
+			ncands = omen_store_search_level(&store, vec, &ep, 1, 0,
+											 meta.ef_construction, cands);
+			for (int j = 0; j < ncands; j++)
+			{
+				if (cands[j].id != self)
+				{
+					omen_store_link(&store, cands[j].id, 0, &orphans[i],
+									OMEN_LINK_FORCE);
+					break;
+				}
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmpctx);
+		}
+		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	}
-	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	omen_store_release(&store);
 	MemoryContextDelete(tmpctx);
 }
@@ -335,8 +347,8 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		page = BufferGetPage(buf);
 		if (PageIsNew(page))
 			free_page = true;	/* extended by an insert that failed */
-		else if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA ||
-				 OmenPageGetOpaque(page)->kind == OMEN_PAGE_VECTOR)
+		else if (omen_page_is(page, OMEN_PAGE_DATA) ||
+				 omen_page_is(page, OMEN_PAGE_VECTOR))
 		{
 			uint32		segno = OmenPageGetOpaque(page)->segno;
 			uint32		elems = 0;
@@ -352,6 +364,12 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				free_page = !omen_directory_has(&dir, segno);
 			}
 		}
+		else if (!omen_page_is(page, OMEN_PAGE_META) &&
+				 !omen_page_is(page, OMEN_PAGE_DIR))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a damaged page at block %u",
+							RelationGetRelationName(index), blk)));
 		UnlockReleaseBuffer(buf);
 		if (free_page)
 			RecordFreeIndexPage(index, blk);
@@ -365,12 +383,26 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
+/* The bulk-delete callback of a page pass that removes nothing. */
+static bool
+keep_all(ItemPointer itemptr, void *state)
+{
+	return false;
+}
+
 IndexBulkDeleteResult *
 omen_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
-	/* nothing was removed: nothing to retire, relink or free */
-	if (info->analyze_only || stats == NULL)
+	if (info->analyze_only)
 		return stats;
+
+	/*
+	 * No bulk delete ran: a page pass that removes nothing counts the live
+	 * rows and re-records the free pages a crash kept from the map, so that
+	 * VACUUM reports the index's size and rows as after a bulk delete.
+	 */
+	if (stats == NULL)
+		stats = omen_ambulkdelete(info, NULL, keep_all, NULL);
 	repair_insert_segment(info->index);
 	IndexFreeSpaceMapVacuum(info->index);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);

@@ -3,8 +3,9 @@
 # known offsets (the metapage magic, a directory page's kind and its link to
 # itself, a search row's length and level, a line pointer leaving the page, a
 # link and a vector reference into another segment, a vector chunk's length,
-# a data page's kind).  After a restart, scans,
-# inserts and omenhnsw_verify on each damaged index either succeed or raise
+# a data page's kind, a segment chain that cycles or leads into a directory
+# page).  After a restart, scans, inserts, walks of queries without
+# distances, VACUUM and omenhnsw_verify on each damaged index either succeed or raise
 # an ERROR with SQLSTATE XX002 (index corrupted), and never another one;
 # where the index cannot be read at all they must raise XX002, and otherwise
 # the verifier must report the damage.  No backend may crash: a session
@@ -193,6 +194,45 @@ push @cases, [
 	}
 ];
 
+# (first, last) block of the last segment of the directory, the one
+# inserts go to: from the last descriptor (segno, first_blk, last_blk, ...)
+# of the directory's first page
+sub insert_segment
+{
+	my ($file) = @_;
+	my $dir = unpack('V', substr(read_block($file, 0), 24 + 28, 4));
+	my $page = read_block($file, $dir);
+	my (undef, $item) = line_pointer($page, max_offset($page));
+	my (undef, $first, $last) = unpack('V V V', substr($page, $item, 12));
+	return ($first, $last);
+}
+
+# The cases below damage a segment's page chain; inserts append pages to it,
+# the walk of a query without distances follows it, and VACUUM follows it
+# when it retires the segment.  They must stop with XX002 instead of walking
+# forever or writing into a page of another kind.
+push @cases, [
+	'segment chain cycle', 0, qr/block \d+ is already part of this chain/,
+	sub {
+		my ($file) = @_;
+		my ($first, $last) = insert_segment($file);
+		my (undef, undef, $special) = page_kind(read_block($file, $last));
+		overwrite($file, $last * $B + $special, pack('V', $first));
+	},
+	[qw(insert walk vacuum)]
+];
+push @cases, [
+	'directory page in a segment chain', 0, qr/block \d+ is not a data or vector page/,
+	sub {
+		my ($file) = @_;
+		my (undef, $last) = insert_segment($file);
+		my $dir = unpack('V', substr(read_block($file, 0), 24 + 28, 4));
+		my (undef, undef, $special) = page_kind(read_block($file, $last));
+		overwrite($file, $last * $B + $special, pack('V', $dir));
+	},
+	[qw(insert vacuum)]
+];
+
 # one table and index per case, in segments (small maintenance_work_mem)
 my %file;
 for my $i (0 .. $#cases)
@@ -241,7 +281,8 @@ sub outcome
 	my ($sql) = @_;
 	my ($out, $err) = ('', '');
 	my $rc = $node->psql(
-		'postgres', "\\set VERBOSITY verbose\nSET enable_seqscan = off;\n$sql",
+		'postgres',
+		"\\set VERBOSITY verbose\nSET enable_seqscan = off;\nSET statement_timeout = '120s';\n$sql",
 		stdout => \$out,
 		stderr => \$err,
 		on_error_stop => 1);
@@ -253,16 +294,21 @@ sub outcome
 my $q = '[' . join(',', map { sin($_) } 1 .. 16) . ']';
 for my $i (0 .. $#cases)
 {
-	my ($name, $unreadable, $report) = @{ $cases[$i] };
+	my ($name, $unreadable, $report, undef, $must_fail) = @{ $cases[$i] };
+	my %fails = map { $_ => 1 } @{ $must_fail // [] };
+	# the walk and VACUUM go last: VACUUM retires the emptied segments
 	my %sql = (
 		scan => "SELECT id FROM t$i ORDER BY v <-> '$q' LIMIT 10",
-		insert => "INSERT INTO t$i VALUES (0, '$q')",
-		verify => "SELECT * FROM omenhnsw_verify('i$i')");
-	for my $what (qw(scan insert verify))
+		# new vectors, enough to fill the pages new rows and vectors go to
+		insert => "INSERT INTO t$i SELECT 0, ARRAY(SELECT cos(i * 3 + j) FROM generate_series(1, 16) j)::vector(16) FROM generate_series(1, 200) i",
+		verify => "SELECT * FROM omenhnsw_verify('i$i')",
+		walk => "SELECT count(*) FROM (SELECT id FROM t$i ORDER BY v <-> (SELECT NULL::vector)) s",
+		vacuum => "DELETE FROM t$i;\nVACUUM t$i");
+	for my $what (qw(scan insert verify walk vacuum))
 	{
 		my ($got, $text) = outcome($sql{$what});
 		note "$name, $what: $got\n$text";
-		if ($unreadable)
+		if ($unreadable || $fails{$what})
 		{
 			is($got, 'XX002', "$name: $what raises XX002");
 		}
