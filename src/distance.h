@@ -20,7 +20,7 @@ typedef enum OmenMetric
 {
 	OMEN_METRIC_L2 = 1,			/* squared L2 internally */
 	OMEN_METRIC_IP = 2,			/* negative inner product */
-	OMEN_METRIC_COSINE = 3,		/* vectors stored normalized; negative inner product */
+	OMEN_METRIC_COSINE = 3,		/* codes normalized; negative inner product */
 	OMEN_METRIC_L1 = 4,
 	OMEN_METRIC_HAMMING = 5,	/* bit strings; squared L2 of 0/1 floats */
 	OMEN_METRIC_JACCARD = 6		/* bit strings; cosine of 0/1 floats */

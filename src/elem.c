@@ -3,11 +3,12 @@
  *		The element kinds of omenhnsw indexes: vector (float4), halfvec
  *		(float2) and bit.  See elem.h.
  *
- * A vector index keeps each value as float4, normalized under cosine, and
- * its graph works on those floats.  A halfvec index keeps the value's
- * halves as they are and makes its codes from them widened to float (and
- * normalized under cosine), so that exact distances are the ones its
- * operator returns for the heap value.  A bit index keeps the bits; its
+ * A vector index keeps each value's floats as they are, a halfvec index its
+ * halves; codes are made from them widened to float and, under cosine,
+ * normalized.  Exact distances are taken over the values as kept, by the
+ * kernels the operators use, so that they are the ones the ordering
+ * operator returns for the heap value, to the last bit and for values whose
+ * norm overflows float4.  A bit index keeps the bits; its
  * codes are made of one float per bit, 0 or 1: under hamming the squared L2
  * distance of those floats is the Hamming distance, under jaccard they are
  * normalized and ranked by cosine, and exact distances are put in the same
@@ -153,7 +154,7 @@ omen_elem_exact(const OmenElem *e, const void *value, void *exact)
 		default:
 			memcpy(exact, ((const Vector *) value)->x, sizeof(float) * dims);
 			return e->graph_metric != OMEN_METRIC_COSINE ||
-				normalize(exact, dims);
+				FloatsNorm(exact, dims) != 0;
 	}
 }
 
@@ -184,9 +185,8 @@ omen_elem_floats(const OmenElem *e, const void *exact, float *out)
 				break;
 			}
 		default:
-			/* stored as the graph uses it */
 			memcpy(out, exact, sizeof(float) * e->dims);
-			return;
+			break;
 	}
 	/* a zero bit string stays zero: its Jaccard distance is 1 to all */
 	if (e->graph_metric == OMEN_METRIC_COSINE)
@@ -262,16 +262,9 @@ omen_elem_distance(const OmenElem *e, const void *a, const void *b,
 			*opdist = sqrt(d);
 			return (float) d;
 		case OMEN_METRIC_COSINE:
-			if (e->kind == OMEN_ELEM_FLOAT2)
-			{
-				*opdist = DenseDistance(DISTANCE_COSINE, true, a, b, e->dims);
-				return (float) (*opdist - 1.0);
-			}
-			/* float4 vectors are stored normalized */
-			d = DenseDistance(DISTANCE_NEGATIVE_INNER_PRODUCT, false,
-							  a, b, e->dims);
-			*opdist = 1.0 + d;
-			return (float) d;
+			*opdist = DenseDistance(DISTANCE_COSINE, e->kind == OMEN_ELEM_FLOAT2,
+									a, b, e->dims);
+			return (float) (*opdist - 1.0);
 		case OMEN_METRIC_IP:
 			d = DenseDistance(DISTANCE_NEGATIVE_INNER_PRODUCT,
 							  e->kind == OMEN_ELEM_FLOAT2, a, b, e->dims);

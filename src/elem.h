@@ -18,7 +18,7 @@
 /* Element kinds, as the metapage records them. */
 typedef enum OmenElemKind
 {
-	OMEN_ELEM_FLOAT4 = 1,		/* vector: float4, normalized under cosine */
+	OMEN_ELEM_FLOAT4 = 1,		/* vector: the value's floats */
 	OMEN_ELEM_FLOAT2 = 2,		/* halfvec: the value's halves */
 	OMEN_ELEM_BIT = 3			/* bit: the value's bits */
 } OmenElemKind;

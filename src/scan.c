@@ -504,9 +504,10 @@ omen_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 
 	/*
 	 * The smallest bound, in float8 order (NaN, above every number, bounds
-	 * nothing).  A NULL one matches no row.  The filter compares the
-	 * executor's exact distance, which may differ from ours in the last bits
-	 * (cosine searches normalized copies), hence the slack.
+	 * nothing).  A NULL one matches no row.  The executor's filter compares
+	 * the operator's distance, which ours is (the same kernels); the slack
+	 * keeps the cut conservative, since a row passed on past the bound only
+	 * costs the executor a comparison, while a row cut off is lost.
 	 */
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
