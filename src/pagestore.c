@@ -103,6 +103,51 @@ recent_map(Relation index, BlockNumber nblocks)
 	return r;
 }
 
+/*
+ * The visited set of a store that is gone, kept for the next store of the
+ * backend to reuse: a set made and freed for every query or insert made
+ * glibc hand its memory back to the kernel and fault it in again each
+ * time.  Sets live in TopMemoryContext; a store gives its set back here
+ * when the memory context it was made in is reset or deleted (the spare
+ * one then stays only if it is not far larger than a store needs).
+ */
+static omenvis_hash *spare_visited;
+
+/* The memory context callback that gives a store's visited set back. */
+static void
+give_back_visited(void *arg)
+{
+	omenvis_hash *visited = (omenvis_hash *) arg;
+
+	if (spare_visited == NULL)
+		spare_visited = visited;
+	else
+		omenvis_destroy(visited);
+}
+
+/* A visited set for about n nodes, freed with CurrentMemoryContext. */
+static omenvis_hash *
+take_visited(int n)
+{
+	omenvis_hash *visited = spare_visited;
+	MemoryContextCallback *cb;
+
+	spare_visited = NULL;
+	if (visited != NULL && visited->size > (uint64) 4 * n)
+	{
+		omenvis_destroy(visited);
+		visited = NULL;
+	}
+	if (visited == NULL)
+		visited = omenvis_create(TopMemoryContext, n, NULL);
+	omenvis_reset(visited);
+	cb = palloc(sizeof(MemoryContextCallback));
+	cb->func = give_back_visited;
+	cb->arg = visited;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return visited;
+}
+
 void
 omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 				int expected_nodes)
@@ -116,7 +161,7 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->nblocks = RelationGetNumberOfBlocks(index);
 	s->recent = recent_map(index, s->nblocks);
 	s->buf = InvalidBuffer;
-	s->visited = omenvis_create(CurrentMemoryContext, Max(expected_nodes, 64), NULL);
+	s->visited = take_visited(Max(expected_nodes, 64));
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
 	s->scratch_id = OMEN_NO_NODE;
 	s->ncached = 0;
@@ -151,6 +196,12 @@ uint64
 omen_store_nvisited(OmenPageStore *s)
 {
 	return s->visited->members;
+}
+
+Size
+omen_store_visited_bytes(OmenPageStore *s)
+{
+	return sizeof(OmenVisitEntry) * s->visited->size;
 }
 
 /* Whether blk can be a data page of this index. */

@@ -61,6 +61,8 @@ extern void omen_store_release(OmenPageStore *s);
 extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
 /* Nodes visited since the visited set was last reset: all were scored. */
 extern uint64 omen_store_nvisited(OmenPageStore *s);
+/* Memory of the visited set, which is not in the store's memory context. */
+extern Size omen_store_visited_bytes(OmenPageStore *s);
 /* Distance from query to node id by its code; NaN if it has gone. */
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);

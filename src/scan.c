@@ -136,13 +136,17 @@ static bool
 may_expand(OmenScanOpaque so)
 {
 	uint64		scored = 0;
+	Size		mem = MemoryContextMemAllocated(so->ctx, true);
 
 	if (so->mode == OMEN_ITERATIVE_OFF)
 		return false;
 	for (int i = 0; i < so->nsegs; i++)
+	{
 		scored += omen_store_nvisited(&so->segs[i].store);
+		mem += omen_store_visited_bytes(&so->segs[i].store);
+	}
 	return scored < (uint64) so->settings.max_scan_tuples &&
-		(double) MemoryContextMemAllocated(so->ctx, true) <=
+		(double) mem <=
 		(double) work_mem * 1024.0 * so->settings.scan_mem_multiplier;
 }
 
