@@ -743,6 +743,29 @@ omen_code_unpack(const unsigned char *code, int n, int bits,
 		out[i] = (code[i / per] >> (bits * (i % per))) & mask;
 }
 
+/*
+ * Blocks of a fixed length, and code and out declared apart, so that the
+ * compiler turns the inner loop into vector instructions of the baseline
+ * target; the results equal the plain loop's, element for element.
+ */
+void
+omen_code_decode(const unsigned char *restrict code, int n, float offset,
+				 float scale, float *restrict out)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		const unsigned char *c = code + i;
+		float	   *o = out + i;
+
+		for (int j = 0; j < 16; j++)
+			o[j] = offset + scale * c[j];
+	}
+	for (; i < n; i++)
+		out[i] = offset + scale * code[i];
+}
+
 float
 omen_l1_u8(const float *q, const unsigned char *code, float offset,
 		   float scale, int n)

@@ -117,6 +117,10 @@ extern void omen_quantize(const float *x, int n, int bits,
 extern void omen_code_unpack(const unsigned char *code, int n, int bits,
 							 unsigned char *out);
 
+/* The vector a code of one element a byte stands for, into out[0..n-1]. */
+extern void omen_code_decode(const unsigned char *code, int n, float offset,
+							 float scale, float *out);
+
 /* sum |q-x| over a coded x: portable only, as L1 indexes are rare. */
 extern float omen_l1_u8(const float *q, const unsigned char *code,
 						float offset, float scale, int n);

@@ -670,10 +670,9 @@ static void
 graph_decode(const OmenGraph *g, uint32 id, float *out)
 {
 	const OmenCodeRow *row = graph_code(g, id);
-	const uint8 *code = graph_row_bytes(g, row);
 
-	for (int i = 0; i < g->dim; i++)
-		out[i] = row->offset + row->scale * code[i];
+	omen_code_decode(graph_row_bytes(g, row), g->dim, row->offset, row->scale,
+					 out);
 }
 
 /* Node id's decoded code, from the handle's cache of them. */

@@ -312,9 +312,8 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 		ncands = omen_store_search_level(&ins->store, ins->vec, entries,
 										 nentries, l, efc, cands);
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
-		ins->nnbrs[l] = omen_select_neighbors(&omen_page_store_ops, &ins->store,
-											  cands, ncands, max, mode,
-											  ins->self, ins->nbrs[l]);
+		ins->nnbrs[l] = omen_store_select(&ins->store, cands, ncands, max,
+										  mode, ins->self, ins->nbrs[l]);
 		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{
 			ins->nnbrs[0] = -1;

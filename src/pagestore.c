@@ -103,6 +103,51 @@ recent_map(Relation index, BlockNumber nblocks)
 	return r;
 }
 
+/*
+ * The visited set of a store that is gone, kept for the next store of the
+ * backend to reuse: a set made and freed for every query or insert made
+ * glibc hand its memory back to the kernel and fault it in again each
+ * time.  Sets live in TopMemoryContext; a store gives its set back here
+ * when the memory context it was made in is reset or deleted (the spare
+ * one then stays only if it is not far larger than a store needs).
+ */
+static omenvis_hash *spare_visited;
+
+/* The memory context callback that gives a store's visited set back. */
+static void
+give_back_visited(void *arg)
+{
+	omenvis_hash *visited = (omenvis_hash *) arg;
+
+	if (spare_visited == NULL)
+		spare_visited = visited;
+	else
+		omenvis_destroy(visited);
+}
+
+/* A visited set for about n nodes, freed with CurrentMemoryContext. */
+static omenvis_hash *
+take_visited(int n)
+{
+	omenvis_hash *visited = spare_visited;
+	MemoryContextCallback *cb;
+
+	spare_visited = NULL;
+	if (visited != NULL && visited->size > (uint64) 4 * n)
+	{
+		omenvis_destroy(visited);
+		visited = NULL;
+	}
+	if (visited == NULL)
+		visited = omenvis_create(TopMemoryContext, n, NULL);
+	omenvis_reset(visited);
+	cb = palloc(sizeof(MemoryContextCallback));
+	cb->func = give_back_visited;
+	cb->arg = visited;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return visited;
+}
+
 void
 omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 				int expected_nodes)
@@ -117,9 +162,13 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->nblocks = RelationGetNumberOfBlocks(index);
 	s->recent = recent_map(index, s->nblocks);
 	s->buf = InvalidBuffer;
-	s->visited = omenvis_create(CurrentMemoryContext, Max(expected_nodes, 64), NULL);
+	s->visited = take_visited(Max(expected_nodes, 64));
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
 	s->scratch_id = OMEN_NO_NODE;
+	s->ncached = 0;
+	s->cached_cap = 0;
+	s->cached = NULL;
+	s->cached_codes = NULL;
 	s->exact = NULL;
 	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
 	s->pinned = NULL;
@@ -152,6 +201,12 @@ uint64
 omen_store_nvisited(OmenPageStore *s)
 {
 	return s->visited->members;
+}
+
+Size
+omen_store_visited_bytes(OmenPageStore *s)
+{
+	return sizeof(OmenVisitEntry) * s->visited->size;
 }
 
 /* Whether blk can be a data page of this index. */
@@ -330,14 +385,21 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 	return true;
 }
 
+/* A code as rows keep it (code_bits an element), one element a byte. */
+static inline const uint8 *
+unpacked_code(OmenPageStore *s, const uint8 *code)
+{
+	if (s->code_bits == 8)
+		return code;
+	omen_code_unpack(code, s->dims, s->code_bits, s->unpacked);
+	return s->unpacked;
+}
+
 /* The code of nt, one element a byte. */
 static inline const uint8 *
 node_code(OmenPageStore *s, OmenNodeTuple nt)
 {
-	if (s->code_bits == 8)
-		return omen_node_code(nt);
-	omen_code_unpack(omen_node_code(nt), s->dims, s->code_bits, s->unpacked);
-	return s->unpacked;
+	return unpacked_code(s, omen_node_code(nt));
 }
 
 /* Distance from query to the vector that nt's code stands for. */
@@ -346,6 +408,90 @@ omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 {
 	return omen_code_distance(s->metric, query, node_code(s, nt), nt->offset,
 							  nt->scale, s->dims);
+}
+
+/* A node's code, copied out of its row by omen_store_select. */
+typedef struct OmenCachedCode
+{
+	OmenNodeId	id;
+	float		offset;
+	float		scale;
+	int			slot;			/* its code in cached_codes */
+} OmenCachedCode;
+
+static int
+cached_cmp(const void *a, const void *b)
+{
+	OmenNodeId	x = ((const OmenCachedCode *) a)->id;
+	OmenNodeId	y = ((const OmenCachedCode *) b)->id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* The copy of id's code, or NULL when it was not copied. */
+static OmenCachedCode *
+cached_code(OmenPageStore *s, OmenNodeId id)
+{
+	OmenCachedCode key;
+
+	if (s->ncached == 0)
+		return NULL;
+	key.id = id;
+	return bsearch(&key, s->cached, s->ncached, sizeof(OmenCachedCode),
+				   cached_cmp);
+}
+
+/* Distance from query to the vector that the copied code c stands for. */
+static float
+cached_distance(OmenPageStore *s, const float *query, const OmenCachedCode *c)
+{
+	const uint8 *code = s->cached_codes + (Size) c->slot * s->code_bytes;
+
+	return omen_code_distance(s->metric, query, unpacked_code(s, code),
+							  c->offset, c->scale, s->dims);
+}
+
+/*
+ * Copies the codes of ids[0..n-1] out of their rows, replacing the copies
+ * made before; nodes that have gone get none.  Locks one row at a time.
+ */
+static void
+cache_codes(OmenPageStore *s, const OmenNodeId *ids, int n)
+{
+	MemoryContext ctx = GetMemoryChunkContext(s->scratch);
+
+	if (n > s->cached_cap)
+	{
+		if (s->cached != NULL)
+		{
+			pfree(s->cached);
+			pfree(s->cached_codes);
+		}
+		s->cached_cap = Max(n, 2 * s->cached_cap);
+		s->cached = MemoryContextAlloc(ctx, sizeof(OmenCachedCode) * s->cached_cap);
+		s->cached_codes = MemoryContextAlloc(ctx, (Size) s->code_bytes * s->cached_cap);
+	}
+	s->ncached = 0;
+	for (int i = 0; i < n; i++)
+	{
+		ItemPointerData tid;
+		OmenNodeTuple nt;
+		OmenCachedCode *c = &s->cached[s->ncached];
+
+		omen_tid_unpack(ids[i], &tid);
+		nt = omen_store_node(s, &tid);
+		if (nt == NULL)
+			continue;
+		c->id = ids[i];
+		c->offset = nt->offset;
+		c->scale = nt->scale;
+		c->slot = s->ncached;
+		memcpy(s->cached_codes + (Size) c->slot * s->code_bytes,
+			   omen_node_code(nt), s->code_bytes);
+		omen_store_unlock(s);
+		s->ncached++;
+	}
+	qsort(s->cached, s->ncached, sizeof(OmenCachedCode), cached_cmp);
 }
 
 /*
@@ -365,8 +511,7 @@ node_decode(OmenPageStore *s, OmenNodeId id, float *out, float *self)
 	if (nt == NULL)
 		return false;
 	code = node_code(s, nt);
-	for (int i = 0; i < s->dims; i++)
-		out[i] = nt->offset + nt->scale * code[i];
+	omen_code_decode(code, s->dims, nt->offset, nt->scale, out);
 	if (self)
 		*self = omen_store_code_distance(s, out, nt);
 	omen_store_unlock(s);
@@ -549,22 +694,50 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 
 /*
  * Neighbour selection asks for a's distance to one candidate after another:
- * a's decoded code stays in scratch for the next call.  A node's code never
+ * a's decoded code stays in scratch for the next call.  Codes that
+ * omen_store_select copied are read from the copies.  A node's code never
  * changes while a store is in use (its segment cannot be retired then).
  */
 static float
 store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
+	OmenCachedCode *cb;
 
 	if (s->scratch_id != a)
 	{
+		OmenCachedCode *ca = cached_code(s, a);
+
 		s->scratch_id = OMEN_NO_NODE;
-		if (!node_decode(s, a, s->scratch, NULL))
+		if (ca != NULL)
+			omen_code_decode(unpacked_code(s, s->cached_codes +
+										   (Size) ca->slot * s->code_bytes),
+							 s->dims, ca->offset, ca->scale, s->scratch);
+		else if (!node_decode(s, a, s->scratch, NULL))
 			return NAN;
 		s->scratch_id = a;
 	}
+	cb = cached_code(s, b);
+	if (cb != NULL)
+		return cached_distance(s, s->scratch, cb);
 	return omen_store_distance(s, s->scratch, b);
+}
+
+int
+omen_store_select(OmenPageStore *s, const OmenCand *cands, int ncands, int m,
+				  OmenSelectMode mode, float self, OmenCand *out)
+{
+	OmenNodeId *ids = palloc(sizeof(OmenNodeId) * Max(ncands, 1));
+	int			n;
+
+	for (int i = 0; i < ncands; i++)
+		ids[i] = cands[i].id;
+	cache_codes(s, ids, ncands);
+	n = omen_select_neighbors(&omen_page_store_ops, s, cands, ncands, m, mode,
+							  self, out);
+	s->ncached = 0;
+	pfree(ids);
+	return n;
 }
 
 static bool
@@ -899,10 +1072,13 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		/* copies of from are at from's distance to itself */
 		if (!node_decode(s, from, nbvec, &self))
 			return false;
+		cache_codes(s, ids, n);
 		for (int i = 0; i < n; i++)
 		{
+			OmenCachedCode *c = cached_code(s, ids[i]);
+
 			cands[i].id = ids[i];
-			cands[i].dist = omen_store_distance(s, nbvec, ids[i]);
+			cands[i].dist = c != NULL ? cached_distance(s, nbvec, c) : NAN;
 		}
 		tocopy = cands[n - 1].dist == self;	/* `to` came last */
 		/* ascending by distance, as selection expects */
@@ -920,6 +1096,7 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 		}
 		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
 									  OMEN_SELECT_MODE(s->metric), self, sel);
+		s->ncached = 0;
 		for (int i = 0; i < nkeep; i++)
 		{
 			keep[i] = sel[i].id;

@@ -35,6 +35,16 @@ typedef struct OmenPageStore
 	omenvis_hash *visited;
 	float	   *scratch;		/* dims floats */
 	OmenNodeId	scratch_id;		/* whose decoded code scratch holds */
+
+	/*
+	 * The codes of the candidates of the neighbour selection under way
+	 * (omen_store_select, omen_store_link), copied from their rows, by
+	 * ascending id
+	 */
+	int			ncached;
+	int			cached_cap;
+	struct OmenCachedCode *cached;	/* [cached_cap] */
+	uint8	   *cached_codes;	/* [cached_cap][code_bytes] */
 	void	   *exact;			/* an exact vector, allocated when needed */
 	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 
@@ -59,6 +69,8 @@ extern void omen_store_release(OmenPageStore *s);
 extern bool omen_store_visit(OmenPageStore *s, OmenNodeId id);
 /* Nodes visited since the visited set was last reset: all were scored. */
 extern uint64 omen_store_nvisited(OmenPageStore *s);
+/* Memory of the visited set, which is not in the store's memory context. */
+extern Size omen_store_visited_bytes(OmenPageStore *s);
 /* Distance from query to node id by its code; NaN if it has gone. */
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);
@@ -126,6 +138,15 @@ extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 
 extern int	omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk,
 									 ItemPointer tids, BlockNumber *next);
+
+/*
+ * omen_select_neighbors over nodes of this store, with every candidate's
+ * code read from its page once instead of at every distance between two of
+ * them.  The caller holds no buffer lock.
+ */
+extern int	omen_store_select(OmenPageStore *s, const OmenCand *cands,
+							  int ncands, int m, OmenSelectMode mode,
+							  float self, OmenCand *out);
 
 /* How omen_store_link treats a link that pruning would not keep. */
 typedef enum OmenLinkMode

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/relscan.h"
@@ -30,29 +31,46 @@ int			omen_iterative_scan = OMEN_ITERATIVE_STRICT;
 int			omen_max_scan_tuples = 20000;
 double		omen_scan_mem_multiplier = 1;
 
-/* One node found by the search, with the heap rows it stands for. */
+/*
+ * One node found by the search, with the heap rows it stands for: its
+ * distance by code, a bound its exact distance cannot be below, and its
+ * exact distance once ranked.
+ */
 typedef struct OmenScanResult
 {
-	float		dist;			/* as code distances are, for the search */
-	double		opdist;			/* as the ordering operator returns it */
+	float		dist;			/* exact, as code distances are, once ranked */
+	double		opdist;			/* exact, as the ordering operator returns it */
+	float		code;
+	float		lower;
 	uint8		ntids;
+	ItemPointerData vectid;
 	ItemPointerData heaptids[OMEN_HEAPTIDS];
 } OmenScanResult;
 
 /*
- * The search of one segment and its current batch of results: batch[pos ..
- * nbatch - 1] are ready to hand out, and the nheld results after them are
- * held back until the search has gone further (see next_batch).
+ * The search of one segment and the nodes it found that were not handed
+ * out: ranked[pos .. nranked - 1], ascending by exact distance, and
+ * unranked[upos .. nunranked - 1], ascending by lower bound, whose exact
+ * distances have not been read.  A node is ranked only when its lower
+ * bound is below every ranked one's exact distance, so what is handed out
+ * is in exact order while most of a batch is never read; see seg_head.
  */
 typedef struct OmenSegmentScan
 {
 	OmenPageStore store;
 	OmenSearch *search;			/* NULL once the search is over */
-	OmenScanResult *batch;		/* ascending by exact distance */
-	int			cap;
-	int			nbatch;
-	int			nheld;
-	int			pos;			/* next result of the batch */
+	OmenScanResult *ranked;
+	int			nranked;
+	int			pos;
+	int			rcap;
+	OmenScanResult *unranked;
+	int			nunranked;
+	int			upos;
+	int			ucap;
+	float		farthest;		/* the last batch's farthest code distance */
+	float		gap;			/* largest |exact - code| ranked since */
+	bool		fresh;			/* nothing handed out since the last batch */
+	int			handed;			/* results handed out */
 } OmenSegmentScan;
 
 typedef struct OmenScanOpaqueData
@@ -67,8 +85,9 @@ typedef struct OmenScanOpaqueData
 	double		bound;			/* smallest OMEN_BOUND_STRATEGY key, or NaN */
 	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;			/* the floats of the query's code */
-	void	   *qexact;			/* its exact vector */
-	OmenCand   *work;			/* [ef] */
+	float		query_l1;		/* sum of |query[i]| */
+	void	   *qexact;			/* the query's exact vector */
+	OmenCand   *work;			/* [beam] */
 	OmenSegmentScan *segs;
 	int			nsegs;
 	OmenScanResult *cur;		/* the result being handed out */
@@ -85,7 +104,6 @@ typedef struct OmenScanOpaqueData
 	OmenPageStore walkstore;
 	int			walkseg;		/* index in dir of the segment being walked */
 	BlockNumber walkblk;		/* its next page, Invalid at its end */
-	BlockNumber walkhops;		/* pages of it walked */
 	ItemPointerData *walktids;	/* [OMEN_PAGE_MAX_HEAPTIDS] */
 	int			nwalktids;
 	int			walkpos;
@@ -104,13 +122,17 @@ static bool
 may_expand(OmenScanOpaque so)
 {
 	uint64		scored = 0;
+	Size		mem = MemoryContextMemAllocated(so->ctx, true);
 
 	if (so->mode == OMEN_ITERATIVE_OFF)
 		return false;
 	for (int i = 0; i < so->nsegs; i++)
+	{
 		scored += omen_store_nvisited(&so->segs[i].store);
+		mem += omen_store_visited_bytes(&so->segs[i].store);
+	}
 	return scored < (uint64) so->settings.max_scan_tuples &&
-		(double) MemoryContextMemAllocated(so->ctx, true) <=
+		(double) mem <=
 		(double) work_mem * 1024.0 * so->settings.scan_mem_multiplier;
 }
 
@@ -126,109 +148,216 @@ search_beam(int ef)
 	return ef + Min(ef, 16);
 }
 
-/*
- * Orders results by the operator's distance, for qsort; NaN, the
- * operator's result for no distance, last as float8 orders it.
- */
+/* Orders results by lower bound, for qsort. */
 static int
-result_cmp(const void *a, const void *b)
+lower_cmp(const void *a, const void *b)
 {
-	return float8_cmp_internal(((const OmenScanResult *) a)->opdist,
-							   ((const OmenScanResult *) b)->opdist);
+	float		la = ((const OmenScanResult *) a)->lower;
+	float		lb = ((const OmenScanResult *) b)->lower;
+
+	return omen_dist_lt(la, lb) ? -1 : omen_dist_lt(lb, la) ? 1 : 0;
 }
 
 /*
- * Replaces the segment's batch with the search's next one, keeping the
- * nodes that still have live heap rows, each at its exact distance and in
- * that order.  Searches further when expand, else hands out nodes scored
- * already.  The caller holds the scan lock.
- *
- * The search ranks by codes, so a node its next batch finds may be nearer
- * by exact distance than one of this batch.  Results beyond what the next
- * batches can undercut are held back and merged with them: those past the
- * batch's farthest code distance less twice the largest gap between a
- * node's code and exact distance seen in it.  When the search is over,
- * everything is handed out; without iterative scans, only the ef nearest.
+ * A bound that the exact distance of the node whose code nt holds, at
+ * distance code from the query, cannot be below.  Each element a code
+ * decodes to is within scale / 2 of the vector's, and within a few units
+ * of float rounding of the largest magnitude an element can have (top), so
+ * the vector is within err of what its code stands for, in the metric's
+ * terms: sqrt(dims) times that in L2, dims times it in L1, and the query's
+ * L1 norm times it under inner product and cosine.  The slack covers the
+ * float rounding of both distances: dims * FLT_EPSILON of the largest sum
+ * either can have, twice over; under cosine, whose exact distance the
+ * kernel takes from the raw vectors' dot product and norms, as much again
+ * for those three sums.  Where a bound cannot be had (a distance that is
+ * not finite, or a code made from a sample of a bit string's bits), the
+ * bound is -Infinity: such a node is ranked first.
+ */
+static float
+lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
+			OmenNodeTuple nt)
+{
+	double		dims = store->dims;
+	double		scale = nt->scale;
+	double		top = fabs((double) nt->offset) +
+		scale * ((1 << store->code_bits) - 1) + scale / 2;
+	double		elem = scale / 2 + 2 * FLT_EPSILON * top;
+	double		rounding = 2 * dims * FLT_EPSILON;
+	double		lb;
+
+	if (!isfinite(code) || store->elem.code_dims != store->elem.dims)
+		return -INFINITY;
+	switch (store->metric)
+	{
+		case OMEN_METRIC_L2:
+			{
+				double		a = sqrt(Max(code, 0.0));
+				double		err = elem * sqrt(dims);
+				double		lo = Max(a - err, 0.0);
+
+				lb = lo * lo - rounding * (a + err) * (a + err);
+				break;
+			}
+		case OMEN_METRIC_L1:
+			{
+				double		err = elem * dims;
+
+				lb = code - err - rounding * (code + 2 * err);
+				break;
+			}
+		case OMEN_METRIC_COSINE:
+			lb = code - elem * so->query_l1 - rounding * so->query_l1 * top -
+				3 * rounding;
+			break;
+		default:
+			lb = code - elem * so->query_l1 - rounding * so->query_l1 * top;
+			break;
+	}
+	if (!isfinite(lb))
+		return -INFINITY;
+	return (float) lb;
+}
+
+/*
+ * Takes the search's next batch into the segment's unranked nodes: those
+ * with live heap rows, each with its code distance and lower bound.
+ * Searches further when expand, else takes nodes scored already.  The
+ * caller holds the scan lock.
  */
 static void
 next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 {
-	int			n = seg->nheld;
+	int			found;
+	int			n;
 
-	memmove(seg->batch, seg->batch + seg->nbatch, sizeof(OmenScanResult) * n);
-	seg->nbatch = 0;
-	seg->nheld = 0;
+	if (expand)
+		found = omen_search_next(seg->search, so->work);
+	else
+		found = omen_search_drain(seg->search, so->work);
+	if (found == 0 || so->mode == OMEN_ITERATIVE_OFF)
+		seg->search = NULL;
+
+	/* keep what is left, at the front */
+	seg->nranked -= seg->pos;
+	memmove(seg->ranked, seg->ranked + seg->pos,
+			sizeof(OmenScanResult) * seg->nranked);
 	seg->pos = 0;
-	while (seg->search != NULL && seg->nbatch == 0)
+	n = seg->nunranked - seg->upos;
+	memmove(seg->unranked, seg->unranked + seg->upos,
+			sizeof(OmenScanResult) * n);
+	seg->upos = 0;
+	if (n + found > seg->ucap)
 	{
-		int			found;
-		float		farthest = -INFINITY;
-		float		gap = 0;
-
-		if (expand)
-			found = omen_search_next(seg->search, so->work);
-		else
-			found = omen_search_drain(seg->search, so->work);
-
-		if (found == 0 || so->mode == OMEN_ITERATIVE_OFF)
-			seg->search = NULL;
-		if (n + found > seg->cap)
-		{
-			seg->cap = Max(seg->cap * 2, n + found);
-			seg->batch = repalloc(seg->batch, sizeof(OmenScanResult) * seg->cap);
-		}
-		for (int i = 0; i < found; i++)
-		{
-			OmenScanResult *r = &seg->batch[n];
-			ItemPointerData tid;
-			ItemPointerData vectid;
-			OmenNodeTuple nt;
-			float		code = so->work[i].dist;
-
-			omen_tid_unpack(so->work[i].id, &tid);
-			nt = omen_store_node(&seg->store, &tid);
-			if (nt == NULL)
-				continue;
-			r->ntids = 0;
-			if (!nt->deleted)
-			{
-				for (int j = 0; j < OMEN_HEAPTIDS; j++)
-					if (ItemPointerIsValid(&nt->heaptids[j]))
-						r->heaptids[r->ntids++] = nt->heaptids[j];
-			}
-			vectid = nt->vectid;
-			omen_store_unlock(&seg->store);
-			if (r->ntids == 0 ||
-				!omen_store_exact_distance(&seg->store, so->qexact, &vectid,
-										   &r->dist, &r->opdist))
-				continue;
-			if (omen_dist_lt(farthest, code))
-				farthest = code;
-			if (isfinite(code) && isfinite(r->dist))
-				gap = Max(gap, fabsf(r->dist - code));
-			n++;
-		}
-		qsort(seg->batch, n, sizeof(OmenScanResult), result_cmp);
-		if (so->mode == OMEN_ITERATIVE_OFF)
-			n = Min(n, so->ef);
-		if (seg->search == NULL)
-			seg->nbatch = n;
-		else
-		{
-			float		safe = farthest - 2 * gap;
-
-			while (seg->nbatch < n &&
-				   omen_dist_le(seg->batch[seg->nbatch].dist, safe))
-				seg->nbatch++;
-		}
-		/* a batch whose rows all went: the next one is iterating */
-		expand = may_expand(so);
+		seg->ucap = Max(seg->ucap * 2, n + found);
+		seg->unranked = repalloc(seg->unranked,
+								 sizeof(OmenScanResult) * seg->ucap);
 	}
-	if (seg->search == NULL)
-		seg->nbatch = n;
-	seg->nheld = n - seg->nbatch;
-	/* hold no pin while the executor works on the rows */
-	omen_store_release(&seg->store);
+	seg->farthest = -INFINITY;
+	seg->gap = 0;
+	for (int i = 0; i < found; i++)
+	{
+		OmenScanResult *r = &seg->unranked[n];
+		ItemPointerData tid;
+		OmenNodeTuple nt;
+
+		omen_tid_unpack(so->work[i].id, &tid);
+		nt = omen_store_node(&seg->store, &tid);
+		if (nt == NULL)
+			continue;
+		r->ntids = 0;
+		if (!nt->deleted)
+		{
+			for (int j = 0; j < OMEN_HEAPTIDS; j++)
+				if (ItemPointerIsValid(&nt->heaptids[j]))
+					r->heaptids[r->ntids++] = nt->heaptids[j];
+		}
+		r->vectid = nt->vectid;
+		r->code = so->work[i].dist;
+		r->lower = lower_bound(so, &seg->store, r->code, nt);
+		omen_store_unlock(&seg->store);
+		if (r->ntids == 0)
+			continue;
+		if (omen_dist_lt(seg->farthest, r->code))
+			seg->farthest = r->code;
+		n++;
+	}
+	seg->nunranked = n;
+	qsort(seg->unranked, n, sizeof(OmenScanResult), lower_cmp);
+	seg->fresh = true;
+}
+
+/*
+ * Reads the exact distance of the segment's unranked node with the lowest
+ * bound and moves it among the ranked ones, or drops it if its vector is
+ * not there.  The caller holds the scan lock.
+ */
+static void
+rank_next(OmenScanOpaque so, OmenSegmentScan *seg)
+{
+	OmenScanResult r = seg->unranked[seg->upos++];
+	int			i;
+
+	if (!omen_store_exact_distance(&seg->store, so->qexact, &r.vectid,
+								   &r.dist, &r.opdist))
+		return;
+	if (isfinite(r.code) && isfinite(r.dist))
+		seg->gap = Max(seg->gap, fabsf(r.dist - r.code));
+	if (seg->nranked == seg->rcap)
+	{
+		seg->rcap *= 2;
+		seg->ranked = repalloc(seg->ranked, sizeof(OmenScanResult) * seg->rcap);
+	}
+	/*
+	 * by the operator's distance (NaN, its result for no distance, last as
+	 * float8 orders it), after the ranked ones at the same distance, as a
+	 * stable sort puts it
+	 */
+	for (i = seg->nranked; i > seg->pos &&
+		 float8_lt(r.opdist, seg->ranked[i - 1].opdist); i--)
+		seg->ranked[i] = seg->ranked[i - 1];
+	seg->ranked[i] = r;
+	seg->nranked++;
+}
+
+/*
+ * The segment's next result, ranking unranked nodes as far as it takes to
+ * know it; NULL when the segment needs its next batch first, or is done.
+ * While the search goes on, a later batch may find a node nearer by exact
+ * distance than one found already, as it ranks by codes: results past the
+ * last batch's farthest code distance less twice the largest gap between a
+ * node's code and exact distance ranked since are held back until the next
+ * batch.  Without iterative scans a segment hands out ef results.  Takes
+ * the scan lock (*locked) to read exact vectors; the caller releases it.
+ */
+static OmenScanResult *
+seg_head(IndexScanDesc scan, OmenSegmentScan *seg, bool *locked)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	if (so->mode == OMEN_ITERATIVE_OFF && seg->handed >= so->ef)
+		return NULL;
+	for (;;)
+	{
+		OmenScanResult *r = seg->pos < seg->nranked ? &seg->ranked[seg->pos] : NULL;
+		OmenScanResult *u = seg->upos < seg->nunranked ? &seg->unranked[seg->upos] : NULL;
+		float		safe = seg->farthest - 2 * seg->gap;
+		bool		over = seg->search == NULL;
+
+		if (u != NULL && (r == NULL || omen_dist_lt(u->lower, r->dist)) &&
+			(over || omen_dist_le(u->lower, safe)))
+		{
+			if (!*locked)
+			{
+				LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+				*locked = true;
+			}
+			rank_next(so, seg);
+			continue;
+		}
+		if (r != NULL && (over || omen_dist_le(r->dist, safe)))
+			return r;
+		return NULL;
+	}
 }
 
 /*
@@ -240,6 +369,9 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 {
 	OmenDirectory *dir = &so->dir;
 
+	so->query_l1 = 0;
+	for (int i = 0; i < meta->dims; i++)
+		so->query_l1 += fabsf(so->query[i]);
 	so->work = palloc(sizeof(OmenCand) * so->beam);
 	so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir->nsegs, 1));
 	for (int i = 0; i < dir->nsegs; i++)
@@ -251,8 +383,10 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 		omen_store_init(&seg->store, index, meta, so->beam * meta->m * 4);
 		so->nsegs = i + 1;
 		seg->store.segno = dir->segs[i].segno;
-		seg->cap = so->beam;
-		seg->batch = palloc(sizeof(OmenScanResult) * seg->cap);
+		seg->rcap = so->beam;
+		seg->ranked = palloc(sizeof(OmenScanResult) * seg->rcap);
+		seg->ucap = so->beam;
+		seg->unranked = palloc(sizeof(OmenScanResult) * seg->ucap);
 		ep = omen_store_descend(&seg->store, so->query, &dir->segs[i].entry,
 								dir->segs[i].entry_level, 0);
 		if (ep.id == OMEN_NO_NODE)
@@ -264,6 +398,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 											  so->beam,
 											  so->mode != OMEN_ITERATIVE_OFF);
 		next_batch(so, seg, true);
+		omen_store_release(&seg->store);
 	}
 }
 
@@ -383,14 +518,9 @@ walk_next(IndexScanDesc scan, ItemPointer tid)
 			seg = &so->dir.segs[so->walkseg];
 			so->walkstore.segno = seg->segno;
 			so->walkblk = seg->first_blk;
-			so->walkhops = 0;
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
-		/* a chain with more pages than the index has a cycle */
-		if (++so->walkhops > RelationGetNumberOfBlocks(scan->indexRelation))
-			omen_chain_damaged(scan->indexRelation, so->walkstore.segno,
-							   so->walkblk);
 		LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 		so->nwalktids = omen_store_page_heaptids(&so->walkstore, so->walkblk,
 												 so->walktids, &so->walkblk);
@@ -403,62 +533,82 @@ walk_next(IndexScanDesc scan, ItemPointer tid)
 }
 
 /*
- * The nearest result at the head of any segment's batch, after refilling
- * the batches that ran out (any of them may hold the next nearest).  Under
- * strict_order, results nearer than one handed out already are dropped.
- * NULL when no result within the distance bound is left.
+ * The nearest result at the head of any segment, after taking the next
+ * batches of the segments that need them (any of them may hold the next
+ * nearest).  Under strict_order, results nearer than one handed out
+ * already are dropped.  NULL when no result within the distance bound is
+ * left.  Holds no lock or pin when it returns.
  */
 static OmenScanResult *
 next_result(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenScanResult *r = NULL;
+	bool		locked = false;
 
 	for (;;)
 	{
 		OmenSegmentScan *best = NULL;
-		OmenScanResult *r;
 
+		r = NULL;
 		for (int i = 0; i < so->nsegs; i++)
 		{
 			OmenSegmentScan *seg = &so->segs[i];
+			OmenScanResult *head = seg_head(scan, seg, &locked);
 
-			if (seg->pos == seg->nbatch &&
-				(seg->search != NULL || seg->nheld > 0))
+			while (head == NULL && seg->search != NULL)
 			{
-				LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+				if (!locked)
+				{
+					LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+					locked = true;
+				}
 				next_batch(so, seg, may_expand(so));
-				UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+				head = seg_head(scan, seg, &locked);
 			}
-			if (seg->pos < seg->nbatch &&
-				(best == NULL ||
-				 float8_lt(seg->batch[seg->pos].opdist,
-						   best->batch[best->pos].opdist)))
+			if (head != NULL && (r == NULL || float8_lt(head->opdist, r->opdist)))
+			{
 				best = seg;
+				r = head;
+			}
 		}
 		if (best == NULL)
-			return NULL;
-		r = &best->batch[best->pos++];
+			break;
+		best->pos++;
+		best->handed++;
 
 		/*
 		 * Past the bound, strict order has nothing left to return.  Relaxed
 		 * order may still find nearer rows in the segment's next batches,
-		 * unless a whole batch lies past the bound (its first row does: batches
-		 * are ascending).
+		 * unless a whole batch lies past the bound (its first result does:
+		 * results come in ascending order); what the segment found so far
+		 * lies past it.
 		 */
 		if (float8_gt(r->opdist, so->bound))
 		{
 			if (so->mode == OMEN_ITERATIVE_STRICT)
-				return NULL;
-			if (r == &best->batch[0])
+			{
+				r = NULL;
+				break;
+			}
+			if (best->fresh)
 				best->search = NULL;
-			best->pos = best->nbatch;
+			best->pos = best->nranked;
+			best->upos = best->nunranked;
 			continue;
 		}
+		best->fresh = false;
 		if (so->mode == OMEN_ITERATIVE_STRICT && float8_lt(r->opdist, so->last))
 			continue;
 		so->last = r->opdist;
-		return r;
+		break;
 	}
+	if (locked)
+		UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
+	/* hold no pin while the executor works on the rows */
+	for (int i = 0; i < so->nsegs; i++)
+		omen_store_release(&so->segs[i].store);
+	return r;
 }
 
 IndexScanDesc
