@@ -29,13 +29,14 @@
 
 /*
  * Removes the dead heap TIDs of one data page's nodes.  Returns the number
- * of heap TIDs removed; adds the surviving TIDs to *live and the nodes that
- * keep any to *live_elems.  The caller holds the page's exclusive lock.
+ * of heap TIDs removed; adds the surviving TIDs to *live, the nodes that
+ * keep any to *live_elems and those it marks deleted to *deleted_elems.
+ * The caller holds the page's exclusive lock.
  */
 static int64
 vacuum_page(Relation index, Buffer buf, const OmenMetaPageData *meta,
 			IndexBulkDeleteCallback callback, void *callback_state,
-			double *live, uint32 *live_elems)
+			double *live, uint32 *live_elems, uint32 *deleted_elems)
 {
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
@@ -81,12 +82,65 @@ vacuum_page(Relation index, Buffer buf, const OmenMetaPageData *meta,
 				ItemPointerSetInvalid(&et->heaptids[i]);
 		}
 		if (nkeep == 0)
+		{
 			et->deleted = 1;
+			(*deleted_elems)++;
+		}
 		removed += nhad - nkeep;
 	}
 	if (state != NULL)
 		GenericXLogFinish(state);
 	return removed;
+}
+
+/*
+ * Calls visit for each search row along segment seg's chain, with its page
+ * share-locked, until it returns false.  Returns false if it did.
+ */
+static bool
+walk_segment(Relation index, const OmenMetaPageData *meta,
+			 const OmenSegmentDesc *seg,
+			 bool (*visit) (OmenNodeTuple nt, ItemPointer tid, void *arg),
+			 void *arg)
+{
+	BlockNumber hops = 0;
+
+	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		BlockNumber next;
+		bool		go_on = true;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		next = omen_chain_next(index, seg->segno, blk, page, &hops);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 go_on && off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeTuple nt = omen_page_get_node(page, off, meta->m,
+												  meta->code_bytes);
+			ItemPointerData tid;
+
+			ItemPointerSet(&tid, blk, off);
+			if (nt != NULL)
+				go_on = visit(nt, &tid, arg);
+		}
+		UnlockReleaseBuffer(buf);
+		if (!go_on)
+			return false;
+		blk = next;
+	}
+	return true;
+}
+
+static bool
+count_one(OmenNodeTuple nt, ItemPointer tid, void *arg)
+{
+	if (!nt->deleted)
+		(*(uint32 *) arg)++;
+	return true;
 }
 
 /* Live nodes of a segment, counted along its chain. */
@@ -95,31 +149,8 @@ count_live(Relation index, const OmenSegmentDesc *seg,
 		   const OmenMetaPageData *meta)
 {
 	uint32		n = 0;
-	BlockNumber hops = 0;
 
-	for (BlockNumber blk = seg->first_blk; BlockNumberIsValid(blk);)
-	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		OffsetNumber maxoff;
-		BlockNumber next;
-
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		next = omen_chain_next(index, seg->segno, blk, page, &hops);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			OmenNodeTuple nt = omen_page_get_node(page, off, meta->m,
-												  meta->code_bytes);
-
-			if (nt != NULL && !nt->deleted)
-				n++;
-		}
-		UnlockReleaseBuffer(buf);
-		blk = next;
-	}
+	walk_segment(index, meta, seg, count_one, &n);
 	return n;
 }
 
@@ -316,6 +347,442 @@ repair_insert_segment(Relation index)
 	MemoryContextDelete(tmpctx);
 }
 
+/*
+ * A segment's level-0 graph as read by repair_segment: its nodes in chain
+ * order, each with its deleted mark, its level and its 2m level-0 links
+ * (packed TIDs, OMEN_NO_NODE for an empty slot), and the BFS tree from the
+ * entry point.
+ */
+typedef struct RepairGraph
+{
+	int			n;
+	int			cap;			/* room in the arrays */
+	int			maxlinks;
+	int			code_bytes;
+	OmenNodeId *ids;
+	bool	   *deleted;
+	uint8	   *level;
+	OmenNodeId *links;			/* n * maxlinks */
+	HTAB	   *pos;			/* packed TID -> RepairPos */
+	int32	   *parent;			/* BFS tree: -1 unreached, itself for the root */
+	bool	   *needed;			/* its BFS subtree holds a live node */
+	int32	   *queue;
+} RepairGraph;
+
+typedef struct RepairPos
+{
+	OmenNodeId	id;				/* hash key */
+	int32		pos;
+} RepairPos;
+
+/* Position of node id in g, or -1 if it is not there. */
+static int32
+graph_pos(RepairGraph *g, OmenNodeId id)
+{
+	RepairPos  *p = hash_search(g->pos, &id, HASH_FIND, NULL);
+
+	return p ? p->pos : -1;
+}
+
+/*
+ * Adds node nt at tid to the graph (RepairGraph *), growing it for rows
+ * inserted since the descriptor was read; false once the graph would take
+ * more than maintenance_work_mem.
+ */
+static bool
+graph_add(OmenNodeTuple nt, ItemPointer tid, void *arg)
+{
+	RepairGraph *g = arg;
+	ItemPointer slots = omen_node_links(nt, g->code_bytes);
+	RepairPos  *p;
+
+	if (g->n == g->cap)
+	{
+		g->cap *= 2;
+		if ((double) g->cap * (g->maxlinks * sizeof(OmenNodeId) + 64) >
+			(double) maintenance_work_mem * 1024)
+			return false;
+		g->ids = repalloc(g->ids, sizeof(OmenNodeId) * g->cap);
+		g->deleted = repalloc(g->deleted, sizeof(bool) * g->cap);
+		g->level = repalloc(g->level, sizeof(uint8) * g->cap);
+		g->links = repalloc(g->links, sizeof(OmenNodeId) * g->cap * g->maxlinks);
+	}
+	g->ids[g->n] = omen_tid_pack(tid);
+	g->deleted[g->n] = nt->deleted;
+	g->level[g->n] = nt->level;
+	for (int i = 0; i < g->maxlinks; i++)
+		g->links[g->n * g->maxlinks + i] =
+			ItemPointerIsValid(&slots[i]) ? omen_tid_pack(&slots[i]) : OMEN_NO_NODE;
+	p = hash_search(g->pos, &g->ids[g->n], HASH_ENTER, NULL);
+	p->pos = g->n++;
+	return true;
+}
+
+/*
+ * Reads the level-0 graph of segment seg along its chain, or returns false
+ * when it would take more than maintenance_work_mem.  Pages inserts add
+ * meanwhile may be missed: their nodes are not in the graph.
+ */
+static bool
+graph_read(Relation index, const OmenMetaPageData *meta,
+		   const OmenSegmentDesc *seg, RepairGraph *g)
+{
+	HASHCTL		ctl;
+
+	g->maxlinks = omen_level_slots(0, meta->m);
+	g->code_bytes = meta->code_bytes;
+	g->cap = Max(seg->nelements, 64);
+	if ((double) g->cap * (g->maxlinks * sizeof(OmenNodeId) + 64) >
+		(double) maintenance_work_mem * 1024)
+		return false;
+	g->n = 0;
+	g->ids = palloc(sizeof(OmenNodeId) * g->cap);
+	g->deleted = palloc(sizeof(bool) * g->cap);
+	g->level = palloc(sizeof(uint8) * g->cap);
+	g->links = palloc(sizeof(OmenNodeId) * g->cap * g->maxlinks);
+	ctl.keysize = sizeof(OmenNodeId);
+	ctl.entrysize = sizeof(RepairPos);
+	ctl.hcxt = CurrentMemoryContext;
+	g->pos = hash_create("omenhnsw repair", g->cap, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (!walk_segment(index, meta, seg, graph_add, g))
+		return false;
+	g->parent = palloc(sizeof(int32) * Max(g->n, 1));
+	g->needed = palloc(sizeof(bool) * Max(g->n, 1));
+	g->queue = palloc(sizeof(int32) * Max(g->n, 1));
+	return true;
+}
+
+/*
+ * Breadth-first search of g's level-0 links from position root: fills
+ * parent and needed, and returns the number of live nodes reached.
+ */
+static int
+graph_bfs(RepairGraph *g, int32 root)
+{
+	int			qtail = 0;
+	int			nlive = 0;
+
+	for (int i = 0; i < g->n; i++)
+	{
+		g->parent[i] = -1;
+		g->needed[i] = false;
+	}
+	g->parent[root] = root;
+	g->queue[qtail++] = root;
+	for (int qhead = 0; qhead < qtail; qhead++)
+	{
+		int32		u = g->queue[qhead];
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < g->maxlinks; i++)
+		{
+			int32		x = g->links[u * g->maxlinks + i] == OMEN_NO_NODE ? -1 :
+				graph_pos(g, g->links[u * g->maxlinks + i]);
+
+			if (x >= 0 && g->parent[x] < 0)
+			{
+				g->parent[x] = u;
+				g->queue[qtail++] = x;
+			}
+		}
+	}
+	for (int i = qtail - 1; i >= 0; i--)
+	{
+		int32		v = g->queue[i];
+
+		if (!g->deleted[v])
+		{
+			g->needed[v] = true;
+			nlive++;
+		}
+		if (g->needed[v] && v != root)
+			g->needed[g->parent[v]] = true;
+	}
+	return nlive;
+}
+
+/*
+ * Makes the live node at position best of g segment segno's entry point in
+ * place of the deleted one at old, if the descriptor still names old.  The
+ * insert lock keeps inserts, which may set a new entry point, away.
+ */
+static void
+replace_entry(Relation index, uint32 segno, const RepairGraph *g, int32 old,
+			  int32 best)
+{
+	OmenMetaPageData meta;
+	OmenDirectory dir;
+
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
+	for (int i = 0; i < dir.nsegs; i++)
+	{
+		OmenSegmentDesc *seg = &dir.segs[i];
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page;
+		OffsetNumber off = ItemPointerGetOffsetNumber(&dir.where[i]);
+
+		if (seg->segno != segno || omen_tid_pack(&seg->entry) != g->ids[old])
+			continue;
+		omen_tid_unpack(g->ids[best], &seg->entry);
+		seg->entry_level = g->level[best];
+		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&dir.where[i]));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		memcpy(PageGetItem(page, PageGetItemId(page, off)), seg,
+			   sizeof(OmenSegmentDesc));
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+	}
+	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+}
+
+static int
+cmp_node_id(const void *a, const void *b)
+{
+	OmenNodeId	x = *(const OmenNodeId *) a;
+	OmenNodeId	y = *(const OmenNodeId *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	const OmenCand *x = a;
+	const OmenCand *y = b;
+
+	return omen_dist_lt(x->dist, y->dist) ? -1 : omen_dist_lt(y->dist, x->dist);
+}
+
+/*
+ * Rewrites the level-0 list of the live node at position u of g, which
+ * links to deleted nodes, as an insert would choose it: the candidates are
+ * the live nodes a search for its vector from the entry point finds
+ * (ef_construction wide), its own live links and the live links of the
+ * deleted nodes it names, selected as a new node's list is.  Links that
+ * are edges of g's BFS tree into a subtree holding a live node stay, so
+ * that every live node stays reachable at every record, and so do links to
+ * nodes not in g (inserted after it was read).  The caller keeps other
+ * writers of the list away.
+ */
+static void
+repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
+			RepairGraph *g, int32 u, ItemPointer entry, int entry_level)
+{
+	OmenNodeId	cur[OMEN_MAX_LINKS];
+	OmenNodeId	keep[OMEN_MAX_LINKS];
+	int			ncur;
+	int			nkeep = 0;
+	int			nids = 0;
+	bool		any_deleted = false;
+	OmenNodeId *ids;
+	OmenCand   *found;
+	OmenCand   *cands;
+	OmenCand   *sel;
+	OmenSelectMode mode;
+	int			max = omen_new_node_links(meta->metric, meta->m, 0, &mode);
+	int			nfound;
+	int			nsel;
+	int			n = 0;
+	ItemPointerData tid;
+	ItemPointerData vectid;
+	OmenNodeTuple nt;
+	OmenCand	ep;
+	float	   *vec;
+
+	/* the list as it is now: an insert may have changed it since g was read */
+	ncur = omen_page_store_ops.neighbors(store, g->ids[u], 0, cur, g->maxlinks);
+	if (ncur <= 0)
+		return;
+	ids = palloc(sizeof(OmenNodeId) *
+				 ((g->maxlinks + 1) * g->maxlinks + meta->ef_construction));
+	for (int i = 0; i < ncur; i++)
+	{
+		int32		x = graph_pos(g, cur[i]);
+
+		if (x < 0 || (g->parent[x] == u && g->needed[x]))
+			keep[nkeep++] = cur[i];
+		if (x >= 0 && g->deleted[x])
+		{
+			any_deleted = true;
+			for (int j = 0; j < g->maxlinks; j++)
+			{
+				OmenNodeId	y = g->links[x * g->maxlinks + j];
+				int32		py = y == OMEN_NO_NODE ? -1 : graph_pos(g, y);
+
+				if (py >= 0 && py != u && !g->deleted[py])
+					ids[nids++] = y;
+			}
+		}
+		else if (x >= 0)
+			ids[nids++] = cur[i];
+	}
+	if (!any_deleted)
+		return;
+
+	/* the live nodes a search for u's vector finds */
+	omen_tid_unpack(g->ids[u], &tid);
+	nt = omen_store_node(store, &tid);
+	if (nt == NULL)
+		return;
+	vectid = nt->vectid;
+	omen_store_unlock(store);
+	vec = palloc(sizeof(float) * meta->dims);
+	if (!omen_store_vector(store, &vectid, vec))
+		return;
+	found = palloc(sizeof(OmenCand) * meta->ef_construction);
+	ep = omen_store_descend(store, vec, entry, entry_level, 0);
+	nfound = ep.id == OMEN_NO_NODE ? 0 :
+		omen_store_search_level(store, vec, &ep, 1, 0, meta->ef_construction,
+								found);
+	for (int i = 0; i < nfound; i++)
+	{
+		int32		x = graph_pos(g, found[i].id);
+
+		if (x != u && (x < 0 || !g->deleted[x]))
+			ids[nids++] = found[i].id;
+	}
+
+	/* distinct candidates, by distance from u's vector to their codes */
+	qsort(ids, nids, sizeof(OmenNodeId), cmp_node_id);
+	cands = palloc(sizeof(OmenCand) * Max(nids, 1));
+	sel = palloc(sizeof(OmenCand) * max);
+	for (int i = 0; i < nids; i++)
+	{
+		if (i > 0 && ids[i] == ids[i - 1])
+			continue;
+		cands[n].id = ids[i];
+		cands[n].dist = omen_store_distance(store, vec, ids[i]);
+		n++;
+	}
+	qsort(cands, n, sizeof(OmenCand), cmp_cand);
+	nsel = omen_select_neighbors(&omen_page_store_ops, store, cands, n, max,
+								 mode, omen_store_distance(store, vec, g->ids[u]),
+								 sel);
+
+	/* the links that stay first, then the selection while there is room */
+	for (int i = 0; i < nsel && nkeep < g->maxlinks; i++)
+	{
+		bool		present = false;
+
+		for (int j = 0; j < nkeep && !present; j++)
+			present = keep[j] == sel[i].id;
+		if (!present)
+			keep[nkeep++] = sel[i].id;
+	}
+	omen_store_write_links(store, g->ids[u], 0, keep, nkeep);
+}
+
+/*
+ * Repairs segment seg's graph around the nodes this VACUUM deleted: a
+ * deleted entry point is replaced by the live node of the highest level
+ * when that node's level-0 links reach every live node the old one
+ * reached, then every live node linking to deleted nodes gets its list
+ * rewritten by repair_node.  Deleted nodes keep their own lists, and the
+ * links into them that the BFS tree needs stay, so every live node stays
+ * reachable from the entry point at every WAL record.  For the insert
+ * segment (insert_seg) the insert lock is held for one node at a time;
+ * other segments take no inserts, and one VACUUM runs at a time.  Upper
+ * levels are left as they are: deleted nodes route searches there.
+ */
+static void
+repair_segment(Relation index, const OmenMetaPageData *meta,
+			   const OmenSegmentDesc *seg, bool insert_seg)
+{
+	RepairGraph g;
+	OmenPageStore store;
+	int32		root;
+	ItemPointerData entry;
+	int			entry_level;
+	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext,
+											  "omenhnsw repair",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext tmpctx = AllocSetContextCreate(ctx, "omenhnsw repair node",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(ctx);
+
+	if (!ItemPointerIsValid(&seg->entry) || !graph_read(index, meta, seg, &g) ||
+		(root = graph_pos(&g, omen_tid_pack((ItemPointer) &seg->entry))) < 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(ctx);
+		return;
+	}
+	entry = seg->entry;
+	entry_level = seg->entry_level;
+	if (g.deleted[root])
+	{
+		int32		best = -1;
+		int			nlive = graph_bfs(&g, root);
+
+		for (int32 i = 0; i < g.n; i++)
+			if (!g.deleted[i] && g.parent[i] >= 0 &&
+				(best < 0 || g.level[i] > g.level[best]))
+				best = i;
+		if (best >= 0 && graph_bfs(&g, best) == nlive)
+		{
+			replace_entry(index, seg->segno, &g, root, best);
+			root = best;
+			omen_tid_unpack(g.ids[best], &entry);
+			entry_level = g.level[best];
+		}
+	}
+	graph_bfs(&g, root);
+
+	omen_store_init(&store, index, meta, 64);
+	store.segno = seg->segno;
+	for (int32 u = 0; u < g.n; u++)
+	{
+		bool		any = false;
+
+		if (g.deleted[u])
+			continue;
+		for (int i = 0; i < g.maxlinks && !any; i++)
+		{
+			int32		x = g.links[u * g.maxlinks + i] == OMEN_NO_NODE ? -1 :
+				graph_pos(&g, g.links[u * g.maxlinks + i]);
+
+			any = x >= 0 && g.deleted[x];
+		}
+		if (!any)
+			continue;
+		vacuum_delay_point();
+		if (insert_seg)
+			LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+		MemoryContextSwitchTo(tmpctx);
+		repair_node(&store, meta, &g, u, &entry, entry_level);
+		MemoryContextSwitchTo(ctx);
+		MemoryContextReset(tmpctx);
+		if (insert_seg)
+			UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+	}
+	omen_store_release(&store);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+}
+
+/*
+ * Repairs the graphs of the segments in which this page pass deleted nodes
+ * (deleted[] by segno, for segnos below nseen).
+ */
+static void
+repair_segments(Relation index, const uint32 *deleted, uint32 nseen)
+{
+	OmenMetaPageData meta;
+	OmenDirectory dir;
+
+	omen_meta_read(index, &meta);
+	omen_directory_read(index, &meta, &dir);
+	for (int i = 0; i < dir.nsegs; i++)
+		if (dir.segs[i].segno < nseen && deleted[dir.segs[i].segno] > 0)
+			repair_segment(index, &meta, &dir.segs[i], i == dir.nsegs - 1);
+}
+
 IndexBulkDeleteResult *
 omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				  IndexBulkDeleteCallback callback, void *callback_state)
@@ -325,6 +792,7 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	OmenMetaPageData meta;
 	OmenDirectory dir;
 	uint32	   *live_elems;
+	uint32	   *deleted_elems;
 	double		live = 0;
 
 	if (stats == NULL)
@@ -333,6 +801,7 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	omen_meta_read(index, &meta);
 	omen_directory_read(index, &meta, &dir);
 	live_elems = palloc0(sizeof(uint32) * Max(meta.next_segno, 1));
+	deleted_elems = palloc0(sizeof(uint32) * Max(meta.next_segno, 1));
 
 	for (BlockNumber blk = OMEN_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
 	{
@@ -352,14 +821,16 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		{
 			uint32		segno = OmenPageGetOpaque(page)->segno;
 			uint32		elems = 0;
+			uint32		deleted = 0;
 
 			if (OmenPageGetOpaque(page)->kind == OMEN_PAGE_DATA)
 				stats->tuples_removed += vacuum_page(index, buf, &meta,
 													 callback, callback_state,
-													 &live, &elems);
+													 &live, &elems, &deleted);
 			if (segno < meta.next_segno)
 			{
 				live_elems[segno] += elems;
+				deleted_elems[segno] += deleted;
 				/* re-record pages a crash or a busy page kept from the map */
 				free_page = !omen_directory_has(&dir, segno);
 			}
@@ -378,6 +849,7 @@ omen_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	stats->pages_newly_deleted = retire_dead_segments(index, live_elems,
 													  meta.next_segno);
 	stats->pages_deleted += stats->pages_newly_deleted;
+	repair_segments(index, deleted_elems, meta.next_segno);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->num_index_tuples = live;
 	return stats;
