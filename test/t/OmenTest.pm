@@ -61,13 +61,18 @@ $conf
 }
 
 # A started streaming standby of $primary (made with allows_streaming), from
-# a new base backup.  It inherits the primary's settings.
+# a new base backup.  It inherits the primary's settings.  A physical slot
+# keeps the primary from removing WAL the standby has not received, however
+# far a busy machine lets it fall behind.
 sub omen_standby
 {
 	my ($primary, $name) = @_;
+	$primary->safe_psql('postgres',
+		"SELECT pg_create_physical_replication_slot('$name')");
 	$primary->backup("${name}_base");
 	my $standby = PostgreSQL::Test::Cluster->new($name);
 	$standby->init_from_backup($primary, "${name}_base", has_streaming => 1);
+	$standby->append_conf('postgresql.conf', "primary_slot_name = '$name'");
 	$standby->start;
 	return $standby;
 }
