@@ -634,7 +634,7 @@ builder_merge(void *arg, int id)
 		elog(ERROR, "omenhnsw: the vector of node %d of a segment being built of index \"%s\" is missing",
 			 id, RelationGetRelationName(b->index));
 	omen_store_release(b->store);
-	same = memcmp(b->other, b->exact, sizeof(float) * b->kind.words) == 0;
+	same = omen_elem_same(&b->kind, b->other, b->exact);
 	return same && builder_add_tid(b, id, &b->tid);
 }
 

@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "utils/varbit.h"
@@ -224,6 +225,38 @@ omen_elem_valid(const OmenElem *e, const void *exact)
 			break;
 	}
 	return true;
+}
+
+/*
+ * The same bytes; or, under cosine, the same direction (equal floats once
+ * normalized, as their codes are made), with sums of squares that float4
+ * holds, as the cosine kernel sums them: the operator's distance is then
+ * the same, but for rounding, for every query.  Scaled copies share a node
+ * as they would if the index kept them normalized.
+ */
+bool
+omen_elem_same(const OmenElem *e, const void *a, const void *b)
+{
+	float	   *fa;
+	float	   *fb;
+	bool		same;
+
+	if (memcmp(a, b, sizeof(uint32) * e->words) == 0)
+		return true;
+	if (e->graph_metric != OMEN_METRIC_COSINE || e->kind == OMEN_ELEM_BIT)
+		return false;
+	if (e->kind == OMEN_ELEM_FLOAT4 &&
+		(pow(FloatsNorm(a, e->dims), 2) > FLT_MAX ||
+		 pow(FloatsNorm(b, e->dims), 2) > FLT_MAX))
+		return false;
+	fa = palloc(sizeof(float) * e->code_dims);
+	fb = palloc(sizeof(float) * e->code_dims);
+	omen_elem_floats(e, a, fa);
+	omen_elem_floats(e, b, fb);
+	same = memcmp(fa, fb, sizeof(float) * e->code_dims) == 0;
+	pfree(fa);
+	pfree(fb);
+	return same;
 }
 
 float

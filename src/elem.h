@@ -76,6 +76,12 @@ extern void omen_elem_floats(const OmenElem *e, const void *exact, float *out);
 extern bool omen_elem_valid(const OmenElem *e, const void *exact);
 
 /*
+ * Whether two exact vectors may share a node: every query is at the same
+ * distance from both (see elem.c).
+ */
+extern bool omen_elem_same(const OmenElem *e, const void *a, const void *b);
+
+/*
  * Distance between two exact vectors: the ordering operator's result into
  * *opdist, and returned as the graph compares its code distances (squared
  * L2, L1 or negative similarity).

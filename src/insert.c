@@ -220,9 +220,10 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 }
 
 /*
- * Adds the row to node id if it holds this vector and has a free slot.  The
- * vector is compared without a buffer lock (it never changes); the slot is
- * taken under the row's page lock, as VACUUM may have emptied the node.
+ * Adds the row to node id if it holds this vector (omen_elem_same) and has a
+ * free slot.  The vector is compared without a buffer lock (it never
+ * changes); the slot is taken under the row's page lock, as VACUUM may have
+ * emptied the node.
  */
 static bool
 merge_into(OmenInsert *ins, OmenNodeId id)
@@ -243,7 +244,7 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 	vectid = nt->vectid;
 	omen_store_unlock(&ins->store);
 	if (!omen_store_exact(&ins->store, &vectid, x) ||
-		memcmp(x, ins->exact, sizeof(float) * ins->store.elem.words) != 0)
+		!omen_elem_same(&ins->store.elem, x, ins->exact))
 		return false;
 
 	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
@@ -273,8 +274,8 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 }
 
 /*
- * If a candidate holds exactly this vector and has a free heap TID slot,
- * adds the row to it.  Returns true when done.
+ * If a candidate holds this vector (omen_elem_same) and has a free heap TID
+ * slot, adds the row to it.  Returns true when done.
  */
 static bool
 merge_duplicate(OmenInsert *ins, const OmenCand *cands, int ncands)
