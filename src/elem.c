@@ -85,12 +85,6 @@ omen_elem_graph_metric(int metric)
 }
 
 int
-omen_elem_code_dims(int kind, int dims)
-{
-	return kind == OMEN_ELEM_BIT ? Min(dims, VECTOR_MAX_DIM) : dims;
-}
-
-int
 omen_elem_value_dims(int kind, const void *value)
 {
 	switch (kind)

@@ -15,6 +15,8 @@
 
 #include "postgres.h"
 
+#include "vector.h"
+
 /* Element kinds, as the metapage records them. */
 typedef enum OmenElemKind
 {
@@ -49,8 +51,16 @@ extern int	omen_elem_max_dims(int kind);
 /* The metric graph searches use for an operator class's metric. */
 extern int	omen_elem_graph_metric(int metric);
 
-/* Floats of the codes of a value of dims elements. */
-extern int	omen_elem_code_dims(int kind, int dims);
+/*
+ * Floats of the codes of a value of dims elements: one an element, but at
+ * most VECTOR_MAX_DIM for bit strings.  Inline, so that the page codec
+ * (page.c, which the fuzz targets link alone) needs nothing else of here.
+ */
+static inline int
+omen_elem_code_dims(int kind, int dims)
+{
+	return kind == OMEN_ELEM_BIT ? Min(dims, VECTOR_MAX_DIM) : dims;
+}
 
 /* Elements of a detoasted value of the kind. */
 extern int	omen_elem_value_dims(int kind, const void *value);
