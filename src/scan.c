@@ -104,6 +104,7 @@ typedef struct OmenScanOpaqueData
 	OmenPageStore walkstore;
 	int			walkseg;		/* index in dir of the segment being walked */
 	BlockNumber walkblk;		/* its next page, Invalid at its end */
+	BlockNumber walkhops;		/* pages of it walked */
 	ItemPointerData *walktids;	/* [OMEN_PAGE_MAX_HEAPTIDS] */
 	int			nwalktids;
 	int			walkpos;
@@ -522,9 +523,14 @@ walk_next(IndexScanDesc scan, ItemPointer tid)
 			seg = &so->dir.segs[so->walkseg];
 			so->walkstore.segno = seg->segno;
 			so->walkblk = seg->first_blk;
+			so->walkhops = 0;
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
+		/* a chain with more pages than the index has a cycle */
+		if (++so->walkhops > RelationGetNumberOfBlocks(scan->indexRelation))
+			omen_chain_damaged(scan->indexRelation, so->walkstore.segno,
+							   so->walkblk);
 		LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 		so->nwalktids = omen_store_page_heaptids(&so->walkstore, so->walkblk,
 												 so->walktids, &so->walkblk);
