@@ -1,14 +1,16 @@
 # Recall@10 at ef_search 40 on noise-dominated data, where neighbours are
 # barely nearer than the rest of their cluster: 16 cluster centres drawn in
 # a 96-dimensional subspace, each row a centre plus N(0, 0.8^2) noise in
-# every coordinate; 20,000 rows of 384 dimensions and 10,000 of 768, 100
+# every coordinate; 20,000 rows of 384 dimensions and 10,000 of 768, 300
 # queries of the same kind each.  A serial build and a build with one
-# parallel worker must each reach, for L2 and for cosine, 0.93 and no less
-# than the best of five serial builds of pgvector 0.8.6 on the same data
-# (L2 0.938, cosine 0.922 on the 384-d set; its builds draw levels at
-# random, so its runs differ by a few hundredths); on the 768-d set 0.96,
-# the middle of pgvector's runs there (0.952 to 0.977).  Ground truth is
-# exact.
+# parallel worker must each reach, for L2 and for cosine, the best of three
+# serial builds of pgvector 0.8.6 on the same data and queries, rounded down
+# to the hundredth: 0.93 and 0.92 on the 384-d set (pgvector 0.909 to 0.932
+# and 0.888 to 0.926), 0.98 and 0.97 on the 768-d set (0.971 to 0.982 and
+# 0.961 to 0.973).  pgvector draws levels at random and a parallel build's
+# graph depends on how the participants' inserts interleave, so builds
+# differ by about a hundredth; 300 queries keep the measurement's own noise
+# below that.  Ground truth is exact.
 use strict;
 use warnings FATAL => 'all';
 
@@ -67,12 +69,12 @@ VACUUM ANALYZE $table, ${table}_q;
 
 # table, dims, rows, seed, least recall for l2 and cosine
 my @sets = (
-	[ 'noisy384', 384, 20000, 0.42, { l2 => 0.938, cosine => 0.93 } ],
-	[ 'noisy768', 768, 10000, 0.57, { l2 => 0.96, cosine => 0.96 } ]);
+	[ 'noisy384', 384, 20000, 0.42, { l2 => 0.93, cosine => 0.92 } ],
+	[ 'noisy768', 768, 10000, 0.57, { l2 => 0.98, cosine => 0.97 } ]);
 for my $set (@sets)
 {
 	my ($table, $dim, $n, $seed, $least) = @$set;
-	make_noisy($table, $dim, $n, 100, $seed);
+	make_noisy($table, $dim, $n, 300, $seed);
 	for my $metric (['l2', '<->'], ['cosine', '<=>'])
 	{
 		my ($name, $op) = @$metric;

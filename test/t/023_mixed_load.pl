@@ -1,7 +1,7 @@
 # Mixed load on an omenhnsw index: 4 pgbench clients run inserts, deletes,
 # updates of the vector and KNN queries (whose results must come in true
 # distance order) while another client runs VACUUM in a loop, for
-# OMEN_MIXED_SECONDS (default 120) seconds.  Nothing may fail, the server log
+# OMEN_MIXED_SECONDS (default 60) seconds.  Nothing may fail, the server log
 # must stay free of errors and crashes, and afterwards the verifier must be
 # clean and the rows findable.
 use strict;
@@ -12,7 +12,7 @@ use OmenTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $seconds = $ENV{OMEN_MIXED_SECONDS} || 120;
+my $seconds = $ENV{OMEN_MIXED_SECONDS} || 60;
 my $rows = 5000;
 
 my $node = omen_node('mixed');

@@ -65,11 +65,12 @@ sub psql_start
 		'>', \$out, '2>', \$err);
 }
 
+# Inserts by $clients clients, at most $rate a second in all if given.
 sub inserts_start
 {
-	my ($tag, $clients) = @_;
+	my ($tag, $clients, $rate) = @_;
 	return pgbench_start($primary, $tag, { insert => $insert },
-		'-c', $clients, '-T', 60)->{run};
+		'-c', $clients, '-T', 60, defined $rate ? ('-R', $rate) : ())->{run};
 }
 
 # Each kind of round starts its load.  It gets the round's name and the
@@ -101,7 +102,9 @@ my %load = (
 	vacuum => sub {
 		my ($tag, $last) = @_;
 		# about half of the rows go; the VACUUM is slowed down so that the
-		# crash can catch it in its index phase
+		# crash can catch it in its index phase, and the inserts meanwhile
+		# are throttled so that the table, and with it the next VACUUM's
+		# slowed heap phase, does not grow from round to round
 		$primary->safe_psql('postgres',
 			"DELETE FROM t WHERE hashint8(id) % 2 = 0 AND id <= $last");
 		return (
@@ -109,7 +112,7 @@ my %load = (
 			psql_start(
 				$primary, 'SET vacuum_cost_delay = 20',
 				'SET vacuum_cost_limit = 1', 'VACUUM t'),
-			inserts_start($tag, 2));
+			inserts_start($tag, 2, 40));
 	},
 	build => sub {
 		my ($tag, $last) = @_;
@@ -130,11 +133,13 @@ for my $round (1 .. $rounds)
 	my $kind = $kinds[ ($round - 1) % @kinds ];
 	my $when = "round $round ($kind)";
 	my $last = $primary->safe_psql('postgres', 'SELECT max(id) FROM t');
-	my $acked = acked_start($primary, "round$round");
 	my ($going, @runs) = $load{$kind}->("round$round", $last);
-	# once the load is under way, a random moment within 1.5 s
 	$primary->poll_query_until('postgres', $going)
 	  or die "$when: the load did not get going";
+	# once the load is under way, inserts whose acknowledgements are
+	# recorded, and a random moment within 1.5 s; started earlier, they
+	# would fill the table while a throttled VACUUM gets to its index phase
+	my $acked = acked_start($primary, "round$round");
 	usleep(int(rand(1_500_000)));
 	my $doing = $primary->safe_psql(
 		'postgres', q{
