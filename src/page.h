@@ -29,12 +29,11 @@
 #define OMEN_HEAPTIDS		10
 
 /*
- * Heavyweight page-lock tags, not the blocks of those numbers.  The insert
- * lock serializes inserts, segment retirement and VACUUM's relinking; scans
- * hold the scan lock shared while they search.  src/README has the rules.
+ * Heavyweight page-lock tag, not the block of that number.  The insert lock
+ * serializes inserts, segment retirement and VACUUM's relinking; scans take
+ * no heavyweight lock.  src/README has the rules.
  */
 #define OMEN_INSERT_LOCK	0
-#define OMEN_SCAN_LOCK		1
 
 /* Largest level a node may have; bounded again by the page size. */
 #define OMEN_LEVEL_LIMIT	16

@@ -809,9 +809,9 @@ omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
  * The heap TIDs of the live nodes on page blk of the segment being
  * searched, in storage order, into tids[] (OMEN_PAGE_MAX_HEAPTIDS of room);
  * returns their count.  *next is the page after blk in the segment's chain,
- * or Invalid at its end or when blk is not the segment's (any more).  The
- * caller holds the scan lock, so VACUUM frees no page of the segment
- * meanwhile; blk is share-locked only while it is read.
+ * or Invalid at its end or when blk is not the segment's (any more: VACUUM
+ * retired the segment and an insert reused the page).  blk is
+ * share-locked only while it is read.
  */
 int
 omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,

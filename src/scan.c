@@ -17,7 +17,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
-#include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -226,8 +225,8 @@ lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
 /*
  * Takes the search's next batch into the segment's unranked nodes: those
  * with live heap rows, each with its code distance and lower bound.
- * Searches further when expand, else takes nodes scored already.  The
- * caller holds the scan lock.
+ * Searches further when expand, else takes nodes scored already.  Takes
+ * and releases buffer locks only (pagestore.c).
  */
 static void
 next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
@@ -294,7 +293,7 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 /*
  * Reads the exact distance of the segment's unranked node with the lowest
  * bound and moves it among the ranked ones, or drops it if its vector is
- * not there.  The caller holds the scan lock.
+ * not there.  Takes and releases buffer locks only.
  */
 static void
 rank_next(OmenScanOpaque so, OmenSegmentScan *seg)
@@ -332,10 +331,10 @@ rank_next(OmenScanOpaque so, OmenSegmentScan *seg)
  * last batch's farthest code distance less twice the largest gap between a
  * node's code and exact distance ranked since are held back until the next
  * batch.  Without iterative scans a segment hands out ef results.  Takes
- * the scan lock (*locked) to read exact vectors; the caller releases it.
+ * and releases buffer locks only.
  */
 static OmenScanResult *
-seg_head(IndexScanDesc scan, OmenSegmentScan *seg, bool *locked)
+seg_head(IndexScanDesc scan, OmenSegmentScan *seg)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
@@ -351,11 +350,6 @@ seg_head(IndexScanDesc scan, OmenSegmentScan *seg, bool *locked)
 		if (u != NULL && (r == NULL || omen_dist_lt(u->lower, r->dist)) &&
 			(over || omen_dist_le(u->lower, safe)))
 		{
-			if (!*locked)
-			{
-				LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
-				*locked = true;
-			}
 			rank_next(so, seg);
 			continue;
 		}
@@ -367,7 +361,7 @@ seg_head(IndexScanDesc scan, OmenSegmentScan *seg, bool *locked)
 
 /*
  * Starts the search of every segment in so->dir and fetches its first
- * batch.  The caller holds the scan lock.
+ * batch.  Takes and releases buffer locks only.
  */
 static void
 start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
@@ -462,14 +456,16 @@ start_scan(IndexScanDesc scan)
 	if (so->nullbound)
 		return;
 
-	/* detoast before the lock is taken */
 	so->walknull = (scan->orderByData[0].sk_flags & SK_ISNULL) != 0;
 	if (!so->walknull)
 		v = PG_DETOAST_DATUM(scan->orderByData[0].sk_argument);
 	omen_index_elem(index, &kind);
 
-	/* VACUUM frees a retired segment's pages only after searches drain */
-	LockPage(index, OMEN_SCAN_LOCK, ShareLock);
+	/*
+	 * No lock keeps VACUUM from retiring a segment this scan searches and
+	 * inserts from reusing its pages: the store checks every page it reads
+	 * (src/README, retirement of segments).
+	 */
 	omen_meta_read(index, &meta);
 	omen_check_meta_elem(index, &meta, kind.kind);
 	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims);
@@ -500,12 +496,11 @@ start_scan(IndexScanDesc scan)
 		else
 			start_search(so, index, &meta);
 	}
-	UnlockPage(index, OMEN_SCAN_LOCK, ShareLock);
 }
 
 /*
  * The next heap TID of a walk, false at its end.  Reads a page at a time
- * under the scan lock and holds no lock or pin while the executor works.
+ * under its buffer lock and holds no lock or pin while the executor works.
  */
 static bool
 walk_next(IndexScanDesc scan, ItemPointer tid)
@@ -531,10 +526,8 @@ walk_next(IndexScanDesc scan, ItemPointer tid)
 		if (++so->walkhops > RelationGetNumberOfBlocks(scan->indexRelation))
 			omen_chain_damaged(scan->indexRelation, so->walkstore.segno,
 							   so->walkblk);
-		LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 		so->nwalktids = omen_store_page_heaptids(&so->walkstore, so->walkblk,
 												 so->walktids, &so->walkblk);
-		UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 		omen_store_release(&so->walkstore);
 		so->walkpos = 0;
 	}
@@ -554,7 +547,6 @@ next_result(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	OmenScanResult *r = NULL;
-	bool		locked = false;
 
 	for (;;)
 	{
@@ -564,17 +556,12 @@ next_result(IndexScanDesc scan)
 		for (int i = 0; i < so->nsegs; i++)
 		{
 			OmenSegmentScan *seg = &so->segs[i];
-			OmenScanResult *head = seg_head(scan, seg, &locked);
+			OmenScanResult *head = seg_head(scan, seg);
 
 			while (head == NULL && seg->search != NULL)
 			{
-				if (!locked)
-				{
-					LockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
-					locked = true;
-				}
 				next_batch(so, seg, may_expand(so));
-				head = seg_head(scan, seg, &locked);
+				head = seg_head(scan, seg);
 			}
 			if (head != NULL && (r == NULL || float8_lt(head->opdist, r->opdist)))
 			{
@@ -613,8 +600,6 @@ next_result(IndexScanDesc scan)
 		so->last = r->opdist;
 		break;
 	}
-	if (locked)
-		UnlockPage(scan->indexRelation, OMEN_SCAN_LOCK, ShareLock);
 	/* hold no pin while the executor works on the rows */
 	for (int i = 0; i < so->nsegs; i++)
 		omen_store_release(&so->segs[i].store);

@@ -6,10 +6,10 @@
  * node left without heap TIDs is marked deleted but stays in its graph as a
  * routing node, so every surviving node stays reachable without repairing
  * links; scans never return deleted nodes.  A segment left with no live
- * node is retired: dropped from the directory and, once the searches
- * running then are done, its pages (data and vector pages) go to the free
- * space map for inserts.  A scan that resumes the segment's search later
- * meets reused pages as another segment's and treats their tuples as gone.
+ * node is retired: dropped from the directory, and its pages (data and
+ * vector pages) go to the free space map for inserts.  A scan still
+ * searching the segment meets reused pages as another segment's and treats
+ * their tuples as gone.
  * Afterwards live nodes that inserts left unreachable are relinked; a
  * VACUUM that deleted nothing does that too, after a page pass that only
  * counts.
@@ -181,8 +181,8 @@ drop_descriptors(Relation index, BlockNumber blk, OffsetNumber *offs, int n)
  * Retires the segments that the page pass found without live elements
  * (live[] by segno, for segnos below nseen).  The segment inserts go to is
  * recounted under the insert lock, as rows may have arrived since.  Their
- * pages are freed once every search running at the drop is done.  Returns
- * the number of pages freed.
+ * pages go to the free space map at once.  Returns the number of pages
+ * freed.
  */
 static BlockNumber
 retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
@@ -248,18 +248,12 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 
 	/*
-	 * Searches that read the old directory may still walk those pages: wait
-	 * for those running now.  No one can reuse the pages before they are
-	 * recorded free; a scan resuming a search of them between batches
-	 * rejects pages reused by another segment (pagestore.c: on_segment).
+	 * Searches that read the old directory may still walk those pages, and
+	 * inserts may reuse them under such a search: the search then rejects
+	 * every page another segment took (pagestore.c: on_segment).
 	 */
-	if (nfreed > 0)
-	{
-		LockPage(index, OMEN_SCAN_LOCK, ExclusiveLock);
-		UnlockPage(index, OMEN_SCAN_LOCK, ExclusiveLock);
-		for (i = 0; i < nfreed; i++)
-			RecordFreeIndexPage(index, freed[i]);
-	}
+	for (i = 0; i < nfreed; i++)
+		RecordFreeIndexPage(index, freed[i]);
 	return nfreed;
 }
 

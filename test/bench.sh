@@ -20,6 +20,8 @@
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
 #   BENCH_CONCURRENT_EF  ef of the 2-client run and of the pgbench runs [40]
 #   BENCH_PGBENCH_SECONDS  pgbench time per engine and client count, in 2 turns (C client) [10]
+#   BENCH_PGBENCH_CLIENTS  pgbench client counts [1,2,32]; each run also samples how many
+#                    running clients wait on the lock manager
 #   BENCH_SLICES     turns the engines take at each query point [4]
 #   BENCH_INSERTS    single-row inserts into the indexed table [2000]
 #   BENCH_GROWN      data sets that also get an index grown by inserts: built over all but the
@@ -49,6 +51,7 @@ BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
 BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
+BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-1,2,32}
 BENCH_SLICES=${BENCH_SLICES:-4}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
 BENCH_FILTERED=${BENCH_FILTERED-fashion}
@@ -154,6 +157,7 @@ query_all() {
 		--slices "$BENCH_SLICES" || return
 	"${BENCH_PY[@]}" --out "$results" "${on[@]}" pgbench "$ds" "${where[@]}" \
 		--queries "$BENCH_QUERIES" --ef "$BENCH_CONCURRENT_EF" --rounds 2 \
+		--clients "$BENCH_PGBENCH_CLIENTS" \
 		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
 }
 

@@ -609,12 +609,32 @@ PGBENCH_SQL = ("SELECT id FROM items ORDER BY {key} <->"
                " (SELECT {key} FROM bench_queries WHERE qid = :q) LIMIT {k};")
 
 
+def sample_waits(db, timeout_s, stop, counts):
+    """Until `stop` is set, samples the database's client backends every 10 ms:
+    counts[0] samples, counts[1] backends seen running a statement, counts[2] of
+    them waiting on the lock manager's partition locks (LWLock LockManager),
+    where heavyweight locks that miss the fast path queue."""
+    with connect(db, timeout_s) as c:
+        while not stop.is_set():
+            active, lockmgr = c.execute(
+                "SELECT count(*) FILTER (WHERE state = 'active'),"
+                " count(*) FILTER (WHERE wait_event_type = 'LWLock'"
+                " AND wait_event = 'LockManager')"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchone()
+            counts[0] += 1
+            counts[1] += active
+            counts[2] += lockmgr
+            time.sleep(0.01)
+
+
 def cmd_pgbench(args):
     """Server throughput without a Python client: pgbench (C, prepared) sends
     query ids and the server reads each query vector from a table, so the
     clients' own CPU takes little of the machine's cores.  The statement also
     looks each vector up by key, so its QPS compares engines, not the rows
-    measured from Python.  The engines take turns, --rounds times."""
+    measured from Python.  The engines take turns, --rounds times.  A sampler
+    counts the clients waiting on the lock manager meanwhile."""
     import subprocess
     import tempfile
     ds = Dataset(args)
@@ -645,6 +665,7 @@ def cmd_pgbench(args):
                 f.write("\\set q random(0, %d)\n%s\n" % (nq - 1, sql_of(PGBENCH_SQL, cast)))
         for clients in args.clients:
             done = {e: 0.0 for e, _, _, _ in engines}
+            waits = {e: [0, 0, 0] for e, _, _, _ in engines}
             for _ in range(args.rounds):
                 for engine, db, guc, _ in engines:
                     env = dict(os.environ, PGOPTIONS="%s -c %s=%d -c statement_timeout=%d" % (
@@ -652,8 +673,16 @@ def cmd_pgbench(args):
                     cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients),
                            "-j", str(clients), "-T", str(seconds),
                            "-f", os.path.join(scripts, engine + ".sql"), db]
-                    run = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                         timeout=seconds + args.timeout)
+                    stop = threading.Event()
+                    sampler = threading.Thread(target=sample_waits,
+                                               args=(db, args.timeout, stop, waits[engine]))
+                    sampler.start()
+                    try:
+                        run = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                             timeout=seconds + args.timeout)
+                    finally:
+                        stop.set()
+                        sampler.join()
                     m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
                     if run.returncode != 0 or not m:
                         emit(args.out, dict(dataset=ds.name, engine=engine, kind="pgbench",
@@ -662,11 +691,14 @@ def cmd_pgbench(args):
                         die("%s: pgbench failed: %s" % (engine, run.stderr or run.stdout))
                     done[engine] += float(m.group(1)) * seconds
             for engine, _, _, _ in engines:
+                samples, active, lockmgr = waits[engine]
                 rec = dict(dataset=ds.name, engine=engine, kind="pgbench", ef=args.ef,
-                           clients=clients, qps=done[engine] / (seconds * args.rounds))
+                           clients=clients, qps=done[engine] / (seconds * args.rounds),
+                           samples=samples, active=active, lockmgr_waits=lockmgr)
                 emit(args.out, rec)
-                log("  %s, pgbench, ef %d, %d client(s): %.1f QPS"
-                    % (engine, args.ef, clients, rec["qps"]))
+                log("  %s, pgbench, ef %d, %d client(s): %.1f QPS; %d of %d running"
+                    " clients sampled waited on the lock manager"
+                    % (engine, args.ef, clients, rec["qps"], lockmgr, active))
 
 
 def cmd_filtered(args):
@@ -818,7 +850,9 @@ def summarize(records):
         elif r["kind"] == "floor":
             e["floor_qps"] = r["qps"]
         elif r["kind"] == "pgbench":
-            e.setdefault("pgbench", []).append({k: r[k] for k in ("ef", "clients", "qps")})
+            e.setdefault("pgbench", []).append(
+                {k: r[k] for k in ("ef", "clients", "qps", "lockmgr_waits", "active")
+                 if k in r})
         elif r["kind"] in QUERY_LISTS:
             e.setdefault(QUERY_LISTS[r["kind"]], []).append(
                 {k: r[k] for k in ("ef", "clients", "nq", "recall", "qps", "p50_ms", "p99_ms")})
