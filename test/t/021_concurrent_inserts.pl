@@ -1,7 +1,11 @@
 # Concurrent single-row inserts into a bulk-built omenhnsw index: 20 rounds of
 # pgbench with 4 clients inserting clustered random vectors.  Afterwards every
 # row must be found by a query for its own vector, recall@10 must hold against
-# an exact search, and the verifier must report nothing.
+# an exact search, and the verifier must report nothing.  Then 4 clients fill
+# an empty index (m 4), a third of their rows copies of five vectors: inserts
+# search while others create the segment, move its entry point and take
+# copies into their nodes; the verifier must report nothing and every row
+# must be found by a search for its own vector.
 use strict;
 use warnings;
 use FindBin;
@@ -59,6 +63,31 @@ cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search=200');
 knn_check_ok($node, 'SELECT v FROM q', 10,
 	'KNN results are complete and in distance order');
 verify_clean($node, 't_v_idx', 'verifier is clean at the end');
+
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE e (id bigserial PRIMARY KEY, v vector(32));
+CREATE INDEX e_v_idx ON e USING omenhnsw (v vector_l2_ops)
+	WITH (m = 4, ef_construction = 16);});
+my ($rc, $out, $err) = pgbench_finish(
+	pgbench_start(
+		$node, 'empty',
+		{
+			insert => "\\set c random(1, 20)\n\\set d random(1, 15)\n"
+			  . "INSERT INTO e (v) SELECT CASE WHEN :d <= 5 "
+			  . "THEN (SELECT v FROM q WHERE qid = :d) ELSE rand_vec(:c) END;\n"
+		},
+		'-c', $clients, '-j', 2, '-t', 300));
+is($rc, 0, 'inserts into an empty index succeed') or diag($err);
+verify_clean($node, 'e_v_idx', 'verifier is clean after filling an empty index');
+is( $node->safe_psql(
+		'postgres', q{
+SET enable_seqscan = off;
+SET omenhnsw.ef_search = 400;
+SET omenhnsw.iterative_scan = relaxed_order;
+SELECT count(*) FROM e a
+WHERE a.id NOT IN (SELECT b.id FROM e b ORDER BY b.v <-> a.v LIMIT 400)}),
+	'0', 'every row of the filled index is found by a search for its vector');
 log_clean_ok($node, $log_offset, 'server log has no errors');
 
 $node->stop;
