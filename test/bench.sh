@@ -22,6 +22,8 @@
 #   BENCH_PGBENCH_SECONDS  pgbench time per engine and client count, in 2 turns (C client) [10]
 #   BENCH_PGBENCH_CLIENTS  pgbench client counts [1,2,32]; each run also samples how many
 #                    running clients wait on the lock manager
+#   BENCH_PGBENCH_INSERT_CLIENTS  client counts of the pgbench single-row inserts, engines
+#                    taking turns, BENCH_PGBENCH_SECONDS each in 2 turns [1,2,4,8]; empty skips them
 #   BENCH_SLICES     turns the engines take at each query point [4]
 #   BENCH_INSERTS    single-row inserts into the indexed table [2000]
 #   BENCH_GROWN      data sets that also get an index grown by inserts: built over all but the
@@ -52,6 +54,7 @@ BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
 BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-1,2,32}
+BENCH_PGBENCH_INSERT_CLIENTS=${BENCH_PGBENCH_INSERT_CLIENTS-1,2,4,8}
 BENCH_SLICES=${BENCH_SLICES:-4}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
 BENCH_FILTERED=${BENCH_FILTERED-fashion}
@@ -177,6 +180,20 @@ finish_one() {
 	"${BENCH_PY[@]}" --out "$results" --engine "$e" insert "$ds" --db "$db" --n "$BENCH_INSERTS" || return
 }
 
+# inserts_all DATASET DIM ENGINE...: single-row inserts by pgbench at each client count of
+# BENCH_PGBENCH_INSERT_CLIENTS, the engines taking turns (they change the indexes).
+inserts_all() {
+	local ds=$1 dim=$2
+	local -a on where
+	shift 2
+	turns_of "$dim" "$@"
+	echo
+	echo "-- pgbench single-row inserts on $ds, engines taking turns: $*"
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" pgbench_insert "$ds" "${where[@]:0:2}" \
+		--clients "$BENCH_PGBENCH_INSERT_CLIENTS" --seconds "$BENCH_PGBENCH_SECONDS" \
+		--pgbench "$(omen_pg_bindir)/pgbench"
+}
+
 # grow_all DATASET NAME ROWS DIM ENGINE...: each engine's index built over the first ROWS -
 # BENCH_GROWN_INSERTS rows, the rest inserted one row at a time (timed); the engines' queries
 # at every ef in turns, as in query_all; then REINDEX and the same queries, for reference.
@@ -245,6 +262,12 @@ for ds in ${BENCH_DATASETS//,/ }; do
 	for e in "${ready[@]}"; do
 		finish_one "$e" "$ds" "$dim" || fail "$e" "$name"
 	done
+	if [ -n "$BENCH_PGBENCH_INSERT_CLIENTS" ] && [ ${#ready[@]} -gt 0 ] &&
+		! inserts_all "$ds" "$dim" "${ready[@]}"; then
+		for e in "${ready[@]}"; do
+			fail "$e" "$name"
+		done
+	fi
 	if grown_on "$ds" && [ ${#ready[@]} -gt 0 ] && ! grow_all "$ds" "$name" "$n" "$dim" "${ready[@]}"; then
 		for e in "${ready[@]}"; do
 			fail "$e" "$name"

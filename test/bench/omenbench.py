@@ -628,6 +628,33 @@ def sample_waits(db, timeout_s, stop, counts):
             time.sleep(0.01)
 
 
+def run_pgbench(args, ds, engine, db, kind, script, clients, seconds, settings, waits):
+    """Transactions per second of pgbench running `script` (prepared) with `clients`
+    clients for `seconds` on db, with `settings` [(GUC, value)]; sample_waits
+    counts into `waits` meanwhile.  Records the error and stops on failure."""
+    import subprocess
+    env = dict(os.environ, PGOPTIONS=" ".join(
+        [os.environ.get("PGOPTIONS", "")] + ["-c %s=%s" % s for s in settings]
+        + ["-c statement_timeout=%d" % int(args.timeout * 1000)]))
+    cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients),
+           "-T", str(seconds), "-f", script, db]
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_waits, args=(db, args.timeout, stop, waits))
+    sampler.start()
+    try:
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                             timeout=seconds + args.timeout)
+    finally:
+        stop.set()
+        sampler.join()
+    m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
+    if run.returncode != 0 or not m:
+        emit(args.out, dict(dataset=ds.name, engine=engine, kind=kind, clients=clients,
+                            error=first_line(run.stderr or run.stdout)))
+        die("%s: pgbench failed: %s" % (engine, run.stderr or run.stdout))
+    return float(m.group(1))
+
+
 def cmd_pgbench(args):
     """Server throughput without a Python client: pgbench (C, prepared) sends
     query ids and the server reads each query vector from a table, so the
@@ -635,7 +662,6 @@ def cmd_pgbench(args):
     looks each vector up by key, so its QPS compares engines, not the rows
     measured from Python.  The engines take turns, --rounds times.  A sampler
     counts the clients waiting on the lock manager meanwhile."""
-    import subprocess
     import tempfile
     ds = Dataset(args)
     nq = min(args.queries, ds.query.shape[0])
@@ -668,28 +694,9 @@ def cmd_pgbench(args):
             waits = {e: [0, 0, 0] for e, _, _, _ in engines}
             for _ in range(args.rounds):
                 for engine, db, guc, _ in engines:
-                    env = dict(os.environ, PGOPTIONS="%s -c %s=%d -c statement_timeout=%d" % (
-                        os.environ.get("PGOPTIONS", ""), guc, args.ef, int(args.timeout * 1000)))
-                    cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients),
-                           "-j", str(clients), "-T", str(seconds),
-                           "-f", os.path.join(scripts, engine + ".sql"), db]
-                    stop = threading.Event()
-                    sampler = threading.Thread(target=sample_waits,
-                                               args=(db, args.timeout, stop, waits[engine]))
-                    sampler.start()
-                    try:
-                        run = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                             timeout=seconds + args.timeout)
-                    finally:
-                        stop.set()
-                        sampler.join()
-                    m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
-                    if run.returncode != 0 or not m:
-                        emit(args.out, dict(dataset=ds.name, engine=engine, kind="pgbench",
-                                            clients=clients,
-                                            error=first_line(run.stderr or run.stdout)))
-                        die("%s: pgbench failed: %s" % (engine, run.stderr or run.stdout))
-                    done[engine] += float(m.group(1)) * seconds
+                    done[engine] += seconds * run_pgbench(
+                        args, ds, engine, db, "pgbench", os.path.join(scripts, engine + ".sql"),
+                        clients, seconds, [(guc, args.ef)], waits[engine])
             for engine, _, _, _ in engines:
                 samples, active, lockmgr = waits[engine]
                 rec = dict(dataset=ds.name, engine=engine, kind="pgbench", ef=args.ef,
@@ -699,6 +706,53 @@ def cmd_pgbench(args):
                 log("  %s, pgbench, ef %d, %d client(s): %.1f QPS; %d of %d running"
                     " clients sampled waited on the lock manager"
                     % (engine, args.ef, clients, rec["qps"], lockmgr, active))
+
+
+def cmd_pgbench_insert(args):
+    """Single-row inserts by pgbench (C, prepared), each a transaction, at each
+    client count, the engines taking turns --rounds times.  The vectors are the
+    data set's extra rows, read on the server from a table by key, so that the
+    clients' own CPU takes little of the machine's cores; the rows get ids of
+    their own past the data set's."""
+    import tempfile
+    ds = Dataset(args)
+    rows = ds.extra[:args.n]
+    engines = list(zip(args.engine.split(","), args.db.split(",")))
+    if len(engines) != len(args.db.split(",")):
+        die("--engine and --db need one entry per engine")
+    for engine, db in engines:
+        with connect(db, args.timeout) as c:
+            c.execute("DROP TABLE IF EXISTS bench_inserts")
+            c.execute("CREATE TABLE bench_inserts (qid integer PRIMARY KEY,"
+                      " embedding vector(%d))" % ds.dim)
+            with c.cursor().copy("COPY bench_inserts FROM STDIN") as cp:
+                for i in range(rows.shape[0]):
+                    cp.write("%d\t%s\n" % (i, vector_text(np.asarray(rows[i]))))
+            c.execute("ANALYZE bench_inserts")
+            c.execute("DROP SEQUENCE IF EXISTS bench_insert_ids")
+            c.execute("CREATE SEQUENCE bench_insert_ids START %d" % (10 * (ds.n + ds.extra.shape[0])))
+    seconds = max(1, args.seconds // args.rounds)
+    with tempfile.TemporaryDirectory() as scripts:
+        script = os.path.join(scripts, "insert.sql")
+        with open(script, "w") as f:
+            f.write("\\set q random(0, %d)\nINSERT INTO items (id, embedding) VALUES"
+                    " (nextval('bench_insert_ids'),"
+                    " (SELECT embedding FROM bench_inserts WHERE qid = :q));\n"
+                    % (rows.shape[0] - 1))
+        for clients in args.clients:
+            done = {e: 0.0 for e, _ in engines}
+            waits = {e: [0, 0, 0] for e, _ in engines}
+            for _ in range(args.rounds):
+                for engine, db in engines:
+                    done[engine] += seconds * run_pgbench(
+                        args, ds, engine, db, "pgbench_insert", script, clients, seconds, [],
+                        waits[engine])
+            for engine, _ in engines:
+                rec = dict(dataset=ds.name, engine=engine, kind="pgbench_insert",
+                           clients=clients, rows_per_s=done[engine] / (seconds * args.rounds))
+                emit(args.out, rec)
+                log("  %s, pgbench inserts, %d client(s): %.1f rows/s"
+                    % (engine, clients, rec["rows_per_s"]))
 
 
 def cmd_filtered(args):
@@ -849,6 +903,9 @@ def summarize(records):
             e[r["kind"] + "_rows"] = r["n"]
         elif r["kind"] == "floor":
             e["floor_qps"] = r["qps"]
+        elif r["kind"] == "pgbench_insert":
+            e.setdefault("pgbench_insert", []).append(
+                {k: r[k] for k in ("clients", "rows_per_s")})
         elif r["kind"] == "pgbench":
             e.setdefault("pgbench", []).append(
                 {k: r[k] for k in ("ef", "clients", "qps", "lockmgr_waits", "active")
@@ -984,17 +1041,23 @@ def cmd_report(args):
             if len(cols) > len(present):
                 cells.append(pair_ratio(present, vals))
             log(head % tuple(["QPS at recall >= %.2f" % target] + cells))
-        for clients in sorted({b["clients"] for e in present for b in by_engine[e].get("pgbench", [])}):
-            vals, ef = [], None
-            for e in present:
-                b = next((b for b in by_engine[e].get("pgbench", []) if b["clients"] == clients),
-                         None)
-                vals.append(b["qps"] if b else None)
-                ef = b["ef"] if b else ef
-            cells = [blank(e) if v is None else "%.0f" % v for e, v in zip(present, vals)]
-            if len(cols) > len(present):
-                cells.append(pair_ratio(present, vals))
-            log(head % tuple(["pgbench ef %d, %d client(s): QPS" % (ef, clients)] + cells))
+        def client_rows(key, value, label):
+            """A row per client count of the records under key: value per engine;
+            label(clients, a record) names it."""
+            for clients in sorted({b["clients"] for e in present
+                                   for b in by_engine[e].get(key, [])}):
+                recs = [next((b for b in by_engine[e].get(key, []) if b["clients"] == clients),
+                             None) for e in present]
+                vals = [b[value] if b else None for b in recs]
+                cells = [blank(e) if v is None else "%.0f" % v for e, v in zip(present, vals)]
+                if len(cols) > len(present):
+                    cells.append(pair_ratio(present, vals))
+                log(head % tuple([label(clients, next(b for b in recs if b))] + cells))
+
+        client_rows("pgbench", "qps",
+                    lambda c, b: "pgbench ef %d, %d client(s): QPS" % (b["ef"], c))
+        client_rows("pgbench_insert", "rows_per_s",
+                    lambda c, b: "pgbench inserts, %d client(s): rows/s" % c)
         grown = {by_engine[e].get("grown_insert_rows") for e in present} - {None}
         if grown:
             log("  index built over all but the last %s rows, which are then inserted one at a"
@@ -1083,6 +1146,14 @@ def main():
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2])
     s.add_argument("--seconds", type=int, default=10, help="per engine and client count")
     s.add_argument("--rounds", type=int, default=1, help="turns the engines take")
+    s = ds_cmd("pgbench_insert", cmd_pgbench_insert)
+    s.add_argument("--db", required=True, help="database of each engine, comma-separated")
+    s.add_argument("--pgbench", required=True, help="path of the pgbench program")
+    s.add_argument("--n", type=int, default=5000, help="extra rows the inserts draw from")
+    s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[1, 2, 4, 8])
+    s.add_argument("--seconds", type=int, default=10, help="per engine and client count")
+    s.add_argument("--rounds", type=int, default=2, help="turns the engines take")
     s = ds_cmd("filtered", cmd_filtered)
     s.add_argument("--db", required=True)
     s.add_argument("--guc", required=True, help="ef_search GUC of the engine")
