@@ -10,9 +10,10 @@
 #   BENCH_SHARD_QUERIES  queries per setup, about [400]
 #   BENCH_SHARD_ROUNDS   rounds that share them out [4]
 #
-# The coordinator has four pairs of servers for the same two shards, one per
-# combination of use_remote_estimate and async_capable, each with its own partitioned
-# table, so that every setup runs in the same pgbench session, interleaved at random
+# The coordinator has five pairs of servers for the same two shards, one per
+# combination of use_remote_estimate and async_capable and one with async_capable and
+# parallel_commit, each with its own partitioned table, so that every setup runs in
+# the same pgbench session, interleaved at random
 # (pgbench -M prepared, one -f script per setup, one client).  The shards' direct
 # queries run between those sessions, in the same rounds.  Each setup is measured for
 # a constant LIMIT and for LIMIT $n (a parameter of the prepared statement).
@@ -20,7 +21,9 @@
 # Prints, per setup, mean and median latency; then, for each sharded setup, its
 # latency (c) against the slowest shard's direct query (a) plus one round trip (b):
 # the coordinator's query of a one-row foreign table on a shard, through a server of
-# the same options.  The issue's target is (c) / ((a) + (b)) <= 1.3.  Then the rows
+# the same options.  The issue's target is (c) / ((a) + (b)) <= 1.3.  (b2), the query
+# of one-row tables on both shards, is what postgres_fdw's protocol costs for two
+# shards without any search: c / (a + b2) is the sharded query against that.  Then the rows
 # each shard sent per query (counted on the shards by pg_stat_statements), the plan
 # of each setup's prepared statement, recall@10 against the exact answer, and where
 # the coordinator's time goes.
@@ -106,14 +109,16 @@ declare -A setup_options=(
 	[a]=", async_capable 'true'"
 	[e]=", use_remote_estimate 'true'"
 	[ae]=", async_capable 'true', use_remote_estimate 'true'"
+	[ac]=", async_capable 'true', parallel_commit 'true'"
 )
 declare -A setup_name=(
 	[p]="sharded (Merge Append)"
 	[a]="sharded, async_capable"
 	[e]="sharded, use_remote_estimate"
 	[ae]="sharded, async, remote estimate"
+	[ac]="sharded, async, parallel_commit"
 )
-setups="p a e ae"
+setups="p a e ae ac"
 {
 	echo "CREATE EXTENSION postgres_fdw;"
 	for x in $setups; do
@@ -128,8 +133,10 @@ setups="p a e ae"
 		CREATE FOREIGN TABLE t_${x}_2 PARTITION OF t_$x FOR VALUES FROM ($((half + 1))) TO ($((n + 1)))
 		  SERVER s2_$x OPTIONS (table_name 't');
 		CREATE FOREIGN TABLE one_$x (x int) SERVER s1_$x OPTIONS (table_name 'one');
+		CREATE FOREIGN TABLE one2_$x (x int) SERVER s2_$x OPTIONS (table_name 'one');
 		ANALYZE t_$x;
-		ANALYZE one_$x;"
+		ANALYZE one_$x;
+		ANALYZE one2_$x;"
 	done
 } | on 0 omen_psql -d shard_coord -q
 
@@ -145,7 +152,8 @@ for x in $setups; do
 	knn "t_$x" 10 >"$work/c_$x.sql"
 	knn "t_$x" :k >"$work/k_$x.sql"
 	echo "SELECT x FROM one_$x;" >"$work/one_$x.sql"
-	coord_scripts+=("c_$x" "k_$x" "one_$x")
+	echo "SELECT x FROM one_$x UNION ALL SELECT x FROM one2_$x;" >"$work/two_$x.sql"
+	coord_scripts+=("c_$x" "k_$x" "one_$x" "two_$x")
 done
 shard_scripts=(c k)
 knn t 10 >"$work/c.sql"
@@ -188,7 +196,8 @@ def stat(group, name):
 
 names = {"single": "one node (all rows)"}
 setups = {"p": "sharded (Merge Append)", "a": "sharded, async_capable",
-          "e": "sharded, use_remote_estimate", "ae": "sharded, async, remote estimate"}
+          "e": "sharded, use_remote_estimate", "ae": "sharded, async, remote estimate",
+          "ac": "sharded, async, parallel_commit"}
 print("%-48s %9s %9s %6s" % ("setup", "mean ms", "median", "n"))
 def row(label, group, name):
     m, md, c = stat(group, name)
@@ -198,21 +207,25 @@ for s in ("shard1", "shard2"):
     row("%s direct, LIMIT 10" % s, s, "c")
     row("%s direct, LIMIT $n" % s, s, "k")
 for x, label in setups.items():
-    row("round trip: one-row foreign table, %s" % label.replace("sharded", "server").replace(" (Merge Append)", ""), "coord", "one_" + x)
+    servers = label.replace("sharded", "servers").replace(" (Merge Append)", "")
+    row("round trip: one-row foreign table, %s" % servers, "coord", "one_" + x)
+    row("both shards: two one-row foreign tables", "coord", "two_" + x)
     row("%s, LIMIT 10" % label, "coord", "c_" + x)
     row("%s, LIMIT $n" % label, "coord", "k_" + x)
 
 print()
-print("(c) / ((a) slowest shard's direct query + (b) round trip), by mean and by median")
-print("%-48s %8s %8s %8s %7s %7s" % ("setup", "(a)", "(b)", "(c)", "mean", "median"))
+print("(c) / ((a) slowest shard's direct query + (b) round trip), by mean and by median;")
+print("(b2): both shards' one-row tables, the protocol's cost without a search; mean ratio")
+print("%-44s %7s %7s %7s %7s %6s %6s %7s" % ("setup", "(a)", "(b)", "(b2)", "(c)", "mean", "median", "c/(a+b2)"))
 for x, label in setups.items():
     for kind, text in (("c", "LIMIT 10"), ("k", "LIMIT $n")):
         a = [max(stat("shard1", kind)[i], stat("shard2", kind)[i]) for i in (0, 1)]
         b = stat("coord", "one_" + x)
         c = stat("coord", kind + "_" + x)
-        print("%-48s %8.3f %8.3f %8.3f %6.2fx %6.2fx" % (
-            "%s, %s" % (label, text), a[0], b[0], c[0],
-            c[0] / (a[0] + b[0]), c[1] / (a[1] + b[1])))
+        b2 = stat("coord", "two_" + x)
+        print("%-44s %7.3f %7.3f %7.3f %7.3f %5.2fx %5.2fx %6.2fx" % (
+            "%s, %s" % (label, text), a[0], b[0], b2[0], c[0],
+            c[0] / (a[0] + b[0]), c[1] / (a[1] + b[1]), c[0] / (a[0] + b2[0])))
 EOF
 
 # Rows each shard sent per query: FETCH rows over remote k-NN queries, from the
