@@ -29,6 +29,7 @@
 # the coordinator's time goes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=test/lib.sh
 . test/lib.sh
 
 n=${BENCH_SHARD_N:-100000}
@@ -238,6 +239,7 @@ for x in $setups; do
 			on "$s" omen_psql -d shard -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
 		done
 		(cd "$work" && on 0 "$bindir/pgbench" -n -M prepared -t 50 -f "$work/${kind}_$x.sql" shard_coord >/dev/null)
+		# shellcheck disable=SC2016  # $n is the text shown
 		line=$(printf '%-44s' "${setup_name[$x]}, $([ $kind = c ] && echo 'LIMIT 10' || echo 'LIMIT $n')")
 		for s in 1 2; do
 			line+=$(on "$s" omen_psql -d shard -At <<-'EOF'
@@ -258,6 +260,7 @@ done
 echo
 echo "plans of the prepared statements after 10 executions (generic/custom plans made)"
 for x in $setups; do
+	# shellcheck disable=SC2016  # the statement's parameter $2
 	for kind in 10 '$2'; do
 		on 0 omen_psql -d shard_coord -At <<-EOF |
 			PREPARE q(int, bigint) AS SELECT id FROM t_$x
