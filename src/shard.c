@@ -828,11 +828,11 @@ omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
  * "LIMIT $n" cost far more than the custom plan of any usual k, so that a
  * prepared statement would be planned again at every execution, and with
  * use_remote_estimate ask every shard for estimates each time.)  Its cost
- * is the lesser of
- * reading that many rows from the ordered path and from the cheapest
- * unordered one: the ordered path's cost, when the shard estimated it, is
- * that of ordering the whole partition, with no LIMIT to let the shard
- * choose its k-NN index, with which the first rows cost what any rows do.
+ * is the lesser of reading that many rows from the ordered path and from
+ * the cheapest unordered one: the ordered path's cost, when the shard
+ * estimated it, is that of ordering the whole partition, with no LIMIT to
+ * let the shard choose its k-NN index, with which the first rows cost what
+ * any rows do.
  */
 static void
 add_limited_path(PlannerInfo *root, RelOptInfo *rel)
