@@ -180,10 +180,15 @@ done
 
 # The table and the ratios, from pgbench's per-transaction logs
 # (client transaction time_us script_no ...).
-/usr/bin/python3 - "$work" "${coord_scripts[*]}" "${shard_scripts[*]}" <<'EOF'
+labels=()
+for x in $setups; do
+	labels+=("$x=${setup_name[$x]}")
+done
+/usr/bin/python3 - "$work" "${coord_scripts[*]}" "${shard_scripts[*]}" "${labels[@]}" <<'EOF'
 import glob, os, statistics, sys
 
 work, coord, shard = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+setups = dict(arg.split("=", 1) for arg in sys.argv[4:])
 lat = {}
 for group, names in (("coord", coord), ("shard1", shard), ("shard2", shard)):
     for path in glob.glob(os.path.join(work, group + ".*")):
@@ -195,10 +200,6 @@ def stat(group, name):
     v = lat[(group, name)]
     return statistics.mean(v), statistics.median(v), len(v)
 
-names = {"single": "one node (all rows)"}
-setups = {"p": "sharded (Merge Append)", "a": "sharded, async_capable",
-          "e": "sharded, use_remote_estimate", "ae": "sharded, async, remote estimate",
-          "ac": "sharded, async, parallel_commit"}
 print("%-48s %9s %9s %6s" % ("setup", "mean ms", "median", "n"))
 def row(label, group, name):
     m, md, c = stat(group, name)
