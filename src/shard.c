@@ -822,12 +822,17 @@ omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
 /*
  * Adds to a postgres_fdw partition a copy of postgres_fdw's path ordered
  * by the query's whole ORDER BY that also sends the LIMIT.  It returns
- * LIMIT + OFFSET rows (a tenth of the partition when the limit is a
- * parameter, as core assumes for a Limit).  Its cost is the lesser of
- * reading that many rows from the ordered path and from the cheapest
- * unordered one: the ordered path's cost, when the shard estimated it, is
- * that of ordering the whole partition, with no LIMIT to let the shard
- * choose its k-NN index, with which the first rows cost what any rows do.
+ * LIMIT + OFFSET rows; for a parameter limit, omenhnsw.ef_search rows, the
+ * most that a k-NN scan without iterative search returns.  (Core's guess
+ * for a parameter Limit, a tenth of the rows, would make a generic plan of
+ * "LIMIT $n" cost far more than the custom plan of any usual k, so that a
+ * prepared statement would be planned again at every execution, and with
+ * use_remote_estimate ask every shard for estimates each time.)  Its cost
+ * is the lesser of reading that many rows from the ordered path and from
+ * the cheapest unordered one: the ordered path's cost, when the shard
+ * estimated it, is that of ordering the whole partition, with no LIMIT to
+ * let the shard choose its k-NN index, with which the first rows cost what
+ * any rows do.
  */
 static void
 add_limited_path(PlannerInfo *root, RelOptInfo *rel)
@@ -863,7 +868,12 @@ add_limited_path(PlannerInfo *root, RelOptInfo *rel)
 	if (IsA(limit, Const))
 		rows = Min(ordered->path.rows, (double) DatumGetInt64(((Const *) limit)->constvalue));
 	else
-		rows = clamp_row_est(ordered->path.rows * 0.10);
+	{
+		OmenScanSettings settings;
+
+		omen_scan_settings(&settings, false);
+		rows = Min(ordered->path.rows, (double) settings.ef_search);
+	}
 	rows = Max(rows, 1.0);
 	total_cost = first_rows_cost(&ordered->path, rows);
 	if (unordered != NULL)

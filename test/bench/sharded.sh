@@ -2,28 +2,41 @@
 # shellcheck shell=bash
 # The sharded row of make bench: a k-NN query over a table split by id into two
 # postgres_fdw partitions on two shard clusters started here, each with an omenhnsw
-# index; the running bench cluster is the coordinator and also holds one node with
-# all the rows.
+# index.  The running bench cluster is the coordinator; it also holds one node with
+# all the rows.  Three clusters in all, on this machine.
 # Sourced-in environment: PGHOST, PGPORT (the running cluster), PG_CONFIG.
 #
 #   BENCH_SHARD_N        rows [100000]      BENCH_SHARD_DIM   dimensions [128]
-#   BENCH_SHARD_QUERIES  pgbench transactions per configuration [500]
+#   BENCH_SHARD_QUERIES  queries per setup, about [400]
+#   BENCH_SHARD_ROUNDS   rounds that share them out [4]
 #
-# Prints, per configuration, the mean latency and QPS of one client (pgbench) and
-# recall@10 against the exact answer over the same rows; then each sharded
-# configuration's latency against the slowest shard's direct query plus one round
-# trip (a pgbench "SELECT 1" to a shard), the ratio the sharded query aims to keep
-# under 1.3, and where the coordinator's time goes (planning, execution).  The
-# "vectors sent" row selects a function of the vector, so that each shard sends
-# its rows' vectors instead of their distances.
+# The coordinator has five pairs of servers for the same two shards, one per
+# combination of use_remote_estimate and async_capable and one with async_capable and
+# parallel_commit, each with its own partitioned table, so that every setup runs in
+# the same pgbench session, interleaved at random
+# (pgbench -M prepared, one -f script per setup, one client).  The shards' direct
+# queries run between those sessions, in the same rounds.  Each setup is measured for
+# a constant LIMIT and for LIMIT $n (a parameter of the prepared statement).
+#
+# Prints, per setup, mean and median latency; then, for each sharded setup, its
+# latency (c) against the slowest shard's direct query (a) plus one round trip (b):
+# the coordinator's query of a one-row foreign table on a shard, through a server of
+# the same options.  The issue's target is (c) / ((a) + (b)) <= 1.3.  (b2), the query
+# of one-row tables on both shards, is what postgres_fdw's protocol costs for two
+# shards without any search: c / (a + b2) is the sharded query against that.  Then the rows
+# each shard sent per query (counted on the shards by pg_stat_statements), the plan
+# of each setup's prepared statement, recall@10 against the exact answer, and where
+# the coordinator's time goes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=test/lib.sh
 . test/lib.sh
 
 n=${BENCH_SHARD_N:-100000}
 dim=${BENCH_SHARD_DIM:-128}
 nq=100
-txns=${BENCH_SHARD_QUERIES:-500}
+per=${BENCH_SHARD_QUERIES:-400}
+rounds=${BENCH_SHARD_ROUNDS:-4}
 half=$((n / 2))
 bindir=$(omen_pg_bindir)
 work=$(mktemp -d "${TMPDIR:-/tmp}/omendb-shardbench.XXXXXX")
@@ -38,7 +51,8 @@ start_shard() {
 	(
 		unset OMEN_CLUSTER_DIR
 		_omen_trap_set=1
-		omen_cluster_start "shared_buffers = 256MB" "jit = off" >/dev/null
+		omen_cluster_start "shared_buffers = 256MB" "jit = off" \
+			"shared_preload_libraries = 'pg_stat_statements'" >/dev/null
 		echo "$OMEN_CLUSTER_DIR $PGHOST $PGPORT"
 	)
 }
@@ -68,144 +82,231 @@ gen="CREATE FUNCTION gen_vec(i bigint) RETURNS vector LANGUAGE sql IMMUTABLE AS
     FROM generate_series(1, $dim) d \$\$;
 CREATE TABLE queries AS SELECT g AS qid, gen_vec(-g) AS v FROM generate_series(1, $nq) g;"
 
-# load S DB LO HI: on shard S, database DB with a table t of ids LO..HI and its index
+# load S DB TABLE LO HI: on shard S, database DB with a table TABLE of ids LO..HI,
+# its index and a one-row table "one"
 load() {
 	on "$1" omen_psql -qc "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2"
 	on "$1" omen_psql -d "$2" -q <<-EOF
 		CREATE EXTENSION omendb;
 		$gen
-		CREATE TABLE t (id bigint PRIMARY KEY, v vector($dim));
-		INSERT INTO t SELECT i, gen_vec(i) FROM generate_series($3, $4) i;
-		CREATE INDEX ON t USING omenhnsw (v vector_l2_ops);
-		VACUUM ANALYZE t;
+		CREATE TABLE $3 (id bigint PRIMARY KEY, v vector($dim));
+		INSERT INTO $3 SELECT i, gen_vec(i) FROM generate_series($4, $5) i;
+		CREATE INDEX ON $3 USING omenhnsw (v vector_l2_ops);
+		VACUUM ANALYZE $3;
+		CREATE TABLE one AS SELECT 1 AS x;
 	EOF
 }
 
-echo "-- sharded: $n x $dim rows, one node and two shard clusters"
-load 0 shard_single 1 "$n"
-load 1 shard 1 "$half"
-load 2 shard $((half + 1)) "$n"
-on 0 omen_psql -qc "DROP DATABASE IF EXISTS shard_coord" -c "CREATE DATABASE shard_coord"
-on 0 omen_psql -d shard_coord -q <<EOF
-CREATE EXTENSION omendb;
-CREATE EXTENSION postgres_fdw;
-$gen
-CREATE TABLE t (id bigint, v vector($dim)) PARTITION BY RANGE (id);
-CREATE SERVER s1 FOREIGN DATA WRAPPER postgres_fdw
-  OPTIONS (host '${shard_host[1]}', port '${shard_port[1]}', dbname 'shard', extensions 'omendb');
-CREATE SERVER s2 FOREIGN DATA WRAPPER postgres_fdw
-  OPTIONS (host '${shard_host[2]}', port '${shard_port[2]}', dbname 'shard', extensions 'omendb');
-CREATE USER MAPPING FOR CURRENT_USER SERVER s1;
-CREATE USER MAPPING FOR CURRENT_USER SERVER s2;
-CREATE FOREIGN TABLE t1 PARTITION OF t FOR VALUES FROM (1) TO ($((half + 1))) SERVER s1 OPTIONS (table_name 't');
-CREATE FOREIGN TABLE t2 PARTITION OF t FOR VALUES FROM ($((half + 1))) TO ($((n + 1))) SERVER s2 OPTIONS (table_name 't');
-ANALYZE t;
-EOF
+echo "-- sharded: $n x $dim rows, a coordinator (and one node) and two shard clusters"
+load 1 shard t 1 "$half"
+load 2 shard t $((half + 1)) "$n"
+load 0 shard_coord t_single 1 "$n"
+on 1 omen_psql -d shard -qc "CREATE EXTENSION pg_stat_statements"
+on 2 omen_psql -d shard -qc "CREATE EXTENSION pg_stat_statements"
 
-qvec="(SELECT v FROM queries WHERE qid = :qid)"
-printf '\\set qid random(1, %d)\nSELECT id FROM t ORDER BY v <-> %s LIMIT 10;\n' "$nq" "$qvec" >"$work/knn.sql"
-printf '\\set qid random(1, %d)\n\\set k 10\nSELECT id FROM t ORDER BY v <-> %s LIMIT :k;\n' \
-	"$nq" "$qvec" >"$work/knn_param.sql"
-printf '\\set qid random(1, %d)\nSELECT id, v IS NOT NULL FROM t ORDER BY v <-> %s LIMIT 10;\n' \
-	"$nq" "$qvec" >"$work/knn_vector.sql"
-echo "SELECT 1;" >"$work/select1.sql"
+# The setups: server options per suffix.
+declare -A setup_options=(
+	[p]=""
+	[a]=", async_capable 'true'"
+	[e]=", use_remote_estimate 'true'"
+	[ae]=", async_capable 'true', use_remote_estimate 'true'"
+	[ac]=", async_capable 'true', parallel_commit 'true'"
+)
+declare -A setup_name=(
+	[p]="sharded (Merge Append)"
+	[a]="sharded, async_capable"
+	[e]="sharded, use_remote_estimate"
+	[ae]="sharded, async, remote estimate"
+	[ac]="sharded, async, parallel_commit"
+)
+setups="p a e ae ac"
+{
+	echo "CREATE EXTENSION postgres_fdw;"
+	for x in $setups; do
+		for s in 1 2; do
+			echo "CREATE SERVER s${s}_$x FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '${shard_host[s]}',
+			  port '${shard_port[s]}', dbname 'shard', extensions 'omendb'${setup_options[$x]});
+			CREATE USER MAPPING FOR CURRENT_USER SERVER s${s}_$x;"
+		done
+		echo "CREATE TABLE t_$x (id bigint, v vector($dim)) PARTITION BY RANGE (id);
+		CREATE FOREIGN TABLE t_${x}_1 PARTITION OF t_$x FOR VALUES FROM (1) TO ($((half + 1)))
+		  SERVER s1_$x OPTIONS (table_name 't');
+		CREATE FOREIGN TABLE t_${x}_2 PARTITION OF t_$x FOR VALUES FROM ($((half + 1))) TO ($((n + 1)))
+		  SERVER s2_$x OPTIONS (table_name 't');
+		CREATE FOREIGN TABLE one_$x (x int) SERVER s1_$x OPTIONS (table_name 'one');
+		CREATE FOREIGN TABLE one2_$x (x int) SERVER s2_$x OPTIONS (table_name 'one');
+		ANALYZE t_$x;
+		ANALYZE one_$x;
+		ANALYZE one2_$x;"
+	done
+} | on 0 omen_psql -d shard_coord -q
+
+# knn TABLE LIMIT: a k-NN query script; LIMIT 10 or :k (a parameter, $2 when prepared)
+knn() {
+	printf '\\set qid random(1, %d)\n\\set k 10\nSELECT id FROM %s ORDER BY v <-> (SELECT v FROM queries WHERE qid = :qid) LIMIT %s;\n' \
+		"$nq" "$1" "$2"
+}
+# The coordinator's scripts, in the order of pgbench's script numbers.
+coord_scripts=(single)
+knn t_single 10 >"$work/single.sql"
+for x in $setups; do
+	knn "t_$x" 10 >"$work/c_$x.sql"
+	knn "t_$x" :k >"$work/k_$x.sql"
+	echo "SELECT x FROM one_$x;" >"$work/one_$x.sql"
+	echo "SELECT x FROM one_$x UNION ALL SELECT x FROM one2_$x;" >"$work/two_$x.sql"
+	coord_scripts+=("c_$x" "k_$x" "one_$x" "two_$x")
+done
+shard_scripts=(c k)
+knn t 10 >"$work/c.sql"
+knn t :k >"$work/k.sql"
 chmod 644 "$work"/*.sql
 
-# bench S DB SCRIPT: mean latency (ms) and QPS of one client, prepared statements
-bench() {
-	on "$1" "$bindir/pgbench" -n -M prepared -t "$txns" -f "$work/$3" "$2" 2>&1 |
-		awk '/latency average/ { l = $4 } /^tps/ { t = $3 } END { print l, t }'
+# pgbench_round S DB PREFIX SCRIPT...: one pgbench session of
+# per / rounds transactions per script, chosen at random, logged
+pgbench_round() {
+	local s=$1 db=$2 prefix=$3 args=() f
+	shift 3
+	for f in "$@"; do
+		args+=(-f "$work/$f.sql")
+	done
+	(cd "$work" && on "$s" "$bindir/pgbench" -n -M prepared -l --log-prefix="$prefix" \
+		-t $((per * $# / rounds)) "${args[@]}" "$db" >/dev/null)
 }
+for ((r = 1; r <= rounds; r++)); do
+	pgbench_round 0 shard_coord "coord.$r" "${coord_scripts[@]}"
+	pgbench_round 1 shard "shard1.$r" "${shard_scripts[@]}"
+	pgbench_round 2 shard "shard2.$r" "${shard_scripts[@]}"
+done
 
-# recall S DB: recall@10 over the queries, against the exact answers
+# The table and the ratios, from pgbench's per-transaction logs
+# (client transaction time_us script_no ...).
+labels=()
+for x in $setups; do
+	labels+=("$x=${setup_name[$x]}")
+done
+/usr/bin/python3 - "$work" "${coord_scripts[*]}" "${shard_scripts[*]}" "${labels[@]}" <<'EOF'
+import glob, os, statistics, sys
+
+work, coord, shard = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+setups = dict(arg.split("=", 1) for arg in sys.argv[4:])
+lat = {}
+for group, names in (("coord", coord), ("shard1", shard), ("shard2", shard)):
+    for path in glob.glob(os.path.join(work, group + ".*")):
+        for line in open(path):
+            f = line.split()
+            lat.setdefault((group, names[int(f[3])]), []).append(int(f[2]) / 1000.0)
+
+def stat(group, name):
+    v = lat[(group, name)]
+    return statistics.mean(v), statistics.median(v), len(v)
+
+print("%-48s %9s %9s %6s" % ("setup", "mean ms", "median", "n"))
+def row(label, group, name):
+    m, md, c = stat(group, name)
+    print("%-48s %9.3f %9.3f %6d" % (label, m, md, c))
+row("one node (all rows), LIMIT 10", "coord", "single")
+for s in ("shard1", "shard2"):
+    row("%s direct, LIMIT 10" % s, s, "c")
+    row("%s direct, LIMIT $n" % s, s, "k")
+for x, label in setups.items():
+    servers = label.replace("sharded", "servers").replace(" (Merge Append)", "")
+    row("round trip: one-row foreign table, %s" % servers, "coord", "one_" + x)
+    row("both shards: two one-row foreign tables", "coord", "two_" + x)
+    row("%s, LIMIT 10" % label, "coord", "c_" + x)
+    row("%s, LIMIT $n" % label, "coord", "k_" + x)
+
+print()
+print("(c) / ((a) slowest shard's direct query + (b) round trip), by mean and by median;")
+print("(b2): both shards' one-row tables, the protocol's cost without a search; mean ratio")
+print("%-44s %7s %7s %7s %7s %6s %6s %7s" % ("setup", "(a)", "(b)", "(b2)", "(c)", "mean", "median", "c/(a+b2)"))
+for x, label in setups.items():
+    for kind, text in (("c", "LIMIT 10"), ("k", "LIMIT $n")):
+        a = [max(stat("shard1", kind)[i], stat("shard2", kind)[i]) for i in (0, 1)]
+        b = stat("coord", "one_" + x)
+        c = stat("coord", kind + "_" + x)
+        b2 = stat("coord", "two_" + x)
+        print("%-44s %7.3f %7.3f %7.3f %7.3f %5.2fx %5.2fx %6.2fx" % (
+            "%s, %s" % (label, text), a[0], b[0], b2[0], c[0],
+            c[0] / (a[0] + b[0]), c[1] / (a[1] + b[1]), c[0] / (a[0] + b2[0])))
+EOF
+
+# Rows each shard sent per query: FETCH rows over remote k-NN queries, from the
+# shards' pg_stat_statements, over a short run of each setup alone.
+echo
+echo "rows sent per query per shard (k = 10), and remote k-NN queries with a LIMIT"
+for x in $setups; do
+	for kind in c k; do
+		for s in 1 2; do
+			on "$s" omen_psql -d shard -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+		done
+		(cd "$work" && on 0 "$bindir/pgbench" -n -M prepared -t 50 -f "$work/${kind}_$x.sql" shard_coord >/dev/null)
+		# shellcheck disable=SC2016  # $n is the text shown
+		line=$(printf '%-44s' "${setup_name[$x]}, $([ $kind = c ] && echo 'LIMIT 10' || echo 'LIMIT $n')")
+		for s in 1 2; do
+			line+=$(on "$s" omen_psql -d shard -At <<-'EOF'
+				SELECT format('  shard: %s rows/query, %s of %s with LIMIT',
+				  round(coalesce(sum(rows) FILTER (WHERE query LIKE 'FETCH %'), 0)::numeric
+				        / nullif(sum(calls) FILTER (WHERE query LIKE 'DECLARE %'), 0), 2),
+				  coalesce(sum(calls) FILTER (WHERE query LIKE 'DECLARE %' AND query LIKE '% LIMIT %'), 0),
+				  coalesce(sum(calls) FILTER (WHERE query LIKE 'DECLARE %'), 0))
+				FROM pg_stat_statements
+			EOF
+			)
+		done
+		echo "$line"
+	done
+done
+
+# The plan each setup's prepared statement settles on (after ten executions).
+echo
+echo "plans of the prepared statements after 10 executions (generic/custom plans made)"
+for x in $setups; do
+	# shellcheck disable=SC2016  # the statement's parameter $2
+	for kind in 10 '$2'; do
+		on 0 omen_psql -d shard_coord -At <<-EOF |
+			PREPARE q(int, bigint) AS SELECT id FROM t_$x
+			  ORDER BY v <-> (SELECT v FROM queries WHERE qid = \$1) LIMIT $kind;
+			\o /dev/null
+			EXECUTE q(1, 10); EXECUTE q(2, 10); EXECUTE q(3, 10); EXECUTE q(4, 10); EXECUTE q(5, 10);
+			EXECUTE q(6, 10); EXECUTE q(7, 10); EXECUTE q(8, 10); EXECUTE q(9, 10); EXECUTE q(10, 10);
+			\o
+			SELECT format('%-44s %s/%s:', '${setup_name[$x]}, LIMIT ${kind/\$2/\$n}', generic_plans, custom_plans)
+			  FROM pg_prepared_statements;
+			EXPLAIN (COSTS OFF) EXECUTE q(1, 10);
+		EOF
+			grep -E '^ *(-> *)?(generic|sharded|Limit|Merge Append|Sort|Append|Async Foreign Scan|Foreign Scan)' |
+			grep -v Key | sed 's/^[ ->]*//' | paste -sd ' '
+	done
+done
+
+# recall S DB TABLE: recall@10 over the queries, against the exact answers
 recall() {
 	on "$1" omen_psql -d "$2" -At <<-EOF
 		CREATE TEMP TABLE got AS SELECT qid, (SELECT array_agg(id) FROM
-		  (SELECT id FROM t ORDER BY v <-> q.v LIMIT 10) s) AS ids FROM queries q;
+		  (SELECT id FROM $3 ORDER BY v <-> q.v LIMIT 10) s) AS ids FROM queries q;
 		SELECT round(avg((SELECT count(*) FROM unnest(g.ids) x WHERE x IN
 		  (SELECT id FROM exact e WHERE e.qid = g.qid)) / 10.0), 4)
 		FROM got g;
 	EOF
 }
-
-# exact answers, from the one node without its index, copied to every database that reports
-on 0 omen_psql -d shard_single -q <<EOF
+on 0 omen_psql -d shard_coord -q <<EOF
 SET enable_indexscan = off;
 CREATE TABLE exact AS SELECT q.qid, s.id FROM queries q, LATERAL
-  (SELECT id FROM t ORDER BY v <-> q.v LIMIT 10) s;
+  (SELECT id FROM t_single ORDER BY v <-> q.v LIMIT 10) s;
 EOF
-for s in 0 1; do
-	db=shard
-	[ "$s" = 0 ] && db=shard_coord
-	on 0 omen_psql -d shard_single -c "COPY exact TO STDOUT" |
-		on "$s" omen_psql -d "$db" -c "CREATE TABLE exact (qid int, id bigint)" -c "COPY exact FROM STDIN"
-done
-
-# row NAME LATENCY QPS RECALL
-row() { printf '%-44s %10s %10s %8s\n' "$@"; }
-
-# server_options OPTION...: sets (ADD or SET) postgres_fdw options of both servers
-server_options() {
-	local opts=$1 s
-	for s in s1 s2; do
-		on 0 omen_psql -d shard_coord -qc "ALTER SERVER $s OPTIONS ($opts)"
-	done
-}
-
-row configuration "latency ms" QPS recall
-read -r lat tps < <(bench 0 shard_single knn.sql)
-row "one node" "$lat" "$tps" "$(recall 0 shard_single)"
-slowest=0
-for s in 1 2; do
-	read -r lat tps < <(bench "$s" shard knn.sql)
-	row "shard $s, direct (half the rows)" "$lat" "$tps" "$([ "$s" = 1 ] && recall 1 shard || echo -)"
-	slowest=$(awk -v a="$slowest" -v b="$lat" 'BEGIN { print (b > a ? b : a) }')
-done
-read -r rtt tps < <(bench 1 shard select1.sql)
-row "round trip to a shard (SELECT 1)" "$rtt" "$tps" -
-target=$(awk -v a="$slowest" -v b="$rtt" 'BEGIN { printf "%.3f", a + b }')
-
-declare -a sharded
-# sharded NAME SCRIPT PGOPTIONS [recall]
-sharded() {
-	local lat tps r=-
-	read -r lat tps < <(PGOPTIONS=$3 bench 0 shard_coord "$2")
-	[ -z "${4:-}" ] || r=$(PGOPTIONS=$3 recall 0 shard_coord)
-	row "$1" "$lat" "$tps" "$r"
-	sharded+=("$1|$lat")
-}
-generic="-c plan_cache_mode=force_generic_plan"
-sharded "sharded, Merge Append" knn.sql "-c enable_async_append=off" recall
-server_options "ADD async_capable 'true'"
-sharded "sharded, async Append" knn.sql "" recall
-sharded "sharded, async Append, LIMIT \$1 (generic)" knn_param.sql "$generic"
-sharded "sharded, async Append, vectors sent" knn_vector.sql ""
-server_options "ADD parallel_commit 'true'"
-sharded "sharded, async Append, parallel_commit" knn.sql ""
-server_options "SET parallel_commit 'false'"
-server_options "ADD use_remote_estimate 'true'"
-sharded "sharded, async, use_remote_estimate" knn.sql "" recall
-sharded "sharded, async, remote estimate, LIMIT \$1" knn_param.sql "$generic"
-server_options "SET use_remote_estimate 'false'"
-echo "(recall of a direct shard query counts only its half of the rows;"
-echo " every row: pgbench -M prepared; the query vector is a sub-select, shipped as a parameter)"
-
 echo
-echo "target: slowest shard direct $slowest + round trip $rtt = $target ms"
-for entry in "${sharded[@]}"; do
-	awk -v name="${entry%|*}" -v lat="${entry##*|}" -v t="$target" \
-		'BEGIN { printf "%-44s %6.2fx the target\n", name, lat / t }'
-done
+echo "recall@10: one node $(recall 0 shard_coord t_single), sharded $(recall 0 shard_coord t_p)," \
+	"sharded async $(recall 0 shard_coord t_a)"
 
 # Where the coordinator's time goes: planning and execution times of
-# EXPLAIN ANALYZE, averaged over the queries, with and without remote estimates.
+# EXPLAIN ANALYZE (simple protocol: planned each time), averaged over the queries.
 explain_times() {
 	on 0 omen_psql -d shard_coord -At <<-EOF
 		CREATE FUNCTION pg_temp.times(q int) RETURNS TABLE (planning float8, execution float8)
 		LANGUAGE plpgsql AS \$\$
 		DECLARE line text; p float8; e float8;
 		BEGIN
-		  FOR line IN EXECUTE format('EXPLAIN (ANALYZE, TIMING OFF) SELECT id FROM t ORDER BY v <-> (SELECT v FROM queries WHERE qid = %s) LIMIT 10', q) LOOP
+		  FOR line IN EXECUTE format('EXPLAIN (ANALYZE, TIMING OFF) SELECT id FROM $1 ORDER BY v <-> (SELECT v FROM queries WHERE qid = %s) LIMIT 10', q) LOOP
 		    IF line LIKE 'Planning Time:%' THEN p := substring(line from '([0-9.]+) ms')::float8; END IF;
 		    IF line LIKE 'Execution Time:%' THEN e := substring(line from '([0-9.]+) ms')::float8; END IF;
 		  END LOOP;
@@ -216,8 +317,9 @@ explain_times() {
 		FROM generate_series(1, $nq) q, pg_temp.times(q);
 	EOF
 }
-echo "coordinator, async Append: $(explain_times)"
-server_options "SET use_remote_estimate 'true'"
-echo "coordinator, async Append, use_remote_estimate: $(explain_times)"
+echo
+for x in $setups; do
+	printf '%-44s %s\n' "coordinator, ${setup_name[$x]}, unprepared:" "$(explain_times "t_$x")"
+done
 
-on 0 omen_psql -qc "DROP DATABASE shard_coord" -c "DROP DATABASE shard_single"
+on 0 omen_psql -qc "DROP DATABASE shard_coord"

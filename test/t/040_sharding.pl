@@ -243,6 +243,22 @@ ok($sent->[0] > 0 && $sent->[0] <= $k && $sent->[1] > 0 && $sent->[1] <= $k,
 	"each shard sends at most $k rows")
   or diag("rows sent: @$sent");
 
+# A prepared "LIMIT $2" statement run seven times as an application would,
+# under the default plan_cache_mode: the number of generic plans it made
+# and the plan it then runs.
+sub prepared_limit_param
+{
+	my $out = $coord->safe_psql(
+		'postgres', qq{PREPARE n(vector, bigint) AS
+  SELECT id FROM items ORDER BY v <-> \$1 LIMIT \$2;
+\\o /dev/null
+} . ("EXECUTE n('$q1', $k);\n" x 7) . qq{\\o
+SELECT generic_plans FROM pg_prepared_statements WHERE name = 'n';
+EXPLAIN (COSTS OFF) EXECUTE n('$q1', $k);});
+	my ($generic_plans, $plan) = split /\n/, $out, 2;
+	return ($generic_plans, $plan);
+}
+
 # A qual the shards cannot run: every row a shard sends may be filtered out.
 $coord->safe_psql('postgres',
 	'CREATE FUNCTION local_even(bigint) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT $1 % 2 = 0 $$'
@@ -263,6 +279,10 @@ $sent = fetched_rows($knn);
 ok($sent->[0] <= $k && $sent->[1] <= $k,
 	"with use_remote_estimate each shard sends at most $k rows")
   or diag("rows sent: @$sent");
+my ($generic_plans, $generic_plan) = prepared_limit_param();
+ok($generic_plans > 0,
+	'with use_remote_estimate a prepared LIMIT $2 settles on a generic plan (no remote estimates at each execution)'
+) or diag("generic plans: $generic_plans");
 $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (DROP use_remote_estimate)")
   for (1, 2);
@@ -280,6 +300,11 @@ all_limited(remote_sql($knn), "${k}::bigint",
 	'with async_capable the LIMIT reaches every shard');
 is($coord->safe_psql('postgres', $knn), $merged,
 	'the async plan returns the rows of the Merge Append');
+($generic_plans, $generic_plan) = prepared_limit_param();
+ok( $generic_plans > 0
+	  && $generic_plan =~ /Sort.*Append.*Async Foreign Scan.*Async Foreign Scan/s,
+	'with async_capable a prepared LIMIT $2 settles on a generic plan that sorts an async Append'
+) or diag("generic plans: $generic_plans\n$generic_plan");
 like(
 	$coord->safe_psql(
 		'postgres', "SET enable_async_append = off; EXPLAIN (COSTS OFF) $knn"),
