@@ -31,6 +31,8 @@
 #                    queried at each ef, then REINDEXed and queried again [fashion]; empty skips it
 #   BENCH_GROWN_INSERTS  [10000]
 #   BENCH_FILTERED   data sets that also get filtered queries [fashion]; empty skips them
+#   BENCH_VACUUMED   data sets whose rows are then deleted but the base rows of odd ids, VACUUMed
+#                    (timed) and queried at each ef against the rows left [fashion]; empty skips it
 #   BENCH_FILTER_QUERIES   queries per filtered point [200]
 #   BENCH_FILTER_PERCENTS  filter selectivities, % of rows kept [50,10,1]
 #   BENCH_M, BENCH_EFC, BENCH_MWM, BENCH_WORKERS   index and build settings [16, 64, 1GB, 1]
@@ -55,6 +57,7 @@ BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
 BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-1,2,32}
 BENCH_PGBENCH_INSERT_CLIENTS=${BENCH_PGBENCH_INSERT_CLIENTS-1,2,4,8}
+BENCH_VACUUMED=${BENCH_VACUUMED-fashion}
 BENCH_SLICES=${BENCH_SLICES:-4}
 BENCH_INSERTS=${BENCH_INSERTS:-2000}
 BENCH_FILTERED=${BENCH_FILTERED-fashion}
@@ -194,6 +197,25 @@ inserts_all() {
 		--pgbench "$(omen_pg_bindir)/pgbench"
 }
 
+# vacuum_all DATASET DIM ENGINE...: each engine's table loses every row but the base rows
+# of odd ids, then a timed VACUUM; then the queries at every ef in turns, against the rows
+# left.
+vacuum_all() {
+	local ds=$1 dim=$2 e
+	local -a on where
+	shift 2
+	turns_of "$dim" "$@"
+	for e in "$@"; do
+		echo
+		echo "-- $e on $ds: half the rows deleted, VACUUM"
+		"${BENCH_PY[@]}" --out "$results" --engine "$e" delete_half "$ds" --db "${ENGINE_DB[$e]}" ||
+			return
+	done
+	echo "-- queries after VACUUM, engines taking turns: $*"
+	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" --kind deleted_query \
+		--kept odd --queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --slices "$BENCH_SLICES"
+}
+
 # grow_all DATASET NAME ROWS DIM ENGINE...: each engine's index built over the first ROWS -
 # BENCH_GROWN_INSERTS rows, the rest inserted one row at a time (timed); the engines' queries
 # at every ef in turns, as in query_all; then REINDEX and the same queries, for reference.
@@ -264,6 +286,12 @@ for ds in ${BENCH_DATASETS//,/ }; do
 	done
 	if [ -n "$BENCH_PGBENCH_INSERT_CLIENTS" ] && [ ${#ready[@]} -gt 0 ] &&
 		! inserts_all "$ds" "$dim" "${ready[@]}"; then
+		for e in "${ready[@]}"; do
+			fail "$e" "$name"
+		done
+	fi
+	if [[ ,$BENCH_VACUUMED, == *,$ds,* ]] && [ ${#ready[@]} -gt 0 ] &&
+		! vacuum_all "$ds" "$dim" "${ready[@]}"; then
 		for e in "${ready[@]}"; do
 			fail "$e" "$name"
 		done

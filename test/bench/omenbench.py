@@ -190,16 +190,19 @@ class Dataset:
         p = self.path(what + "_labels")
         return np.load(p) if os.path.exists(p) else None
 
-    def ground_truth(self, nq):
-        """Exact top-K ids and distances of the first nq queries."""
-        for f in sorted(glob.glob(os.path.join(self.dir, "gt-*.npz"))):
+    def ground_truth(self, nq, kept="all"):
+        """Exact top-K ids and distances of the first nq queries, among every base
+        row or, with kept "odd", among those of odd ids (ids among those rows)."""
+        prefix = "gt-" if kept == "all" else "gt%s-" % kept
+        for f in sorted(glob.glob(os.path.join(self.dir, prefix + "[0-9]*.npz"))):
             with np.load(f) as z:
                 if z["ids"].shape[0] >= nq:
                     return z["ids"][:nq], z["dist"][:nq]
         t0 = time.time()
         log("  computing exact top-%d for %d queries by brute force (cached afterwards)" % (K, nq))
-        ids, dist = exact_knn(self.base, self.query[:nq], K)
-        path = os.path.join(self.dir, "gt-%d.npz" % nq)
+        ids, dist = exact_knn(self.base if kept == "all" else self.base[1::2],
+                              self.query[:nq], K)
+        path = os.path.join(self.dir, prefix + "%d.npz" % nq)
         np.savez(path + ".tmp.npz", ids=ids, dist=dist)
         os.replace(path + ".tmp.npz", path)
         log("  ground truth done in %.1f s" % (time.time() - t0))
@@ -532,7 +535,7 @@ def cmd_query(args):
     that the load of a shared machine weighs on every engine alike."""
     ds = Dataset(args)
     nq = min(args.queries, ds.query.shape[0])
-    gt_ids, gt_dist = ds.ground_truth(nq)
+    gt_ids, gt_dist = ds.ground_truth(nq, args.kept)
     queries = ds.query[:nq]
     qtexts = [vector_text(np.asarray(q)) for q in queries]
     engines = engines_of(args)
@@ -708,6 +711,20 @@ def cmd_pgbench(args):
                     % (engine, args.ef, clients, rec["qps"], lockmgr, active))
 
 
+def cmd_delete_half(args):
+    """Deletes every row but the base rows of odd ids (the rows inserts added
+    go too) and times the VACUUM that follows."""
+    ds = Dataset(args)
+    rec = dict(dataset=ds.name, engine=args.engine, kind="vacuum")
+    with connect(args.db, 0) as c:
+        deleted = c.execute("DELETE FROM items WHERE id %% 2 = 0 OR id >= %s", (ds.n,)).rowcount
+        t0 = time.perf_counter()
+        c.execute("VACUUM items")
+        rec.update(seconds=time.perf_counter() - t0, deleted=deleted)
+    emit(args.out, rec)
+    log("  deleted %d rows; VACUUM in %.1f s" % (deleted, rec["seconds"]))
+
+
 def cmd_pgbench_insert(args):
     """Single-row inserts by pgbench (C, prepared), each a transaction, at each
     client count, the engines taking turns --rounds times.  The vectors are the
@@ -871,7 +888,8 @@ def cmd_neighbours(args):
 
 # kind of a query record -> its list in the summary: the index as built, grown by
 # single-row inserts after a bulk build of part of the rows, then rebuilt by REINDEX
-QUERY_LISTS = {"query": "queries", "grown_query": "grown", "reindexed_query": "reindexed"}
+QUERY_LISTS = {"query": "queries", "grown_query": "grown", "reindexed_query": "reindexed",
+               "deleted_query": "deleted"}
 
 
 def summarize(records):
@@ -903,6 +921,8 @@ def summarize(records):
             e[r["kind"] + "_rows"] = r["n"]
         elif r["kind"] == "floor":
             e["floor_qps"] = r["qps"]
+        elif r["kind"] == "vacuum":
+            e["vacuum_s"], e["vacuum_deleted"] = r["seconds"], r["deleted"]
         elif r["kind"] == "pgbench_insert":
             e.setdefault("pgbench_insert", []).append(
                 {k: r[k] for k in ("clients", "rows_per_s")})
@@ -1065,6 +1085,10 @@ def cmd_report(args):
             row("grown: single-row insert rows/s", "grown_insert_rows_per_s", "%.0f")
             query_rows("grown", "grown, ef {ef}: recall / QPS")
             query_rows("reindexed", "REINDEX, ef {ef}: recall / QPS")
+        if any("vacuum_s" in by_engine[e] for e in present):
+            log("  every row but the base rows of odd ids deleted, then VACUUM:")
+            row("VACUUM (s)", "vacuum_s", "%.1f")
+            query_rows("deleted", "after VACUUM, ef {ef}: recall / QPS")
         filtered = [f for e in present for f in by_engine[e].get("filtered", [])]
         for pct in sorted({f["percent"] for f in filtered}, reverse=True):
             modes = [m for m in ("off", "relaxed_order", "strict_order")
@@ -1136,6 +1160,8 @@ def main():
                    help="measure each point in this many turns per engine")
     s.add_argument("--kind", default="query", choices=sorted(QUERY_LISTS),
                    help="kind of the result records: which index state they measure")
+    s.add_argument("--kept", default="all", choices=["all", "odd"],
+                   help="base rows left in the table: the ground truth is among them")
     s = ds_cmd("pgbench", cmd_pgbench)
     s.add_argument("--db", required=True, help="database of each engine, comma-separated")
     s.add_argument("--guc", required=True, help="ef_search GUC of each engine")
@@ -1146,6 +1172,8 @@ def main():
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2])
     s.add_argument("--seconds", type=int, default=10, help="per engine and client count")
     s.add_argument("--rounds", type=int, default=1, help="turns the engines take")
+    s = ds_cmd("delete_half", cmd_delete_half)
+    s.add_argument("--db", required=True)
     s = ds_cmd("pgbench_insert", cmd_pgbench_insert)
     s.add_argument("--db", required=True, help="database of each engine, comma-separated")
     s.add_argument("--pgbench", required=True, help="path of the pgbench program")
