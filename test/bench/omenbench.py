@@ -616,7 +616,9 @@ def sample_waits(db, timeout_s, stop, counts):
     """Until `stop` is set, samples the database's client backends every 10 ms:
     counts[0] samples, counts[1] backends seen running a statement, counts[2] of
     them waiting on the lock manager's partition locks (LWLock LockManager),
-    where heavyweight locks that miss the fast path queue."""
+    where heavyweight locks that miss the fast path queue.  Backends still
+    connecting (no statement yet) are not counted: their catalog reads wait
+    there whatever the engine."""
     with connect(db, timeout_s) as c:
         while not stop.is_set():
             active, lockmgr = c.execute(
@@ -624,7 +626,8 @@ def sample_waits(db, timeout_s, stop, counts):
                 " count(*) FILTER (WHERE wait_event_type = 'LWLock'"
                 " AND wait_event = 'LockManager')"
                 " FROM pg_stat_activity WHERE datname = current_database()"
-                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchone()
+                " AND backend_type = 'client backend' AND query <> ''"
+                " AND pid <> pg_backend_pid()").fetchone()
             counts[0] += 1
             counts[1] += active
             counts[2] += lockmgr
