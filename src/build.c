@@ -376,13 +376,14 @@ writer_put(OmenBuilder *b, OmenVectorWriter *w, ItemPointer first)
 {
 	OmenVectorTuple vt = b->chunk;
 	OffsetNumber cont = InvalidOffsetNumber;
+	int			words = omen_elem_words(&b->kind, b->exact);
 	int			done = 0;
 
-	while (done < b->kind.words)
+	while (done < words)
 	{
 		uint32		blk;
 		OffsetNumber off;
-		int			nf = layout_chunk(&w->cur, b->kind.words - done, &blk, &off);
+		int			nf = layout_chunk(&w->cur, words - done, &blk, &off);
 
 		if (blk >= w->npages)
 			writer_add_page(b->index, w, cont);
@@ -711,6 +712,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		b->exact = MemoryContextAlloc(b->mainctx, sizeof(float) * b->kind.words);
 		b->chunk = MemoryContextAlloc(b->mainctx, OMEN_CHUNK_SIZE(b->kind.words));
 	}
+	omen_elem_check_value(&b->kind, v);
 	usable = omen_elem_exact(&b->kind, v, b->exact);
 	if (usable)
 		omen_elem_floats(&b->kind, b->exact, b->vec);

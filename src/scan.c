@@ -474,7 +474,9 @@ start_scan(IndexScanDesc scan)
 	omen_check_meta_elem(index, &meta, kind.kind);
 	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims);
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
-	so->qexact = palloc(sizeof(float) * Max(kind.words, 1));
+	so->qexact = palloc(sizeof(float) *
+						Max(v != NULL ? omen_elem_value_words(&kind, v) : 1,
+							kind.words));
 
 	/* no dimension yet: nothing was ever indexed */
 	if (meta.dims > 0)
