@@ -41,7 +41,7 @@ typedef enum OmenElemKind
  * Floats of a sparsevec's code when it has more dimensions: a signed
  * hashing sketch of the value (see elem.c).
  */
-#define OMEN_SPARSE_CODE_DIMS	1024
+#define OMEN_SPARSE_CODE_DIMS	512
 
 /*
  * One index's element kind, metric and dimension, and what follows from
