@@ -23,6 +23,13 @@ CREATE INDEX svb_l2 ON svb USING omenhnsw (v sparsevec_l2_ops);
 CREATE INDEX svb_ip ON svb USING omenhnsw (v sparsevec_ip_ops);
 CREATE INDEX svb_cos ON svb USING omenhnsw (v sparsevec_cosine_ops);
 CREATE INDEX svb_l1 ON svb USING omenhnsw (v sparsevec_l1_ops);
+-- the build estimate of a table sizes its vectors by a value's non-zeros,
+-- the estimate of a row count by the most an index takes
+SELECT t.index_bytes BETWEEN 0.5 * pg_relation_size('svb_l2')
+		AND 2 * pg_relation_size('svb_l2') AS estimate_near,
+	t.index_bytes < n.index_bytes AS below_most
+FROM omenhnsw_build_estimate('svb', 'v', 16, 'sparsevec_l2_ops') t,
+	omenhnsw_build_estimate(302, 1000000, 16, 'sparsevec_l2_ops') n;
 -- rows after the build go through inserts, with copies (and under cosine
 -- scaled copies) of rows already there
 INSERT INTO sv SELECT i, ARRAY(SELECT CASE WHEN cos(i * 0.9 * j) > 0.4
