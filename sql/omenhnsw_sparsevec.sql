@@ -40,6 +40,8 @@ INSERT INTO sv SELECT i + 2000, ARRAY(SELECT CASE WHEN sin(i * 0.7 * j) > 0.2
 	THEN sin(i * 0.37 * j + j) * 3 * 2 ELSE 0 END FROM generate_series(1, 20) j)::sparsevec
 FROM generate_series(15, 19) i;
 INSERT INTO svb SELECT id + 1000, v FROM svb WHERE id BETWEEN 200 AND 298 AND id % 2 = 0;
+-- a sum of squares past float4's range: <=> is 1 whatever the direction
+INSERT INTO sv VALUES (3001, '{1:-3e19,2:-3e19,3:-3e19,4:-3e19}/20');
 ANALYZE sv, svb;
 SELECT c.relname, v.problem FROM pg_class c, omenhnsw_verify(c.oid) v(problem)
 WHERE c.relname ~ '^svb?_' AND c.relkind = 'i';

@@ -170,11 +170,12 @@ lower_cmp(const void *a, const void *b)
  * float rounding of both distances: dims * FLT_EPSILON of the largest sum
  * either can have, twice over; under cosine, whose exact distance the
  * kernel takes from the raw vectors' dot product and norms, as much again
- * for those three sums; and for float4 vectors, never above 0 (orthogonal):
- * where a sum of squares overflows float4, <=> gives 1 whatever the
- * direction (or NaN, which sorts last anyway).  Where a bound cannot be had (a distance that is
- * not finite, or a code made from a sample of a bit string's bits), the
- * bound is -Infinity: such a node is ranked first.
+ * for those three sums; and for float4 vectors and sparsevecs, never above 0
+ * (orthogonal): where a sum of squares overflows float4, <=> gives 1
+ * whatever the direction (or NaN, which sorts last anyway).  Where a bound
+ * cannot be had (a distance that is not finite, or a code made from a sample
+ * of a bit string's bits or from a sparsevec's sketch), the bound is
+ * -Infinity: such a node is ranked first.
  */
 static float
 lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
@@ -211,7 +212,8 @@ lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
 		case OMEN_METRIC_COSINE:
 			lb = code - elem * so->query_l1 - rounding * so->query_l1 * top -
 				3 * rounding;
-			if (store->elem.kind == OMEN_ELEM_FLOAT4)
+			if (store->elem.kind == OMEN_ELEM_FLOAT4 ||
+				store->elem.kind == OMEN_ELEM_SPARSE)
 				lb = Min(lb, 0.0);
 			break;
 		default:
