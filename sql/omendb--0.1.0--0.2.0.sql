@@ -117,3 +117,42 @@ CREATE OPERATOR CLASS bit_jaccard_ops
 	OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
 	OPERATOR 2 <@ (bit, float8),
 	FUNCTION 1 jaccard_distance(bit, bit);
+
+-- omenhnsw operator classes for sparsevec.  An index keeps each value's
+-- non-zero count, indices and values as its exact vector, and codes a
+-- value of more than 1,024 dimensions from a hashing sketch of it (see
+-- src/README, Element kinds); the rest is as for halfvec and bit above.
+CREATE FUNCTION omenhnsw_sparsevec_distance_bound(sparsevec, float8) RETURNS bool
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN true;
+CREATE OPERATOR <@ (
+	LEFTARG = sparsevec,
+	RIGHTARG = float8,
+	FUNCTION = omenhnsw_sparsevec_distance_bound
+);
+COMMENT ON FUNCTION omenhnsw_sparsevec_distance_bound(sparsevec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+COMMENT ON OPERATOR <@ (sparsevec, float8) IS 'always true: the distance bound that omendb adds to omenhnsw scans';
+
+CREATE OPERATOR CLASS sparsevec_l2_ops
+	FOR TYPE sparsevec USING omenhnsw AS
+	OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (sparsevec, float8),
+	FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_ip_ops
+	FOR TYPE sparsevec USING omenhnsw AS
+	OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (sparsevec, float8),
+	FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_cosine_ops
+	FOR TYPE sparsevec USING omenhnsw AS
+	OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (sparsevec, float8),
+	FUNCTION 1 cosine_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_l1_ops
+	FOR TYPE sparsevec USING omenhnsw AS
+	OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	OPERATOR 2 <@ (sparsevec, float8),
+	FUNCTION 1 l1_distance(sparsevec, sparsevec);

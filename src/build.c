@@ -376,13 +376,14 @@ writer_put(OmenBuilder *b, OmenVectorWriter *w, ItemPointer first)
 {
 	OmenVectorTuple vt = b->chunk;
 	OffsetNumber cont = InvalidOffsetNumber;
+	int			words = omen_elem_words(&b->kind, b->exact);
 	int			done = 0;
 
-	while (done < b->kind.words)
+	while (done < words)
 	{
 		uint32		blk;
 		OffsetNumber off;
-		int			nf = layout_chunk(&w->cur, b->kind.words - done, &blk, &off);
+		int			nf = layout_chunk(&w->cur, words - done, &blk, &off);
 
 		if (blk >= w->npages)
 			writer_add_page(b->index, w, cont);
@@ -711,6 +712,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		b->exact = MemoryContextAlloc(b->mainctx, sizeof(float) * b->kind.words);
 		b->chunk = MemoryContextAlloc(b->mainctx, OMEN_CHUNK_SIZE(b->kind.words));
 	}
+	omen_elem_check_value(&b->kind, v);
 	usable = omen_elem_exact(&b->kind, v, b->exact);
 	if (usable)
 		omen_elem_floats(&b->kind, b->exact, b->vec);
@@ -1389,10 +1391,12 @@ estimate_opclass(text *name, Oid *type, OmenElem *e)
  * operator class's kind e at m, with the current maintenance_work_mem, as a
  * result row: bytes a node takes while building, segments, and the index's
  * bytes.  Every value is taken for distinct: exact duplicates share nodes.
+ * A value's exact vector is taken to have words words, or if 0 the most
+ * its kind has (a sparsevec's length depends on its non-zeros).
  */
 static Datum
 estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
-				int dims, int m)
+				int dims, int words, int m)
 {
 	OmenMetaPageData meta;
 	OmenElem	kind;
@@ -1429,6 +1433,8 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	meta.elem = e->kind;
 	omen_meta_set_dims(&meta, dims);
 	omen_elem_init(&kind, e->kind, e->metric, dims);
+	if (words == 0)
+		words = kind.words;
 	per = builder_node_bytes(e->kind, dims, m);
 	cap = builder_capacity((Size) maintenance_work_mem * 1024, per,
 						   (Size) PG_INT32_MAX);
@@ -1440,8 +1446,8 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	/* the metapage, the segments, the directory */
 	pages = 1;
 	if (full > 0)
-		pages += full * estimate_segment_pages(&meta, kind.words, cap);
-	pages += estimate_segment_pages(&meta, kind.words, last);
+		pages += full * estimate_segment_pages(&meta, words, cap);
+	pages += estimate_segment_pages(&meta, words, last);
 	for (uint64 i = 0; i < nsegs; i++)
 		layout_place(&dir, OMEN_ITEM_COST(sizeof(OmenSegmentDesc)), &blk, &off);
 	pages += nsegs > 0 ? dir.blk + 1 : 0;
@@ -1464,19 +1470,23 @@ omenhnsw_build_estimate(PG_FUNCTION_ARGS)
 
 	estimate_opclass(PG_GETARG_TEXT_PP(3), &type, &e);
 	return estimate_result(fcinfo, &e, (double) PG_GETARG_INT64(0),
-						   PG_GETARG_INT32(1), PG_GETARG_INT32(2));
+						   PG_GETARG_INT32(1), 0, PG_GETARG_INT32(2));
 }
 
 /*
- * The dimension of the first non-NULL value, of element kind elem, of
- * column attnum, or 0.
+ * The dimension of the first non-NULL value, of e's element kind, of
+ * column attnum, or 0; the words of its exact vector into *words (0 if
+ * none).
  */
 static int
-first_value_dims(Relation heap, AttrNumber attnum, int elem)
+first_value_dims(Relation heap, AttrNumber attnum, const OmenElem *e,
+				 int *words)
 {
 	TableScanDesc scan = table_beginscan(heap, GetActiveSnapshot(), 0, NULL);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	int			dims = 0;
+
+	*words = 0;
 
 	while (dims == 0 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
@@ -1485,7 +1495,12 @@ first_value_dims(Relation heap, AttrNumber attnum, int elem)
 
 		CHECK_FOR_INTERRUPTS();
 		if (!isnull)
-			dims = omen_elem_value_dims(elem, PG_DETOAST_DATUM(value));
+		{
+			void	   *v = PG_DETOAST_DATUM(value);
+
+			dims = omen_elem_value_dims(e->kind, v);
+			*words = omen_elem_value_words(e, v);
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
@@ -1496,7 +1511,7 @@ first_value_dims(Relation heap, AttrNumber attnum, int elem)
  * omenhnsw_build_estimate(table, column, m, opclass): a serial build's
  * figures for the table's rows (its statistics, or a sample of its pages
  * if it has none) and the column's dimension (its type modifier, or its
- * first non-NULL value).
+ * first non-NULL value); a sparsevec's vectors as long as that value's.
  */
 Datum
 omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
@@ -1510,6 +1525,7 @@ omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
 	AclResult	aclresult;
 	double		rows;
 	int			dims;
+	int			words;
 	OmenElem	e;
 
 	estimate_opclass(PG_GETARG_TEXT_PP(3), &type, &e);
@@ -1537,7 +1553,16 @@ omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
 				 errmsg("operator class \"%s\" does not accept data type %s",
 						text_to_cstring(PG_GETARG_TEXT_PP(3)),
 						format_type_be(att->atttypid))));
-	dims = att->atttypmod > 0 ? att->atttypmod : first_value_dims(heap, attnum, e.kind);
+	dims = att->atttypmod > 0 ? att->atttypmod : 0;
+	/* a sparsevec's vectors are as long as its non-zeros: size them by one */
+	words = 0;
+	if (dims == 0 || e.kind == OMEN_ELEM_SPARSE)
+	{
+		int			first = first_value_dims(heap, attnum, &e, &words);
+
+		if (dims == 0)
+			dims = first;
+	}
 	if (dims == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1546,5 +1571,5 @@ omenhnsw_build_estimate_table(PG_FUNCTION_ARGS)
 				 errhint("Estimate with a row count and a dimension instead.")));
 	rows = heap_rows_estimate(heap);
 	table_close(heap, AccessShareLock);
-	return estimate_result(fcinfo, &e, rows, dims, PG_GETARG_INT32(2));
+	return estimate_result(fcinfo, &e, rows, dims, words, PG_GETARG_INT32(2));
 }

@@ -15,6 +15,17 @@
  * scale (omen_elem_distance).  A bit string longer than VECTOR_MAX_DIM
  * is coded from VECTOR_MAX_DIM evenly spaced bits of it, scaled so that the
  * squared L2 distance estimates the Hamming distance of the whole strings.
+ *
+ * A sparsevec index keeps a value's non-zero count, indices and values, its
+ * exact vector as long as the value needs (1 + 2 nnz words, the first word
+ * telling how long it is).  Of up to OMEN_SPARSE_CODE_DIMS dimensions it is
+ * coded from its dense floats; with more, from a signed hashing sketch of
+ * OMEN_SPARSE_CODE_DIMS floats: each index goes to a bucket, with a sign,
+ * chosen by a fixed hash of the index, and a bucket holds the signed sum of
+ * its values.  Sketches keep inner products, and so L2 distances and
+ * cosines, in expectation (and exactly where no two non-zeros of the two
+ * values meet in a bucket), but bound none of them: scans then rank by the
+ * exact distances only (scan.c: lower_bound).
  */
 #include "postgres.h"
 
@@ -26,7 +37,24 @@
 #include "distance.h"
 #include "elem.h"
 #include "halfvec.h"
+#include "sparsevec.h"
 #include "vector.h"
+
+/*
+ * A stored sparsevec: its non-zero count, then nnz indices and nnz values,
+ * one word each.
+ */
+typedef struct SparseExact
+{
+	uint32		nnz;
+	int32		indices[FLEXIBLE_ARRAY_MEMBER];
+} SparseExact;
+
+static inline const float *
+sparse_values(const SparseExact *x)
+{
+	return (const float *) (x->indices + x->nnz);
+}
 
 void
 omen_elem_init(OmenElem *e, int kind, int metric, int dims)
@@ -44,6 +72,9 @@ omen_elem_init(OmenElem *e, int kind, int metric, int dims)
 		case OMEN_ELEM_BIT:
 			e->words = (dims + 31) / 32;
 			break;
+		case OMEN_ELEM_SPARSE:
+			e->words = 1 + 2 * OMEN_MAX_NNZ;
+			break;
 		default:
 			e->words = dims;
 			break;
@@ -59,6 +90,8 @@ omen_elem_type_name(int kind)
 			return "halfvec";
 		case OMEN_ELEM_BIT:
 			return "bit";
+		case OMEN_ELEM_SPARSE:
+			return "sparsevec";
 		default:
 			return "vector";
 	}
@@ -67,7 +100,15 @@ omen_elem_type_name(int kind)
 int
 omen_elem_max_dims(int kind)
 {
-	return kind == OMEN_ELEM_BIT ? OMEN_MAX_BITS : VECTOR_MAX_DIM;
+	switch (kind)
+	{
+		case OMEN_ELEM_BIT:
+			return OMEN_MAX_BITS;
+		case OMEN_ELEM_SPARSE:
+			return SPARSEVEC_MAX_DIM;
+		default:
+			return VECTOR_MAX_DIM;
+	}
 }
 
 int
@@ -93,9 +134,38 @@ omen_elem_value_dims(int kind, const void *value)
 			return ((const HalfVector *) value)->dim;
 		case OMEN_ELEM_BIT:
 			return VARBITLEN((const VarBit *) value);
+		case OMEN_ELEM_SPARSE:
+			return ((const SparseVector *) value)->dim;
 		default:
 			return ((const Vector *) value)->dim;
 	}
+}
+
+int
+omen_elem_value_words(const OmenElem *e, const void *value)
+{
+	if (e->kind == OMEN_ELEM_SPARSE)
+		return 1 + 2 * ((const SparseVector *) value)->nnz;
+	return e->words;
+}
+
+int
+omen_elem_words(const OmenElem *e, const void *exact)
+{
+	if (e->kind == OMEN_ELEM_SPARSE)
+		return 1 + 2 * ((const SparseExact *) exact)->nnz;
+	return e->words;
+}
+
+void
+omen_elem_check_value(const OmenElem *e, const void *value)
+{
+	if (e->kind == OMEN_ELEM_SPARSE &&
+		((const SparseVector *) value)->nnz > OMEN_MAX_NNZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("sparsevec cannot have more than %d non-zero elements for hnsw index",
+						OMEN_MAX_NNZ)));
 }
 
 /*
@@ -125,9 +195,21 @@ omen_elem_exact(const OmenElem *e, const void *value, void *exact)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", e->dims, dims)));
 
-	memset(exact, 0, sizeof(uint32) * e->words);
+	if (e->kind != OMEN_ELEM_SPARSE)
+		memset(exact, 0, sizeof(uint32) * e->words);
 	switch (e->kind)
 	{
+		case OMEN_ELEM_SPARSE:
+			{
+				const SparseVector *v = value;
+				SparseExact *x = exact;
+
+				x->nnz = v->nnz;
+				memcpy(x->indices, v->indices,
+					   (sizeof(int32) + sizeof(float)) * v->nnz);
+				return e->graph_metric != OMEN_METRIC_COSINE ||
+					FloatsNorm(SparsevecValues(v), v->nnz) != 0;
+			}
 		case OMEN_ELEM_FLOAT2:
 			{
 				const HalfVector *v = value;
@@ -153,8 +235,55 @@ omen_elem_exact(const OmenElem *e, const void *value, void *exact)
 	}
 }
 
-void
-omen_elem_floats(const OmenElem *e, const void *exact, float *out)
+/*
+ * The bucket, bits 0..62 modulo OMEN_SPARSE_CODE_DIMS, and the sign, bit 63,
+ * of index i in a sparsevec's sketch: the finalizer of SplitMix64 (Steele,
+ * Lea and Flood, 2014), a fixed bijection of 64-bit integers whose output
+ * bits each depend on every input bit.
+ */
+static inline uint64
+sketch_hash(int32 i)
+{
+	uint64		z = (uint64) (uint32) i + UINT64CONST(0x9E3779B97F4A7C15);
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/*
+ * A sparsevec's code floats: its dense floats, or its sketch (see the top
+ * of the file).  Indices outside the dimension, which only a damaged page
+ * holds, are left out.
+ */
+static void
+sparse_floats(const OmenElem *e, const SparseExact *x, float *out)
+{
+	const float *values = sparse_values(x);
+
+	memset(out, 0, sizeof(float) * e->code_dims);
+	for (uint32 k = 0; k < x->nnz; k++)
+	{
+		int32		i = x->indices[k];
+
+		if (i < 0 || i >= e->dims)
+			continue;
+		if (e->code_dims == e->dims)
+			out[i] = values[k];
+		else
+		{
+			uint64		h = sketch_hash(i);
+			int			bucket = (int) ((h & ~(UINT64CONST(1) << 63)) %
+										OMEN_SPARSE_CODE_DIMS);
+
+			out[bucket] += (h >> 63) ? -values[k] : values[k];
+		}
+	}
+}
+
+/* The floats of an exact vector's code, before any normalization. */
+static void
+widen(const OmenElem *e, const void *exact, float *out)
 {
 	switch (e->kind)
 	{
@@ -179,10 +308,19 @@ omen_elem_floats(const OmenElem *e, const void *exact, float *out)
 				}
 				break;
 			}
+		case OMEN_ELEM_SPARSE:
+			sparse_floats(e, exact, out);
+			break;
 		default:
 			memcpy(out, exact, sizeof(float) * e->dims);
 			break;
 	}
+}
+
+void
+omen_elem_floats(const OmenElem *e, const void *exact, float *out)
+{
+	widen(e, exact, out);
 	/* a zero bit string stays zero: its Jaccard distance is 1 to all */
 	if (e->graph_metric == OMEN_METRIC_COSINE)
 		(void) normalize(out, e->code_dims);
@@ -212,6 +350,20 @@ omen_elem_valid(const OmenElem *e, const void *exact)
 						return false;
 				break;
 			}
+		case OMEN_ELEM_SPARSE:
+			{
+				const SparseExact *x = exact;
+				const float *values = sparse_values(x);
+
+				if (x->nnz > OMEN_MAX_NNZ)
+					return false;
+				for (uint32 k = 0; k < x->nnz; k++)
+					if (x->indices[k] < (k == 0 ? 0 : x->indices[k - 1] + 1) ||
+						x->indices[k] >= e->dims ||
+						values[k] == 0 || !isfinite(values[k]))
+						return false;
+				break;
+			}
 		default:
 			for (int i = 0; i < e->dims; i++)
 				if (!isfinite(((const float *) exact)[i]))
@@ -222,35 +374,81 @@ omen_elem_valid(const OmenElem *e, const void *exact)
 }
 
 /*
- * The same bytes; or, under cosine, the same direction (equal floats once
- * normalized, as their codes are made), with sums of squares that float4
- * holds, as the cosine kernel sums them: the operator's distance is then
- * the same, but for rounding, for every query.  Scaled copies share a node
- * as they would if the index kept them normalized.
+ * Whether x and y, n floats each (overwritten), have the same direction:
+ * sums of squares that float4 holds, as the cosine kernels sum them, and
+ * equal floats once normalized.
+ */
+static bool
+same_direction(float *x, float *y, int n)
+{
+	if (pow(FloatsNorm(x, n), 2) > FLT_MAX || pow(FloatsNorm(y, n), 2) > FLT_MAX)
+		return false;
+	(void) normalize(x, n);
+	(void) normalize(y, n);
+	return memcmp(x, y, sizeof(float) * n) == 0;
+}
+
+/*
+ * The same words; or, under cosine, the same direction (for a sparsevec:
+ * the same indices, and values in the same direction): the operator's
+ * distance is then the same, but for rounding, for every query.  Scaled
+ * copies share a node as they would if the index kept them normalized.
  */
 bool
 omen_elem_same(const OmenElem *e, const void *a, const void *b)
 {
+	int			words = omen_elem_words(e, a);
+	int			n;
 	float	   *fa;
 	float	   *fb;
 	bool		same;
 
-	if (memcmp(a, b, sizeof(uint32) * e->words) == 0)
+	if (words == omen_elem_words(e, b) &&
+		memcmp(a, b, sizeof(uint32) * words) == 0)
 		return true;
 	if (e->graph_metric != OMEN_METRIC_COSINE || e->kind == OMEN_ELEM_BIT)
 		return false;
-	if (e->kind == OMEN_ELEM_FLOAT4 &&
-		(pow(FloatsNorm(a, e->dims), 2) > FLT_MAX ||
-		 pow(FloatsNorm(b, e->dims), 2) > FLT_MAX))
-		return false;
-	fa = palloc(sizeof(float) * e->code_dims);
-	fb = palloc(sizeof(float) * e->code_dims);
-	omen_elem_floats(e, a, fa);
-	omen_elem_floats(e, b, fb);
-	same = memcmp(fa, fb, sizeof(float) * e->code_dims) == 0;
+	if (e->kind == OMEN_ELEM_SPARSE)
+	{
+		const SparseExact *x = a;
+		const SparseExact *y = b;
+
+		if (x->nnz != y->nnz ||
+			memcmp(x->indices, y->indices, sizeof(int32) * x->nnz) != 0)
+			return false;
+		n = x->nnz;
+		fa = palloc(sizeof(float) * Max(n, 1));
+		fb = palloc(sizeof(float) * Max(n, 1));
+		memcpy(fa, sparse_values(x), sizeof(float) * n);
+		memcpy(fb, sparse_values(y), sizeof(float) * n);
+	}
+	else
+	{
+		n = e->dims;
+		fa = palloc(sizeof(float) * n);
+		fb = palloc(sizeof(float) * n);
+		widen(e, a, fa);
+		widen(e, b, fb);
+	}
+	same = same_direction(fa, fb, n);
 	pfree(fa);
 	pfree(fb);
 	return same;
+}
+
+/* Distance kind between two exact vectors, by the type's kernels */
+static double
+kernel(const OmenElem *e, DenseDistanceKind kind, const void *a, const void *b)
+{
+	if (e->kind == OMEN_ELEM_SPARSE)
+	{
+		const SparseExact *x = a;
+		const SparseExact *y = b;
+
+		return SparseDistance(kind, x->indices, sparse_values(x), x->nnz,
+							  y->indices, sparse_values(y), y->nnz);
+	}
+	return DenseDistance(kind, e->kind == OMEN_ELEM_FLOAT2, a, b, e->dims);
 }
 
 float
@@ -284,21 +482,17 @@ omen_elem_distance(const OmenElem *e, const void *a, const void *b,
 	switch (e->metric)
 	{
 		case OMEN_METRIC_L2:
-			d = DenseDistance(DISTANCE_L2_SQUARED, e->kind == OMEN_ELEM_FLOAT2,
-							  a, b, e->dims);
+			d = kernel(e, DISTANCE_L2_SQUARED, a, b);
 			*opdist = sqrt(d);
 			return (float) d;
 		case OMEN_METRIC_COSINE:
-			*opdist = DenseDistance(DISTANCE_COSINE, e->kind == OMEN_ELEM_FLOAT2,
-									a, b, e->dims);
+			*opdist = kernel(e, DISTANCE_COSINE, a, b);
 			return (float) (*opdist - 1.0);
 		case OMEN_METRIC_IP:
-			d = DenseDistance(DISTANCE_NEGATIVE_INNER_PRODUCT,
-							  e->kind == OMEN_ELEM_FLOAT2, a, b, e->dims);
+			d = kernel(e, DISTANCE_NEGATIVE_INNER_PRODUCT, a, b);
 			break;
 		default:
-			d = DenseDistance(DISTANCE_L1, e->kind == OMEN_ELEM_FLOAT2,
-							  a, b, e->dims);
+			d = kernel(e, DISTANCE_L1, a, b);
 			break;
 	}
 	*opdist = d;

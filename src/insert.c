@@ -483,7 +483,7 @@ static void
 place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 			 ItemPointer vectid)
 {
-	int			nwords = ins->store.elem.words;
+	int			nwords = omen_elem_words(&ins->store.elem, ins->exact);
 	const float *words = ins->exact;
 	int			first = 0;
 	int			npages = 0;
@@ -810,6 +810,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	/* detoast and look up catalogs before taking the insert lock */
 	v = PG_DETOAST_DATUM(values[0]);
 	omen_index_elem(index, &kind);
+	omen_elem_check_value(&kind, v);
 
 	memset(&ins, 0, sizeof(ins));
 	ins.index = index;

@@ -29,6 +29,7 @@
 #include "omenhnsw.h"
 #include "options.h"
 #include "page.h"
+#include "sparsevec.h"
 
 #define OMEN_DISTANCE_PROC	1
 
@@ -55,6 +56,10 @@ static const struct
 	{halfvec_l1_distance, OMEN_ELEM_FLOAT2, OMEN_METRIC_L1},
 	{hamming_distance, OMEN_ELEM_BIT, OMEN_METRIC_HAMMING},
 	{jaccard_distance, OMEN_ELEM_BIT, OMEN_METRIC_JACCARD},
+	{sparsevec_l2_squared_distance, OMEN_ELEM_SPARSE, OMEN_METRIC_L2},
+	{sparsevec_negative_inner_product, OMEN_ELEM_SPARSE, OMEN_METRIC_IP},
+	{sparsevec_cosine_distance, OMEN_ELEM_SPARSE, OMEN_METRIC_COSINE},
+	{sparsevec_l1_distance, OMEN_ELEM_SPARSE, OMEN_METRIC_L1},
 };
 
 /*

@@ -312,9 +312,11 @@ bool
 omen_store_exact(OmenPageStore *s, ItemPointer vectid, void *out)
 {
 	ItemPointerData tid = *vectid;
+	int			words = 0;
 	int			got = 0;
 
-	while (got < s->elem.words)
+	/* the first chunk's first word tells how long a sparsevec's vector is */
+	while (got == 0 || got < words)
 	{
 		Page		page;
 		OmenVectorTuple vt = NULL;
@@ -324,7 +326,10 @@ omen_store_exact(OmenPageStore *s, ItemPointer vectid, void *out)
 		page = lock_page(s, ItemPointerGetBlockNumber(&tid));
 		if (on_segment(s, page, OMEN_PAGE_VECTOR))
 			vt = omen_page_get_chunk(page, ItemPointerGetOffsetNumber(&tid));
-		if (vt == NULL || vt->nfloats > s->elem.words - got)
+		if (vt != NULL && got == 0)
+			words = omen_elem_vector_words(s->elem.kind, s->elem.words,
+										   *(uint32 *) vt->x);
+		if (vt == NULL || vt->nfloats > words - got)
 		{
 			omen_store_unlock(s);
 			return false;
@@ -372,7 +377,9 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 	page = lock_page(s, ItemPointerGetBlockNumber(vectid));
 	if (on_segment(s, page, OMEN_PAGE_VECTOR))
 		vt = omen_page_get_chunk(page, ItemPointerGetOffsetNumber(vectid));
-	if (vt != NULL && vt->nfloats == s->elem.words)
+	if (vt != NULL && vt->nfloats == omen_elem_vector_words(s->elem.kind,
+															s->elem.words,
+															*(uint32 *) vt->x))
 	{
 		*dist = omen_elem_distance(&s->elem, query, vt->x, opdist);
 		omen_store_unlock(s);

@@ -88,8 +88,9 @@ extern void omen_store_unlock(OmenPageStore *s);
 
 /*
  * The exact vector of the node whose row names vectid, into out
- * (elem.words words, as elem.h describes); false if its chunks are not
- * there (a stale link).  Locks each chunk's page while it copies it; the
+ * (elem.words words, as elem.h describes; a sparsevec's as many as its
+ * first word says, at most elem.words); false if its chunks are not there
+ * (a stale link) or do not add up to its length.  Locks each chunk's page while it copies it; the
  * caller holds no buffer lock.
  */
 extern bool omen_store_exact(OmenPageStore *s, ItemPointer vectid, void *out);

@@ -169,11 +169,12 @@ lower_cmp(const void *a, const void *b)
  * float rounding of both distances: dims * FLT_EPSILON of the largest sum
  * either can have, twice over; under cosine, whose exact distance the
  * kernel takes from the raw vectors' dot product and norms, as much again
- * for those three sums; and for float4 vectors, never above 0 (orthogonal):
- * where a sum of squares overflows float4, <=> gives 1 whatever the
- * direction (or NaN, which sorts last anyway).  Where a bound cannot be had (a distance that is
- * not finite, or a code made from a sample of a bit string's bits), the
- * bound is -Infinity: such a node is ranked first.
+ * for those three sums; and for float4 vectors and sparsevecs, never above 0
+ * (orthogonal): where a sum of squares overflows float4, <=> gives 1
+ * whatever the direction (or NaN, which sorts last anyway).  Where a bound
+ * cannot be had (a distance that is not finite, or a code made from a sample
+ * of a bit string's bits or from a sparsevec's sketch), the bound is
+ * -Infinity: such a node is ranked first.
  */
 static float
 lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
@@ -210,7 +211,8 @@ lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
 		case OMEN_METRIC_COSINE:
 			lb = code - elem * so->query_l1 - rounding * so->query_l1 * top -
 				3 * rounding;
-			if (store->elem.kind == OMEN_ELEM_FLOAT4)
+			if (store->elem.kind == OMEN_ELEM_FLOAT4 ||
+				store->elem.kind == OMEN_ELEM_SPARSE)
 				lb = Min(lb, 0.0);
 			break;
 		default:
@@ -470,7 +472,9 @@ start_scan(IndexScanDesc scan)
 	omen_check_meta_elem(index, &meta, kind.kind);
 	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims);
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
-	so->qexact = palloc(sizeof(float) * Max(kind.words, 1));
+	so->qexact = palloc(sizeof(float) *
+						Max(v != NULL ? omen_elem_value_words(&kind, v) : 1,
+							kind.words));
 
 	/* no dimension yet: nothing was ever indexed */
 	if (meta.dims > 0)

@@ -466,80 +466,59 @@ array_to_sparsevec(PG_FUNCTION_ARGS)
 
 /* Distances */
 
-static float
-l2_squared(const SparseVector *a, const SparseVector *b)
+double
+SparseDistance(DenseDistanceKind kind, const int32 *ai, const float *ax,
+			   int an, const int32 *bi, const float *bx, int bn)
 {
+	double		d;
+
+	switch (kind)
+	{
+		case DISTANCE_L2:
+		case DISTANCE_L2_SQUARED:
+			d = omen_sparse_l2sq(ai, ax, an, bi, bx, bn);
+			return kind == DISTANCE_L2 ? sqrt(d) : d;
+		case DISTANCE_INNER_PRODUCT:
+			return omen_sparse_dot(ai, ax, an, bi, bx, bn);
+		case DISTANCE_NEGATIVE_INNER_PRODUCT:
+			return -(double) omen_sparse_dot(ai, ax, an, bi, bx, bn);
+		case DISTANCE_COSINE:
+			return CosineDistance(omen_sparse_dot(ai, ax, an, bi, bx, bn),
+								  omen_dot(ax, ax, an), omen_dot(bx, bx, bn));
+		case DISTANCE_L1:
+			return omen_sparse_l1(ai, ax, an, bi, bx, bn);
+		case DISTANCE_SPHERICAL:
+			break;
+	}
+	elog(ERROR, "unsupported sparsevec distance %d", (int) kind);
+	pg_unreachable();
+}
+
+/* The distance kind between the two sparsevec arguments */
+static double
+sparsevec_distance(FunctionCallInfo fcinfo, DenseDistanceKind kind)
+{
+	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
+	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
+
 	check_same_dims(a, b);
-	return omen_sparse_l2sq(a->indices, SparsevecValues(a), a->nnz,
-							b->indices, SparsevecValues(b), b->nnz);
+	return SparseDistance(kind, a->indices, SparsevecValues(a), a->nnz,
+						  b->indices, SparsevecValues(b), b->nnz);
 }
 
-static float
-dot(const SparseVector *a, const SparseVector *b)
-{
-	check_same_dims(a, b);
-	return omen_sparse_dot(a->indices, SparsevecValues(a), a->nnz,
-						   b->indices, SparsevecValues(b), b->nnz);
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_l2_distance);
-Datum
-sparsevec_l2_distance(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_FLOAT8(sqrt((double) l2_squared(PG_GETARG_SPARSEVEC_P(0),
-											  PG_GETARG_SPARSEVEC_P(1))));
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_l2_squared_distance);
-Datum
-sparsevec_l2_squared_distance(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_FLOAT8((double) l2_squared(PG_GETARG_SPARSEVEC_P(0),
-										 PG_GETARG_SPARSEVEC_P(1)));
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_inner_product);
-Datum
-sparsevec_inner_product(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_FLOAT8((double) dot(PG_GETARG_SPARSEVEC_P(0),
-								  PG_GETARG_SPARSEVEC_P(1)));
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_negative_inner_product);
-Datum
-sparsevec_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_FLOAT8((double) -dot(PG_GETARG_SPARSEVEC_P(0),
-								   PG_GETARG_SPARSEVEC_P(1)));
-}
-
+OMEN_FMGR_FUNCTION(sparsevec_l2_distance, PG_RETURN_FLOAT8,
+				   sparsevec_distance, DISTANCE_L2)
+OMEN_FMGR_FUNCTION(sparsevec_l2_squared_distance, PG_RETURN_FLOAT8,
+				   sparsevec_distance, DISTANCE_L2_SQUARED)
+OMEN_FMGR_FUNCTION(sparsevec_inner_product, PG_RETURN_FLOAT8,
+				   sparsevec_distance, DISTANCE_INNER_PRODUCT)
+OMEN_FMGR_FUNCTION(sparsevec_negative_inner_product, PG_RETURN_FLOAT8,
+				   sparsevec_distance, DISTANCE_NEGATIVE_INNER_PRODUCT)
 /* 1 - cos; NaN when either vector is zero, as pgvector. */
-PG_FUNCTION_INFO_V1(sparsevec_cosine_distance);
-Datum
-sparsevec_cosine_distance(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-	float	   *ax = SparsevecValues(a);
-	float	   *bx = SparsevecValues(b);
-	float		ab = dot(a, b);
-
-	PG_RETURN_FLOAT8(CosineDistance(ab, omen_dot(ax, ax, a->nnz),
-									omen_dot(bx, bx, b->nnz)));
-}
-
-PG_FUNCTION_INFO_V1(sparsevec_l1_distance);
-Datum
-sparsevec_l1_distance(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-
-	check_same_dims(a, b);
-	PG_RETURN_FLOAT8((double) omen_sparse_l1(a->indices, SparsevecValues(a), a->nnz,
-											 b->indices, SparsevecValues(b), b->nnz));
-}
+OMEN_FMGR_FUNCTION(sparsevec_cosine_distance, PG_RETURN_FLOAT8,
+				   sparsevec_distance, DISTANCE_COSINE)
+OMEN_FMGR_FUNCTION(sparsevec_l1_distance, PG_RETURN_FLOAT8,
+				   sparsevec_distance, DISTANCE_L1)
 
 PG_FUNCTION_INFO_V1(sparsevec_l2_norm);
 Datum

@@ -7,6 +7,8 @@
 
 #include "fmgr.h"
 
+#include "vector.h"
+
 #define SPARSEVEC_MAX_DIM 1000000000
 #define SPARSEVEC_MAX_NNZ 16000
 
@@ -42,5 +44,19 @@ SparsevecValues(const SparseVector *v)
  * zero (dim and nnz must already be checked).
  */
 extern SparseVector *InitSparseVector(int dim, int nnz);
+
+/*
+ * Distance kind (not DISTANCE_SPHERICAL) between two sparse vectors given as
+ * their sorted indices and values, computed as the sparsevec operators do.
+ */
+extern double SparseDistance(DenseDistanceKind kind, const int32 *ai,
+							 const float *ax, int an, const int32 *bi,
+							 const float *bx, int bn);
+
+/* Distance functions that identify an operator class's metric */
+extern PGDLLEXPORT Datum sparsevec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
 
 #endif							/* OMEN_SPARSEVEC_H */

@@ -5,13 +5,16 @@
  *		then the page (zero-padded or cut to BLCKSZ).  Every decoder must
  *		return nothing or raise ERRCODE_INDEX_CORRUPTED, and what it returns
  *		must lie within the page: the target reads all of it as the callers
- *		do, and AddressSanitizer checks those reads.
+ *		do, and AddressSanitizer checks those reads.  A chunk's first word,
+ *		read as a sparsevec's non-zero count, must give a length within an
+ *		exact vector's bounds or be refused.
  */
 #include "postgres.h"
 
 #include <stdlib.h>
 
 #include "distance.h"
+#include "elem.h"
 #include "page.h"
 #include "stubs.h"
 
@@ -33,6 +36,8 @@ decode_data_page(Page page, int dims, int m)
 {
 	int			maxoff = PageGetMaxOffsetNumber(page);
 	int			code_bytes = OMEN_CODE_BYTES(dims, omen_code_bits(dims, m));
+	int			sparse_words = 1 + 2 * OMEN_MAX_NNZ;
+	int			words;
 
 	/* one past the end and offset 0 too: links may point anywhere */
 	for (int off = 0; off <= maxoff + 1; off++)
@@ -57,6 +62,11 @@ decode_data_page(Page page, int dims, int m)
 			if (vt->type != OMEN_TUPLE_VECTOR)
 				abort();
 			consume(vt->x, sizeof(float) * vt->nfloats);
+			/* as a sparsevec's first chunk: its length, from its first word */
+			words = omen_elem_vector_words(OMEN_ELEM_SPARSE, sparse_words,
+										   *(uint32 *) vt->x);
+			if (words != -1 && (words < 1 || words > sparse_words))
+				abort();
 		}
 		if (omen_page_is(page, OMEN_PAGE_DATA))
 		{

@@ -3,8 +3,8 @@
 # known offsets (the metapage magic, a directory page's kind and its link to
 # itself, a search row's length and level, a line pointer leaving the page, a
 # link and a vector reference into another segment, a vector chunk's length,
-# a data page's kind, a segment chain that cycles or leads into a directory
-# page).  After a restart, scans, inserts, walks of queries without
+# the non-zero count a sparsevec's vector begins with, a data page's kind, a
+# segment chain that cycles or leads into a directory page).  After a restart, scans, inserts, walks of queries without
 # distances, VACUUM and omenhnsw_verify on each damaged index either succeed or raise
 # an ERROR with SQLSTATE XX002 (index corrupted), and never another one;
 # where the index cannot be read at all they must raise XX002, and otherwise
@@ -248,8 +248,30 @@ CREATE INDEX i$i ON t$i USING omenhnsw (v vector_l2_ops) WITH (m = 4, ef_constru
 	$file{$i} = $node->data_dir . '/'
 	  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('i$i')");
 }
+# A sparsevec index keeps each vector's non-zero count in its first word:
+# one too many (the chunks no longer add up) and one past any vector's
+# length.  The vectors take 1 to 9 chunks (up to 7,999 non-zeros).
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE sv AS SELECT i AS id,
+	('{' || (SELECT string_agg(k * 7 + i % 7 || ':' || sin(i + k), ',')
+		FROM generate_series(1, CASE WHEN i % 50 = 0 THEN 7999 ELSE 1 + i % 9 END) k)
+	|| '}/100000')::sparsevec AS v
+	FROM generate_series(1, 600) i;
+CREATE INDEX sv_idx ON sv USING omenhnsw (v sparsevec_l2_ops) WITH (m = 4, ef_construction = 16);
+});
+verify_clean($node, 'sv_idx', 'the sparsevec index is sound before the damage');
+my $sv_file = $node->data_dir . '/'
+  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('sv_idx')");
+
 $node->stop;
 $cases[$_][3]->($file{$_}) for 0 .. $#cases;
+# a chunk past offset 1 of its page is a vector's first (src/README)
+my ($c1, $c2) = (grep { $_->[1] > 1 } tuples($sv_file, 3))[ 3, 10 ];
+my $nnz = unpack('V', substr(read_block($sv_file, $c1->[0]),
+		$c1->[2] - $c1->[0] * $B + 12, 4));
+overwrite($sv_file, $c1->[2] + 12, pack('V', $nnz + 1));
+overwrite($sv_file, $c2->[2] + 12, pack('V', 0xFFFFFFF0));
 my $log_offset = -s $node->logfile;
 $node->start;
 
@@ -291,22 +313,16 @@ sub outcome
 	return ("psql exit $rc", $err);
 }
 
-my $q = '[' . join(',', map { sin($_) } 1 .. 16) . ']';
-for my $i (0 .. $#cases)
+# Runs a damaged index's statements (%$sql: scan, insert, verify, walk,
+# vacuum) and checks their outcomes as the top of the file says.
+sub check_damage
 {
-	my ($name, $unreadable, $report, undef, $must_fail) = @{ $cases[$i] };
+	my ($name, $unreadable, $report, $must_fail, $sql) = @_;
 	my %fails = map { $_ => 1 } @{ $must_fail // [] };
 	# the walk and VACUUM go last: VACUUM retires the emptied segments
-	my %sql = (
-		scan => "SELECT id FROM t$i ORDER BY v <-> '$q' LIMIT 10",
-		# new vectors, enough to fill the pages new rows and vectors go to
-		insert => "INSERT INTO t$i SELECT 0, ARRAY(SELECT cos(i * 3 + j) FROM generate_series(1, 16) j)::vector(16) FROM generate_series(1, 200) i",
-		verify => "SELECT * FROM omenhnsw_verify('i$i')",
-		walk => "SELECT count(*) FROM (SELECT id FROM t$i ORDER BY v <-> (SELECT NULL::vector)) s",
-		vacuum => "DELETE FROM t$i;\nVACUUM t$i");
 	for my $what (qw(scan insert verify walk vacuum))
 	{
-		my ($got, $text) = outcome($sql{$what});
+		my ($got, $text) = outcome($sql->{$what});
 		note "$name, $what: $got\n$text";
 		if ($unreadable || $fails{$what})
 		{
@@ -319,7 +335,36 @@ for my $i (0 .. $#cases)
 		like($text, $report, "$name: verify reports the damage")
 		  if $what eq 'verify';
 	}
+	return;
 }
+
+my $q = '[' . join(',', map { sin($_) } 1 .. 16) . ']';
+for my $i (0 .. $#cases)
+{
+	my ($name, $unreadable, $report, undef, $must_fail) = @{ $cases[$i] };
+	my %sql = (
+		scan => "SELECT id FROM t$i ORDER BY v <-> '$q' LIMIT 10",
+		# new vectors, enough to fill the pages new rows and vectors go to
+		insert => "INSERT INTO t$i SELECT 0, ARRAY(SELECT cos(i * 3 + j) FROM generate_series(1, 16) j)::vector(16) FROM generate_series(1, 200) i",
+		verify => "SELECT * FROM omenhnsw_verify('i$i')",
+		walk => "SELECT count(*) FROM (SELECT id FROM t$i ORDER BY v <-> (SELECT NULL::vector)) s",
+		vacuum => "DELETE FROM t$i;\nVACUUM t$i");
+	check_damage($name, $unreadable, $report, $must_fail, \%sql);
+}
+
+my $svq = '{1:1,8:0.5,15:-1}/100000';
+check_damage(
+	'sparsevec count', 0,
+	qr/its vector at \(\d+,\d+\) is missing or incomplete(?s:.*)its vector at \(\d+,\d+\) is missing or incomplete/,
+	undef,
+	{
+		# every node is re-ranked, the damaged ones too
+		scan => "SET omenhnsw.ef_search = 1000;\nSELECT id FROM sv ORDER BY v <-> '$svq' LIMIT 10",
+		insert => "INSERT INTO sv SELECT 0, ('{' || i || ':1}/100000')::sparsevec FROM generate_series(1, 200) i",
+		verify => "SELECT * FROM omenhnsw_verify('sv_idx')",
+		walk => "SELECT count(*) FROM (SELECT id FROM sv ORDER BY v <-> NULL) s",
+		vacuum => "DELETE FROM sv;\nVACUUM sv"
+	});
 
 is($bg->query_safe('SELECT pg_backend_pid()'),
 	$bg_pid, 'the session opened before the damage is still there');
