@@ -200,8 +200,20 @@ FROM unnest('{"[1.0003756,-1.0001699]","[0,-0.5000529]","[12.505815,-1.000952e+2
 RESET omenhnsw.iterative_scan;
 RESET omenhnsw.ef_search;
 SELECT * FROM omenhnsw_verify('inf6_ip');
+-- the node of row 2, far from all others, is the entry point and no node
+-- links to it on level 0; the node of the last update, of a higher level,
+-- becomes the entry point and links to it, so it stays reachable
+CREATE TABLE inf7 (id int, v vector(2));
+INSERT INTO inf7 VALUES (1, '[-5,0.00019389517547097057]'), (2, '[0,-5.074086855500295e+35]'),
+	(5, '[-3,-1.4682581101441141e-39]'), (6, '[-1.0000000150474662e+30,3]'),
+	(7, '[-4,-1.0393702983856201]'), (8, '[0,-3.22327231572217e-08]');
+CREATE INDEX inf7_l1 ON inf7 USING omenhnsw (v vector_l1_ops) WITH (m = 2, ef_construction = 64);
+UPDATE inf7 SET v = '[-11.525936126708984,-4.419930458068848]' WHERE id = 8;
+UPDATE inf7 SET v = NULL WHERE id = 2;
+UPDATE inf7 SET v = '[5.111249923706055,-11.264945983886719]' WHERE id = 7;
+SELECT * FROM omenhnsw_verify('inf7_l1');
 
-DROP TABLE inf1, inf2, inf3, inf4, inf5, inf6, inf_queries;
+DROP TABLE inf1, inf2, inf3, inf4, inf5, inf6, inf7, inf_queries;
 DROP FUNCTION inf_check_all(int);
 DROP FUNCTION inf_scan(text, vector);
 DROP FUNCTION inf_check(regclass, text, vector, int);
