@@ -755,7 +755,7 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 				   int entry_level, int to_level)
 {
 	OmenCand	ep;
-	OmenCand	best[OMEN_DESCENT_EF];
+	OmenCand	best;
 	bool		deleted;
 
 	ep.id = omen_tid_pack(entry);
@@ -766,9 +766,8 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 	}
 	for (int l = entry_level; l > to_level; l--)
 	{
-		if (omen_store_search_level(s, query, &ep, 1, l, OMEN_DESCENT_EF,
-									best) > 0)
-			ep = best[0];
+		if (omen_store_search_level(s, query, &ep, 1, l, 1, &best) > 0)
+			ep = best;
 	}
 	return ep;
 }

@@ -112,15 +112,9 @@ extern bool omen_store_exact_distance(OmenPageStore *s, const void *query,
 									  double *opdist);
 
 /*
- * Descent from entry through the levels above to_level, each searched with
- * a beam of OMEN_DESCENT_EF from the closest node of the level above: the
- * closest node found there (id OMEN_NO_NODE if the entry has gone).  A
- * beam wider than one keeps the descent out of a local minimum in which a
- * greedy step stops, where VACUUM has thinned the upper levels and the
- * data fall into clusters the query's is far from.
+ * Greedy descent from entry through the levels above to_level: the closest
+ * node found there (id OMEN_NO_NODE if the entry has gone).
  */
-#define OMEN_DESCENT_EF 4
-
 extern OmenCand omen_store_descend(OmenPageStore *s, const float *query,
 								   ItemPointer entry, int entry_level,
 								   int to_level);

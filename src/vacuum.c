@@ -420,23 +420,6 @@ graph_add(OmenNodeTuple nt, ItemPointer tid, void *arg)
 }
 
 /*
- * Adjusts g->indeg by delta for the level-0 links of the live node at
- * position u of g.
- */
-static void
-graph_count_links(RepairGraph *g, int32 u, int delta)
-{
-	for (int i = 0; i < g->maxlinks && !g->deleted[u]; i++)
-	{
-		int32		x = g->links[u * g->maxlinks + i] == OMEN_NO_NODE ? -1 :
-			graph_pos(g, g->links[u * g->maxlinks + i]);
-
-		if (x >= 0)
-			g->indeg[x] += delta;
-	}
-}
-
-/*
  * Reads the level-0 graph of segment seg along its chain and counts each
  * node's links from live nodes, or returns false when it would take more
  * than maintenance_work_mem.  Pages inserts add
@@ -471,25 +454,17 @@ graph_read(Relation index, const OmenMetaPageData *meta,
 	g->queue = palloc(sizeof(int32) * Max(g->n, 1));
 	g->indeg = palloc0(sizeof(int32) * Max(g->n, 1));
 	for (int u = 0; u < g->n; u++)
-		graph_count_links(g, u, 1);
+	{
+		for (int i = 0; i < g->maxlinks && !g->deleted[u]; i++)
+		{
+			int32		x = g->links[u * g->maxlinks + i] == OMEN_NO_NODE ? -1 :
+				graph_pos(g, g->links[u * g->maxlinks + i]);
+
+			if (x >= 0)
+				g->indeg[x]++;
+		}
+	}
 	return true;
-}
-
-/*
- * Reads the level-0 list of the node at position u of g again, from store,
- * and counts its links anew.
- */
-static void
-graph_reread(OmenPageStore *store, RepairGraph *g, int32 u)
-{
-	OmenNodeId *links = g->links + u * g->maxlinks;
-	int			n;
-
-	graph_count_links(g, u, -1);
-	n = omen_page_store_ops.neighbors(store, g->ids[u], 0, links, g->maxlinks);
-	for (int i = Max(n, 0); i < g->maxlinks; i++)
-		links[i] = OMEN_NO_NODE;
-	graph_count_links(g, u, 1);
 }
 
 /*
@@ -623,17 +598,13 @@ id_in(OmenNodeId id, const OmenNodeId *ids, int n)
  * a link from u: the selection would drop ways in that only back-links
  * gave (under inner product a node far from all others has no other), and
  * searches that do not pass the entry point on level 0 would miss it.
- * g->indeg follows the lists written.  Above level 0, with back_links, the
- * new neighbours get a link back to u as an insert gives them one
- * (omen_store_link, OMEN_LINK_ADD): the upper levels route searches
- * between clusters, and a node whose ways in there ran through deleted
- * nodes would otherwise have none.  The caller keeps other writers of the
- * lists away.
+ * g->indeg follows the lists written.  The caller keeps other writers of
+ * the list away.
  */
 static void
 repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
-			RepairGraph *g, int32 u, int level, bool back_links,
-			ItemPointer entry, int entry_level)
+			RepairGraph *g, int32 u, int level, ItemPointer entry,
+			int entry_level)
 {
 	OmenNodeId	cur[OMEN_MAX_LINKS];
 	OmenNodeId	keep[OMEN_MAX_LINKS];
@@ -745,16 +716,9 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	/* the links that stay first, then the selection while there is room */
 	for (int i = 0; i < nsel && nkeep < slots; i++)
 		keep[nkeep++] = sel[i].id;
-	if (!omen_store_write_links(store, g->ids[u], level, keep, nkeep))
+	if (!omen_store_write_links(store, g->ids[u], level, keep, nkeep) ||
+		level > 0)
 		return;
-	if (level > 0)
-	{
-		/* back-links to u from its new neighbours, as an insert adds them */
-		for (int i = 0; i < nkeep && back_links; i++)
-			if (!id_in(keep[i], cur, ncur))
-				omen_store_link(store, keep[i], level, &tid, OMEN_LINK_ADD);
-		return;
-	}
 	for (int i = 0; i < ncur; i++)
 	{
 		int32		x = graph_pos(g, cur[i]);
@@ -773,16 +737,15 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 
 /*
  * Repairs segment seg's graph around the nodes this VACUUM deleted: a
- * deleted entry point is replaced by a live node of the highest level,
- * which first gets a level-0 link to the old one if its own links do not
- * reach every live node the old one reached; then on every level each
- * live node linking to deleted nodes gets its list rewritten by
- * repair_node.  Deleted nodes keep their own lists, and the level-0 links
- * into them that the BFS tree needs stay, so every live node stays
- * reachable from the entry point at every WAL record; on the upper levels
- * no live node links to a deleted one afterwards.  For the insert segment
- * (insert_seg) the insert lock is held for one node at a time; other
- * segments take no inserts, and one VACUUM runs at a time.
+ * deleted entry point is replaced by the live node of the highest level
+ * when that node's level-0 links reach every live node the old one
+ * reached, then every live node linking to deleted nodes gets its list
+ * rewritten by repair_node.  Deleted nodes keep their own lists, and the
+ * links into them that the BFS tree needs stay, so every live node stays
+ * reachable from the entry point at every WAL record.  For the insert
+ * segment (insert_seg) the insert lock is held for one node at a time;
+ * other segments take no inserts, and one VACUUM runs at a time.  Upper
+ * levels are left as they are: deleted nodes route searches there.
  */
 static void
 repair_segment(Relation index, const OmenMetaPageData *meta,
@@ -793,7 +756,6 @@ repair_segment(Relation index, const OmenMetaPageData *meta,
 	int32		root;
 	ItemPointerData entry;
 	int			entry_level;
-	int			deleted_level = 0;
 	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext,
 											  "omenhnsw repair",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -810,11 +772,6 @@ repair_segment(Relation index, const OmenMetaPageData *meta,
 	}
 	entry = seg->entry;
 	entry_level = seg->entry_level;
-	omen_store_init(&store, index, meta, 64);
-	store.segno = seg->segno;
-	for (int32 i = 0; i < g.n; i++)
-		if (g.deleted[i])
-			deleted_level = Max(deleted_level, g.level[i]);
 	if (g.deleted[root])
 	{
 		int32		best = -1;
@@ -824,19 +781,6 @@ repair_segment(Relation index, const OmenMetaPageData *meta,
 			if (!g.deleted[i] && g.parent[i] >= 0 &&
 				(best < 0 || g.level[i] > g.level[best]))
 				best = i;
-		if (best >= 0 && graph_bfs(&g, best) < nlive)
-		{
-			/* best reaches the rest through the old entry point */
-			if (insert_seg)
-				LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-			MemoryContextSwitchTo(tmpctx);
-			omen_store_link(&store, g.ids[best], 0, &entry, OMEN_LINK_FORCE);
-			graph_reread(&store, &g, best);
-			MemoryContextSwitchTo(ctx);
-			MemoryContextReset(tmpctx);
-			if (insert_seg)
-				UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-		}
 		if (best >= 0 && graph_bfs(&g, best) == nlive)
 		{
 			replace_entry(index, seg->segno, &g, root, best);
@@ -847,40 +791,32 @@ repair_segment(Relation index, const OmenMetaPageData *meta,
 	}
 	graph_bfs(&g, root);
 
-	/*
-	 * A second pass over the upper levels, without back-links, rewrites the
-	 * lists that pruning for a back-link of the first gave a link to a
-	 * deleted node.
-	 */
-	for (int pass = 0; pass < (deleted_level > 0 ? 2 : 1); pass++)
+	omen_store_init(&store, index, meta, 64);
+	store.segno = seg->segno;
+	for (int32 u = 0; u < g.n; u++)
 	{
-		for (int32 u = 0; u < g.n; u++)
+		bool		any = false;
+
+		if (g.deleted[u])
+			continue;
+		for (int i = 0; i < g.maxlinks && !any; i++)
 		{
-			bool		any = g.level[u] > 0 && deleted_level > 0;
+			int32		x = g.links[u * g.maxlinks + i] == OMEN_NO_NODE ? -1 :
+				graph_pos(&g, g.links[u * g.maxlinks + i]);
 
-			if (g.deleted[u])
-				continue;
-			for (int i = 0; i < g.maxlinks && !any && pass == 0; i++)
-			{
-				int32		x = g.links[u * g.maxlinks + i] == OMEN_NO_NODE ? -1 :
-					graph_pos(&g, g.links[u * g.maxlinks + i]);
-
-				any = x >= 0 && g.deleted[x];
-			}
-			if (!any)
-				continue;
-			vacuum_delay_point();
-			if (insert_seg)
-				LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-			MemoryContextSwitchTo(tmpctx);
-			for (int l = pass; l <= Min(g.level[u], deleted_level); l++)
-				repair_node(&store, meta, &g, u, l, pass == 0, &entry,
-							entry_level);
-			MemoryContextSwitchTo(ctx);
-			MemoryContextReset(tmpctx);
-			if (insert_seg)
-				UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+			any = x >= 0 && g.deleted[x];
 		}
+		if (!any)
+			continue;
+		vacuum_delay_point();
+		if (insert_seg)
+			LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+		MemoryContextSwitchTo(tmpctx);
+		repair_node(&store, meta, &g, u, 0, &entry, entry_level);
+		MemoryContextSwitchTo(ctx);
+		MemoryContextReset(tmpctx);
+		if (insert_seg)
+			UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 	}
 	omen_store_release(&store);
 	MemoryContextSwitchTo(old);
