@@ -152,7 +152,67 @@ FROM inf_queries ORDER BY q;
 RESET omenhnsw.iterative_scan;
 RESET omenhnsw.ef_search;
 
-DROP TABLE inf1, inf2, inf3, inf4, inf_queries;
+-- VACUUM's repair around deleted nodes keeps the links a node has to live
+-- ones: under inner product the ordinary row 2 is no one's near neighbour,
+-- and its ways in are back-links from rows with huge values
+CREATE TABLE inf5 (id serial, v vector(1));
+INSERT INTO inf5 (v) VALUES ('[-1e20]'), ('[8.93]'), ('[-1e30]'), ('[-3e38]'),
+	('[2.13]'), ('[-1e-30]');
+CREATE INDEX inf5_ip ON inf5 USING omenhnsw (v vector_ip_ops) WITH (m = 2, ef_construction = 10);
+CREATE INDEX inf5_l2 ON inf5 USING omenhnsw (v vector_l2_ops) WITH (m = 2, ef_construction = 10);
+CREATE INDEX inf5_cos ON inf5 USING omenhnsw (v vector_cosine_ops) WITH (m = 2, ef_construction = 10);
+CREATE INDEX inf5_l1 ON inf5 USING omenhnsw (v vector_l1_ops) WITH (m = 2, ef_construction = 10);
+DELETE FROM inf5 WHERE id IN (5, 6);
+VACUUM inf5;
+SET omenhnsw.ef_search = 100;
+SET omenhnsw.iterative_scan = strict_order;
+SELECT id FROM inf5 WHERE id % 2 = 0 ORDER BY v <#> '[-12.096]';
+SELECT q, inf_check('inf5', '<#>', q) AS ip, inf_check('inf5', '<->', q) AS l2,
+	inf_check('inf5', '<=>', q) AS cos, inf_check('inf5', '<+>', q) AS l1
+FROM unnest('{"[-12.096]","[12.096]","[1e-30]","[-3e38]","[1e30]"}'::vector[]) q;
+RESET omenhnsw.iterative_scan;
+RESET omenhnsw.ef_search;
+SELECT * FROM omenhnsw_verify('inf5_ip');
+SELECT * FROM omenhnsw_verify('inf5_l2');
+SELECT * FROM omenhnsw_verify('inf5_cos');
+SELECT * FROM omenhnsw_verify('inf5_l1');
+-- rows 1 and 2 link to each other, and after VACUUM only the entry point
+-- reaches them on level 0 (through deleted nodes): a scan seeds its search
+-- with the entry point besides the node its descent finds, so iterative
+-- scans return every row the verifier finds reachable
+CREATE TABLE inf6 (id int, v vector(2));
+INSERT INTO inf6 VALUES (1, '[1.0004964,-0.5002402]'), (2, '[-1.0000648,2.1310382]'),
+	(3, '[3.0010263e+38,1.0003403e-30]'), (4, '[1.0003891e+30,1.0004209e+20]'),
+	(5, '[12.506379,12.50408]'), (6, '[12.501312,-8.932119]'),
+	(7, '[2.1312072,-1.000549]'), (8, '[-1.0003934e+20,1.0008147]'),
+	(9, '[1.0006568e+20,0]'), (10, '[-8.934807,-1.0005243e+20]'),
+	(11, '[1.000203e+30,1.0006214e+30]'), (12, '[0,-1.00032565e+20]'),
+	(13, '[2.131291,-0.50046176]'), (14, '[2.1303797,-1.0004587]'),
+	(15, '[2.131384,2.13001]'), (16, '[1.0002654e+30,1.0003897e+30]');
+CREATE INDEX inf6_ip ON inf6 USING omenhnsw (v vector_ip_ops) WITH (m = 2, ef_construction = 10);
+DELETE FROM inf6 WHERE id IN (5, 8, 10, 12, 14, 16);
+VACUUM inf6;
+SET omenhnsw.ef_search = 100;
+SET omenhnsw.iterative_scan = strict_order;
+SELECT q, inf_check('inf6', '<#>', q) AS ip
+FROM unnest('{"[1.0003756,-1.0001699]","[0,-0.5000529]","[12.505815,-1.000952e+20]"}'::vector[]) q;
+RESET omenhnsw.iterative_scan;
+RESET omenhnsw.ef_search;
+SELECT * FROM omenhnsw_verify('inf6_ip');
+-- the node of row 2, far from all others, is the entry point and no node
+-- links to it on level 0; the node of the last update, of a higher level,
+-- becomes the entry point and links to it, so it stays reachable
+CREATE TABLE inf7 (id int, v vector(2));
+INSERT INTO inf7 VALUES (1, '[-5,0.00019389517547097057]'), (2, '[0,-5.074086855500295e+35]'),
+	(5, '[-3,-1.4682581101441141e-39]'), (6, '[-1.0000000150474662e+30,3]'),
+	(7, '[-4,-1.0393702983856201]'), (8, '[0,-3.22327231572217e-08]');
+CREATE INDEX inf7_l1 ON inf7 USING omenhnsw (v vector_l1_ops) WITH (m = 2, ef_construction = 64);
+UPDATE inf7 SET v = '[-11.525936126708984,-4.419930458068848]' WHERE id = 8;
+UPDATE inf7 SET v = NULL WHERE id = 2;
+UPDATE inf7 SET v = '[5.111249923706055,-11.264945983886719]' WHERE id = 7;
+SELECT * FROM omenhnsw_verify('inf7_l1');
+
+DROP TABLE inf1, inf2, inf3, inf4, inf5, inf6, inf7, inf_queries;
 DROP FUNCTION inf_check_all(int);
 DROP FUNCTION inf_scan(text, vector);
 DROP FUNCTION inf_check(regclass, text, vector, int);

@@ -505,7 +505,8 @@ struct OmenSearch
 
 OmenSearch *
 omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
-				  OmenCand entry, bool entry_routing, int ef, bool resumable)
+				  const OmenCand *entries, const bool *routing, int nentries,
+				  int ef, bool resumable)
 {
 	OmenSearch *s = palloc(sizeof(OmenSearch));
 
@@ -518,13 +519,16 @@ omen_search_begin(const OmenStoreOps *ops, void *store, const float *query,
 	s->heap.cap = 4 * ef + OMEN_MAX_LINKS;
 	s->heap.c = palloc(sizeof(OmenCand) * s->heap.cap);
 	s->heap.n = 0;
-	minheap_push(&s->heap, entry);
 	s->pending.cap = resumable ? 4 * ef : 1;
 	s->pending.c = palloc(sizeof(OmenCand) * s->pending.cap);
-	/* the entry is the first batch's first result, unless it only routes */
 	s->pending.n = 0;
-	if (!entry_routing)
-		minheap_push(&s->pending, entry);
+	/* the entries are the first batch's first results, unless they route */
+	for (int i = 0; i < nentries; i++)
+	{
+		minheap_push(&s->heap, entries[i]);
+		if (!routing[i])
+			minheap_push(&s->pending, entries[i]);
+	}
 	return s;
 }
 

@@ -92,17 +92,19 @@ extern int	omen_search_layer(const OmenStoreOps *ops, void *store,
  * A search of level 0 that can go on: each omen_search_next call writes the
  * next batch of up to ef results, ascending, and returns its count, 0 when
  * nothing is left.  The first batch equals omen_search_layer's result from
- * entry (already visited), except that an entry that only routes (a deleted
- * element: entry_routing) takes no place in it; a resumable search keeps
- * everything it scored so later batches continue the same beam.  The
- * store's visited set must live as long as the search, and query must too.
+ * entries[0..nentries-1] (already visited), except that an entry that only
+ * routes (a deleted element: routing[i]) takes no place in it; a resumable
+ * search keeps everything it scored so later batches continue the same
+ * beam.  The store's visited set must live as long as the search, and
+ * query must too.
  */
 typedef struct OmenSearch OmenSearch;
 
 extern OmenSearch *omen_search_begin(const OmenStoreOps *ops, void *store,
-									 const float *query, OmenCand entry,
-									 bool entry_routing, int ef,
-									 bool resumable);
+									 const float *query,
+									 const OmenCand *entries,
+									 const bool *routing, int nentries,
+									 int ef, bool resumable);
 extern int	omen_search_next(OmenSearch *s, OmenCand *result);
 
 /*

@@ -292,6 +292,29 @@ merge_duplicate(OmenInsert *ins, const OmenCand *cands, int ncands)
 }
 
 /*
+ * Gives the new node, which is to replace the segment's entry point, a
+ * level-0 link to the old one, in a free slot or in place of its farthest
+ * neighbour: no other node need link to an entry point, and every live
+ * node is reachable from it on level 0, so through that link every one
+ * stays reachable from the new entry point.
+ */
+static void
+link_old_entry(OmenInsert *ins, const OmenSegmentDesc *desc)
+{
+	OmenCand	old;
+
+	old.id = omen_tid_pack((ItemPointer) &desc->entry);
+	for (int k = 0; k < ins->nnbrs[0]; k++)
+		if (ins->nbrs[0][k].id == old.id)
+			return;
+	old.dist = omen_store_distance(&ins->store, ins->vec, old.id);
+	if (ins->nnbrs[0] < omen_level_slots(0, ins->meta.m))
+		ins->nbrs[0][ins->nnbrs[0]++] = old;
+	else
+		ins->nbrs[0][ins->nnbrs[0] - 1] = old;
+}
+
+/*
  * Searches the segment for the new node's neighbours on each of its levels,
  * and keeps level 0's candidates, among which merge_duplicate looks for a
  * copy.  Reads pages as a scan does: under buffer locks one at a time, with
@@ -320,11 +343,13 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 		CHECK_FOR_INTERRUPTS();
 		ncands = omen_store_search_level(&ins->store, ins->vec, entries,
 										 nentries, l, efc, cands);
-		ins->nbrs[l] = palloc(sizeof(OmenCand) * max);
+		ins->nbrs[l] = palloc(sizeof(OmenCand) * omen_level_slots(l, m));
 		ins->nnbrs[l] = omen_store_select(&ins->store, cands, ncands, max,
 										  mode, ins->self, ins->nbrs[l]);
 		if (l == 0)
 		{
+			if (ins->level > desc->entry_level)
+				link_old_entry(ins, desc);
 			ins->cands0 = cands;
 			ins->ncands0 = ncands;
 			return;

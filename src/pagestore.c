@@ -793,23 +793,24 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 
 OmenSearch *
 omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
-						int ef, bool resumable)
+						ItemPointer root, int ef, bool resumable)
 {
-	ItemPointerData tid;
-	OmenNodeTuple nt;
-	bool		routing = true;
+	OmenCand	entries[2];
+	bool		routing[2];
+	float		dist;
+	int			n = 1;
 
 	omenvis_reset(s->visited);
+	entries[0] = entry;
+	entries[1].id = omen_tid_pack(root);
+	if (!node_distance(s, query, entry.id, &dist, &routing[0]))
+		routing[0] = true;
 	omen_store_visit(s, entry.id);
-	omen_tid_unpack(entry.id, &tid);
-	nt = omen_store_node(s, &tid);
-	if (nt != NULL)
-	{
-		routing = nt->deleted;
-		omen_store_unlock(s);
-	}
-	return omen_search_begin(&omen_page_store_ops, s, query, entry, routing,
-							 ef, resumable);
+	if (omen_store_visit(s, entries[1].id) &&
+		node_distance(s, query, entries[1].id, &entries[1].dist, &routing[1]))
+		n++;
+	return omen_search_begin(&omen_page_store_ops, s, query, entries, routing,
+							 n, ef, resumable);
 }
 
 /*

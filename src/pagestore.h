@@ -126,12 +126,16 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									int level, int ef, OmenCand *result);
 
 /*
- * A level-0 search from entry whose visited set is this store's own; a
- * deleted entry routes it but is no result.
+ * A level-0 search from entry, the node a descent from the segment's entry
+ * point root found, and from root itself, whose visited set is this
+ * store's own; a deleted entry routes it but is no result.  Every live node
+ * is reachable on level 0 from root (omenhnsw_verify checks it), not
+ * always from entry: seeded with both, a resumable search reaches them all.
  */
 extern OmenSearch *omen_store_search_begin(OmenPageStore *s,
 										   const float *query, OmenCand entry,
-										   int ef, bool resumable);
+										   ItemPointer root, int ef,
+										   bool resumable);
 
 /* Room omen_store_page_heaptids needs: every search row of a page, full. */
 #define OMEN_PAGE_MAX_HEAPTIDS \

@@ -396,7 +396,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 			continue;
 		}
 		seg->search = omen_store_search_begin(&seg->store, so->query, ep,
-											  so->beam,
+											  &dir->segs[i].entry, so->beam,
 											  so->mode != OMEN_ITERATIVE_OFF);
 		next_batch(so, seg, true);
 		omen_store_release(&seg->store);

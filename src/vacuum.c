@@ -360,6 +360,7 @@ typedef struct RepairGraph
 	HTAB	   *pos;			/* packed TID -> RepairPos */
 	int32	   *parent;			/* BFS tree: -1 unreached, itself for the root */
 	bool	   *needed;			/* its BFS subtree holds a live node */
+	int32	   *indeg;			/* level-0 links to it from live nodes */
 	int32	   *queue;
 } RepairGraph;
 
@@ -413,8 +414,9 @@ graph_add(OmenNodeTuple nt, ItemPointer tid, void *arg)
 }
 
 /*
- * Reads the level-0 graph of segment seg along its chain, or returns false
- * when it would take more than maintenance_work_mem.  Pages inserts add
+ * Reads the level-0 graph of segment seg along its chain and counts each
+ * node's links from live nodes, or returns false when it would take more
+ * than maintenance_work_mem.  Pages inserts add
  * meanwhile may be missed: their nodes are not in the graph.
  */
 static bool
@@ -444,6 +446,18 @@ graph_read(Relation index, const OmenMetaPageData *meta,
 	g->parent = palloc(sizeof(int32) * Max(g->n, 1));
 	g->needed = palloc(sizeof(bool) * Max(g->n, 1));
 	g->queue = palloc(sizeof(int32) * Max(g->n, 1));
+	g->indeg = palloc0(sizeof(int32) * Max(g->n, 1));
+	for (int u = 0; u < g->n; u++)
+	{
+		for (int i = 0; i < g->maxlinks && !g->deleted[u]; i++)
+		{
+			int32		x = g->links[u * g->maxlinks + i] == OMEN_NO_NODE ? -1 :
+				graph_pos(g, g->links[u * g->maxlinks + i]);
+
+			if (x >= 0)
+				g->indeg[x]++;
+		}
+	}
 	return true;
 }
 
@@ -553,23 +567,43 @@ cmp_cand(const void *a, const void *b)
 	return omen_dist_lt(x->dist, y->dist) ? -1 : omen_dist_lt(y->dist, x->dist);
 }
 
+/* Whether id is among ids[0..n-1]. */
+static bool
+id_in(OmenNodeId id, const OmenNodeId *ids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
 /*
- * Rewrites the level-0 list of the live node at position u of g, which
+ * Rewrites the level-l list of the live node at position u of g if it
  * links to deleted nodes, as an insert would choose it: the candidates are
- * the live nodes a search for its vector from the entry point finds
- * (ef_construction wide), its own live links and the live links of the
- * deleted nodes it names, selected as a new node's list is.  Links that
- * are edges of g's BFS tree into a subtree holding a live node stay, so
- * that every live node stays reachable at every record, and so do links to
- * nodes not in g (inserted after it was read).  The caller keeps other
- * writers of the list away.
+ * the live nodes a search for its vector from the entry point finds on
+ * that level (ef_construction wide), its own live links and the live links
+ * of the deleted nodes it names, selected as a new node's list is.
+ *
+ * Links that are edges of g's BFS tree into a subtree holding a live node
+ * stay (level 0), so that every live node stays reachable from the entry
+ * point at every record, and so do links to nodes not in g (inserted after
+ * it was read).  On level 0 a live node that u's old list reached directly
+ * or through a deleted node, and that no other live node links to, keeps
+ * a link from u: the selection would drop ways in that only back-links
+ * gave (under inner product a node far from all others has no other), and
+ * searches that do not pass the entry point on level 0 would miss it.
+ * g->indeg follows the lists written.  The caller keeps other writers of
+ * the list away.
  */
 static void
 repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
-			RepairGraph *g, int32 u, ItemPointer entry, int entry_level)
+			RepairGraph *g, int32 u, int level, ItemPointer entry,
+			int entry_level)
 {
 	OmenNodeId	cur[OMEN_MAX_LINKS];
 	OmenNodeId	keep[OMEN_MAX_LINKS];
+	OmenNodeId	links[OMEN_MAX_LINKS];
+	int			slots = omen_level_slots(level, meta->m);
 	int			ncur;
 	int			nkeep = 0;
 	int			nids = 0;
@@ -579,45 +613,54 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	OmenCand   *cands;
 	OmenCand   *sel;
 	OmenSelectMode mode;
-	int			max = omen_new_node_links(meta->metric, meta->m, 0, &mode);
-	int			nfound;
+	int			max = omen_new_node_links(meta->metric, meta->m, level, &mode);
+	int			nfound = 0;
 	int			nsel;
 	int			n = 0;
 	ItemPointerData tid;
 	ItemPointerData vectid;
 	OmenNodeTuple nt;
-	OmenCand	ep;
 	float	   *vec;
 
 	/* the list as it is now: an insert may have changed it since g was read */
-	ncur = omen_page_store_ops.neighbors(store, g->ids[u], 0, cur, g->maxlinks);
+	ncur = omen_page_store_ops.neighbors(store, g->ids[u], level, cur, slots);
 	if (ncur <= 0)
 		return;
 	ids = palloc(sizeof(OmenNodeId) *
-				 ((g->maxlinks + 1) * g->maxlinks + meta->ef_construction));
+				 ((slots + 1) * slots + meta->ef_construction));
 	for (int i = 0; i < ncur; i++)
 	{
 		int32		x = graph_pos(g, cur[i]);
+		int			nx;
 
-		if (x < 0 || (g->parent[x] == u && g->needed[x]))
+		if (x < 0 || (level == 0 && g->parent[x] == u && g->needed[x]))
 			keep[nkeep++] = cur[i];
-		if (x >= 0 && g->deleted[x])
-		{
-			any_deleted = true;
-			for (int j = 0; j < g->maxlinks; j++)
-			{
-				OmenNodeId	y = g->links[x * g->maxlinks + j];
-				int32		py = y == OMEN_NO_NODE ? -1 : graph_pos(g, y);
-
-				if (py >= 0 && py != u && !g->deleted[py])
-					ids[nids++] = y;
-			}
-		}
-		else if (x >= 0)
+		else if (!g->deleted[x])
 			ids[nids++] = cur[i];
+		if (x < 0 || !g->deleted[x])
+			continue;
+		any_deleted = true;
+		nx = omen_page_store_ops.neighbors(store, cur[i], level, links, slots);
+		for (int j = 0; j < nx; j++)
+		{
+			int32		y = graph_pos(g, links[j]);
+
+			if (y != u && (y < 0 || !g->deleted[y]))
+				ids[nids++] = links[j];
+		}
 	}
 	if (!any_deleted)
 		return;
+
+	/* the old list's live nodes that only u links to stay */
+	for (int i = 0; level == 0 && i < nids && nkeep < slots; i++)
+	{
+		int32		y = graph_pos(g, ids[i]);
+
+		if (y >= 0 && !id_in(ids[i], keep, nkeep) &&
+			g->indeg[y] == (id_in(ids[i], cur, ncur) ? 1 : 0))
+			keep[nkeep++] = ids[i];
+	}
 
 	/* the live nodes a search for u's vector finds */
 	omen_tid_unpack(g->ids[u], &tid);
@@ -630,10 +673,15 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	if (!omen_store_vector(store, &vectid, vec))
 		return;
 	found = palloc(sizeof(OmenCand) * meta->ef_construction);
-	ep = omen_store_descend(store, vec, entry, entry_level, 0);
-	nfound = ep.id == OMEN_NO_NODE ? 0 :
-		omen_store_search_level(store, vec, &ep, 1, 0, meta->ef_construction,
-								found);
+	if (level <= entry_level)
+	{
+		OmenCand	ep = omen_store_descend(store, vec, entry, entry_level,
+											level);
+
+		if (ep.id != OMEN_NO_NODE)
+			nfound = omen_store_search_level(store, vec, &ep, 1, level,
+											 meta->ef_construction, found);
+	}
 	for (int i = 0; i < nfound; i++)
 	{
 		int32		x = graph_pos(g, found[i].id);
@@ -648,7 +696,7 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	sel = palloc(sizeof(OmenCand) * max);
 	for (int i = 0; i < nids; i++)
 	{
-		if (i > 0 && ids[i] == ids[i - 1])
+		if ((i > 0 && ids[i] == ids[i - 1]) || id_in(ids[i], keep, nkeep))
 			continue;
 		cands[n].id = ids[i];
 		cands[n].dist = omen_store_distance(store, vec, ids[i]);
@@ -660,16 +708,25 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 								 sel);
 
 	/* the links that stay first, then the selection while there is room */
-	for (int i = 0; i < nsel && nkeep < g->maxlinks; i++)
+	for (int i = 0; i < nsel && nkeep < slots; i++)
+		keep[nkeep++] = sel[i].id;
+	if (!omen_store_write_links(store, g->ids[u], level, keep, nkeep) ||
+		level > 0)
+		return;
+	for (int i = 0; i < ncur; i++)
 	{
-		bool		present = false;
+		int32		x = graph_pos(g, cur[i]);
 
-		for (int j = 0; j < nkeep && !present; j++)
-			present = keep[j] == sel[i].id;
-		if (!present)
-			keep[nkeep++] = sel[i].id;
+		if (x >= 0 && !id_in(cur[i], keep, nkeep))
+			g->indeg[x]--;
 	}
-	omen_store_write_links(store, g->ids[u], 0, keep, nkeep);
+	for (int i = 0; i < nkeep; i++)
+	{
+		int32		x = graph_pos(g, keep[i]);
+
+		if (x >= 0 && !id_in(keep[i], cur, ncur))
+			g->indeg[x]++;
+	}
 }
 
 /*
@@ -749,7 +806,7 @@ repair_segment(Relation index, const OmenMetaPageData *meta,
 		if (insert_seg)
 			LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 		MemoryContextSwitchTo(tmpctx);
-		repair_node(&store, meta, &g, u, &entry, entry_level);
+		repair_node(&store, meta, &g, u, 0, &entry, entry_level);
 		MemoryContextSwitchTo(ctx);
 		MemoryContextReset(tmpctx);
 		if (insert_seg)
