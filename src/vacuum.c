@@ -578,18 +578,18 @@ id_in(OmenNodeId id, const OmenNodeId *ids, int n)
 }
 
 /*
- * Rewrites the level-l list of the live node at position u of g if it
+ * Rewrites the level-0 list of the live node at position u of g if it
  * links to deleted nodes, as an insert would choose it: the candidates are
- * the live nodes a search for its vector from the entry point finds on
- * that level (ef_construction wide), its own live links and the live links
- * of the deleted nodes it names, selected as a new node's list is.
+ * the live nodes a search for its vector from the entry point finds
+ * (ef_construction wide), its own live links and the live links of the
+ * deleted nodes it names, selected as a new node's list is.
  *
  * Links that are edges of g's BFS tree into a subtree holding a live node
- * stay (level 0), so that every live node stays reachable from the entry
- * point at every record, and so do links to nodes not in g (inserted after
- * it was read).  On level 0 a live node that u's old list reached directly
- * or through a deleted node, and that no other live node links to, keeps
- * a link from u: the selection would drop ways in that only back-links
+ * stay, so that every live node stays reachable from the entry point at
+ * every record, and so do links to nodes not in g (inserted after it was
+ * read).  A live node that u's old list reached directly or through a
+ * deleted node, and that no other live node links to, keeps a link from
+ * u: the selection would drop ways in that only back-links
  * gave (under inner product a node far from all others has no other), and
  * searches that do not pass the entry point on level 0 would miss it.
  * g->indeg follows the lists written.  The caller keeps other writers of
@@ -597,13 +597,12 @@ id_in(OmenNodeId id, const OmenNodeId *ids, int n)
  */
 static void
 repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
-			RepairGraph *g, int32 u, int level, ItemPointer entry,
-			int entry_level)
+			RepairGraph *g, int32 u, ItemPointer entry, int entry_level)
 {
 	OmenNodeId	cur[OMEN_MAX_LINKS];
 	OmenNodeId	keep[OMEN_MAX_LINKS];
 	OmenNodeId	links[OMEN_MAX_LINKS];
-	int			slots = omen_level_slots(level, meta->m);
+	int			slots = omen_level_slots(0, meta->m);
 	int			ncur;
 	int			nkeep = 0;
 	int			nids = 0;
@@ -613,9 +612,10 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	OmenCand   *cands;
 	OmenCand   *sel;
 	OmenSelectMode mode;
-	int			max = omen_new_node_links(meta->metric, meta->m, level, &mode);
-	int			nfound = 0;
+	int			max = omen_new_node_links(meta->metric, meta->m, 0, &mode);
+	int			nfound;
 	int			nsel;
+	OmenCand	ep;
 	int			n = 0;
 	ItemPointerData tid;
 	ItemPointerData vectid;
@@ -623,7 +623,7 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	float	   *vec;
 
 	/* the list as it is now: an insert may have changed it since g was read */
-	ncur = omen_page_store_ops.neighbors(store, g->ids[u], level, cur, slots);
+	ncur = omen_page_store_ops.neighbors(store, g->ids[u], 0, cur, slots);
 	if (ncur <= 0)
 		return;
 	ids = palloc(sizeof(OmenNodeId) *
@@ -633,14 +633,14 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 		int32		x = graph_pos(g, cur[i]);
 		int			nx;
 
-		if (x < 0 || (level == 0 && g->parent[x] == u && g->needed[x]))
+		if (x < 0 || (g->parent[x] == u && g->needed[x]))
 			keep[nkeep++] = cur[i];
 		else if (!g->deleted[x])
 			ids[nids++] = cur[i];
 		if (x < 0 || !g->deleted[x])
 			continue;
 		any_deleted = true;
-		nx = omen_page_store_ops.neighbors(store, cur[i], level, links, slots);
+		nx = omen_page_store_ops.neighbors(store, cur[i], 0, links, slots);
 		for (int j = 0; j < nx; j++)
 		{
 			int32		y = graph_pos(g, links[j]);
@@ -653,7 +653,7 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 		return;
 
 	/* the old list's live nodes that only u links to stay */
-	for (int i = 0; level == 0 && i < nids && nkeep < slots; i++)
+	for (int i = 0; i < nids && nkeep < slots; i++)
 	{
 		int32		y = graph_pos(g, ids[i]);
 
@@ -673,15 +673,10 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	if (!omen_store_vector(store, &vectid, vec))
 		return;
 	found = palloc(sizeof(OmenCand) * meta->ef_construction);
-	if (level <= entry_level)
-	{
-		OmenCand	ep = omen_store_descend(store, vec, entry, entry_level,
-											level);
-
-		if (ep.id != OMEN_NO_NODE)
-			nfound = omen_store_search_level(store, vec, &ep, 1, level,
-											 meta->ef_construction, found);
-	}
+	ep = omen_store_descend(store, vec, entry, entry_level, 0);
+	nfound = ep.id == OMEN_NO_NODE ? 0 :
+		omen_store_search_level(store, vec, &ep, 1, 0, meta->ef_construction,
+								found);
 	for (int i = 0; i < nfound; i++)
 	{
 		int32		x = graph_pos(g, found[i].id);
@@ -710,8 +705,7 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	/* the links that stay first, then the selection while there is room */
 	for (int i = 0; i < nsel && nkeep < slots; i++)
 		keep[nkeep++] = sel[i].id;
-	if (!omen_store_write_links(store, g->ids[u], level, keep, nkeep) ||
-		level > 0)
+	if (!omen_store_write_links(store, g->ids[u], 0, keep, nkeep))
 		return;
 	for (int i = 0; i < ncur; i++)
 	{
@@ -806,7 +800,7 @@ repair_segment(Relation index, const OmenMetaPageData *meta,
 		if (insert_seg)
 			LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 		MemoryContextSwitchTo(tmpctx);
-		repair_node(&store, meta, &g, u, 0, &entry, entry_level);
+		repair_node(&store, meta, &g, u, &entry, entry_level);
 		MemoryContextSwitchTo(ctx);
 		MemoryContextReset(tmpctx);
 		if (insert_seg)
