@@ -3,11 +3,9 @@
  *		Single-row inserts into an omenhnsw index.
  *
  * A row goes into the last segment of the directory (a new one when the
- * index has none).  Its search for neighbours reads pages as scans do,
- * without the index's insert lock, so inserts search at the same time; their
- * writes are serialized by that heavyweight lock, so a neighbour list read
- * under it cannot change before it is rewritten.  Scans see every page
- * change whole.
+ * index has none).  Inserts are serialized by a heavyweight lock on the
+ * index, so a neighbour list read during the search cannot change before it
+ * is rewritten; scans take no such lock and see every page change whole.
  * The order of the WAL records keeps the graph navigable at every record
  * boundary: first the vector's chunks, which nothing references yet, then
  * the search row with its own links and the segment's descriptor (count,
@@ -47,8 +45,6 @@ typedef struct OmenInsert
 	int			level;
 	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
 	int			nnbrs[OMEN_LEVEL_LIMIT + 1];
-	OmenCand   *cands0;			/* level 0's candidates, copies first */
-	int			ncands0;
 	/* level 0 as first_link left it, for the back-link loop */
 	int			first_k;		/* the neighbours tried up to there */
 	bool		forced0;		/* a copy of the vector was linked */
@@ -315,10 +311,7 @@ link_old_entry(OmenInsert *ins, const OmenSegmentDesc *desc)
 }
 
 /*
- * Searches the segment for the new node's neighbours on each of its levels,
- * and keeps level 0's candidates, among which merge_duplicate looks for a
- * copy.  Reads pages as a scan does: under buffer locks one at a time, with
- * or without the insert lock.
+ * Searches the segment for the new node's neighbours on each of its levels.
  */
 static void
 find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
@@ -330,7 +323,6 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 	int			nentries = 1;
 	int			top = Min(ins->level, desc->entry_level);
 
-	memset(ins->nnbrs, 0, sizeof(ins->nnbrs));
 	entries[0] = omen_store_descend(&ins->store, ins->vec, &desc->entry,
 									desc->entry_level, top);
 	for (int l = top; l >= 0; l--)
@@ -346,14 +338,14 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * omen_level_slots(l, m));
 		ins->nnbrs[l] = omen_store_select(&ins->store, cands, ncands, max,
 										  mode, ins->self, ins->nbrs[l]);
-		if (l == 0)
+		if (l == 0 && merge_duplicate(ins, cands, ncands))
 		{
-			if (ins->level > desc->entry_level)
-				link_old_entry(ins, desc);
-			ins->cands0 = cands;
-			ins->ncands0 = ncands;
+			ins->nnbrs[0] = -1;
 			return;
 		}
+		if (l == 0 && ins->level > desc->entry_level &&
+			ItemPointerIsValid(&desc->entry))
+			link_old_entry(ins, desc);
 		/* this level's candidates start the search one level down */
 		swap = entries;
 		entries = cands;
@@ -728,85 +720,6 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	UnlockReleaseBuffer(rowbuf);
 }
 
-/* The new row's level: random across rows, fixed by its heap TID. */
-static int
-row_level(OmenInsert *ins)
-{
-	return omen_random_level(tid_uniform(&ins->heaptid), ins->meta.m,
-							 ins->meta.max_level);
-}
-
-/*
- * The new row's exact vector, code floats and search row, from the
- * detoasted value v, for an index whose dimension is set; ERROR if v's is
- * another.  False for a value the graph cannot place (a zero vector under
- * cosine), which is not indexed.  Takes no lock.
- */
-static bool
-prepare_row(OmenInsert *ins, OmenElem *kind, const void *v)
-{
-	void	   *exact;
-	float	   *vec;
-	int			level = row_level(ins);
-	ItemPointerData rowtid;
-
-	omen_elem_init(kind, kind->kind, kind->metric, ins->meta.elem_dims);
-	exact = palloc(sizeof(float) * kind->words);
-	if (!omen_elem_exact(kind, v, exact))
-		return false;
-	vec = palloc(sizeof(float) * ins->meta.dims);
-	omen_elem_floats(kind, exact, vec);
-	ins->vec = vec;
-	ins->exact = exact;
-
-	/* the row's code, at the largest size its level can make it */
-	ins->row = palloc(OMEN_NODE_SIZE(level, ins->meta.m, ins->meta.code_bytes));
-	ItemPointerSetInvalid(&rowtid);
-	omen_node_fill(ins->row, level, &ins->meta, &ins->heaptid, 1, &rowtid);
-	omen_node_encode(ins->row, &ins->meta, vec);
-	return true;
-}
-
-/*
- * Searches segment desc for the new row's neighbours (find_neighbors); the
- * first node of a segment gets level 0 and none.  A store set up for
- * another segment is set up anew: its cached codes may be of pages reused
- * since.  Takes buffer locks only, one page at a time.
- */
-static void
-search_segment(OmenInsert *ins, OmenSegmentDesc *desc, bool *store_ready)
-{
-	if (*store_ready && ins->store.segno != desc->segno)
-	{
-		omen_store_release(&ins->store);
-		*store_ready = false;
-	}
-	if (!*store_ready)
-	{
-		omen_store_init(&ins->store, ins->index, &ins->meta,
-						ins->meta.ef_construction * ins->meta.m * 2);
-		ins->store.segno = desc->segno;
-		/* a copy's distance: vec's to its own code */
-		ins->self = omen_store_code_distance(&ins->store, ins->vec, ins->row);
-		*store_ready = true;
-	}
-	ins->level = row_level(ins);
-	memset(ins->nnbrs, 0, sizeof(ins->nnbrs));
-	ins->ncands0 = 0;
-	if (ItemPointerIsValid(&desc->entry))
-		find_neighbors(ins, desc);
-	else
-		ins->level = 0;
-}
-
-/*
- * Inserts one row.  The search for its neighbours runs first, without the
- * insert lock, as a scan's does, so that inserts search at the same time;
- * the lock covers the writes.  Under it the directory is read again, and the
- * search runs again if inserts no longer go to the segment searched or its
- * entry point changed (a new segment, a new top level, VACUUM); nodes
- * inserted meanwhile are only missing from the new node's candidates.
- */
 bool
 omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
@@ -816,14 +729,12 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	MemoryContext old;
 	OmenInsert	ins;
 	OmenSegmentDesc desc;
-	OmenSegmentDesc searched;
 	ItemPointerData where;
 	ItemPointerData rowtid;
 	void	   *v;
 	OmenElem	kind;
-	bool		store_ready = false;
-	bool		have_search = false;
-	bool		indexed = true;
+	void	   *exact;
+	float	   *vec;
 
 	if (isnull[0])
 		return false;
@@ -837,46 +748,29 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	omen_index_elem(index, &kind);
 	omen_elem_check_value(&kind, v);
 
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+
 	memset(&ins, 0, sizeof(ins));
 	ins.index = index;
 	ins.heaptid = *heap_tid;
 	omen_meta_read(index, &ins.meta);
 	omen_check_meta_elem(index, &ins.meta, kind.kind);
-	if (ins.meta.dims > 0)
+	if (ins.meta.dims == 0)
+		set_dims(index, &ins.meta, omen_elem_value_dims(kind.kind, v));
+	omen_elem_init(&kind, kind.kind, kind.metric, ins.meta.elem_dims);
+	exact = palloc(sizeof(float) * kind.words);
+	vec = palloc(sizeof(float) * ins.meta.dims);
+	if (!omen_elem_exact(&kind, v, exact))
 	{
-		indexed = prepare_row(&ins, &kind, v);
-		omen_directory_read(index, &ins.meta, &ins.dir);
-		if (indexed && ins.dir.nsegs > 0)
-		{
-			searched = ins.dir.segs[ins.dir.nsegs - 1];
-			search_segment(&ins, &searched, &store_ready);
-			have_search = true;
-		}
-	}
-
-	/* zero vector under cosine: not indexed */
-	if (!indexed)
-	{
+		/* zero vector under cosine: not indexed */
+		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ctx);
 		return false;
 	}
-
-	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-
-	omen_meta_read(index, &ins.meta);
-	if (ins.vec == NULL)
-	{
-		if (ins.meta.dims == 0)
-			set_dims(index, &ins.meta, omen_elem_value_dims(kind.kind, v));
-		if (!prepare_row(&ins, &kind, v))
-		{
-			UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-			MemoryContextSwitchTo(old);
-			MemoryContextDelete(ctx);
-			return false;
-		}
-	}
+	omen_elem_floats(&kind, exact, vec);
+	ins.vec = vec;
+	ins.exact = exact;
 
 	omen_directory_read(index, &ins.meta, &ins.dir);
 	if (ins.dir.nsegs == 0)
@@ -886,15 +780,26 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		desc = ins.dir.segs[ins.dir.nsegs - 1];
 		where = ins.dir.where[ins.dir.nsegs - 1];
 	}
-	if (!have_search || searched.segno != desc.segno ||
-		searched.entry_level != desc.entry_level ||
-		!ItemPointerEquals(&searched.entry, &desc.entry))
-		search_segment(&ins, &desc, &store_ready);
 
-	/* a copy of the vector takes the row into its node, if it has room */
-	if (!merge_duplicate(&ins, ins.cands0, ins.ncands0))
+	omen_store_init(&ins.store, index, &ins.meta, ins.meta.ef_construction * ins.meta.m * 2);
+	ins.store.segno = desc.segno;
+	ins.level = omen_random_level(tid_uniform(heap_tid), ins.meta.m,
+								  ins.meta.max_level);
+
+	/* the row's code, and a copy's distance: vec's to its own code */
+	ins.row = palloc(OMEN_NODE_SIZE(ins.level, ins.meta.m, ins.meta.code_bytes));
+	ItemPointerSetInvalid(&rowtid);
+	omen_node_fill(ins.row, ins.level, &ins.meta, &ins.heaptid, 1, &rowtid);
+	omen_node_encode(ins.row, &ins.meta, vec);
+	ins.self = omen_store_code_distance(&ins.store, vec, ins.row);
+
+	if (ItemPointerIsValid(&desc.entry))
+		find_neighbors(&ins, &desc);
+	else
+		ins.level = 0;			/* the first node of a segment */
+
+	if (ins.nnbrs[0] >= 0)
 	{
-		ItemPointerSetInvalid(&rowtid);
 		place_node(&ins, &desc, &where, &rowtid);
 		if (!ins.linked0)
 			ins.first_k = 0;	/* the row's record made no link: all anew */
