@@ -151,7 +151,8 @@ typedef struct OmenBuilder
 	OmenGraph  *graph;
 	ItemPointerData *tids;		/* OMEN_HEAPTIDS per node */
 	uint8	   *ntids;
-	ItemPointerData *vectids;	/* per node: its vector's first chunk */
+	ItemPointerData *vectids;	/* per node: its vector's first chunk (its
+								 * own row where codes are exact) */
 	OmenVectorWriter vw;		/* vector pages of the open segment */
 	OmenPageStore *store;		/* reads vectors back; NULL until needed */
 	void	   *other;			/* an exact vector read back */
@@ -193,7 +194,7 @@ builder_node_bytes(int elem, int dims, int m)
 	int			code_dims = omen_elem_code_dims(elem, dims);
 
 	return omen_graph_node_bytes(code_dims,
-								 omen_code_bits(code_dims, m), m) +
+								 omen_code_bits(elem, code_dims, m), m) +
 		sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + sizeof(uint8);
 }
 
@@ -477,6 +478,10 @@ write_rows(OmenBuilder *b, const OmenNodePos *pos, BlockNumber first,
 			ItemPointer links = omen_node_links(nt, code_bytes);
 			const uint8 *code;
 
+			/* a row whose code is its exact vector names itself */
+			if (b->kind.codes_exact)
+				ItemPointerSet(&b->vectids[i], first + pos[i].row_blk,
+							   pos[i].row_off);
 			omen_node_fill(nt, level, &b->meta, &b->tids[(Size) i * OMEN_HEAPTIDS],
 						   b->ntids[i], &b->vectids[i]);
 			/* the graph's code is the row's: same vector, same width */
@@ -532,7 +537,7 @@ builder_seal_segment(OmenBuilder *b)
 	memset(&desc, 0, sizeof(desc));
 	desc.segno = b->vw.segno;
 	desc.first_blk = first;
-	desc.last_blk = b->vw.tail;
+	desc.last_blk = BlockNumberIsValid(b->vw.tail) ? b->vw.tail : first + ndata - 1;
 	desc.row_blk = first + ndata - 1;
 	desc.vec_blk = b->vw.tail;
 	desc.nblocks = ndata + b->vw.npages;
@@ -621,6 +626,9 @@ builder_merge(void *arg, int id)
 	OmenBuilder *b = (OmenBuilder *) arg;
 	bool		same;
 
+	/* equal codes that are exact vectors are equal vectors */
+	if (b->kind.codes_exact)
+		return builder_add_tid(b, id, &b->tid);
 	if (b->store == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(b->mainctx);
@@ -641,14 +649,16 @@ builder_merge(void *arg, int id)
 
 /*
  * Writes the vector of the current row's new node id to the segment's
- * vector pages and gives the node the row's heap TID (an OmenAddFn).
+ * vector pages, unless its code is its exact vector, and gives the node the
+ * row's heap TID (an OmenAddFn).
  */
 static void
 builder_add(void *arg, int id)
 {
 	OmenBuilder *b = (OmenBuilder *) arg;
 
-	writer_put(b, &b->vw, &b->vectids[id]);
+	if (!b->kind.codes_exact)
+		writer_put(b, &b->vw, &b->vectids[id]);
 	builder_add_tid(b, id, &b->tid);
 }
 
@@ -792,7 +802,7 @@ shared_graph_size(int elem, int dims, int m, Size cap, Size *tids_off)
 	int			code_dims = omen_elem_code_dims(elem, dims);
 
 	*tids_off = TYPEALIGN(64, omen_graph_size(code_dims,
-											 omen_code_bits(code_dims, m),
+											 omen_code_bits(elem, code_dims, m),
 											 m, omen_max_level(m), cap));
 	return *tids_off + cap * (sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + 1);
 }
@@ -1041,7 +1051,8 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		code_dims = omen_elem_code_dims(leader->elem, leader->dims);
 		one = omen_graph_create_in(graph_mem, true, code_dims,
 								   omen_elem_graph_metric(leader->metric),
-								   omen_code_bits(code_dims, leader->m),
+								   omen_code_bits(leader->elem, code_dims,
+												  leader->m),
 								   leader->m, leader->ef_construction,
 								   omen_max_level(leader->m), graph_cap,
 								   leader->seed);
@@ -1347,7 +1358,8 @@ radical_inverse(uint64 i)
 
 /*
  * Pages of a segment of n nodes, laid out as the build lays out its rows
- * and vectors, with levels drawn evenly from their distribution.
+ * and vectors of words words (none if 0), with levels drawn evenly from
+ * their distribution.
  */
 static uint64
 estimate_segment_pages(const OmenMetaPageData *meta, int words, uint64 n)
@@ -1369,7 +1381,9 @@ estimate_segment_pages(const OmenMetaPageData *meta, int words, uint64 n)
 		for (int done = 0; done < words;)
 			done += layout_chunk(&vecs, words - done, &blk, &off);
 	}
-	return n == 0 ? 0 : (uint64) rows.blk + 1 + vecs.blk + 1;
+	if (n == 0)
+		return 0;
+	return (uint64) rows.blk + 1 + (words > 0 ? vecs.blk + 1 : 0);
 }
 
 /*
@@ -1435,6 +1449,9 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	omen_elem_init(&kind, e->kind, e->metric, dims);
 	if (words == 0)
 		words = kind.words;
+	/* rows whose codes are exact are their own vectors */
+	if (kind.codes_exact)
+		words = 0;
 	per = builder_node_bytes(e->kind, dims, m);
 	cap = builder_capacity((Size) maintenance_work_mem * 1024, per,
 						   (Size) PG_INT32_MAX);

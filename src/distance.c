@@ -32,18 +32,21 @@
 
 /*
  * Element kinds of the dense kernel templates: float4, half (a binary16 bit
- * pattern, widened exactly to float) and 8-bit code (decoded as offset +
- * scale * code).  A kernel's first operand is of the same kind as its second,
- * except that a coded vector is compared with a float4 query.
+ * pattern, widened exactly to float), 8-bit code (decoded as offset +
+ * scale * code) and half code (halves compared with a float4 query).  A
+ * kernel's first operand is of the same kind as its second, except that a
+ * coded vector is compared with a float4 query.
  */
 typedef enum ElemKind
 {
 	ELEM_F32,
 	ELEM_F16,
-	ELEM_U8
+	ELEM_U8,
+	ELEM_H16
 } ElemKind;
 
-#define QUERY_KIND(kind) ((kind) == ELEM_U8 ? ELEM_F32 : (kind))
+#define QUERY_KIND(kind) \
+	((kind) == ELEM_U8 || (kind) == ELEM_H16 ? ELEM_F32 : (kind))
 
 /*
  * The terms the kernels sum: (a-b)^2, a*b or |a-b|.  The constant arguments
@@ -99,6 +102,7 @@ portable_elem(int kind, const void *p, int i, float offset, float scale)
 	switch (kind)
 	{
 		case ELEM_F16:
+		case ELEM_H16:
 			return omen_half_to_float(((const uint16_t *) p)[i]);
 		case ELEM_U8:
 			return offset + scale * ((const unsigned char *) p)[i];
@@ -129,7 +133,7 @@ portable_sum(int term, int kind, const void *a, const void *b, int n,
 	float		s[PORTABLE_LANES] = {0};
 	int			i = 0;
 
-	if (kind == ELEM_F16)
+	if (kind == ELEM_F16 || kind == ELEM_H16)
 	{
 		for (; i < n; i++)
 			s[i % PORTABLE_LANES] = portable_term(term, kind, a, b, i, 0, 0,
@@ -149,7 +153,7 @@ static inline __attribute__((always_inline)) void
 portable_cos_term(int kind, const void *a, const void *b, int i,
 				  float *d, float *na, float *nb)
 {
-	float		x = portable_elem(kind, a, i, 0, 0);
+	float		x = portable_elem(QUERY_KIND(kind), a, i, 0, 0);
 	float		y = portable_elem(kind, b, i, 0, 0);
 
 	*d += x * y;
@@ -166,13 +170,13 @@ static inline __attribute__((always_inline)) void
 portable_cos_parts(int kind, const void *a, const void *b, int n,
 				   float *dot, float *norma, float *normb)
 {
-	const int	lanes = kind == ELEM_F16 ? PORTABLE_LANES : 4;
+	const int	lanes = kind == ELEM_F32 ? 4 : PORTABLE_LANES;
 	float		d[PORTABLE_LANES] = {0};
 	float		na[PORTABLE_LANES] = {0};
 	float		nb[PORTABLE_LANES] = {0};
 	int			i = 0;
 
-	if (kind == ELEM_F16)
+	if (kind != ELEM_F32)
 		for (; i < n; i++)
 			portable_cos_term(kind, a, b, i, &d[i % lanes], &na[i % lanes],
 							  &nb[i % lanes]);
@@ -251,6 +255,31 @@ cos_parts_half_portable(const uint16_t *a, const uint16_t *b, int n,
 						float *dot, float *norma, float *normb)
 {
 	portable_cos_parts(ELEM_F16, a, b, n, dot, norma, normb);
+}
+
+static float
+l2sq_h16_portable(const float *q, const uint16_t *x, int n)
+{
+	return portable_sum(TERM_L2, ELEM_H16, q, x, n, 0, 0);
+}
+
+static float
+dot_h16_portable(const float *q, const uint16_t *x, int n)
+{
+	return portable_sum(TERM_DOT, ELEM_H16, q, x, n, 0, 0);
+}
+
+static float
+l1_h16_portable(const float *q, const uint16_t *x, int n)
+{
+	return portable_sum(TERM_L1, ELEM_H16, q, x, n, 0, 0);
+}
+
+static void
+cos_parts_h16_portable(const float *q, const uint16_t *x, int n,
+					   float *dot, float *normq, float *normx)
+{
+	portable_cos_parts(ELEM_H16, q, x, n, dot, normq, normx);
 }
 
 /*
@@ -417,7 +446,8 @@ static const OmenKernelSet portable_kernels = {
 	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
 	sparse_dot_portable, hamming_portable, jaccard_portable,
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
-	cos_parts_half_portable
+	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
+	l1_h16_portable, cos_parts_h16_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -619,6 +649,10 @@ omen_half_pair_fn omen_l2sq_half = l2sq_half_portable;
 omen_half_pair_fn omen_dot_half = dot_half_portable;
 omen_half_pair_fn omen_l1_half = l1_half_portable;
 omen_half_cos_fn omen_cos_parts_half = cos_parts_half_portable;
+omen_h16_fn omen_l2sq_h16 = l2sq_h16_portable;
+omen_h16_fn omen_dot_h16 = dot_h16_portable;
+omen_h16_fn omen_l1_h16 = l1_h16_portable;
+omen_h16_cos_fn omen_cos_parts_h16 = cos_parts_h16_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -679,6 +713,10 @@ omen_kernels_init(void)
 	omen_dot_half = chosen->dot_half;
 	omen_l1_half = chosen->l1_half;
 	omen_cos_parts_half = chosen->cos_parts_half;
+	omen_l2sq_h16 = chosen->l2sq_h16;
+	omen_dot_h16 = chosen->dot_h16;
+	omen_l1_h16 = chosen->l1_h16;
+	omen_cos_parts_h16 = chosen->cos_parts_h16;
 }
 
 /*
@@ -714,6 +752,14 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	int			per = 8 / bits;
 	double		step;
 
+	if (bits == OMEN_CODE_HALVES)
+	{
+		for (int i = 0; i < n; i++)
+			((uint16_t *) code)[i] = omen_float_to_half(x[i]);
+		*offset = 0;
+		*scale = 0;
+		return;
+	}
 	for (int i = 1; i < n; i++)
 	{
 		lo = fminf(lo, x[i]);
@@ -749,11 +795,17 @@ omen_code_unpack(const unsigned char *code, int n, int bits,
  * target; the results equal the plain loop's, element for element.
  */
 void
-omen_code_decode(const unsigned char *restrict code, int n, float offset,
-				 float scale, float *restrict out)
+omen_code_decode(const unsigned char *restrict code, int n, int bits,
+				 float offset, float scale, float *restrict out)
 {
 	int			i = 0;
 
+	if (bits == OMEN_CODE_HALVES)
+	{
+		for (; i < n; i++)
+			out[i] = omen_half_to_float(((const uint16_t *) code)[i]);
+		return;
+	}
 	for (; i + 16 <= n; i += 16)
 	{
 		const unsigned char *c = code + i;
@@ -764,6 +816,32 @@ omen_code_decode(const unsigned char *restrict code, int n, float offset,
 	}
 	for (; i < n; i++)
 		out[i] = offset + scale * code[i];
+}
+
+float
+omen_h16_distance(int metric, const float *q, const uint16_t *x, int n)
+{
+	switch (metric)
+	{
+		case OMEN_METRIC_L2:
+			return omen_l2sq_h16(q, x, n);
+		case OMEN_METRIC_L1:
+			return omen_l1_h16(q, x, n);
+		case OMEN_METRIC_COSINE:
+			{
+				float		dot,
+							normq,
+							normx;
+				double		denom;
+
+				omen_cos_parts_h16(q, x, n, &dot, &normq, &normx);
+				denom = sqrt((double) normq * normx);
+				/* no zero vector is coded under cosine; a zero query scores 0 */
+				return denom > 0 ? (float) (-dot / denom) : 0.0f;
+			}
+		default:
+			return -omen_dot_h16(q, x, n);
+	}
 }
 
 float

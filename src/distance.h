@@ -57,6 +57,11 @@ typedef float (*omen_half_pair_fn) (const uint16_t *a, const uint16_t *b, int n)
 typedef void (*omen_half_cos_fn) (const uint16_t *a, const uint16_t *b, int n,
 								  float *dot, float *norma, float *normb);
 
+/* A float query against a vector coded as its halves (OMEN_CODE_HALVES). */
+typedef float (*omen_h16_fn) (const float *q, const uint16_t *x, int n);
+typedef void (*omen_h16_cos_fn) (const float *q, const uint16_t *x, int n,
+								 float *dot, float *normq, float *normx);
+
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
@@ -75,6 +80,10 @@ typedef struct OmenKernelSet
 	omen_half_pair_fn dot_half; /* halves, summed in float */
 	omen_half_pair_fn l1_half;
 	omen_half_cos_fn cos_parts_half;
+	omen_h16_fn l2sq_h16;		/* l2sq, dot, l1 and cos_parts of a float */
+	omen_h16_fn dot_h16;		/* query and halves */
+	omen_h16_fn l1_h16;
+	omen_h16_cos_fn cos_parts_h16;
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -99,6 +108,10 @@ extern omen_half_pair_fn omen_l2sq_half;
 extern omen_half_pair_fn omen_dot_half;
 extern omen_half_pair_fn omen_l1_half;
 extern omen_half_cos_fn omen_cos_parts_half;
+extern omen_h16_fn omen_l2sq_h16;
+extern omen_h16_fn omen_dot_h16;
+extern omen_h16_fn omen_l1_h16;
+extern omen_h16_cos_fn omen_cos_parts_h16;
 
 /*
  * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -
@@ -107,8 +120,14 @@ extern omen_half_cos_fn omen_cos_parts_half;
  * OMEN_CODE_BYTES(n, bits) bytes (an even count, so that what follows a
  * code on a page stays 2-byte aligned).  Each decoded element is within
  * scale / 2 of the original.
+ *
+ * Codes of OMEN_CODE_HALVES bits are the elements rounded to halves, with
+ * offset and scale 0; made from halves widened to float they are those
+ * halves exactly.  Their distances under cosine are cosines of the vectors
+ * as they are (omen_h16_distance), so neither operand needs normalizing.
  */
 #define OMEN_CODE_BYTES(n, bits) ((((n) * (bits) + 7) / 8 + 1) & ~1)
+#define OMEN_CODE_HALVES	16
 
 extern void omen_quantize(const float *x, int n, int bits,
 						  unsigned char *code, float *offset, float *scale);
@@ -117,9 +136,19 @@ extern void omen_quantize(const float *x, int n, int bits,
 extern void omen_code_unpack(const unsigned char *code, int n, int bits,
 							 unsigned char *out);
 
-/* The vector a code of one element a byte stands for, into out[0..n-1]. */
-extern void omen_code_decode(const unsigned char *code, int n, float offset,
-							 float scale, float *out);
+/*
+ * The vector a code stands for into out[0..n-1]: of 8 bits (one element a
+ * byte, as omen_code_unpack leaves narrower ones) or OMEN_CODE_HALVES.
+ */
+extern void omen_code_decode(const unsigned char *code, int n, int bits,
+							 float offset, float scale, float *out);
+
+/*
+ * omen_distance from q to a vector coded as its halves; under cosine the
+ * negative cosine of q and the halves.
+ */
+extern float omen_h16_distance(int metric, const float *q, const uint16_t *x,
+							   int n);
 
 /* sum |q-x| over a coded x: portable only, as L1 indexes are rare. */
 extern float omen_l1_u8(const float *q, const unsigned char *code,
@@ -177,11 +206,16 @@ omen_distance(int metric, const float *a, const float *b, int n)
 	}
 }
 
-/* omen_distance from q to a coded vector, one element a byte. */
+/*
+ * omen_distance from q to a coded vector: of 8 bits, one element a byte, or
+ * of OMEN_CODE_HALVES.
+ */
 static inline float
-omen_code_distance(int metric, const float *q, const unsigned char *code,
-				   float offset, float scale, int n)
+omen_code_distance(int metric, int bits, const float *q,
+				   const unsigned char *code, float offset, float scale, int n)
 {
+	if (bits == OMEN_CODE_HALVES)
+		return omen_h16_distance(metric, q, (const uint16_t *) code, n);
 	switch (metric)
 	{
 		case OMEN_METRIC_L2:

@@ -44,6 +44,7 @@ SIMD_FN(load)(int kind, const void *p, int i, int k, simd_t offset,
 	switch (kind)
 	{
 		case ELEM_F16:
+		case ELEM_H16:
 			return SIMD_LOAD_HALF((const uint16_t *) p + i + k * SIMD_WIDTH);
 		case ELEM_U8:
 			return SIMD_DECODE((const unsigned char *) p + i + k * SIMD_WIDTH,
@@ -65,6 +66,7 @@ SIMD_FN(load_tail)(int kind, const void *p, int i, int r, simd_t offset,
 	switch (kind)
 	{
 		case ELEM_F16:
+		case ELEM_H16:
 			{
 				uint16_t	tail[SIMD_WIDTH] = {0};
 
@@ -137,8 +139,9 @@ SIMD_FN(sum)(int term, int kind, const void *a, const void *b, int n,
 }
 
 /*
- * dot, sum a^2 and sum b^2 in one pass over float4s or halves: the three
- * sums share the loads, and 2 accumulators each keep 6 chains in flight.
+ * dot, sum a^2 and sum b^2 in one pass over float4s or halves (b halves
+ * and a float4s for a half code): the three sums share the loads, and 2
+ * accumulators each keep 6 chains in flight.
  */
 SIMD_INLINE void
 SIMD_FN(cos_sums)(int kind, const void *a, const void *b, int n,
@@ -159,8 +162,8 @@ SIMD_FN(cos_sums)(int kind, const void *a, const void *b, int n,
 
 	for (; i + 2 * SIMD_WIDTH <= n; i += 2 * SIMD_WIDTH)
 	{
-		x0 = SIMD_FN(load)(kind, a, i, 0, zero, zero);
-		x1 = SIMD_FN(load)(kind, a, i, 1, zero, zero);
+		x0 = SIMD_FN(load)(QUERY_KIND(kind), a, i, 0, zero, zero);
+		x1 = SIMD_FN(load)(QUERY_KIND(kind), a, i, 1, zero, zero);
 		y0 = SIMD_FN(load)(kind, b, i, 0, zero, zero);
 		y1 = SIMD_FN(load)(kind, b, i, 1, zero, zero);
 		d0 = SIMD_FMADD(x0, y0, d0);
@@ -172,7 +175,7 @@ SIMD_FN(cos_sums)(int kind, const void *a, const void *b, int n,
 	}
 	if (i + SIMD_WIDTH <= n)
 	{
-		x0 = SIMD_FN(load)(kind, a, i, 0, zero, zero);
+		x0 = SIMD_FN(load)(QUERY_KIND(kind), a, i, 0, zero, zero);
 		y0 = SIMD_FN(load)(kind, b, i, 0, zero, zero);
 		d0 = SIMD_FMADD(x0, y0, d0);
 		na0 = SIMD_FMADD(x0, x0, na0);
@@ -181,7 +184,7 @@ SIMD_FN(cos_sums)(int kind, const void *a, const void *b, int n,
 	}
 	if (i < n)
 	{
-		x1 = SIMD_FN(load_tail)(kind, a, i, n - i, zero, zero);
+		x1 = SIMD_FN(load_tail)(QUERY_KIND(kind), a, i, n - i, zero, zero);
 		y1 = SIMD_FN(load_tail)(kind, b, i, n - i, zero, zero);
 		d1 = SIMD_FMADD(x1, y1, d1);
 		na1 = SIMD_FMADD(x1, x1, na1);
@@ -256,12 +259,38 @@ SIMD_FN(cos_parts_half)(const uint16_t *a, const uint16_t *b, int n,
 	SIMD_FN(cos_sums)(ELEM_F16, a, b, n, dot, norma, normb);
 }
 
+static SIMD_TARGET float
+SIMD_FN(l2sq_h16)(const float *q, const uint16_t *x, int n)
+{
+	return SIMD_FN(sum)(TERM_L2, ELEM_H16, q, x, n, 0, 0);
+}
+
+static SIMD_TARGET float
+SIMD_FN(dot_h16)(const float *q, const uint16_t *x, int n)
+{
+	return SIMD_FN(sum)(TERM_DOT, ELEM_H16, q, x, n, 0, 0);
+}
+
+static SIMD_TARGET float
+SIMD_FN(l1_h16)(const float *q, const uint16_t *x, int n)
+{
+	return SIMD_FN(sum)(TERM_L1, ELEM_H16, q, x, n, 0, 0);
+}
+
+static SIMD_TARGET void
+SIMD_FN(cos_parts_h16)(const float *q, const uint16_t *x, int n,
+						float *dot, float *normq, float *normx)
+{
+	SIMD_FN(cos_sums)(ELEM_H16, q, x, n, dot, normq, normx);
+}
+
 static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_NAME, SIMD_FN(l2sq), SIMD_FN(dot), SIMD_FN(l1), SIMD_FN(cos_parts),
 	SIMD_FN(l2sq_u8), SIMD_FN(dot_u8), sparse_l2sq_fma, sparse_dot_fma,
 	hamming_popcnt, jaccard_popcnt,
 	SIMD_FN(l2sq_half), SIMD_FN(dot_half), SIMD_FN(l1_half),
-	SIMD_FN(cos_parts_half)
+	SIMD_FN(cos_parts_half), SIMD_FN(l2sq_h16), SIMD_FN(dot_h16),
+	SIMD_FN(l1_h16), SIMD_FN(cos_parts_h16)
 };
 
 #undef SIMD_INLINE

@@ -64,6 +64,7 @@ omen_elem_init(OmenElem *e, int kind, int metric, int dims)
 	e->graph_metric = omen_elem_graph_metric(metric);
 	e->dims = dims;
 	e->code_dims = omen_elem_code_dims(kind, dims);
+	e->codes_exact = omen_elem_codes_exact(kind, dims);
 	switch (kind)
 	{
 		case OMEN_ELEM_FLOAT2:
@@ -322,7 +323,7 @@ omen_elem_floats(const OmenElem *e, const void *exact, float *out)
 {
 	widen(e, exact, out);
 	/* a zero bit string stays zero: its Jaccard distance is 1 to all */
-	if (e->graph_metric == OMEN_METRIC_COSINE)
+	if (e->graph_metric == OMEN_METRIC_COSINE && !e->codes_exact)
 		(void) normalize(out, e->code_dims);
 }
 

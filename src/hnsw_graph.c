@@ -640,11 +640,14 @@ graph_code(const OmenGraph *g, uint32 id)
 	return (const OmenCodeRow *) (g->codes + (Size) id * g->code_stride);
 }
 
-/* row's code one element a byte: the code itself at 8 bits */
+/*
+ * row's code as the kernels take it, of Max(code_bits, 8) bits: the code
+ * itself at 8 bits and of halves, one element a byte below
+ */
 static inline const uint8 *
 graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row)
 {
-	if (g->code_bits == 8)
+	if (g->code_bits >= 8)
 		return row->code;
 	omen_code_unpack(row->code, g->dim, g->code_bits, g->unpacked);
 	return g->unpacked;
@@ -654,8 +657,9 @@ static inline float
 graph_row_distance(const OmenGraph *g, const float *query,
 				   const OmenCodeRow *row)
 {
-	return omen_code_distance(g->metric, query, graph_row_bytes(g, row),
-							  row->offset, row->scale, g->dim);
+	return omen_code_distance(g->metric, Max(g->code_bits, 8), query,
+							  graph_row_bytes(g, row), row->offset, row->scale,
+							  g->dim);
 }
 
 /*
@@ -675,8 +679,8 @@ graph_decode(const OmenGraph *g, uint32 id, float *out)
 {
 	const OmenCodeRow *row = graph_code(g, id);
 
-	omen_code_decode(graph_row_bytes(g, row), g->dim, row->offset, row->scale,
-					 out);
+	omen_code_decode(graph_row_bytes(g, row), g->dim, Max(g->code_bits, 8),
+					 row->offset, row->scale, out);
 }
 
 /* Node id's decoded code, from the handle's cache of them. */
@@ -941,7 +945,8 @@ omen_graph_create_in(void *mem, bool concurrent, int dim, int metric,
 	OmenGraph  *g;
 
 	Assert(m >= 2 && m <= OMEN_MAX_M);
-	Assert(code_bits == 8 || code_bits == 4 || code_bits == 2);
+	Assert(code_bits == OMEN_CODE_HALVES || code_bits == 8 ||
+		   code_bits == 4 || code_bits == 2);
 	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
 	Assert(mem == (void *) TYPEALIGN(64, mem));
 

@@ -613,7 +613,8 @@ first_link(OmenInsert *ins, ItemPointer rowtid, OmenLinkWrite *w)
 }
 
 /*
- * Writes the new node: its vector, then its search row with its links on
+ * Writes the new node: its vector (unless its code is its exact vector),
+ * then its search row with its links on
  * the segment's row page (or a new one), with the updated descriptor at
  * `where` and the first back-link to it (first_link) in the row's WAL
  * record, so that no crash leaves the node unreachable.  Sets *rowtid to
@@ -628,7 +629,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	Size		size = OMEN_NODE_SIZE(ins->level, m, ins->meta.code_bytes);
 	OmenNodeTuple nt = ins->row;
 	ItemPointer links = omen_node_links(nt, ins->meta.code_bytes);
-	ItemPointerData vectid;
+	bool		codes_exact = ins->store.elem.codes_exact;
 	OmenLinkWrite *w = NULL;
 	Buffer		rowbuf;
 	Buffer		linkbuf;
@@ -638,10 +639,11 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	bool		fits;
 	OffsetNumber off;
 
-	place_vector(ins, desc, where, &vectid);
+	/* a row whose code is its exact vector names itself (set below) */
+	if (!codes_exact)
+		place_vector(ins, desc, where, &nt->vectid);
 
 	nt->level = ins->level;
-	nt->vectid = vectid;
 	for (int i = 0; i < OMEN_NEIGHBOR_SLOTS(ins->level, m); i++)
 		ItemPointerSetInvalid(&links[i]);
 	for (int l = 0; l <= ins->level; l++)
@@ -669,6 +671,8 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 		ReleaseBuffer(rowbuf);
 		ItemPointerSet(rowtid, InvalidBlockNumber, FirstOffsetNumber);
 	}
+	if (codes_exact)
+		nt->vectid = *rowtid;
 	if (ins->nnbrs[0] > 0)
 	{
 		w = palloc(sizeof(OmenLinkWrite));
@@ -682,6 +686,8 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 
 		rowbuf = get_page(ins);
 		ItemPointerSet(rowtid, BufferGetBlockNumber(rowbuf), FirstOffsetNumber);
+		if (codes_exact)
+			nt->vectid = *rowtid;
 		for (int i = 0; w != NULL && i < w->n; i++)
 			if (w->ids[i] == standin)
 				w->ids[i] = omen_tid_pack(rowtid);

@@ -25,14 +25,18 @@ omen_max_level(int m)
 }
 
 /*
- * The widest code whose search row fits an empty page at every level a node
- * may have: 8 bits up to a few thousand dimensions, fewer above.
+ * The codes of an index of dims code floats of element kind elem: halves
+ * where they are exact (omen_elem_codes_exact), else the widest code whose
+ * search row fits an empty page at every level a node may have: 8 bits up
+ * to a few thousand dimensions, fewer above.
  */
 int
-omen_code_bits(int dims, int m)
+omen_code_bits(int elem, int dims, int m)
 {
 	int			bits = 8;
 
+	if (omen_elem_codes_exact(elem, dims))
+		return OMEN_CODE_HALVES;
 	while (bits > 2 &&
 		   OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m,
 										 OMEN_CODE_BYTES(dims, bits))) > OMEN_PAGE_CAPACITY)
@@ -84,7 +88,7 @@ omen_meta_set_dims(OmenMetaPage meta, int elem_dims)
 
 	meta->elem_dims = elem_dims;
 	meta->dims = dims;
-	meta->code_bits = dims > 0 ? omen_code_bits(dims, meta->m) : 0;
+	meta->code_bits = dims > 0 ? omen_code_bits(meta->elem, dims, meta->m) : 0;
 	meta->code_bytes = dims > 0 ? OMEN_CODE_BYTES(dims, meta->code_bits) : 0;
 }
 

@@ -73,7 +73,8 @@ typedef struct OmenMetaPageData
 	uint32		nsegments;
 	uint32		next_segno;		/* segment numbers are never reused */
 	BlockNumber dir_head;		/* first directory page, or Invalid */
-	uint16		code_bits;		/* bits per element of the codes, 0 with dims */
+	uint16		code_bits;		/* bits per element of the codes (16: halves),
+								 * 0 with dims */
 	uint16		code_bytes;		/* bytes of a node's code */
 	uint16		elem;			/* OmenElemKind of the operator class's type */
 	uint16		unused;			/* 0 */
@@ -209,8 +210,11 @@ omen_tid_unpack(uint64 id, ItemPointer tid)
  */
 extern int	omen_max_level(int m);
 
-/* Bits per element of a node's code at dims and m: 8, 4 or 2. */
-extern int	omen_code_bits(int dims, int m);
+/*
+ * Bits per element of a node's code of dims floats for element kind elem at
+ * m: OMEN_CODE_HALVES, 8, 4 or 2.
+ */
+extern int	omen_code_bits(int elem, int dims, int m);
 
 extern void omen_page_init(Page page, uint16 kind, uint32 segno);
 extern void omen_meta_init(Page page, int elem, int elem_dims, int m,

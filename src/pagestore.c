@@ -308,12 +308,33 @@ omen_store_node(OmenPageStore *s, ItemPointer tid)
 	return nt;
 }
 
+/*
+ * The exact vector of the node whose row is at tid, in an index whose
+ * codes are exact: the row's code, into out (elem.words words, the unused
+ * bytes 0).  Locks the row's page while it copies it.
+ */
+static bool
+row_exact(OmenPageStore *s, ItemPointer tid, void *out)
+{
+	OmenNodeTuple nt = omen_store_node(s, tid);
+
+	if (nt == NULL)
+		return false;
+	memset(out, 0, sizeof(uint32) * s->elem.words);
+	memcpy(out, omen_node_code(nt), s->code_bytes);
+	omen_store_unlock(s);
+	return true;
+}
+
 bool
 omen_store_exact(OmenPageStore *s, ItemPointer vectid, void *out)
 {
 	ItemPointerData tid = *vectid;
 	int			words = 0;
 	int			got = 0;
+
+	if (s->elem.codes_exact)
+		return row_exact(s, vectid, out);
 
 	/* the first chunk's first word tells how long a sparsevec's vector is */
 	while (got == 0 || got < words)
@@ -371,6 +392,17 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 	Page		page;
 	OmenVectorTuple vt = NULL;
 
+	if (s->elem.codes_exact)
+	{
+		OmenNodeTuple nt = omen_store_node(s, vectid);
+
+		if (nt == NULL)
+			return false;
+		*dist = omen_elem_distance(&s->elem, query, omen_node_code(nt), opdist);
+		omen_store_unlock(s);
+		return true;
+	}
+
 	/* a vector in one chunk is scored where it lies */
 	if (!tid_in_index(s, vectid))
 		return false;
@@ -392,17 +424,27 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 	return true;
 }
 
-/* A code as rows keep it (code_bits an element), one element a byte. */
+/*
+ * A code as rows keep it (code_bits an element) as the kernels take it, of
+ * kernel_bits(s) bits: itself at 8 bits and of halves, one element a byte
+ * below.
+ */
 static inline const uint8 *
 unpacked_code(OmenPageStore *s, const uint8 *code)
 {
-	if (s->code_bits == 8)
+	if (s->code_bits >= 8)
 		return code;
 	omen_code_unpack(code, s->dims, s->code_bits, s->unpacked);
 	return s->unpacked;
 }
 
-/* The code of nt, one element a byte. */
+static inline int
+kernel_bits(OmenPageStore *s)
+{
+	return Max(s->code_bits, 8);
+}
+
+/* The code of nt as the kernels take it. */
 static inline const uint8 *
 node_code(OmenPageStore *s, OmenNodeTuple nt)
 {
@@ -413,8 +455,8 @@ node_code(OmenPageStore *s, OmenNodeTuple nt)
 float
 omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 {
-	return omen_code_distance(s->metric, query, node_code(s, nt), nt->offset,
-							  nt->scale, s->dims);
+	return omen_code_distance(s->metric, kernel_bits(s), query,
+							  node_code(s, nt), nt->offset, nt->scale, s->dims);
 }
 
 /* A node's code, copied out of its row by omen_store_select. */
@@ -454,8 +496,9 @@ cached_distance(OmenPageStore *s, const float *query, const OmenCachedCode *c)
 {
 	const uint8 *code = s->cached_codes + (Size) c->slot * s->code_bytes;
 
-	return omen_code_distance(s->metric, query, unpacked_code(s, code),
-							  c->offset, c->scale, s->dims);
+	return omen_code_distance(s->metric, kernel_bits(s), query,
+							  unpacked_code(s, code), c->offset, c->scale,
+							  s->dims);
 }
 
 /*
@@ -518,7 +561,8 @@ node_decode(OmenPageStore *s, OmenNodeId id, float *out, float *self)
 	if (nt == NULL)
 		return false;
 	code = node_code(s, nt);
-	omen_code_decode(code, s->dims, nt->offset, nt->scale, out);
+	omen_code_decode(code, s->dims, kernel_bits(s), nt->offset, nt->scale,
+					 out);
 	if (self)
 		*self = omen_store_code_distance(s, out, nt);
 	omen_store_unlock(s);
@@ -719,7 +763,8 @@ store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 		if (ca != NULL)
 			omen_code_decode(unpacked_code(s, s->cached_codes +
 										   (Size) ca->slot * s->code_bytes),
-							 s->dims, ca->offset, ca->scale, s->scratch);
+							 s->dims, kernel_bits(s), ca->offset, ca->scale,
+							 s->scratch);
 		else if (!node_decode(s, a, s->scratch, NULL))
 			return NAN;
 		s->scratch_id = a;

@@ -279,7 +279,15 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 		}
 		r->vectid = nt->vectid;
 		r->code = so->work[i].dist;
-		r->lower = lower_bound(so, &seg->store, r->code, nt);
+		if (!seg->store.elem.codes_exact)
+			r->lower = lower_bound(so, &seg->store, r->code, nt);
+		else if (r->ntids > 0)
+		{
+			/* the code is the exact vector: its distance is known now */
+			r->dist = omen_elem_distance(&seg->store.elem, so->qexact,
+										 omen_node_code(nt), &r->opdist);
+			r->lower = r->dist;
+		}
 		omen_store_unlock(&seg->store);
 		if (r->ntids == 0)
 			continue;
@@ -294,8 +302,9 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 
 /*
  * Reads the exact distance of the segment's unranked node with the lowest
- * bound and moves it among the ranked ones, or drops it if its vector is
- * not there.  Takes and releases buffer locks only.
+ * bound (known already where codes are exact) and moves it among the
+ * ranked ones, or drops it if its vector is not there.  Takes and releases
+ * buffer locks only.
  */
 static void
 rank_next(OmenScanOpaque so, OmenSegmentScan *seg)
@@ -303,7 +312,8 @@ rank_next(OmenScanOpaque so, OmenSegmentScan *seg)
 	OmenScanResult r = seg->unranked[seg->upos++];
 	int			i;
 
-	if (!omen_store_exact_distance(&seg->store, so->qexact, &r.vectid,
+	if (!seg->store.elem.codes_exact &&
+		!omen_store_exact_distance(&seg->store, so->qexact, &r.vectid,
 								   &r.dist, &r.opdist))
 		return;
 	if (isfinite(r.code) && isfinite(r.dist))

@@ -244,7 +244,13 @@ check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
 		}
 	}
 
-	if (!omen_store_exact(store, &nt->vectid, exact))
+	if (store->elem.codes_exact && !ItemPointerEquals(&nt->vectid, &e->tid))
+		problem(vs, "node (%u,%u): its code is its vector, but it names (%u,%u) as its vector",
+				ItemPointerGetBlockNumber(&e->tid),
+				ItemPointerGetOffsetNumber(&e->tid),
+				ItemPointerGetBlockNumberNoCheck(&nt->vectid),
+				ItemPointerGetOffsetNumberNoCheck(&nt->vectid));
+	else if (!omen_store_exact(store, &nt->vectid, exact))
 		problem(vs, "node (%u,%u): its vector at (%u,%u) is missing or incomplete",
 				ItemPointerGetBlockNumber(&e->tid),
 				ItemPointerGetOffsetNumber(&e->tid),
@@ -448,7 +454,7 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 		problem(&vs, "metapage: codes of %u dimensions do not suit values of %u",
 				vs.meta.dims, vs.meta.elem_dims);
 	if (vs.meta.dims > 0 && vs.meta.dims <= OMEN_MAX_DIMS &&
-		(vs.meta.code_bits != omen_code_bits(vs.meta.dims, vs.meta.m) ||
+		(vs.meta.code_bits != omen_code_bits(vs.meta.elem, vs.meta.dims, vs.meta.m) ||
 		 vs.meta.code_bytes != OMEN_CODE_BYTES(vs.meta.dims, vs.meta.code_bits)))
 		problem(&vs, "metapage: codes of %u bits in %u bytes do not suit %u dimensions",
 				vs.meta.code_bits, vs.meta.code_bytes, vs.meta.dims);

@@ -701,7 +701,10 @@ test_half_conversions(void)
 	}
 }
 
-/* Every half kernel of variant k on a and b, against the double reference. */
+/*
+ * Every half kernel of variant k on a and b, and the half code kernels on a
+ * widened and b, against the double reference.
+ */
 static void
 check_half(const OmenKernelSet *k, const uint16_t *a, const uint16_t *b,
 		   int n, double tol, const char *what)
@@ -726,6 +729,14 @@ check_half(const OmenKernelSet *k, const uint16_t *a, const uint16_t *b,
 	check(k->name, "cos_parts_half.dot", what, n, dot, r.dot, r.abs_dot, tol);
 	check(k->name, "cos_parts_half.norma", what, n, norma, r.norma, r.norma, tol);
 	check(k->name, "cos_parts_half.normb", what, n, normb, r.normb, r.normb, tol);
+	/* a float query against halves as codes: the same sums */
+	check(k->name, "l2sq_h16", what, n, k->l2sq_h16(fa, b, n), r.l2sq, r.l2sq, tol);
+	check(k->name, "dot_h16", what, n, k->dot_h16(fa, b, n), r.dot, r.abs_dot, tol);
+	check(k->name, "l1_h16", what, n, k->l1_h16(fa, b, n), r.l1, r.l1, tol);
+	k->cos_parts_h16(fa, b, n, &dot, &norma, &normb);
+	check(k->name, "cos_parts_h16.dot", what, n, dot, r.dot, r.abs_dot, tol);
+	check(k->name, "cos_parts_h16.normq", what, n, norma, r.norma, r.norma, tol);
+	check(k->name, "cos_parts_h16.normx", what, n, normb, r.normb, r.normb, tol);
 	free(fa);
 	free(fb);
 }

@@ -1,8 +1,9 @@
 /*
  * page.c
  *		Fuzz target: the page decoders of src/page.c on any page image.
- *		Input: dims (uint16, native order) and m (uint8) to decode with,
- *		then the page (zero-padded or cut to BLCKSZ).  Every decoder must
+ *		Input: dims (uint16, native order) and a byte whose high bit asks
+ *		for a halfvec index's codes (halves up to OMEN_HALF_CODE_DIMS) and
+ *		whose low 7 bits give m, to decode with, then the page (zero-padded or cut to BLCKSZ).  Every decoder must
  *		return nothing or raise ERRCODE_INDEX_CORRUPTED, and what it returns
  *		must lie within the page: the target reads all of it as the callers
  *		do, and AddressSanitizer checks those reads.  A chunk's first word,
@@ -32,10 +33,10 @@ consume(const void *p, Size len)
 }
 
 static void
-decode_data_page(Page page, int dims, int m)
+decode_data_page(Page page, int elem, int dims, int m)
 {
 	int			maxoff = PageGetMaxOffsetNumber(page);
-	int			code_bytes = OMEN_CODE_BYTES(dims, omen_code_bits(dims, m));
+	int			code_bytes = OMEN_CODE_BYTES(dims, omen_code_bits(elem, dims, m));
 	int			sparse_words = 1 + 2 * OMEN_MAX_NNZ;
 	int			words;
 
@@ -97,6 +98,7 @@ int
 LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 {
 	uint16		dims;
+	int			elem;
 	int			m;
 	static char image[BLCKSZ] pg_attribute_aligned(ALIGNOF_BUFFER);
 	Page		page = image;
@@ -105,7 +107,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		return 0;
 	memcpy(&dims, data, sizeof(dims));
 	dims = 1 + dims % OMEN_MAX_DIMS;
-	m = 2 + data[2] % 99;
+	elem = (data[2] & 0x80) ? OMEN_ELEM_FLOAT2 : OMEN_ELEM_FLOAT4;
+	m = 2 + (data[2] & 0x7F) % 99;
 	data += 3;
 	size -= 3;
 
@@ -120,6 +123,6 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 			omen_meta_decode(page, "fuzz", &meta);
 		});
 	FUZZ_RUN(corrupted, decode_directory_page(page));
-	FUZZ_RUN(corrupted, decode_data_page(page, dims, m));
+	FUZZ_RUN(corrupted, decode_data_page(page, elem, dims, m));
 	return 0;
 }

@@ -72,6 +72,36 @@ foreach my $case (
 	  if $dim == 784;
 }
 
+# a 784-d halfvec index, whose rows keep the halves as their codes and which
+# has no vector pages: about half the size of the vector index
+foreach my $mem ('1MB', '64MB')
+{
+	my $what = "3000 x 784-d halfvec at maintenance_work_mem $mem";
+	my $settings = "$serial SET maintenance_work_mem = '$mem';";
+	my ($est) = run_sql($node,
+		"$settings SELECT segments, index_bytes FROM omenhnsw_build_estimate(3000, 784, 16, 'halfvec_l2_ops')"
+	);
+	chomp $est;
+	my ($segs, $bytes) = split /\|/, $est;
+	my ($vec_bytes) = run_sql($node,
+		"$settings SELECT index_bytes FROM omenhnsw_build_estimate(3000, 784)");
+	chomp $vec_bytes;
+	my $notices = build_index($node, $settings,
+		"CREATE INDEX h784_idx ON t784 USING omenhnsw ((v::halfvec(784)) halfvec_l2_ops)");
+	my ($real_bytes) = run_sql($node, "SELECT pg_relation_size('h784_idx')");
+	chomp $real_bytes;
+	my ($problems) = run_sql($node, "SELECT count(*) FROM omenhnsw_verify('h784_idx')");
+	chomp $problems;
+	is($problems, 0, "$what: the index is sound");
+	is($segs, segment_count($notices), "$what: estimated segments = built segments");
+	my $dev = ($bytes - $real_bytes) / $real_bytes;
+	cmp_ok(abs($dev), '<=', 0.15,
+		sprintf("$what: estimated size within 15%% of the real one (%+.1f%%)", 100 * $dev));
+	cmp_ok($real_bytes, '<=', 0.55 * $vec_bytes,
+		"$what: at most 0.55 of the vector index's estimated size ($real_bytes of $vec_bytes)");
+	run_sql($node, "DROP INDEX h784_idx");
+}
+
 # a column without a dimension: the first non-NULL value gives it
 run_sql($node,
 	"CREATE TABLE nodim AS SELECT id, v::vector AS v FROM t128; INSERT INTO nodim VALUES (0, NULL); VACUUM ANALYZE nodim"
