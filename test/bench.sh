@@ -12,7 +12,7 @@
 #   BENCH_DATASETS   [fashion,fashion_halfvec,synthetic,synthetic1536,synthetic3072]; every
 #                    engine indexes fashion_halfvec, the first BENCH_HALFVEC_N images of
 #                    fashion, as halfvec (embedding::halfvec(784), halfvec_l2_ops)
-#   BENCH_HALFVEC_N  [20000]
+#   BENCH_HALFVEC_N  [60000]
 #   BENCH_SYNTH_N    base rows of the 128-d synthetic set [200000]
 #   BENCH_SYNTH1536_N, BENCH_SYNTH3072_N   base rows of the embedding-like 1,536-d and
 #                    3,072-d sets [100000, 30000]; every synthetic set has 1,000 queries
@@ -47,7 +47,7 @@ cd "$(dirname "$0")/.."
 
 BENCH_ENGINES=${BENCH_ENGINES:-omendb,pgvector}
 BENCH_DATASETS=${BENCH_DATASETS:-fashion,fashion_halfvec,synthetic,synthetic1536,synthetic3072}
-BENCH_HALFVEC_N=${BENCH_HALFVEC_N:-20000}
+BENCH_HALFVEC_N=${BENCH_HALFVEC_N:-60000}
 BENCH_SYNTH_N=${BENCH_SYNTH_N:-200000}
 BENCH_SYNTH1536_N=${BENCH_SYNTH1536_N:-100000}
 BENCH_SYNTH3072_N=${BENCH_SYNTH3072_N:-30000}

@@ -18,7 +18,7 @@ Data sets (cached as .npy under --cache, default $OMEN_DATA_DIR or
              mapped into the full dimension with a decaying spectrum, plus
              noise in every dimension, each row scaled to length sqrt(dims).
   fashion_halfvec
-             the first --synth-rows fashion_halfvec=N (default 20,000) base
+             the first --synth-rows fashion_halfvec=N (default 60,000, all) base
              images of fashion and its queries, for indexes on halfvec: the
              pixels, integers 0..255, are exact in half precision, so the
              ground truth is fashion's.
@@ -57,7 +57,7 @@ SYNTHETIC = {
     "synthetic3072": (3072, "embedding", 30000),
 }
 # base rows of fashion_halfvec, a prefix of fashion
-FASHION_HALFVEC_ROWS = 20000
+FASHION_HALFVEC_ROWS = 60000
 DATASETS = ["fashion", "fashion_halfvec"] + list(SYNTHETIC)
 # the embedding-like generator: latent dimension, spread of a cluster around
 # its centre (the centres have unit spread), noise in every dimension; chosen
