@@ -814,7 +814,7 @@ builder_use_shared_graph(OmenBuilder *b, OmenGraph *g, char *mem)
 	Size		tids_off;
 	Size		cap = b->shared->shared_capacity;
 
-	shared_graph_size(b->elem, pg_atomic_read_u32(&b->shared->dims),
+	shared_graph_size(b->shared->elem, pg_atomic_read_u32(&b->shared->dims),
 					  b->shared->m, cap, &tids_off);
 	b->graph = g;
 	b->graph_is_shared = true;
