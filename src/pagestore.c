@@ -797,14 +797,19 @@ omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 {
 	OmenCand	entries[2];
 	bool		routing[2];
-	float		dist;
+	ItemPointerData tid;
+	OmenNodeTuple nt;
 	int			n = 1;
 
 	omenvis_reset(s->visited);
 	entries[0] = entry;
 	entries[1].id = omen_tid_pack(root);
-	if (!node_distance(s, query, entry.id, &dist, &routing[0]))
-		routing[0] = true;
+	/* the entry routes if it is deleted or has gone: it is never a result */
+	omen_tid_unpack(entry.id, &tid);
+	nt = omen_store_node(s, &tid);
+	routing[0] = nt == NULL || nt->deleted;
+	if (nt != NULL)
+		omen_store_unlock(s);
 	omen_store_visit(s, entry.id);
 	if (omen_store_visit(s, entries[1].id) &&
 		node_distance(s, query, entries[1].id, &entries[1].dist, &routing[1]))
