@@ -178,6 +178,7 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->pending = NULL;
 	s->pending_out = false;
 	s->deferred = NULL;
+	s->descending = false;
 }
 
 void
@@ -735,7 +736,7 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 			else
 			{
 				out[k] = omen_store_code_distance(s, query, nt);
-				routing[k] = nt->deleted;
+				routing[k] = nt->deleted && !s->descending;
 			}
 		}
 		if (page != NULL)
@@ -802,12 +803,17 @@ const OmenStoreOps omen_page_store_ops = {
 	store_neighbors, store_distances, store_pair_distance, store_visit
 };
 
+/* Width of the beam of a descent through the upper levels. */
+#define OMEN_DESCENT_EF 4
+
 OmenCand
 omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 				   int entry_level, int to_level)
 {
 	OmenCand	ep;
-	OmenCand	best;
+	OmenCand	eps[OMEN_DESCENT_EF];
+	OmenCand	best[OMEN_DESCENT_EF];
+	int			n = 1;
 	bool		deleted;
 
 	ep.id = omen_tid_pack(entry);
@@ -816,12 +822,51 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 		ep.id = OMEN_NO_NODE;
 		return ep;
 	}
+	eps[0] = ep;
+
+	/*
+	 * The closest nodes count, deleted ones included: those keep their
+	 * links and route, and after many deletes the closest live nodes a
+	 * level shows can lie in another cluster of the data, from which the
+	 * levels below do not come back.  A beam of a few nodes, each level's
+	 * seeding the next, keeps the descent out of local minima where a
+	 * greedy step would stop.  As a greedy step does, the descent moves to
+	 * a node only if it is strictly closer: where distances tie (all
+	 * infinite, say) it stays at the entry.
+	 */
+	s->descending = true;
 	for (int l = entry_level; l > to_level; l--)
 	{
-		if (omen_store_search_level(s, query, &ep, 1, l, 1, &best) > 0)
-			ep = best;
+		int			nbest = omen_store_search_level(s, query, eps, n, l,
+													OMEN_DESCENT_EF, best);
+
+		if (nbest > 0)
+		{
+			if (omen_dist_lt(best[0].dist, ep.dist))
+				ep = best[0];
+			memcpy(eps, best, sizeof(OmenCand) * nbest);
+			n = nbest;
+		}
 	}
+	s->descending = false;
 	return ep;
+}
+
+/* Whether node id only routes searches: it is deleted, or has gone. */
+static bool
+node_routes(OmenPageStore *s, OmenNodeId id)
+{
+	ItemPointerData tid;
+	OmenNodeTuple nt;
+	bool		routes;
+
+	omen_tid_unpack(id, &tid);
+	nt = omen_store_node(s, &tid);
+	if (nt == NULL)
+		return true;
+	routes = nt->deleted;
+	omen_store_unlock(s);
+	return routes;
 }
 
 int
@@ -829,11 +874,23 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 						const OmenCand *entries, int nentries, int level,
 						int ef, OmenCand *result)
 {
+	bool	   *routing;
+
 	omenvis_reset(s->visited);
 	for (int i = 0; i < nentries; i++)
 		omen_store_visit(s, entries[i].id);
-	return omen_search_layer(&omen_page_store_ops, s, query, entries,
-							 nentries, ef, level, result);
+	if (level > 0)
+		return omen_search_layer(&omen_page_store_ops, s, query, entries,
+								 nentries, ef, level, result);
+
+	/* a descent may end on a deleted node: on level 0 it only routes */
+	routing = palloc(sizeof(bool) * Max(nentries, 1));
+	for (int i = 0; i < nentries; i++)
+		routing[i] = node_routes(s, entries[i].id);
+	return omen_search_next(omen_search_begin(&omen_page_store_ops, s, query,
+											  entries, routing, nentries, ef,
+											  false),
+							result);
 }
 
 OmenSearch *
@@ -842,14 +899,12 @@ omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 {
 	OmenCand	entries[2];
 	bool		routing[2];
-	float		dist;
 	int			n = 1;
 
 	omenvis_reset(s->visited);
 	entries[0] = entry;
 	entries[1].id = omen_tid_pack(root);
-	if (!node_distance(s, query, entry.id, &dist, &routing[0]))
-		routing[0] = true;
+	routing[0] = node_routes(s, entry.id);
 	omen_store_visit(s, entry.id);
 	if (omen_store_visit(s, entries[1].id) &&
 		node_distance(s, query, entries[1].id, &entries[1].dist, &routing[1]))

@@ -59,6 +59,9 @@ typedef struct OmenPageStore
 	OmenNodeTuple pending;
 	bool		pending_out;	/* omen_store_node handed it out */
 	struct OmenLinkWrite *deferred; /* omen_store_link_deferred's target */
+
+	/* omen_store_descend: deleted nodes are results, not only routes */
+	bool		descending;
 } OmenPageStore;
 
 extern const OmenStoreOps omen_page_store_ops;
@@ -113,14 +116,19 @@ extern bool omen_store_exact_distance(OmenPageStore *s, const void *query,
 									  double *opdist);
 
 /*
- * Greedy descent from entry through the levels above to_level: the closest
- * node found there (id OMEN_NO_NODE if the entry has gone).
+ * Descent from entry through the levels above to_level, a narrow beam on
+ * each: the closest node found there, deleted or not (id OMEN_NO_NODE if
+ * the entry has gone).
  */
 extern OmenCand omen_store_descend(OmenPageStore *s, const float *query,
 								   ItemPointer entry, int entry_level,
 								   int to_level);
 
-/* Beam search of width ef on one level; result ascending, returns count. */
+/*
+ * Beam search of width ef on one level; result ascending, returns count.
+ * On level 0 the result holds live nodes only: deleted entries route the
+ * search but are no results.
+ */
 extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									const OmenCand *entries, int nentries,
 									int level, int ef, OmenCand *result);

@@ -104,6 +104,7 @@ typedef struct OmenScanOpaqueData
 	int			walkseg;		/* index in dir of the segment being walked */
 	BlockNumber walkblk;		/* its next page, Invalid at its end */
 	BlockNumber walkhops;		/* pages of it walked */
+	BlockNumber walknblocks;	/* the index's size when last read */
 	ItemPointerData *walktids;	/* [OMEN_PAGE_MAX_HEAPTIDS] */
 	int			nwalktids;
 	int			walkpos;
@@ -533,11 +534,19 @@ walk_next(IndexScanDesc scan, ItemPointer tid)
 			so->walkstore.segno = seg->segno;
 			so->walkblk = seg->first_blk;
 			so->walkhops = 0;
+			so->walknblocks = RelationGetNumberOfBlocks(scan->indexRelation);
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
-		/* a chain with more pages than the index has a cycle */
-		if (++so->walkhops > RelationGetNumberOfBlocks(scan->indexRelation))
+
+		/*
+		 * A chain with more pages than the index has a cycle.  The size is
+		 * read once per segment, and again before calling it damage, as
+		 * inserts may have added pages since.
+		 */
+		if (++so->walkhops > so->walknblocks &&
+			so->walkhops > (so->walknblocks =
+							RelationGetNumberOfBlocks(scan->indexRelation)))
 			omen_chain_damaged(scan->indexRelation, so->walkstore.segno,
 							   so->walkblk);
 		so->nwalktids = omen_store_page_heaptids(&so->walkstore, so->walkblk,

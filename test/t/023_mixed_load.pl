@@ -64,9 +64,10 @@ my ($found, $checked) = self_reach($node, "a.id % $every = 0", 200, 3);
 note(sprintf('self-query reach at ef_search=200: %d of %d (%.2f%%)',
 		$found, $checked, 100 * $found / $checked));
 cmp_ok($found, '>=', 0.95 * $checked, 'at least 95% of sampled rows find themselves');
-# VACUUM rewrites the links of live nodes around the deleted ones
-cmp_ok($found, '>=', 0.997 * $checked,
-	'at least 99.7% of sampled rows find themselves');
+# VACUUM rewrites the links of live nodes around the deleted ones, and
+# descents route through deleted nodes into the query's region
+cmp_ok($found, '>=', 0.999 * $checked,
+	'at least 99.9% of sampled rows find themselves');
 my $recall = t_recall($node, 200, 10);
 note("recall\@10 at ef_search=200: $recall");
 cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search=200');
