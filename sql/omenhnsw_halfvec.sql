@@ -110,22 +110,22 @@ RESET enable_seqscan;
 DROP TABLE hv_max;
 CREATE TABLE hv_over (v halfvec(16001));
 
--- The widest halfvec whose halves are its codes (rows with no vector pages)
--- and one element more (8-bit codes, halves apart): both order exactly
--- after a build and inserts
-CREATE TABLE hv_edge (id int, a halfvec(1536), b halfvec(1537));
+-- The widest halfvec whose halves are its codes at m = 16 (two rows to a
+-- page, no vector pages) and one element more (8-bit codes, halves apart):
+-- both order exactly after a build and inserts
+CREATE TABLE hv_edge (id int, a halfvec(1900), b halfvec(1901));
 CREATE FUNCTION hv_edge_value(i int, n int) RETURNS real[] LANGUAGE sql AS
 $$ SELECT ARRAY(SELECT sin(i * j * 0.013 + i) FROM generate_series(1, n) j)::real[] $$;
-INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1536), hv_edge_value(i, 1537)
+INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1900), hv_edge_value(i, 1901)
 FROM generate_series(1, 40) i;
 CREATE INDEX hv_edge_a ON hv_edge USING omenhnsw (a halfvec_cosine_ops);
 CREATE INDEX hv_edge_b ON hv_edge USING omenhnsw (b halfvec_cosine_ops);
-INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1536), hv_edge_value(i, 1537)
+INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1900), hv_edge_value(i, 1901)
 FROM generate_series(41, 70) i;
 SELECT * FROM omenhnsw_verify('hv_edge_a');
 SELECT * FROM omenhnsw_verify('hv_edge_b');
 CREATE TABLE hv_edge_q AS
-SELECT hv_edge_value(500, 1536)::halfvec(1536) AS a, hv_edge_value(500, 1537)::halfvec(1537) AS b;
+SELECT hv_edge_value(500, 1900)::halfvec(1900) AS a, hv_edge_value(500, 1901)::halfvec(1901) AS b;
 CREATE FUNCTION hv_edge_knn(useindex bool, OUT a int[], OUT b int[])
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -145,8 +145,42 @@ SET omenhnsw.ef_search = 100;
 SELECT i.a = s.a AS a_exact, i.b = s.b AS b_exact
 FROM hv_edge_knn(true) i, hv_edge_knn(false) s;
 RESET omenhnsw.ef_search;
+-- rows of halves take half a page each; the others a third, and their halves
+-- are apart
+SELECT pg_relation_size('hv_edge_a') / 8192 AS a_pages, pg_relation_size('hv_edge_b') / 8192 AS b_pages;
 DROP TABLE hv_edge, hv_edge_q;
 DROP FUNCTION hv_edge_value, hv_edge_knn;
+
+-- A column without a typmod, its index built empty: the first insert gives
+-- the dimension (odd, so the halves do not fill the exact vector's last
+-- word), the codes are the halves, and the order is exact
+CREATE TABLE hv_odd (id int, v halfvec);
+CREATE INDEX hv_odd_cos ON hv_odd USING omenhnsw (v halfvec_cosine_ops);
+CREATE INDEX hv_odd_l2 ON hv_odd USING omenhnsw (v halfvec_l2_ops) WITH (m = 4);
+INSERT INTO hv_odd SELECT i, ARRAY(SELECT cos(i * j * 0.7 + j) FROM generate_series(1, 7) j)
+FROM generate_series(1, 120) i;
+INSERT INTO hv_odd SELECT 1000 + id, v FROM hv_odd WHERE id % 10 = 0;
+DELETE FROM hv_odd WHERE id % 7 = 0;
+VACUUM hv_odd;
+SELECT * FROM omenhnsw_verify('hv_odd_cos');
+SELECT * FROM omenhnsw_verify('hv_odd_l2');
+CREATE FUNCTION hv_odd_knn(op text, useindex bool) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', (NOT useindex)::text, true);
+	PERFORM set_config('enable_indexscan', useindex::text, true);
+	EXECUTE format('SELECT array_agg(id ORDER BY n) FROM (SELECT id, row_number() OVER () AS n FROM
+		(SELECT id FROM hv_odd ORDER BY v %s ''[0.3,-1,0.5,0.2,0,-0.4,1]'', id LIMIT 15) s) t', op)
+		INTO r;
+	RETURN r;
+END
+$$;
+SET omenhnsw.ef_search = 200;
+SELECT op, hv_odd_knn(op, true) = hv_odd_knn(op, false) AS same_rows
+FROM unnest(ARRAY['<=>', '<->']) op;
+RESET omenhnsw.ef_search;
+DROP TABLE hv_odd;
+DROP FUNCTION hv_odd_knn;
 
 -- VACUUM after deletes keeps the index whole and the order exact
 DELETE FROM hv WHERE id % 3 = 0;

@@ -218,7 +218,7 @@ builder_set_meta(OmenBuilder *b)
 	b->meta.metric = b->metric;
 	b->meta.elem = b->elem;
 	omen_meta_set_dims(&b->meta, b->dims);
-	omen_elem_init(&b->kind, b->elem, b->metric, b->dims);
+	omen_elem_init(&b->kind, b->elem, b->metric, b->dims, b->meta.code_bits);
 }
 
 /* A segment number for a new segment. */
@@ -1446,7 +1446,7 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	meta.m = m;
 	meta.elem = e->kind;
 	omen_meta_set_dims(&meta, dims);
-	omen_elem_init(&kind, e->kind, e->metric, dims);
+	omen_elem_init(&kind, e->kind, e->metric, dims, meta.code_bits);
 	if (words == 0)
 		words = kind.words;
 	/* rows whose codes are exact are their own vectors */

@@ -57,14 +57,14 @@ sparse_values(const SparseExact *x)
 }
 
 void
-omen_elem_init(OmenElem *e, int kind, int metric, int dims)
+omen_elem_init(OmenElem *e, int kind, int metric, int dims, int code_bits)
 {
 	e->kind = kind;
 	e->metric = metric;
 	e->graph_metric = omen_elem_graph_metric(metric);
 	e->dims = dims;
 	e->code_dims = omen_elem_code_dims(kind, dims);
-	e->codes_exact = omen_elem_codes_exact(kind, dims);
+	e->codes_exact = code_bits == OMEN_CODE_HALVES;
 	switch (kind)
 	{
 		case OMEN_ELEM_FLOAT2:

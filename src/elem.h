@@ -44,26 +44,6 @@ typedef enum OmenElemKind
 #define OMEN_SPARSE_CODE_DIMS	512
 
 /*
- * Most elements of a halfvec whose halves are its code.  Up to 1,536, two
- * level-0 search rows with halves fit a page at any m up to 64, and a node
- * then takes less room than with an 8-bit code and its halves apart; past
- * about 1,900 a row would fill a page alone.
- */
-#define OMEN_HALF_CODE_DIMS	1536
-
-/*
- * Whether the codes of an index of kind and dims elements are its values'
- * halves themselves (OMEN_CODE_HALVES bits an element): a halfvec of up to
- * OMEN_HALF_CODE_DIMS.  Such an index keeps no other copy of a vector: a
- * search row is its own exact vector.  Inline for the page codec.
- */
-static inline bool
-omen_elem_codes_exact(int kind, int dims)
-{
-	return kind == OMEN_ELEM_FLOAT2 && dims > 0 && dims <= OMEN_HALF_CODE_DIMS;
-}
-
-/*
  * One index's element kind, metric and dimension, and what follows from
  * them.
  */
@@ -76,10 +56,16 @@ typedef struct OmenElem
 	int			code_dims;		/* floats that codes are made of */
 	int			words;			/* 4-byte words of an exact vector; sparse:
 								 * the most, 1 + 2 OMEN_MAX_NNZ */
-	bool		codes_exact;	/* omen_elem_codes_exact */
+	bool		codes_exact;	/* codes are the exact vectors: a halfvec
+								 * index whose codes are its halves */
 } OmenElem;
 
-extern void omen_elem_init(OmenElem *e, int kind, int metric, int dims);
+/*
+ * code_bits is the index's (its metapage's), or 0 where there is no index
+ * yet: OMEN_CODE_HALVES makes the codes the exact vectors.
+ */
+extern void omen_elem_init(OmenElem *e, int kind, int metric, int dims,
+						   int code_bits);
 
 /* The type name of a kind, and the largest dimension an index of it takes. */
 extern const char *omen_elem_type_name(int kind);

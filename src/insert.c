@@ -763,7 +763,8 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	omen_check_meta_elem(index, &ins.meta, kind.kind);
 	if (ins.meta.dims == 0)
 		set_dims(index, &ins.meta, omen_elem_value_dims(kind.kind, v));
-	omen_elem_init(&kind, kind.kind, kind.metric, ins.meta.elem_dims);
+	omen_elem_init(&kind, kind.kind, kind.metric, ins.meta.elem_dims,
+				   ins.meta.code_bits);
 	exact = palloc(sizeof(float) * kind.words);
 	vec = palloc(sizeof(float) * ins.meta.dims);
 	if (!omen_elem_exact(&kind, v, exact))

@@ -74,7 +74,7 @@ distance_proc_elem(PGFunction fn, Oid fnoid, int dims, OmenElem *e)
 		if (fn == omen_distance_procs[i].fn)
 		{
 			omen_elem_init(e, omen_distance_procs[i].elem,
-						   omen_distance_procs[i].metric, dims);
+						   omen_distance_procs[i].metric, dims, 0);
 			return;
 		}
 	}

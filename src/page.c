@@ -25,23 +25,38 @@ omen_max_level(int m)
 }
 
 /*
- * The codes of an index of dims code floats of element kind elem: halves
- * where they are exact (omen_elem_codes_exact), else the widest code whose
- * search row fits an empty page at every level a node may have: 8 bits up
- * to a few thousand dimensions, fewer above.
+ * The widest scalar code whose search row fits an empty page at every level
+ * a node may have: 8 bits up to a few thousand dimensions, fewer above.
  */
 int
-omen_code_bits(int elem, int dims, int m)
+omen_scalar_code_bits(int dims, int m)
 {
 	int			bits = 8;
 
-	if (omen_elem_codes_exact(elem, dims))
-		return OMEN_CODE_HALVES;
 	while (bits > 2 &&
 		   OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m,
 										 OMEN_CODE_BYTES(dims, bits))) > OMEN_PAGE_CAPACITY)
 		bits /= 2;
 	return bits;
+}
+
+/*
+ * The codes a new index of dims code floats of element kind elem gets: for
+ * a halfvec, its halves themselves where two level-0 rows of them fit a
+ * page (up to 1,900 dimensions at m = 16): a node then takes less room
+ * than a scalar code with the halves apart, and the index keeps no other
+ * copy.  Otherwise omen_scalar_code_bits.
+ */
+int
+omen_code_bits(int elem, int dims, int m)
+{
+	Size		halves = OMEN_CODE_BYTES(dims, OMEN_CODE_HALVES);
+
+	if (elem == OMEN_ELEM_FLOAT2 &&
+		2 * OMEN_ITEM_COST(OMEN_NODE_SIZE(0, m, halves)) <= OMEN_PAGE_CAPACITY &&
+		OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m, halves)) <= OMEN_PAGE_CAPACITY)
+		return OMEN_CODE_HALVES;
+	return omen_scalar_code_bits(dims, m);
 }
 
 void
@@ -172,6 +187,17 @@ omen_meta_decode(Page page, const char *relname, OmenMetaPageData *meta)
 						relname, OmenPageGetMeta(page)->version, OMEN_VERSION),
 				 errhint("REINDEX the index.")));
 	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+
+	/* the code width every reader goes by: one a codec knows, and its size */
+	if (meta->dims > OMEN_MAX_DIMS ||
+		(meta->dims == 0 ? meta->code_bits != 0 || meta->code_bytes != 0 :
+		 !(meta->code_bits == 8 || meta->code_bits == 4 || meta->code_bits == 2 ||
+		   (meta->code_bits == OMEN_CODE_HALVES && meta->elem == OMEN_ELEM_FLOAT2)) ||
+		 meta->code_bytes != OMEN_CODE_BYTES(meta->dims, meta->code_bits)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a damaged metapage: codes of %u bits in %u bytes for %u dimensions",
+						relname, meta->code_bits, meta->code_bytes, meta->dims)));
 }
 
 void

@@ -211,10 +211,12 @@ omen_tid_unpack(uint64 id, ItemPointer tid)
 extern int	omen_max_level(int m);
 
 /*
- * Bits per element of a node's code of dims floats for element kind elem at
- * m: OMEN_CODE_HALVES, 8, 4 or 2.
+ * Bits per element of the codes of dims floats at m: of a new index of
+ * element kind elem, OMEN_CODE_HALVES, 8, 4 or 2; the scalar ones, 8, 4 or
+ * 2.  An index keeps the width it was made with (its metapage's code_bits).
  */
 extern int	omen_code_bits(int elem, int dims, int m);
+extern int	omen_scalar_code_bits(int dims, int m);
 
 extern void omen_page_init(Page page, uint16 kind, uint32 segno);
 extern void omen_meta_init(Page page, int elem, int elem_dims, int m,

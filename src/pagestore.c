@@ -153,7 +153,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 				int expected_nodes)
 {
 	s->index = index;
-	omen_elem_init(&s->elem, meta->elem, meta->metric, meta->elem_dims);
+	omen_elem_init(&s->elem, meta->elem, meta->metric, meta->elem_dims,
+				   meta->code_bits);
 	s->metric = s->elem.graph_metric;
 	s->dims = meta->dims;
 	s->m = meta->m;
@@ -393,16 +394,8 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 	Page		page;
 	OmenVectorTuple vt = NULL;
 
-	if (s->elem.codes_exact)
-	{
-		OmenNodeTuple nt = omen_store_node(s, vectid);
-
-		if (nt == NULL)
-			return false;
-		*dist = omen_elem_distance(&s->elem, query, omen_node_code(nt), opdist);
-		omen_store_unlock(s);
-		return true;
-	}
+	/* scans take the distances of exact codes from the rows */
+	Assert(!s->elem.codes_exact);
 
 	/* a vector in one chunk is scored where it lies */
 	if (!tid_in_index(s, vectid))

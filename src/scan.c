@@ -481,7 +481,8 @@ start_scan(IndexScanDesc scan)
 	 */
 	omen_meta_read(index, &meta);
 	omen_check_meta_elem(index, &meta, kind.kind);
-	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims);
+	omen_elem_init(&kind, kind.kind, meta.metric, meta.elem_dims,
+				   meta.code_bits);
 	so->query = palloc(sizeof(float) * Max(meta.dims, 1));
 	so->qexact = palloc(sizeof(float) *
 						Max(v != NULL ? omen_elem_value_words(&kind, v) : 1,

@@ -2,7 +2,7 @@
  * page.c
  *		Fuzz target: the page decoders of src/page.c on any page image.
  *		Input: dims (uint16, native order) and a byte whose high bit asks
- *		for a halfvec index's codes (halves up to OMEN_HALF_CODE_DIMS) and
+ *		for a halfvec index's codes (halves where they fit) and
  *		whose low 7 bits give m, to decode with, then the page (zero-padded or cut to BLCKSZ).  Every decoder must
  *		return nothing or raise ERRCODE_INDEX_CORRUPTED, and what it returns
  *		must lie within the page: the target reads all of it as the callers

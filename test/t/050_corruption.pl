@@ -1,6 +1,6 @@
 # Damaged omenhnsw index pages on disk, as PostgreSQL's amcheck tests damage
 # them: with the server stopped, bytes of the index file are overwritten at
-# known offsets (the metapage magic, a directory page's kind and its link to
+# known offsets (the metapage magic and code width, a directory page's kind and its link to
 # itself, a search row's length and level, a line pointer leaving the page, a
 # link and a vector reference into another segment, a vector chunk's length,
 # the non-zero count a sparsevec's vector begins with, a data page's kind, a
@@ -110,6 +110,11 @@ sub pack_tid { my ($blk, $off) = @_; return pack('v v v', $blk >> 16, $blk & 0xf
 push @cases, [
 	'metapage magic', 1, qr/metapage is damaged/,
 	sub { overwrite($_[0], 24, "\0\0\0\0"); }
+];
+# a code width that the element kind cannot have (halves for vector)
+push @cases, [
+	'metapage code width', 1, qr/has a damaged metapage: codes of 16 bits/,
+	sub { overwrite($_[0], 24 + 32, pack('v', 16)); }
 ];
 push @cases, [
 	'directory page kind', 1, qr/damaged segment directory at block/,
