@@ -170,19 +170,19 @@ omen_elem_check_value(const OmenElem *e, const void *value)
 
 /*
  * Scales x[0..n-1] to unit length, the norm summed in double (a float sum
- * of squares overflows for huge components); false, x unchanged, if it has
- * no direction.
+ * of squares overflows for huge components), and returns that norm; 0, x
+ * unchanged, if it has no direction.
  */
-static bool
+static double
 normalize(float *x, int n)
 {
 	double		norm = FloatsNorm(x, n);
 
 	if (norm == 0 || !isfinite(norm))
-		return false;
+		return 0;
 	for (int i = 0; i < n; i++)
 		x[i] = (float) (x[i] / norm);
-	return true;
+	return norm;
 }
 
 bool
@@ -344,9 +344,9 @@ omen_elem_floats(const OmenElem *e, const void *exact, float *out)
 	widen(e, exact, out);
 	if (e->graph_metric != OMEN_METRIC_COSINE)
 		return;
-	sumsq = pow(FloatsNorm(out, n), 2);
 	/* a zero bit string stays zero: its Jaccard distance is 1 to all */
-	if (!normalize(out, n))
+	sumsq = pow(normalize(out, n), 2);
+	if (sumsq == 0)
 		return;
 	if (sumsq * (1 - (n + 1) * (double) FLT_EPSILON) > FLT_MAX)
 		memset(out, 0, sizeof(float) * n);
