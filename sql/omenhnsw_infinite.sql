@@ -244,3 +244,36 @@ RESET omenhnsw.iterative_scan;
 RESET omenhnsw.ef_search;
 SELECT * FROM omenhnsw_verify('cos_dup_v_idx');
 DROP TABLE cos_dup;
+-- where the cosine operator's sum of squares of a vector is zero or
+-- subnormal in float4, its distance is 0 or 2 by the sign of the dot
+-- product, and past float4's range it is 1, whatever the direction: the
+-- codes put such vectors there, so strict_order meets them in order
+-- instead of dropping them after farther rows
+CREATE TABLE cos_tiny (id int, v vector(2));
+CREATE INDEX ON cos_tiny USING omenhnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 16);
+INSERT INTO cos_tiny VALUES (9, '[-1.8593919,14.184717]'), (12, '[-1e-30,1e-30]');
+SET omenhnsw.ef_search = 1000;
+SELECT id, v <=> '[-1,3]' AS d FROM cos_tiny ORDER BY v <=> '[-1,3]';
+RESET omenhnsw.ef_search;
+DROP TABLE cos_tiny;
+CREATE TABLE cos_huge (id int, v vector(2));
+INSERT INTO cos_huge VALUES (1, '[-1e30,-3e38]'), (2, '[-5.859358,-15.02791]');
+CREATE INDEX ON cos_huge USING omenhnsw (v vector_cosine_ops) WITH (m = 5, ef_construction = 10);
+INSERT INTO cos_huge VALUES (3, '[2.1808598,0.8716676]'), (4, '[1e30,-1e-30]'), (5, '[15.306475,8.786455]');
+UPDATE cos_huge SET v = '[9.649443,-14.718433]' WHERE id = 5;
+UPDATE cos_huge SET v = '[8.415501,2.6449387]' WHERE id = 1;
+SET omenhnsw.ef_search = 2;
+SELECT id, v <=> '[-3,4]' AS d FROM cos_huge WHERE id > 2 ORDER BY v <=> '[-3,4]';
+RESET omenhnsw.ef_search;
+DROP TABLE cos_huge;
+-- an inner product whose float4 terms overflow in opposite signs ranks
+-- where its true sum does in the search too (the coded sum is recomputed
+-- as the exact one is), not last
+CREATE TABLE ip_lanes (id int, v vector(2));
+INSERT INTO ip_lanes SELECT i, ARRAY[i, i]::vector FROM generate_series(1, 30) i;
+INSERT INTO ip_lanes VALUES (100, '[3e38,-2.9e38]');
+CREATE INDEX ON ip_lanes USING omenhnsw (v vector_ip_ops) WITH (m = 2, ef_construction = 8);
+SET omenhnsw.ef_search = 2;
+SELECT id, v <#> '[2,2]' AS d FROM ip_lanes ORDER BY v <#> '[2,2]' LIMIT 3;
+RESET omenhnsw.ef_search;
+DROP TABLE ip_lanes;

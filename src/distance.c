@@ -743,6 +743,24 @@ omen_dot_careful(const float *a, const float *b, int n)
 	return (float) (sum + lost);
 }
 
+float
+omen_dot_u8_careful(const float *q, const unsigned char *code, float offset,
+					float scale, int n)
+{
+	double		sum = 0.0;
+	double		lost = 0.0;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		x = q[i] * ((double) offset + (double) scale * code[i]);
+		double		t = sum + x;
+
+		lost += fabs(sum) >= fabs(x) ? (sum - t) + x : (x - t) + sum;
+		sum = t;
+	}
+	return (float) (sum + lost);
+}
+
 void
 omen_quantize(const float *x, int n, int bits, unsigned char *code,
 			  float *offset, float *scale)

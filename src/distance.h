@@ -154,8 +154,14 @@ extern float omen_h16_distance(int metric, const float *q, const uint16_t *x,
 extern float omen_l1_u8(const float *q, const unsigned char *code,
 						float offset, float scale, int n);
 
-/* sum a*b in double, rounded once to float: see omen_inner_product */
+/*
+ * sum a*b in double, rounded once to float: see omen_inner_product; and
+ * the same over a coded b, one element a byte, decoded in double
+ * (omen_code_distance)
+ */
 extern float omen_dot_careful(const float *a, const float *b, int n);
+extern float omen_dot_u8_careful(const float *q, const unsigned char *code,
+								 float offset, float scale, int n);
 
 extern void omen_kernels_init(void);
 extern const char *omen_kernels_name(void);
@@ -208,12 +214,18 @@ omen_distance(int metric, const float *a, const float *b, int n)
 
 /*
  * omen_distance from q to a coded vector: of 8 bits, one element a byte, or
- * of OMEN_CODE_HALVES.
+ * of OMEN_CODE_HALVES.  A non-finite inner product of an 8-bit code is
+ * recomputed as omen_inner_product does, so that a coded vector whose terms
+ * overflow float4 ranks where its exact inner product does (an infinity of
+ * the true sum's sign) rather than last (NaN); products of halves and a
+ * float query cannot overflow where the query's elements are halves.
  */
 static inline float
 omen_code_distance(int metric, int bits, const float *q,
 				   const unsigned char *code, float offset, float scale, int n)
 {
+	float		d;
+
 	if (bits == OMEN_CODE_HALVES)
 		return omen_h16_distance(metric, q, (const uint16_t *) code, n);
 	switch (metric)
@@ -223,7 +235,10 @@ omen_code_distance(int metric, int bits, const float *q,
 		case OMEN_METRIC_L1:
 			return omen_l1_u8(q, code, offset, scale, n);
 		default:
-			return -omen_dot_u8(q, code, offset, scale, n);
+			d = omen_dot_u8(q, code, offset, scale, n);
+			if (__builtin_expect(!isfinite(d), 0))
+				d = omen_dot_u8_careful(q, code, offset, scale, n);
+			return -d;
 	}
 }
 

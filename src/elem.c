@@ -171,19 +171,19 @@ omen_elem_check_value(const OmenElem *e, const void *value)
 
 /*
  * Scales x[0..n-1] to unit length, the norm summed in double (a float sum
- * of squares overflows for huge components); false, x unchanged, if it has
- * no direction.
+ * of squares overflows for huge components), and returns that norm; 0, x
+ * unchanged, if it has no direction.
  */
-static bool
+static double
 normalize(float *x, int n)
 {
 	double		norm = FloatsNorm(x, n);
 
 	if (norm == 0 || !isfinite(norm))
-		return false;
+		return 0;
 	for (int i = 0; i < n; i++)
 		x[i] = (float) (x[i] / norm);
-	return true;
+	return norm;
 }
 
 bool
@@ -318,13 +318,45 @@ widen(const OmenElem *e, const void *exact, float *out)
 	}
 }
 
+/*
+ * The cosine operators sum a vector's squares in float4, as pgvector does,
+ * and where that sum is not a normal float the distance stops following
+ * the direction: past float4's range it is 1 for every query (NaN where the
+ * dot product overflows too); zero or subnormal, the quotient is infinite
+ * or far off and clamped, so it is 0 or 2 by the dot product's sign.  So
+ * that searches meet such a vector where the operator puts it, its code
+ * floats are zero in the first case (code distance 0: the distance 1), and
+ * in the second its direction times OMEN_TINY_SCALE, which codes it nearer
+ * than any unit vector to the queries it is at 0 from and farther from the
+ * others.  Either code keeps the scan's lower bounds (scan.c) at or below
+ * the exact distance of any vector: the first only needs it certain that
+ * the float sum overflows, in any order of summation (a float sum of n
+ * squares is within (n + 1) * FLT_EPSILON of the true one), the second is
+ * taken wherever a subnormal square may weigh.
+ */
+#define OMEN_TINY_SCALE 1048576.0f
+
 void
 omen_elem_floats(const OmenElem *e, const void *exact, float *out)
 {
+	int			n = e->code_dims;
+	double		sumsq;
+
 	widen(e, exact, out);
+	/* halves' sums of squares neither overflow nor underflow float4 */
+	if (e->graph_metric != OMEN_METRIC_COSINE || e->codes_exact)
+		return;
 	/* a zero bit string stays zero: its Jaccard distance is 1 to all */
-	if (e->graph_metric == OMEN_METRIC_COSINE && !e->codes_exact)
-		(void) normalize(out, e->code_dims);
+	sumsq = pow(normalize(out, n), 2);
+	if (sumsq == 0)
+		return;
+	if (sumsq * (1 - (n + 1) * (double) FLT_EPSILON) > FLT_MAX)
+		memset(out, 0, sizeof(float) * n);
+	else if (sumsq < n * (double) FLT_MIN)
+	{
+		for (int i = 0; i < n; i++)
+			out[i] *= OMEN_TINY_SCALE;
+	}
 }
 
 bool
