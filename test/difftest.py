@@ -28,7 +28,9 @@ By design, and so normalised or not reported (the README says the same):
   D5  pgvector's objects for a type omendb does not define (halfvec, sparsevec where absent),
       ivfflat, and hnsw's support functions are absent; the catalog check skips them.
   D6  distances are summed in another order (SIMD kernels): float results of distances,
-      norms and aggregates are compared with a relative tolerance (1e-5 and 1e-6).
+      norms and aggregates are compared with a relative tolerance (1e-5 and 1e-6); an inner
+      product of two vector literals, whose terms may cancel, within float4 rounding of the
+      sum of its terms' magnitudes (2 n FLT_EPSILON times sum |a_i b_i|).
   D7  an inner product whose terms overflow float4 is the true sum rounded to float4 in omendb
       (+-Infinity only when that sum is out of range, never NaN); pgvector gives NaN or an
       infinity depending on its summation order.
@@ -929,6 +931,33 @@ def doc_inner_product_overflow(case, i, oo, op):
     return differs
 
 
+VECTOR_LITERAL = re.compile(r"'\[([^\]']*)\]'::vector")
+
+
+def doc_inner_product_rounding(case, i, oo, op):
+    """D6: an inner product of two vector literals whose results differ by no more than float4
+    rounding of the sum of its terms' magnitudes allows: the order of summation decides how
+    cancelling terms round, and neither engine's order gives the exact sum."""
+    t = case.stmts[i]
+    if not (oo[0] == op[0] == "ok" and len(oo[1]) == len(op[1]) == 1
+            and len(oo[1][0]) == len(op[1][0]) == 1
+            and any(w in t for w in ("inner_product(", "<#>"))):
+        return False
+    lits = VECTOR_LITERAL.findall(t)
+    if len(lits) != 2:
+        return False
+    try:
+        a = [float(x) for x in lits[0].split(",")]
+        b = [float(x) for x in lits[1].split(",")]
+        ro, rp = float(oo[1][0][0]), float(op[1][0][0])
+    except (TypeError, ValueError):
+        return False
+    if len(a) != len(b) or not (math.isfinite(ro) and math.isfinite(rp)):
+        return False
+    mags = sum(abs(x * y) for x, y in zip(a, b))
+    return ro != rp and abs(ro - rp) <= 2 * len(a) * 1.1920929e-07 * mags
+
+
 def doc_empty_combine(case, i, oo, op):
     """D8: two avg/sum states of no rows combine to no rows in omendb; pgvector errors."""
     t = case.stmts[i]
@@ -945,6 +974,8 @@ DOCUMENTED = [
      doc_dims),
     ("D5", "pgvector's objects for types omendb does not define, and ivfflat, are not in omendb",
      doc_other_types),
+    ("D6", "an inner product within float4 rounding of the sum of its terms' magnitudes",
+     doc_inner_product_rounding),
     ("D7", "an overflowing inner product is the true sum rounded (never NaN) in omendb",
      doc_inner_product_overflow),
     ("D8", "two avg/sum states of no rows combine to no rows in omendb; pgvector errors",
