@@ -726,6 +726,15 @@ omen_kernels_init(void)
  * added back at the end, so huge products that cancel do not swallow the
  * small ones.
  */
+static inline void
+compensated_add(double *sum, double *lost, double x)
+{
+	double		t = *sum + x;
+
+	*lost += fabs(*sum) >= fabs(x) ? (*sum - t) + x : (x - t) + *sum;
+	*sum = t;
+}
+
 float
 omen_dot_careful(const float *a, const float *b, int n)
 {
@@ -733,13 +742,7 @@ omen_dot_careful(const float *a, const float *b, int n)
 	double		lost = 0.0;
 
 	for (int i = 0; i < n; i++)
-	{
-		double		x = (double) a[i] * (double) b[i];
-		double		t = sum + x;
-
-		lost += fabs(sum) >= fabs(x) ? (sum - t) + x : (x - t) + sum;
-		sum = t;
-	}
+		compensated_add(&sum, &lost, (double) a[i] * (double) b[i]);
 	return (float) (sum + lost);
 }
 
@@ -751,13 +754,8 @@ omen_dot_u8_careful(const float *q, const unsigned char *code, float offset,
 	double		lost = 0.0;
 
 	for (int i = 0; i < n; i++)
-	{
-		double		x = q[i] * ((double) offset + (double) scale * code[i]);
-		double		t = sum + x;
-
-		lost += fabs(sum) >= fabs(x) ? (sum - t) + x : (x - t) + sum;
-		sum = t;
-	}
+		compensated_add(&sum, &lost,
+						q[i] * ((double) offset + (double) scale * code[i]));
 	return (float) (sum + lost);
 }
 

@@ -453,10 +453,10 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 		vs.meta.dims != omen_elem_code_dims(kind.kind, vs.meta.elem_dims))
 		problem(&vs, "metapage: codes of %u dimensions do not suit values of %u",
 				vs.meta.dims, vs.meta.elem_dims);
-	if (vs.meta.dims > 0 && vs.meta.dims <= OMEN_MAX_DIMS &&
-		((vs.meta.code_bits != omen_code_bits(vs.meta.elem, vs.meta.dims, vs.meta.m) &&
-		  vs.meta.code_bits != omen_scalar_code_bits(vs.meta.dims, vs.meta.m)) ||
-		 vs.meta.code_bytes != OMEN_CODE_BYTES(vs.meta.dims, vs.meta.code_bits)))
+	/* omen_meta_read checked the dimension and the code's size */
+	if (vs.meta.dims > 0 &&
+		vs.meta.code_bits != omen_code_bits(vs.meta.elem, vs.meta.dims, vs.meta.m) &&
+		vs.meta.code_bits != omen_scalar_code_bits(vs.meta.dims, vs.meta.m))
 		problem(&vs, "metapage: codes of %u bits in %u bytes do not suit %u dimensions",
 				vs.meta.code_bits, vs.meta.code_bytes, vs.meta.dims);
 	if (vs.meta.metric != kind.metric)
