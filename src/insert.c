@@ -3,9 +3,12 @@
  *		Single-row inserts into an omenhnsw index.
  *
  * A row goes into the last segment of the directory (a new one when the
- * index has none).  Inserts are serialized by a heavyweight lock on the
- * index, so a neighbour list read during the search cannot change before it
- * is rewritten; scans take no such lock and see every page change whole.
+ * index has none).  Its search for neighbours reads pages as a scan does,
+ * without the index's insert lock, so inserts search at the same time.
+ * Their writes are serialized by that heavyweight lock, so a neighbour list
+ * read under it cannot change before it is rewritten; under it an insert
+ * also picks up the nodes that others linked in while it searched.  Scans
+ * take no such lock and see every page change whole.
  * The order of the WAL records keeps the graph navigable at every record
  * boundary: first the vector's chunks, which nothing references yet, then
  * the search row with its own links and the segment's descriptor (count,
@@ -30,6 +33,8 @@
 #include "omenhnsw.h"
 #include "pagestore.h"
 
+int			omen_insert_pause = 0;
+
 /* Everything one insert needs. */
 typedef struct OmenInsert
 {
@@ -45,6 +50,11 @@ typedef struct OmenInsert
 	int			level;
 	OmenCand   *nbrs[OMEN_LEVEL_LIMIT + 1];	/* chosen neighbours per level */
 	int			nnbrs[OMEN_LEVEL_LIMIT + 1];
+	OmenCand   *cands0;			/* level 0's candidates, ascending */
+	int			ncands0;
+	OmenSegmentDesc searched;	/* the segment as find_neighbors read it */
+	OffsetNumber searched_rows;	/* rows on its row_blk before the search */
+	bool		store_ready;	/* store is set up for searched.segno */
 	/* level 0 as first_link left it, for the back-link loop */
 	int			first_k;		/* the neighbours tried up to there */
 	bool		forced0;		/* a copy of the vector was linked */
@@ -311,10 +321,13 @@ link_old_entry(OmenInsert *ins, const OmenSegmentDesc *desc)
 }
 
 /*
- * Searches the segment for the new node's neighbours on each of its levels.
+ * Searches the segment for the new node's neighbours on each of its levels,
+ * and keeps level 0's candidates, among which merge_duplicate looks for a
+ * copy.  Reads pages as a scan does, one buffer lock at a time, with or
+ * without the insert lock.
  */
 static void
-find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
+find_neighbors(OmenInsert *ins, const OmenSegmentDesc *desc)
 {
 	int			efc = ins->meta.ef_construction;
 	int			m = ins->meta.m;
@@ -323,7 +336,8 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 	int			nentries = 1;
 	int			top = Min(ins->level, desc->entry_level);
 
-	entries[0] = omen_store_descend(&ins->store, ins->vec, &desc->entry,
+	entries[0] = omen_store_descend(&ins->store, ins->vec,
+									(ItemPointer) &desc->entry,
 									desc->entry_level, top);
 	for (int l = top; l >= 0; l--)
 	{
@@ -338,14 +352,12 @@ find_neighbors(OmenInsert *ins, OmenSegmentDesc *desc)
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * omen_level_slots(l, m));
 		ins->nnbrs[l] = omen_store_select(&ins->store, cands, ncands, max,
 										  mode, ins->self, ins->nbrs[l]);
-		if (l == 0 && merge_duplicate(ins, cands, ncands))
+		if (l == 0)
 		{
-			ins->nnbrs[0] = -1;
+			ins->cands0 = cands;
+			ins->ncands0 = ncands;
 			return;
 		}
-		if (l == 0 && ins->level > desc->entry_level &&
-			ItemPointerIsValid(&desc->entry))
-			link_old_entry(ins, desc);
 		/* this level's candidates start the search one level down */
 		swap = entries;
 		entries = cands;
@@ -573,6 +585,16 @@ place_vector(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 }
 
 /*
+ * The TID that stands for the new row where its place is not known yet: it
+ * names no row of any page.
+ */
+static void
+standin_tid(ItemPointer tid)
+{
+	ItemPointerSet(tid, InvalidBlockNumber, FirstOffsetNumber);
+}
+
+/*
  * The first back-link to the new node, whose row will be at rowtid: the
  * link that makes it reachable.  It is chosen as the back-link loop of
  * omen_aminsert would make it (the nearest neighbours whose pruning keeps
@@ -665,11 +687,14 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	off = PageGetMaxOffsetNumber(BufferGetPage(rowbuf)) + 1;
 	LockBuffer(rowbuf, BUFFER_LOCK_UNLOCK);
 	if (fits)
+	{
 		ItemPointerSet(rowtid, desc->row_blk, off);
+		omen_store_plan_as(&ins->store, rowtid);
+	}
 	else
 	{
 		ReleaseBuffer(rowbuf);
-		ItemPointerSet(rowtid, InvalidBlockNumber, FirstOffsetNumber);
+		standin_tid(rowtid);
 	}
 	if (codes_exact)
 		nt->vectid = *rowtid;
@@ -686,6 +711,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 
 		rowbuf = get_page(ins);
 		ItemPointerSet(rowtid, BufferGetBlockNumber(rowbuf), FirstOffsetNumber);
+		omen_store_plan_as(&ins->store, rowtid);
 		if (codes_exact)
 			nt->vectid = *rowtid;
 		for (int i = 0; w != NULL && i < w->n; i++)
@@ -726,6 +752,195 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	UnlockReleaseBuffer(rowbuf);
 }
 
+/* The new row's level: random across rows, fixed by its heap TID. */
+static int
+row_level(OmenInsert *ins)
+{
+	return omen_random_level(tid_uniform(&ins->heaptid), ins->meta.m,
+							 ins->meta.max_level);
+}
+
+/*
+ * The new row's exact vector, code floats and search row (at row_level),
+ * from the detoasted value
+ * v, for an index whose dimension is set; ERROR if v's is another.  False
+ * for a value the graph cannot place (a zero vector under cosine), which is
+ * not indexed.  Takes no lock.
+ */
+static bool
+prepare_row(OmenInsert *ins, OmenElem *kind, const void *v)
+{
+	ItemPointerData rowtid;
+	void	   *exact;
+	float	   *vec;
+
+	omen_elem_init(kind, kind->kind, kind->metric, ins->meta.elem_dims,
+				   ins->meta.code_bits);
+	exact = palloc(sizeof(float) * kind->words);
+	if (!omen_elem_exact(kind, v, exact))
+		return false;
+	vec = palloc(sizeof(float) * ins->meta.dims);
+	omen_elem_floats(kind, exact, vec);
+	ins->vec = vec;
+	ins->exact = exact;
+	ins->level = row_level(ins);
+	ins->row = palloc(OMEN_NODE_SIZE(ins->level, ins->meta.m,
+									 ins->meta.code_bytes));
+	ItemPointerSetInvalid(&rowtid);
+	omen_node_fill(ins->row, ins->level, &ins->meta, &ins->heaptid, 1, &rowtid);
+	omen_node_encode(ins->row, &ins->meta, vec);
+	return true;
+}
+
+/*
+ * Searches segment desc for the new row's neighbours (find_neighbors); the
+ * first node of a segment gets level 0 and none.  A store set up for
+ * another segment is set up anew: the codes it cached may be of pages
+ * reused since.  Takes buffer locks only, one page at a time.
+ */
+static void
+search_segment(OmenInsert *ins, const OmenSegmentDesc *desc)
+{
+	if (ins->store_ready && ins->store.segno != desc->segno)
+	{
+		omen_store_release(&ins->store);
+		ins->store_ready = false;
+	}
+	if (!ins->store_ready)
+	{
+		omen_store_init(&ins->store, ins->index, &ins->meta,
+						ins->meta.ef_construction * ins->meta.m * 2);
+		ins->store.segno = desc->segno;
+		/* a copy's distance: vec's to its own code */
+		ins->self = omen_store_code_distance(&ins->store, ins->vec, ins->row);
+		ins->store_ready = true;
+	}
+	ins->searched = *desc;
+	ins->level = row_level(ins);
+	memset(ins->nnbrs, 0, sizeof(ins->nnbrs));
+	ins->cands0 = NULL;
+	ins->ncands0 = 0;
+	if (ItemPointerIsValid(&desc->entry))
+		find_neighbors(ins, desc);
+	else
+		ins->level = 0;
+}
+
+/*
+ * Makes, before the insert lock is taken, the neighbour selections that the
+ * back-links to the new row will need (omen_store_plan_link), for the
+ * neighbours find_neighbors chose; under the lock each is reused if that
+ * neighbour's list has not changed.  None when a candidate may be a copy of
+ * the vector, which is likely to take the row (merge_duplicate).
+ */
+static void
+plan_links(OmenInsert *ins)
+{
+	ItemPointerData standin;
+
+	for (int i = 0; i < ins->ncands0; i++)
+		if (ins->cands0[i].dist == ins->self)
+			return;
+	standin_tid(&standin);
+	omen_store_set_pending(&ins->store, &standin, ins->row);
+	for (int l = ins->level; l >= 0; l--)
+		for (int k = 0; k < ins->nnbrs[l]; k++)
+			omen_store_plan_link(&ins->store, ins->nbrs[l][k].id, l, &standin);
+	omen_store_set_pending(&ins->store, NULL, NULL);
+}
+
+/*
+ * The rows on block blk of the index, a data page, now.
+ */
+static OffsetNumber
+rows_on(Relation index, BlockNumber blk)
+{
+	Buffer		buf = ReadBuffer(index, blk);
+	OffsetNumber n;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	n = PageGetMaxOffsetNumber(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * Under the insert lock, when the segment find_neighbors searched without
+ * it has the same entry point but more nodes (desc): the nodes other
+ * inserts added meanwhile, whose rows follow the ones row_blk held before
+ * the search, join level 0's candidates, and level 0's links are chosen
+ * again if one of them is among the ef_construction nearest.  Upper levels
+ * keep theirs: new nodes there are few.
+ */
+static void
+refresh_neighbors(OmenInsert *ins, const OmenSegmentDesc *desc)
+{
+	int			efc = ins->meta.ef_construction;
+	int			nadded = desc->nelements - ins->searched.nelements;
+	OmenCand   *added = palloc(sizeof(OmenCand) * nadded);
+	OmenCand   *cands = palloc(sizeof(OmenCand) * (ins->ncands0 + nadded));
+	OmenSelectMode mode;
+	int			max = omen_new_node_links(ins->meta.metric, ins->meta.m, 0,
+											  &mode);
+	int			n = ins->ncands0;
+	int			nnew;
+	bool		reselect = false;
+
+	/* the nodes added since, scored, go in among the candidates */
+	nnew = omen_store_rows_after(&ins->store, ins->vec, ins->searched.row_blk,
+								 ins->searched_rows, added, nadded);
+	memcpy(cands, ins->cands0, sizeof(OmenCand) * n);
+	for (int i = 0; i < nnew; i++)
+	{
+		int			j = n;
+
+		/* insert in order; the search may have found the node already */
+		for (int k = 0; k < n && j == n; k++)
+			if (cands[k].id == added[i].id)
+				j = -1;
+		if (j < 0)
+			continue;
+		while (j > 0 && omen_dist_lt(added[i].dist, cands[j - 1].dist))
+		{
+			cands[j] = cands[j - 1];
+			j--;
+		}
+		cands[j] = added[i];
+		n++;
+		reselect |= j < efc;
+	}
+	ins->cands0 = cands;
+	ins->ncands0 = Min(n, efc);
+	if (reselect)
+		ins->nnbrs[0] = omen_store_select(&ins->store, cands, ins->ncands0,
+										  max, mode, ins->self, ins->nbrs[0]);
+}
+
+/*
+ * With omenhnsw.insert_pause set, waits until no session holds the advisory
+ * lock of that key (pg_advisory_lock(bigint)): isolation tests run other
+ * work between an insert's search and its writes this way.  Holds no other
+ * lock.
+ */
+static void
+pause_point(void)
+{
+	LOCKTAG		tag;
+
+	if (omen_insert_pause == 0)
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, (uint32) omen_insert_pause, 1);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	LockRelease(&tag, ShareLock, false);
+}
+
+/*
+ * Inserts one row.  The search for its neighbours runs first, without the
+ * insert lock, as a scan's does; the lock covers the writes.  Under it the
+ * directory is read again: the search runs again if inserts no longer go to
+ * the segment searched or its entry point changed (a new segment, a new top
+ * level, VACUUM), and goes on from its candidates if nodes were added.
+ */
 bool
 omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
@@ -739,8 +954,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	ItemPointerData rowtid;
 	void	   *v;
 	OmenElem	kind;
-	void	   *exact;
-	float	   *vec;
+	bool		searched = false;
 
 	if (isnull[0])
 		return false;
@@ -754,30 +968,42 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	omen_index_elem(index, &kind);
 	omen_elem_check_value(&kind, v);
 
-	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-
 	memset(&ins, 0, sizeof(ins));
 	ins.index = index;
 	ins.heaptid = *heap_tid;
 	omen_meta_read(index, &ins.meta);
 	omen_check_meta_elem(index, &ins.meta, kind.kind);
-	if (ins.meta.dims == 0)
-		set_dims(index, &ins.meta, omen_elem_value_dims(kind.kind, v));
-	omen_elem_init(&kind, kind.kind, kind.metric, ins.meta.elem_dims,
-				   ins.meta.code_bits);
-	exact = palloc(sizeof(float) * kind.words);
-	vec = palloc(sizeof(float) * ins.meta.dims);
-	if (!omen_elem_exact(&kind, v, exact))
+	if (ins.meta.dims > 0)
 	{
-		/* zero vector under cosine: not indexed */
-		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(ctx);
-		return false;
+		if (!prepare_row(&ins, &kind, v))
+			goto done;			/* zero vector under cosine: not indexed */
+		omen_directory_read(index, &ins.meta, &ins.dir);
+		if (ins.dir.nsegs > 0)
+		{
+			OmenSegmentDesc *last = &ins.dir.segs[ins.dir.nsegs - 1];
+
+			ins.searched_rows = rows_on(index, last->row_blk);
+			search_segment(&ins, last);
+			plan_links(&ins);
+			searched = true;
+		}
 	}
-	omen_elem_floats(&kind, exact, vec);
-	ins.vec = vec;
-	ins.exact = exact;
+
+	pause_point();
+	LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+
+	/* the directory's head may have changed, and the dimension been set */
+	omen_meta_read(index, &ins.meta);
+	if (ins.vec == NULL)
+	{
+		if (ins.meta.dims == 0)
+			set_dims(index, &ins.meta, omen_elem_value_dims(kind.kind, v));
+		if (!prepare_row(&ins, &kind, v))
+		{
+			UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+			goto done;
+		}
+	}
 
 	omen_directory_read(index, &ins.meta, &ins.dir);
 	if (ins.dir.nsegs == 0)
@@ -787,26 +1013,19 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		desc = ins.dir.segs[ins.dir.nsegs - 1];
 		where = ins.dir.where[ins.dir.nsegs - 1];
 	}
+	if (!searched || ins.searched.segno != desc.segno ||
+		ins.searched.entry_level != desc.entry_level ||
+		!ItemPointerEquals(&ins.searched.entry, &desc.entry))
+		search_segment(&ins, &desc);
+	else if (ins.searched.nelements < desc.nelements && ins.ncands0 > 0)
+		refresh_neighbors(&ins, &desc);
 
-	omen_store_init(&ins.store, index, &ins.meta, ins.meta.ef_construction * ins.meta.m * 2);
-	ins.store.segno = desc.segno;
-	ins.level = omen_random_level(tid_uniform(heap_tid), ins.meta.m,
-								  ins.meta.max_level);
-
-	/* the row's code, and a copy's distance: vec's to its own code */
-	ins.row = palloc(OMEN_NODE_SIZE(ins.level, ins.meta.m, ins.meta.code_bytes));
-	ItemPointerSetInvalid(&rowtid);
-	omen_node_fill(ins.row, ins.level, &ins.meta, &ins.heaptid, 1, &rowtid);
-	omen_node_encode(ins.row, &ins.meta, vec);
-	ins.self = omen_store_code_distance(&ins.store, vec, ins.row);
-
-	if (ItemPointerIsValid(&desc.entry))
-		find_neighbors(&ins, &desc);
-	else
-		ins.level = 0;			/* the first node of a segment */
-
-	if (ins.nnbrs[0] >= 0)
+	/* a copy of the vector takes the row into its node, if it has room */
+	if (!merge_duplicate(&ins, ins.cands0, ins.ncands0))
 	{
+		if (ins.level > desc.entry_level && ItemPointerIsValid(&desc.entry))
+			link_old_entry(&ins, &desc);
+		ItemPointerSetInvalid(&rowtid);
 		place_node(&ins, &desc, &where, &rowtid);
 		if (!ins.linked0)
 			ins.first_k = 0;	/* the row's record made no link: all anew */
@@ -845,8 +1064,10 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		}
 	}
 
-	omen_store_release(&ins.store);
 	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+done:
+	if (ins.store_ready)
+		omen_store_release(&ins.store);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ctx);
 	return false;

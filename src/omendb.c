@@ -177,5 +177,10 @@ _PG_init(void)
 							 NULL,
 							 &omen_scan_mem_multiplier, 1, 1, 1000,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("omenhnsw.insert_pause",
+							"Makes inserts wait between their search and their writes while the advisory lock of this key is held.",
+							"For tests that interleave other work there; 0 never waits.",
+							&omen_insert_pause, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omenhnsw");
 }

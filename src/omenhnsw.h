@@ -38,6 +38,7 @@ extern int	omen_ef_search;
 extern int	omen_iterative_scan;
 extern int	omen_max_scan_tuples;
 extern double omen_scan_mem_multiplier;
+extern int	omen_insert_pause;
 
 /*
  * The scan settings in effect: the omenhnsw. ones, where one was not set

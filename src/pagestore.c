@@ -180,6 +180,11 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->pending_out = false;
 	s->deferred = NULL;
 	s->descending = false;
+	s->nplans = 0;
+	s->plans_cap = 0;
+	s->plans = NULL;
+	s->plan_to = OMEN_NO_NODE;
+	s->plan_as = OMEN_NO_NODE;
 }
 
 void
@@ -886,6 +891,44 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 							result);
 }
 
+int
+omen_store_rows_after(OmenPageStore *s, const float *query, BlockNumber blk,
+					  OffsetNumber after, OmenCand *out, int max)
+{
+	BlockNumber hops = 0;
+	int			n = 0;
+
+	while (BlockNumberIsValid(blk) && n < max)
+	{
+		Page		page;
+		OffsetNumber maxoff;
+		BlockNumber next;
+
+		CHECK_FOR_INTERRUPTS();
+		page = lock_page(s, blk);
+		maxoff = PageGetMaxOffsetNumber(page);
+		next = omen_chain_next(s->index, s->segno, blk, page, &hops);
+
+		for (OffsetNumber off = after + 1; off <= maxoff && n < max; off++)
+		{
+			OmenNodeTuple nt = omen_page_is(page, OMEN_PAGE_DATA) ?
+				omen_page_get_node(page, off, s->m, s->code_bytes) : NULL;
+			ItemPointerData tid;
+
+			if (nt == NULL || nt->deleted)
+				continue;
+			ItemPointerSet(&tid, blk, off);
+			out[n].id = omen_tid_pack(&tid);
+			out[n].dist = omen_store_code_distance(s, query, nt);
+			n++;
+		}
+		omen_store_unlock(s);
+		blk = next;
+		after = InvalidOffsetNumber;
+	}
+	return n;
+}
+
 OmenSearch *
 omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 						ItemPointer root, int ef, bool resumable)
@@ -1122,6 +1165,153 @@ adopt_dropped(OmenPageStore *s, OmenNodeId *tolinks, int *ntolinks, int max,
 }
 
 /*
+ * A neighbour selection for a full list, made ahead of time: from's list
+ * ids[0..n-2] as it was read and the new node last, the candidates scored
+ * from from's code, ascending, and the ids selection kept.
+ */
+typedef struct OmenLinkPlan
+{
+	OmenNodeId	from;
+	int			level;
+	int			n;
+	OmenNodeId *ids;			/* [n] */
+	OmenCand   *cands;			/* [n] */
+	int			nkeep;
+	OmenNodeId *keep;			/* [n - 1] */
+	float		self;
+} OmenLinkPlan;
+
+/*
+ * Scores from's full list ids[0..n-1] (the node to link last) from from's
+ * code, ascending into cands, and selects among them: the kept ids into
+ * keep, their count returned; from's distance to its own code into *self.
+ * -1 if from has gone.
+ */
+static int
+prune_list(OmenPageStore *s, OmenNodeId from, const OmenNodeId *ids, int n,
+		   OmenCand *cands, OmenNodeId *keep, float *self)
+{
+	int			max = n - 1;
+	OmenCand   *sel = palloc(sizeof(OmenCand) * max);
+	float	   *nbvec = palloc(sizeof(float) * s->dims);
+	int			nkeep;
+
+	/* copies of from are at from's distance to itself */
+	if (!node_decode(s, from, nbvec, self))
+		return -1;
+	cache_codes(s, ids, n);
+	for (int i = 0; i < n; i++)
+	{
+		OmenCachedCode *c = cached_code(s, ids[i]);
+
+		cands[i].id = ids[i];
+		cands[i].dist = c != NULL ? cached_distance(s, nbvec, c) : NAN;
+	}
+	/* ascending by distance, as selection expects */
+	for (int i = 1; i < n; i++)
+	{
+		OmenCand	c = cands[i];
+		int			j = i - 1;
+
+		while (j >= 0 && omen_dist_lt(c.dist, cands[j].dist))
+		{
+			cands[j + 1] = cands[j];
+			j--;
+		}
+		cands[j + 1] = c;
+	}
+	nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
+								  OMEN_SELECT_MODE(s->metric), *self, sel);
+	s->ncached = 0;
+	for (int i = 0; i < nkeep; i++)
+		keep[i] = sel[i].id;
+	pfree(sel);
+	pfree(nbvec);
+	return nkeep;
+}
+
+void
+omen_store_plan_link(OmenPageStore *s, OmenNodeId from, int level,
+					 ItemPointer to)
+{
+	int			max = omen_level_slots(level, s->m);
+	MemoryContext ctx = GetMemoryChunkContext(s->scratch);
+	OmenNodeId *ids = MemoryContextAlloc(ctx, sizeof(OmenNodeId) * (max + 1));
+	OmenLinkPlan *p;
+	int			n;
+
+	n = omen_page_store_ops.neighbors(s, from, level, ids, max);
+	if (n < max)
+	{
+		/* an append needs no selection */
+		pfree(ids);
+		return;
+	}
+	ids[n++] = omen_tid_pack(to);
+	if (s->nplans == s->plans_cap)
+	{
+		s->plans_cap = Max(16, 2 * s->plans_cap);
+		s->plans = s->plans == NULL ?
+			MemoryContextAlloc(ctx, sizeof(OmenLinkPlan) * s->plans_cap) :
+			repalloc(s->plans, sizeof(OmenLinkPlan) * s->plans_cap);
+	}
+	p = &s->plans[s->nplans];
+	p->from = from;
+	p->level = level;
+	p->n = n;
+	p->ids = ids;
+	p->cands = MemoryContextAlloc(ctx, sizeof(OmenCand) * n);
+	p->keep = MemoryContextAlloc(ctx, sizeof(OmenNodeId) * max);
+	p->nkeep = prune_list(s, from, ids, n, p->cands, p->keep, &p->self);
+	if (p->nkeep >= 0)
+	{
+		s->plan_to = ids[n - 1];
+		s->nplans++;
+	}
+}
+
+void
+omen_store_plan_as(OmenPageStore *s, ItemPointer tid)
+{
+	s->plan_as = omen_tid_pack(tid);
+}
+
+/*
+ * The selection a plan made for from's list ids[0..n-1] (the node to link
+ * last) on level, as prune_list would make it now, with the node's id now
+ * in place of the one it had; -1 when no plan was made for this list.
+ */
+static int
+planned_prune(OmenPageStore *s, OmenNodeId from, int level,
+			  const OmenNodeId *ids, int n, OmenCand *cands, OmenNodeId *keep,
+			  float *self)
+{
+	OmenNodeId	newid = ids[n - 1];
+
+	if (s->nplans == 0 || (newid != s->plan_to && newid != s->plan_as))
+		return -1;
+	for (int i = 0; i < s->nplans; i++)
+	{
+		OmenLinkPlan *p = &s->plans[i];
+
+		if (p->from != from || p->level != level || p->n != n ||
+			memcmp(p->ids, ids, sizeof(OmenNodeId) * (n - 1)) != 0)
+			continue;
+		for (int j = 0; j < n; j++)
+		{
+			cands[j] = p->cands[j];
+			if (cands[j].id == s->plan_to)
+				cands[j].id = newid;
+		}
+		for (int j = 0; j < p->nkeep; j++)
+			keep[j] = p->keep[j] == s->plan_to ? newid : p->keep[j];
+		*self = p->self;
+		return p->nkeep;
+	}
+	return -1;
+}
+
+/*
  * Adds a link to node `to` from node `from` on `level`, pruning from's list
  * when it is full, as mode says.
  *
@@ -1133,7 +1323,9 @@ adopt_dropped(OmenPageStore *s, OmenNodeId *tolinks, int *ntolinks, int max,
  * the link to `to` is not added, unless mode is OMEN_LINK_FORCE: then the
  * nodes left over get a link from one of their own neighbours that has
  * room.  Returns whether the link was added.  The caller holds the insert
- * lock, so no list changes between reading and rewriting.
+ * lock, so no list changes between reading and rewriting; the selection
+ * comes from a plan (omen_store_plan_link) where one was made for the list
+ * read.
  */
 bool
 omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
@@ -1164,45 +1356,20 @@ omen_store_link(OmenPageStore *s, OmenNodeId from, int level, ItemPointer to,
 	else
 	{
 		OmenCand   *cands = palloc(sizeof(OmenCand) * n);
-		OmenCand   *sel = palloc(sizeof(OmenCand) * max);
-		float	   *nbvec = palloc(sizeof(float) * s->dims);
 		bool		kept = false;
+		bool		tocopy = false;
 		float		self;
-		bool		tocopy;
 
-		/* copies of from are at from's distance to itself */
-		if (!node_decode(s, from, nbvec, &self))
+		nkeep = planned_prune(s, from, level, ids, n, cands, keep, &self);
+		if (nkeep < 0)
+			nkeep = prune_list(s, from, ids, n, cands, keep, &self);
+		if (nkeep < 0)
 			return false;
-		cache_codes(s, ids, n);
-		for (int i = 0; i < n; i++)
-		{
-			OmenCachedCode *c = cached_code(s, ids[i]);
-
-			cands[i].id = ids[i];
-			cands[i].dist = c != NULL ? cached_distance(s, nbvec, c) : NAN;
-		}
-		tocopy = cands[n - 1].dist == self;	/* `to` came last */
-		/* ascending by distance, as selection expects */
-		for (int i = 1; i < n; i++)
-		{
-			OmenCand	c = cands[i];
-			int			j = i - 1;
-
-			while (j >= 0 && omen_dist_lt(c.dist, cands[j].dist))
-			{
-				cands[j + 1] = cands[j];
-				j--;
-			}
-			cands[j + 1] = c;
-		}
-		nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
-									  OMEN_SELECT_MODE(s->metric), self, sel);
-		s->ncached = 0;
 		for (int i = 0; i < nkeep; i++)
-		{
-			keep[i] = sel[i].id;
 			kept |= keep[i] == newid;
-		}
+		for (int i = 0; i < n; i++)
+			if (cands[i].id == newid)
+				tocopy = cands[i].dist == self;
 		if (!kept)
 		{
 			if (mode == OMEN_LINK_IF_KEPT)

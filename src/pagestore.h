@@ -62,6 +62,13 @@ typedef struct OmenPageStore
 
 	/* omen_store_descend: deleted nodes are results, not only routes */
 	bool		descending;
+
+	/* omen_store_plan_link: selections for omen_store_link to reuse */
+	int			nplans;
+	int			plans_cap;
+	struct OmenLinkPlan *plans;
+	OmenNodeId	plan_to;		/* the id the new node had in them */
+	OmenNodeId	plan_as;		/* the id it has now */
 } OmenPageStore;
 
 extern const OmenStoreOps omen_page_store_ops;
@@ -134,6 +141,18 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									int level, int ef, OmenCand *result);
 
 /*
+ * The live nodes whose rows the segment's chain holds after row `after` of
+ * block blk, one of its data pages (the rows added since that was its last
+ * row), with their distances from query, into out (up to max); returns
+ * their count.  The caller holds the insert lock, so the chain from blk
+ * does not change; pages are share-locked one at a time.  ERROR (index
+ * corrupted) if the chain is damaged.
+ */
+extern int	omen_store_rows_after(OmenPageStore *s, const float *query,
+								  BlockNumber blk, OffsetNumber after,
+								  OmenCand *out, int max);
+
+/*
  * A level-0 search from entry, the node a descent from the segment's entry
  * point root found, and from root itself, whose visited set is this
  * store's own; a deleted entry routes it but is no result.  Every live node
@@ -172,6 +191,20 @@ typedef enum OmenLinkMode
 
 extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
 							ItemPointer to, OmenLinkMode mode);
+
+/*
+ * Makes ahead of time the neighbour selection that omen_store_link(s, from,
+ * level, to, ...) would make now for the pending row at `to`: where from's
+ * list is full, scores it and selects among it and `to`, and keeps the
+ * result.  omen_store_link reuses it when from's list is still the same
+ * then and it links that row, at `to` or at the TID omen_store_plan_as
+ * gives it later.  Takes share locks one row at a time, so it needs no
+ * heavyweight lock: an insert plans before it takes the insert lock.
+ */
+extern void omen_store_plan_link(OmenPageStore *s, OmenNodeId from,
+								 int level, ItemPointer to);
+/* The TID the row that plans were made for has now. */
+extern void omen_store_plan_as(OmenPageStore *s, ItemPointer tid);
 
 /*
  * Rewrites node's list on level as ids[0..n-1], in one WAL record; false

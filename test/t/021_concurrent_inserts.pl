@@ -1,11 +1,12 @@
 # Concurrent single-row inserts into a bulk-built omenhnsw index: 20 rounds of
 # pgbench with 4 clients inserting clustered random vectors.  Afterwards every
 # row must be found by a query for its own vector, recall@10 must hold against
-# an exact search, and the verifier must report nothing.  Then 4 clients fill
+# an exact search, and the verifier must report nothing.  Then 8 clients fill
 # an empty index (m 4), a third of their rows copies of five vectors: inserts
-# search while others create the segment, move its entry point and take
-# copies into their nodes; the verifier must report nothing and every row
-# must be found by a search for its own vector.
+# search while others create the segment, move its entry point, add nodes
+# the search did not see and take copies into their nodes; the verifier must
+# report nothing and every row must be found by a search for its own
+# vector.
 use strict;
 use warnings;
 use FindBin;
@@ -77,7 +78,7 @@ my ($rc, $out, $err) = pgbench_finish(
 			  . "INSERT INTO e (v) SELECT CASE WHEN :d <= 5 "
 			  . "THEN (SELECT v FROM q WHERE qid = :d) ELSE rand_vec(:c) END;\n"
 		},
-		'-c', $clients, '-j', 2, '-t', 300));
+		'-c', 2 * $clients, '-j', 2, '-t', 150));
 is($rc, 0, 'inserts into an empty index succeed') or diag($err);
 verify_clean($node, 'e_v_idx', 'verifier is clean after filling an empty index');
 is( $node->safe_psql(
