@@ -35,6 +35,9 @@
 
 int			omen_insert_pause = 0;
 
+/* Most copies of the vector an insert finds before it takes the lock. */
+#define OMEN_INSERT_COPIES	4
+
 /* Everything one insert needs. */
 typedef struct OmenInsert
 {
@@ -54,6 +57,10 @@ typedef struct OmenInsert
 	int			ncands0;
 	OmenSegmentDesc searched;	/* the segment as find_neighbors read it */
 	OffsetNumber searched_rows;	/* rows on its row_blk before the search */
+	/* copies of the vector with room, found before the insert lock */
+	OmenNodeId	copies[OMEN_INSERT_COPIES];
+	ItemPointerData copy_vectids[OMEN_INSERT_COPIES];
+	int			ncopies;
 	bool		store_ready;	/* store is set up for searched.segno */
 	/* level 0 as first_link left it, for the back-link loop */
 	int			first_k;		/* the neighbours tried up to there */
@@ -230,40 +237,55 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 }
 
 /*
- * Adds the row to node id if it holds this vector (omen_elem_same) and has a
- * free slot.  The vector is compared without a buffer lock (it never
- * changes); the slot is taken under the row's page lock, as VACUUM may have
- * emptied the node.
+ * Whether node id holds this vector (omen_elem_same); its vector's TID into
+ * *vectid, and whether it had a free heap TID slot then into *room.  The
+ * vector is compared without a buffer lock (it never changes), and without
+ * the insert lock.
  */
 static bool
-merge_into(OmenInsert *ins, OmenNodeId id)
+is_copy(OmenInsert *ins, OmenNodeId id, ItemPointer vectid, bool *room)
 {
 	ItemPointerData tid;
-	ItemPointerData vectid;
-	Buffer		buf;
-	Page		page;
 	OmenNodeTuple nt;
-	GenericXLogState *state;
 	void	   *x = palloc(sizeof(float) * ins->store.elem.words);
-	bool		done = false;
 
 	omen_tid_unpack(id, &tid);
 	nt = omen_store_node(&ins->store, &tid);
 	if (nt == NULL)
 		return false;
-	vectid = nt->vectid;
+	*vectid = nt->vectid;
+	*room = false;
+	for (int i = 0; i < OMEN_HEAPTIDS; i++)
+		*room |= !ItemPointerIsValid(&nt->heaptids[i]);
 	omen_store_unlock(&ins->store);
-	if (!omen_store_exact(&ins->store, &vectid, x) ||
-		!omen_elem_same(&ins->store.elem, x, ins->exact))
-		return false;
+	return omen_store_exact(&ins->store, vectid, x) &&
+		omen_elem_same(&ins->store.elem, x, ins->exact);
+}
 
+/*
+ * Adds the row to node id, a copy of its vector whose vector is at vectid,
+ * if it has a free slot; the slot is taken under the row's page lock, as
+ * VACUUM may have emptied the node.  The caller holds the insert lock, so
+ * the node's segment is not retired meanwhile.
+ */
+static bool
+take_slot(OmenInsert *ins, OmenNodeId id, ItemPointer vectid)
+{
+	ItemPointerData tid;
+	Buffer		buf;
+	Page		page;
+	OmenNodeTuple nt;
+	GenericXLogState *state;
+	bool		done = false;
+
+	omen_tid_unpack(id, &tid);
 	buf = ReadBuffer(ins->index, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(ins->index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
 	nt = omen_page_get_node(page, ItemPointerGetOffsetNumber(&tid),
 							ins->meta.m, ins->meta.code_bytes);
-	if (nt != NULL && !nt->deleted && ItemPointerEquals(&nt->vectid, &vectid))
+	if (nt != NULL && !nt->deleted && ItemPointerEquals(&nt->vectid, vectid))
 	{
 		for (int i = 0; i < OMEN_HEAPTIDS; i++)
 		{
@@ -284,16 +306,60 @@ merge_into(OmenInsert *ins, OmenNodeId id)
 }
 
 /*
- * If a candidate holds this vector (omen_elem_same) and has a free heap TID
- * slot, adds the row to it.  Returns true when done.
+ * Before the insert lock: the candidates of level 0 that hold this vector
+ * (at the vector's distance to itself, and omen_elem_same) and had room,
+ * into ins->copies.
+ */
+static void
+find_copies(OmenInsert *ins)
+{
+	ins->ncopies = 0;
+	for (int i = 0; i < ins->ncands0 && ins->ncopies < OMEN_INSERT_COPIES; i++)
+	{
+		bool		room;
+
+		if (ins->cands0[i].dist == ins->self &&
+			is_copy(ins, ins->cands0[i].id, &ins->copy_vectids[ins->ncopies],
+					&room) && room)
+			ins->copies[ins->ncopies++] = ins->cands0[i].id;
+	}
+}
+
+/*
+ * Under the insert lock: adds the row to a copy of its vector with a free
+ * slot among those find_copies found.  Returns true when done.
  */
 static bool
-merge_duplicate(OmenInsert *ins, const OmenCand *cands, int ncands)
+merge_found_copy(OmenInsert *ins)
+{
+	for (int i = 0; i < ins->ncopies; i++)
+		if (take_slot(ins, ins->copies[i], &ins->copy_vectids[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Under the insert lock: adds the row to a copy of its vector with a free
+ * slot among the candidates, other than those merge_found_copy tried.
+ * Returns true when done.
+ */
+static bool
+merge_duplicate(OmenInsert *ins)
 {
 	/* only a node at the vector's distance to itself can be a copy */
-	for (int i = 0; i < ncands; i++)
-		if (cands[i].dist == ins->self && merge_into(ins, cands[i].id))
+	for (int i = 0; i < ins->ncands0; i++)
+	{
+		ItemPointerData vectid;
+		bool		room;
+		bool		tried = false;
+
+		for (int j = 0; j < ins->ncopies && !tried; j++)
+			tried = ins->copies[j] == ins->cands0[i].id;
+		if (!tried && ins->cands0[i].dist == ins->self &&
+			is_copy(ins, ins->cands0[i].id, &vectid, &room) && room &&
+			take_slot(ins, ins->cands0[i].id, &vectid))
 			return true;
+	}
 	return false;
 }
 
@@ -762,10 +828,9 @@ row_level(OmenInsert *ins)
 
 /*
  * The new row's exact vector, code floats and search row (at row_level),
- * from the detoasted value
- * v, for an index whose dimension is set; ERROR if v's is another.  False
- * for a value the graph cannot place (a zero vector under cosine), which is
- * not indexed.  Takes no lock.
+ * from the detoasted value v, for an index whose dimension is set; ERROR if
+ * v's is another.  False for a value the graph cannot place (a zero vector
+ * under cosine), which is not indexed.  Takes no lock.
  */
 static bool
 prepare_row(OmenInsert *ins, OmenElem *kind, const void *v)
@@ -830,17 +895,16 @@ search_segment(OmenInsert *ins, const OmenSegmentDesc *desc)
  * Makes, before the insert lock is taken, the neighbour selections that the
  * back-links to the new row will need (omen_store_plan_link), for the
  * neighbours find_neighbors chose; under the lock each is reused if that
- * neighbour's list has not changed.  None when a candidate may be a copy of
- * the vector, which is likely to take the row (merge_duplicate).
+ * neighbour's list has not changed.  None when a copy of the vector with
+ * room was found, which is likely to take the row (merge_duplicate).
  */
 static void
 plan_links(OmenInsert *ins)
 {
 	ItemPointerData standin;
 
-	for (int i = 0; i < ins->ncands0; i++)
-		if (ins->cands0[i].dist == ins->self)
-			return;
+	if (ins->ncopies > 0)
+		return;
 	standin_tid(&standin);
 	omen_store_set_pending(&ins->store, &standin, ins->row);
 	for (int l = ins->level; l >= 0; l--)
@@ -850,7 +914,8 @@ plan_links(OmenInsert *ins)
 }
 
 /*
- * The rows on block blk of the index, a data page, now.
+ * The rows on block blk of the index, a data page, now: its line pointer
+ * count, read under a share lock.
  */
 static OffsetNumber
 rows_on(Relation index, BlockNumber blk)
@@ -878,42 +943,45 @@ refresh_neighbors(OmenInsert *ins, const OmenSegmentDesc *desc)
 	int			efc = ins->meta.ef_construction;
 	int			nadded = desc->nelements - ins->searched.nelements;
 	OmenCand   *added = palloc(sizeof(OmenCand) * nadded);
-	OmenCand   *cands = palloc(sizeof(OmenCand) * (ins->ncands0 + nadded));
+	OmenCand   *cands = palloc(sizeof(OmenCand) * (efc + 1));
 	OmenSelectMode mode;
 	int			max = omen_new_node_links(ins->meta.metric, ins->meta.m, 0,
-											  &mode);
+										  &mode);
 	int			n = ins->ncands0;
 	int			nnew;
 	bool		reselect = false;
 
-	/* the nodes added since, scored, go in among the candidates */
+	/* the nodes added since, scored, go in among the efc nearest */
 	nnew = omen_store_rows_after(&ins->store, ins->vec, ins->searched.row_blk,
-								 ins->searched_rows, added, nadded);
+								 ins->searched_rows, ins->searched.last_blk,
+								 added, nadded);
 	memcpy(cands, ins->cands0, sizeof(OmenCand) * n);
 	for (int i = 0; i < nnew; i++)
 	{
+		bool		known = false;
 		int			j = n;
 
-		/* insert in order; the search may have found the node already */
-		for (int k = 0; k < n && j == n; k++)
-			if (cands[k].id == added[i].id)
-				j = -1;
-		if (j < 0)
+		/* the search may have found the node already */
+		for (int k = 0; k < ins->ncands0 && !known; k++)
+			known = ins->cands0[k].id == added[i].id;
+		if (known)
 			continue;
 		while (j > 0 && omen_dist_lt(added[i].dist, cands[j - 1].dist))
 		{
 			cands[j] = cands[j - 1];
 			j--;
 		}
+		if (j >= efc)
+			continue;
 		cands[j] = added[i];
-		n++;
-		reselect |= j < efc;
+		n = Min(n + 1, efc);
+		reselect = true;
 	}
 	ins->cands0 = cands;
-	ins->ncands0 = Min(n, efc);
+	ins->ncands0 = n;
 	if (reselect)
-		ins->nnbrs[0] = omen_store_select(&ins->store, cands, ins->ncands0,
-										  max, mode, ins->self, ins->nbrs[0]);
+		ins->nnbrs[0] = omen_store_select(&ins->store, cands, n, max, mode,
+										  ins->self, ins->nbrs[0]);
 }
 
 /*
@@ -954,7 +1022,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	ItemPointerData rowtid;
 	void	   *v;
 	OmenElem	kind;
-	bool		searched = false;
+	bool		merged = false;
 
 	if (isnull[0])
 		return false;
@@ -984,8 +1052,10 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 			ins.searched_rows = rows_on(index, last->row_blk);
 			search_segment(&ins, last);
+			find_copies(&ins);
 			plan_links(&ins);
-			searched = true;
+			/* no pin is held while waiting */
+			omen_store_release(&ins.store);
 		}
 	}
 
@@ -1013,15 +1083,19 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		desc = ins.dir.segs[ins.dir.nsegs - 1];
 		where = ins.dir.where[ins.dir.nsegs - 1];
 	}
-	if (!searched || ins.searched.segno != desc.segno ||
+	if (!ins.store_ready || ins.searched.segno != desc.segno ||
 		ins.searched.entry_level != desc.entry_level ||
 		!ItemPointerEquals(&ins.searched.entry, &desc.entry))
+	{
 		search_segment(&ins, &desc);
-	else if (ins.searched.nelements < desc.nelements && ins.ncands0 > 0)
+		ins.ncopies = 0;
+	}
+	else if (!(merged = merge_found_copy(&ins)) &&
+			 ins.searched.nelements < desc.nelements)
 		refresh_neighbors(&ins, &desc);
 
 	/* a copy of the vector takes the row into its node, if it has room */
-	if (!merge_duplicate(&ins, ins.cands0, ins.ncands0))
+	if (!merged && !merge_duplicate(&ins))
 	{
 		if (ins.level > desc.entry_level && ItemPointerIsValid(&desc.entry))
 			link_old_entry(&ins, &desc);

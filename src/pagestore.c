@@ -745,8 +745,10 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 /*
  * Neighbour selection asks for a's distance to one candidate after another:
  * a's decoded code stays in scratch for the next call.  Codes that
- * omen_store_select copied are read from the copies.  A node's code never
- * changes while a store is in use (its segment cannot be retired then).
+ * omen_store_select copied are read from the copies, which last for one
+ * selection: a node's code never changes while its segment is live, and a
+ * page a retired segment left holds other codes only once it is reused,
+ * which on_segment tells.
  */
 static float
 store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
@@ -891,40 +893,55 @@ omen_store_search_level(OmenPageStore *s, const float *query,
 							result);
 }
 
+/*
+ * The live rows after row `after` of page blk, one of the segment's data
+ * pages, scored into out[*n..max-1] (*n counts them); returns the next page
+ * of the chain.  Share-locks blk while it reads it.
+ */
+static BlockNumber
+page_rows_after(OmenPageStore *s, const float *query, BlockNumber blk,
+				OffsetNumber after, BlockNumber *hops, OmenCand *out, int *n,
+				int max)
+{
+	Page		page = lock_page(s, blk);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	BlockNumber next = omen_chain_next(s->index, s->segno, blk, page, hops);
+
+	for (OffsetNumber off = after + 1; off <= maxoff && *n < max; off++)
+	{
+		OmenNodeTuple nt = omen_page_is(page, OMEN_PAGE_DATA) ?
+			omen_page_get_node(page, off, s->m, s->code_bytes) : NULL;
+		ItemPointerData tid;
+
+		if (nt == NULL || nt->deleted)
+			continue;
+		ItemPointerSet(&tid, blk, off);
+		out[*n].id = omen_tid_pack(&tid);
+		out[*n].dist = omen_store_code_distance(s, query, nt);
+		(*n)++;
+	}
+	omen_store_unlock(s);
+	return next;
+}
+
 int
 omen_store_rows_after(OmenPageStore *s, const float *query, BlockNumber blk,
-					  OffsetNumber after, OmenCand *out, int max)
+					  OffsetNumber after, BlockNumber last_blk, OmenCand *out,
+					  int max)
 {
 	BlockNumber hops = 0;
+	BlockNumber next;
 	int			n = 0;
 
-	while (BlockNumberIsValid(blk) && n < max)
+	next = page_rows_after(s, query, blk, after, &hops, out, &n, max);
+	if (blk != last_blk)
+		next = page_rows_after(s, query, last_blk, MaxOffsetNumber, &hops,
+							   out, &n, max);
+	while (BlockNumberIsValid(next) && n < max)
 	{
-		Page		page;
-		OffsetNumber maxoff;
-		BlockNumber next;
-
 		CHECK_FOR_INTERRUPTS();
-		page = lock_page(s, blk);
-		maxoff = PageGetMaxOffsetNumber(page);
-		next = omen_chain_next(s->index, s->segno, blk, page, &hops);
-
-		for (OffsetNumber off = after + 1; off <= maxoff && n < max; off++)
-		{
-			OmenNodeTuple nt = omen_page_is(page, OMEN_PAGE_DATA) ?
-				omen_page_get_node(page, off, s->m, s->code_bytes) : NULL;
-			ItemPointerData tid;
-
-			if (nt == NULL || nt->deleted)
-				continue;
-			ItemPointerSet(&tid, blk, off);
-			out[n].id = omen_tid_pack(&tid);
-			out[n].dist = omen_store_code_distance(s, query, nt);
-			n++;
-		}
-		omen_store_unlock(s);
-		blk = next;
-		after = InvalidOffsetNumber;
+		next = page_rows_after(s, query, next, InvalidOffsetNumber, &hops,
+							   out, &n, max);
 	}
 	return n;
 }
@@ -1185,20 +1202,24 @@ typedef struct OmenLinkPlan
  * Scores from's full list ids[0..n-1] (the node to link last) from from's
  * code, ascending into cands, and selects among them: the kept ids into
  * keep, their count returned; from's distance to its own code into *self.
- * -1 if from has gone.
+ * -1 if from has gone.  Reads the rows under share locks one at a time.
  */
 static int
 prune_list(OmenPageStore *s, OmenNodeId from, const OmenNodeId *ids, int n,
 		   OmenCand *cands, OmenNodeId *keep, float *self)
 {
 	int			max = n - 1;
-	OmenCand   *sel = palloc(sizeof(OmenCand) * max);
 	float	   *nbvec = palloc(sizeof(float) * s->dims);
+	OmenCand   *sel;
 	int			nkeep;
 
 	/* copies of from are at from's distance to itself */
 	if (!node_decode(s, from, nbvec, self))
+	{
+		pfree(nbvec);
 		return -1;
+	}
+	sel = palloc(sizeof(OmenCand) * max);
 	cache_codes(s, ids, n);
 	for (int i = 0; i < n; i++)
 	{
@@ -1263,11 +1284,15 @@ omen_store_plan_link(OmenPageStore *s, OmenNodeId from, int level,
 	p->cands = MemoryContextAlloc(ctx, sizeof(OmenCand) * n);
 	p->keep = MemoryContextAlloc(ctx, sizeof(OmenNodeId) * max);
 	p->nkeep = prune_list(s, from, ids, n, p->cands, p->keep, &p->self);
-	if (p->nkeep >= 0)
+	if (p->nkeep < 0)
 	{
-		s->plan_to = ids[n - 1];
-		s->nplans++;
+		pfree(ids);
+		pfree(p->cands);
+		pfree(p->keep);
+		return;
 	}
+	s->plan_to = ids[n - 1];
+	s->nplans++;
 }
 
 void
@@ -1280,6 +1305,7 @@ omen_store_plan_as(OmenPageStore *s, ItemPointer tid)
  * The selection a plan made for from's list ids[0..n-1] (the node to link
  * last) on level, as prune_list would make it now, with the node's id now
  * in place of the one it had; -1 when no plan was made for this list.
+ * Reads no page.
  */
 static int
 planned_prune(OmenPageStore *s, OmenNodeId from, int level,

@@ -141,16 +141,19 @@ extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									int level, int ef, OmenCand *result);
 
 /*
- * The live nodes whose rows the segment's chain holds after row `after` of
- * block blk, one of its data pages (the rows added since that was its last
- * row), with their distances from query, into out (up to max); returns
- * their count.  The caller holds the insert lock, so the chain from blk
- * does not change; pages are share-locked one at a time.  ERROR (index
- * corrupted) if the chain is damaged.
+ * The live nodes of the segment added since its data page blk held `after`
+ * rows and its chain ended at last_blk, with their distances from query,
+ * into out (up to max); returns their count.  They are the rows after
+ * `after` on blk and those of the pages after last_blk: no data page lies
+ * between a segment's last data page and its chain's end, only vector
+ * pages.  The caller holds the insert lock, so the chain does not change;
+ * pages are share-locked one at a time.  ERROR (index corrupted) if the
+ * chain is damaged.
  */
 extern int	omen_store_rows_after(OmenPageStore *s, const float *query,
 								  BlockNumber blk, OffsetNumber after,
-								  OmenCand *out, int max);
+								  BlockNumber last_blk, OmenCand *out,
+								  int max);
 
 /*
  * A level-0 search from entry, the node a descent from the segment's entry
