@@ -719,6 +719,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	ItemPointer links = omen_node_links(nt, ins->meta.code_bytes);
 	bool		codes_exact = ins->store.elem.codes_exact;
 	OmenLinkWrite *w = NULL;
+	ItemPointerData standin;
 	Buffer		rowbuf;
 	Buffer		linkbuf;
 	Buffer		dirbuf;
@@ -752,15 +753,16 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	fits = PageGetFreeSpace(BufferGetPage(rowbuf)) >= MAXALIGN(size);
 	off = PageGetMaxOffsetNumber(BufferGetPage(rowbuf)) + 1;
 	LockBuffer(rowbuf, BUFFER_LOCK_UNLOCK);
+	standin_tid(&standin);
 	if (fits)
 	{
 		ItemPointerSet(rowtid, desc->row_blk, off);
-		omen_store_plan_as(&ins->store, rowtid);
+		omen_store_row_placed(&ins->store, &standin, rowtid);
 	}
 	else
 	{
 		ReleaseBuffer(rowbuf);
-		standin_tid(rowtid);
+		*rowtid = standin;
 	}
 	if (codes_exact)
 		nt->vectid = *rowtid;
@@ -773,15 +775,13 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	}
 	if (!fits)
 	{
-		OmenNodeId	standin = omen_tid_pack(rowtid);
-
 		rowbuf = get_page(ins);
 		ItemPointerSet(rowtid, BufferGetBlockNumber(rowbuf), FirstOffsetNumber);
-		omen_store_plan_as(&ins->store, rowtid);
+		omen_store_row_placed(&ins->store, &standin, rowtid);
 		if (codes_exact)
 			nt->vectid = *rowtid;
 		for (int i = 0; w != NULL && i < w->n; i++)
-			if (w->ids[i] == standin)
+			if (w->ids[i] == omen_tid_pack(&standin))
 				w->ids[i] = omen_tid_pack(rowtid);
 	}
 
@@ -1103,7 +1103,13 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		place_node(&ins, &desc, &where, &rowtid);
 		if (!ins.linked0)
 			ins.first_k = 0;	/* the row's record made no link: all anew */
-		for (int l = ins.level; l >= 0; l--)
+
+		/*
+		 * Level 0 goes first, right after the row's own link: the links of
+		 * the new node that omen_store_link pins while linking it in last
+		 * for one node and level.
+		 */
+		for (int l = 0; l <= ins.level; l++)
 		{
 			bool		linked = l == 0 && ins.linked0;
 			bool		forced = l == 0 && ins.forced0;

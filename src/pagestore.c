@@ -1296,9 +1296,11 @@ omen_store_plan_link(OmenPageStore *s, OmenNodeId from, int level,
 }
 
 void
-omen_store_plan_as(OmenPageStore *s, ItemPointer tid)
+omen_store_row_placed(OmenPageStore *s, ItemPointer standin, ItemPointer tid)
 {
 	s->plan_as = omen_tid_pack(tid);
+	if (s->pin_node == omen_tid_pack(standin))
+		s->pin_node = s->plan_as;
 }
 
 /*

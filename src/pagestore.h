@@ -200,14 +200,18 @@ extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
  * level, to, ...) would make now for the pending row at `to`: where from's
  * list is full, scores it and selects among it and `to`, and keeps the
  * result.  omen_store_link reuses it when from's list is still the same
- * then and it links that row, at `to` or at the TID omen_store_plan_as
+ * then and it links that row, at `to` or at the TID omen_store_row_placed
  * gives it later.  Takes share locks one row at a time, so it needs no
  * heavyweight lock: an insert plans before it takes the insert lock.
  */
 extern void omen_store_plan_link(OmenPageStore *s, OmenNodeId from,
 								 int level, ItemPointer to);
-/* The TID the row that plans were made for has now. */
-extern void omen_store_plan_as(OmenPageStore *s, ItemPointer tid);
+/*
+ * The new row that plans and omen_store_link's pins named by the TID
+ * standin is at tid now: they follow it.
+ */
+extern void omen_store_row_placed(OmenPageStore *s, ItemPointer standin,
+								  ItemPointer tid);
 
 /*
  * Rewrites node's list on level as ids[0..n-1], in one WAL record; false
