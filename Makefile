@@ -25,7 +25,8 @@ $(error PGXS not found via '$(PG_CONFIG)': install postgresql-server-dev-15 or s
 endif
 
 # test/lib.sh installs what these need, builds with OMEN_WERROR=1 and installs.
-# make fuzz runs each libFuzzer target of test/fuzz for FUZZ_SECONDS.
+# make fuzz runs each libFuzzer target of test/fuzz for FUZZ_SECONDS (or FUZZ_RUNS
+# executions).
 .PHONY: test demo bench difftest fuzz
 test:
 	PG_CONFIG='$(PG_CONFIG)' bash test/run_tests.sh

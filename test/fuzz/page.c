@@ -39,9 +39,18 @@ decode_data_page(Page page, int elem, int dims, int m)
 	int			code_bytes = OMEN_CODE_BYTES(dims, omen_code_bits(elem, dims, m));
 	int			sparse_words = 1 + 2 * OMEN_MAX_NNZ;
 	int			words;
+	int			last = maxoff + 1;
 
-	/* one past the end and offset 0 too: links may point anywhere */
-	for (int off = 0; off <= maxoff + 1; off++)
+	/*
+	 * Offset 0 and one past the end too: links may point anywhere.  A page
+	 * of neither kind is refused by every decoder below before it looks at
+	 * the offset, so offsets 0 and 1 stand for all of a damaged header's
+	 * (up to 16,000).
+	 */
+	if (!omen_page_is(page, OMEN_PAGE_DATA) &&
+		!omen_page_is(page, OMEN_PAGE_VECTOR))
+		last = 1;
+	for (int off = 0; off <= last; off++)
 	{
 		OmenNodeTuple nt = omen_page_get_node(page, off, m, code_bytes);
 		OmenVectorTuple vt = omen_page_get_chunk(page, off);
@@ -113,8 +122,9 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	size -= 3;
 
 	/* exactly BLCKSZ (ASan guards the ends), aligned as in shared buffers */
-	memset(page, 0, BLCKSZ);
-	memcpy(page, data, Min(size, BLCKSZ));
+	size = Min(size, BLCKSZ);
+	memcpy(page, data, size);
+	memset(page + size, 0, BLCKSZ - size);
 
 	FUZZ_RUN(meta_errors,
 		{
