@@ -237,28 +237,32 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 }
 
 /*
- * Whether node id holds this vector (omen_elem_same); its vector's TID into
- * *vectid, and whether it had a free heap TID slot then into *room.  The
+ * Whether candidate c is a copy of this vector with a free heap TID slot:
+ * only a node at the vector's distance to itself can be one, and its vector
+ * must be the same (omen_elem_same).  Its vector's TID into *vectid.  The
  * vector is compared without a buffer lock (it never changes), and without
  * the insert lock.
  */
 static bool
-is_copy(OmenInsert *ins, OmenNodeId id, ItemPointer vectid, bool *room)
+is_copy_with_room(OmenInsert *ins, const OmenCand *c, ItemPointer vectid)
 {
 	ItemPointerData tid;
 	OmenNodeTuple nt;
-	void	   *x = palloc(sizeof(float) * ins->store.elem.words);
+	void	   *x;
+	bool		room = false;
 
-	omen_tid_unpack(id, &tid);
+	if (c->dist != ins->self)
+		return false;
+	omen_tid_unpack(c->id, &tid);
 	nt = omen_store_node(&ins->store, &tid);
 	if (nt == NULL)
 		return false;
 	*vectid = nt->vectid;
-	*room = false;
 	for (int i = 0; i < OMEN_HEAPTIDS; i++)
-		*room |= !ItemPointerIsValid(&nt->heaptids[i]);
+		room |= !ItemPointerIsValid(&nt->heaptids[i]);
 	omen_store_unlock(&ins->store);
-	return omen_store_exact(&ins->store, vectid, x) &&
+	x = palloc(sizeof(float) * ins->store.elem.words);
+	return room && omen_store_exact(&ins->store, vectid, x) &&
 		omen_elem_same(&ins->store.elem, x, ins->exact);
 }
 
@@ -306,23 +310,17 @@ take_slot(OmenInsert *ins, OmenNodeId id, ItemPointer vectid)
 }
 
 /*
- * Before the insert lock: the candidates of level 0 that hold this vector
- * (at the vector's distance to itself, and omen_elem_same) and had room,
- * into ins->copies.
+ * Before the insert lock: the candidates of level 0 that are copies of this
+ * vector with room, into ins->copies.
  */
 static void
 find_copies(OmenInsert *ins)
 {
 	ins->ncopies = 0;
 	for (int i = 0; i < ins->ncands0 && ins->ncopies < OMEN_INSERT_COPIES; i++)
-	{
-		bool		room;
-
-		if (ins->cands0[i].dist == ins->self &&
-			is_copy(ins, ins->cands0[i].id, &ins->copy_vectids[ins->ncopies],
-					&room) && room)
+		if (is_copy_with_room(ins, &ins->cands0[i],
+							  &ins->copy_vectids[ins->ncopies]))
 			ins->copies[ins->ncopies++] = ins->cands0[i].id;
-	}
 }
 
 /*
@@ -346,17 +344,14 @@ merge_found_copy(OmenInsert *ins)
 static bool
 merge_duplicate(OmenInsert *ins)
 {
-	/* only a node at the vector's distance to itself can be a copy */
 	for (int i = 0; i < ins->ncands0; i++)
 	{
 		ItemPointerData vectid;
-		bool		room;
 		bool		tried = false;
 
 		for (int j = 0; j < ins->ncopies && !tried; j++)
 			tried = ins->copies[j] == ins->cands0[i].id;
-		if (!tried && ins->cands0[i].dist == ins->self &&
-			is_copy(ins, ins->cands0[i].id, &vectid, &room) && room &&
+		if (!tried && is_copy_with_room(ins, &ins->cands0[i], &vectid) &&
 			take_slot(ins, ins->cands0[i].id, &vectid))
 			return true;
 	}

@@ -183,7 +183,6 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->nplans = 0;
 	s->plans_cap = 0;
 	s->plans = NULL;
-	s->plan_to = OMEN_NO_NODE;
 	s->plan_as = OMEN_NO_NODE;
 }
 
@@ -1183,14 +1182,14 @@ adopt_dropped(OmenPageStore *s, OmenNodeId *tolinks, int *ntolinks, int max,
 
 /*
  * A neighbour selection for a full list, made ahead of time: from's list
- * ids[0..n-2] as it was read and the new node last, the candidates scored
- * from from's code, ascending, and the ids selection kept.
+ * as it was read and the new node last (n ids, n one more than the level's
+ * slots), the candidates scored from from's code, ascending, and the ids
+ * selection kept.
  */
 typedef struct OmenLinkPlan
 {
 	OmenNodeId	from;
 	int			level;
-	int			n;
 	OmenNodeId *ids;			/* [n] */
 	OmenCand   *cands;			/* [n] */
 	int			nkeep;
@@ -1279,7 +1278,6 @@ omen_store_plan_link(OmenPageStore *s, OmenNodeId from, int level,
 	p = &s->plans[s->nplans];
 	p->from = from;
 	p->level = level;
-	p->n = n;
 	p->ids = ids;
 	p->cands = MemoryContextAlloc(ctx, sizeof(OmenCand) * n);
 	p->keep = MemoryContextAlloc(ctx, sizeof(OmenNodeId) * max);
@@ -1291,7 +1289,6 @@ omen_store_plan_link(OmenPageStore *s, OmenNodeId from, int level,
 		pfree(p->keep);
 		return;
 	}
-	s->plan_to = ids[n - 1];
 	s->nplans++;
 }
 
@@ -1304,10 +1301,10 @@ omen_store_row_placed(OmenPageStore *s, ItemPointer standin, ItemPointer tid)
 }
 
 /*
- * The selection a plan made for from's list ids[0..n-1] (the node to link
- * last) on level, as prune_list would make it now, with the node's id now
- * in place of the one it had; -1 when no plan was made for this list.
- * Reads no page.
+ * The selection a plan made for from's full list ids[0..n-1] (the node to
+ * link last) on level, as prune_list would make it now, with the node's id
+ * now (its own, or omen_store_row_placed's for it) in place of the one it
+ * had; -1 when no plan was made for this list.  Reads no page.
  */
 static int
 planned_prune(OmenPageStore *s, OmenNodeId from, int level,
@@ -1316,23 +1313,26 @@ planned_prune(OmenPageStore *s, OmenNodeId from, int level,
 {
 	OmenNodeId	newid = ids[n - 1];
 
-	if (s->nplans == 0 || (newid != s->plan_to && newid != s->plan_as))
-		return -1;
 	for (int i = 0; i < s->nplans; i++)
 	{
 		OmenLinkPlan *p = &s->plans[i];
+		OmenNodeId	was;
 
-		if (p->from != from || p->level != level || p->n != n ||
+		/* full lists of one level are as long as each other */
+		if (p->from != from || p->level != level)
+			continue;
+		was = p->ids[n - 1];
+		if ((newid != was && newid != s->plan_as) ||
 			memcmp(p->ids, ids, sizeof(OmenNodeId) * (n - 1)) != 0)
 			continue;
 		for (int j = 0; j < n; j++)
 		{
 			cands[j] = p->cands[j];
-			if (cands[j].id == s->plan_to)
+			if (cands[j].id == was)
 				cands[j].id = newid;
 		}
 		for (int j = 0; j < p->nkeep; j++)
-			keep[j] = p->keep[j] == s->plan_to ? newid : p->keep[j];
+			keep[j] = p->keep[j] == was ? newid : p->keep[j];
 		*self = p->self;
 		return p->nkeep;
 	}

@@ -67,8 +67,7 @@ typedef struct OmenPageStore
 	int			nplans;
 	int			plans_cap;
 	struct OmenLinkPlan *plans;
-	OmenNodeId	plan_to;		/* the id the new node had in them */
-	OmenNodeId	plan_as;		/* the id it has now */
+	OmenNodeId	plan_as;		/* the id the planned-for node has now */
 } OmenPageStore;
 
 extern const OmenStoreOps omen_page_store_ops;
