@@ -14,8 +14,10 @@
 #include <math.h>
 #include <sys/mman.h>
 
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
 
@@ -1401,6 +1403,66 @@ graph_repair_slot(const OmenGraph *g, const uint32 *parent, uint32 v,
 	return -1;
 }
 
+/* Adds a level-0 link from u to its copy v, unless u links to v already. */
+static void
+graph_link_copy(OmenGraph *g, uint32 u, uint32 v)
+{
+	(void) graph_add_link(g, u, 0, v, mem_pair_distance(g, u, v), true, true);
+}
+
+/*
+ * Links the nodes that share a code into a ring on level 0.  Inserts that
+ * run at the same time in a shared graph may each add a node for the same
+ * vector without finding the other's, and neighbours that keep one of the
+ * two as a copy prune the other, so a node could be reached only through
+ * farther vectors: a scan in strict order would then return its rows after
+ * farther ones.  With the ring, whichever node of a group a search meets
+ * first leads to all of them.  A link added to a full list pushes out
+ * another one; omen_graph_connect_all, which runs next, gives back a path
+ * to any node that this leaves unreached.  Runs in one process, with no
+ * concurrent insert into the graph.
+ */
+static void
+graph_link_copies(OmenGraph *g)
+{
+	uint32		n = (uint32) g->sh->count;
+	Size		rowsize = offsetof(OmenCodeRow, code) + g->code_bytes;
+	uint32		mask;
+	uint32	   *first;
+	uint32	   *last;
+
+	mask = (uint32) pg_nextpower2_64((uint64) n * 2) - 1;
+	first = MemoryContextAllocExtended(CurrentMemoryContext,
+									   sizeof(uint32) * ((Size) mask + 1),
+									   MCXT_ALLOC_HUGE);
+	last = MemoryContextAllocExtended(CurrentMemoryContext,
+									  sizeof(uint32) * ((Size) mask + 1),
+									  MCXT_ALLOC_HUGE);
+	memset(first, 0xFF, sizeof(uint32) * ((Size) mask + 1));
+
+	for (uint32 u = 0; u < n; u++)
+	{
+		const OmenCodeRow *row = graph_code(g, u);
+		uint32		slot = hash_bytes((const unsigned char *) row, rowsize) & mask;
+
+		if ((u & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		while (first[slot] != PG_UINT32_MAX &&
+			   memcmp(graph_code(g, first[slot]), row, rowsize) != 0)
+			slot = (slot + 1) & mask;
+		if (first[slot] == PG_UINT32_MAX)
+			first[slot] = u;
+		else
+			graph_link_copy(g, last[slot], u);
+		last[slot] = u;
+	}
+	for (uint32 slot = 0; slot <= mask; slot++)
+		if (first[slot] != PG_UINT32_MAX && last[slot] != first[slot])
+			graph_link_copy(g, last[slot], first[slot]);
+	pfree(first);
+	pfree(last);
+}
+
 /*
  * Links every node that level-0 links from the entry point do not reach.
  * Pruning back-links with the heuristic can leave a node with no incoming
@@ -1426,6 +1488,7 @@ omen_graph_connect_all(OmenGraph *g)
 
 	if (n == 0)
 		return;
+	graph_link_copies(g);
 	query = palloc(sizeof(float) * g->dim);
 	reached = palloc0(sizeof(bool) * n);
 	parent = palloc(sizeof(uint32) * n);

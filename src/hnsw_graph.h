@@ -212,7 +212,10 @@ extern int	omen_graph_insert(OmenGraph *g, const float *vec,
 							  OmenMergeFn merge, OmenAddFn add, void *arg,
 							  bool *merged);
 
-/* Gives every node an incoming path from the entry point; before writing. */
+/*
+ * Links the nodes that share a code to each other, then gives every node an
+ * incoming path from the entry point; before writing.
+ */
 extern void omen_graph_connect_all(OmenGraph *g);
 
 extern int	omen_graph_count(const OmenGraph *g);
