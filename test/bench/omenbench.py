@@ -67,6 +67,8 @@ EMBED_LATENT = 64
 EMBED_SPREAD = (0.5, 1.0)
 EMBED_NOISE = 1.5
 K = 10
+# noise vectors that pgbench's inserts add to the extra rows (cmd_pgbench_insert)
+NOISE_ROWS = 1024
 
 
 def log(msg):
@@ -730,13 +732,19 @@ def cmd_delete_half(args):
 
 def cmd_pgbench_insert(args):
     """Single-row inserts by pgbench (C, prepared), each a transaction, at each
-    client count, the engines taking turns --rounds times.  The vectors are the
-    data set's extra rows, read on the server from a table by key, so that the
-    clients' own CPU takes little of the machine's cores; the rows get ids of
-    their own past the data set's."""
+    client count, the engines taking turns --rounds times.  Each vector is one
+    of the data set's extra rows plus one of NOISE_ROWS small noise vectors
+    (a 50th of each element's spread over the base rows), both read on the
+    server from tables by key, so that the clients' own CPU takes little of
+    the machine's cores.  The extra rows are in the table already (the insert
+    phase); the noise makes nearly every insert a vector of its own, near them,
+    not another copy of one.  The rows get ids of their own past the data
+    set's."""
     import tempfile
     ds = Dataset(args)
     rows = ds.extra[:args.n]
+    spread = np.asarray(ds.base[:10000], dtype=np.float64).std(axis=0)
+    noise = np.random.default_rng(args.seed).standard_normal((NOISE_ROWS, ds.dim)) * spread / 50
     engines = list(zip(args.engine.split(","), args.db.split(",")))
     if len(engines) != len(args.db.split(",")):
         die("--engine and --db need one entry per engine")
@@ -748,17 +756,25 @@ def cmd_pgbench_insert(args):
             with c.cursor().copy("COPY bench_inserts FROM STDIN") as cp:
                 for i in range(rows.shape[0]):
                     cp.write("%d\t%s\n" % (i, vector_text(np.asarray(rows[i]))))
+            c.execute("DROP TABLE IF EXISTS bench_noise")
+            c.execute("CREATE TABLE bench_noise (qid integer PRIMARY KEY, delta vector(%d))"
+                      % ds.dim)
+            with c.cursor().copy("COPY bench_noise FROM STDIN") as cp:
+                for i in range(noise.shape[0]):
+                    cp.write("%d\t%s\n" % (i, "[" + ",".join("%.4f" % x for x in noise[i]) + "]"))
             c.execute("ANALYZE bench_inserts")
+            c.execute("ANALYZE bench_noise")
             c.execute("DROP SEQUENCE IF EXISTS bench_insert_ids")
             c.execute("CREATE SEQUENCE bench_insert_ids START %d" % (10 * (ds.n + ds.extra.shape[0])))
     seconds = max(1, args.seconds // args.rounds)
     with tempfile.TemporaryDirectory() as scripts:
         script = os.path.join(scripts, "insert.sql")
         with open(script, "w") as f:
-            f.write("\\set q random(0, %d)\nINSERT INTO items (id, embedding) VALUES"
-                    " (nextval('bench_insert_ids'),"
-                    " (SELECT embedding FROM bench_inserts WHERE qid = :q));\n"
-                    % (rows.shape[0] - 1))
+            f.write("\\set q random(0, %d)\n\\set d random(0, %d)\n"
+                    "INSERT INTO items (id, embedding) VALUES (nextval('bench_insert_ids'),"
+                    " (SELECT embedding FROM bench_inserts WHERE qid = :q)"
+                    " + (SELECT delta FROM bench_noise WHERE qid = :d));\n"
+                    % (rows.shape[0] - 1, NOISE_ROWS - 1))
         for clients in args.clients:
             done = {e: 0.0 for e, _ in engines}
             waits = {e: [0, 0, 0] for e, _ in engines}
