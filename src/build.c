@@ -431,18 +431,18 @@ builder_open_segment(OmenBuilder *b)
 }
 
 /*
- * Assigns every node's search row a place on the data pages, in id order.
- * Returns the number of data pages.
+ * Assigns every node's search row a place on the data pages, in the order
+ * of order[] (omen_graph_order).  Returns the number of data pages.
  */
 static uint32
-layout_rows(OmenBuilder *b, OmenNodePos *pos)
+layout_rows(OmenBuilder *b, const uint32 *order, OmenNodePos *pos)
 {
 	int			n = omen_graph_count(b->graph);
 	OmenLayoutCursor c = {0, 0, 0};
 
-	for (int i = 0; i < n; i++)
-		layout_place(&c, row_cost(&b->meta, omen_graph_level(b->graph, i)),
-					 &pos[i].row_blk, &pos[i].row_off);
+	for (int j = 0; j < n; j++)
+		layout_place(&c, row_cost(&b->meta, omen_graph_level(b->graph, order[j])),
+					 &pos[order[j]].row_blk, &pos[order[j]].row_off);
 	return c.blk + 1;
 }
 
@@ -452,13 +452,13 @@ layout_rows(OmenBuilder *b, OmenNodePos *pos)
  * to the segment's vector pages.
  */
 static void
-write_rows(OmenBuilder *b, const OmenNodePos *pos, BlockNumber first,
-		   uint32 ndata)
+write_rows(OmenBuilder *b, const uint32 *order, const OmenNodePos *pos,
+		   BlockNumber first, uint32 ndata)
 {
 	int			n = omen_graph_count(b->graph);
 	int			code_bytes = b->meta.code_bytes;
 	OmenNodeTuple nt = palloc(OMEN_NODE_SIZE(b->max_level, b->m, code_bytes));
-	int			i = 0;
+	int			j = 0;
 
 	for (uint32 p = 0; p < ndata; p++)
 	{
@@ -472,8 +472,9 @@ write_rows(OmenBuilder *b, const OmenNodePos *pos, BlockNumber first,
 		omen_page_init(page, OMEN_PAGE_DATA, b->vw.segno);
 		OmenPageGetOpaque(page)->next = p + 1 < ndata ? first + p + 1 : b->vw.head;
 
-		for (; i < n && pos[i].row_blk == p; i++)
+		for (; j < n && pos[order[j]].row_blk == p; j++)
 		{
+			int			i = (int) order[j];
 			int			level = omen_graph_level(b->graph, i);
 			ItemPointer links = omen_node_links(nt, code_bytes);
 			const uint8 *code;
@@ -514,6 +515,7 @@ static void
 builder_seal_segment(OmenBuilder *b)
 {
 	int			n = b->graph ? omen_graph_count(b->graph) : 0;
+	uint32	   *order;
 	OmenNodePos *pos;
 	uint32		ndata;
 	BlockNumber first;
@@ -528,10 +530,12 @@ builder_seal_segment(OmenBuilder *b)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_WRITE);
 
 	omen_graph_connect_all(b->graph);
+	order = MemoryContextAllocHuge(b->graphctx, sizeof(uint32) * n);
+	omen_graph_order(b->graph, order);
 	pos = MemoryContextAllocHuge(b->graphctx, sizeof(OmenNodePos) * n);
-	ndata = layout_rows(b, pos);
+	ndata = layout_rows(b, order, pos);
 	first = reserve_blocks(b->index, ndata);
-	write_rows(b, pos, first, ndata);
+	write_rows(b, order, pos, first, ndata);
 
 	entry = omen_graph_entry(b->graph);
 	memset(&desc, 0, sizeof(desc));

@@ -227,5 +227,7 @@ extern const uint8 *omen_graph_code(const OmenGraph *g, int id,
 									float *offset, float *scale);
 extern int	omen_graph_neighbors(const OmenGraph *g, int id, int level,
 								 const uint32 **out);
+/* The order the nodes' rows are laid out in (n ids, a permutation). */
+extern void omen_graph_order(const OmenGraph *g, uint32 *order);
 
 #endif							/* OMEN_HNSW_GRAPH_H */
