@@ -4,6 +4,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
@@ -150,6 +154,17 @@ omen_scan_settings(OmenScanSettings *out, bool warn)
 void
 _PG_init(void)
 {
+#ifdef __GLIBC__
+
+	/*
+	 * Each GenericXLog record allocates and frees a buffer larger than
+	 * palloc's chunks, which glibc maps from the heap's top; with its
+	 * default thresholds the heap shrinks after each and grows again for
+	 * the next, paying page faults and TLB flushes every time.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+#endif
 	omen_kernels_init();
 	omen_options_init();
 	omen_planner_init();

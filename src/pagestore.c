@@ -67,7 +67,12 @@ typedef struct OmenRecentBuffers
 static OmenRecentBuffers recent_buffers[OMEN_RECENT_INDEXES];
 static int	recent_next;
 
-/* The recent-buffer map of index, created or grown to its size. */
+/*
+ * The recent-buffer map of index, created or grown to cover nblocks.  It
+ * grows by half its length at least, so that an index that inserts extend
+ * by a page at a time does not copy its whole map (and have glibc map and
+ * unmap that memory) once for each page.
+ */
 static OmenRecentBuffers *
 recent_map(Relation index, BlockNumber nblocks)
 {
@@ -89,16 +94,20 @@ recent_map(Relation index, BlockNumber nblocks)
 	}
 	if (nblocks > r->nblocks)
 	{
-		Buffer	   *bufs = MemoryContextAllocZero(TopMemoryContext,
-												  sizeof(Buffer) * nblocks);
+		BlockNumber len = Max(nblocks, r->nblocks + r->nblocks / 2);
 
-		if (r->bufs != NULL)
+		/* InvalidBuffer is 0: a zeroed entry knows no buffer */
+		if (r->bufs == NULL)
+			r->bufs = MemoryContextAllocExtended(TopMemoryContext,
+												 sizeof(Buffer) * (Size) len,
+												 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		else
 		{
-			memcpy(bufs, r->bufs, sizeof(Buffer) * r->nblocks);
-			pfree(r->bufs);
+			r->bufs = repalloc_huge(r->bufs, sizeof(Buffer) * (Size) len);
+			memset(r->bufs + r->nblocks, 0,
+				   sizeof(Buffer) * (Size) (len - r->nblocks));
 		}
-		r->bufs = bufs;
-		r->nblocks = nblocks;
+		r->nblocks = len;
 	}
 	return r;
 }
