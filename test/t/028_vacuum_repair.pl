@@ -4,7 +4,9 @@
 # table is deleted and vacuumed, searches at a small ef_search on a sparse
 # graph (m 4) must find the remaining rows about as well as a fresh build
 # of the same rows (REINDEX) does: recall@10 within 0.03 and self-reach
-# within 4 points.  Without the repair, deleted nodes crowd the searches
+# within 5 points.  The repaired graph depends on the order VACUUM meets
+# the nodes in, which is the rows' order on the pages, so the bounds leave
+# room for any order.  Without the repair, deleted nodes crowd the searches
 # and both fall far further behind.
 use strict;
 use warnings;
@@ -39,8 +41,8 @@ note("ef_search $ef, after VACUUM / after REINDEX: recall\@10 $recall / "
 
 cmp_ok($recall, '>=', $recall_fresh - 0.03,
 	'recall@10 after VACUUM is within 0.03 of a fresh build');
-cmp_ok($found, '>=', $found_fresh - int($checked / 25),
-	'self-reach after VACUUM is within 4% of a fresh build');
+cmp_ok($found, '>=', $found_fresh - int($checked / 20),
+	'self-reach after VACUUM is within 5% of a fresh build');
 
 log_clean_ok($node, $log_offset, 'server log has no errors or crashes');
 $node->stop;
