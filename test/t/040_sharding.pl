@@ -408,6 +408,28 @@ $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (DROP async_capable)")
   for (1, 2);
 
+# Two partitions on one server share postgres_fdw's connection, which runs
+# one query at a time: no shard scan, the limits all the same.  (The other
+# partition's rows are far from the query, so the answer stays.)
+$shards[0]->safe_psql(
+	'postgres', qq{CREATE TABLE t_more AS
+  SELECT $rows + 1 AS id, array_fill(100, ARRAY[$dim])::vector($dim) AS v
+  FROM generate_series(1, 100);});
+$coord->safe_psql(
+	'postgres', qq{
+CREATE FOREIGN TABLE items_more PARTITION OF items FOR VALUES FROM ($rows + 1) TO ($rows + 2)
+  SERVER s1 OPTIONS (table_name 't_more');
+ANALYZE items_more;});
+$sqls = remote_sql($knn);
+ok( @$sqls == 3
+	  && !grep({ !/LIMIT ${k}::bigint/ } @$sqls)
+	  && $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $knn") !~
+	  /OmenShardScan/
+	  && $coord->safe_psql('postgres', $knn) eq $merged,
+	'partitions sharing a server get no shard scan, and still send LIMIT rows')
+  or diag(join("\n", @$sqls));
+$coord->safe_psql('postgres', 'DROP FOREIGN TABLE items_more');
+
 # A local partition mixed in: the foreign ones still send LIMIT rows, the
 # local one is searched with its own index.
 $coord->safe_psql(
