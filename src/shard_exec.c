@@ -31,6 +31,10 @@
  * run it, are all computed before any query is sent, and an asynchronous
  * request still pending on a connection is completed first, as
  * postgres_fdw does before it sends a query of its own.
+ *
+ * The path and plan functions run inside the planner and the others inside
+ * the executor, which hold their locks on the query's relations; none
+ * takes a lock of its own.
  */
 #include "postgres.h"
 
