@@ -10,7 +10,6 @@
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "nodes/execnodes.h"
-#include "nodes/pathnodes.h"
 #include "utils/rel.h"
 
 #include "elem.h"
@@ -96,8 +95,6 @@ extern void omen_planner_init(void);
 extern void omen_shard_init(void);
 
 /* shard_exec.c */
-extern Path *omen_shard_scan_path(PlannerInfo *root, RelOptInfo *rel,
-								  List *subpaths);
 extern void omen_shard_exec_init(void);
 
 /* scan.c */

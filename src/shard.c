@@ -24,9 +24,10 @@
  * once the final paths (which keep their own copies of both) are built.
  *
  * Concurrency.  A Merge Append waits for each shard in turn.  When the
- * partitions are on distinct servers, a Sort over omendb's shard scan
- * (shard_exec.c), which sends every shard its limited query at once
- * without postgres_fdw's cursors, is offered next to it; failing that
+ * partitions are on distinct servers and none has a pseudoconstant qual
+ * (which would put a gating Result over its scan), a Sort over omendb's
+ * shard scan (shard_exec.c), which sends every shard its limited query at
+ * once without postgres_fdw's cursors, is offered next to it; failing that
  * (omenhnsw.enable_shard_scan off, or a postgres_fdw without the functions
  * the shard scan needs), a Sort over an Append of the limited paths when
  * postgres_fdw runs every partition asynchronously (async_capable).  Both
@@ -98,6 +99,7 @@
 #include "utils/syscache.h"
 
 #include "omenhnsw.h"
+#include "shard.h"
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
 #error "shard.c relies on postgres_fdw's path private data of PostgreSQL 15"
@@ -118,10 +120,6 @@ typedef void (*deparse_select_type) (StringInfo buf, PlannerInfo *root,
 									 bool has_final_sort, bool has_limit,
 									 bool is_subquery, List **retrieved_attrs,
 									 List **params_list);
-
-/* postgres_fdw's ForeignScan fdw_private: remote SQL, retrieved columns */
-#define PGFDW_SCAN_SQL 0
-#define PGFDW_SCAN_RETRIEVED_ATTRS 1
 
 #define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
 #define WRAPPER_NARGS 5
@@ -744,10 +742,11 @@ static bool
 reads_system_column(RelOptInfo *rel)
 {
 	Bitmapset  *attrs = NULL;
+	int			first;
 
 	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
-	return bms_next_member(attrs, -1) >= 0 &&
-		bms_next_member(attrs, -1) + FirstLowInvalidHeapAttributeNumber < 0;
+	first = bms_next_member(attrs, -1);
+	return first >= 0 && first + FirstLowInvalidHeapAttributeNumber < 0;
 }
 
 /*
@@ -941,14 +940,16 @@ is_limited_path(Path *path)
 /*
  * The path of each partition of input_rel when every partition's
  * cheapest path is a limited path, or NIL; *async tells whether
- * postgres_fdw can run them all asynchronously and *distinct whether they
- * are on distinct servers.  Valid once the partitions' paths compute the
- * query's sort key (for a partitioned table, core rebuilds the parent's
- * Append paths then).
+ * postgres_fdw can run them all asynchronously, *distinct whether they
+ * are on distinct servers, *gated whether a partition has a pseudoconstant
+ * qual (its plan is then a gating Result over its scan), and *max_total
+ * the total cost of the dearest.  Valid once the partitions' paths compute
+ * the query's sort key (for a partitioned table, core rebuilds the
+ * parent's Append paths then).
  */
 static List *
 limited_subpaths(PlannerInfo *root, RelOptInfo *input_rel, bool *async,
-				 bool *distinct)
+				 bool *distinct, bool *gated, Cost *max_total)
 {
 	List	   *subpaths = NIL;
 	List	   *servers = NIL;
@@ -956,12 +957,15 @@ limited_subpaths(PlannerInfo *root, RelOptInfo *input_rel, bool *async,
 
 	*async = true;
 	*distinct = true;
+	*gated = false;
+	*max_total = 0;
 	foreach(lc, root->append_rel_list)
 	{
 		AppendRelInfo *appinfo = lfirst(lc);
 		RelOptInfo *child;
 		Path	   *sub;
 		Path	   *scan;
+		ListCell   *rc;
 
 		if (appinfo->parent_relid != input_rel->relid)
 			continue;
@@ -978,6 +982,12 @@ limited_subpaths(PlannerInfo *root, RelOptInfo *input_rel, bool *async,
 			*async = false;
 		if (list_member_oid(servers, child->serverid))
 			*distinct = false;
+		foreach(rc, child->baserestrictinfo)
+		{
+			if (lfirst_node(RestrictInfo, rc)->pseudoconstant)
+				*gated = true;
+		}
+		*max_total = Max(*max_total, sub->total_cost);
 		servers = lappend_oid(servers, child->serverid);
 		subpaths = lappend(subpaths, sub);
 	}
@@ -988,13 +998,15 @@ limited_subpaths(PlannerInfo *root, RelOptInfo *input_rel, bool *async,
  * Adds to the ordered relation a Sort over a path of the partitions'
  * limited paths whose shards work at the same time: omendb's shard scan
  * (shard_exec.c), which sends every shard its query at once, when the
- * partitions are on distinct servers; otherwise an Append, when
- * postgres_fdw runs them all asynchronously, costed as the shards work.
- * Core costs an Append as the sum of its children, so a Merge Append,
- * which waits for each shard in turn to start, would always look cheaper
- * than a Sort over an async Append, which waits only for the slowest
- * shard; with this cost the Sort of LIMIT rows per shard wins whenever
- * there are two shards or more.
+ * partitions are on distinct servers and none is gated by a pseudoconstant
+ * qual (a gating Result over a foreign scan runs as postgres_fdw's cursor,
+ * one shard after another); otherwise an Append, when postgres_fdw runs
+ * them all asynchronously, costed as the shards work.  Core costs an
+ * Append as the sum of its children, so a Merge Append, which waits for
+ * each shard in turn to start, would always look cheaper than a Sort over
+ * an async Append, which waits only for the slowest shard; with this cost
+ * the Sort of LIMIT rows per shard wins whenever there are two shards or
+ * more.
  */
 static void
 add_concurrent_sort(PlannerInfo *root, RelOptInfo *input_rel,
@@ -1003,27 +1015,24 @@ add_concurrent_sort(PlannerInfo *root, RelOptInfo *input_rel,
 	PathTarget *target = root->upper_targets[UPPERREL_ORDERED];
 	bool		async;
 	bool		distinct;
-	List	   *subpaths = limited_subpaths(root, input_rel, &async, &distinct);
+	bool		gated;
+	Cost		max_total;
+	List	   *subpaths = limited_subpaths(root, input_rel, &async, &distinct,
+											&gated, &max_total);
 	Path	   *path = NULL;
 
 	if (list_length(subpaths) < 2)
 		return;
-	if (omen_enable_shard_scan && distinct)
-		path = omen_shard_scan_path(root, input_rel, subpaths);
+	if (omen_enable_shard_scan && distinct && !gated)
+		path = omen_shard_scan_path(root, input_rel, subpaths, max_total);
 	if (path == NULL && async && enable_async_append)
 	{
 		Cost		sum_total = 0;
-		Cost		max_total = 0;
 		AppendPath *append;
 		ListCell   *lc;
 
 		foreach(lc, subpaths)
-		{
-			Path	   *sub = lfirst(lc);
-
-			sum_total += sub->total_cost;
-			max_total = Max(max_total, sub->total_cost);
-		}
+			sum_total += ((Path *) lfirst(lc))->total_cost;
 		append = create_append_path(root, input_rel, subpaths, NIL, NIL, NULL, 0,
 									false, -1);
 		append->path.total_cost += max_total - sum_total;

@@ -12,8 +12,11 @@
  * that scan) as one plain query, without a cursor, on postgres_fdw's own
  * connection, then collects the answers, which the shards compute at the
  * same time, and returns the rows of every shard for the Sort above to
- * order.  Each shard sends at most LIMIT + OFFSET rows, so holding them
- * all costs no more than the Sort does.
+ * order.  Each shard sends at most LIMIT + OFFSET rows, held as the
+ * result of its query and as tuples until the scan ends: an execution
+ * whose limit is NULL, or whose shards' rows would take more than
+ * work_mem by the children's row width, runs every child as itself
+ * instead (postgres_fdw's cursors, fetched in batches).
  *
  * The partitions' foreign scans are the scan's children: they are
  * initialized, so that postgres_fdw opens each connection and its remote
@@ -21,16 +24,21 @@
  * the local transaction), that EXPLAIN shows each remote query, and that
  * the scan can take each row through the child's projection; a child that
  * is not a plain postgres_fdw scan of its remote query (a gating Result,
- * a remote query of other columns) simply runs as itself.  postgres_fdw's
+ * a remote query of other columns) simply runs as itself.  The rows of a
+ * direct child are made as postgres_fdw makes them: the input function of
+ * each retrieved column only (a column the query does not fetch stays
+ * NULL without one), and xmin, xmax and cmin 0.  EXPLAIN ANALYZE
+ * counts a direct child's rows, and its time from its query's sending to
+ * the storing of its rows, in the child's own node.  postgres_fdw's
  * connection functions are looked up in its library when a path is made;
  * without them there is no shard scan and the plans stay core's.
  *
  * The children must use distinct connections (shard.c offers the scan
  * only for partitions on distinct servers).  A scan elsewhere in the query
  * (an initplan's, say) may use one of them too: the parameters, which may
- * run it, are all computed before any query is sent, and an asynchronous
- * request still pending on a connection is completed first, as
- * postgres_fdw does before it sends a query of its own.
+ * run it, are all computed before any query is sent, and postgres_fdw's
+ * GetConnection() completes an asynchronous request still pending on the
+ * connection it returns, so the scan needs no connection state of its own.
  *
  * The path and plan functions run inside the planner and the others inside
  * the executor, which hold their locks on the query's relations; none
@@ -39,8 +47,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "executor/execAsync.h"
+#include "access/transam.h"
 #include "executor/executor.h"
+#include "executor/instrument.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
@@ -57,6 +66,7 @@
 #include "utils/rel.h"
 
 #include "omenhnsw.h"
+#include "shard.h"
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
 #error "shard_exec.c relies on postgres_fdw's connection functions of PostgreSQL 15"
@@ -64,20 +74,17 @@
 
 #define SHARD_SCAN_NAME "OmenShardScan"
 
-/* postgres_fdw's per-connection state (postgres_fdw.h) */
-typedef struct PgFdwConnState
-{
-	AsyncRequest *pendingAreq;	/* an asynchronous fetch still in flight */
-} PgFdwConnState;
-
-/* postgres_fdw's exported connection functions (connection.c) */
+/*
+ * postgres_fdw's exported connection functions (connection.c); the shard
+ * scan passes NULL for GetConnection()'s per-connection state, whose type
+ * is postgres_fdw's own.
+ */
 typedef PGconn *(*get_connection_type) (UserMapping *user, bool will_prep_stmt,
-										PgFdwConnState **state);
+										void **state);
 typedef void (*release_connection_type) (PGconn *conn);
 typedef PGresult *(*get_result_type) (PGconn *conn, const char *query);
 typedef void (*report_error_type) (int elevel, PGresult *res, PGconn *conn,
 								   bool clear, const char *sql);
-typedef void (*process_pending_type) (AsyncRequest *areq);
 typedef int (*set_modes_type) (void);
 typedef void (*reset_modes_type) (int nestlevel);
 
@@ -85,19 +92,14 @@ static get_connection_type pgfdw_get_connection;
 static release_connection_type pgfdw_release_connection;
 static get_result_type pgfdw_get_result;
 static report_error_type pgfdw_report_error;
-static process_pending_type pgfdw_process_pending;
 static set_modes_type pgfdw_set_transmission_modes;
 static reset_modes_type pgfdw_reset_transmission_modes;
-
-/* postgres_fdw's ForeignScan fdw_private: remote SQL, retrieved columns */
-#define PGFDW_SCAN_SQL 0
-#define PGFDW_SCAN_RETRIEVED_ATTRS 1
 
 /* One child of the shard scan. */
 typedef struct Shard
 {
 	ForeignScanState *scan;		/* the partition's foreign scan */
-	bool		direct;			/* whether this scan sends its query */
+	bool		direct;			/* whether the shard scan can send its query */
 	/* the rest is set for a direct child only */
 	const char *server;			/* the foreign server's name */
 	UserMapping *user;
@@ -119,8 +121,10 @@ typedef struct ShardScanState
 	CustomScanState css;
 	int			nshards;
 	Shard	   *shards;
+	ExprState  *limit;			/* the rows each shard sends, or NULL */
 	MemoryContext rows_cxt;		/* rows and parameters of an execution */
 	bool		sent;			/* whether this execution sent its queries */
+	bool		run_direct;		/* whether it sent those of direct children */
 	int			current;		/* the child being returned */
 } ShardScanState;
 
@@ -172,8 +176,6 @@ have_pgfdw_functions(void)
 			load_external_function(lib, "pgfdw_get_result", false, NULL);
 		pgfdw_report_error = (report_error_type)
 			load_external_function(lib, "pgfdw_report_error", false, NULL);
-		pgfdw_process_pending = (process_pending_type)
-			load_external_function(lib, "process_pending_request", false, NULL);
 		pgfdw_set_transmission_modes = (set_modes_type)
 			load_external_function(lib, "set_transmission_modes", false, NULL);
 		pgfdw_reset_transmission_modes = (reset_modes_type)
@@ -182,34 +184,30 @@ have_pgfdw_functions(void)
 	}
 	return pgfdw_get_connection != NULL && pgfdw_release_connection != NULL &&
 		pgfdw_get_result != NULL && pgfdw_report_error != NULL &&
-		pgfdw_process_pending != NULL && pgfdw_set_transmission_modes != NULL &&
+		pgfdw_set_transmission_modes != NULL &&
 		pgfdw_reset_transmission_modes != NULL;
 }
 
 /*
  * A shard scan path of rel (the partitioned table) over subpaths (each
- * partition's limited foreign path, on distinct servers), or NULL when
- * postgres_fdw lacks the functions it needs.  The shards work at the same
- * time, and no row comes out before the slowest has answered: the path
- * costs what its dearest child does.
+ * partition's limited foreign path, on distinct servers, none gated), the
+ * dearest of which costs max_total; NULL when postgres_fdw lacks the
+ * functions it needs.  The shards work at the same time, and no row comes
+ * out before the slowest has answered: the path costs what its dearest
+ * child does.
  */
 Path *
-omen_shard_scan_path(PlannerInfo *root, RelOptInfo *rel, List *subpaths)
+omen_shard_scan_path(PlannerInfo *root, RelOptInfo *rel, List *subpaths,
+					 Cost max_total)
 {
 	CustomPath *path;
-	Cost		max_total = 0;
 	double		rows = 0;
 	ListCell   *lc;
 
 	if (!have_pgfdw_functions())
 		return NULL;
 	foreach(lc, subpaths)
-	{
-		Path	   *sub = lfirst(lc);
-
-		max_total = Max(max_total, sub->total_cost);
-		rows += sub->rows;
-	}
+		rows += ((Path *) lfirst(lc))->rows;
 	path = makeNode(CustomPath);
 	path->path.pathtype = T_CustomScan;
 	path->path.parent = rel;
@@ -226,7 +224,8 @@ omen_shard_scan_path(PlannerInfo *root, RelOptInfo *rel, List *subpaths)
 /*
  * PlanCustomPath: the shard scan's plan, whose scan tuple is a row of a
  * child (each child computes the path's target); the quals all run on the
- * shards.
+ * shards.  Its one expression is the query's limit, which every child
+ * sends as it stands once the query's final paths are made.
  */
 static Plan *
 plan_shard_scan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
@@ -244,12 +243,18 @@ plan_shard_scan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	cscan->scan.plan.targetlist = tlist;
 	cscan->scan.scanrelid = 0;
 	cscan->custom_scan_tlist = scan_tlist;
+	if (root->parse->limitCount != NULL)
+		cscan->custom_exprs = list_make1(copyObject(root->parse->limitCount));
 	cscan->custom_plans = custom_plans;
 	cscan->custom_relids = rel->relids;
 	cscan->methods = &shard_scan_methods;
 	return (Plan *) cscan;
 }
 
+/*
+ * CreateCustomScanState: an empty state of the shard scan; runs inside the
+ * executor, which holds its locks on the query's relations.
+ */
 static Node *
 create_shard_scan_state(CustomScan *cscan)
 {
@@ -330,8 +335,8 @@ init_direct_shard(Shard *shard, EState *estate)
 
 /*
  * BeginCustomScan: initializes the children (postgres_fdw connects to each
- * shard and opens its remote transaction) and, unless only explaining,
- * the queries of those the scan runs itself.
+ * shard and opens its remote transaction), the limit and, unless only
+ * explaining, the queries of those the scan can run itself.
  */
 static void
 begin_shard_scan(CustomScanState *node, EState *estate, int eflags)
@@ -341,6 +346,8 @@ begin_shard_scan(CustomScanState *node, EState *estate, int eflags)
 	ListCell   *lc;
 
 	state->nshards = list_length(cscan->custom_plans);
+	if (cscan->custom_exprs != NIL)
+		state->limit = ExecInitExpr(linitial(cscan->custom_exprs), &node->ss.ps);
 	state->shards = palloc0(sizeof(Shard) * state->nshards);
 	state->rows_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"omendb shard rows",
@@ -405,11 +412,7 @@ compute_params(ShardScanState *state, Shard *shard)
 static void
 send_query(Shard *shard)
 {
-	PgFdwConnState *connstate;
-
-	shard->conn = pgfdw_get_connection(shard->user, false, &connstate);
-	if (connstate != NULL && connstate->pendingAreq != NULL)
-		pgfdw_process_pending(connstate->pendingAreq);
+	shard->conn = pgfdw_get_connection(shard->user, false, NULL);
 	if (!PQsendQueryParams(shard->conn, shard->sql, list_length(shard->params),
 						   NULL, shard->values, NULL, NULL, 0))
 		pgfdw_report_error(ERROR, NULL, shard->conn, false, shard->sql);
@@ -417,44 +420,73 @@ send_query(Shard *shard)
 
 /*
  * Makes the rows of a direct child's answer res scan tuples of the child,
- * in rows_cxt.
+ * in rows_cxt: each retrieved column through its input function, the
+ * others NULL, and xmin, xmax and cmin 0.
  */
 static void
 store_rows(ShardScanState *state, Shard *shard, PGresult *res)
 {
-	MemoryContext old;
+	AttInMetadata *meta = shard->attinmeta;
 	int			ncols = list_length(shard->retrieved);
-	int			natts = shard->attinmeta->tupdesc->natts;
-	char	  **values;
+	int			natts = meta->tupdesc->natts;
+	MemoryContext row_cxt;
+	MemoryContext old;
+	Datum	   *values;
+	bool	   *nulls;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		pgfdw_report_error(ERROR, res, shard->conn, false, shard->sql);
 	if (PQnfields(res) != ncols)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_COLUMN_NUMBER),
-				 errmsg("remote query returned %d columns where %d were expected",
-						PQnfields(res), ncols)));
+				 errmsg_plural("remote query returned %d column where %d were expected",
+							   "remote query returned %d columns where %d were expected",
+							   PQnfields(res), PQnfields(res), ncols)));
 
-	old = MemoryContextSwitchTo(state->rows_cxt);
 	shard->nrows = PQntuples(res);
-	shard->rows = palloc(sizeof(HeapTuple) * Max(shard->nrows, 1));
-	values = palloc(sizeof(char *) * natts);
+	shard->rows = MemoryContextAlloc(state->rows_cxt,
+									 sizeof(HeapTuple) * Max(shard->nrows, 1));
+	values = palloc(sizeof(Datum) * Max(natts, 1));
+	nulls = palloc(sizeof(bool) * Max(natts, 1));
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb shard row",
+									ALLOCSET_DEFAULT_SIZES);
 	for (int row = 0; row < shard->nrows; row++)
 	{
+		HeapTuple	tuple;
 		ListCell   *lc;
 
-		memset(values, 0, sizeof(char *) * natts);
+		memset(nulls, true, sizeof(bool) * natts);
+		old = MemoryContextSwitchTo(row_cxt);
 		foreach(lc, shard->retrieved)
 		{
 			int			col = foreach_current_index(lc);
+			int			att = lfirst_int(lc) - 1;
+			char	   *text = PQgetisnull(res, row, col) ? NULL :
+				PQgetvalue(res, row, col);
 
-			if (!PQgetisnull(res, row, col))
-				values[lfirst_int(lc) - 1] = PQgetvalue(res, row, col);
+			values[att] = InputFunctionCall(&meta->attinfuncs[att], text,
+											meta->attioparams[att],
+											meta->atttypmods[att]);
+			nulls[att] = text == NULL;
 		}
-		shard->rows[row] = BuildTupleFromCStrings(shard->attinmeta, values);
-		shard->rows[row]->t_tableOid = shard->tableoid;
+		MemoryContextSwitchTo(state->rows_cxt);
+		tuple = heap_form_tuple(meta->tupdesc, values, nulls);
+		MemoryContextSwitchTo(old);
+		/*
+		 * heap_form_tuple fills the header as a composite datum's (length,
+		 * type, typmod), which share their place with xmin, xmax and cmin:
+		 * these become 0, as in postgres_fdw's rows
+		 */
+		HeapTupleHeaderSetXmin(tuple->t_data, InvalidTransactionId);
+		HeapTupleHeaderSetXmax(tuple->t_data, InvalidTransactionId);
+		HeapTupleHeaderSetCmin(tuple->t_data, 0);
+		tuple->t_tableOid = shard->tableoid;
+		shard->rows[row] = tuple;
+		MemoryContextReset(row_cxt);
 	}
-	MemoryContextSwitchTo(old);
+	MemoryContextDelete(row_cxt);
+	pfree(values);
+	pfree(nulls);
 }
 
 /* Waits for a direct child's answer and stores its rows. */
@@ -467,15 +499,44 @@ receive_rows(ShardScanState *state, Shard *shard)
 	{
 		store_rows(state, shard, res);
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
 		PQclear(res);
-		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	PQclear(res);
 	pgfdw_release_connection(shard->conn);
 	shard->conn = NULL;
+}
+
+/*
+ * Whether this execution's shards may send their rows at once: its limit
+ * is not NULL, and the rows of all direct children at the children's row
+ * width, held both as query results and as tuples, fit in work_mem.
+ */
+static bool
+rows_fit(ShardScanState *state)
+{
+	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	bool		isnull;
+	Datum		limit;
+	double		bytes = 0;
+
+	if (state->limit == NULL)
+		return false;
+	ResetExprContext(econtext);
+	limit = ExecEvalExprSwitchContext(state->limit, econtext, &isnull);
+	if (isnull)
+		return false;
+	for (int i = 0; i < state->nshards; i++)
+	{
+		Shard	   *shard = &state->shards[i];
+
+		if (shard->direct)
+			bytes += (double) DatumGetInt64(limit) *
+				(2.0 * shard->scan->ss.ps.plan->plan_width +
+				 MAXALIGN(SizeofHeapTupleHeader) + HEAPTUPLESIZE + sizeof(HeapTuple));
+	}
+	return bytes <= (double) work_mem * 1024.0;
 }
 
 /*
@@ -491,32 +552,35 @@ run_queries(ShardScanState *state)
 	ErrorContextCallback callback;
 	int			i;
 
+	for (i = 0; i < state->nshards; i++)
+	{
+		if (state->shards[i].direct)
+			compute_params(state, &state->shards[i]);
+	}
 	callback.callback = shard_error_context;
 	callback.previous = error_context_stack;
 	error_context_stack = &callback;
 	for (i = 0; i < state->nshards; i++)
 	{
-		if (state->shards[i].direct)
-		{
-			callback.arg = &state->shards[i];
-			compute_params(state, &state->shards[i]);
-		}
+		Shard	   *shard = &state->shards[i];
+
+		if (!shard->direct)
+			continue;
+		callback.arg = shard;
+		if (shard->scan->ss.ps.instrument)
+			InstrStartNode(shard->scan->ss.ps.instrument);
+		send_query(shard);
 	}
 	for (i = 0; i < state->nshards; i++)
 	{
-		if (state->shards[i].direct)
-		{
-			callback.arg = &state->shards[i];
-			send_query(&state->shards[i]);
-		}
-	}
-	for (i = 0; i < state->nshards; i++)
-	{
-		if (state->shards[i].direct)
-		{
-			callback.arg = &state->shards[i];
-			receive_rows(state, &state->shards[i]);
-		}
+		Shard	   *shard = &state->shards[i];
+
+		if (!shard->direct)
+			continue;
+		callback.arg = shard;
+		receive_rows(state, shard);
+		if (shard->scan->ss.ps.instrument)
+			InstrStopNode(shard->scan->ss.ps.instrument, 0);
 	}
 	error_context_stack = callback.previous;
 }
@@ -530,18 +594,31 @@ next_direct_row(Shard *shard)
 {
 	ScanState  *scan = &shard->scan->ss;
 	ExprContext *econtext = scan->ps.ps_ExprContext;
+	TupleTableSlot *slot = NULL;
 
-	if (shard->next >= shard->nrows)
-		return NULL;
-	ResetExprContext(econtext);
-	ExecStoreHeapTuple(shard->rows[shard->next++], scan->ss_ScanTupleSlot, false);
-	if (scan->ps.ps_ProjInfo == NULL)
-		return scan->ss_ScanTupleSlot;
-	econtext->ecxt_scantuple = scan->ss_ScanTupleSlot;
-	return ExecProject(scan->ps.ps_ProjInfo);
+	if (scan->ps.instrument)
+		InstrStartNode(scan->ps.instrument);
+	if (shard->next < shard->nrows)
+	{
+		ResetExprContext(econtext);
+		slot = ExecStoreHeapTuple(shard->rows[shard->next++],
+								  scan->ss_ScanTupleSlot, false);
+		if (scan->ps.ps_ProjInfo != NULL)
+		{
+			econtext->ecxt_scantuple = slot;
+			slot = ExecProject(scan->ps.ps_ProjInfo);
+		}
+	}
+	if (scan->ps.instrument)
+		InstrStopNode(scan->ps.instrument, slot != NULL ? 1 : 0);
+	return slot;
 }
 
-/* ExecScan's access method: the next row of any child. */
+/*
+ * ExecScan's access method: the next row of any child.  The first call of
+ * an execution sends the queries of the direct children when their rows
+ * fit; otherwise every child runs as itself.
+ */
 static TupleTableSlot *
 shard_scan_next(ScanState *ss)
 {
@@ -549,7 +626,9 @@ shard_scan_next(ScanState *ss)
 
 	if (!state->sent)
 	{
-		run_queries(state);
+		state->run_direct = rows_fit(state);
+		if (state->run_direct)
+			run_queries(state);
 		state->sent = true;
 	}
 	while (state->current < state->nshards)
@@ -557,7 +636,7 @@ shard_scan_next(ScanState *ss)
 		Shard	   *shard = &state->shards[state->current];
 		TupleTableSlot *slot;
 
-		if (shard->direct)
+		if (shard->direct && state->run_direct)
 			slot = next_direct_row(shard);
 		else
 		{
@@ -579,12 +658,20 @@ shard_scan_recheck(ScanState *ss, TupleTableSlot *slot)
 	return true;
 }
 
+/*
+ * ExecCustomScan: the next row of the scan; runs inside the executor,
+ * which holds its locks on the query's relations.
+ */
 static TupleTableSlot *
 exec_shard_scan(CustomScanState *node)
 {
 	return ExecScan(&node->ss, shard_scan_next, shard_scan_recheck);
 }
 
+/*
+ * EndCustomScan: ends the children (postgres_fdw closes any cursor of
+ * theirs); the rows go with the executor's query context.
+ */
 static void
 end_shard_scan(CustomScanState *node)
 {
@@ -621,6 +708,11 @@ rescan_shard_scan(CustomScanState *node)
 	}
 }
 
+/*
+ * Registers the shard scan's plan methods, so that a plan made by
+ * another backend (a parallel worker's copy, say) finds them by name;
+ * called from _PG_init, which takes no lock.
+ */
 void
 omen_shard_exec_init(void)
 {

@@ -5,10 +5,14 @@
 # without use_remote_estimate), that each shard sends at most k rows
 # (counted on the shard by pg_stat_statements), that the coordinator's
 # search settings reach the shards, the recall against one node with the
-# same rows, the error of a shard that is down, and the queries that must
-# keep today's plans.  By default a Sort over omendb's shard scan, which
-# sends every shard its query at once without cursors, runs the query; its
-# answers are those of core's plans over the same limited foreign scans.
+# same rows, the error of a shard that is down or fails while the other
+# waits for a lock, a statement_timeout in a savepoint, and the queries that
+# must keep today's plans.  By default a Sort over omendb's shard scan,
+# which sends every shard its query at once without cursors, runs the
+# query; its answers (system columns and unselected NOT NULL domain
+# columns included) are those of core's plans over the same limited
+# foreign scans, and it runs postgres_fdw's cursors instead when the limit
+# is NULL or the rows would not fit in work_mem.
 use strict;
 use warnings;
 use FindBin;
@@ -274,6 +278,8 @@ is(declared_cursors(), '1 1', 'without the shard scan each shard runs a cursor')
 # plan without the shard scan (core's Merge Append or Sort over an async
 # Append of the same limited foreign scans).
 my $shard_scan_plan = qr/Sort.*Custom Scan \(OmenShardScan\).*Foreign Scan.*Foreign Scan/s;
+my $no_shard_scan = 'SET omenhnsw.enable_shard_scan = off;';
+my ($ret, $stdout, $stderr, $plan);
 my @same_answer_cases = (
 	[ 'a constant LIMIT', '', $knn ],
 	[ 'the distance selected', '', $with_distance ],
@@ -281,6 +287,10 @@ my @same_answer_cases = (
 	[
 		'tableoid selected', '',
 		"SELECT id, tableoid::regclass, v <-> '$q1' FROM items ORDER BY v <-> '$q1' LIMIT $k"
+	],
+	[
+		'xmin, xmax and cmin selected', '',
+		"SELECT id, xmin, xmax, cmin FROM items ORDER BY v <-> '$q1' LIMIT $k"
 	],
 	[
 		'LIMIT and OFFSET', '',
@@ -326,6 +336,65 @@ sub same_answers
 	return;
 }
 same_answers('by default');
+
+# A NOT NULL domain column that no shard query fetches stays NULL, without
+# its input function (which would reject the NULL).
+$coord->safe_psql('postgres',
+	'CREATE DOMAIN not_null_text AS text NOT NULL; ALTER TABLE items ADD COLUMN tag not_null_text'
+);
+($ret, $stdout, $stderr) = $coord->psql('postgres', $with_vector);
+ok( $ret == 0
+	  && $stdout eq $coord->safe_psql('postgres', $no_shard_scan . $with_vector)
+	  && $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $with_vector") =~
+	  $shard_scan_plan,
+	'a NOT NULL domain column the query does not select leaves the shard scan as it was'
+) or diag($stderr);
+$coord->safe_psql('postgres',
+	'ALTER TABLE items DROP COLUMN tag; DROP DOMAIN not_null_text');
+
+# Each shard's rows are held until the scan ends: a NULL limit (a generic
+# plan of LIMIT $2 run with NULL), or more rows than work_mem holds, runs
+# postgres_fdw's cursors instead, which fetch in batches.
+my $null_limit = 'SET plan_cache_mode = force_generic_plan; '
+  . 'PREPARE nl(vector, bigint) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT $2;';
+$sent = fetched_rows("EXECUTE nl('$q1', NULL)", $null_limit);
+ok( $coord->safe_psql('postgres', "$null_limit EXPLAIN (COSTS OFF) EXECUTE nl('$q1', NULL)")
+	  =~ $shard_scan_plan
+	  && declared_cursors() eq '1 1'
+	  && $sent->[0] == $half
+	  && $sent->[1] == $half,
+	'a generic plan of LIMIT $2 run with NULL fetches every row through cursors'
+) or diag("rows sent: @$sent, cursors: " . declared_cursors());
+my $wide = "SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 500";
+$sent = fetched_rows($wide, "SET work_mem = '64kB';");
+ok( $coord->safe_psql('postgres', "SET work_mem = '64kB'; EXPLAIN (COSTS OFF) $wide")
+	  =~ $shard_scan_plan
+	  && declared_cursors() eq '1 1'
+	  && $coord->safe_psql('postgres', "SET work_mem = '64kB'; $wide") eq
+	  $coord->safe_psql('postgres', "$no_shard_scan $wide"),
+	'rows beyond work_mem are fetched through cursors, with the same answer')
+  or diag("rows sent: @$sent, cursors: " . declared_cursors());
+$sent = fetched_rows($wide);
+is(declared_cursors(), '0 0', 'with the default work_mem those rows are sent at once');
+
+# A pseudoconstant qual makes each partition's plan a gating Result over
+# its scan, which would run as a cursor one shard after another: no shard
+# scan.
+my $gated =
+  "SELECT id FROM items WHERE current_setting('omenhnsw.ef_search')::int > 0 ORDER BY v <-> '$q1' LIMIT $k";
+ok( $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $gated") !~
+	  /OmenShardScan/
+	  && $coord->safe_psql('postgres', $gated) eq
+	  $coord->safe_psql('postgres', $no_shard_scan . $gated),
+	'a pseudoconstant qual gets no shard scan, and the same answer');
+
+# EXPLAIN ANALYZE counts the rows of the children the shard scan runs.
+$plan = $coord->safe_psql('postgres',
+	"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $knn");
+ok( $plan =~ /OmenShardScan.*Foreign Scan \(actual rows=$k loops=1\).*Foreign Scan \(actual rows=$k loops=1\)/s
+	  && $plan !~ /never executed/,
+	'EXPLAIN ANALYZE shows the rows of each shard')
+  or diag($plan);
 
 # A prepared "LIMIT $2" statement run seven times as an application would,
 # under the default plan_cache_mode: the number of generic plans it made
@@ -375,12 +444,11 @@ $coord->safe_psql('postgres',
 # async_capable: without the shard scan, the shards work at the same time
 # under a Sort of their LIMIT rows each, which wins over a Merge Append
 # that waits for them in turn.  The shard scan still wins over both.
-my $no_shard_scan = 'SET omenhnsw.enable_shard_scan = off;';
 my $merged = $coord->safe_psql('postgres', $no_shard_scan . $knn);
 $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (ADD async_capable 'true')")
   for (1, 2);
-my $plan =
+$plan =
   $coord->safe_psql('postgres', "$no_shard_scan EXPLAIN (COSTS OFF) $knn");
 like($plan, qr/Sort.*Append.*Async Foreign Scan.*Async Foreign Scan/s,
 	'with async_capable and no shard scan the plan sorts an async Append');
@@ -516,13 +584,56 @@ $shards[0]->safe_psql('postgres', 'UPDATE t SET v = gen_vec(3) WHERE id = 3');
 
 # A shard whose query fails: its error, naming its server.
 $shards[1]->safe_psql('postgres', 'ALTER TABLE t RENAME TO t_away');
-my ($ret, $stdout, $stderr) = $coord->psql('postgres', $knn);
+($ret, $stdout, $stderr) = $coord->psql('postgres', $knn);
 ok( $ret != 0
 	  && $stderr =~ /relation "public.t" does not exist/
 	  && $stderr =~ /k-NN query of foreign server "s2"/,
 	'a shard whose query fails gives its error, naming its server')
   or diag($stderr);
 $shards[1]->safe_psql('postgres', 'ALTER TABLE t_away RENAME TO t');
+
+# A shard whose query fails while the other's waits for a lock on its
+# table: the error comes back (postgres_fdw cancels the waiting query as
+# the transaction aborts), and the session's next query works.
+my $locker = $shards[1]->background_psql('postgres');
+my $session = $coord->background_psql('postgres', on_error_stop => 0);
+
+# The output and the errors of queries in the coordinator's session.
+sub in_session
+{
+	my ($sql) = @_;
+	$session->{stderr} = '';
+	my $out = $session->query($sql);
+	return ($out, $session->{stderr});
+}
+$locker->query_safe('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;');
+$shards[0]->safe_psql('postgres', 'ALTER TABLE t RENAME TO t_away');
+($stdout, $stderr) = in_session("$knn;");
+ok( $stderr =~ /relation "public.t" does not exist/
+	  && $stderr =~ /k-NN query of foreign server "s1"/,
+	"a shard's error comes back while the other shard's query waits for a lock"
+) or diag($stderr);
+$shards[0]->safe_psql('postgres', 'ALTER TABLE t_away RENAME TO t');
+$locker->query_safe('COMMIT;');
+($stdout, $stderr) = in_session("$knn;");
+ok($stderr eq '' && $stdout eq $merged, 'the next query of the session works')
+  or diag($stderr);
+
+# A statement_timeout while a shard waits for a lock, in a savepoint: after
+# ROLLBACK TO, the transaction's next query works.
+$locker->query_safe('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;');
+($stdout, $stderr) = in_session(
+	"BEGIN; SAVEPOINT a; SET LOCAL statement_timeout = '500ms'; $knn;");
+ok($stderr =~ /statement timeout/,
+	'a query waiting for a shard ends at the statement_timeout')
+  or diag($stderr);
+$locker->query_safe('COMMIT;');
+($stdout, $stderr) = in_session("ROLLBACK TO a; $knn; COMMIT;");
+ok($stderr eq '' && $stdout eq $merged,
+	'after ROLLBACK TO, the next query of the transaction works')
+  or diag($stderr);
+$locker->quit;
+$session->quit;
 
 # A shard that is down: an error naming its server, no partial answer.
 $shards[1]->stop;
