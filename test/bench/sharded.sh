@@ -247,7 +247,8 @@ EOF
 
 # Rows each shard sent per query: rows of FETCHes and of plain SELECTs of the
 # table (the shard scan's) per query, from the shards' pg_stat_statements, over
-# a short run of 50 queries of each setup alone.
+# a short run of $nsent queries of each setup alone.
+nsent=50
 echo
 echo "rows sent per query per shard (k = 10), and remote k-NN queries with a LIMIT"
 for x in $setups; do
@@ -255,13 +256,13 @@ for x in $setups; do
 		for s in 1 2; do
 			on "$s" omen_psql -d shard -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
 		done
-		(cd "$work" && on 0 "$bindir/pgbench" -n -M prepared -t 50 -f "$work/${kind}_$x.sql" shard_coord >/dev/null)
+		(cd "$work" && on 0 "$bindir/pgbench" -n -M prepared -t "$nsent" -f "$work/${kind}_$x.sql" shard_coord >/dev/null)
 		# shellcheck disable=SC2016  # $n is the text shown
 		line=$(printf '%-44s' "${setup_name[$x]}, $([ $kind = c ] && echo 'LIMIT 10' || echo 'LIMIT $n')")
 		for s in 1 2; do
-			line+=$(on "$s" omen_psql -d shard -At <<-'EOF'
+			line+=$(on "$s" omen_psql -d shard -At <<-EOF
 				SELECT format('  shard: %s rows/query, %s of %s with LIMIT',
-				  round(coalesce(sum(rows) FILTER (WHERE query LIKE 'FETCH %' OR knn), 0)::numeric / 50, 2),
+				  round(coalesce(sum(rows) FILTER (WHERE query LIKE 'FETCH %' OR knn), 0)::numeric / $nsent, 2),
 				  coalesce(sum(calls) FILTER (WHERE knn AND query LIKE '% LIMIT %'), 0),
 				  coalesce(sum(calls) FILTER (WHERE knn), 0))
 				FROM pg_stat_statements,
