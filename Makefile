@@ -4,6 +4,9 @@ EXTENSION = omendb
 DATA = sql/omendb--0.1.0.sql sql/omendb--0.1.0--0.2.0.sql
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 HEADERS = src/vector.h
+# shard_exec.c sends queries on postgres_fdw's libpq connections
+PG_CPPFLAGS = -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL = $(libpq)
 # every sql/*.sql but the extension script is a pg_regress test
 REGRESS = $(filter-out omendb--%,$(basename $(notdir $(sort $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=omendb

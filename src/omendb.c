@@ -169,6 +169,7 @@ _PG_init(void)
 	omen_options_init();
 	omen_planner_init();
 	omen_shard_init();
+	omen_shard_exec_init();
 
 	DefineCustomIntVariable("omenhnsw.ef_search",
 							"Sets the size of the candidate list searched in each segment.",
@@ -197,5 +198,11 @@ _PG_init(void)
 							"For tests that interleave other work there; 0 never waits.",
 							&omen_insert_pause, 0, 0, INT_MAX,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomBoolVariable("omenhnsw.enable_shard_scan",
+							 "Enables the planner's use of omendb's shard scan.",
+							 "The shard scan sends each postgres_fdw partition of a k-NN query "
+							 "its limited query at once, without cursors.",
+							 &omen_enable_shard_scan, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omenhnsw");
 }

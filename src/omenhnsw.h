@@ -39,6 +39,7 @@ extern int	omen_iterative_scan;
 extern int	omen_max_scan_tuples;
 extern double omen_scan_mem_multiplier;
 extern int	omen_insert_pause;
+extern bool omen_enable_shard_scan;
 
 /*
  * The scan settings in effect: the omenhnsw. ones, where one was not set
@@ -92,6 +93,9 @@ extern void omen_planner_init(void);
 
 /* shard.c */
 extern void omen_shard_init(void);
+
+/* shard_exec.c */
+extern void omen_shard_exec_init(void);
 
 /* scan.c */
 extern IndexScanDesc omen_ambeginscan(Relation index, int nkeys, int norderbys);

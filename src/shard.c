@@ -23,9 +23,15 @@
  * with an OFFSET has its LIMIT replaced by "k + n" and its OFFSET dropped
  * once the final paths (which keep their own copies of both) are built.
  *
- * Concurrency.  When postgres_fdw runs every partition asynchronously
- * (async_capable), a Sort over an Append of the limited paths, costed as
- * shards that work at the same time, is offered next to the Merge Append.
+ * Concurrency.  A Merge Append waits for each shard in turn.  When the
+ * partitions are on distinct servers and none has a pseudoconstant qual
+ * (which would put a gating Result over its scan), a Sort over omendb's
+ * shard scan (shard_exec.c), which sends every shard its limited query at
+ * once without postgres_fdw's cursors, is offered next to it; failing that
+ * (omenhnsw.enable_shard_scan off, or a postgres_fdw without the functions
+ * the shard scan needs), a Sort over an Append of the limited paths when
+ * postgres_fdw runs every partition asynchronously (async_capable).  Both
+ * are costed as shards that work at the same time.
  *
  * Distances.  postgres_fdw fetches a partition's columns, and the
  * coordinator computes the ORDER BY distance from the vector to merge or
@@ -61,6 +67,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_language.h"
@@ -92,6 +99,7 @@
 #include "utils/syscache.h"
 
 #include "omenhnsw.h"
+#include "shard.h"
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
 #error "shard.c relies on postgres_fdw's path private data of PostgreSQL 15"
@@ -113,10 +121,6 @@ typedef void (*deparse_select_type) (StringInfo buf, PlannerInfo *root,
 									 bool is_subquery, List **retrieved_attrs,
 									 List **params_list);
 
-/* postgres_fdw's ForeignScan fdw_private: remote SQL, retrieved columns */
-#define PGFDW_SCAN_SQL 0
-#define PGFDW_SCAN_RETRIEVED_ATTRS 1
-
 #define WRAPPER_NAME "omenhnsw_search"	/* its SQL and C names */
 #define WRAPPER_NARGS 5
 #define SETTINGS_NAME "omenhnsw_scan_settings"	/* its SQL name */
@@ -124,6 +128,8 @@ typedef void (*deparse_select_type) (StringInfo buf, PlannerInfo *root,
 
 /* The settings' types: omenhnsw_search()'s arguments after q. */
 static const Oid setting_types[NSETTINGS] = {INT4OID, TEXTOID, INT4OID, FLOAT8OID};
+
+bool		omen_enable_shard_scan = true;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 static create_upper_paths_hook_type prev_create_upper_paths_hook = NULL;
@@ -728,6 +734,22 @@ remote_distance(PlannerInfo *root, RelOptInfo *rel, List *pathkeys, const char *
 }
 
 /*
+ * Whether the partition's scan returns a system column (tableoid, say),
+ * which postgres_fdw fills in itself but a scan tuple of fdw_scan_tlist
+ * would not hold.
+ */
+static bool
+reads_system_column(RelOptInfo *rel)
+{
+	Bitmapset  *attrs = NULL;
+	int			first;
+
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	first = bms_next_member(attrs, -1);
+	return first >= 0 && first + FirstLowInvalidHeapAttributeNumber < 0;
+}
+
+/*
  * GetForeignPlan of a partition with a limited path whose shard may send
  * the distance in place of the vector: postgres_fdw's plan, whose remote
  * query, for that path, becomes
@@ -759,7 +781,8 @@ omen_get_foreign_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
 	StringInfoData remote;
 	ListCell   *lc;
 
-	if (list_length(best_path->fdw_private) != 3 || outer_plan != NULL)
+	if (list_length(best_path->fdw_private) != 3 || outer_plan != NULL ||
+		reads_system_column(rel))
 		return scan;
 	vector = intVal(lthird(best_path->fdw_private));
 	distance = remote_distance(root, rel, best_path->path.pathkeys, sql);
@@ -915,36 +938,34 @@ is_limited_path(Path *path)
 }
 
 /*
- * Adds to the ordered relation a Sort over an Append of the partitions'
- * limited paths when postgres_fdw runs them all asynchronously, costed as
- * the shards work: at the same time.  Core costs an Append as the sum of
- * its children, so a Merge Append, which waits for each shard in turn to
- * start, would always look cheaper than a Sort over an async Append, which
- * waits only for the slowest shard; with this cost the Sort of LIMIT rows
- * per shard wins whenever there are two shards or more.  This runs once
- * the partitions' paths compute the query's sort key (for a partitioned
- * table, core rebuilds the parent's Append paths then).
+ * The path of each partition of input_rel when every partition's
+ * cheapest path is a limited path, or NIL; *async tells whether
+ * postgres_fdw can run them all asynchronously, *distinct whether they
+ * are on distinct servers, *gated whether a partition has a pseudoconstant
+ * qual (its plan is then a gating Result over its scan), and *max_total
+ * the total cost of the dearest.  Valid once the partitions' paths compute
+ * the query's sort key (for a partitioned table, core rebuilds the
+ * parent's Append paths then).
  */
-static void
-add_async_sort(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_rel)
+static List *
+limited_subpaths(PlannerInfo *root, RelOptInfo *input_rel, bool *async,
+				 bool *distinct, bool *gated, Cost *max_total)
 {
-	PathTarget *target = root->upper_targets[UPPERREL_ORDERED];
 	List	   *subpaths = NIL;
-	Cost		sum_total = 0;
-	Cost		max_total = 0;
-	double		rows = 0;
-	AppendPath *append;
-	Path	   *path;
+	List	   *servers = NIL;
 	ListCell   *lc;
 
-	if (!enable_async_append)
-		return;
+	*async = true;
+	*distinct = true;
+	*gated = false;
+	*max_total = 0;
 	foreach(lc, root->append_rel_list)
 	{
 		AppendRelInfo *appinfo = lfirst(lc);
 		RelOptInfo *child;
 		Path	   *sub;
 		Path	   *scan;
+		ListCell   *rc;
 
 		if (appinfo->parent_relid != input_rel->relid)
 			continue;
@@ -954,22 +975,72 @@ add_async_sort(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_rel
 		sub = child->cheapest_total_path;
 		scan = sub != NULL && IsA(sub, ProjectionPath) ?
 			((ProjectionPath *) sub)->subpath : sub;
-		if (scan == NULL || !is_limited_path(scan) ||
-			child->fdwroutine->IsForeignPathAsyncCapable == NULL ||
+		if (scan == NULL || !is_limited_path(scan))
+			return NIL;
+		if (child->fdwroutine->IsForeignPathAsyncCapable == NULL ||
 			!child->fdwroutine->IsForeignPathAsyncCapable((ForeignPath *) scan))
-			return;
+			*async = false;
+		if (list_member_oid(servers, child->serverid))
+			*distinct = false;
+		foreach(rc, child->baserestrictinfo)
+		{
+			if (lfirst_node(RestrictInfo, rc)->pseudoconstant)
+				*gated = true;
+		}
+		*max_total = Max(*max_total, sub->total_cost);
+		servers = lappend_oid(servers, child->serverid);
 		subpaths = lappend(subpaths, sub);
-		sum_total += sub->total_cost;
-		max_total = Max(max_total, sub->total_cost);
-		rows += sub->rows;
 	}
+	return subpaths;
+}
+
+/*
+ * Adds to the ordered relation a Sort over a path of the partitions'
+ * limited paths whose shards work at the same time: omendb's shard scan
+ * (shard_exec.c), which sends every shard its query at once, when the
+ * partitions are on distinct servers and none is gated by a pseudoconstant
+ * qual (a gating Result over a foreign scan runs as postgres_fdw's cursor,
+ * one shard after another); otherwise an Append, when postgres_fdw runs
+ * them all asynchronously, costed as the shards work.  Core costs an
+ * Append as the sum of its children, so a Merge Append, which waits for
+ * each shard in turn to start, would always look cheaper than a Sort over
+ * an async Append, which waits only for the slowest shard; with this cost
+ * the Sort of LIMIT rows per shard wins whenever there are two shards or
+ * more.
+ */
+static void
+add_concurrent_sort(PlannerInfo *root, RelOptInfo *input_rel,
+					RelOptInfo *ordered_rel)
+{
+	PathTarget *target = root->upper_targets[UPPERREL_ORDERED];
+	bool		async;
+	bool		distinct;
+	bool		gated;
+	Cost		max_total;
+	List	   *subpaths = limited_subpaths(root, input_rel, &async, &distinct,
+											&gated, &max_total);
+	Path	   *path = NULL;
+
 	if (list_length(subpaths) < 2)
 		return;
+	if (omen_enable_shard_scan && distinct && !gated)
+		path = omen_shard_scan_path(root, input_rel, subpaths, max_total);
+	if (path == NULL && async && enable_async_append)
+	{
+		Cost		sum_total = 0;
+		AppendPath *append;
+		ListCell   *lc;
 
-	append = create_append_path(root, input_rel, subpaths, NIL, NIL, NULL, 0,
-								false, rows);
-	append->path.total_cost += max_total - sum_total;
-	path = (Path *) create_sort_path(root, ordered_rel, (Path *) append,
+		foreach(lc, subpaths)
+			sum_total += ((Path *) lfirst(lc))->total_cost;
+		append = create_append_path(root, input_rel, subpaths, NIL, NIL, NULL, 0,
+									false, -1);
+		append->path.total_cost += max_total - sum_total;
+		path = (Path *) append;
+	}
+	if (path == NULL)
+		return;
+	path = (Path *) create_sort_path(root, ordered_rel, path,
 									 root->sort_pathkeys, root->limit_tuples);
 	if (path->pathtarget != target)
 		path = apply_projection_to_path(root, ordered_rel, path, target);
@@ -1015,7 +1086,7 @@ omen_shard_upper_paths(PlannerInfo *root, UpperRelationKind stage,
 		prev_create_upper_paths_hook(root, stage, input_rel, output_rel, extra);
 
 	if (stage == UPPERREL_ORDERED && is_knn_over_appendrel(root))
-		add_async_sort(root, input_rel, output_rel);
+		add_concurrent_sort(root, input_rel, output_rel);
 	else if (stage == UPPERREL_FINAL && root->parse->limitOffset != NULL &&
 			 is_knn_over_appendrel(root))
 	{

@@ -16,14 +16,18 @@
 # the same pgbench session, interleaved at random
 # (pgbench -M prepared, one -f script per setup, one client).  The shards' direct
 # queries run between those sessions, in the same rounds.  Each setup is measured for
-# a constant LIMIT and for LIMIT $n (a parameter of the prepared statement).
+# a constant LIMIT and for LIMIT $n (a parameter of the prepared statement).  Every
+# coordinator session runs twice per round: with omendb's shard scan (the default)
+# and without it (omenhnsw.enable_shard_scan off: postgres_fdw's cursors).
 #
 # Prints, per setup, mean and median latency; then, for each sharded setup, its
 # latency (c) against the slowest shard's direct query (a) plus one round trip (b):
 # the coordinator's query of a one-row foreign table on a shard, through a server of
 # the same options.  The issue's target is (c) / ((a) + (b)) <= 1.3.  (b2), the query
 # of one-row tables on both shards, is what postgres_fdw's protocol costs for two
-# shards without any search: c / (a + b2) is the sharded query against that.  Then the rows
+# shards without any search: c / (a + b2) is the sharded query against that.  (r), a
+# bare round trip (SELECT 1 on the coordinator): c / (a + r) is the issue's target
+# with a round trip taken as that.  Then the rows
 # each shard sent per query (counted on the shards by pg_stat_statements), the plan
 # of each setup's prepared statement, recall@10 against the exact answer, and where
 # the coordinator's time goes.
@@ -147,8 +151,9 @@ knn() {
 		"$nq" "$1" "$2"
 }
 # The coordinator's scripts, in the order of pgbench's script numbers.
-coord_scripts=(single)
+coord_scripts=(single sel1)
 knn t_single 10 >"$work/single.sql"
+echo "SELECT 1;" >"$work/sel1.sql"
 for x in $setups; do
 	knn "t_$x" 10 >"$work/c_$x.sql"
 	knn "t_$x" :k >"$work/k_$x.sql"
@@ -174,6 +179,8 @@ pgbench_round() {
 }
 for ((r = 1; r <= rounds; r++)); do
 	pgbench_round 0 shard_coord "coord.$r" "${coord_scripts[@]}"
+	PGOPTIONS="-c omenhnsw.enable_shard_scan=off" \
+		pgbench_round 0 shard_coord "cursors.$r" "${coord_scripts[@]}"
 	pgbench_round 1 shard "shard1.$r" "${shard_scripts[@]}"
 	pgbench_round 2 shard "shard2.$r" "${shard_scripts[@]}"
 done
@@ -190,7 +197,7 @@ import glob, os, statistics, sys
 work, coord, shard = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 setups = dict(arg.split("=", 1) for arg in sys.argv[4:])
 lat = {}
-for group, names in (("coord", coord), ("shard1", shard), ("shard2", shard)):
+for group, names in (("coord", coord), ("cursors", coord), ("shard1", shard), ("shard2", shard)):
     for path in glob.glob(os.path.join(work, group + ".*")):
         for line in open(path):
             f = line.split()
@@ -205,6 +212,7 @@ def row(label, group, name):
     m, md, c = stat(group, name)
     print("%-48s %9.3f %9.3f %6d" % (label, m, md, c))
 row("one node (all rows), LIMIT 10", "coord", "single")
+row("round trip: SELECT 1 on the coordinator", "coord", "sel1")
 for s in ("shard1", "shard2"):
     row("%s direct, LIMIT 10" % s, s, "c")
     row("%s direct, LIMIT $n" % s, s, "k")
@@ -214,24 +222,33 @@ for x, label in setups.items():
     row("both shards: two one-row foreign tables", "coord", "two_" + x)
     row("%s, LIMIT 10" % label, "coord", "c_" + x)
     row("%s, LIMIT $n" % label, "coord", "k_" + x)
+    row("%s, no shard scan, LIMIT 10" % label, "cursors", "c_" + x)
+    row("%s, no shard scan, LIMIT $n" % label, "cursors", "k_" + x)
 
 print()
 print("(c) / ((a) slowest shard's direct query + (b) round trip), by mean and by median;")
-print("(b2): both shards' one-row tables, the protocol's cost without a search; mean ratio")
-print("%-44s %7s %7s %7s %7s %6s %6s %7s" % ("setup", "(a)", "(b)", "(b2)", "(c)", "mean", "median", "c/(a+b2)"))
-for x, label in setups.items():
-    for kind, text in (("c", "LIMIT 10"), ("k", "LIMIT $n")):
-        a = [max(stat("shard1", kind)[i], stat("shard2", kind)[i]) for i in (0, 1)]
-        b = stat("coord", "one_" + x)
-        c = stat("coord", kind + "_" + x)
-        b2 = stat("coord", "two_" + x)
-        print("%-44s %7.3f %7.3f %7.3f %7.3f %5.2fx %5.2fx %6.2fx" % (
-            "%s, %s" % (label, text), a[0], b[0], b2[0], c[0],
-            c[0] / (a[0] + b[0]), c[1] / (a[1] + b[1]), c[0] / (a[0] + b2[0])))
+print("(b2): both shards' one-row tables, the protocol's cost without a search; mean ratio;")
+print("(r): SELECT 1, one bare round trip: c / (a + r) by mean and by median")
+print("%-44s %7s %7s %7s %7s %7s %6s %6s %7s %6s %6s" % ("setup", "(a)", "(b)", "(b2)", "(r)", "(c)",
+      "mean", "median", "c/(a+b2)", "c/(a+r)", "median"))
+for group, variant in (("coord", ""), ("cursors", ", no shard scan")):
+    for x, label in setups.items():
+        for kind, text in (("c", "LIMIT 10"), ("k", "LIMIT $n")):
+            a = [max(stat("shard1", kind)[i], stat("shard2", kind)[i]) for i in (0, 1)]
+            b = stat(group, "one_" + x)
+            c = stat(group, kind + "_" + x)
+            b2 = stat(group, "two_" + x)
+            r = stat(group, "sel1")
+            print("%-44s %7.3f %7.3f %7.3f %7.3f %7.3f %5.2fx %5.2fx %6.2fx %5.2fx %5.2fx" % (
+                "%s%s, %s" % (label, variant, text), a[0], b[0], b2[0], r[0], c[0],
+                c[0] / (a[0] + b[0]), c[1] / (a[1] + b[1]), c[0] / (a[0] + b2[0]),
+                c[0] / (a[0] + r[0]), c[1] / (a[1] + r[1])))
 EOF
 
-# Rows each shard sent per query: FETCH rows over remote k-NN queries, from the
-# shards' pg_stat_statements, over a short run of each setup alone.
+# Rows each shard sent per query: rows of FETCHes and of plain SELECTs of the
+# table (the shard scan's) per query, from the shards' pg_stat_statements, over
+# a short run of $nsent queries of each setup alone.
+nsent=50
 echo
 echo "rows sent per query per shard (k = 10), and remote k-NN queries with a LIMIT"
 for x in $setups; do
@@ -239,17 +256,17 @@ for x in $setups; do
 		for s in 1 2; do
 			on "$s" omen_psql -d shard -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
 		done
-		(cd "$work" && on 0 "$bindir/pgbench" -n -M prepared -t 50 -f "$work/${kind}_$x.sql" shard_coord >/dev/null)
+		(cd "$work" && on 0 "$bindir/pgbench" -n -M prepared -t "$nsent" -f "$work/${kind}_$x.sql" shard_coord >/dev/null)
 		# shellcheck disable=SC2016  # $n is the text shown
 		line=$(printf '%-44s' "${setup_name[$x]}, $([ $kind = c ] && echo 'LIMIT 10' || echo 'LIMIT $n')")
 		for s in 1 2; do
-			line+=$(on "$s" omen_psql -d shard -At <<-'EOF'
+			line+=$(on "$s" omen_psql -d shard -At <<-EOF
 				SELECT format('  shard: %s rows/query, %s of %s with LIMIT',
-				  round(coalesce(sum(rows) FILTER (WHERE query LIKE 'FETCH %'), 0)::numeric
-				        / nullif(sum(calls) FILTER (WHERE query LIKE 'DECLARE %'), 0), 2),
-				  coalesce(sum(calls) FILTER (WHERE query LIKE 'DECLARE %' AND query LIKE '% LIMIT %'), 0),
-				  coalesce(sum(calls) FILTER (WHERE query LIKE 'DECLARE %'), 0))
-				FROM pg_stat_statements
+				  round(coalesce(sum(rows) FILTER (WHERE query LIKE 'FETCH %' OR knn), 0)::numeric / $nsent, 2),
+				  coalesce(sum(calls) FILTER (WHERE knn AND query LIKE '% LIMIT %'), 0),
+				  coalesce(sum(calls) FILTER (WHERE knn), 0))
+				FROM pg_stat_statements,
+				  LATERAL (SELECT query LIKE 'DECLARE %' OR query LIKE 'SELECT %public.t %' AS knn) k
 			EOF
 			)
 		done
@@ -274,7 +291,7 @@ for x in $setups; do
 			  FROM pg_prepared_statements;
 			EXPLAIN (COSTS OFF) EXECUTE q(1, 10);
 		EOF
-			grep -E '^ *(-> *)?(generic|sharded|Limit|Merge Append|Sort|Append|Async Foreign Scan|Foreign Scan)' |
+			grep -E '^ *(-> *)?(generic|sharded|Limit|Merge Append|Sort|Append|Async Foreign Scan|Foreign Scan|Custom Scan)' |
 			grep -v Key | sed 's/^[ ->]*//' | paste -sd ' '
 	done
 done

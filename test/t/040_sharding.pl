@@ -5,8 +5,14 @@
 # without use_remote_estimate), that each shard sends at most k rows
 # (counted on the shard by pg_stat_statements), that the coordinator's
 # search settings reach the shards, the recall against one node with the
-# same rows, the error of a shard that is down, and the queries that must
-# keep today's plans.
+# same rows, the error of a shard that is down or fails while the other
+# waits for a lock, a statement_timeout in a savepoint, and the queries that
+# must keep today's plans.  By default a Sort over omendb's shard scan,
+# which sends every shard its query at once without cursors, runs the
+# query; its answers (system columns and unselected NOT NULL domain
+# columns included) are those of core's plans over the same limited
+# foreign scans, and it runs postgres_fdw's cursors instead when the limit
+# is NULL or the rows would not fit in work_mem.
 use strict;
 use warnings;
 use FindBin;
@@ -223,7 +229,9 @@ my @past_int8 = split /\n/,
 is(join("\n", @past_int8[ 0 .. 9 ]), $offset_rows,
 	'a generic plan whose LIMIT + OFFSET passes the int8 range returns rows from the sixth on');
 
-# Rows each shard sends, counted by pg_stat_statements on the shard.
+# Rows each shard sends, counted by pg_stat_statements on the shard: those
+# of its cursors' FETCHes and of its plain SELECTs of the table; and the
+# number of cursors it declared.
 sub fetched_rows
 {
 	my ($query, $settings) = @_;
@@ -232,24 +240,170 @@ sub fetched_rows
 	return [
 		map {
 			$_->safe_psql('postgres',
-				q{SELECT coalesce(sum(rows), 0) FROM pg_stat_statements WHERE query LIKE 'FETCH %'}
+				q{SELECT coalesce(sum(rows), 0) FROM pg_stat_statements
+				  WHERE query LIKE 'FETCH %' OR query LIKE 'SELECT %public.t %'}
 			)
 		} @shards
 	];
 }
 
+sub declared_cursors
+{
+	return join ' ',
+	  map {
+		$_->safe_psql('postgres',
+			q{SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE 'DECLARE %'}
+		)
+	  } @shards;
+}
+
+sub at_most_k_each
+{
+	my ($sent, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	ok( $sent->[0] > 0 && $sent->[0] <= $k && $sent->[1] > 0 && $sent->[1] <= $k,
+		$name)
+	  or diag("rows sent: @$sent");
+	return;
+}
+
 my $sent = fetched_rows($knn);
-ok($sent->[0] > 0 && $sent->[0] <= $k && $sent->[1] > 0 && $sent->[1] <= $k,
-	"each shard sends at most $k rows")
-  or diag("rows sent: @$sent");
+at_most_k_each($sent, "each shard sends at most $k rows");
+is(declared_cursors(), '0 0', 'the shard scan declares no cursor');
+$sent = fetched_rows($knn, 'SET omenhnsw.enable_shard_scan = off;');
+at_most_k_each($sent, "without the shard scan each shard sends at most $k rows");
+is(declared_cursors(), '1 1', 'without the shard scan each shard runs a cursor');
+
+# The queries the shard scan runs: each plan's, and its answer against the
+# plan without the shard scan (core's Merge Append or Sort over an async
+# Append of the same limited foreign scans).
+my $shard_scan_plan = qr/Sort.*Custom Scan \(OmenShardScan\).*Foreign Scan.*Foreign Scan/s;
+my $no_shard_scan = 'SET omenhnsw.enable_shard_scan = off;';
+my ($ret, $stdout, $stderr, $plan);
+my @same_answer_cases = (
+	[ 'a constant LIMIT', '', $knn ],
+	[ 'the distance selected', '', $with_distance ],
+	[ 'the vector selected', '', $with_vector ],
+	[
+		'tableoid selected', '',
+		"SELECT id, tableoid::regclass, v <-> '$q1' FROM items ORDER BY v <-> '$q1' LIMIT $k"
+	],
+	[
+		'xmin, xmax and cmin selected', '',
+		"SELECT id, xmin, xmax, cmin FROM items ORDER BY v <-> '$q1' LIMIT $k"
+	],
+	[
+		'LIMIT and OFFSET', '',
+		"SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 10 OFFSET 5"
+	],
+	[
+		'a shippable qual', '',
+		"SELECT id FROM items WHERE id % 3 = 0 ORDER BY v <-> '$q1' LIMIT $k"
+	],
+	[
+		'a generic plan of LIMIT $2 OFFSET $3',
+		"SET plan_cache_mode = force_generic_plan; $prepare",
+		"EXECUTE p('$q1', 7, 2)"
+	],
+	[
+		'a custom plan of LIMIT $2 OFFSET $3',
+		"SET plan_cache_mode = force_custom_plan; $prepare",
+		"EXECUTE p('$q1', 7, 2)"
+	],
+	[
+		'a rescan with each query vector of a correlated subquery',
+		'',
+		"SELECT qid, (SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY v <-> q.v LIMIT 3) s)
+		 FROM queries q WHERE qid <= 5 ORDER BY qid"
+	]);
+
+sub same_answers
+{
+	my ($options) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	for my $case (@same_answer_cases)
+	{
+		my ($name, $setup, $query) = @$case;
+		my $plan = $coord->safe_psql('postgres',
+			"$setup\nEXPLAIN (COSTS OFF) $query");
+		my $got = $coord->safe_psql('postgres', "$setup\n$query");
+		my $expected = $coord->safe_psql('postgres',
+			"SET omenhnsw.enable_shard_scan = off; $setup\n$query");
+		ok( $plan =~ $shard_scan_plan && $got eq $expected && $got ne '',
+			"$options, $name: the shard scan answers as core's plan does")
+		  or diag("$plan\ngot:\n$got\nexpected:\n$expected");
+	}
+	return;
+}
+same_answers('by default');
+
+# A NOT NULL domain column that no shard query fetches stays NULL, without
+# its input function (which would reject the NULL).
+$coord->safe_psql('postgres',
+	'CREATE DOMAIN not_null_text AS text NOT NULL; ALTER TABLE items ADD COLUMN tag not_null_text'
+);
+($ret, $stdout, $stderr) = $coord->psql('postgres', $with_vector);
+ok( $ret == 0
+	  && $stdout eq $coord->safe_psql('postgres', $no_shard_scan . $with_vector)
+	  && $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $with_vector") =~
+	  $shard_scan_plan,
+	'a NOT NULL domain column the query does not select leaves the shard scan as it was'
+) or diag($stderr);
+$coord->safe_psql('postgres',
+	'ALTER TABLE items DROP COLUMN tag; DROP DOMAIN not_null_text');
+
+# Each shard's rows are held until the scan ends: a NULL limit (a generic
+# plan of LIMIT $2 run with NULL), or more rows than work_mem holds, runs
+# postgres_fdw's cursors instead, which fetch in batches.
+my $null_limit = 'SET plan_cache_mode = force_generic_plan; '
+  . 'PREPARE nl(vector, bigint) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT $2;';
+$sent = fetched_rows("EXECUTE nl('$q1', NULL)", $null_limit);
+ok( $coord->safe_psql('postgres', "$null_limit EXPLAIN (COSTS OFF) EXECUTE nl('$q1', NULL)")
+	  =~ $shard_scan_plan
+	  && declared_cursors() eq '1 1'
+	  && $sent->[0] == $half
+	  && $sent->[1] == $half,
+	'a generic plan of LIMIT $2 run with NULL fetches every row through cursors'
+) or diag("rows sent: @$sent, cursors: " . declared_cursors());
+my $wide = "SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 500";
+$sent = fetched_rows($wide, "SET work_mem = '64kB';");
+ok( $coord->safe_psql('postgres', "SET work_mem = '64kB'; EXPLAIN (COSTS OFF) $wide")
+	  =~ $shard_scan_plan
+	  && declared_cursors() eq '1 1'
+	  && $coord->safe_psql('postgres', "SET work_mem = '64kB'; $wide") eq
+	  $coord->safe_psql('postgres', "$no_shard_scan $wide"),
+	'rows beyond work_mem are fetched through cursors, with the same answer')
+  or diag("rows sent: @$sent, cursors: " . declared_cursors());
+$sent = fetched_rows($wide);
+is(declared_cursors(), '0 0', 'with the default work_mem those rows are sent at once');
+
+# A pseudoconstant qual makes each partition's plan a gating Result over
+# its scan, which would run as a cursor one shard after another: no shard
+# scan.
+my $gated =
+  "SELECT id FROM items WHERE current_setting('omenhnsw.ef_search')::int > 0 ORDER BY v <-> '$q1' LIMIT $k";
+ok( $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $gated") !~
+	  /OmenShardScan/
+	  && $coord->safe_psql('postgres', $gated) eq
+	  $coord->safe_psql('postgres', $no_shard_scan . $gated),
+	'a pseudoconstant qual gets no shard scan, and the same answer');
+
+# EXPLAIN ANALYZE counts the rows of the children the shard scan runs.
+$plan = $coord->safe_psql('postgres',
+	"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $knn");
+ok( $plan =~ /OmenShardScan.*Foreign Scan \(actual rows=$k loops=1\).*Foreign Scan \(actual rows=$k loops=1\)/s
+	  && $plan !~ /never executed/,
+	'EXPLAIN ANALYZE shows the rows of each shard')
+  or diag($plan);
 
 # A prepared "LIMIT $2" statement run seven times as an application would,
 # under the default plan_cache_mode: the number of generic plans it made
 # and the plan it then runs.
 sub prepared_limit_param
 {
+	my ($settings) = @_;
 	my $out = $coord->safe_psql(
-		'postgres', qq{PREPARE n(vector, bigint) AS
+		'postgres', ($settings // '') . qq{PREPARE n(vector, bigint) AS
   SELECT id FROM items ORDER BY v <-> \$1 LIMIT \$2;
 \\o /dev/null
 } . ("EXECUTE n('$q1', $k);\n" x 7) . qq{\\o
@@ -276,43 +430,73 @@ $coord->safe_psql('postgres',
 all_limited(remote_sql($knn), "${k}::bigint",
 	'with use_remote_estimate the LIMIT reaches every shard');
 $sent = fetched_rows($knn);
-ok($sent->[0] <= $k && $sent->[1] <= $k,
-	"with use_remote_estimate each shard sends at most $k rows")
-  or diag("rows sent: @$sent");
+at_most_k_each($sent,
+	"with use_remote_estimate each shard sends at most $k rows");
 my ($generic_plans, $generic_plan) = prepared_limit_param();
-ok($generic_plans > 0,
-	'with use_remote_estimate a prepared LIMIT $2 settles on a generic plan (no remote estimates at each execution)'
-) or diag("generic plans: $generic_plans");
+ok( $generic_plans > 0 && $generic_plan =~ $shard_scan_plan,
+	'with use_remote_estimate a prepared LIMIT $2 settles on a generic plan (no remote estimates at each execution) of the shard scan'
+) or diag("generic plans: $generic_plans\n$generic_plan");
+same_answers('with use_remote_estimate');
 $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (DROP use_remote_estimate)")
   for (1, 2);
 
-# async_capable: the shards work at the same time under a Sort of their
-# LIMIT rows each, which wins over a Merge Append that waits for them in turn.
-my $merged = $coord->safe_psql('postgres', $knn);
+# async_capable: without the shard scan, the shards work at the same time
+# under a Sort of their LIMIT rows each, which wins over a Merge Append
+# that waits for them in turn.  The shard scan still wins over both.
+my $merged = $coord->safe_psql('postgres', $no_shard_scan . $knn);
 $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (ADD async_capable 'true')")
   for (1, 2);
-my $plan = $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $knn");
+$plan =
+  $coord->safe_psql('postgres', "$no_shard_scan EXPLAIN (COSTS OFF) $knn");
 like($plan, qr/Sort.*Append.*Async Foreign Scan.*Async Foreign Scan/s,
-	'with async_capable the plan sorts an async Append');
+	'with async_capable and no shard scan the plan sorts an async Append');
 all_limited(remote_sql($knn), "${k}::bigint",
 	'with async_capable the LIMIT reaches every shard');
-is($coord->safe_psql('postgres', $knn), $merged,
-	'the async plan returns the rows of the Merge Append');
-($generic_plans, $generic_plan) = prepared_limit_param();
+is($coord->safe_psql('postgres', $no_shard_scan . $knn),
+	$merged, 'the async plan returns the rows of the Merge Append');
+($generic_plans, $generic_plan) = prepared_limit_param($no_shard_scan);
 ok( $generic_plans > 0
 	  && $generic_plan =~ /Sort.*Append.*Async Foreign Scan.*Async Foreign Scan/s,
-	'with async_capable a prepared LIMIT $2 settles on a generic plan that sorts an async Append'
+	'with async_capable and no shard scan a prepared LIMIT $2 settles on a generic plan that sorts an async Append'
 ) or diag("generic plans: $generic_plans\n$generic_plan");
+($generic_plans, $generic_plan) = prepared_limit_param();
+ok( $generic_plans > 0 && $generic_plan =~ $shard_scan_plan,
+	'with async_capable a prepared LIMIT $2 settles on a generic plan of the shard scan'
+) or diag("generic plans: $generic_plans\n$generic_plan");
+same_answers('with async_capable');
 like(
 	$coord->safe_psql(
-		'postgres', "SET enable_async_append = off; EXPLAIN (COSTS OFF) $knn"),
+		'postgres',
+		"$no_shard_scan SET enable_async_append = off; EXPLAIN (COSTS OFF) $knn"),
 	qr/Merge Append/,
-	'without async Append the plan is a Merge Append');
+	'without async Append or the shard scan the plan is a Merge Append');
 $coord->safe_psql('postgres',
 	"ALTER SERVER s$_ OPTIONS (DROP async_capable)")
   for (1, 2);
+
+# Two partitions on one server share postgres_fdw's connection, which runs
+# one query at a time: no shard scan, the limits all the same.  (The other
+# partition's rows are far from the query, so the answer stays.)
+$shards[0]->safe_psql(
+	'postgres', qq{CREATE TABLE t_more AS
+  SELECT $rows + 1 AS id, array_fill(100, ARRAY[$dim])::vector($dim) AS v
+  FROM generate_series(1, 100);});
+$coord->safe_psql(
+	'postgres', qq{
+CREATE FOREIGN TABLE items_more PARTITION OF items FOR VALUES FROM ($rows + 1) TO ($rows + 2)
+  SERVER s1 OPTIONS (table_name 't_more');
+ANALYZE items_more;});
+$sqls = remote_sql($knn);
+ok( @$sqls == 3
+	  && !grep({ !/LIMIT ${k}::bigint/ } @$sqls)
+	  && $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $knn") !~
+	  /OmenShardScan/
+	  && $coord->safe_psql('postgres', $knn) eq $merged,
+	'partitions sharing a server get no shard scan, and still send LIMIT rows')
+  or diag(join("\n", @$sqls));
+$coord->safe_psql('postgres', 'DROP FOREIGN TABLE items_more');
 
 # A local partition mixed in: the foreign ones still send LIMIT rows, the
 # local one is searched with its own index.
@@ -383,9 +567,77 @@ ok($sharded_low < $sharded - 0.05,
 ok($sharded >= $single - 0.01,
 	"sharded recall $sharded is within 0.01 of one node's $single");
 
+# A row whose distance is NULL comes last, as in core's plans.
+$shards[0]->safe_psql('postgres', 'UPDATE t SET v = NULL WHERE id = 3');
+my $with_null =
+  "SELECT id FROM items WHERE id <= 5 OR id > $rows - 5 ORDER BY v <-> '$q1' LIMIT $k";
+my @null_last = split /\n/, $coord->safe_psql('postgres', $with_null);
+ok( @null_last == $k
+	  && $null_last[-1] == 3
+	  && $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) $with_null") =~
+	  $shard_scan_plan
+	  && join("\n", @null_last) eq
+	  $coord->safe_psql('postgres', $no_shard_scan . $with_null),
+	'a row of NULL distance comes last, as without the shard scan')
+  or diag(join ' ', @null_last);
+$shards[0]->safe_psql('postgres', 'UPDATE t SET v = gen_vec(3) WHERE id = 3');
+
+# A shard whose query fails: its error, naming its server.
+$shards[1]->safe_psql('postgres', 'ALTER TABLE t RENAME TO t_away');
+($ret, $stdout, $stderr) = $coord->psql('postgres', $knn);
+ok( $ret != 0
+	  && $stderr =~ /relation "public.t" does not exist/
+	  && $stderr =~ /k-NN query of foreign server "s2"/,
+	'a shard whose query fails gives its error, naming its server')
+  or diag($stderr);
+$shards[1]->safe_psql('postgres', 'ALTER TABLE t_away RENAME TO t');
+
+# A shard whose query fails while the other's waits for a lock on its
+# table: the error comes back (postgres_fdw cancels the waiting query as
+# the transaction aborts), and the session's next query works.
+my $locker = $shards[1]->background_psql('postgres');
+my $session = $coord->background_psql('postgres', on_error_stop => 0);
+
+# The output and the errors of queries in the coordinator's session.
+sub in_session
+{
+	my ($sql) = @_;
+	$session->{stderr} = '';
+	my $out = $session->query($sql);
+	return ($out, $session->{stderr});
+}
+$locker->query_safe('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;');
+$shards[0]->safe_psql('postgres', 'ALTER TABLE t RENAME TO t_away');
+($stdout, $stderr) = in_session("$knn;");
+ok( $stderr =~ /relation "public.t" does not exist/
+	  && $stderr =~ /k-NN query of foreign server "s1"/,
+	"a shard's error comes back while the other shard's query waits for a lock"
+) or diag($stderr);
+$shards[0]->safe_psql('postgres', 'ALTER TABLE t_away RENAME TO t');
+$locker->query_safe('COMMIT;');
+($stdout, $stderr) = in_session("$knn;");
+ok($stderr eq '' && $stdout eq $merged, 'the next query of the session works')
+  or diag($stderr);
+
+# A statement_timeout while a shard waits for a lock, in a savepoint: after
+# ROLLBACK TO, the transaction's next query works.
+$locker->query_safe('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;');
+($stdout, $stderr) = in_session(
+	"BEGIN; SAVEPOINT a; SET LOCAL statement_timeout = '500ms'; $knn;");
+ok($stderr =~ /statement timeout/,
+	'a query waiting for a shard ends at the statement_timeout')
+  or diag($stderr);
+$locker->query_safe('COMMIT;');
+($stdout, $stderr) = in_session("ROLLBACK TO a; $knn; COMMIT;");
+ok($stderr eq '' && $stdout eq $merged,
+	'after ROLLBACK TO, the next query of the transaction works')
+  or diag($stderr);
+$locker->quit;
+$session->quit;
+
 # A shard that is down: an error naming its server, no partial answer.
 $shards[1]->stop;
-my ($ret, $stdout, $stderr) = $coord->psql('postgres', $knn);
+($ret, $stdout, $stderr) = $coord->psql('postgres', $knn);
 ok($ret != 0 && $stderr =~ /could not connect to server "s2"/,
 	'a shard that is down gives an error naming its server')
   or diag($stderr);
