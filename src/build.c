@@ -35,6 +35,7 @@
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_control.h"
 #include "catalog/pg_class_d.h"
 #include "commands/defrem.h"
 #include "commands/progress.h"
@@ -285,8 +286,11 @@ reserve_blocks(Relation index, uint32 npages)
 /*
  * Extends the index by a vector page that becomes w's tail, chained after
  * the old tail.  cont, if valid, is the chunk on the old tail whose vector
- * goes on at the start of the new page.  Expects no buffer lock held and
- * holds none when it returns.
+ * goes on at the start of the new page.  The old tail is then final: it is
+ * WAL-logged here, so that the participants log their vector pages as they
+ * fill them instead of the leader logging them all at the end
+ * (log_unlogged_pages).  Expects no buffer lock held and holds none when it
+ * returns.
  */
 static void
 writer_add_page(Relation index, OmenVectorWriter *w, OffsetNumber cont)
@@ -305,11 +309,15 @@ writer_add_page(Relation index, OmenVectorWriter *w, OffsetNumber cont)
 
 		LockBuffer(w->buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(w->buf);
+		START_CRIT_SECTION();
 		OmenPageGetOpaque(page)->next = blk;
 		if (OffsetNumberIsValid(cont))
 			ItemPointerSet(&omen_page_get_chunk(page, cont)->next, blk,
 						   FirstOffsetNumber);
 		MarkBufferDirty(w->buf);
+		if (RelationNeedsWAL(index))
+			log_newpage_buffer(w->buf, true);
+		END_CRIT_SECTION();
 		UnlockReleaseBuffer(w->buf);
 	}
 	else
@@ -1218,6 +1226,58 @@ rows_if_one_budget(OmenBuilder *b)
 	return Max(tuples, 1);
 }
 
+/*
+ * WAL-logs the pages of the index that the build has not logged yet: those
+ * whose LSN is still invalid (writer_add_page logged the others, and
+ * nothing changed them since), each as a full-page image, as many to a
+ * record as a record takes.  All-zero pages are skipped, as
+ * log_newpage_range skips them.  Expects no buffer lock held.
+ */
+static void
+log_unlogged_pages(Relation index)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber blkno = 0;
+
+	XLogEnsureRecordSpace(XLR_MAX_BLOCK_ID - 1, 0);
+	while (blkno < nblocks)
+	{
+		Buffer		bufs[XLR_MAX_BLOCK_ID];
+		int			nbufs = 0;
+		XLogRecPtr	recptr;
+
+		CHECK_FOR_INTERRUPTS();
+		for (; blkno < nblocks && nbufs < XLR_MAX_BLOCK_ID; blkno++)
+		{
+			Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
+												 RBM_NORMAL, NULL);
+			Page		page = BufferGetPage(buf);
+
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			if (!PageIsNew(page) && XLogRecPtrIsInvalid(PageGetLSN(page)))
+				bufs[nbufs++] = buf;
+			else
+				UnlockReleaseBuffer(buf);
+		}
+		if (nbufs == 0)
+			continue;
+
+		XLogBeginInsert();
+		START_CRIT_SECTION();
+		for (int i = 0; i < nbufs; i++)
+		{
+			MarkBufferDirty(bufs[i]);
+			XLogRegisterBuffer(i, bufs[i], REGBUF_FORCE_IMAGE | REGBUF_STANDARD);
+		}
+		recptr = XLogInsert(RM_XLOG_ID, XLOG_FPI);
+		for (int i = 0; i < nbufs; i++)
+			PageSetLSN(BufferGetPage(bufs[i]), recptr);
+		END_CRIT_SECTION();
+		for (int i = 0; i < nbufs; i++)
+			UnlockReleaseBuffer(bufs[i]);
+	}
+}
+
 IndexBuildResult *
 omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
@@ -1294,8 +1354,7 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				 errhint("Increase maintenance_work_mem for fewer, larger segments.")));
 
 	if (RelationNeedsWAL(index))
-		log_newpage_range(index, MAIN_FORKNUM, 0,
-						  RelationGetNumberOfBlocks(index), true);
+		log_unlogged_pages(index);
 
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

@@ -3,7 +3,8 @@
  *		Distance kernels and their runtime dispatch.
  *
  * Three variants of every kernel: portable C (the baseline, built without
- * -march flags so the module loads on any CPU), AVX2+FMA+F16C and AVX-512F.
+ * -march flags so the module loads on any CPU), AVX2+FMA+F16C and
+ * AVX-512F+BW.
  * The SIMD variants are compiled with per-function target attributes and only
  * called after cpuid and xgetbv say both the CPU and the OS support them;
  * their dense kernels are one template, distance_simd.h, instantiated per
@@ -441,13 +442,28 @@ jaccard_portable(const unsigned char *a, const unsigned char *b, size_t bytes,
 	jaccard_words(0, a, b, bytes, ab, aa, bb);
 }
 
+/* Four partial sums, as the float kernels keep. */
+static uint32_t
+dot_codes_portable(const unsigned char *a, const unsigned char *b, int n)
+{
+	uint32_t	s[4] = {0, 0, 0, 0};
+	int			i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		for (int j = 0; j < 4; j++)
+			s[j] += (uint32_t) a[i + j] * b[i + j];
+	for (; i < n; i++)
+		s[0] += (uint32_t) a[i] * b[i];
+	return s[0] + s[1] + s[2] + s[3];
+}
+
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
 	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
 	sparse_dot_portable, hamming_portable, jaccard_portable,
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
 	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
-	l1_h16_portable, cos_parts_h16_portable
+	l1_h16_portable, cos_parts_h16_portable, dot_codes_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -515,6 +531,40 @@ avx2_hsum(__m256 v)
 	return _mm_cvtss_f32(x);
 }
 
+/*
+ * Codes widened to 16 bits, 16 a register: vpmaddwd multiplies them and adds
+ * pairs of products into 32-bit lanes (255^2 * 2 fits easily), and the lanes
+ * add up the exact sum.
+ */
+static AVX2_TARGET uint32_t
+dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
+{
+	__m256i		s0 = _mm256_setzero_si256();
+	__m256i		s1 = _mm256_setzero_si256();
+	__m128i		x;
+	uint32_t	sum;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m256i		a0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (a + i)));
+		__m256i		b0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (b + i)));
+		__m256i		a1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (a + i + 16)));
+		__m256i		b1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (b + i + 16)));
+
+		s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
+		s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(a1, b1));
+	}
+	s0 = _mm256_add_epi32(s0, s1);
+	x = _mm_add_epi32(_mm256_castsi256_si128(s0), _mm256_extracti128_si256(s0, 1));
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+	sum = (uint32_t) _mm_cvtsi128_si32(x);
+	for (; i < n; i++)
+		sum += (uint32_t) a[i] * b[i];
+	return sum;
+}
+
 #define SIMD_TARGET AVX2_TARGET
 #define SIMD_FN(name) name##_avx2
 #define SIMD_NAME "avx2"
@@ -543,18 +593,43 @@ avx2_hsum(__m256 v)
 #include "distance_simd.h"
 
 /*
- * AVX-512F variant: registers of 16 floats; the last 1..15 float4s are one
- * zero-masking load, which does not fault on masked-out lanes.  avx2
+ * AVX-512F+BW variant: registers of 16 floats; the last 1..15 float4s are
+ * one zero-masking load, which does not fault on masked-out lanes.  avx2
  * and fma are enabled too because the compiler may use them for the
  * surrounding scalar code; the variant is only offered when the CPU has
- * them.
+ * them.  BW is for the codes' 16-bit products.
  */
-#define AVX512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx2,fma,f16c")))
 
 static inline AVX512_TARGET __mmask16
 avx512_tail_mask(int r)
 {
 	return (__mmask16) ((1u << r) - 1);
+}
+
+/* dot_codes_avx2's scheme, 32 codes a register */
+static AVX512_TARGET uint32_t
+dot_codes_avx512(const unsigned char *a, const unsigned char *b, int n)
+{
+	__m512i		s0 = _mm512_setzero_si512();
+	__m512i		s1 = _mm512_setzero_si512();
+	uint32_t	sum;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		__m512i		a0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (a + i)));
+		__m512i		b0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (b + i)));
+		__m512i		a1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (a + i + 32)));
+		__m512i		b1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (b + i + 32)));
+
+		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(a0, b0));
+		s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(a1, b1));
+	}
+	sum = (uint32_t) _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+	for (; i < n; i++)
+		sum += (uint32_t) a[i] * b[i];
+	return sum;
 }
 
 #define SIMD_TARGET AVX512_TARGET
@@ -629,7 +704,8 @@ detect_x86(int *avx2, int *avx512)
 	if (!(ebx & bit_AVX2))
 		return;
 	*avx2 = 1;
-	if ((ebx & bit_AVX512F) && (xcr0 & XCR0_AVX512) == XCR0_AVX512)
+	if ((ebx & bit_AVX512F) && (ebx & bit_AVX512BW) &&
+		(xcr0 & XCR0_AVX512) == XCR0_AVX512)
 		*avx512 = 1;
 }
 
@@ -653,6 +729,7 @@ omen_h16_fn omen_l2sq_h16 = l2sq_h16_portable;
 omen_h16_fn omen_dot_h16 = dot_h16_portable;
 omen_h16_fn omen_l1_h16 = l1_h16_portable;
 omen_h16_cos_fn omen_cos_parts_h16 = cos_parts_h16_portable;
+omen_codes_fn omen_dot_codes = dot_codes_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -717,6 +794,7 @@ omen_kernels_init(void)
 	omen_dot_h16 = chosen->dot_h16;
 	omen_l1_h16 = chosen->l1_h16;
 	omen_cos_parts_h16 = chosen->cos_parts_h16;
+	omen_dot_codes = chosen->dot_codes;
 }
 
 /*

@@ -38,6 +38,13 @@ typedef float (*omen_u8_fn) (const float *q, const unsigned char *code,
 							 float offset, float scale, int n);
 
 /*
+ * The exact sum of a[i] * b[i] over two arrays of n 8-bit codes, one element
+ * a byte: exact for n up to 66,052 (255^2 * n < 2^32).
+ */
+typedef uint32_t (*omen_codes_fn) (const unsigned char *a,
+								   const unsigned char *b, int n);
+
+/*
  * Sparse vectors as sorted, duplicate-free index arrays with their values;
  * the kernels merge the two lists in index order with one float sum, the
  * order pgvector's sparsevec functions add their terms in.
@@ -84,6 +91,7 @@ typedef struct OmenKernelSet
 	omen_h16_fn dot_h16;		/* query and halves */
 	omen_h16_fn l1_h16;
 	omen_h16_cos_fn cos_parts_h16;
+	omen_codes_fn dot_codes;	/* sum a*b of two codes, in integers */
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -112,6 +120,7 @@ extern omen_h16_fn omen_l2sq_h16;
 extern omen_h16_fn omen_dot_h16;
 extern omen_h16_fn omen_l1_h16;
 extern omen_h16_cos_fn omen_cos_parts_h16;
+extern omen_codes_fn omen_dot_codes;
 
 /*
  * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -

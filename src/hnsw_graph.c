@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <sys/mman.h>
 
@@ -65,13 +66,16 @@ typedef struct OmenHeap
 
 /*
  * A node's code (omen_quantize, of the graph's code_bits an element) with
- * its offset and scale: all the graph keeps of its vector.  Rows are
- * cache-line aligned.
+ * its offset and scale: all the graph keeps of its vector.  sum and sumsq
+ * are the sums of its elements and of their squares, as integers, for
+ * graph_code_distance.  Rows are cache-line aligned.
  */
 typedef struct OmenCodeRow
 {
 	float		offset;
 	float		scale;
+	uint32		sum;
+	uint32		sumsq;
 	uint8		code[FLEXIBLE_ARRAY_MEMBER];
 } OmenCodeRow;
 
@@ -107,6 +111,8 @@ struct OmenGraph
 	int			code_bits;
 	Size		code_bytes;		/* of a packed code */
 	OmenSelectMode select;		/* for a new node's links */
+	bool		code_pairs;		/* pair distances in integers (mem_pair_distance) */
+	double		code_limit;		/* of graph_row_fits */
 	int			m;				/* links per upper level */
 	int			m0;				/* links at level 0 (2m) */
 	int			ef_construction;
@@ -144,6 +150,7 @@ struct OmenGraph
 	OmenCand   *prune;			/* [m0 + 1] */
 	OmenCodeRow *newcode;		/* code of the vector being inserted */
 	uint8	   *unpacked;		/* [dim]: a code one element a byte */
+	uint8	   *unpacked2;		/* [dim]: another */
 	float	   *decoded;		/* [OMEN_DECODED][dim]: decoded codes */
 	uint32		decoded_id[OMEN_DECODED];	/* their nodes, or PG_UINT32_MAX */
 };
@@ -644,15 +651,29 @@ graph_code(const OmenGraph *g, uint32 id)
 
 /*
  * row's code as the kernels take it, of Max(code_bits, 8) bits: the code
- * itself at 8 bits and of halves, one element a byte below
+ * itself at 8 bits and of halves, one element a byte below (unpacked into
+ * buf, of dim bytes)
  */
 static inline const uint8 *
-graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row)
+graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 {
 	if (g->code_bits >= 8)
 		return row->code;
-	omen_code_unpack(row->code, g->dim, g->code_bits, g->unpacked);
-	return g->unpacked;
+	omen_code_unpack(row->code, g->dim, g->code_bits, buf);
+	return buf;
+}
+
+/* Sets row's sums from its code; for codes of up to 8 bits. */
+static void
+graph_row_sums(const OmenGraph *g, OmenCodeRow *row)
+{
+	const uint8 *bytes = graph_row_bytes(g, row, g->unpacked);
+	uint32		sum = 0;
+
+	for (int i = 0; i < g->dim; i++)
+		sum += bytes[i];
+	row->sum = sum;
+	row->sumsq = omen_dot_codes(bytes, bytes, g->dim);
 }
 
 static inline float
@@ -660,14 +681,58 @@ graph_row_distance(const OmenGraph *g, const float *query,
 				   const OmenCodeRow *row)
 {
 	return omen_code_distance(g->metric, Max(g->code_bits, 8), query,
-							  graph_row_bytes(g, row), row->offset, row->scale,
-							  g->dim);
+							  graph_row_bytes(g, row, g->unpacked),
+							  row->offset, row->scale, g->dim);
+}
+
+/*
+ * Whether graph_code_distance may measure between row and another: its
+ * elements are of magnitudes below g->code_limit, so that no sum of squares
+ * or products of two such vectors leaves float4's range.
+ */
+static inline bool
+graph_row_fits(const OmenGraph *g, const OmenCodeRow *row)
+{
+	return fabs((double) row->offset) + 255.0 * row->scale < g->code_limit;
+}
+
+/*
+ * The distance between the vectors two codes stand for (rows a and b, their
+ * codes one element a byte in abytes and bbytes), under L2 or the inner
+ * product (cosine codes are normalized): from the exact integer sum of the
+ * products of their elements and the rows' sums, combined in double so that
+ * nothing cancels.  It is the distance of the decoded codes but for the
+ * rounding of that combination, and the same either way round.
+ */
+static inline float
+graph_code_distance(const OmenGraph *g, const OmenCodeRow *a,
+					const uint8 *abytes, const OmenCodeRow *b,
+					const uint8 *bbytes)
+{
+	double		ab = omen_dot_codes(abytes, bbytes, g->dim);
+	double		sa = a->scale;
+	double		sb = b->scale;
+	double		oa = a->offset;
+	double		ob = b->offset;
+
+	if (g->metric == OMEN_METRIC_L2)
+	{
+		double		d = oa - ob;
+
+		return (float) ((g->dim * (d * d) +
+						 2 * d * (sa * a->sum - sb * b->sum)) +
+						(sa * sa * a->sumsq + sb * sb * b->sumsq) -
+						2 * ((sa * sb) * ab));
+	}
+	return (float) -(g->dim * (oa * ob) +
+					 (oa * sb * b->sum + ob * sa * a->sum) + (sa * sb) * ab);
 }
 
 /*
  * Distance from query to node id as the build sees it, from its code.
  * Every distance the build compares, keeps with a link or uses to find
- * duplicates comes from here, so they are all of one kind.
+ * duplicates comes from here, or between two nodes from mem_pair_distance
+ * (the distance of their decoded codes), so they are all of one kind.
  */
 static inline float
 graph_distance(const OmenGraph *g, const float *query, uint32 id)
@@ -681,8 +746,8 @@ graph_decode(const OmenGraph *g, uint32 id, float *out)
 {
 	const OmenCodeRow *row = graph_code(g, id);
 
-	omen_code_decode(graph_row_bytes(g, row), g->dim, Max(g->code_bits, 8),
-					 row->offset, row->scale, out);
+	omen_code_decode(graph_row_bytes(g, row, g->unpacked), g->dim,
+					 Max(g->code_bits, 8), row->offset, row->scale, out);
 }
 
 /* Node id's decoded code, from the handle's cache of them. */
@@ -700,23 +765,14 @@ graph_decoded(OmenGraph *g, uint32 id)
 	return out;
 }
 
-/*
- * Hint that graph_distance() will read node id: soon (into L1), or after
- * the next node (into L2, whose room for misses in flight is larger).
- */
+/* Hint that graph_distance() will read node id's code. */
 static inline void
-graph_prefetch_node(const OmenGraph *g, uint32 id, bool soon)
+graph_prefetch_node(const OmenGraph *g, uint32 id)
 {
 	const char *p = (const char *) graph_code(g, id);
-	Size		bytes = g->code_stride;
 
-	for (Size off = 0; off < bytes; off += 64)
-	{
-		if (soon)
-			__builtin_prefetch(p + off, 0, 3);
-		else
-			__builtin_prefetch(p + off, 0, 2);
-	}
+	for (Size off = 0; off < g->code_stride; off += 64)
+		__builtin_prefetch(p + off, 0, 2);
 }
 
 static int
@@ -738,36 +794,39 @@ mem_neighbors(void *store, OmenNodeId id, int level, OmenNodeId *out, int max)
 	return n;
 }
 
+/*
+ * The codes are all asked for first, so that their cache misses overlap
+ * rather than each distance waiting for its own.
+ */
 static void
 mem_distances(void *store, const float *query, const OmenNodeId *ids, int n,
 			  float *out, bool *routing)
 {
 	OmenGraph  *g = (OmenGraph *) store;
 
-	graph_prefetch_node(g, (uint32) ids[0], true);
-	if (n > 1)
-		graph_prefetch_node(g, (uint32) ids[1], false);
 	for (int i = 0; i < n; i++)
-	{
-		if (i + 1 < n)
-			graph_prefetch_node(g, (uint32) ids[i + 1], true);
-		if (i + 2 < n)
-			graph_prefetch_node(g, (uint32) ids[i + 2], false);
+		graph_prefetch_node(g, (uint32) ids[i]);
+	for (int i = 0; i < n; i++)
 		out[i] = graph_distance(g, query, (uint32) ids[i]);
-	}
 }
 
 /*
- * a's code against b's decoded code.  The selection loops over candidates
- * a, each against the few links kept so far, so b's decoded codes stay in
- * the cache of them and a's codes are often still in the CPU's from the
- * search that found a.
+ * The distance between the codes of nodes a and b: in integers where the
+ * graph has code_pairs and both fit, else a's code against b's decoded
+ * code.  (The selection loops over candidates a, each against the few links
+ * kept so far, so b's decoded codes stay in the cache of them and a's codes
+ * are often still in the CPU's from the search that found a.)
  */
 static float
 mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
 {
 	OmenGraph  *g = (OmenGraph *) store;
+	const OmenCodeRow *ra = graph_code(g, (uint32) a);
+	const OmenCodeRow *rb = graph_code(g, (uint32) b);
 
+	if (g->code_pairs && graph_row_fits(g, ra) && graph_row_fits(g, rb))
+		return graph_code_distance(g, rb, graph_row_bytes(g, rb, g->unpacked2),
+								   ra, graph_row_bytes(g, ra, g->unpacked));
 	return graph_distance(g, graph_decoded(g, (uint32) b), (uint32) a);
 }
 
@@ -794,6 +853,29 @@ mem_prefetch(void *store, OmenNodeId id, int level)
 	__builtin_prefetch(count);
 	for (int off = 0; off < bytes; off += 64)
 		__builtin_prefetch(l + off);
+}
+
+/*
+ * Hint that node id's list at level, with its distances and flags, is about
+ * to be changed (graph_add_link).
+ */
+static inline void
+graph_prefetch_list(const OmenGraph *g, uint32 id, int level)
+{
+	uint32	   *count;
+	float	   *dists;
+	uint8	   *flags;
+	const char *l = (const char *) graph_links(g, id, level, &count, &dists,
+											  &flags);
+	int			maxlinks = level == 0 ? g->m0 : g->m;
+
+	__builtin_prefetch(count, 1);
+	__builtin_prefetch(flags, 1);
+	for (int off = 0; off < maxlinks * (int) sizeof(uint32); off += 64)
+	{
+		__builtin_prefetch(l + off, 1);
+		__builtin_prefetch((const char *) dists + off, 1);
+	}
 }
 
 static const OmenStoreOps mem_ops = {
@@ -882,6 +964,9 @@ graph_handle(OmenGraphShared *sh)
 	g->code_bits = sh->code_bits;
 	g->code_bytes = OMEN_CODE_BYTES(sh->dim, sh->code_bits);
 	(void) omen_new_node_links(sh->metric, sh->m, 0, &g->select);
+	g->code_pairs = sh->code_bits != OMEN_CODE_HALVES &&
+		sh->metric != OMEN_METRIC_L1;
+	g->code_limit = sqrt(FLT_MAX / (4.0 * sh->dim));
 	g->m = sh->m;
 	g->m0 = 2 * sh->m;
 	g->ef_construction = sh->ef_construction;
@@ -930,8 +1015,9 @@ graph_open(void *mem, uint64 seed)
 	g->layer_res = palloc(sizeof(OmenCand) * (g->max_level + 1) *
 						  g->ef_construction);
 	g->prune = palloc(sizeof(OmenCand) * (g->m0 + 1));
-	g->newcode = palloc(g->code_stride);
+	g->newcode = palloc0(g->code_stride);
 	g->unpacked = palloc(g->dim);
+	g->unpacked2 = palloc(g->dim);
 	g->decoded = palloc(sizeof(float) * OMEN_DECODED * g->dim);
 	for (int i = 0; i < OMEN_DECODED; i++)
 		g->decoded_id[i] = PG_UINT32_MAX;
@@ -1113,6 +1199,10 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 	}
 	else if (g->select != OMEN_SELECT_NEAREST)
 	{
+		/* the kept links before v are compared with it, at random places */
+		for (int j = 0; j < pos; j++)
+			if (nf[j] == OMEN_LINK_KEPT)
+				graph_prefetch_node(g, nl[j]);
 		for (int j = 0; j < pos && nf[pos]; j++)
 			if (nf[j] == OMEN_LINK_KEPT &&
 				omen_dist_le(mem_pair_distance(g, nl[j], v), d))
@@ -1221,6 +1311,8 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 	omen_graph_unlock(g, id);
 
 	for (int i = 0; i < nsel; i++)
+		graph_prefetch_list(g, (uint32) sel[i].id, level);
+	for (int i = 0; i < nsel; i++)
 	{
 		uint32		nb = (uint32) sel[i].id;
 		bool		copy = (selflags[i] & OMEN_LINK_COPY) != 0;
@@ -1271,6 +1363,8 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	/* a copy of vec is at vec's distance to its own code */
 	omen_quantize(vec, g->dim, g->code_bits, g->newcode->code,
 				  &g->newcode->offset, &g->newcode->scale);
+	if (g->code_pairs)
+		graph_row_sums(g, g->newcode);
 	self = graph_row_distance(g, vec, g->newcode);
 
 	level = omen_random_level(1.0 - pg_prng_double(&g->prng), g->m,

@@ -1,7 +1,8 @@
 # An omenhnsw index on a streaming standby.  The primary sets
 # wal_consistency_checking = 'all' (the standby inherits it through the base
 # backup), so the standby compares every page it replays with the image the
-# primary logged.  After the bulk build and after each of 10 rounds of
+# primary logged.  After the bulk build, after a parallel rebuild (whose
+# worker logs the vector pages it fills) and after each of 10 rounds of
 # delete / VACUUM / insert on the primary, KNN queries must return the same
 # ids and distances on both nodes, and the verifier must be clean on both.
 use strict;
@@ -33,6 +34,19 @@ omen_load($primary, $rows, 0.25);
 t_index($primary);
 
 standby_ok($primary, $standby, 't_v_idx', 'after the bulk build');
+
+# A parallel build: each participant WAL-logs the vector pages it fills, the
+# leader the rest at the end.
+my $notices = build_index(
+	$primary, q{
+SET max_parallel_maintenance_workers = 1;
+SET min_parallel_table_scan_size = 0;
+SET client_min_messages = debug1;},
+	'REINDEX INDEX t_v_idx');
+like($notices, qr/using 1 parallel workers/, 'the rebuild launched a worker');
+my ($worker) = $notices =~ /worker processed (\d+) tuples/;
+ok(defined $worker && $worker > 0, 'the worker inserted rows');
+standby_ok($primary, $standby, 't_v_idx', 'after a parallel rebuild');
 for my $round (1 .. $rounds)
 {
 	# Delete about a fifth of the rows, chosen differently each round.
