@@ -2,15 +2,17 @@
 # barely nearer than the rest of their cluster: 16 cluster centres drawn in
 # a 96-dimensional subspace, each row a centre plus N(0, 0.8^2) noise in
 # every coordinate; 20,000 rows of 384 dimensions and 10,000 of 768, 300
-# queries of the same kind each.  A serial build and a build with one
-# parallel worker must each reach, for L2 and for cosine, the best of three
-# serial builds of pgvector 0.8.6 on the same data and queries, rounded down
-# to the hundredth: 0.93 and 0.92 on the 384-d set (pgvector 0.909 to 0.932
-# and 0.888 to 0.926), 0.98 and 0.97 on the 768-d set (0.971 to 0.982 and
-# 0.961 to 0.973).  pgvector draws levels at random and a parallel build's
-# graph depends on how the participants' inserts interleave, so builds
-# differ by about a hundredth; 300 queries keep the measurement's own noise
-# below that.  Ground truth is exact.
+# queries of the same kind each.  pgvector 0.8.6 reached, in three serial
+# builds on the same data and queries, 0.909 to 0.932 (L2) and 0.888 to
+# 0.926 (cosine) on the 384-d set, 0.971 to 0.982 and 0.961 to 0.973 on the
+# 768-d set.  pgvector draws levels at random, so its builds differ by about
+# a hundredth.  A serial build, whose graph is always the same, must reach
+# the best of pgvector's three, rounded down to the hundredth: 0.93 and 0.92,
+# 0.98 and 0.97.  A build with one parallel worker makes another graph each
+# time, as the participants' inserts interleave, and spreads as pgvector's
+# builds do; one such build is held to the middle of pgvector's range less
+# 0.005, rounded down: 0.91 and 0.90, 0.97 and 0.96.  300 queries keep the
+# measurement's own noise below a hundredth.  Ground truth is exact.
 use strict;
 use warnings FATAL => 'all';
 
@@ -67,10 +69,17 @@ VACUUM ANALYZE $table, ${table}_q;
 	return;
 }
 
-# table, dims, rows, seed, least recall for l2 and cosine
+# table, dims, rows, seed, least recall for l2 and cosine of a serial build
+# and of a build with one worker
 my @sets = (
-	[ 'noisy384', 384, 20000, 0.42, { l2 => 0.93, cosine => 0.92 } ],
-	[ 'noisy768', 768, 10000, 0.57, { l2 => 0.98, cosine => 0.97 } ]);
+	[
+		'noisy384', 384, 20000, 0.42,
+		[ { l2 => 0.93, cosine => 0.92 }, { l2 => 0.91, cosine => 0.90 } ]
+	],
+	[
+		'noisy768', 768, 10000, 0.57,
+		[ { l2 => 0.98, cosine => 0.97 }, { l2 => 0.97, cosine => 0.96 } ]
+	]);
 for my $set (@sets)
 {
 	my ($table, $dim, $n, $seed, $least) = @$set;
@@ -102,7 +111,7 @@ SET client_min_messages = debug1;},
 				$node, %gt,
 				index => $index,
 				settings => 'SET omenhnsw.ef_search = 40;');
-			cmp_ok($recall, '>=', $least->{$name},
+			cmp_ok($recall, '>=', $least->[$workers]{$name},
 				"$index: recall\@$k = $recall at ef_search 40");
 			run_sql($node, "DROP INDEX $index");
 		}
