@@ -457,13 +457,21 @@ dot_codes_portable(const unsigned char *a, const unsigned char *b, int n)
 	return s[0] + s[1] + s[2] + s[3];
 }
 
+static void
+widen_half_portable(const uint16_t *x, int n, float *out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = omen_half_to_float(x[i]);
+}
+
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
 	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
 	sparse_dot_portable, hamming_portable, jaccard_portable,
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
 	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
-	l1_h16_portable, cos_parts_h16_portable, dot_codes_portable
+	l1_h16_portable, cos_parts_h16_portable, dot_codes_portable,
+	widen_half_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -580,6 +588,7 @@ dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_FMADD(x, y, s) _mm256_fmadd_ps(x, y, s)
 #define SIMD_HSUM(x) avx2_hsum(x)
 #define SIMD_LOAD(p) _mm256_loadu_ps(p)
+#define SIMD_STORE(p, x) _mm256_storeu_ps(p, x)
 /* 8 halves widened by one F16C instruction */
 #define SIMD_LOAD_HALF(p) \
 	_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (p)))
@@ -645,6 +654,7 @@ dot_codes_avx512(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_FMADD(x, y, s) _mm512_fmadd_ps(x, y, s)
 #define SIMD_HSUM(x) _mm512_reduce_add_ps(x)
 #define SIMD_LOAD(p) _mm512_loadu_ps(p)
+#define SIMD_STORE(p, x) _mm512_storeu_ps(p, x)
 /* 16 halves widened by one vcvtph2ps */
 #define SIMD_LOAD_HALF(p) \
 	_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (p)))
@@ -730,6 +740,7 @@ omen_h16_fn omen_dot_h16 = dot_h16_portable;
 omen_h16_fn omen_l1_h16 = l1_h16_portable;
 omen_h16_cos_fn omen_cos_parts_h16 = cos_parts_h16_portable;
 omen_codes_fn omen_dot_codes = dot_codes_portable;
+omen_widen_fn omen_widen_half = widen_half_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -795,6 +806,7 @@ omen_kernels_init(void)
 	omen_l1_h16 = chosen->l1_h16;
 	omen_cos_parts_h16 = chosen->cos_parts_h16;
 	omen_dot_codes = chosen->dot_codes;
+	omen_widen_half = chosen->widen_half;
 }
 
 /*
@@ -896,8 +908,7 @@ omen_code_decode(const unsigned char *restrict code, int n, int bits,
 
 	if (bits == OMEN_CODE_HALVES)
 	{
-		for (; i < n; i++)
-			out[i] = omen_half_to_float(((const uint16_t *) code)[i]);
+		omen_widen_half((const uint16_t *) code, n, out);
 		return;
 	}
 	for (; i + 16 <= n; i += 16)

@@ -68,6 +68,8 @@ typedef void (*omen_half_cos_fn) (const uint16_t *a, const uint16_t *b, int n,
 typedef float (*omen_h16_fn) (const float *q, const uint16_t *x, int n);
 typedef void (*omen_h16_cos_fn) (const float *q, const uint16_t *x, int n,
 								 float *dot, float *normq, float *normx);
+/* Halves widened to floats, exactly. */
+typedef void (*omen_widen_fn) (const uint16_t *x, int n, float *out);
 
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
@@ -92,6 +94,7 @@ typedef struct OmenKernelSet
 	omen_h16_fn l1_h16;
 	omen_h16_cos_fn cos_parts_h16;
 	omen_codes_fn dot_codes;	/* sum a*b of two codes, in integers */
+	omen_widen_fn widen_half;	/* halves to floats */
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -121,6 +124,7 @@ extern omen_h16_fn omen_dot_h16;
 extern omen_h16_fn omen_l1_h16;
 extern omen_h16_cos_fn omen_cos_parts_h16;
 extern omen_codes_fn omen_dot_codes;
+extern omen_widen_fn omen_widen_half;
 
 /*
  * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -

@@ -14,6 +14,7 @@
  *	SIMD_HSUM(x)			the sum of x's lanes, in a fixed order
  *	SIMD_LOAD(p), SIMD_LOAD_HALF(p), SIMD_DECODE(code, offset, scale)
  *			SIMD_WIDTH float4s, halves or 8-bit codes from p, as floats
+ *	SIMD_STORE(p, x)		x's SIMD_WIDTH floats to p
  *	SIMD_LOAD_TAIL(p, r)	the first r (1 .. SIMD_WIDTH - 1) float4s from p,
  *			the other lanes 0, reading nothing past them
  *	SIMD_FIRST(x, r)		x with the lanes from r on set to 0
@@ -286,13 +287,25 @@ SIMD_FN(cos_parts_h16)(const float *q, const uint16_t *x, int n,
 	SIMD_FN(cos_sums)(ELEM_H16, q, x, n, dot, normq, normx);
 }
 
+static SIMD_TARGET void
+SIMD_FN(widen_half)(const uint16_t *x, int n, float *out)
+{
+	int			i = 0;
+
+	for (; i + SIMD_WIDTH <= n; i += SIMD_WIDTH)
+		SIMD_STORE(out + i, SIMD_LOAD_HALF(x + i));
+	for (; i < n; i++)
+		out[i] = omen_half_to_float(x[i]);
+}
+
 static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_NAME, SIMD_FN(l2sq), SIMD_FN(dot), SIMD_FN(l1), SIMD_FN(cos_parts),
 	SIMD_FN(l2sq_u8), SIMD_FN(dot_u8), sparse_l2sq_fma, sparse_dot_fma,
 	hamming_popcnt, jaccard_popcnt,
 	SIMD_FN(l2sq_half), SIMD_FN(dot_half), SIMD_FN(l1_half),
 	SIMD_FN(cos_parts_half), SIMD_FN(l2sq_h16), SIMD_FN(dot_h16),
-	SIMD_FN(l1_h16), SIMD_FN(cos_parts_h16), SIMD_FN(dot_codes)
+	SIMD_FN(l1_h16), SIMD_FN(cos_parts_h16), SIMD_FN(dot_codes),
+	SIMD_FN(widen_half)
 };
 
 #undef SIMD_INLINE
@@ -310,6 +323,7 @@ static const OmenKernelSet SIMD_FN(kernels) = {
 #undef SIMD_HSUM
 #undef SIMD_LOAD
 #undef SIMD_LOAD_HALF
+#undef SIMD_STORE
 #undef SIMD_DECODE
 #undef SIMD_LOAD_TAIL
 #undef SIMD_FIRST

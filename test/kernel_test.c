@@ -737,6 +737,12 @@ check_half(const OmenKernelSet *k, const uint16_t *a, const uint16_t *b,
 	check(k->name, "cos_parts_h16.dot", what, n, dot, r.dot, r.abs_dot, tol);
 	check(k->name, "cos_parts_h16.normq", what, n, norma, r.norma, r.norma, tol);
 	check(k->name, "cos_parts_h16.normx", what, n, normb, r.normb, r.normb, tol);
+	/* widening is exact: every element equals the reference's */
+	fa[n] = 12345.0f;
+	k->widen_half(b, n, fa);
+	for (int i = 0; i < n; i++)
+		check(k->name, "widen_half", what, n, fa[i], fb[i], fabs(fb[i]), 0.0);
+	check(k->name, "widen_half past the end", what, n, fa[n], 12345.0f, 12345.0f, 0.0);
 	free(fa);
 	free(fb);
 }
