@@ -654,6 +654,16 @@ graph_code(const OmenGraph *g, uint32 id)
  * itself at 8 bits and of halves, one element a byte below (unpacked into
  * buf, of dim bytes)
  */
+/*
+ * The bytes of a code row that say which vector it codes (its code and the
+ * numbers that decode it): rows equal over them are copies.
+ */
+static inline Size
+graph_row_key_size(const OmenGraph *g)
+{
+	return offsetof(OmenCodeRow, code) + g->code_bytes;
+}
+
 static inline const uint8 *
 graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 {
@@ -1401,7 +1411,7 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 
 				if (g->layer_res[i].dist == self &&
 					memcmp(graph_code(g, cand), g->newcode,
-						   offsetof(OmenCodeRow, code) + g->code_bytes) == 0 &&
+						   graph_row_key_size(g)) == 0 &&
 					merge(arg, (int) cand))
 				{
 					*merged = true;
@@ -1520,7 +1530,7 @@ static void
 graph_link_copies(OmenGraph *g)
 {
 	uint32		n = (uint32) g->sh->count;
-	Size		rowsize = offsetof(OmenCodeRow, code) + g->code_bytes;
+	Size		rowsize = graph_row_key_size(g);
 	uint32		mask;
 	uint32	   *first;
 	uint32	   *last;
