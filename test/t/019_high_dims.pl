@@ -19,7 +19,8 @@ my $node = omen_node('highdims', extension => 1, conf => 'shared_buffers = 256MB
 
 # Tables $table and ${table}_q: each point a centre, plus a combination of
 # 32 directions of its cluster with N(0, 0.35^2) weights, plus N(0, 0.3^2 / dim)
-# noise per coordinate; 16 clusters; seed-fixed.
+# noise per coordinate; 16 clusters; seed-fixed.  Returns the SQL that
+# inserts the last quarter of $table's rows, seeded as well.
 sub make_embeddings
 {
 	my ($table, $dim, $n, $nq, $seed) = @_;
@@ -51,7 +52,8 @@ CREATE TABLE ${table}_q (id int, v vector($dim));
 @{[ $rows->($table, 1, $n * 3 / 4) ]}
 VACUUM ANALYZE $table, ${table}_q;
 });
-	return $rows->($table, $n * 3 / 4 + 1, $n / 4);
+	# the inserts run later, in another session: seeded too
+	return "SELECT setseed(-$seed);" . $rows->($table, $n * 3 / 4 + 1, $n / 4);
 }
 
 for my $case ([ 'd3072', 3072, 2000, 0.31 ], [ 'd4096', 4096, 1600, 0.32 ])
