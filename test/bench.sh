@@ -20,6 +20,8 @@
 #   BENCH_EFS        ef_search values [10,20,40,80,120,200,400]
 #   BENCH_CONCURRENT_EF  ef of the 2-client run and of the pgbench runs [40]
 #   BENCH_PGBENCH_SECONDS  pgbench time per engine and client count, in 2 turns (C client) [10]
+#   BENCH_PGBENCH_WARMUP   seconds each pgbench turn runs before it is measured, while its new
+#                    backends warm up [8]
 #   BENCH_PGBENCH_CLIENTS  pgbench client counts [1,2,32]; each run also samples how many
 #                    running clients wait on the lock manager
 #   BENCH_PGBENCH_INSERT_CLIENTS  client counts of the pgbench single-row inserts, engines
@@ -55,6 +57,7 @@ BENCH_QUERIES=${BENCH_QUERIES:-1000}
 BENCH_EFS=${BENCH_EFS:-10,20,40,80,120,200,400}
 BENCH_CONCURRENT_EF=${BENCH_CONCURRENT_EF:-40}
 BENCH_PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-10}
+BENCH_PGBENCH_WARMUP=${BENCH_PGBENCH_WARMUP:-8}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-1,2,32}
 BENCH_PGBENCH_INSERT_CLIENTS=${BENCH_PGBENCH_INSERT_CLIENTS-1,2,4,8}
 BENCH_VACUUMED=${BENCH_VACUUMED-fashion}
@@ -159,12 +162,13 @@ query_all() {
 	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" \
 		--queries "$BENCH_QUERIES" --efs "$BENCH_EFS" --floor --slices "$BENCH_SLICES" || return
 	"${BENCH_PY[@]}" --out "$results" "${on[@]}" query "$ds" "${where[@]}" \
-		--queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" --clients 2 --warmup 0 \
+		--queries "$BENCH_QUERIES" --efs "$BENCH_CONCURRENT_EF" --clients 2 \
 		--slices "$BENCH_SLICES" || return
 	"${BENCH_PY[@]}" --out "$results" "${on[@]}" pgbench "$ds" "${where[@]}" \
 		--queries "$BENCH_QUERIES" --ef "$BENCH_CONCURRENT_EF" --rounds 2 \
 		--clients "$BENCH_PGBENCH_CLIENTS" \
-		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" || return
+		--pgbench "$(omen_pg_bindir)/pgbench" --seconds "$BENCH_PGBENCH_SECONDS" \
+		--warmup-seconds "$BENCH_PGBENCH_WARMUP" || return
 }
 
 # finish_one ENGINE DATASET DIM: filtered queries, then single-row inserts (they change
@@ -194,6 +198,7 @@ inserts_all() {
 	echo "-- pgbench single-row inserts on $ds, engines taking turns: $*"
 	"${BENCH_PY[@]}" --out "$results" "${on[@]}" pgbench_insert "$ds" "${where[@]:0:2}" \
 		--clients "$BENCH_PGBENCH_INSERT_CLIENTS" --seconds "$BENCH_PGBENCH_SECONDS" \
+		--warmup-seconds "$BENCH_PGBENCH_WARMUP" \
 		--pgbench "$(omen_pg_bindir)/pgbench"
 }
 
@@ -311,11 +316,11 @@ if [ "${BENCH_SHARDED:-1}" = 1 ] && engine_available omendb; then
 	bash test/bench/sharded.sh || failed+=("omendb/sharded")
 fi
 
-settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "synthetic1536_n": %d, "synthetic3072_n": %d, "halfvec_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
+settings=$(printf '{"m": %d, "ef_construction": %d, "maintenance_work_mem": "%s", "max_parallel_maintenance_workers": %d, "queries": %d, "inserts": %d, "synthetic_n": %d, "synthetic1536_n": %d, "synthetic3072_n": %d, "halfvec_n": %d, "filtered": "%s", "filter_queries": %d, "filter_percents": "%s", "grown": "%s", "grown_inserts": %d, "pgbench_seconds": %d, "pgbench_warmup": %d, "shared_buffers": "1GB", "synchronous_commit": "off", "cores": %d, "postgres": "%s"}' \
 	"$BENCH_M" "$BENCH_EFC" "$BENCH_MWM" "$BENCH_WORKERS" "$BENCH_QUERIES" "$BENCH_INSERTS" \
 	"$BENCH_SYNTH_N" "$BENCH_SYNTH1536_N" "$BENCH_SYNTH3072_N" "$BENCH_HALFVEC_N" \
 	"$BENCH_FILTERED" "$BENCH_FILTER_QUERIES" "$BENCH_FILTER_PERCENTS" \
-	"$BENCH_GROWN" "$BENCH_GROWN_INSERTS" \
+	"$BENCH_GROWN" "$BENCH_GROWN_INSERTS" "$BENCH_PGBENCH_SECONDS" "$BENCH_PGBENCH_WARMUP" \
 	"$(nproc)" "$(omen_psql -Atc 'SHOW server_version')")
 "${BENCH_PY[@]}" report "$results" --engines "$BENCH_ENGINES" \
 	--json "$BENCH_OUT/bench-$stamp.json" --settings "$settings"

@@ -555,17 +555,23 @@ def cmd_query(args):
                                 error="the planner did not use the index"))
             die("%s: the planner did not use the index for ORDER BY embedding <-> ..."
                 " LIMIT %d:\n%s" % (engine, K, plan))
-        # warm the buffer cache and the plan cache before timing
-        run_queries(db, [(guc, args.efs[0])], qtexts[:min(nq, args.warmup)], 1, args.timeout,
-                    sql_of(QUERY_SQL, cast))
 
     def measure(settings_of, clients, template):
         """Runs every slice on every engine in turn, each engine on the same
-        connections throughout; {engine: (results, wall, lat)}."""
+        connections throughout; {engine: (results, wall, lat)}.  The connections
+        are new, and each first runs the first --warmup queries untimed, as an
+        application's pooled connections are warm: a new backend's first touch
+        of each page of shared buffers is a page fault, which costs several
+        microseconds on a virtual machine, and a backend's first hundred
+        queries took several times as long as its later ones."""
         out = {e: ([None] * nq, 0.0, []) for e, _, _, _ in engines}
         conns = {e: open_clients(db, settings_of(guc), clients, args.timeout)
                  for e, db, guc, _ in engines}
         try:
+            for engine, db, _, cast in engines:
+                for c in conns[engine]:
+                    run_queries(db, None, qtexts[:min(nq, args.warmup)], 1, args.timeout,
+                                sql_of(template, cast), conns=[c])
             for sl in slices:
                 for engine, db, guc, cast in engines:
                     res, wall, lat = run_queries(db, None, [qtexts[i] for i in sl], clients,
@@ -638,29 +644,36 @@ def sample_waits(db, timeout_s, stop, counts):
 
 def run_pgbench(args, ds, engine, db, kind, script, clients, seconds, settings, waits):
     """Transactions per second of pgbench running `script` (prepared) with `clients`
-    clients for `seconds` on db, with `settings` [(GUC, value)]; sample_waits
-    counts into `waits` meanwhile.  Records the error and stops on failure."""
+    clients on db, with `settings` [(GUC, value)]: pgbench runs args.warmup_seconds + `seconds`
+    seconds and reports its throughput each second; the rate is that of the last
+    `seconds`.  Each run starts new backends, and a new backend's first touch of
+    each shared buffer page is a page fault (several microseconds on a virtual
+    machine), so with 32 clients the first seconds measure how fast the backends
+    warm up, not the engine.  sample_waits counts into `waits` meanwhile.
+    Records the error and stops on failure."""
     import subprocess
     env = dict(os.environ, PGOPTIONS=" ".join(
         [os.environ.get("PGOPTIONS", "")] + ["-c %s=%s" % s for s in settings]
         + ["-c statement_timeout=%d" % int(args.timeout * 1000)]))
     cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients),
-           "-T", str(seconds), "-f", script, db]
+           "-T", str(args.warmup_seconds + seconds), "-P", "1", "-f", script, db]
     stop = threading.Event()
     sampler = threading.Thread(target=sample_waits, args=(db, args.timeout, stop, waits))
     sampler.start()
     try:
         run = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                             timeout=seconds + args.timeout)
+                             timeout=args.warmup_seconds + seconds + args.timeout)
     finally:
         stop.set()
         sampler.join()
-    m = re.search(r"^tps = ([0-9.]+)", run.stdout, re.M)
-    if run.returncode != 0 or not m:
+    rates = [float(m.group(2)) for m in
+             re.finditer(r"^progress: ([0-9.]+) s, ([0-9.]+) tps", run.stderr, re.M)
+             if float(m.group(1)) > args.warmup_seconds]
+    if run.returncode != 0 or not rates:
         emit(args.out, dict(dataset=ds.name, engine=engine, kind=kind, clients=clients,
                             error=first_line(run.stderr or run.stdout)))
         die("%s: pgbench failed: %s" % (engine, run.stderr or run.stdout))
-    return float(m.group(1))
+    return statistics.mean(rates)
 
 
 def cmd_pgbench(args):
@@ -825,15 +838,20 @@ def cmd_filtered(args):
                 % (pct, plan))
         # the scan node the planner picks on its own, for the cost model's sake
         own = re.search(r"(Index Scan|Seq Scan|Bitmap Heap Scan)", chosen)
-        # warm the pages this filter's scans reach before timing
-        run_queries(args.db, forced + strict, qtexts[:min(nq, args.warmup)], 1, args.timeout,
-                    sql)
         for mode in args.modes:
             settings = forced + [(args.iterative_guc, mode)]
             rec = dict(dataset=ds.name, engine=args.engine, kind="filtered", percent=pct,
                        mode=mode)
             try:
-                res, wall, lat = run_queries(args.db, settings, qtexts, 1, args.timeout, sql)
+                # on a warm connection, as cmd_query measures
+                conns = open_clients(args.db, settings, 1, args.timeout)
+                try:
+                    run_queries(args.db, None, qtexts[:min(nq, args.warmup)], 1, args.timeout,
+                                sql, conns=conns)
+                    res, wall, lat = run_queries(args.db, None, qtexts, 1, args.timeout, sql,
+                                                 conns=conns)
+                finally:
+                    conns[0].close()
             except Exception as e:
                 rec["error"] = first_line(e)
                 emit(args.out, rec)
@@ -1171,7 +1189,8 @@ def main():
     s.add_argument("--queries", type=int, default=1000)
     s.add_argument("--efs", type=lambda v: [int(x) for x in v.split(",")], default=[40])
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1])
-    s.add_argument("--warmup", type=int, default=1000)
+    s.add_argument("--warmup", type=int, default=1000,
+                   help="queries each new connection runs untimed before it is measured")
     s.add_argument("--explain", action="store_true")
     s.add_argument("--floor", action="store_true",
                    help="also time the same statement shape without a search")
@@ -1190,6 +1209,7 @@ def main():
     s.add_argument("--queries", type=int, default=1000)
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2])
     s.add_argument("--seconds", type=int, default=10, help="per engine and client count")
+    s.add_argument("--warmup-seconds", type=int, default=0, help="seconds not measured per run")
     s.add_argument("--rounds", type=int, default=1, help="turns the engines take")
     s = ds_cmd("delete_half", cmd_delete_half)
     s.add_argument("--db", required=True)
@@ -1200,6 +1220,7 @@ def main():
     s.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")],
                    default=[1, 2, 4, 8])
     s.add_argument("--seconds", type=int, default=10, help="per engine and client count")
+    s.add_argument("--warmup-seconds", type=int, default=0, help="seconds not measured per run")
     s.add_argument("--rounds", type=int, default=2, help="turns the engines take")
     s = ds_cmd("filtered", cmd_filtered)
     s.add_argument("--db", required=True)
@@ -1214,7 +1235,8 @@ def main():
                    default=[50, 10, 1])
     s.add_argument("--modes", type=lambda v: v.split(","),
                    default=["off", "relaxed_order", "strict_order"])
-    s.add_argument("--warmup", type=int, default=100)
+    s.add_argument("--warmup", type=int, default=100,
+                   help="queries each new connection runs untimed before it is measured")
     s = ds_cmd("insert", cmd_insert)
     s.add_argument("--db", required=True)
     s.add_argument("--n", type=int, default=2000, help="extra rows to insert")
