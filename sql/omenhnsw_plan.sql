@@ -30,6 +30,27 @@ SELECT id FROM plan_items WHERE cat = 3 ORDER BY emb <-> (SELECT emb FROM q) LIM
 -- a large LIMIT costs more visits than sorting the table
 EXPLAIN (COSTS OFF)
 SELECT id FROM plan_items ORDER BY emb <-> (SELECT emb FROM q) LIMIT 10000;
+-- on a table of cheap distances too: without LIMIT every row is wanted,
+-- more than a search reaches, and a filter keeping 2% of the rows leaves
+-- about one of a first batch of 40 for a LIMIT of 20; both sort the table,
+-- with iterative scans and without
+CREATE TABLE plan_low (id int, cat int, emb vector(3));
+INSERT INTO plan_low
+SELECT i, i % 50, ARRAY[sin(i), cos(i * 0.7), sin(i * 1.9)] FROM generate_series(1, 10000) i;
+CREATE INDEX ON plan_low USING omenhnsw (emb vector_l2_ops);
+ANALYZE plan_low;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_low ORDER BY emb <-> '[0.1,0.2,0.3]';
+SET omenhnsw.iterative_scan = off;
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_low ORDER BY emb <-> '[0.1,0.2,0.3]';
+EXPLAIN (COSTS OFF)
+SELECT id FROM plan_low WHERE cat = 7 ORDER BY emb <-> '[0.1,0.2,0.3]' LIMIT 20;
+SELECT count(*) FROM (SELECT id FROM plan_low ORDER BY emb <-> '[0.1,0.2,0.3]') a;
+SELECT count(*) FROM (SELECT id FROM plan_low WHERE cat = 7
+					  ORDER BY emb <-> '[0.1,0.2,0.3]' LIMIT 20) a;
+RESET omenhnsw.iterative_scan;
+DROP TABLE plan_low;
 -- no ORDER BY distance: never omenhnsw, even with sequential scans off
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF)

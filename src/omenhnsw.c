@@ -271,8 +271,8 @@ omen_amvalidate(Oid opclassoid)
  * sequential scan's estimate leaves out the TOAST pages holding the vectors
  * it must sort, and charging the index for more would lose to it on every
  * table of large vectors.  The total stays that of reading the whole index,
- * so a query without LIMIT, which would get only the nearest few hundred
- * rows, does not pick the index.  Without an ORDER BY distance the index is
+ * so a query without LIMIT, which would get only the rows the search
+ * reaches, does not pick the index.  Without an ORDER BY distance the index is
  * of no use and priced out.
  */
 static void
@@ -340,10 +340,17 @@ omen_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * and the filters' selectivity need, so a filter that keeps few rows
 	 * makes every returned row cost many visits.  Without iterative scans
 	 * the first batches are all the work.
+	 *
+	 * The total is never below genericcostestimate's, that of reading every
+	 * index tuple, as in pgvector: a scan returns only the rows its first
+	 * batches (or max_scan_tuples) reach, so a query without LIMIT, or whose
+	 * filters keep fewer rows than its LIMIT among those, must not take the
+	 * index for cheap.
 	 */
 	*indexTotalCost = *indexStartupCost;
 	if (settings.iterative_scan != OMEN_ITERATIVE_OFF)
 		*indexTotalCost += tuples * 0.25 * m * visit_cost;
+	*indexTotalCost = Max(*indexTotalCost, costs.indexTotalCost);
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;
