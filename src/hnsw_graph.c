@@ -1146,11 +1146,12 @@ graph_descend(OmenGraph *g, const float *query, int entry, int top, int stop)
  * of copies full is rejected, or with replace takes the place of the last
  * kept copy, which leaves the list.  Otherwise a full list drops a rejected
  * copy, else its farthest rejected link, else its farthest link.  Returns
- * the node dropped other than v, or -1.
+ * the node dropped other than v, or -1.  With force, v is never the one
+ * dropped: the farthest other link goes instead.
  */
 static int64
 graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
-			   bool copy, bool replace)
+			   bool copy, bool replace, bool force)
 {
 	int			maxlinks = level == 0 ? g->m0 : g->m;
 	uint32	   *count;
@@ -1260,6 +1261,8 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
 				drop = j;
 		if (drop < 0)
 			drop = cnt - 1;
+		if (force && drop == pos)
+			drop = pos == cnt - 1 ? cnt - 2 : cnt - 1;
 		if (nl[drop] != v)
 			dropped = nl[drop];
 		cnt--;
@@ -1280,7 +1283,13 @@ graph_add_link(OmenGraph *g, uint32 u, int level, uint32 v, float d,
  * first copy of id it links to links back to id in place of one of its
  * copies, which id takes over: in a group of copies too large for their
  * quota every one keeps an incoming link, along a chain.  The new node's
- * list is picked as omen_new_node_links says.
+ * list is picked as omen_new_node_links says.  Under inner product the
+ * nearest neighbour always keeps its link back to id, giving up its
+ * farthest link instead (which moves to id's list), as an insert's first
+ * back-link does (insert.c: first_link): the nearest under inner product
+ * are the same few long vectors for most nodes, whose full lists would turn
+ * id away, and a node no list keeps is reached only once
+ * omen_graph_connect_all gives it a link in place of a useful one.
  */
 static void
 graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
@@ -1316,7 +1325,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 		/* a concurrent insert that found id linked to it first */
 		for (int i = 0; i < nsel; i++)
 			graph_add_link(g, id, level, (uint32) sel[i].id, sel[i].dist,
-						   (selflags[i] & OMEN_LINK_COPY) != 0, false);
+						   (selflags[i] & OMEN_LINK_COPY) != 0, false, false);
 	}
 	omen_graph_unlock(g, id);
 
@@ -1330,7 +1339,8 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 		int64		dropped;
 
 		omen_graph_lock(g, nb);
-		dropped = graph_add_link(g, nb, level, id, sel[i].dist, copy, chain);
+		dropped = graph_add_link(g, nb, level, id, sel[i].dist, copy, chain,
+								 i == 0 && g->select == OMEN_SELECT_NEAREST);
 		omen_graph_unlock(g, nb);
 		chained |= copy;
 
@@ -1346,7 +1356,7 @@ graph_connect(OmenGraph *g, uint32 id, int level, const OmenCand *cands,
 
 			omen_graph_lock(g, id);
 			graph_add_link(g, id, level, (uint32) dropped, dd, dd == self,
-						   chain);
+						   chain, false);
 			omen_graph_unlock(g, id);
 		}
 	}
@@ -1511,7 +1521,8 @@ graph_repair_slot(const OmenGraph *g, const uint32 *parent, uint32 v,
 static void
 graph_link_copy(OmenGraph *g, uint32 u, uint32 v)
 {
-	(void) graph_add_link(g, u, 0, v, mem_pair_distance(g, u, v), true, true);
+	(void) graph_add_link(g, u, 0, v, mem_pair_distance(g, u, v), true, true,
+						  false);
 }
 
 /*

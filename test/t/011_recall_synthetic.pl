@@ -1,5 +1,7 @@
 # omenhnsw recall@10 on synthetic clustered data (10,000 x 32-d) for every
-# operator class at the default ef_search; then for an index filled by
+# operator class at the default ef_search, and under inner product on
+# non-negative 3-d data, where a few long vectors are everyone's nearest;
+# then for an index filled by
 # single-row inserts after its build, after DELETE + VACUUM, and after whole
 # clusters are deleted.  Ground truth is exact, from sequential scans;
 # omenhnsw_verify() checks every index state.
@@ -66,6 +68,33 @@ for my $op ('<->', '<#>', '<=>', '<+>')
 	is(segment_count($notices), 1, "$index: one segment");
 	verify_ok($index, 'after build');
 	check_recall('syn', $op, $index, 'after build');
+	$node->safe_psql('postgres', "DROP INDEX $index");
+}
+
+# inner product over 10,000 non-negative 3-d vectors (each coordinate a
+# product of two uniforms): the longest vectors are the nearest to almost
+# every node, so their full lists would turn each new node away and leave
+# most nodes with no incoming link; a serial and a parallel bulk build
+run_sql(
+	$node, q{
+SELECT setseed(0.42);
+CREATE TABLE ipc AS SELECT i AS id,
+	ARRAY[random() * random(), random() * random(), random() * random()]::vector(3) AS v
+FROM generate_series(1, 10000) i;
+CREATE TABLE ipcq AS SELECT i AS id, ARRAY[random(), random(), random()]::vector(3) AS v
+FROM generate_series(1, 200) i;
+ANALYZE ipc;
+});
+for my $workers (0, 1)
+{
+	my $index = "ipc_w$workers";
+	build_index($node,
+		"SET max_parallel_maintenance_workers = $workers;\n"
+		  . "SET min_parallel_table_scan_size = 0;",
+		"CREATE INDEX $index ON ipc USING omenhnsw (v vector_ip_ops)");
+	verify_ok($index, 'after build');
+	check_recall('ipc', '<#>', $index, "after build with $workers workers",
+		'ipcq', 0.99);
 	$node->safe_psql('postgres', "DROP INDEX $index");
 }
 
