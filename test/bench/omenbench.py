@@ -620,15 +620,20 @@ PGBENCH_SQL = ("SELECT id FROM items ORDER BY {key} <->"
                " (SELECT {key} FROM bench_queries WHERE qid = :q) LIMIT {k};")
 
 
-def sample_waits(db, timeout_s, stop, counts):
-    """Until `stop` is set, samples the database's client backends every 10 ms:
-    counts[0] samples, counts[1] backends seen running a statement, counts[2] of
-    them waiting on the lock manager's partition locks (LWLock LockManager),
-    where heavyweight locks that miss the fast path queue.  Backends still
-    connecting (no statement yet) are not counted: their catalog reads wait
-    there whatever the engine."""
+def sample_waits(db, timeout_s, stop, counts, since):
+    """From time.monotonic() `since` until `stop` is set, samples the database's
+    client backends every 10 ms: counts[0] samples, counts[1] backends seen
+    running a statement, counts[2] of them waiting on the lock manager's
+    partition locks (LWLock LockManager), where heavyweight locks that miss the
+    fast path queue.  Backends still connecting (no statement yet) are not
+    counted, nor is anything before `since`, the end of run_pgbench's warm-up:
+    new backends' first statements read the catalogs, whose locks overflow the
+    fast path and wait there whatever the engine."""
     with connect(db, timeout_s) as c:
         while not stop.is_set():
+            if time.monotonic() < since:
+                time.sleep(0.01)
+                continue
             active, lockmgr = c.execute(
                 "SELECT count(*) FILTER (WHERE state = 'active'),"
                 " count(*) FILTER (WHERE wait_event_type = 'LWLock'"
@@ -649,7 +654,8 @@ def run_pgbench(args, ds, engine, db, kind, script, clients, seconds, settings, 
     `seconds`.  Each run starts new backends, and a new backend's first touch of
     each shared buffer page is a page fault (several microseconds on a virtual
     machine), so with 32 clients the first seconds measure how fast the backends
-    warm up, not the engine.  sample_waits counts into `waits` meanwhile.
+    warm up, not the engine.  sample_waits counts into `waits` over the same
+    last `seconds`.
     Records the error and stops on failure."""
     import subprocess
     env = dict(os.environ, PGOPTIONS=" ".join(
@@ -658,7 +664,9 @@ def run_pgbench(args, ds, engine, db, kind, script, clients, seconds, settings, 
     cmd = [args.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients),
            "-T", str(args.warmup_seconds + seconds), "-P", "1", "-f", script, db]
     stop = threading.Event()
-    sampler = threading.Thread(target=sample_waits, args=(db, args.timeout, stop, waits))
+    sampler = threading.Thread(target=sample_waits,
+                               args=(db, args.timeout, stop, waits,
+                                     time.monotonic() + args.warmup_seconds))
     sampler.start()
     try:
         run = subprocess.run(cmd, env=env, capture_output=True, text=True,
