@@ -88,10 +88,20 @@ ANALYZE ipc;
 for my $workers (0, 1)
 {
 	my $index = "ipc_w$workers";
-	build_index($node,
+	my $notices = build_index($node,
 		"SET max_parallel_maintenance_workers = $workers;\n"
-		  . "SET min_parallel_table_scan_size = 0;",
+		  . "SET min_parallel_table_scan_size = 0;\n"
+		  . "SET client_min_messages = debug1;",
 		"CREATE INDEX $index ON ipc USING omenhnsw (v vector_ip_ops)");
+	if ($workers)
+	{
+		like($notices, qr/worker processed [1-9]\d* tuples/,
+			"$index: a parallel worker inserted rows");
+	}
+	else
+	{
+		unlike($notices, qr/parallel worker/, "$index: a serial build");
+	}
 	verify_ok($index, 'after build');
 	check_recall('ipc', '<#>', $index, "after build with $workers workers",
 		'ipcq', 0.99);
