@@ -923,6 +923,49 @@ omen_code_decode(const unsigned char *restrict code, int n, int bits,
 		out[i] = offset + scale * code[i];
 }
 
+/* The sum of a code's elements is its products with these, a block at a time */
+#define OMEN_ONES_BLOCK 256
+static const unsigned char ones[OMEN_ONES_BLOCK] = {[0 ... OMEN_ONES_BLOCK - 1] = 1};
+
+void
+omen_code_sums(const unsigned char *code, int n, float offset, float scale,
+			   OmenCodeSums *out)
+{
+	uint32_t	sum = 0;
+
+	for (int i = 0; i < n; i += OMEN_ONES_BLOCK)
+		sum += omen_dot_codes(code + i, ones,
+							  n - i < OMEN_ONES_BLOCK ? n - i : OMEN_ONES_BLOCK);
+	out->offset = offset;
+	out->scale = scale;
+	out->sum = sum;
+	out->sumsq = omen_dot_codes(code, code, n);
+}
+
+float
+omen_code_pair_distance(int metric, int n, const OmenCodeSums *a,
+						const unsigned char *acode, const OmenCodeSums *b,
+						const unsigned char *bcode)
+{
+	double		ab = omen_dot_codes(acode, bcode, n);
+	double		sa = a->scale;
+	double		sb = b->scale;
+	double		oa = a->offset;
+	double		ob = b->offset;
+
+	if (metric == OMEN_METRIC_L2)
+	{
+		double		d = oa - ob;
+
+		return (float) ((n * (d * d) +
+						 2 * d * (sa * a->sum - sb * b->sum)) +
+						(sa * sa * a->sumsq + sb * sb * b->sumsq) -
+						2 * ((sa * sb) * ab));
+	}
+	return (float) -(n * (oa * ob) +
+					 (oa * sb * b->sum + ob * sa * a->sum) + (sa * sb) * ab);
+}
+
 float
 omen_h16_distance(int metric, const float *q, const uint16_t *x, int n)
 {

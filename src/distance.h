@@ -10,6 +10,7 @@
 #ifndef OMEN_DISTANCE_H
 #define OMEN_DISTANCE_H
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -155,6 +156,53 @@ extern void omen_code_unpack(const unsigned char *code, int n, int bits,
  */
 extern void omen_code_decode(const unsigned char *code, int n, int bits,
 							 float offset, float scale, float *out);
+
+/*
+ * What a distance between two 8-bit codes needs besides their elements:
+ * offset and scale, and the sums of the elements and of their squares (at
+ * most 255 and 255^2 times 16,000: they fit).
+ */
+typedef struct OmenCodeSums
+{
+	float		offset;
+	float		scale;
+	uint32_t	sum;
+	uint32_t	sumsq;
+} OmenCodeSums;
+
+extern void omen_code_sums(const unsigned char *code, int n, float offset,
+						   float scale, OmenCodeSums *out);
+
+/*
+ * The magnitude below which the elements of two n-element vectors keep every
+ * sum of their squares and products in float4's range; omen_code_pair_fits
+ * tells whether a code's decoded elements are all below it.
+ */
+static inline double
+omen_code_pair_limit(int n)
+{
+	return sqrt(FLT_MAX / (4.0 * n));
+}
+
+static inline int
+omen_code_pair_fits(const OmenCodeSums *c, double limit)
+{
+	return fabs((double) c->offset) + 255.0 * c->scale < limit;
+}
+
+/*
+ * The distance between the vectors two 8-bit codes of n elements stand for,
+ * under L2 or the inner product (omen_distance's, cosine codes being
+ * normalized; not L1): from the exact integer sum of the products of their
+ * elements and the codes' sums, combined in double so that nothing cancels.
+ * It is the distance of the decoded codes but for the rounding of that
+ * combination, and the same either way round.  For codes that
+ * omen_code_pair_fits.
+ */
+extern float omen_code_pair_distance(int metric, int n, const OmenCodeSums *a,
+									 const unsigned char *acode,
+									 const OmenCodeSums *b,
+									 const unsigned char *bcode);
 
 /*
  * omen_distance from q to a vector coded as its halves; under cosine the

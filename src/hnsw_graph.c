@@ -66,16 +66,13 @@ typedef struct OmenHeap
 
 /*
  * A node's code (omen_quantize, of the graph's code_bits an element) with
- * its offset and scale: all the graph keeps of its vector.  sum and sumsq
- * are the sums of its elements and of their squares, as integers, for
- * graph_code_distance.  Rows are cache-line aligned.
+ * its offset and scale: all the graph keeps of its vector.  The sums of its
+ * elements and of their squares are set where the graph has code_pairs
+ * (omen_code_pair_distance).  Rows are cache-line aligned.
  */
 typedef struct OmenCodeRow
 {
-	float		offset;
-	float		scale;
-	uint32		sum;
-	uint32		sumsq;
+	OmenCodeSums sums;
 	uint8		code[FLEXIBLE_ARRAY_MEMBER];
 } OmenCodeRow;
 
@@ -112,7 +109,7 @@ struct OmenGraph
 	Size		code_bytes;		/* of a packed code */
 	OmenSelectMode select;		/* for a new node's links */
 	bool		code_pairs;		/* pair distances in integers (mem_pair_distance) */
-	double		code_limit;		/* of graph_row_fits */
+	double		code_limit;		/* omen_code_pair_limit(dim) */
 	int			m;				/* links per upper level */
 	int			m0;				/* links at level 0 (2m) */
 	int			ef_construction;
@@ -677,13 +674,8 @@ graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 static void
 graph_row_sums(const OmenGraph *g, OmenCodeRow *row)
 {
-	const uint8 *bytes = graph_row_bytes(g, row, g->unpacked);
-	uint32		sum = 0;
-
-	for (int i = 0; i < g->dim; i++)
-		sum += bytes[i];
-	row->sum = sum;
-	row->sumsq = omen_dot_codes(bytes, bytes, g->dim);
+	omen_code_sums(graph_row_bytes(g, row, g->unpacked), g->dim,
+				   row->sums.offset, row->sums.scale, &row->sums);
 }
 
 static inline float
@@ -692,50 +684,7 @@ graph_row_distance(const OmenGraph *g, const float *query,
 {
 	return omen_code_distance(g->metric, Max(g->code_bits, 8), query,
 							  graph_row_bytes(g, row, g->unpacked),
-							  row->offset, row->scale, g->dim);
-}
-
-/*
- * Whether graph_code_distance may measure between row and another: its
- * elements are of magnitudes below g->code_limit, so that no sum of squares
- * or products of two such vectors leaves float4's range.
- */
-static inline bool
-graph_row_fits(const OmenGraph *g, const OmenCodeRow *row)
-{
-	return fabs((double) row->offset) + 255.0 * row->scale < g->code_limit;
-}
-
-/*
- * The distance between the vectors two codes stand for (rows a and b, their
- * codes one element a byte in abytes and bbytes), under L2 or the inner
- * product (cosine codes are normalized): from the exact integer sum of the
- * products of their elements and the rows' sums, combined in double so that
- * nothing cancels.  It is the distance of the decoded codes but for the
- * rounding of that combination, and the same either way round.
- */
-static inline float
-graph_code_distance(const OmenGraph *g, const OmenCodeRow *a,
-					const uint8 *abytes, const OmenCodeRow *b,
-					const uint8 *bbytes)
-{
-	double		ab = omen_dot_codes(abytes, bbytes, g->dim);
-	double		sa = a->scale;
-	double		sb = b->scale;
-	double		oa = a->offset;
-	double		ob = b->offset;
-
-	if (g->metric == OMEN_METRIC_L2)
-	{
-		double		d = oa - ob;
-
-		return (float) ((g->dim * (d * d) +
-						 2 * d * (sa * a->sum - sb * b->sum)) +
-						(sa * sa * a->sumsq + sb * sb * b->sumsq) -
-						2 * ((sa * sb) * ab));
-	}
-	return (float) -(g->dim * (oa * ob) +
-					 (oa * sb * b->sum + ob * sa * a->sum) + (sa * sb) * ab);
+							  row->sums.offset, row->sums.scale, g->dim);
 }
 
 /*
@@ -757,7 +706,8 @@ graph_decode(const OmenGraph *g, uint32 id, float *out)
 	const OmenCodeRow *row = graph_code(g, id);
 
 	omen_code_decode(graph_row_bytes(g, row, g->unpacked), g->dim,
-					 Max(g->code_bits, 8), row->offset, row->scale, out);
+					 Max(g->code_bits, 8), row->sums.offset, row->sums.scale,
+					 out);
 }
 
 /* Node id's decoded code, from the handle's cache of them. */
@@ -834,9 +784,12 @@ mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
 	const OmenCodeRow *ra = graph_code(g, (uint32) a);
 	const OmenCodeRow *rb = graph_code(g, (uint32) b);
 
-	if (g->code_pairs && graph_row_fits(g, ra) && graph_row_fits(g, rb))
-		return graph_code_distance(g, rb, graph_row_bytes(g, rb, g->unpacked2),
-								   ra, graph_row_bytes(g, ra, g->unpacked));
+	if (g->code_pairs && omen_code_pair_fits(&ra->sums, g->code_limit) &&
+		omen_code_pair_fits(&rb->sums, g->code_limit))
+		return omen_code_pair_distance(g->metric, g->dim, &rb->sums,
+									   graph_row_bytes(g, rb, g->unpacked2),
+									   &ra->sums,
+									   graph_row_bytes(g, ra, g->unpacked));
 	return graph_distance(g, graph_decoded(g, (uint32) b), (uint32) a);
 }
 
@@ -976,7 +929,7 @@ graph_handle(OmenGraphShared *sh)
 	(void) omen_new_node_links(sh->metric, sh->m, 0, &g->select);
 	g->code_pairs = sh->code_bits != OMEN_CODE_HALVES &&
 		sh->metric != OMEN_METRIC_L1;
-	g->code_limit = sqrt(FLT_MAX / (4.0 * sh->dim));
+	g->code_limit = omen_code_pair_limit(sh->dim);
 	g->m = sh->m;
 	g->m0 = 2 * sh->m;
 	g->ef_construction = sh->ef_construction;
@@ -1382,7 +1335,7 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 
 	/* a copy of vec is at vec's distance to its own code */
 	omen_quantize(vec, g->dim, g->code_bits, g->newcode->code,
-				  &g->newcode->offset, &g->newcode->scale);
+				  &g->newcode->sums.offset, &g->newcode->sums.scale);
 	if (g->code_pairs)
 		graph_row_sums(g, g->newcode);
 	self = graph_row_distance(g, vec, g->newcode);
@@ -1719,8 +1672,8 @@ omen_graph_code(const OmenGraph *g, int id, float *offset, float *scale)
 {
 	const OmenCodeRow *row = graph_code(g, id);
 
-	*offset = row->offset;
-	*scale = row->scale;
+	*offset = row->sums.offset;
+	*scale = row->sums.scale;
 	return row->code;
 }
 

@@ -14,6 +14,7 @@
 
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
@@ -169,6 +170,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->m = meta->m;
 	s->code_bits = meta->code_bits;
 	s->code_bytes = meta->code_bytes;
+	s->code_pairs = meta->code_bits == 8 && s->metric != OMEN_METRIC_L1;
+	s->code_limit = omen_code_pair_limit(Max(meta->dims, 1));
 	s->nblocks = RelationGetNumberOfBlocks(index);
 	s->recent = recent_map(index, s->nblocks);
 	s->buf = InvalidBuffer;
@@ -179,6 +182,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->cached_cap = 0;
 	s->cached = NULL;
 	s->cached_codes = NULL;
+	s->cached_hash = NULL;
+	s->cached_mask = 0;
 	s->exact = NULL;
 	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
 	s->pinned = NULL;
@@ -466,46 +471,67 @@ omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 							  node_code(s, nt), nt->offset, nt->scale, s->dims);
 }
 
-/* A node's code, copied out of its row by omen_store_select. */
+/*
+ * A node's code, copied out of its row by omen_store_select, with its offset
+ * and scale, and its sums once a pair distance needs them.
+ */
 typedef struct OmenCachedCode
 {
 	OmenNodeId	id;
-	float		offset;
-	float		scale;
+	OmenCodeSums sums;
+	bool		summed;			/* sums.sum and sums.sumsq are set */
 	int			slot;			/* its code in cached_codes */
 } OmenCachedCode;
 
-static int
-cached_cmp(const void *a, const void *b)
+/* Where a lookup of id starts in the copies' hash table */
+static inline int
+cached_home(OmenPageStore *s, OmenNodeId id)
 {
-	OmenNodeId	x = ((const OmenCachedCode *) a)->id;
-	OmenNodeId	y = ((const OmenCachedCode *) b)->id;
-
-	return x < y ? -1 : x > y ? 1 : 0;
+	return (int) ((id * UINT64CONST(0x9E3779B97F4A7C15)) >> 40) & s->cached_mask;
 }
 
 /* The copy of id's code, or NULL when it was not copied. */
-static OmenCachedCode *
+static inline OmenCachedCode *
 cached_code(OmenPageStore *s, OmenNodeId id)
 {
-	OmenCachedCode key;
+	int			h;
+	int			k;
 
 	if (s->ncached == 0)
 		return NULL;
-	key.id = id;
-	return bsearch(&key, s->cached, s->ncached, sizeof(OmenCachedCode),
-				   cached_cmp);
+	for (h = cached_home(s, id); (k = s->cached_hash[h]) != 0;
+		 h = (h + 1) & s->cached_mask)
+		if (s->cached[k - 1].id == id)
+			return &s->cached[k - 1];
+	return NULL;
+}
+
+static inline const uint8 *
+cached_bytes(OmenPageStore *s, const OmenCachedCode *c)
+{
+	return s->cached_codes + (Size) c->slot * s->code_bytes;
+}
+
+/* The sums of the copied 8-bit code c, computed on first use. */
+static inline const OmenCodeSums *
+cached_sums(OmenPageStore *s, OmenCachedCode *c)
+{
+	if (!c->summed)
+	{
+		omen_code_sums(cached_bytes(s, c), s->dims, c->sums.offset,
+					   c->sums.scale, &c->sums);
+		c->summed = true;
+	}
+	return &c->sums;
 }
 
 /* Distance from query to the vector that the copied code c stands for. */
 static float
 cached_distance(OmenPageStore *s, const float *query, const OmenCachedCode *c)
 {
-	const uint8 *code = s->cached_codes + (Size) c->slot * s->code_bytes;
-
 	return omen_code_distance(s->metric, kernel_bits(s), query,
-							  unpacked_code(s, code), c->offset, c->scale,
-							  s->dims);
+							  unpacked_code(s, cached_bytes(s, c)),
+							  c->sums.offset, c->sums.scale, s->dims);
 }
 
 /*
@@ -523,32 +549,41 @@ cache_codes(OmenPageStore *s, const OmenNodeId *ids, int n)
 		{
 			pfree(s->cached);
 			pfree(s->cached_codes);
+			pfree(s->cached_hash);
 		}
 		s->cached_cap = Max(n, 2 * s->cached_cap);
 		s->cached = MemoryContextAlloc(ctx, sizeof(OmenCachedCode) * s->cached_cap);
 		s->cached_codes = MemoryContextAlloc(ctx, (Size) s->code_bytes * s->cached_cap);
+		/* at most half full */
+		s->cached_mask = pg_nextpower2_32(2 * s->cached_cap) - 1;
+		s->cached_hash = MemoryContextAlloc(ctx, sizeof(int) * (s->cached_mask + 1));
 	}
+	memset(s->cached_hash, 0, sizeof(int) * (s->cached_mask + 1));
 	s->ncached = 0;
 	for (int i = 0; i < n; i++)
 	{
 		ItemPointerData tid;
 		OmenNodeTuple nt;
 		OmenCachedCode *c = &s->cached[s->ncached];
+		int			h;
 
 		omen_tid_unpack(ids[i], &tid);
 		nt = omen_store_node(s, &tid);
 		if (nt == NULL)
 			continue;
 		c->id = ids[i];
-		c->offset = nt->offset;
-		c->scale = nt->scale;
+		c->sums.offset = nt->offset;
+		c->sums.scale = nt->scale;
 		c->slot = s->ncached;
 		memcpy(s->cached_codes + (Size) c->slot * s->code_bytes,
 			   omen_node_code(nt), s->code_bytes);
 		omen_store_unlock(s);
-		s->ncached++;
+		c->summed = false;
+		h = cached_home(s, c->id);
+		while (s->cached_hash[h] != 0)
+			h = (h + 1) & s->cached_mask;
+		s->cached_hash[h] = ++s->ncached;
 	}
-	qsort(s->cached, s->ncached, sizeof(OmenCachedCode), cached_cmp);
 }
 
 /*
@@ -751,34 +786,38 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 }
 
 /*
- * Neighbour selection asks for a's distance to one candidate after another:
- * a's decoded code stays in scratch for the next call.  Codes that
- * omen_store_select copied are read from the copies, which last for one
- * selection: a node's code never changes while its segment is live, and a
- * page a retired segment left holds other codes only once it is reused,
- * which on_segment tells.
+ * Neighbour selection asks for a's distance to one candidate after another.
+ * Between two codes that omen_store_select copied it is computed from the
+ * copies in integers where the store has code_pairs; otherwise a's decoded
+ * code stays in scratch for the next call, and is measured against b's
+ * code.  The copies last for one selection: a node's code never changes
+ * while its segment is live, and a page a retired segment left holds other
+ * codes only once it is reused, which on_segment tells.
  */
 static float
 store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
-	OmenCachedCode *cb;
+	OmenCachedCode *ca = cached_code(s, a);
+	OmenCachedCode *cb = cached_code(s, b);
 
+	if (ca != NULL && cb != NULL && s->code_pairs &&
+		omen_code_pair_fits(&ca->sums, s->code_limit) &&
+		omen_code_pair_fits(&cb->sums, s->code_limit))
+		return omen_code_pair_distance(s->metric, s->dims,
+									   cached_sums(s, ca), cached_bytes(s, ca),
+									   cached_sums(s, cb), cached_bytes(s, cb));
 	if (s->scratch_id != a)
 	{
-		OmenCachedCode *ca = cached_code(s, a);
-
 		s->scratch_id = OMEN_NO_NODE;
 		if (ca != NULL)
-			omen_code_decode(unpacked_code(s, s->cached_codes +
-										   (Size) ca->slot * s->code_bytes),
-							 s->dims, kernel_bits(s), ca->offset, ca->scale,
+			omen_code_decode(unpacked_code(s, cached_bytes(s, ca)), s->dims,
+							 kernel_bits(s), ca->sums.offset, ca->sums.scale,
 							 s->scratch);
 		else if (!node_decode(s, a, s->scratch, NULL))
 			return NAN;
 		s->scratch_id = a;
 	}
-	cb = cached_code(s, b);
 	if (cb != NULL)
 		return cached_distance(s, s->scratch, cb);
 	return omen_store_distance(s, s->scratch, b);

@@ -28,6 +28,8 @@ typedef struct OmenPageStore
 	int			m;
 	int			code_bits;
 	int			code_bytes;
+	bool		code_pairs;		/* pair distances of copied codes in integers */
+	double		code_limit;		/* omen_code_pair_limit(dims) */
 	uint32		segno;			/* the segment being searched or linked */
 	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
 	Buffer		buf;			/* pinned, unlocked between accesses */
@@ -38,13 +40,15 @@ typedef struct OmenPageStore
 
 	/*
 	 * The codes of the candidates of the neighbour selection under way
-	 * (omen_store_select, omen_store_link), copied from their rows, by
-	 * ascending id
+	 * (omen_store_select, omen_store_link), copied from their rows, and a
+	 * hash table of them by id (linear probing)
 	 */
 	int			ncached;
 	int			cached_cap;
 	struct OmenCachedCode *cached;	/* [cached_cap] */
 	uint8	   *cached_codes;	/* [cached_cap][code_bytes] */
+	int		   *cached_hash;	/* [cached_mask + 1]: 1 + index in cached, or 0 */
+	int			cached_mask;
 	void	   *exact;			/* an exact vector, allocated when needed */
 	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 

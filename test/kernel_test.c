@@ -1171,6 +1171,90 @@ test_dot_codes(const OmenKernelSet **v, int nv)
 	free(b);
 }
 
+/*
+ * omen_code_sums counts exactly, and omen_code_pair_distance is the L2 and
+ * inner-product distance of the decoded codes, within float rounding of the
+ * terms' magnitude, at lengths around the sums' blocks and up to 16,000.
+ */
+static void
+test_code_pairs(void)
+{
+	static const int lengths[] = {1, 2, 31, 255, 256, 257, 784, 1000, 16000};
+	unsigned char *ca = malloc(MAX_LEN);
+	unsigned char *cb = malloc(MAX_LEN);
+	float	   *x = malloc(sizeof(float) * MAX_LEN);
+
+	rng_state = 11;
+	for (int t = 0; t < (int) (sizeof(lengths) / sizeof(lengths[0])); t++)
+	{
+		int			n = lengths[t];
+
+		for (int range = 0; range < NUM_RANGES; range++)
+		{
+			OmenCodeSums a,
+						b;
+			float		oa,
+						sa,
+						ob,
+						sb;
+			uint64_t	sum = 0,
+						sumsq = 0;
+			double		l2 = 0,
+						ip = 0,
+						mag = 0;
+
+			fill(x, n, range);
+			omen_quantize(x, n, 8, ca, &oa, &sa);
+			fill(x, n, range);
+			omen_quantize(x, n, 8, cb, &ob, &sb);
+			omen_code_sums(ca, n, oa, sa, &a);
+			omen_code_sums(cb, n, ob, sb, &b);
+			for (int i = 0; i < n; i++)
+			{
+				double		da = (double) oa + (double) sa * ca[i];
+				double		db = (double) ob + (double) sb * cb[i];
+
+				sum += ca[i];
+				sumsq += (uint64_t) ca[i] * ca[i];
+				l2 += (da - db) * (da - db);
+				ip += da * db;
+				mag += da * da + db * db;
+			}
+			if (a.sum == sum && a.sumsq == sumsq && a.offset == oa &&
+				a.scale == sa)
+				passed++;
+			else
+			{
+				failed++;
+				printf("FAIL code_sums n=%d range %s: got %u %u, expected %llu %llu\n",
+					   n, range_names[range], a.sum, a.sumsq,
+					   (unsigned long long) sum, (unsigned long long) sumsq);
+			}
+			for (int metric = OMEN_METRIC_L2; metric <= OMEN_METRIC_IP; metric++)
+			{
+				double		want = metric == OMEN_METRIC_L2 ? l2 : -ip;
+				float		got = omen_code_pair_distance(metric, n, &a, ca,
+														  &b, cb);
+				float		back = omen_code_pair_distance(metric, n, &b, cb,
+														   &a, ca);
+
+				if (omen_code_pair_fits(&a, omen_code_pair_limit(n)) &&
+					fabs(got - want) <= 1e-5 * mag + 1e-30 && got == back)
+					passed++;
+				else
+				{
+					failed++;
+					printf("FAIL code_pair_distance metric %d n=%d range %s: got %g and %g, expected %g\n",
+						   metric, n, range_names[range], got, back, want);
+				}
+			}
+		}
+	}
+	free(ca);
+	free(cb);
+	free(x);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1202,6 +1286,7 @@ main(int argc, char **argv)
 	test_half_conversions();
 	test_half_kernels(v, nv);
 	test_dot_codes(v, nv);
+	test_code_pairs();
 
 	printf("kernels: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
