@@ -28,6 +28,7 @@ typedef struct OmenPageStore
 	int			m;
 	int			code_bits;
 	int			code_bytes;
+	int			link_bits;		/* omen_link_bits */
 	uint32		segno;			/* the segment being searched or linked */
 	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
 	Buffer		buf;			/* pinned, unlocked between accesses */
