@@ -185,3 +185,12 @@ DROP TABLE tt;
 
 RESET enable_seqscan;
 RESET omenhnsw.ef_search;
+
+-- A link names a search row in 4 bytes: its block, and its offset in as many
+-- bits as a data page has rows (7 for the smallest rows, of 1 dimension at
+-- m = 2), so search rows go on the first 2^25 blocks only.  The estimate of
+-- a build past that raises the build's error; one just below does not.
+SET maintenance_work_mem = '64MB';
+SELECT index_bytes / 8192 AS blocks FROM omenhnsw_build_estimate(2000000000, 1, 2);
+SELECT index_bytes / 8192 AS blocks FROM omenhnsw_build_estimate(2010000000, 1, 2);
+RESET maintenance_work_mem;

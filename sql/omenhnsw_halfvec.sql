@@ -113,19 +113,19 @@ CREATE TABLE hv_over (v halfvec(16001));
 -- The widest halfvec whose halves are its codes at m = 16 (two rows to a
 -- page, no vector pages) and one element more (8-bit codes, halves apart):
 -- both order exactly after a build and inserts
-CREATE TABLE hv_edge (id int, a halfvec(1900), b halfvec(1901));
+CREATE TABLE hv_edge (id int, a halfvec(1932), b halfvec(1933));
 CREATE FUNCTION hv_edge_value(i int, n int) RETURNS real[] LANGUAGE sql AS
 $$ SELECT ARRAY(SELECT sin(i * j * 0.013 + i) FROM generate_series(1, n) j)::real[] $$;
-INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1900), hv_edge_value(i, 1901)
+INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1932), hv_edge_value(i, 1933)
 FROM generate_series(1, 40) i;
 CREATE INDEX hv_edge_a ON hv_edge USING omenhnsw (a halfvec_cosine_ops);
 CREATE INDEX hv_edge_b ON hv_edge USING omenhnsw (b halfvec_cosine_ops);
-INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1900), hv_edge_value(i, 1901)
+INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1932), hv_edge_value(i, 1933)
 FROM generate_series(41, 70) i;
 SELECT * FROM omenhnsw_verify('hv_edge_a');
 SELECT * FROM omenhnsw_verify('hv_edge_b');
 CREATE TABLE hv_edge_q AS
-SELECT hv_edge_value(500, 1900)::halfvec(1900) AS a, hv_edge_value(500, 1901)::halfvec(1901) AS b;
+SELECT hv_edge_value(500, 1932)::halfvec(1932) AS a, hv_edge_value(500, 1933)::halfvec(1933) AS b;
 CREATE FUNCTION hv_edge_knn(useindex bool, OUT a int[], OUT b int[])
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -457,7 +457,7 @@ layout_rows(OmenBuilder *b, const uint32 *order, OmenNodePos *pos)
 /*
  * Writes the search rows of the open segment's graph to data pages first
  * .. first + ndata - 1, as the layout placed them, the last page chained
- * to the segment's vector pages.
+ * to the segment's vector pages; ERROR if links cannot name the last.
  */
 static void
 write_rows(OmenBuilder *b, const uint32 *order, const OmenNodePos *pos,
@@ -465,8 +465,11 @@ write_rows(OmenBuilder *b, const uint32 *order, const OmenNodePos *pos,
 {
 	int			n = omen_graph_count(b->graph);
 	int			code_bytes = b->meta.code_bytes;
+	int			obits = omen_link_bits(b->m, code_bytes);
 	OmenNodeTuple nt = palloc(OMEN_NODE_SIZE(b->max_level, b->m, code_bytes));
 	int			j = 0;
+
+	omen_check_link_block(b->index, first + ndata - 1, obits);
 
 	for (uint32 p = 0; p < ndata; p++)
 	{
@@ -484,7 +487,7 @@ write_rows(OmenBuilder *b, const uint32 *order, const OmenNodePos *pos,
 		{
 			int			i = (int) order[j];
 			int			level = omen_graph_level(b->graph, i);
-			ItemPointer links = omen_node_links(nt, code_bytes);
+			OmenLink   *links = omen_node_links(nt, code_bytes);
 			const uint8 *code;
 
 			/* a row whose code is its exact vector names itself */
@@ -500,11 +503,11 @@ write_rows(OmenBuilder *b, const uint32 *order, const OmenNodePos *pos,
 			{
 				const uint32 *nbrs;
 				int			cnt = omen_graph_neighbors(b->graph, i, l, &nbrs);
-				ItemPointer slots = links + omen_level_offset(l, b->m);
+				OmenLink   *slots = links + omen_level_offset(l, b->m);
 
 				for (int k = 0; k < cnt; k++)
-					ItemPointerSet(&slots[k], first + pos[nbrs[k]].row_blk,
-								   pos[nbrs[k]].row_off);
+					slots[k] = omen_link_make(first + pos[nbrs[k]].row_blk,
+											  pos[nbrs[k]].row_off, obits);
 			}
 			add_tuple(page, nt, OMEN_NODE_SIZE(level, b->m, code_bytes),
 					  pos[i].row_off, b->index);
@@ -1469,7 +1472,8 @@ estimate_opclass(text *name, Oid *type, OmenElem *e)
  * result row: bytes a node takes while building, segments, and the index's
  * bytes.  Every value is taken for distinct: exact duplicates share nodes.
  * A value's exact vector is taken to have words words, or if 0 the most
- * its kind has (a sparsevec's length depends on its non-zeros).
+ * its kind has (a sparsevec's length depends on its non-zeros).  ERROR
+ * where links could not name every search row, as the build would raise.
  */
 static Datum
 estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
@@ -1487,6 +1491,7 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	uint64		last;
 	uint64		nsegs;
 	uint64		pages;
+	BlockNumber reach;
 	OmenLayoutCursor dir = {0, 0, 0};
 	uint32		blk;
 	OffsetNumber off;
@@ -1528,6 +1533,15 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	if (full > 0)
 		pages += full * estimate_segment_pages(&meta, words, cap);
 	pages += estimate_segment_pages(&meta, words, last);
+	/* the last segment's data pages, after its vector pages, end them all */
+	reach = omen_link_blocks(omen_link_bits(m, meta.code_bytes));
+	if (nsegs > 0 && pages - 1 >= reach)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an omenhnsw index of %.0f values of %d dimensions at m = %d would be too large for its links",
+						rows, dims, m),
+				 errdetail("Its search rows can be on the first %u blocks only.",
+						   reach)));
 	for (uint64 i = 0; i < nsegs; i++)
 		layout_place(&dir, OMEN_ITEM_COST(sizeof(OmenSegmentDesc)), &blk, &off);
 	pages += nsegs > 0 ? dir.blk + 1 : 0;

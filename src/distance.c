@@ -858,6 +858,7 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	int			per = 8 / bits;
 	double		step;
 
+	memset(code, 0, OMEN_CODE_BYTES(n, bits));
 	if (bits == OMEN_CODE_HALVES)
 	{
 		for (int i = 0; i < n; i++)
@@ -873,7 +874,6 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	}
 	/* in double: hi - lo may exceed FLT_MAX */
 	step = ((double) hi - lo) / ((1 << bits) - 1);
-	memset(code, 0, OMEN_CODE_BYTES(n, bits));
 	for (int i = 0; i < n; i++)
 	{
 		unsigned	c = step > 0 ? (unsigned) lrint((x[i] - (double) lo) / step) : 0;

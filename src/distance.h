@@ -131,16 +131,16 @@ extern omen_widen_fn omen_widen_half;
  * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -
  * offset) / scale), with offset and scale mapping the vector's smallest
  * and largest element to 0 and 2^bits - 1, packed low bits first into
- * OMEN_CODE_BYTES(n, bits) bytes (an even count, so that what follows a
- * code on a page stays 2-byte aligned).  Each decoded element is within
- * scale / 2 of the original.
+ * OMEN_CODE_BYTES(n, bits) bytes (a multiple of 4, so that what follows a
+ * code on a page stays 4-byte aligned; the bytes past the elements are 0).
+ * Each decoded element is within scale / 2 of the original.
  *
  * Codes of OMEN_CODE_HALVES bits are the elements rounded to halves, with
  * offset and scale 0; made from halves widened to float they are those
  * halves exactly.  Their distances under cosine are cosines of the vectors
  * as they are (omen_h16_distance), so neither operand needs normalizing.
  */
-#define OMEN_CODE_BYTES(n, bits) ((((n) * (bits) + 7) / 8 + 1) & ~1)
+#define OMEN_CODE_BYTES(n, bits) ((((n) * (bits) + 7) / 8 + 3) & ~3)
 #define OMEN_CODE_HALVES	16
 
 extern void omen_quantize(const float *x, int n, int bits,

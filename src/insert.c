@@ -129,6 +129,19 @@ get_page(OmenInsert *ins)
 }
 
 /*
+ * get_page's page, for a data page: ERROR if links cannot name its rows.
+ */
+static Buffer
+get_data_page(OmenInsert *ins)
+{
+	Buffer		buf = get_page(ins);
+
+	omen_check_link_block(ins->index, BufferGetBlockNumber(buf),
+						  omen_link_bits(ins->meta.m, ins->meta.code_bytes));
+	return buf;
+}
+
+/*
  * Opens a new, empty segment at the end of the directory; one WAL record
  * covers the new data page, the directory and the metapage.
  */
@@ -136,7 +149,7 @@ static void
 create_segment(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where)
 {
 	Relation	index = ins->index;
-	Buffer		databuf = get_page(ins);
+	Buffer		databuf = get_data_page(ins);
 	Buffer		metabuf;
 	Buffer		dirbuf = InvalidBuffer;
 	Buffer		newdirbuf = InvalidBuffer;
@@ -711,7 +724,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	int			m = ins->meta.m;
 	Size		size = OMEN_NODE_SIZE(ins->level, m, ins->meta.code_bytes);
 	OmenNodeTuple nt = ins->row;
-	ItemPointer links = omen_node_links(nt, ins->meta.code_bytes);
+	OmenLink   *links = omen_node_links(nt, ins->meta.code_bytes);
 	bool		codes_exact = ins->store.elem.codes_exact;
 	OmenLinkWrite *w = NULL;
 	ItemPointerData standin;
@@ -728,14 +741,14 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 		place_vector(ins, desc, where, &nt->vectid);
 
 	nt->level = ins->level;
-	for (int i = 0; i < OMEN_NEIGHBOR_SLOTS(ins->level, m); i++)
-		ItemPointerSetInvalid(&links[i]);
+	memset(links, 0, sizeof(OmenLink) * OMEN_NEIGHBOR_SLOTS(ins->level, m));
 	for (int l = 0; l <= ins->level; l++)
 	{
-		ItemPointer slots = links + omen_level_offset(l, m);
+		OmenLink   *slots = links + omen_level_offset(l, m);
 
 		for (int k = 0; k < ins->nnbrs[l]; k++)
-			omen_tid_unpack(ins->nbrs[l][k].id, &slots[k]);
+			slots[k] = omen_link_from_id(ins->nbrs[l][k].id,
+										 ins->store.link_bits);
 	}
 
 	/*
@@ -770,7 +783,7 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	}
 	if (!fits)
 	{
-		rowbuf = get_page(ins);
+		rowbuf = get_data_page(ins);
 		ItemPointerSet(rowtid, BufferGetBlockNumber(rowbuf), FirstOffsetNumber);
 		omen_store_row_placed(&ins->store, &standin, rowtid);
 		if (codes_exact)

@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include "port/pg_bitutils.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 
@@ -22,6 +23,28 @@ omen_max_level(int m)
 		   OMEN_ITEM_COST(OMEN_NODE_SIZE(level + 1, m, widest)) <= OMEN_PAGE_CAPACITY)
 		level++;
 	return level;
+}
+
+int
+omen_link_bits(int m, int code_bytes)
+{
+	uint32		rows = OMEN_PAGE_CAPACITY /
+		OMEN_ITEM_COST(OMEN_NODE_SIZE(0, m, code_bytes));
+
+	/* at least one bit, also for a (damaged) metapage's rows that fit no page */
+	return pg_leftmost_one_pos32(Max(rows, 1)) + 1;
+}
+
+void
+omen_check_link_block(Relation index, BlockNumber blk, int obits)
+{
+	if (blk >= omen_link_blocks(obits))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("index \"%s\" is too large for its links",
+						RelationGetRelationName(index)),
+				 errdetail("Its search rows can be on the first %u blocks only; the next would be on block %u.",
+						   omen_link_blocks(obits), blk)));
 }
 
 /*
@@ -43,7 +66,7 @@ omen_scalar_code_bits(int dims, int m)
 /*
  * The codes a new index of dims code floats of element kind elem gets: for
  * a halfvec, its halves themselves where two level-0 rows of them fit a
- * page (up to 1,900 dimensions at m = 16): a node then takes less room
+ * page (up to 1,932 dimensions at m = 16): a node then takes less room
  * than a scalar code with the halves apart, and the index keeps no other
  * copy.  Otherwise omen_scalar_code_bits.
  */
@@ -254,8 +277,6 @@ void
 omen_node_fill(OmenNodeTuple nt, int level, const OmenMetaPageData *meta,
 			   ItemPointer heaptids, int ntids, ItemPointer vectid)
 {
-	ItemPointer links = omen_node_links(nt, meta->code_bytes);
-
 	memset(nt, 0, offsetof(OmenNodeTupleData, data));
 	nt->type = OMEN_TUPLE_NODE;
 	nt->level = level;
@@ -267,8 +288,8 @@ omen_node_fill(OmenNodeTuple nt, int level, const OmenMetaPageData *meta,
 			ItemPointerSetInvalid(&nt->heaptids[i]);
 	}
 	nt->vectid = *vectid;
-	for (int i = 0; i < OMEN_NEIGHBOR_SLOTS(level, meta->m); i++)
-		ItemPointerSetInvalid(&links[i]);
+	memset(omen_node_links(nt, meta->code_bytes), 0,
+		   sizeof(OmenLink) * OMEN_NEIGHBOR_SLOTS(level, meta->m));
 }
 
 void

@@ -22,7 +22,7 @@
 #include "utils/rel.h"
 
 #define OMEN_MAGIC			0x0E7D6B01
-#define OMEN_VERSION		2
+#define OMEN_VERSION		3
 #define OMEN_METAPAGE_BLKNO	0
 
 /* Heap TIDs one node can carry (exact duplicates share a node). */
@@ -107,11 +107,20 @@ typedef struct OmenSegmentDesc
 #define OMEN_TUPLE_VECTOR	3
 
 /*
+ * A link: the TID of a search row of the same segment in 4 bytes, its
+ * block shifted left by the index's link offset bits (omen_link_bits) and
+ * its offset in those bits.  0 is no link: block 0 is the metapage.
+ */
+typedef uint32 OmenLink;
+
+#define OMEN_NO_LINK		0
+
+/*
  * A node's search row: its heap rows, where its exact vector is, its code
- * and its links, all a search needs.  The code (code_bytes) comes first in
- * data[], then 2m link slots for level 0 and m for each level above.  Its
- * size is fixed by its level, so it is updated in place; empty slots are
- * invalid TIDs.
+ * and its links, all a search needs.  The code (code_bytes, a multiple of
+ * 4) comes first in data[], then 2m link slots for level 0 and m for each
+ * level above.  Its size is fixed by its level, so it is updated in place;
+ * empty slots are OMEN_NO_LINK.
  */
 typedef struct OmenNodeTupleData
 {
@@ -132,7 +141,7 @@ typedef OmenNodeTupleData *OmenNodeTuple;
 #define OMEN_NEIGHBOR_SLOTS(level, m)	(2 * (m) + (level) * (m))
 #define OMEN_NODE_SIZE(level, m, code_bytes) \
 	(offsetof(OmenNodeTupleData, data) + (code_bytes) + \
-	 sizeof(ItemPointerData) * OMEN_NEIGHBOR_SLOTS(level, m))
+	 sizeof(OmenLink) * OMEN_NEIGHBOR_SLOTS(level, m))
 
 static inline uint8 *
 omen_node_code(OmenNodeTuple nt)
@@ -140,10 +149,10 @@ omen_node_code(OmenNodeTuple nt)
 	return nt->data;
 }
 
-static inline ItemPointer
+static inline OmenLink *
 omen_node_links(OmenNodeTuple nt, int code_bytes)
 {
-	return (ItemPointer) (nt->data + code_bytes);
+	return (OmenLink *) (nt->data + code_bytes);
 }
 
 /*
@@ -202,6 +211,52 @@ static inline void
 omen_tid_unpack(uint64 id, ItemPointer tid)
 {
 	ItemPointerSet(tid, (BlockNumber) (id >> 16), (OffsetNumber) (id & 0xFFFF));
+}
+
+/*
+ * Bits of a link's offset in an index of m and code_bytes: the width of
+ * the most rows a data page holds, all of level 0.
+ */
+extern int	omen_link_bits(int m, int code_bytes);
+
+/* Data pages whose rows links of obits offset bits can name: blocks below. */
+static inline BlockNumber
+omen_link_blocks(int obits)
+{
+	return (BlockNumber) 1 << (32 - obits);
+}
+
+/*
+ * ERROR (ERRCODE_PROGRAM_LIMIT_EXCEEDED) if blk, a data page to be, is not
+ * below omen_link_blocks(obits).
+ */
+extern void omen_check_link_block(Relation index, BlockNumber blk, int obits);
+
+/* The link to row off of block blk: off below 2^obits, blk below the above. */
+static inline OmenLink
+omen_link_make(BlockNumber blk, OffsetNumber off, int obits)
+{
+	return blk << obits | off;
+}
+
+/* A link and the packed TID (omen_tid_pack) of the row it names. */
+static inline OmenLink
+omen_link_from_id(uint64 id, int obits)
+{
+	return omen_link_make((BlockNumber) (id >> 16), (OffsetNumber) (id & 0xFFFF),
+						  obits);
+}
+
+static inline uint64
+omen_link_to_id(OmenLink link, int obits)
+{
+	return (uint64) (link >> obits) << 16 | (link & ((1U << obits) - 1));
+}
+
+static inline void
+omen_link_to_tid(OmenLink link, int obits, ItemPointer tid)
+{
+	ItemPointerSet(tid, link >> obits, link & ((1U << obits) - 1));
 }
 
 /*

@@ -172,6 +172,7 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->code_bytes = meta->code_bytes;
 	s->code_pairs = meta->code_bits == 8 && s->metric != OMEN_METRIC_L1;
 	s->code_limit = omen_code_pair_limit(Max(meta->dims, 1));
+	s->link_bits = omen_link_bits(meta->m, meta->code_bytes);
 	s->nblocks = RelationGetNumberOfBlocks(index);
 	s->recent = recent_map(index, s->nblocks);
 	s->buf = InvalidBuffer;
@@ -649,7 +650,7 @@ store_neighbors(void *arg, OmenNodeId id, int level, OmenNodeId *out, int max)
 	OmenPageStore *s = (OmenPageStore *) arg;
 	ItemPointerData tid;
 	OmenNodeTuple nt;
-	ItemPointer slots;
+	const OmenLink *slots;
 	int			nslots;
 	int			n = 0;
 
@@ -665,8 +666,8 @@ store_neighbors(void *arg, OmenNodeId id, int level, OmenNodeId *out, int max)
 	slots = omen_node_links(nt, s->code_bytes) + omen_level_offset(level, s->m);
 	nslots = omen_level_slots(level, s->m);
 	for (int i = 0; i < nslots && n < max; i++)
-		if (ItemPointerIsValid(&slots[i]))
-			out[n++] = omen_tid_pack(&slots[i]);
+		if (slots[i] != OMEN_NO_LINK)
+			out[n++] = omen_link_to_id(slots[i], s->link_bits);
 	omen_store_unlock(s);
 	return n;
 }
@@ -1057,21 +1058,16 @@ omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
 	return n;
 }
 
-/* Sets nt's links on level to ids[0..n-1], the other slots invalid. */
+/* Sets nt's links on level to ids[0..n-1], the other slots empty. */
 static void
 set_links(OmenPageStore *s, OmenNodeTuple nt, int level, const OmenNodeId *ids,
 		  int n)
 {
-	ItemPointer slots = omen_node_links(nt, s->code_bytes) +
+	OmenLink   *slots = omen_node_links(nt, s->code_bytes) +
 		omen_level_offset(level, s->m);
 
 	for (int i = 0; i < omen_level_slots(level, s->m); i++)
-	{
-		if (i < n)
-			omen_tid_unpack(ids[i], &slots[i]);
-		else
-			ItemPointerSetInvalid(&slots[i]);
-	}
+		slots[i] = i < n ? omen_link_from_id(ids[i], s->link_bits) : OMEN_NO_LINK;
 }
 
 /*

@@ -30,6 +30,7 @@ typedef struct OmenPageStore
 	int			code_bytes;
 	bool		code_pairs;		/* pair distances of copied codes in integers */
 	double		code_limit;		/* omen_code_pair_limit(dims) */
+	int			link_bits;		/* omen_link_bits */
 	uint32		segno;			/* the segment being searched or linked */
 	BlockNumber nblocks;		/* known size; refreshed on a larger TID */
 	Buffer		buf;			/* pinned, unlocked between accesses */

@@ -353,6 +353,7 @@ typedef struct RepairGraph
 	int			cap;			/* room in the arrays */
 	int			maxlinks;
 	int			code_bytes;
+	int			link_bits;		/* omen_link_bits */
 	OmenNodeId *ids;
 	bool	   *deleted;
 	uint8	   *level;
@@ -388,7 +389,7 @@ static bool
 graph_add(OmenNodeTuple nt, ItemPointer tid, void *arg)
 {
 	RepairGraph *g = arg;
-	ItemPointer slots = omen_node_links(nt, g->code_bytes);
+	const OmenLink *slots = omen_node_links(nt, g->code_bytes);
 	RepairPos  *p;
 
 	if (g->n == g->cap)
@@ -407,7 +408,8 @@ graph_add(OmenNodeTuple nt, ItemPointer tid, void *arg)
 	g->level[g->n] = nt->level;
 	for (int i = 0; i < g->maxlinks; i++)
 		g->links[g->n * g->maxlinks + i] =
-			ItemPointerIsValid(&slots[i]) ? omen_tid_pack(&slots[i]) : OMEN_NO_NODE;
+			slots[i] != OMEN_NO_LINK ? omen_link_to_id(slots[i], g->link_bits) :
+			OMEN_NO_NODE;
 	p = hash_search(g->pos, &g->ids[g->n], HASH_ENTER, NULL);
 	p->pos = g->n++;
 	return true;
@@ -427,6 +429,7 @@ graph_read(Relation index, const OmenMetaPageData *meta,
 
 	g->maxlinks = omen_level_slots(0, meta->m);
 	g->code_bytes = meta->code_bytes;
+	g->link_bits = omen_link_bits(meta->m, meta->code_bytes);
 	g->cap = Max(seg->nelements, 64);
 	if ((double) g->cap * (g->maxlinks * sizeof(OmenNodeId) + 64) >
 		(double) maintenance_work_mem * 1024)

@@ -31,6 +31,7 @@ typedef struct VerifyState
 	ReturnSetInfo *rsinfo;
 	BlockNumber nblocks;
 	OmenMetaPageData meta;
+	int			link_bits;		/* omen_link_bits */
 	uint32	   *owner;			/* segno+1 owning each block, 0 if none */
 	int			nproblems;
 } VerifyState;
@@ -206,7 +207,7 @@ check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
 {
 	int			m = vs->meta.m;
 	OmenNodeTuple nt = read_row(vs, &e->tid, seg->segno);
-	ItemPointer links;
+	const OmenLink *links;
 
 	if (nt == NULL)
 	{
@@ -218,28 +219,30 @@ check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
 	links = omen_node_links(nt, vs->meta.code_bytes);
 	for (int l = 0; l <= e->level; l++)
 	{
-		ItemPointer slots = links + omen_level_offset(l, m);
+		const OmenLink *slots = links + omen_level_offset(l, m);
 
 		for (int i = 0; i < omen_level_slots(l, m); i++)
 		{
 			ElemEntry  *t;
+			ItemPointerData to;
 
-			if (!ItemPointerIsValid(&slots[i]))
+			if (slots[i] == OMEN_NO_LINK)
 				continue;
-			t = hash_search(elems, &slots[i], HASH_FIND, NULL);
+			omen_link_to_tid(slots[i], vs->link_bits, &to);
+			t = hash_search(elems, &to, HASH_FIND, NULL);
 			if (t == NULL)
 				problem(vs, "node (%u,%u) level %d links to (%u,%u), not a node of segment %u",
 						ItemPointerGetBlockNumber(&e->tid),
 						ItemPointerGetOffsetNumber(&e->tid), l,
-						ItemPointerGetBlockNumber(&slots[i]),
-						ItemPointerGetOffsetNumber(&slots[i]),
+						ItemPointerGetBlockNumberNoCheck(&to),
+						ItemPointerGetOffsetNumberNoCheck(&to),
 						seg->segno);
 			else if (t->level < l)
 				problem(vs, "node (%u,%u) level %d links to (%u,%u) of level %u",
 						ItemPointerGetBlockNumber(&e->tid),
 						ItemPointerGetOffsetNumber(&e->tid), l,
-						ItemPointerGetBlockNumber(&slots[i]),
-						ItemPointerGetOffsetNumber(&slots[i]),
+						ItemPointerGetBlockNumber(&to),
+						ItemPointerGetOffsetNumber(&to),
 						t->level);
 		}
 	}
@@ -438,6 +441,7 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 
 	omen_index_elem(vs.index, &kind);
 	omen_meta_read(vs.index, &vs.meta);
+	vs.link_bits = omen_link_bits(vs.meta.m, vs.meta.code_bytes);
 	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
 	vs.owner = palloc0(sizeof(uint32) * vs.nblocks);
 

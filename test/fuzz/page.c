@@ -57,7 +57,7 @@ decode_data_page(Page page, int elem, int dims, int m)
 
 		if (nt != NULL)
 		{
-			ItemPointer links = omen_node_links(nt, code_bytes);
+			const OmenLink *links = omen_node_links(nt, code_bytes);
 
 			if (nt->type != OMEN_TUPLE_NODE)
 				abort();
@@ -65,7 +65,7 @@ decode_data_page(Page page, int elem, int dims, int m)
 			consume(omen_node_code(nt), code_bytes);
 			for (int level = 0; level <= nt->level; level++)
 				consume(links + omen_level_offset(level, m),
-						sizeof(ItemPointerData) * omen_level_slots(level, m));
+						sizeof(OmenLink) * omen_level_slots(level, m));
 		}
 		if (vt != NULL)
 		{

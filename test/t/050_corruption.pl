@@ -2,7 +2,8 @@
 # them: with the server stopped, bytes of the index file are overwritten at
 # known offsets (the metapage magic and code width, a directory page's kind and its link to
 # itself, a search row's length and level, a line pointer leaving the page, a
-# link and a vector reference into another segment, a vector chunk's length,
+# link and a vector reference into another segment, links past the index's
+# end and past a page's rows, a vector chunk's length,
 # the non-zero count a sparsevec's vector begins with, a data page's kind, a
 # segment chain that cycles or leads into a directory page).  After a restart, scans, inserts, walks of queries without
 # distances, VACUUM and omenhnsw_verify on each damaged index either succeed or raise
@@ -105,6 +106,13 @@ sub tuples
 
 sub pack_tid { my ($blk, $off) = @_; return pack('v v v', $blk >> 16, $blk & 0xffff, $off); }
 
+# A link (src/README): the row's block shifted left by the bits of the most
+# rows a data page holds, its offset in those bits.  These indexes' level-0
+# rows (m = 4, 16 dimensions of 8 bits) take 80 + 16 + 4 * 8 bytes, and a
+# line pointer more on the page.
+my $link_bits = length(sprintf('%b', int(8152 / (128 + 4))));
+sub pack_link { my ($blk, $off) = @_; return pack('V', $blk << $link_bits | $off); }
+
 # ---- the damage ----
 
 push @cases, [
@@ -174,10 +182,24 @@ push @cases, [
 		die "one segment only" unless defined $other;
 		# first level-0 slot of a search row: after 80 bytes of header and
 		# 16 of code (16 dimensions, 8 bits each)
-		overwrite($file, $el[10][2] + 96, pack_tid($other->[0], $other->[1]));
+		overwrite($file, $el[10][2] + 96, pack_link($other->[0], $other->[1]));
 		# a search row's vector, taken from another segment
 		my ($far) = grep { $_->[3] != $el[0][3] } @vec;
 		overwrite($file, $el[0][2] + 64, pack_tid($far->[0], $far->[1]));
+	}
+];
+# the largest block a link holds, past the index's end, and the largest
+# offset, past the rows of the page
+my $far_blk = (1 << (32 - $link_bits)) - 1;
+my $far_off = (1 << $link_bits) - 1;
+push @cases, [
+	'links out of range', 0,
+	qr/links to \($far_blk,1\), not a node of segment(?s:.*)links to \(\d+,$far_off\), not a node of segment/,
+	sub {
+		my ($file) = @_;
+		my ($e) = tuples($file, 1);
+		overwrite($file, $e->[2] + 96, pack_link($far_blk, 1));
+		overwrite($file, $e->[2] + 100, pack_link($e->[0], $far_off));
 	}
 ];
 push @cases, [
@@ -288,12 +310,12 @@ CREATE INDEX old_idx ON old USING omenhnsw (v vector_l2_ops);
 my $old_file = $node->data_dir . '/'
   . $node->safe_psql('postgres', "SELECT pg_relation_filepath('old_idx')");
 $node->stop;
-overwrite($old_file, 28, pack('V', 1));
+overwrite($old_file, 28, pack('V', 2));
 $node->start;
 my ($old_rc, $old_out, $old_err) = $node->psql('postgres',
 	"\\set VERBOSITY verbose\nSET enable_seqscan = off;\nSELECT id FROM old ORDER BY v <-> (SELECT v FROM old LIMIT 1) LIMIT 1;");
-like($old_err, qr/ERROR:\s+0A000: index "old_idx" has format version 1, expected 2/,
-	'an index of format version 1 raises 0A000');
+like($old_err, qr/ERROR:\s+0A000: index "old_idx" has format version 2, expected 3/,
+	'an index of format version 2 raises 0A000');
 like($old_err, qr/HINT:\s+REINDEX the index/, 'with a hint to REINDEX');
 $node->safe_psql('postgres', 'REINDEX INDEX old_idx');
 is($node->safe_psql('postgres', "SELECT count(*) FROM omenhnsw_verify('old_idx')"),
