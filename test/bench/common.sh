@@ -7,14 +7,20 @@ BENCH_PY=(/usr/bin/python3 test/bench/omenbench.py)
 # engine -> extension, index access method, ef_search GUC, database in the shared cluster
 # (one database per engine: both extensions define the type `vector`)
 declare -A ENGINE_EXT=([omendb]=omendb [pgvector]=vector)
-declare -A ENGINE_AM=([omendb]=omenhnsw [pgvector]=hnsw)
+declare -A ENGINE_AM=([omendb]=omenhnsw [pgvector]=hnsw [omendb_vector]=omenhnsw)
 # shellcheck disable=SC2034  # used by the scripts that source this file
-declare -A ENGINE_GUC=([omendb]=omenhnsw.ef_search [pgvector]=hnsw.ef_search)
+declare -A ENGINE_GUC=([omendb]=omenhnsw.ef_search [pgvector]=hnsw.ef_search
+	[omendb_vector]=omenhnsw.ef_search)
 # shellcheck disable=SC2034
 declare -A ENGINE_ITERATIVE_GUC=([omendb]=omenhnsw.iterative_scan [pgvector]=hnsw.iterative_scan)
 # shellcheck disable=SC2034
 declare -A ENGINE_MAX_TUPLES_GUC=([omendb]=omenhnsw.max_scan_tuples [pgvector]=hnsw.max_scan_tuples)
-declare -A ENGINE_DB=([omendb]=omen [pgvector]=pgv)
+declare -A ENGINE_DB=([omendb]=omen [pgvector]=pgv [omendb_vector]=omen)
+# omendb_vector is no engine of its own (not in ENGINE_EXT): on a *_halfvec set,
+# omendb's index on the vector column itself, built in omendb's database beside its
+# halfvec index and queried in the same turns, so that the two types' indexes are
+# compared on one table at the same moments (test/bench.sh)
+declare -A ENGINE_INDEX=([omendb_vector]=items_vector_idx)
 # Dimensions an engine indexes as vector: above them its index and queries cast
 # the column to halfvec, an expression index over the same table (pgvector's hnsw
 # takes vector up to 2,000 dimensions, halfvec up to 4,000).  An engine not listed
@@ -80,10 +86,12 @@ engine_create() {
 }
 
 # engine_cast ENGINE DIM: the type ENGINE's index casts the column to, empty for none:
-# BENCH_INDEX_TYPE (halfvec) for every engine where the caller sets it
+# BENCH_INDEX_TYPE (halfvec) for every engine but omendb_vector where the caller sets it
 engine_cast() {
 	local max=${ENGINE_VECTOR_MAX_DIMS[$1]:-}
-	if [ -n "${BENCH_INDEX_TYPE:-}" ]; then
+	if [ "$1" = omendb_vector ]; then
+		return 0
+	elif [ -n "${BENCH_INDEX_TYPE:-}" ]; then
 		echo "$BENCH_INDEX_TYPE($2)"
 	elif [ -n "$max" ] && [ "$2" -gt "$max" ]; then
 		echo "halfvec($2)"
@@ -106,6 +114,7 @@ engine_load() {
 # its memory, then its size; returns BENCH_NA_STATUS if the engine cannot index the column
 engine_build() {
 	local e=$1 db=${ENGINE_DB[$1]} name=$2 rows=$3 out=$4 bytes dim cast key
+	local idx=${ENGINE_INDEX[$1]:-items_embedding_idx}
 	shift 4
 	dim=$(omen_psql -d "$db" -Atc "SELECT atttypmod FROM pg_attribute
 		WHERE attrelid = 'items'::regclass AND attname = 'embedding'") || return
@@ -118,9 +127,9 @@ engine_build() {
 		--db "$db" --rows "$rows" --dataset-name "$name" --indexed "${cast:-vector}" "$@" \
 		--set "maintenance_work_mem = '$BENCH_MWM'" \
 		--set "max_parallel_maintenance_workers = $BENCH_WORKERS" \
-		--sql "CREATE INDEX items_embedding_idx ON items USING ${ENGINE_AM[$e]} ($key)
+		--sql "CREATE INDEX $idx ON items USING ${ENGINE_AM[$e]} ($key)
 		       WITH (m = $BENCH_M, ef_construction = $BENCH_EFC)" || return
-	bytes=$(omen_psql -d "$db" -Atc "SELECT pg_relation_size('items_embedding_idx')") || return
+	bytes=$(omen_psql -d "$db" -Atc "SELECT pg_relation_size('$idx')") || return
 	printf '{"dataset": "%s", "engine": "%s", "kind": "size", "bytes": %d}\n' "$name" "$e" "$bytes" >> "$out"
 	echo "  index size: $((bytes / 1048576)) MB ($bytes bytes)"
 }

@@ -709,7 +709,7 @@ def cmd_pgbench(args):
             c.execute("PREPARE q(integer) AS " +
                       sql_of(PGBENCH_SQL, cast).replace(":q", "$1").rstrip(";"))
             plan = "\n".join(r[0] for r in c.execute("EXPLAIN EXECUTE q(0)"))
-        if "Index Scan using items_embedding_idx" not in plan:
+        if not re.search(r"Index Scan using items_(embedding|vector)_idx", plan):
             emit(args.out, dict(dataset=ds.name, engine=engine, kind="pgbench",
                                 error="the planner did not use the index"))
             die("%s: pgbench query does not use the index:\n%s" % (engine, plan))
