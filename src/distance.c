@@ -928,18 +928,15 @@ omen_code_decode(const unsigned char *restrict code, int n, int bits,
 static const unsigned char ones[OMEN_ONES_BLOCK] = {[0 ... OMEN_ONES_BLOCK - 1] = 1};
 
 void
-omen_code_sums(const unsigned char *code, int n, float offset, float scale,
-			   OmenCodeSums *out)
+omen_code_sums(const unsigned char *code, int n, OmenCodeSums *sums)
 {
 	uint32_t	sum = 0;
 
 	for (int i = 0; i < n; i += OMEN_ONES_BLOCK)
 		sum += omen_dot_codes(code + i, ones,
 							  n - i < OMEN_ONES_BLOCK ? n - i : OMEN_ONES_BLOCK);
-	out->offset = offset;
-	out->scale = scale;
-	out->sum = sum;
-	out->sumsq = omen_dot_codes(code, code, n);
+	sums->sum = sum;
+	sums->sumsq = omen_dot_codes(code, code, n);
 }
 
 float

@@ -170,8 +170,9 @@ typedef struct OmenCodeSums
 	uint32_t	sumsq;
 } OmenCodeSums;
 
-extern void omen_code_sums(const unsigned char *code, int n, float offset,
-						   float scale, OmenCodeSums *out);
+/* Sets sums->sum and sums->sumsq from code's n elements. */
+extern void omen_code_sums(const unsigned char *code, int n,
+						   OmenCodeSums *sums);
 
 /*
  * The magnitude below which the elements of two n-element vectors keep every

@@ -674,8 +674,7 @@ graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 static void
 graph_row_sums(const OmenGraph *g, OmenCodeRow *row)
 {
-	omen_code_sums(graph_row_bytes(g, row, g->unpacked), g->dim,
-				   row->sums.offset, row->sums.scale, &row->sums);
+	omen_code_sums(graph_row_bytes(g, row, g->unpacked), g->dim, &row->sums);
 }
 
 static inline float

@@ -519,8 +519,7 @@ cached_sums(OmenPageStore *s, OmenCachedCode *c)
 {
 	if (!c->summed)
 	{
-		omen_code_sums(cached_bytes(s, c), s->dims, c->sums.offset,
-					   c->sums.scale, &c->sums);
+		omen_code_sums(cached_bytes(s, c), s->dims, &c->sums);
 		c->summed = true;
 	}
 	return &c->sums;
@@ -799,9 +798,12 @@ static float
 store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
-	OmenCachedCode *ca = cached_code(s, a);
 	OmenCachedCode *cb = cached_code(s, b);
+	OmenCachedCode *ca = NULL;
 
+	/* a's copy is needed for the integer path, or to fill scratch */
+	if (s->code_pairs || s->scratch_id != a)
+		ca = cached_code(s, a);
 	if (ca != NULL && cb != NULL && s->code_pairs &&
 		omen_code_pair_fits(&ca->sums, s->code_limit) &&
 		omen_code_pair_fits(&cb->sums, s->code_limit))

@@ -1207,8 +1207,12 @@ test_code_pairs(void)
 			omen_quantize(x, n, 8, ca, &oa, &sa);
 			fill(x, n, range);
 			omen_quantize(x, n, 8, cb, &ob, &sb);
-			omen_code_sums(ca, n, oa, sa, &a);
-			omen_code_sums(cb, n, ob, sb, &b);
+			a.offset = oa;
+			a.scale = sa;
+			omen_code_sums(ca, n, &a);
+			b.offset = ob;
+			b.scale = sb;
+			omen_code_sums(cb, n, &b);
 			for (int i = 0; i < n; i++)
 			{
 				double		da = (double) oa + (double) sa * ca[i];

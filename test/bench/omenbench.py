@@ -561,9 +561,7 @@ def cmd_query(args):
         connections throughout; {engine: (results, wall, lat)}.  The connections
         are new, and each first runs the first --warmup queries untimed, as an
         application's pooled connections are warm: a new backend's first touch
-        of each page of shared buffers is a page fault, which costs several
-        microseconds on a virtual machine, and a backend's first hundred
-        queries took several times as long as its later ones."""
+        of each page of shared buffers is a page fault (README, make bench)."""
         out = {e: ([None] * nq, 0.0, []) for e, _, _, _ in engines}
         conns = {e: open_clients(db, settings_of(guc), clients, args.timeout)
                  for e, db, guc, _ in engines}
@@ -652,10 +650,9 @@ def run_pgbench(args, ds, engine, db, kind, script, clients, seconds, settings, 
     clients on db, with `settings` [(GUC, value)]: pgbench runs args.warmup_seconds + `seconds`
     seconds and reports its throughput each second; the rate is that of the last
     `seconds`.  Each run starts new backends, and a new backend's first touch of
-    each shared buffer page is a page fault (several microseconds on a virtual
-    machine), so with 32 clients the first seconds measure how fast the backends
-    warm up, not the engine.  sample_waits counts into `waits` over the same
-    last `seconds`.
+    each shared buffer page is a page fault, so with many clients the first
+    seconds measure how fast the backends warm up, not the engine.  sample_waits
+    counts into `waits` over the same last `seconds`.
     Records the error and stops on failure."""
     import subprocess
     env = dict(os.environ, PGOPTIONS=" ".join(
