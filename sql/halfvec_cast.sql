@@ -27,6 +27,14 @@ SELECT pg_temp.try($$SELECT '[1,2,3]'::halfvec::vector(2)$$);
 SELECT pg_temp.try($$SELECT '[1,65520]'::vector::halfvec$$);
 SELECT pg_temp.try($$SELECT '[1,-3.4028235e38]'::vector::halfvec$$);
 SELECT pg_temp.try($$SELECT '[1e5,1e6]'::vector::halfvec$$);
+-- past the first registers of a vector, too; and each element rounds as
+-- from real[] (ties to even, subnormals, the largest finite half)
+SELECT pg_temp.try($$SELECT (array_fill(1, ARRAY[37]) || ARRAY[70000, 80000])::real[]::vector::halfvec$$);
+SELECT v::halfvec = v::real[]::halfvec AS same_rounding, vector_dims(v::halfvec)
+FROM (SELECT array_agg(x ORDER BY i)::vector AS v
+	FROM (SELECT i, CASE i % 5 WHEN 0 THEN 1.0009765625 * i WHEN 1 THEN 1.00048828125
+		WHEN 2 THEN 3e-8 * i WHEN 3 THEN 65519.99 ELSE -0.1 * i END AS x
+		FROM generate_series(1, 1000) i) s) t;
 SELECT vector_dims(('[' || repeat('1,', 15999) || '1]')::vector::halfvec),
 	vector_dims(('[' || repeat('1,', 15999) || '1]')::halfvec::vector);
 -- vector -> halfvec is implicit: a vector argument meets a halfvec parameter

@@ -464,6 +464,13 @@ widen_half_portable(const uint16_t *x, int n, float *out)
 		out[i] = omen_half_to_float(x[i]);
 }
 
+static void
+narrow_half_portable(const float *x, int n, uint16_t *out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = omen_float_to_half(x[i]);
+}
+
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
 	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
@@ -471,7 +478,7 @@ static const OmenKernelSet portable_kernels = {
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
 	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
 	l1_h16_portable, cos_parts_h16_portable, dot_codes_portable,
-	widen_half_portable
+	widen_half_portable, narrow_half_portable
 };
 
 #ifdef OMEN_HAVE_X86_SIMD
@@ -589,9 +596,11 @@ dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_HSUM(x) avx2_hsum(x)
 #define SIMD_LOAD(p) _mm256_loadu_ps(p)
 #define SIMD_STORE(p, x) _mm256_storeu_ps(p, x)
-/* 8 halves widened by one F16C instruction */
+/* 8 halves widened, or 8 floats rounded to nearest even, by one F16C instruction */
 #define SIMD_LOAD_HALF(p) \
 	_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (p)))
+#define SIMD_STORE_HALF(p, x) \
+	_mm_storeu_si128((__m128i *) (p), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT))
 /* 8 codes widened to 8 floats and decoded with one FMA */
 #define SIMD_DECODE(c, offset, scale) \
 	_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32( \
@@ -655,9 +664,11 @@ dot_codes_avx512(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_HSUM(x) _mm512_reduce_add_ps(x)
 #define SIMD_LOAD(p) _mm512_loadu_ps(p)
 #define SIMD_STORE(p, x) _mm512_storeu_ps(p, x)
-/* 16 halves widened by one vcvtph2ps */
+/* 16 halves widened by one vcvtph2ps, or 16 floats rounded by one vcvtps2ph */
 #define SIMD_LOAD_HALF(p) \
 	_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (p)))
+#define SIMD_STORE_HALF(p, x) \
+	_mm256_storeu_si256((__m256i *) (p), _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT))
 #define SIMD_DECODE(c, offset, scale) \
 	_mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32( \
 		_mm_loadu_si128((const __m128i *) (c)))), offset)
@@ -741,6 +752,7 @@ omen_h16_fn omen_l1_h16 = l1_h16_portable;
 omen_h16_cos_fn omen_cos_parts_h16 = cos_parts_h16_portable;
 omen_codes_fn omen_dot_codes = dot_codes_portable;
 omen_widen_fn omen_widen_half = widen_half_portable;
+omen_narrow_fn omen_narrow_half = narrow_half_portable;
 
 static const OmenKernelSet *chosen = &portable_kernels;
 
@@ -807,6 +819,7 @@ omen_kernels_init(void)
 	omen_cos_parts_h16 = chosen->cos_parts_h16;
 	omen_dot_codes = chosen->dot_codes;
 	omen_widen_half = chosen->widen_half;
+	omen_narrow_half = chosen->narrow_half;
 }
 
 /*
@@ -861,8 +874,7 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	memset(code, 0, OMEN_CODE_BYTES(n, bits));
 	if (bits == OMEN_CODE_HALVES)
 	{
-		for (int i = 0; i < n; i++)
-			((uint16_t *) code)[i] = omen_float_to_half(x[i]);
+		omen_narrow_half(x, n, (uint16_t *) code);
 		*offset = 0;
 		*scale = 0;
 		return;

@@ -71,6 +71,8 @@ typedef void (*omen_h16_cos_fn) (const float *q, const uint16_t *x, int n,
 								 float *dot, float *normq, float *normx);
 /* Halves widened to floats, exactly. */
 typedef void (*omen_widen_fn) (const uint16_t *x, int n, float *out);
+/* Floats rounded to halves, each as omen_float_to_half rounds it. */
+typedef void (*omen_narrow_fn) (const float *x, int n, uint16_t *out);
 
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
@@ -96,6 +98,7 @@ typedef struct OmenKernelSet
 	omen_h16_cos_fn cos_parts_h16;
 	omen_codes_fn dot_codes;	/* sum a*b of two codes, in integers */
 	omen_widen_fn widen_half;	/* halves to floats */
+	omen_narrow_fn narrow_half; /* floats to halves */
 } OmenKernelSet;
 
 /* The chosen kernels (valid after omen_kernels_init). */
@@ -126,6 +129,7 @@ extern omen_h16_fn omen_l1_h16;
 extern omen_h16_cos_fn omen_cos_parts_h16;
 extern omen_codes_fn omen_dot_codes;
 extern omen_widen_fn omen_widen_half;
+extern omen_narrow_fn omen_narrow_half;
 
 /*
  * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -

@@ -15,6 +15,8 @@
  *	SIMD_LOAD(p), SIMD_LOAD_HALF(p), SIMD_DECODE(code, offset, scale)
  *			SIMD_WIDTH float4s, halves or 8-bit codes from p, as floats
  *	SIMD_STORE(p, x)		x's SIMD_WIDTH floats to p
+ *	SIMD_STORE_HALF(p, x)	x's SIMD_WIDTH floats to p as halves, rounded to
+ *			nearest even as omen_float_to_half rounds
  *	SIMD_LOAD_TAIL(p, r)	the first r (1 .. SIMD_WIDTH - 1) float4s from p,
  *			the other lanes 0, reading nothing past them
  *	SIMD_FIRST(x, r)		x with the lanes from r on set to 0
@@ -298,6 +300,17 @@ SIMD_FN(widen_half)(const uint16_t *x, int n, float *out)
 		out[i] = omen_half_to_float(x[i]);
 }
 
+static SIMD_TARGET void
+SIMD_FN(narrow_half)(const float *x, int n, uint16_t *out)
+{
+	int			i = 0;
+
+	for (; i + SIMD_WIDTH <= n; i += SIMD_WIDTH)
+		SIMD_STORE_HALF(out + i, SIMD_LOAD(x + i));
+	for (; i < n; i++)
+		out[i] = omen_float_to_half(x[i]);
+}
+
 static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_NAME, SIMD_FN(l2sq), SIMD_FN(dot), SIMD_FN(l1), SIMD_FN(cos_parts),
 	SIMD_FN(l2sq_u8), SIMD_FN(dot_u8), sparse_l2sq_fma, sparse_dot_fma,
@@ -305,7 +318,7 @@ static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_FN(l2sq_half), SIMD_FN(dot_half), SIMD_FN(l1_half),
 	SIMD_FN(cos_parts_half), SIMD_FN(l2sq_h16), SIMD_FN(dot_h16),
 	SIMD_FN(l1_h16), SIMD_FN(cos_parts_h16), SIMD_FN(dot_codes),
-	SIMD_FN(widen_half)
+	SIMD_FN(widen_half), SIMD_FN(narrow_half)
 };
 
 #undef SIMD_INLINE
@@ -322,6 +335,7 @@ static const OmenKernelSet SIMD_FN(kernels) = {
 #undef SIMD_FMADD
 #undef SIMD_HSUM
 #undef SIMD_LOAD
+#undef SIMD_STORE_HALF
 #undef SIMD_LOAD_HALF
 #undef SIMD_STORE
 #undef SIMD_DECODE

@@ -289,13 +289,8 @@ widen(const OmenElem *e, const void *exact, float *out)
 	switch (e->kind)
 	{
 		case OMEN_ELEM_FLOAT2:
-			{
-				const uint16 *h = exact;
-
-				for (int i = 0; i < e->dims; i++)
-					out[i] = omen_half_to_float(h[i]);
-				break;
-			}
+			omen_widen_half(exact, e->dims, out);
+			break;
 		case OMEN_ELEM_BIT:
 			{
 				const uint8 *bits = exact;

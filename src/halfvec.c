@@ -68,20 +68,12 @@ CheckHalfvecDims(const HalfVector *a, const HalfVector *b)
 	CheckSameDims("halfvec", a->dim, b->dim);
 }
 
-/* v's elements widened to float, into out[0..v->dim-1] */
-static void
-widen(const HalfVector *v, float *out)
-{
-	for (int i = 0; i < v->dim; i++)
-		out[i] = omen_half_to_float(v->x[i]);
-}
-
 float *
 HalfvecFloats(const HalfVector *v)
 {
 	float	   *x = palloc(sizeof(float) * v->dim);
 
-	widen(v, x);
+	omen_widen_half(v->x, v->dim, x);
 	return x;
 }
 
@@ -337,7 +329,7 @@ halfvec_to_vector(PG_FUNCTION_ARGS)
 	CheckVectorDim(v->dim);
 	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
 	result = InitVector(v->dim);
-	widen(v, result->x);
+	omen_widen_half(v->x, v->dim, result->x);
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -351,8 +343,11 @@ vector_to_halfvec(PG_FUNCTION_ARGS)
 	CheckHalfvecDim(v->dim);
 	CheckVectorTypmod(PG_GETARG_INT32(1), v->dim);
 	result = InitHalfVector(v->dim);
+	omen_narrow_half(v->x, v->dim, result->x);
+	/* the first element that overflows half raises HalfFromFloat's error */
 	for (int i = 0; i < v->dim; i++)
-		result->x[i] = HalfFromFloat(v->x[i]);
+		if (omen_half_is_inf(result->x[i]))
+			(void) HalfFromFloat(v->x[i]);
 	PG_RETURN_HALFVEC_P(result);
 }
 

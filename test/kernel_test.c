@@ -702,6 +702,88 @@ test_half_conversions(void)
 }
 
 /*
+ * Each variant's narrow_half rounds like omen_float_to_half (which the
+ * conversion test holds to the reference): every half widened, the floats
+ * at and next to the midpoints between halves, the limits, and random bit
+ * patterns, NaNs included (a NaN stays a NaN), in one long array; and at
+ * every length up to 100 and at 16,000 it writes nothing past n.
+ */
+static void
+test_narrow_half(const OmenKernelSet *const *v, int nv)
+{
+	static const float limits[] = {65519.996f, 65520.0f, -65520.0f, FLT_MAX,
+	1e-45f, INFINITY, -INFINITY, NAN};
+	int			cap = 0x10000 * 4 + 8 + 1000000;
+	float	   *x = malloc(sizeof(float) * cap);
+	uint16_t   *out = malloc(sizeof(uint16_t) * (cap + 1));
+	int			n = 0;
+
+	for (uint32_t i = 0; i <= 0xFFFF; i++)
+	{
+		float		f = omen_half_to_float((uint16_t) i);
+
+		x[n++] = f;
+		if ((i & 0x7FFF) < 0x7BFF)
+		{
+			float		m = (float) ((ref_half_to_double((uint16_t) i) +
+									  ref_half_to_double((uint16_t) (i + 1))) / 2);
+
+			x[n++] = m;
+			x[n++] = nextafterf(m, 0.0f);
+			x[n++] = nextafterf(m, m * 2.0f);
+		}
+	}
+	for (int i = 0; i < (int) (sizeof(limits) / sizeof(limits[0])); i++)
+		x[n++] = limits[i];
+	rng_state = 61;
+	while (n < cap)
+	{
+		uint32_t	bits = (uint32_t) rng_next();
+
+		memcpy(&x[n++], &bits, sizeof(float));
+	}
+	for (int k = 0; k < nv; k++)
+	{
+		int			bad = 0;
+
+		v[k]->narrow_half(x, n, out);
+		for (int i = 0; i < n; i++)
+		{
+			uint16_t	want = omen_float_to_half(x[i]);
+			int			ok = isnan(x[i]) ? omen_half_is_nan(out[i]) : out[i] == want;
+
+			if (ok)
+				passed++;
+			else if (bad++ < 5)
+			{
+				failed++;
+				printf("FAIL %s narrow_half %.9g: got 0x%04x, expected 0x%04x\n",
+					   v[k]->name, x[i], out[i], want);
+			}
+			else
+				failed++;
+		}
+		for (int li = 0; li <= 101; li++)
+		{
+			int			len = li <= 100 ? li : 16000;
+
+			out[len] = 0xABCD;
+			v[k]->narrow_half(x + 7, len, out);
+			if (out[len] == 0xABCD && (len == 0 || out[len - 1] == omen_float_to_half(x[6 + len])))
+				passed++;
+			else
+			{
+				failed++;
+				printf("FAIL %s narrow_half n=%d: wrote past the end or missed the last\n",
+					   v[k]->name, len);
+			}
+		}
+	}
+	free(x);
+	free(out);
+}
+
+/*
  * Every half kernel of variant k on a and b, and the half code kernels on a
  * widened and b, against the double reference.
  */
@@ -1288,6 +1370,7 @@ main(int argc, char **argv)
 	test_sparse(v, nv);
 	test_bits(v, nv);
 	test_half_conversions();
+	test_narrow_half(v, nv);
 	test_half_kernels(v, nv);
 	test_dot_codes(v, nv);
 	test_code_pairs();
