@@ -596,7 +596,10 @@ dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_HSUM(x) avx2_hsum(x)
 #define SIMD_LOAD(p) _mm256_loadu_ps(p)
 #define SIMD_STORE(p, x) _mm256_storeu_ps(p, x)
-/* 8 halves widened, or 8 floats rounded to nearest even, by one F16C instruction */
+/*
+ * 8 halves widened, or 8 floats rounded to nearest even, by one F16C
+ * instruction
+ */
 #define SIMD_LOAD_HALF(p) \
 	_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (p)))
 #define SIMD_STORE_HALF(p, x) \

@@ -256,7 +256,7 @@ omen_link_to_id(OmenLink link, int obits)
 static inline void
 omen_link_to_tid(OmenLink link, int obits, ItemPointer tid)
 {
-	ItemPointerSet(tid, link >> obits, link & ((1U << obits) - 1));
+	omen_tid_unpack(omen_link_to_id(link, obits), tid);
 }
 
 /*
