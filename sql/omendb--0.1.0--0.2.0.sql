@@ -1,7 +1,7 @@
 -- omendb 0.1.0 to 0.2.0
 \echo Use "ALTER EXTENSION omendb UPDATE TO '0.2.0'" to load this file. \quit
 
--- omenhnsw indexes have a new page format (format 2, src/README): an index
+-- omenhnsw indexes have a new page format (src/README): an index
 -- built by omendb 0.1.0 raises an error with a hint to REINDEX until it is
 -- rebuilt.  Name them now.
 DO $$
@@ -120,7 +120,7 @@ CREATE OPERATOR CLASS bit_jaccard_ops
 
 -- omenhnsw operator classes for sparsevec.  An index keeps each value's
 -- non-zero count, indices and values as its exact vector, and codes a
--- value of more than 1,024 dimensions from a hashing sketch of it (see
+-- value of more than 512 dimensions from a hashing sketch of it (see
 -- src/README, Element kinds); the rest is as for halfvec and bit above.
 CREATE FUNCTION omenhnsw_sparsevec_distance_bound(sparsevec, float8) RETURNS bool
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -13,7 +13,8 @@
  * buffers and chains them before the vector pages.  Participants with
  * graphs of their own share only the relation extension lock, a segment
  * number counter and a list of segment descriptors.  The leader finally
- * writes the segment directory and metapage and WAL-logs the relation once.
+ * writes the segment directory and metapage and WAL-logs every page the
+ * participants have not logged as they filled it.
  *
  * A table that fits maintenance_work_mem is built as one segment: with
  * parallel workers, every participant inserts into one graph in dynamic

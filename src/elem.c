@@ -1,7 +1,7 @@
 /*
  * elem.c
  *		The element kinds of omenhnsw indexes: vector (float4), halfvec
- *		(float2) and bit.  See elem.h.
+ *		(float2), bit and sparsevec.  See elem.h.
  *
  * A vector index keeps each value's floats as they are, a halfvec index its
  * halves; codes are made from them widened to float and, under cosine,

@@ -156,7 +156,7 @@ omen_node_links(OmenNodeTuple nt, int code_bytes)
 }
 
 /*
- * A piece of a node's exact vector (for cosine, normalized): nfloats
+ * A piece of a node's exact vector, as the value holds it: nfloats
  * elements, the rest in the chunk at next.  Chunks follow each other in
  * element order.  Vectors are packed densely: one that starts where at least
  * OMEN_MIN_CHUNK_FLOATS fit goes on on the next page.

@@ -4,15 +4,16 @@
  *
  * Dead heap TIDs are removed from their nodes' search rows page by page.  A
  * node left without heap TIDs is marked deleted but stays in its graph as a
- * routing node, so every surviving node stays reachable without repairing
- * links; scans never return deleted nodes.  A segment left with no live
- * node is retired: dropped from the directory, and its pages (data and
- * vector pages) go to the free space map for inserts.  A scan still
- * searching the segment meets reused pages as another segment's and treats
- * their tuples as gone.
+ * routing node; scans never return deleted nodes.  In each segment where
+ * nodes were deleted, the live nodes that linked to them get new links
+ * around them, and a deleted entry point is replaced (repair_segments).  A
+ * segment left with no live node is retired: dropped from the directory,
+ * and its pages (data and vector pages) go to the free space map for
+ * inserts.  A scan still searching the segment meets reused pages as
+ * another segment's and treats their tuples as gone.
  * Afterwards live nodes that inserts left unreachable are relinked; a
- * VACUUM that deleted nothing does that too, after a page pass that only
- * counts.
+ * VACUUM that deleted nothing does that too, after a page pass that removes
+ * nothing (it counts, and retires segments with no live node left).
  */
 #include "postgres.h"
 
@@ -261,9 +262,9 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
  * Relinks the live elements of the segment inserts go to that its entry
  * point no longer reaches: pruning a full list on insert can drop a node's
  * last incoming link.  Each gets a link from the nearest node a search for
- * it finds, which is reachable by construction.  Other segments only lose
- * rows to VACUUM, never links or elements, so they stay as connected as
- * they were.
+ * it finds, which is reachable by construction.  Other segments take no
+ * inserts, and repair_segments keeps them connected around the nodes
+ * VACUUM deletes.
  * The orphans are found without the insert lock; linking one that an insert
  * has meanwhile linked only adds a link.  The insert lock is held for one
  * orphan at a time and released for the cost-based delay between them; the
