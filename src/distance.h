@@ -150,9 +150,9 @@ extern omen_narrow_fn omen_narrow_half;
 extern void omen_quantize(const float *x, int n, int bits,
 						  unsigned char *code, float *offset, float *scale);
 
-/* One code per byte, for the coded kernels, from codes of fewer bits. */
-extern void omen_code_unpack(const unsigned char *code, int n, int bits,
-							 unsigned char *out);
+/* One element a byte, for the coded kernels, from codes of 8, 4 or 2 bits. */
+extern void omen_code_unpack(const unsigned char *restrict code, int n,
+							 int bits, unsigned char *restrict out);
 
 /*
  * The vector a code stands for into out[0..n-1]: of 8 bits (one element a
