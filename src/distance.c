@@ -899,21 +899,30 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	*scale = (float) step;
 }
 
+/* Each byte of in[0..nin - 1] as two: its low shift bits, then the rest */
+static inline void
+split_bytes(const unsigned char *restrict in, int nin, int shift,
+			unsigned char *restrict out)
+{
+	for (int j = 0; j < nin; j++)
+	{
+		out[2 * j] = in[j] & ((1u << shift) - 1);
+		out[2 * j + 1] = in[j] >> shift;
+	}
+}
+
 /*
- * Blocks of 16 packed bytes, each unpacked by inner loops of a fixed length
- * that the compiler turns into vector instructions of the baseline target
- * (2-bit codes in two steps: into nibbles, then the nibbles into pairs of
- * bits); whole bytes past the last block one at a time, and the elements of
- * a last, partly used byte one at a time.  Searches unpack every 4- and
- * 2-bit code they score.
+ * Blocks of 16 packed bytes, split by loops of a fixed length that the
+ * compiler turns into vector instructions of the baseline target (2-bit
+ * codes in two steps: into nibbles, then the nibbles into pairs of bits);
+ * the elements after the last block one at a time.  Searches unpack every
+ * 4- and 2-bit code they score.
  */
 void
 omen_code_unpack(const unsigned char *restrict code, int n, int bits,
 				 unsigned char *restrict out)
 {
 	int			per = 8 / bits;
-	int			full = n / per;
-	unsigned	mask = (1u << bits) - 1;
 	int			b = 0;
 
 	if (bits == 8)
@@ -921,45 +930,20 @@ omen_code_unpack(const unsigned char *restrict code, int n, int bits,
 		memcpy(out, code, n);
 		return;
 	}
-	if (bits == 4)
+	for (; (b + 16) * per <= n; b += 16)
 	{
-		for (; b + 16 <= full; b += 16)
-		{
-			const unsigned char *c = code + b;
-			unsigned char *o = out + 2 * b;
+		unsigned char nibbles[32];
 
-			for (int j = 0; j < 16; j++)
-			{
-				o[2 * j] = c[j] & 0x0F;
-				o[2 * j + 1] = c[j] >> 4;
-			}
+		if (bits == 4)
+			split_bytes(code + b, 16, 4, out + 2 * b);
+		else
+		{
+			split_bytes(code + b, 16, 4, nibbles);
+			split_bytes(nibbles, 32, 2, out + 4 * b);
 		}
 	}
-	else
-	{
-		for (; b + 16 <= full; b += 16)
-		{
-			const unsigned char *c = code + b;
-			unsigned char *o = out + 4 * b;
-			unsigned char nibbles[32];
-
-			for (int j = 0; j < 16; j++)
-			{
-				nibbles[2 * j] = c[j] & 0x0F;
-				nibbles[2 * j + 1] = c[j] >> 4;
-			}
-			for (int j = 0; j < 32; j++)
-			{
-				o[2 * j] = nibbles[j] & 0x03;
-				o[2 * j + 1] = nibbles[j] >> 2;
-			}
-		}
-	}
-	for (; b < full; b++)
-		for (int k = 0; k < per; k++)
-			out[per * b + k] = (code[b] >> (bits * k)) & mask;
-	for (int i = full * per; i < n; i++)
-		out[i] = (code[full] >> (bits * (i - full * per))) & mask;
+	for (int i = b * per; i < n; i++)
+		out[i] = (code[i / per] >> (bits * (i % per))) & ((1u << bits) - 1);
 }
 
 /*
