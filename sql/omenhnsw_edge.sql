@@ -183,6 +183,24 @@ SELECT array(SELECT v <-> '[7,7]' FROM tt ORDER BY v <-> '[7,7]' LIMIT 100) =
 	array(SELECT v <-> '[7,7]' FROM tt ORDER BY (v <-> '[7,7]') + 0 LIMIT 100) AS exact;
 DROP TABLE tt;
 
+-- a new entry point keeps its link to the old one, which may be the old
+-- one's only way in, even when linking the new node moves other links into
+-- its list: row 9 is the new entry point, and row 8, whose copy it is under
+-- 8-bit codes, hands it three of its four links
+CREATE TABLE oe (id int, v vector(2));
+INSERT INTO oe VALUES (1, '[0.9850919842720032,2.6487998962402344]'),
+	(2, '[1.9999999360571385e+38,-7.591970920562744]'),
+	(3, '[9.999999350456404e-39,0]'), (4, '[-6.891655921936035,5]'),
+	(5, '[4.555445671081543,1.0000000150474662e+30]'),
+	(6, '[-9.909078598022461,13.924249649047852]');
+CREATE INDEX oe_idx ON oe USING omenhnsw (v vector_l1_ops) WITH (m = 2);
+INSERT INTO oe VALUES (7, '[1.401298464324817e-45,1.0000000200408773e+20]'),
+	(8, '[-1.0000000150474662e+30,11.138070106506348]');
+INSERT INTO oe VALUES (9, '[-1.0000000150474662e+30,476091756052480]');
+SELECT * FROM omenhnsw_verify('oe_idx');
+SELECT count(*) FROM (SELECT id FROM oe ORDER BY v <+> '[0,0]' LIMIT 100) s;
+DROP TABLE oe;
+
 RESET enable_seqscan;
 RESET omenhnsw.ef_search;
 

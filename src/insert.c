@@ -55,6 +55,7 @@ typedef struct OmenInsert
 	int			nnbrs[OMEN_LEVEL_LIMIT + 1];
 	OmenCand   *cands0;			/* level 0's candidates, ascending */
 	int			ncands0;
+	OmenNodeId	old_entry;		/* the entry point it replaces, if any */
 	OmenSegmentDesc searched;	/* the segment as find_neighbors read it */
 	OffsetNumber searched_rows;	/* rows on its row_blk before the search */
 	/* copies of the vector with room, found before the insert lock */
@@ -376,7 +377,8 @@ merge_duplicate(OmenInsert *ins)
  * level-0 link to the old one, in a free slot or in place of its farthest
  * neighbour: no other node need link to an entry point, and every live
  * node is reachable from it on level 0, so through that link every one
- * stays reachable from the new entry point.
+ * stays reachable from the new entry point.  Sets ins->old_entry, whose
+ * link place_node pins, as it may be the old entry point's only way in.
  */
 static void
 link_old_entry(OmenInsert *ins, const OmenSegmentDesc *desc)
@@ -384,6 +386,7 @@ link_old_entry(OmenInsert *ins, const OmenSegmentDesc *desc)
 	OmenCand	old;
 
 	old.id = omen_tid_pack((ItemPointer) &desc->entry);
+	ins->old_entry = old.id;
 	for (int k = 0; k < ins->nnbrs[0]; k++)
 		if (ins->nbrs[0][k].id == old.id)
 			return;
@@ -774,6 +777,8 @@ place_node(OmenInsert *ins, OmenSegmentDesc *desc, ItemPointer where,
 	}
 	if (codes_exact)
 		nt->vectid = *rowtid;
+	if (ins->old_entry != OMEN_NO_NODE)
+		omen_store_pin_link(&ins->store, rowtid, 0, ins->old_entry);
 	if (ins->nnbrs[0] > 0)
 	{
 		w = palloc(sizeof(OmenLinkWrite));
@@ -1105,6 +1110,7 @@ omen_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	/* a copy of the vector takes the row into its node, if it has room */
 	if (!merged && !merge_duplicate(&ins))
 	{
+		ins.old_entry = OMEN_NO_NODE;
 		if (ins.level > desc.entry_level && ItemPointerIsValid(&desc.entry))
 			link_old_entry(&ins, &desc);
 		ItemPointerSetInvalid(&rowtid);

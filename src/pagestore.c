@@ -1162,6 +1162,15 @@ pins_for(OmenPageStore *s, OmenNodeId to, int level)
 	}
 }
 
+void
+omen_store_pin_link(OmenPageStore *s, ItemPointer to, int level,
+					OmenNodeId id)
+{
+	pins_for(s, omen_tid_pack(to), level);
+	if (s->npinned < OMEN_MAX_LINKS)
+		s->pinned[s->npinned++] = id;
+}
+
 /* Whether id is pinned, or among the npins pins about to be made. */
 static bool
 is_pinned(OmenPageStore *s, OmenNodeId id, const OmenNodeId *pins, int npins)
@@ -1182,7 +1191,9 @@ is_pinned(OmenPageStore *s, OmenNodeId id, const OmenNodeId *pins, int npins)
  * even if that was their only one.  A full list makes room by giving up a
  * link to a node in kept[], which `from` still links to, or with anyslot
  * to any other node, unless the link is pinned: `to` is new, so no node's
- * way in runs through a link of its that is not pinned.  The links to adopted nodes are appended to pins[] (*npins).
+ * way in runs through a link of its that is not pinned (a new entry point's
+ * link to the old one is, by omen_store_pin_link).  The links to adopted
+ * nodes are appended to pins[] (*npins).
  * Moves those that found no room to the front of dropped[] and returns
  * their count; sets *changed when tolinks changed.
  */

@@ -200,6 +200,15 @@ extern bool omen_store_link(OmenPageStore *s, OmenNodeId from, int level,
 							ItemPointer to, OmenLinkMode mode);
 
 /*
+ * Pins the link to node id in the list of the new node at `to` on level, as
+ * omen_store_link pins the links it moves there: while `to` is linked in on
+ * that level, omen_store_link never gives the link up for room.  For a link
+ * that may be the only way into its node.
+ */
+extern void omen_store_pin_link(OmenPageStore *s, ItemPointer to, int level,
+								OmenNodeId id);
+
+/*
  * Makes ahead of time the neighbour selection that omen_store_link(s, from,
  * level, to, ...) would make now for the pending row at `to`: where from's
  * list is full, scores it and selects among it and `to`, and keeps the
