@@ -153,5 +153,24 @@ CREATE INDEX bq_any_idx ON bq_any USING omenhnsw ((binary_quantize(v)) bit_jacca
 INSERT INTO bq_any VALUES ('[1,-2,3]'), ('[-1,2,3]');
 INSERT INTO bq_any VALUES ('[1,2]');
 SELECT * FROM omenhnsw_verify('bq_any_idx');
-DROP TABLE bq, bq_any, bt_queries, bt;
+
+-- codes of a bit an element: a row of bit(1024) takes its 128 bytes of code
+-- and its exact bits apart, with the links, in under 700 bytes (8-bit codes
+-- would take 1,024 for the code alone), and so says the estimate
+CREATE TABLE bsz (v bit(1024));
+INSERT INTO bsz SELECT (SELECT string_agg(CASE WHEN hashint4(i * 1031 + j) & 1 = 1
+		THEN '1' ELSE '0' END, '') FROM generate_series(1, 1024) j)::bit(1024)
+FROM generate_series(1, 1000) i;
+CREATE INDEX bsz_idx ON bsz USING omenhnsw (v bit_hamming_ops);
+SELECT * FROM omenhnsw_verify('bsz_idx');
+SELECT pg_relation_size('bsz_idx') / 1000 < 700 AS small;
+SELECT bytes_per_vector < 700 AS estimate_small
+FROM omenhnsw_build_estimate(1000, 1024, 16, 'bit_hamming_ops');
+SET omenhnsw.ef_search = 1000;
+SET enable_seqscan = off;
+SELECT array(SELECT v <~> (SELECT v FROM bsz LIMIT 1) FROM bsz ORDER BY v <~> (SELECT v FROM bsz LIMIT 1) LIMIT 20) =
+	array(SELECT v <~> (SELECT v FROM bsz LIMIT 1) FROM bsz ORDER BY (v <~> (SELECT v FROM bsz LIMIT 1)) + 0 LIMIT 20) AS exact;
+RESET enable_seqscan;
+RESET omenhnsw.ef_search;
+DROP TABLE bq, bq_any, bt_queries, bt, bsz;
 DROP FUNCTION bt_knn;

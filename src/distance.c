@@ -913,10 +913,10 @@ split_bytes(const unsigned char *restrict in, int nin, int shift,
 
 /*
  * Blocks of 16 packed bytes, split by loops of a fixed length that the
- * compiler turns into vector instructions of the baseline target (2-bit
- * codes in two steps: into nibbles, then the nibbles into pairs of bits);
- * the elements after the last block one at a time.  Searches unpack every
- * 4- and 2-bit code they score.
+ * compiler turns into vector instructions of the baseline target (2- and
+ * 1-bit codes in steps: into nibbles, then the nibbles into pairs of bits,
+ * then the pairs into bits); the elements after the last block one at a
+ * time.  Searches unpack every code narrower than 8 bits they score.
  */
 void
 omen_code_unpack(const unsigned char *restrict code, int n, int bits,
@@ -933,13 +933,20 @@ omen_code_unpack(const unsigned char *restrict code, int n, int bits,
 	for (; (b + 16) * per <= n; b += 16)
 	{
 		unsigned char nibbles[32];
+		unsigned char pairs[64];
 
 		if (bits == 4)
 			split_bytes(code + b, 16, 4, out + 2 * b);
 		else
 		{
 			split_bytes(code + b, 16, 4, nibbles);
-			split_bytes(nibbles, 32, 2, out + 4 * b);
+			if (bits == 2)
+				split_bytes(nibbles, 32, 2, out + 4 * b);
+			else
+			{
+				split_bytes(nibbles, 32, 2, pairs);
+				split_bytes(pairs, 64, 1, out + 8 * b);
+			}
 		}
 	}
 	for (int i = b * per; i < n; i++)

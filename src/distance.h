@@ -132,7 +132,7 @@ extern omen_widen_fn omen_widen_half;
 extern omen_narrow_fn omen_narrow_half;
 
 /*
- * Scalar codes of bits (8, 4 or 2) per element: code[i] = round((x[i] -
+ * Scalar codes of bits (8, 4, 2 or 1) per element: code[i] = round((x[i] -
  * offset) / scale), with offset and scale mapping the vector's smallest
  * and largest element to 0 and 2^bits - 1, packed low bits first into
  * OMEN_CODE_BYTES(n, bits) bytes (a multiple of 4, so that what follows a
@@ -150,7 +150,7 @@ extern omen_narrow_fn omen_narrow_half;
 extern void omen_quantize(const float *x, int n, int bits,
 						  unsigned char *code, float *offset, float *scale);
 
-/* One element a byte, for the coded kernels, from codes of 8, 4 or 2 bits. */
+/* One element a byte, for the coded kernels, from codes of 8, 4, 2 or 1 bits. */
 extern void omen_code_unpack(const unsigned char *restrict code, int n,
 							 int bits, unsigned char *restrict out);
 

@@ -647,11 +647,6 @@ graph_code(const OmenGraph *g, uint32 id)
 }
 
 /*
- * row's code as the kernels take it, of Max(code_bits, 8) bits: the code
- * itself at 8 bits and of halves, one element a byte below (unpacked into
- * buf, of dim bytes)
- */
-/*
  * The bytes of a code row that say which vector it codes (its code and the
  * numbers that decode it): rows equal over them are copies.
  */
@@ -661,6 +656,11 @@ graph_row_key_size(const OmenGraph *g)
 	return offsetof(OmenCodeRow, code) + g->code_bytes;
 }
 
+/*
+ * row's code as the kernels take it, of Max(code_bits, 8) bits: the code
+ * itself at 8 bits and of halves, one element a byte below (unpacked into
+ * buf, of dim bytes)
+ */
 static inline const uint8 *
 graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 {
@@ -996,7 +996,7 @@ omen_graph_create_in(void *mem, bool concurrent, int dim, int metric,
 
 	Assert(m >= 2 && m <= OMEN_MAX_M);
 	Assert(code_bits == OMEN_CODE_HALVES || code_bits == 8 ||
-		   code_bits == 4 || code_bits == 2);
+		   code_bits == 4 || code_bits == 2 || code_bits == 1);
 	Assert(capacity > 0 && ef_construction > 0 && max_level >= 0);
 	Assert(mem == (void *) TYPEALIGN(64, mem));
 

@@ -159,8 +159,8 @@ extern int	omen_random_level(double uniform, int m, int max_level);
  * The in-memory graph of one segment under construction.  Capacity is fixed
  * at creation (the caller sizes it from its memory budget with
  * omen_graph_node_bytes), so no reallocation happens while inserting.  A
- * node keeps its vector only as a code of code_bits (OMEN_CODE_HALVES, 8, 4
- * or 2) an element (omen_quantize) and its links; every distance the graph
+ * node keeps its vector only as a code of code_bits (OMEN_CODE_HALVES, 8, 4,
+ * 2 or 1) an element (omen_quantize) and its links; every distance the graph
  * computes is from codes, and the caller keeps the exact vectors where it
  * needs them.
  *

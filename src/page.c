@@ -68,13 +68,16 @@ omen_scalar_code_bits(int dims, int m)
  * a halfvec, its halves themselves where two level-0 rows of them fit a
  * page (up to 1,932 dimensions at m = 16): a node then takes less room
  * than a scalar code with the halves apart, and the index keeps no other
- * copy.  Otherwise omen_scalar_code_bits.
+ * copy.  For a bit string, a bit an element: its floats take two values
+ * only, which a 1-bit code keeps exactly.  Otherwise omen_scalar_code_bits.
  */
 int
 omen_code_bits(int elem, int dims, int m)
 {
 	Size		halves = OMEN_CODE_BYTES(dims, OMEN_CODE_HALVES);
 
+	if (elem == OMEN_ELEM_BIT)
+		return 1;
 	if (elem == OMEN_ELEM_FLOAT2 &&
 		2 * OMEN_ITEM_COST(OMEN_NODE_SIZE(0, m, halves)) <= OMEN_PAGE_CAPACITY &&
 		OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m, halves)) <= OMEN_PAGE_CAPACITY)
@@ -215,6 +218,7 @@ omen_meta_decode(Page page, const char *relname, OmenMetaPageData *meta)
 	if (meta->dims > OMEN_MAX_DIMS ||
 		(meta->dims == 0 ? meta->code_bits != 0 || meta->code_bytes != 0 :
 		 !(meta->code_bits == 8 || meta->code_bits == 4 || meta->code_bits == 2 ||
+		   (meta->code_bits == 1 && meta->elem == OMEN_ELEM_BIT) ||
 		   (meta->code_bits == OMEN_CODE_HALVES && meta->elem == OMEN_ELEM_FLOAT2)) ||
 		 meta->code_bytes != OMEN_CODE_BYTES(meta->dims, meta->code_bits)))
 		ereport(ERROR,

@@ -267,8 +267,9 @@ extern int	omen_max_level(int m);
 
 /*
  * Bits per element of the codes of dims floats at m: of a new index of
- * element kind elem, OMEN_CODE_HALVES, 8, 4 or 2; the scalar ones, 8, 4 or
- * 2.  An index keeps the width it was made with (its metapage's code_bits).
+ * element kind elem, OMEN_CODE_HALVES, 8, 4, 2 or 1; the scalar ones, 8, 4
+ * or 2.  An index keeps the width it was made with (its metapage's
+ * code_bits).
  */
 extern int	omen_code_bits(int elem, int dims, int m);
 extern int	omen_scalar_code_bits(int dims, int m);

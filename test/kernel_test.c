@@ -193,11 +193,11 @@ static void
 check_u8(const OmenKernelSet *k, const float *a, const float *b, int n,
 		 double tol, const char *what)
 {
-	static const int widths[] = {8, 4, 2};
+	static const int widths[] = {8, 4, 2, 1};
 	unsigned char *packed = malloc(OMEN_CODE_BYTES(n, 8));
 	unsigned char *code = malloc(n);
 
-	for (int w = 0; w < 3; w++)
+	for (int w = 0; w < (int) (sizeof(widths) / sizeof(widths[0])); w++)
 	{
 		int			bits = widths[w];
 		char		name[32];
@@ -784,7 +784,7 @@ test_narrow_half(const OmenKernelSet *const *v, int nv)
 }
 
 /*
- * omen_code_unpack leaves element i of a code of 8, 4 or 2 bits in byte i,
+ * omen_code_unpack leaves element i of a code of 8, 4, 2 or 1 bits in byte i,
  * the element being the bits from (i % per) * bits up of packed byte
  * i / per: at every length up to 100 and at 16,000, over random bytes, and
  * it writes nothing past n.
@@ -792,7 +792,7 @@ test_narrow_half(const OmenKernelSet *const *v, int nv)
 static void
 test_unpack(void)
 {
-	static const int widths[] = {8, 4, 2};
+	static const int widths[] = {8, 4, 2, 1};
 	int			cap = 16000;
 	unsigned char *packed = malloc(cap);
 	unsigned char *out = malloc(cap + 1);
@@ -800,7 +800,7 @@ test_unpack(void)
 	rng_state = 67;
 	for (int i = 0; i < cap; i++)
 		packed[i] = (unsigned char) rng_next();
-	for (int w = 0; w < 3; w++)
+	for (int w = 0; w < (int) (sizeof(widths) / sizeof(widths[0])); w++)
 	{
 		int			bits = widths[w];
 		int			per = 8 / bits;
