@@ -425,7 +425,9 @@ find_neighbors(OmenInsert *ins, const OmenSegmentDesc *desc)
 
 		CHECK_FOR_INTERRUPTS();
 		ncands = omen_store_search_level(&ins->store, ins->vec, entries,
-										 nentries, l, efc, cands);
+										 nentries, l,
+										 l == 0 ? (ItemPointer) &desc->entry : NULL,
+										 efc, cands);
 		ins->nbrs[l] = palloc(sizeof(OmenCand) * omen_level_slots(l, m));
 		ins->nnbrs[l] = omen_store_select(&ins->store, cands, ncands, max,
 										  mode, ins->self, ins->nbrs[l]);

@@ -558,8 +558,10 @@ cache_codes(OmenPageStore *s, const OmenNodeId *ids, int n)
 		s->cached_mask = pg_nextpower2_32(2 * s->cached_cap) - 1;
 		s->cached_hash = MemoryContextAlloc(ctx, sizeof(int) * (s->cached_mask + 1));
 	}
-	memset(s->cached_hash, 0, sizeof(int) * (s->cached_mask + 1));
 	s->ncached = 0;
+	if (n == 0)
+		return;
+	memset(s->cached_hash, 0, sizeof(int) * (s->cached_mask + 1));
 	for (int i = 0; i < n; i++)
 	{
 		ItemPointerData tid;
@@ -887,7 +889,7 @@ omen_store_descend(OmenPageStore *s, const float *query, ItemPointer entry,
 	s->descending = true;
 	for (int l = entry_level; l > to_level; l--)
 	{
-		int			nbest = omen_store_search_level(s, query, eps, n, l,
+		int			nbest = omen_store_search_level(s, query, eps, n, l, NULL,
 													OMEN_DESCENT_EF, best);
 
 		if (nbest > 0)
@@ -919,26 +921,57 @@ node_routes(OmenPageStore *s, OmenNodeId id)
 	return routes;
 }
 
-int
-omen_store_search_level(OmenPageStore *s, const float *query,
-						const OmenCand *entries, int nentries, int level,
-						int ef, OmenCand *result)
+/*
+ * The seeds of a level-0 search, into seeds and routing (room for nentries
+ * + 1), marked visited: entries[0..nentries-1], and root, the segment's
+ * entry point, unless it is among them or has gone.  A descent may end on a
+ * deleted node, which only routes, and whose level-0 links may lead to no
+ * live node: after many deletes, deleted nodes can form a component of
+ * their own that live nodes no longer link into.  Every live node is
+ * reachable from root.  Returns the count.
+ */
+static int
+level0_seeds(OmenPageStore *s, const float *query, const OmenCand *entries,
+			 int nentries, ItemPointer root, OmenCand *seeds, bool *routing)
 {
-	bool	   *routing;
+	OmenNodeId	rootid = omen_tid_pack(root);
+	int			n = 0;
 
 	omenvis_reset(s->visited);
 	for (int i = 0; i < nentries; i++)
+	{
 		omen_store_visit(s, entries[i].id);
+		seeds[n] = entries[i];
+		routing[n++] = node_routes(s, entries[i].id);
+	}
+	if (omen_store_visit(s, rootid) &&
+		node_distance(s, query, rootid, &seeds[n].dist, &routing[n]))
+		seeds[n++].id = rootid;
+	return n;
+}
+
+int
+omen_store_search_level(OmenPageStore *s, const float *query,
+						const OmenCand *entries, int nentries, int level,
+						ItemPointer root, int ef, OmenCand *result)
+{
+	OmenCand   *seeds;
+	bool	   *routing;
+	int			nseeds;
+
 	if (level > 0)
+	{
+		omenvis_reset(s->visited);
+		for (int i = 0; i < nentries; i++)
+			omen_store_visit(s, entries[i].id);
 		return omen_search_layer(&omen_page_store_ops, s, query, entries,
 								 nentries, ef, level, result);
-
-	/* a descent may end on a deleted node: on level 0 it only routes */
-	routing = palloc(sizeof(bool) * Max(nentries, 1));
-	for (int i = 0; i < nentries; i++)
-		routing[i] = node_routes(s, entries[i].id);
+	}
+	seeds = palloc(sizeof(OmenCand) * (nentries + 1));
+	routing = palloc(sizeof(bool) * (nentries + 1));
+	nseeds = level0_seeds(s, query, entries, nentries, root, seeds, routing);
 	return omen_search_next(omen_search_begin(&omen_page_store_ops, s, query,
-											  entries, routing, nentries, ef,
+											  seeds, routing, nseeds, ef,
 											  false),
 							result);
 }
@@ -1000,19 +1033,11 @@ OmenSearch *
 omen_store_search_begin(OmenPageStore *s, const float *query, OmenCand entry,
 						ItemPointer root, int ef, bool resumable)
 {
-	OmenCand	entries[2];
+	OmenCand	seeds[2];
 	bool		routing[2];
-	int			n = 1;
+	int			n = level0_seeds(s, query, &entry, 1, root, seeds, routing);
 
-	omenvis_reset(s->visited);
-	entries[0] = entry;
-	entries[1].id = omen_tid_pack(root);
-	routing[0] = node_routes(s, entry.id);
-	omen_store_visit(s, entry.id);
-	if (omen_store_visit(s, entries[1].id) &&
-		node_distance(s, query, entries[1].id, &entries[1].dist, &routing[1]))
-		n++;
-	return omen_search_begin(&omen_page_store_ops, s, query, entries, routing,
+	return omen_search_begin(&omen_page_store_ops, s, query, seeds, routing,
 							 n, ef, resumable);
 }
 

@@ -138,11 +138,13 @@ extern OmenCand omen_store_descend(OmenPageStore *s, const float *query,
 /*
  * Beam search of width ef on one level; result ascending, returns count.
  * On level 0 the result holds live nodes only: deleted entries route the
- * search but are no results.
+ * search but are no results, and root, the segment's entry point, seeds it
+ * too, as omen_store_search_begin's root (NULL above level 0).
  */
 extern int	omen_store_search_level(OmenPageStore *s, const float *query,
 									const OmenCand *entries, int nentries,
-									int level, int ef, OmenCand *result);
+									int level, ItemPointer root, int ef,
+									OmenCand *result);
 
 /*
  * The live nodes of the segment added since its data page blk held `after`

@@ -322,7 +322,7 @@ repair_insert_segment(Relation index)
 		{
 			old = MemoryContextSwitchTo(tmpctx);
 			ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
-			ncands = omen_store_search_level(&store, vec, &ep, 1, 0,
+			ncands = omen_store_search_level(&store, vec, &ep, 1, 0, &seg->entry,
 											 meta.ef_construction, cands);
 			for (int j = 0; j < ncands; j++)
 			{
@@ -679,8 +679,8 @@ repair_node(OmenPageStore *store, const OmenMetaPageData *meta,
 	found = palloc(sizeof(OmenCand) * meta->ef_construction);
 	ep = omen_store_descend(store, vec, entry, entry_level, 0);
 	nfound = ep.id == OMEN_NO_NODE ? 0 :
-		omen_store_search_level(store, vec, &ep, 1, 0, meta->ef_construction,
-								found);
+		omen_store_search_level(store, vec, &ep, 1, 0, entry,
+								meta->ef_construction, found);
 	for (int i = 0; i < nfound; i++)
 	{
 		int32		x = graph_pos(g, found[i].id);
