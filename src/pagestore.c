@@ -934,9 +934,11 @@ static int
 level0_seeds(OmenPageStore *s, const float *query, const OmenCand *entries,
 			 int nentries, ItemPointer root, OmenCand *seeds, bool *routing)
 {
-	OmenNodeId	rootid = omen_tid_pack(root);
+	OmenNodeId	rootid;
 	int			n = 0;
 
+	Assert(root != NULL);
+	rootid = omen_tid_pack(root);
 	omenvis_reset(s->visited);
 	for (int i = 0; i < nentries; i++)
 	{
