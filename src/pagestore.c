@@ -924,7 +924,7 @@ node_routes(OmenPageStore *s, OmenNodeId id)
 /*
  * The seeds of a level-0 search, into seeds and routing (room for nentries
  * + 1), marked visited: entries[0..nentries-1], and root, the segment's
- * entry point, unless it is among them or has gone.  A descent may end on a
+ * entry point, unless it is among them, has gone or is NULL.  A descent may end on a
  * deleted node, which only routes, and whose level-0 links may lead to no
  * live node: after many deletes, deleted nodes can form a component of
  * their own that live nodes no longer link into.  Every live node is
@@ -934,11 +934,8 @@ static int
 level0_seeds(OmenPageStore *s, const float *query, const OmenCand *entries,
 			 int nentries, ItemPointer root, OmenCand *seeds, bool *routing)
 {
-	OmenNodeId	rootid;
 	int			n = 0;
 
-	Assert(root != NULL);
-	rootid = omen_tid_pack(root);
 	omenvis_reset(s->visited);
 	for (int i = 0; i < nentries; i++)
 	{
@@ -946,9 +943,10 @@ level0_seeds(OmenPageStore *s, const float *query, const OmenCand *entries,
 		seeds[n] = entries[i];
 		routing[n++] = node_routes(s, entries[i].id);
 	}
-	if (omen_store_visit(s, rootid) &&
-		node_distance(s, query, rootid, &seeds[n].dist, &routing[n]))
-		seeds[n++].id = rootid;
+	if (root != NULL && omen_store_visit(s, omen_tid_pack(root)) &&
+		node_distance(s, query, omen_tid_pack(root), &seeds[n].dist,
+					  &routing[n]))
+		seeds[n++].id = omen_tid_pack(root);
 	return n;
 }
 

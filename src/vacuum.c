@@ -258,11 +258,38 @@ retire_dead_segments(Relation index, const uint32 *live, uint32 nseen)
 	return nfreed;
 }
 
+static int
+cmp_node_id(const void *a, const void *b)
+{
+	OmenNodeId	x = *(const OmenNodeId *) a;
+	OmenNodeId	y = *(const OmenNodeId *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Whether id is one of the orphans, ids[0..n-1] ascending, that no pass
+ * has relinked yet.
+ */
+static bool
+still_orphan(OmenNodeId id, const OmenNodeId *ids, const bool *relinked,
+			 int n)
+{
+	const OmenNodeId *at = bsearch(&id, ids, n, sizeof(OmenNodeId),
+								   cmp_node_id);
+
+	return at != NULL && !relinked[at - ids];
+}
+
 /*
  * Relinks the live elements of the segment inserts go to that its entry
  * point no longer reaches: pruning a full list on insert can drop a node's
  * last incoming link.  Each gets a link from the nearest node a search for
- * it finds, which is reachable by construction.  Other segments take no
+ * it finds that is not itself an orphan still unlinked: the search's seeds
+ * include the entry point, from which every such node is reachable, but
+ * also the node a descent found, which may lead to other orphans.  An
+ * orphan whose candidates are all such orphans waits for the next pass;
+ * passes go on while one relinks anything.  Other segments take no
  * inserts, and repair_segments keeps them connected around the nodes
  * VACUUM deletes.
  * The orphans are found without the insert lock; linking one that an insert
@@ -278,6 +305,9 @@ repair_insert_segment(Relation index)
 	OmenSegmentDesc *seg;
 	OmenPageStore store;
 	ItemPointerData *orphans;
+	OmenNodeId *ids;
+	bool	   *relinked;
+	bool		progress;
 	OmenCand   *cands;
 	float	   *vec;
 	MemoryContext tmpctx;
@@ -297,47 +327,65 @@ repair_insert_segment(Relation index)
 		return;
 	}
 
+	ids = palloc(sizeof(OmenNodeId) * n);
+	for (int i = 0; i < n; i++)
+		ids[i] = omen_tid_pack(&orphans[i]);
+	qsort(ids, n, sizeof(OmenNodeId), cmp_node_id);
+	relinked = palloc0(sizeof(bool) * n);
 	vec = palloc(sizeof(float) * meta.dims);
 	cands = palloc(sizeof(OmenCand) * meta.ef_construction);
 	tmpctx = AllocSetContextCreate(CurrentMemoryContext, "omenhnsw repair",
 								   ALLOCSET_DEFAULT_SIZES);
-	for (int i = 0; i < n; i++)
+	do
 	{
-		OmenNodeTuple nt;
-		ItemPointerData vectid;
-		OmenNodeId	self = omen_tid_pack(&orphans[i]);
-		OmenCand	ep;
-		int			ncands;
+		progress = false;
+		for (int i = 0; i < n; i++)
+		{
+			OmenNodeTuple nt;
+			ItemPointerData tid;
+			ItemPointerData vectid;
+			OmenCand	ep;
+			int			ncands;
 
-		/* cost-based delay with no lock held, so inserts do not wait it out */
-		vacuum_delay_point();
-		LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-		nt = omen_store_node(&store, &orphans[i]);
-		if (nt != NULL)
-		{
-			vectid = nt->vectid;
-			omen_store_unlock(&store);
-		}
-		if (nt != NULL && omen_store_vector(&store, &vectid, vec))
-		{
+			if (relinked[i])
+				continue;
+			omen_tid_unpack(ids[i], &tid);
+			/* cost-based delay with no lock held, so inserts do not wait it out */
+			vacuum_delay_point();
+			LockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+			nt = omen_store_node(&store, &tid);
+			if (nt != NULL)
+			{
+				vectid = nt->vectid;
+				omen_store_unlock(&store);
+			}
+			if (nt == NULL || !omen_store_vector(&store, &vectid, vec))
+			{
+				/* gone: nothing to relink */
+				relinked[i] = true;
+				UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
+				continue;
+			}
 			old = MemoryContextSwitchTo(tmpctx);
 			ep = omen_store_descend(&store, vec, &seg->entry, seg->entry_level, 0);
 			ncands = omen_store_search_level(&store, vec, &ep, 1, 0, &seg->entry,
 											 meta.ef_construction, cands);
-			for (int j = 0; j < ncands; j++)
+			for (int j = 0; j < ncands && !relinked[i]; j++)
 			{
-				if (cands[j].id != self)
+				if (cands[j].id != ids[i] &&
+					!still_orphan(cands[j].id, ids, relinked, n))
 				{
-					omen_store_link(&store, cands[j].id, 0, &orphans[i],
+					omen_store_link(&store, cands[j].id, 0, &tid,
 									OMEN_LINK_FORCE);
-					break;
+					relinked[i] = true;
+					progress = true;
 				}
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(tmpctx);
+			UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
 		}
-		UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-	}
+	} while (progress);
 	omen_store_release(&store);
 	MemoryContextDelete(tmpctx);
 }
@@ -551,15 +599,6 @@ replace_entry(Relation index, uint32 segno, const RepairGraph *g, int32 old,
 		UnlockReleaseBuffer(buf);
 	}
 	UnlockPage(index, OMEN_INSERT_LOCK, ExclusiveLock);
-}
-
-static int
-cmp_node_id(const void *a, const void *b)
-{
-	OmenNodeId	x = *(const OmenNodeId *) a;
-	OmenNodeId	y = *(const OmenNodeId *) b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int

@@ -786,8 +786,9 @@ test_narrow_half(const OmenKernelSet *const *v, int nv)
 /*
  * omen_code_unpack leaves element i of a code of 8, 4, 2 or 1 bits in byte i,
  * the element being the bits from (i % per) * bits up of packed byte
- * i / per: at every length up to 100 and at 16,000, over random bytes, and
- * it writes nothing past n.
+ * i / per: at every length up to 100 and at 200, 784 and 16,000 (blocks
+ * and a tail at every width), over random bytes, and it writes nothing
+ * past n.
  */
 static void
 test_unpack(void)
@@ -805,9 +806,9 @@ test_unpack(void)
 		int			bits = widths[w];
 		int			per = 8 / bits;
 
-		for (int li = 0; li <= 101; li++)
+		for (int li = 0; li <= 103; li++)
 		{
-			int			len = li <= 100 ? li : cap;
+			int			len = li <= 100 ? li : li == 101 ? 200 : li == 102 ? 784 : cap;
 			int			bad = 0;
 
 			out[len] = 0xAB;

@@ -3,7 +3,9 @@
  *		Fuzz target: the page decoders of src/page.c on any page image.
  *		Input: dims (uint16, native order) and a byte whose high bit asks
  *		for a halfvec index's codes (halves where they fit) and
- *		whose low 7 bits give m, to decode with, then the page (zero-padded or cut to BLCKSZ).  Every decoder must
+ *		whose low 7 bits give m, to decode with, then the page (zero-padded or cut to BLCKSZ); without
+ *		that bit, an odd dims asks for a bit index's codes (a bit an
+ *		element), an even one for a vector index's.  Every decoder must
  *		return nothing or raise ERRCODE_INDEX_CORRUPTED, and what it returns
  *		must lie within the page: the target reads all of it as the callers
  *		do, and AddressSanitizer checks those reads.  A chunk's first word,
@@ -116,7 +118,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		return 0;
 	memcpy(&dims, data, sizeof(dims));
 	dims = 1 + dims % OMEN_MAX_DIMS;
-	elem = (data[2] & 0x80) ? OMEN_ELEM_FLOAT2 : OMEN_ELEM_FLOAT4;
+	elem = (data[2] & 0x80) ? OMEN_ELEM_FLOAT2 :
+		dims % 2 ? OMEN_ELEM_BIT : OMEN_ELEM_FLOAT4;
 	m = 2 + (data[2] & 0x7F) % 99;
 	data += 3;
 	size -= 3;
