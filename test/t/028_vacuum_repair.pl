@@ -48,20 +48,41 @@ cmp_ok($found, '>=', $found_fresh - int($checked / 20),
 # After 90% of a small table is deleted and vacuumed, the deleted nodes may
 # form a component of their own that leads to no live node, where a descent
 # for a new row ends: inserts must still find neighbours (and not crash),
-# and every live node stay reachable.  500 seeded cases of 50 rows, 1 to 3
-# dimensions, m = 2, every operator class: 10% deleted, VACUUM, 90% of the
-# rest deleted, VACUUM, 15 rows inserted, omenhnsw_verify.
+# and every live node stay reachable.  1,000 seeded cases of 50 rows, 1 to 3
+# dimensions (8 to 24 bits), m = 2, every vector operator class and the
+# other types' too: 10% deleted, VACUUM, 90% of the rest deleted, VACUUM,
+# 15 rows inserted, omenhnsw_verify.
 my $cases = "CREATE TABLE del_problems (c int, opc text, problem text);\n";
-my @opcs = qw(vector_l1_ops vector_l2_ops vector_cosine_ops vector_ip_ops);
-for my $c (1 .. 500)
+my @kinds = (
+	[ 'vector', 'vector_l1_ops' ],
+	[ 'vector', 'vector_l2_ops' ],
+	[ 'vector', 'vector_cosine_ops' ],
+	[ 'vector', 'vector_ip_ops' ],
+	[ 'halfvec', 'halfvec_l2_ops' ],
+	[ 'halfvec', 'halfvec_cosine_ops' ],
+	[ 'halfvec', 'halfvec_l1_ops' ],
+	[ 'sparsevec', 'sparsevec_l2_ops' ],
+	[ 'sparsevec', 'sparsevec_ip_ops' ],
+	[ 'sparsevec', 'sparsevec_cosine_ops' ],
+	[ 'bit', 'bit_hamming_ops' ],
+	[ 'bit', 'bit_jaccard_ops' ]);
+for my $c (1 .. 1000)
 {
 	my $d = 1 + $c % 3;
-	my $opc = $opcs[ $c % 4 ];
-	my $vec =
+	my ($type, $opc) =
+	  @{ $c <= 500 ? $kinds[ $c % 4 ] : $kinds[ 4 + $c % 8 ] };
+	my $floats =
 	  "(SELECT array_agg(round((random() * 10 - 5)::numeric, 2)) FROM generate_series(1, $d) WHERE i > 0)::vector";
+	my ($coltype, $vec) = ("$type($d)", "${floats}::$type($d)");
+	($coltype, $vec) = ("bit(" . 8 * $d . ")",
+		"(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, "
+		  . 8 * $d
+		  . ") WHERE i > 0)::bit("
+		  . 8 * $d . ")")
+	  if $type eq 'bit';
 	$cases .= qq{
 DROP TABLE IF EXISTS dc;
-CREATE TABLE dc (id int, v vector($d)) WITH (autovacuum_enabled = off);
+CREATE TABLE dc (id int, v $coltype) WITH (autovacuum_enabled = off);
 SELECT setseed($c / 1000.0);
 INSERT INTO dc SELECT i, $vec FROM generate_series(1, 50) i;
 CREATE INDEX dc_idx ON dc USING omenhnsw (v $opc) WITH (m = 2, ef_construction = 64);
@@ -78,7 +99,7 @@ my ($dproblems) = run_sql($node,
 	q{SELECT count(DISTINCT c) || ' ' || coalesce(min(c || ' ' || opc || ': ' || problem), '')
 	  FROM del_problems});
 like($dproblems, qr/^0 /,
-	'500 small tables, 90% deleted and vacuumed, then inserts: every live node reachable'
+	'1,000 small tables of every type, 90% deleted and vacuumed, then inserts: every live node reachable'
 	  . " (cases with problems, first: $dproblems)");
 
 log_clean_ok($node, $log_offset, 'server log has no errors or crashes');
