@@ -934,19 +934,22 @@ static int
 level0_seeds(OmenPageStore *s, const float *query, const OmenCand *entries,
 			 int nentries, ItemPointer root, OmenCand *seeds, bool *routing)
 {
-	int			n = 0;
+	int			n = nentries;
 
 	omenvis_reset(s->visited);
+	memcpy(seeds, entries, sizeof(OmenCand) * nentries);
 	for (int i = 0; i < nentries; i++)
 	{
 		omen_store_visit(s, entries[i].id);
-		seeds[n] = entries[i];
-		routing[n++] = node_routes(s, entries[i].id);
+		routing[i] = node_routes(s, entries[i].id);
 	}
-	if (root != NULL && omen_store_visit(s, omen_tid_pack(root)) &&
-		node_distance(s, query, omen_tid_pack(root), &seeds[n].dist,
-					  &routing[n]))
-		seeds[n++].id = omen_tid_pack(root);
+	if (root != NULL)
+	{
+		seeds[n].id = omen_tid_pack(root);
+		if (omen_store_visit(s, seeds[n].id) &&
+			node_distance(s, query, seeds[n].id, &seeds[n].dist, &routing[n]))
+			n++;
+	}
 	return n;
 }
 

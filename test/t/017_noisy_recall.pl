@@ -10,10 +10,10 @@
 # the best of pgvector's three, rounded down to the hundredth: 0.93 and 0.92,
 # 0.98 and 0.97.  A build with one parallel worker makes another graph each
 # time, as the participants' inserts interleave, and spreads wider than
-# pgvector's builds do (by two hundredths, now and then, on the 768-d set);
-# one such build is held to the worst of pgvector's three less 0.01,
-# rounded down: 0.89 and 0.87, 0.96 and 0.95.  300 queries keep the
-# measurement's own noise below a hundredth.  Ground truth is exact.
+# pgvector's builds do; one such build is held to the worst of pgvector's
+# three less 0.01, rounded down: 0.89 and 0.87, 0.96 and 0.95.  300 queries
+# keep the measurement's own noise below a hundredth.  Ground truth is
+# exact.
 use strict;
 use warnings FATAL => 'all';
 

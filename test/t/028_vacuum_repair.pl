@@ -71,15 +71,15 @@ for my $c (1 .. 1000)
 	my $d = 1 + $c % 3;
 	my ($type, $opc) =
 	  @{ $c <= 500 ? $kinds[ $c % 4 ] : $kinds[ 4 + $c % 8 ] };
-	my $floats =
-	  "(SELECT array_agg(round((random() * 10 - 5)::numeric, 2)) FROM generate_series(1, $d) WHERE i > 0)::vector";
-	my ($coltype, $vec) = ("$type($d)", "${floats}::$type($d)");
-	($coltype, $vec) = ("bit(" . 8 * $d . ")",
-		"(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, "
-		  . 8 * $d
-		  . ") WHERE i > 0)::bit("
-		  . 8 * $d . ")")
-	  if $type eq 'bit';
+	my $bits = 8 * $d;
+	my ($coltype, $vec) =
+	  $type eq 'bit'
+	  ? ("bit($bits)",
+		"(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, $bits) WHERE i > 0)::bit($bits)"
+	  )
+	  : ("$type($d)",
+		"(SELECT array_agg(round((random() * 10 - 5)::numeric, 2)) FROM generate_series(1, $d) WHERE i > 0)::vector::$type($d)"
+	  );
 	$cases .= qq{
 DROP TABLE IF EXISTS dc;
 CREATE TABLE dc (id int, v $coltype) WITH (autovacuum_enabled = off);
