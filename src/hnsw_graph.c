@@ -1405,7 +1405,13 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	if (add)
 		add(arg, id);
 
-	for (int l = lo; l >= 0; l--)
+	/*
+	 * Bottom up: a search reaches id on a level only once id's list there
+	 * is written, and it then goes on down from id.  Linked from the top, id
+	 * could be a concurrent descent's entry on a level below where its list
+	 * is still empty, and that insert would find no neighbour but id.
+	 */
+	for (int l = 0; l <= lo; l++)
 		graph_connect(g, id, l, g->layer_res + (Size) l * g->ef_construction,
 					  nres[l], self);
 

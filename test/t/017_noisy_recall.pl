@@ -9,11 +9,12 @@
 # a hundredth.  A serial build, whose graph is always the same, must reach
 # the best of pgvector's three, rounded down to the hundredth: 0.93 and 0.92,
 # 0.98 and 0.97.  A build with one parallel worker makes another graph each
-# time, as the participants' inserts interleave, and spreads wider than
-# pgvector's builds do; one such build is held to the worst of pgvector's
-# three less 0.01, rounded down: 0.89 and 0.87, 0.96 and 0.95.  300 queries
-# keep the measurement's own noise below a hundredth.  Ground truth is
-# exact.
+# time, as the participants' inserts interleave; one such build is held to
+# the worst of pgvector's three, rounded down: 0.90 and 0.88, 0.97 and 0.96.
+# A build that links each node from its top level down falls below that
+# now and then: a concurrent insert could then start its search at a node
+# not yet linked on the levels below.  300 queries keep the
+# measurement's own noise below a hundredth.  Ground truth is exact.
 use strict;
 use warnings FATAL => 'all';
 
@@ -75,11 +76,11 @@ VACUUM ANALYZE $table, ${table}_q;
 my @sets = (
 	[
 		'noisy384', 384, 20000, 0.42,
-		[ { l2 => 0.93, cosine => 0.92 }, { l2 => 0.89, cosine => 0.87 } ]
+		[ { l2 => 0.93, cosine => 0.92 }, { l2 => 0.90, cosine => 0.88 } ]
 	],
 	[
 		'noisy768', 768, 10000, 0.57,
-		[ { l2 => 0.98, cosine => 0.97 }, { l2 => 0.96, cosine => 0.95 } ]
+		[ { l2 => 0.98, cosine => 0.97 }, { l2 => 0.97, cosine => 0.96 } ]
 	]);
 for my $set (@sets)
 {
