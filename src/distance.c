@@ -899,6 +899,60 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	*scale = (float) step;
 }
 
+bool
+omen_bits_query(const float *q, int n, unsigned char *code, float *value)
+{
+	float		v = 0;
+
+	memset(code, 0, OMEN_CODE_BYTES(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (!isfinite(q[i]))
+			return false;
+		if (q[i] == 0)
+			continue;
+		if (v == 0)
+			v = q[i];
+		else if (q[i] != v)
+			return false;
+		code[i / 8] |= 1 << (i % 8);
+	}
+	*value = v;
+	return true;
+}
+
+/*
+ * Element i of the code is offset + scale * b[i] and of the query
+ * qvalue * a[i], for bits a[i] and b[i]; the four pairs of bits are
+ * counted, and each count weighs its pair's term.
+ */
+float
+omen_bits_code_distance(int metric, const unsigned char *qcode, float qvalue,
+						const unsigned char *code, float offset, float scale,
+						int n)
+{
+	uint64_t	n11;
+	uint64_t	na;
+	uint64_t	nb;
+	double		q = qvalue;
+	double		o = offset;
+	double		s = scale;
+
+	omen_jaccard(qcode, code, OMEN_CODE_BYTES(n, 1), &n11, &na, &nb);
+	if (metric == OMEN_METRIC_L2)
+	{
+		double		n10 = (double) (na - n11);
+		double		n01 = (double) (nb - n11);
+		double		n00 = (double) n - na - nb + n11;
+
+		return (float) (n11 * (q - o - s) * (q - o - s) +
+						n10 * (q - o) * (q - o) +
+						n01 * (o + s) * (o + s) +
+						n00 * o * o);
+	}
+	return (float) -(q * (o * na + s * n11));
+}
+
 /* Each byte of in[0..nin - 1] as two: its low shift bits, then the rest */
 static inline void
 split_bytes(const unsigned char *restrict in, int nin, int shift,

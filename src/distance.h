@@ -12,6 +12,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -153,6 +154,28 @@ extern void omen_quantize(const float *x, int n, int bits,
 /* One element a byte, for the coded kernels, from codes of 8, 4, 2 or 1 bits. */
 extern void omen_code_unpack(const unsigned char *restrict code, int n,
 							 int bits, unsigned char *restrict out);
+
+/*
+ * A query whose elements are all 0 or one value, as a 1-bit code: into
+ * code (OMEN_CODE_BYTES(n, 1) bytes) the places of that value, laid out as
+ * omen_quantize lays out 1-bit codes, and into *value the value (0 when
+ * there is none).  False, leaving them undefined, for any other query, or
+ * one with an element not finite.
+ */
+extern bool omen_bits_query(const float *q, int n, unsigned char *code,
+							float *value);
+
+/*
+ * omen_code_distance for a 1-bit code of n elements and a query that
+ * omen_bits_query took (qcode, qvalue), from counts of bits instead
+ * of element by element: in double, so it may differ from the kernels'
+ * float sums in the last bits; exact where the terms are integers, as they
+ * are for a bit string's 0s and 1s against its own code.  L2 and inner
+ * product (the negative dot product) only.
+ */
+extern float omen_bits_code_distance(int metric, const unsigned char *qcode,
+									 float qvalue, const unsigned char *code,
+									 float offset, float scale, int n);
 
 /*
  * The vector a code stands for into out[0..n-1]: of 8 bits (one element a

@@ -187,6 +187,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->cached_mask = 0;
 	s->exact = NULL;
 	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
+	s->bits_query = NULL;
+	s->bits_code = NULL;
 	s->pinned = NULL;
 	s->npinned = 0;
 	s->pin_level = -1;
@@ -464,10 +466,33 @@ node_code(OmenPageStore *s, OmenNodeTuple nt)
 	return unpacked_code(s, omen_node_code(nt));
 }
 
+/*
+ * Lets omen_store_code_distance measure query against 1-bit codes by
+ * counting bits (omen_bits_code_distance) instead of unpacking each code,
+ * where the index has 1-bit codes, its graph metric is not L1 and query's
+ * elements are 0 or one value (a bit string's are); the caller keeps query
+ * as it is while it searches with s.  Takes no locks.
+ */
+void
+omen_store_set_query(OmenPageStore *s, const float *query)
+{
+	s->bits_query = NULL;
+	if (s->code_bits != 1 || s->metric == OMEN_METRIC_L1)
+		return;
+	if (s->bits_code == NULL)
+		s->bits_code = palloc(OMEN_CODE_BYTES(s->dims, 1));
+	if (omen_bits_query(query, s->dims, s->bits_code, &s->bits_value))
+		s->bits_query = query;
+}
+
 /* Distance from query to the vector that nt's code stands for. */
 float
 omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 {
+	if (query == s->bits_query)
+		return omen_bits_code_distance(s->metric, s->bits_code, s->bits_value,
+									   omen_node_code(nt), nt->offset,
+									   nt->scale, s->dims);
 	return omen_code_distance(s->metric, kernel_bits(s), query,
 							  node_code(s, nt), nt->offset, nt->scale, s->dims);
 }

@@ -53,6 +53,11 @@ typedef struct OmenPageStore
 	void	   *exact;			/* an exact vector, allocated when needed */
 	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
 
+	/* omen_store_set_query: a query that 1-bit codes measure by bit counts */
+	const float *bits_query;	/* NULL when there is none */
+	uint8	   *bits_code;		/* its bits (omen_bits_query) */
+	float		bits_value;		/* its nonzero value */
+
 	/* omen_store_link: links of the node being linked that must stay */
 	OmenNodeId	pin_node;
 	int			pin_level;		/* -1 when none */
@@ -89,6 +94,8 @@ extern Size omen_store_visited_bytes(OmenPageStore *s);
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);
 
+/* Lets 1-bit codes measure query by counting bits (see pagestore.c). */
+extern void omen_store_set_query(OmenPageStore *s, const float *query);
 /* Distance from query to the vector that nt's code stands for. */
 extern float omen_store_code_distance(OmenPageStore *s, const float *query,
 									  OmenNodeTuple nt);

@@ -393,6 +393,7 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 
 		CHECK_FOR_INTERRUPTS();
 		omen_store_init(&seg->store, index, meta, so->beam * meta->m * 4);
+		omen_store_set_query(&seg->store, so->query);
 		so->nsegs = i + 1;
 		seg->store.segno = dir->segs[i].segno;
 		seg->rcap = so->beam;

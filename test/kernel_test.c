@@ -1301,6 +1301,116 @@ test_dot_codes(const OmenKernelSet **v, int nv)
 }
 
 /*
+ * omen_bits_query takes a query of 0s and one value, laid out as
+ * omen_quantize lays out a 1-bit code of it, and refuses any other;
+ * omen_bits_code_distance is the L2 and inner-product distance of the
+ * query to the decoded code within float rounding, and equals the byte
+ * kernel on the unpacked code exactly for 0s and 1s against a code of
+ * offset 0 and scale 1, as a bit index has.
+ */
+static void
+test_bits_query(void)
+{
+	static const int lengths[] = {1, 7, 8, 9, 63, 64, 65, 100, 127, 128,
+	129, 784, 1000, 16000};
+	unsigned char *qc = malloc(OMEN_CODE_BYTES(MAX_LEN, 1));
+	unsigned char *bc = malloc(OMEN_CODE_BYTES(MAX_LEN, 1));
+	unsigned char *qq = malloc(OMEN_CODE_BYTES(MAX_LEN, 1));
+	unsigned char *unpacked = malloc(MAX_LEN);
+	float	   *q = malloc(sizeof(float) * MAX_LEN);
+	float	   *x = malloc(sizeof(float) * MAX_LEN);
+
+	rng_state = 29;
+	for (int t = 0; t < (int) (sizeof(lengths) / sizeof(lengths[0])); t++)
+	{
+		int			n = lengths[t];
+
+		for (int trial = 0; trial < 24; trial++)
+		{
+			/* the query's value, the code's offset and scale, a density */
+			float		values[] = {1, 0.0625f, -3.5f, (float) rng_unit()};
+			float		qv = values[trial % 4];
+			float		o = trial < 8 ? 0 : (float) (2.0 * rng_unit() - 1.0);
+			float		sc = trial < 8 ? 1 : trial < 12 ? 0 : (float) rng_unit();
+			double		density = trial % 3 == 0 ? 0.5 : trial % 3 == 1 ? 0.05 : 0.95;
+			float		v,
+						qo,
+						qs;
+			double		l2 = 0,
+						ip = 0,
+						mag = 0;
+			bool		ok;
+
+			for (int i = 0; i < n; i++)
+			{
+				q[i] = rng_unit() < density ? qv : 0;
+				x[i] = rng_unit() < 0.5 ? 1 : 0;
+			}
+			omen_quantize(x, n, 1, bc, &qo, &qs);
+			for (int i = 0; i < n; i++)
+			{
+				double		d = (double) o + (double) sc * ((bc[i / 8] >> (i % 8)) & 1);
+
+				l2 += (q[i] - d) * (q[i] - d);
+				ip += q[i] * d;
+				mag += (double) q[i] * q[i] + d * d;
+			}
+			ok = omen_bits_query(q, n, qc, &v);
+			/* element i in bit i % 8 of byte i / 8, as test_unpack has it */
+			memset(qq, 0, OMEN_CODE_BYTES(n, 1));
+			for (int i = 0; i < n; i++)
+				qq[i / 8] |= (q[i] != 0) << (i % 8);
+			ok = ok && (v == qv || (v == 0 && qq[0] == 0)) &&
+				memcmp(qc, qq, OMEN_CODE_BYTES(n, 1)) == 0;
+			ok = ok && fabs(omen_bits_code_distance(OMEN_METRIC_L2, qc, v, bc,
+													o, sc, n) - l2) <=
+				4 * FLT_EPSILON * (mag + 1);
+			ok = ok && fabs(omen_bits_code_distance(OMEN_METRIC_IP, qc, v, bc,
+													o, sc, n) + ip) <=
+				4 * FLT_EPSILON * (mag + 1);
+			if (ok && trial < 8 && qv == 1)
+			{
+				omen_code_unpack(bc, n, 1, unpacked);
+				ok = omen_bits_code_distance(OMEN_METRIC_L2, qc, v, bc, 0, 1, n) ==
+					omen_l2sq_u8(q, unpacked, 0, 1, n);
+			}
+			if (ok)
+				passed++;
+			else
+			{
+				failed++;
+				printf("FAIL bits query n=%d trial=%d\n", n, trial);
+			}
+		}
+
+		/* refused: a second value, or an element not finite */
+		for (int bad = 0; bad < 3; bad++)
+		{
+			float		v;
+
+			for (int i = 0; i < n; i++)
+				q[i] = i % 2 ? 1 : 0;
+			q[n - 1] = bad == 0 ? 2 : bad == 1 ? NAN : INFINITY;
+			if (n > 1 || bad > 0 ? !omen_bits_query(q, n, qc, &v) :
+				omen_bits_query(q, n, qc, &v))
+				passed++;
+			else
+			{
+				failed++;
+				printf("FAIL bits query n=%d took a query it must refuse (%d)\n",
+					   n, bad);
+			}
+		}
+	}
+	free(qc);
+	free(bc);
+	free(qq);
+	free(unpacked);
+	free(q);
+	free(x);
+}
+
+/*
  * omen_code_sums counts exactly, and omen_code_pair_distance is the L2 and
  * inner-product distance of the decoded codes, within float rounding of the
  * terms' magnitude, at lengths around the sums' blocks and up to 16,000.
@@ -1419,6 +1529,7 @@ main(int argc, char **argv)
 	test_half_conversions();
 	test_narrow_half(v, nv);
 	test_unpack();
+	test_bits_query();
 	test_half_kernels(v, nv);
 	test_dot_codes(v, nv);
 	test_code_pairs();
