@@ -720,12 +720,36 @@ recent_page(OmenPageStore *s, OmenNodeId id)
 }
 
 /*
+ * Asks the cache for the search row of id whole, from the page its block
+ * last occupied; a hint only, as nothing pins that page: a stale line
+ * pointer misdirects the hint, which it keeps inside the page.  Always
+ * inlined: a call to a function that only prefetches has no effect the
+ * compiler must keep, and GCC drops it.
+ */
+static pg_attribute_always_inline void
+prefetch_row(OmenPageStore *s, OmenNodeId id)
+{
+	char	   *page = recent_page(s, id);
+	OffsetNumber off = (OffsetNumber) (id & 0xFFFF);
+	ItemId		lp;
+	int			start;
+	int			lines;
+
+	if (page == NULL || off < FirstOffsetNumber ||
+		off > PageGetMaxOffsetNumber((Page) page))
+		return;
+	lp = PageGetItemId((Page) page, off);
+	start = ItemIdGetOffset(lp);
+	lines = (Min(start + ItemIdGetLength(lp), BLCKSZ) - start + 63) / 64;
+	for (int k = 0; k < lines; k++)
+		__builtin_prefetch(page + start + 64 * k);
+}
+
+/*
  * Deleted nodes still route searches but are never their results.  Nodes
- * are scored page by page, each page locked once; the cache is asked for
- * all the pages' headers first, and for each next node's search row while
- * one is scored (its first lines; the hardware streams the rest).  The
- * hints read line pointers of unpinned pages, so a stale one only
- * misdirects a hint; it is kept inside the page.
+ * are scored page by page, each page locked once.  The cache is asked for
+ * all the pages' headers first, then for all the nodes' search rows, so
+ * that their misses overlap rather than each node waiting for its own.
  */
 static void
 store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
@@ -753,6 +777,8 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 		}
 		order[j] = i;
 	}
+	for (int i = 0; i < n; i++)
+		prefetch_row(s, ids[i]);
 	for (int i = 0; i < n;)
 	{
 		BlockNumber blk = (BlockNumber) (ids[order[i]] >> 16);
@@ -778,23 +804,8 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 			OmenNodeTuple nt = NULL;
 
 			if (page != NULL)
-			{
-				if (i + 1 < end)
-				{
-					OffsetNumber next = (OffsetNumber) (ids[order[i + 1]] & 0xFFFF);
-
-					if (next >= FirstOffsetNumber && next <= PageGetMaxOffsetNumber(page))
-					{
-						ItemId		lp = PageGetItemId(page, next);
-
-						if (ItemIdGetOffset(lp) < BLCKSZ)
-							for (int off = 0; off < 256; off += 64)
-								__builtin_prefetch((char *) page + ItemIdGetOffset(lp) + off);
-					}
-				}
 				nt = omen_page_get_node(page, (OffsetNumber) (ids[k] & 0xFFFF),
 										s->m, s->code_bytes);
-			}
 			/* a node that has gone is never a result */
 			if (nt == NULL)
 			{
