@@ -1406,10 +1406,11 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 		add(arg, id);
 
 	/*
-	 * Bottom up: a search reaches id on a level only once id's list there
-	 * is written, and it then goes on down from id.  Linked from the top, id
-	 * could be a concurrent descent's entry on a level below where its list
-	 * is still empty, and that insert would find no neighbour but id.
+	 * Bottom up, so that a concurrent search that reaches id on a level
+	 * (through the back-links written after id's own list there) finds id's
+	 * lists on the levels below written too.  Linked from the top down, id
+	 * could be a descent's entry on a level where its list is still empty,
+	 * and that insert would find no neighbour but id.
 	 */
 	for (int l = 0; l <= lo; l++)
 		graph_connect(g, id, l, g->layer_res + (Size) l * g->ef_construction,
