@@ -720,17 +720,15 @@ recent_page(OmenPageStore *s, OmenNodeId id)
 }
 
 /*
- * Asks the cache for the search row of id whole, from the page its block
- * last occupied; a hint only, as nothing pins that page: a stale line
- * pointer misdirects the hint, which it keeps inside the page.  Always
- * inlined: a call to a function that only prefetches has no effect the
- * compiler must keep, and GCC drops it.
+ * Asks the cache for the whole row at off of page, a recent_page: a hint
+ * only, as nothing pins that page; a stale line pointer misdirects the
+ * hint, which it keeps inside the page.  Always inlined: a call to a
+ * function that only prefetches has no effect the compiler must keep, and
+ * GCC drops it.
  */
 static pg_attribute_always_inline void
-prefetch_row(OmenPageStore *s, OmenNodeId id)
+prefetch_row(char *page, OffsetNumber off)
 {
-	char	   *page = recent_page(s, id);
-	OffsetNumber off = (OffsetNumber) (id & 0xFFFF);
 	ItemId		lp;
 	int			start;
 	int			lines;
@@ -757,6 +755,7 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 {
 	OmenPageStore *s = (OmenPageStore *) arg;
 	int			order[OMEN_MAX_LINKS];
+	char	   *pages[OMEN_MAX_LINKS];
 
 	Assert(n <= OMEN_MAX_LINKS);
 	for (int i = 0; i < n; i++)
@@ -764,6 +763,7 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 		char	   *page = recent_page(s, ids[i]);
 		int			j = i;
 
+		pages[i] = page;
 		if (page != NULL)
 		{
 			__builtin_prefetch(page);
@@ -778,7 +778,7 @@ store_distances(void *arg, const float *query, const OmenNodeId *ids, int n,
 		order[j] = i;
 	}
 	for (int i = 0; i < n; i++)
-		prefetch_row(s, ids[i]);
+		prefetch_row(pages[i], (OffsetNumber) (ids[i] & 0xFFFF));
 	for (int i = 0; i < n;)
 	{
 		BlockNumber blk = (BlockNumber) (ids[order[i]] >> 16);

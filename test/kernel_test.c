@@ -1301,8 +1301,8 @@ test_dot_codes(const OmenKernelSet **v, int nv)
 }
 
 /*
- * omen_bits_query takes a query of 0s and one value, laid out as
- * omen_quantize lays out a 1-bit code of it, and refuses any other;
+ * omen_bits_query takes a query of 0s and one value, element i in bit
+ * i % 8 of byte i / 8 as test_unpack has 1-bit codes, and refuses any other;
  * omen_bits_code_distance is the L2 and inner-product distance of the
  * query to the decoded code within float rounding, and equals the byte
  * kernel on the unpacked code exactly for 0s and 1s against a code of
@@ -1318,7 +1318,6 @@ test_bits_query(void)
 	unsigned char *qq = malloc(OMEN_CODE_BYTES(MAX_LEN, 1));
 	unsigned char *unpacked = malloc(MAX_LEN);
 	float	   *q = malloc(sizeof(float) * MAX_LEN);
-	float	   *x = malloc(sizeof(float) * MAX_LEN);
 
 	rng_state = 29;
 	for (int t = 0; t < (int) (sizeof(lengths) / sizeof(lengths[0])); t++)
@@ -1333,20 +1332,23 @@ test_bits_query(void)
 			float		o = trial < 8 ? 0 : (float) (2.0 * rng_unit() - 1.0);
 			float		sc = trial < 8 ? 1 : trial < 12 ? 0 : (float) rng_unit();
 			double		density = trial % 3 == 0 ? 0.5 : trial % 3 == 1 ? 0.05 : 0.95;
-			float		v,
-						qo,
-						qs;
+			float		v;
+			int			ones = 0;
 			double		l2 = 0,
 						ip = 0,
 						mag = 0;
 			bool		ok;
 
+			/* random bits of the code, query and code 0 past n */
+			memset(bc, 0, OMEN_CODE_BYTES(n, 1));
+			memset(qq, 0, OMEN_CODE_BYTES(n, 1));
 			for (int i = 0; i < n; i++)
 			{
 				q[i] = rng_unit() < density ? qv : 0;
-				x[i] = rng_unit() < 0.5 ? 1 : 0;
+				qq[i / 8] |= (q[i] != 0) << (i % 8);
+				ones += q[i] != 0;
+				bc[i / 8] |= (rng_next() & 1) << (i % 8);
 			}
-			omen_quantize(x, n, 1, bc, &qo, &qs);
 			for (int i = 0; i < n; i++)
 			{
 				double		d = (double) o + (double) sc * ((bc[i / 8] >> (i % 8)) & 1);
@@ -1355,12 +1357,8 @@ test_bits_query(void)
 				ip += q[i] * d;
 				mag += (double) q[i] * q[i] + d * d;
 			}
-			ok = omen_bits_query(q, n, qc, &v);
-			/* element i in bit i % 8 of byte i / 8, as test_unpack has it */
-			memset(qq, 0, OMEN_CODE_BYTES(n, 1));
-			for (int i = 0; i < n; i++)
-				qq[i / 8] |= (q[i] != 0) << (i % 8);
-			ok = ok && (v == qv || (v == 0 && qq[0] == 0)) &&
+			ok = omen_bits_query(q, n, qc, &v) &&
+				v == (ones > 0 ? qv : 0) &&
 				memcmp(qc, qq, OMEN_CODE_BYTES(n, 1)) == 0;
 			ok = ok && fabs(omen_bits_code_distance(OMEN_METRIC_L2, qc, v, bc,
 													o, sc, n) - l2) <=
@@ -1407,7 +1405,6 @@ test_bits_query(void)
 	free(qq);
 	free(unpacked);
 	free(q);
-	free(x);
 }
 
 /*
