@@ -498,7 +498,8 @@ write_rows(OmenBuilder *b, const uint32 *order, const OmenNodePos *pos,
 			omen_node_fill(nt, level, &b->meta, &b->tids[(Size) i * OMEN_HEAPTIDS],
 						   b->ntids[i], &b->vectids[i]);
 			/* the graph's code is the row's: same vector, same width */
-			code = omen_graph_code(b->graph, i, &nt->offset, &nt->scale);
+			code = omen_graph_code(b->graph, i, &nt->offset, &nt->scale,
+								   &nt->tight);
 			memcpy(omen_node_code(nt), code, code_bytes);
 			for (int l = 0; l <= level; l++)
 			{

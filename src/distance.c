@@ -34,20 +34,23 @@
 /*
  * Element kinds of the dense kernel templates: float4, half (a binary16 bit
  * pattern, widened exactly to float), 8-bit code (decoded as offset +
- * scale * code) and half code (halves compared with a float4 query).  A
- * kernel's first operand is of the same kind as its second, except that a
- * coded vector is compared with a float4 query.
+ * scale * code), 4-bit code (two a byte, the low nibble first, decoded
+ * alike) and half code (halves compared with a float4 query).  A kernel's
+ * first operand is of the same kind as its second, except that a coded
+ * vector is compared with a float4 query.
  */
 typedef enum ElemKind
 {
 	ELEM_F32,
 	ELEM_F16,
 	ELEM_U8,
+	ELEM_U4,
 	ELEM_H16
 } ElemKind;
 
 #define QUERY_KIND(kind) \
-	((kind) == ELEM_U8 || (kind) == ELEM_H16 ? ELEM_F32 : (kind))
+	((kind) == ELEM_U8 || (kind) == ELEM_U4 || (kind) == ELEM_H16 ? \
+	 ELEM_F32 : (kind))
 
 /*
  * The terms the kernels sum: (a-b)^2, a*b or |a-b|.  The constant arguments
@@ -107,6 +110,9 @@ portable_elem(int kind, const void *p, int i, float offset, float scale)
 			return omen_half_to_float(((const uint16_t *) p)[i]);
 		case ELEM_U8:
 			return offset + scale * ((const unsigned char *) p)[i];
+		case ELEM_U4:
+			return offset + scale *
+				((((const unsigned char *) p)[i / 2] >> (4 * (i % 2))) & 0x0F);
 		default:
 			return ((const float *) p)[i];
 	}
@@ -231,6 +237,20 @@ dot_u8_portable(const float *q, const unsigned char *code, float offset,
 				float scale, int n)
 {
 	return portable_sum(TERM_DOT, ELEM_U8, q, code, n, offset, scale);
+}
+
+static float
+l2sq_u4_portable(const float *q, const unsigned char *code, float offset,
+				 float scale, int n)
+{
+	return portable_sum(TERM_L2, ELEM_U4, q, code, n, offset, scale);
+}
+
+static float
+dot_u4_portable(const float *q, const unsigned char *code, float offset,
+				float scale, int n)
+{
+	return portable_sum(TERM_DOT, ELEM_U4, q, code, n, offset, scale);
 }
 
 static float
@@ -473,7 +493,8 @@ narrow_half_portable(const float *x, int n, uint16_t *out)
 
 static const OmenKernelSet portable_kernels = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cos_parts_portable,
-	l2sq_u8_portable, dot_u8_portable, sparse_l2sq_portable,
+	l2sq_u8_portable, dot_u8_portable, l2sq_u4_portable, dot_u4_portable,
+	sparse_l2sq_portable,
 	sparse_dot_portable, hamming_portable, jaccard_portable,
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
 	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
@@ -580,6 +601,30 @@ dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 	return sum;
 }
 
+/*
+ * The 4-bit codes packed in the low 8 bytes of p, one a byte in element
+ * order: each byte widened to 16 bits, its low nibble kept in the low byte
+ * and its high nibble moved to the high one.
+ */
+static inline AVX2_TARGET __attribute__((always_inline)) __m128i
+nibbles_avx2(__m128i p)
+{
+	__m128i		w = _mm_cvtepu8_epi16(p);
+
+	return _mm_or_si128(_mm_and_si128(w, _mm_set1_epi16(0x0F)),
+						_mm_slli_epi16(_mm_srli_epi16(w, 4), 8));
+}
+
+/* 8 4-bit codes from the 4 bytes at c, one a byte */
+static inline AVX2_TARGET __attribute__((always_inline)) __m128i
+load_nibbles_avx2(const unsigned char *c)
+{
+	int32_t		v;
+
+	memcpy(&v, c, sizeof(v));
+	return nibbles_avx2(_mm_cvtsi32_si128(v));
+}
+
 #define SIMD_TARGET AVX2_TARGET
 #define SIMD_FN(name) name##_avx2
 #define SIMD_NAME "avx2"
@@ -608,6 +653,9 @@ dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_DECODE(c, offset, scale) \
 	_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32( \
 		_mm_loadl_epi64((const __m128i *) (c)))), offset)
+#define SIMD_DECODE_NIBBLES(c, offset, scale) \
+	_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32( \
+		load_nibbles_avx2(c))), offset)
 #define SIMD_LOAD_TAIL(p, r) _mm256_maskload_ps(p, avx2_tail_mask(r))
 #define SIMD_FIRST(x, r) \
 	_mm256_and_ps(x, _mm256_castsi256_ps(avx2_tail_mask(r)))
@@ -675,6 +723,9 @@ dot_codes_avx512(const unsigned char *a, const unsigned char *b, int n)
 #define SIMD_DECODE(c, offset, scale) \
 	_mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32( \
 		_mm_loadu_si128((const __m128i *) (c)))), offset)
+#define SIMD_DECODE_NIBBLES(c, offset, scale) \
+	_mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32( \
+		nibbles_avx2(_mm_loadl_epi64((const __m128i *) (c))))), offset)
 #define SIMD_LOAD_TAIL(p, r) _mm512_maskz_loadu_ps(avx512_tail_mask(r), p)
 #define SIMD_FIRST(x, r) _mm512_maskz_mov_ps(avx512_tail_mask(r), x)
 #include "distance_simd.h"
@@ -741,6 +792,8 @@ omen_pair_fn omen_l1 = l1_portable;
 omen_cos_fn omen_cos_parts = cos_parts_portable;
 omen_u8_fn	omen_l2sq_u8 = l2sq_u8_portable;
 omen_u8_fn	omen_dot_u8 = dot_u8_portable;
+omen_u8_fn	omen_l2sq_u4 = l2sq_u4_portable;
+omen_u8_fn	omen_dot_u4 = dot_u4_portable;
 omen_sparse_fn omen_sparse_l2sq = sparse_l2sq_portable;
 omen_sparse_fn omen_sparse_dot = sparse_dot_portable;
 omen_hamming_fn omen_hamming = hamming_portable;
@@ -808,6 +861,8 @@ omen_kernels_init(void)
 	omen_cos_parts = chosen->cos_parts;
 	omen_l2sq_u8 = chosen->l2sq_u8;
 	omen_dot_u8 = chosen->dot_u8;
+	omen_l2sq_u4 = chosen->l2sq_u4;
+	omen_dot_u4 = chosen->dot_u4;
 	omen_sparse_l2sq = chosen->sparse_l2sq;
 	omen_sparse_dot = chosen->sparse_dot;
 	omen_hamming = chosen->hamming;
@@ -853,15 +908,19 @@ omen_dot_careful(const float *a, const float *b, int n)
 }
 
 float
-omen_dot_u8_careful(const float *q, const unsigned char *code, float offset,
-					float scale, int n)
+omen_dot_code_careful(const float *q, const unsigned char *code, int bits,
+					  float offset, float scale, int n)
 {
 	double		sum = 0.0;
 	double		lost = 0.0;
 
 	for (int i = 0; i < n; i++)
+	{
+		unsigned	c = bits == 4 ? (code[i / 2] >> (4 * (i % 2))) & 0x0F : code[i];
+
 		compensated_add(&sum, &lost,
-						q[i] * ((double) offset + (double) scale * code[i]));
+						q[i] * ((double) offset + (double) scale * c));
+	}
 	return (float) (sum + lost);
 }
 
@@ -897,6 +956,39 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 	}
 	*offset = lo;
 	*scale = (float) step;
+}
+
+/*
+ * The squared error in double, where every decoded element is exact (a
+ * float times an integer below 2^8, plus a float, rounded once); its
+ * rounding is far below the margin taken off.
+ */
+uint16_t
+omen_code_tightness(const float *x, int n, int bits, const unsigned char *code,
+					float offset, float scale)
+{
+	int			per = 8 / bits;
+	unsigned	mask = (1u << bits) - 1;
+	double		err2 = 0;
+	double		widest;
+	double		frac;
+
+	if (bits == OMEN_CODE_HALVES || n <= 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+	{
+		unsigned	c = (code[i / per] >> (bits * (i % per))) & mask;
+		double		d = x[i] - ((double) offset + (double) scale * c);
+
+		err2 += d * d;
+	}
+	if (err2 == 0)
+		return OMEN_TIGHT_MAX;
+	widest = sqrt((double) n) * scale / 2;
+	frac = sqrt(err2) / widest * (1 + 1e-9);
+	if (!(frac < 1))
+		return 0;
+	return (uint16_t) floor((1 - frac) * OMEN_TIGHT_MAX);
 }
 
 bool
@@ -970,7 +1062,8 @@ split_bytes(const unsigned char *restrict in, int nin, int shift,
  * compiler turns into vector instructions of the baseline target (2- and
  * 1-bit codes in steps: into nibbles, then the nibbles into pairs of bits,
  * then the pairs into bits); the elements after the last block one at a
- * time.  Searches unpack every code narrower than 8 bits they score.
+ * time.  Searches unpack the codes they score that the kernels do not take
+ * packed (omen_packed_code_distance).
  */
 void
 omen_code_unpack(const unsigned char *restrict code, int n, int bits,

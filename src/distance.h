@@ -85,6 +85,8 @@ typedef struct OmenKernelSet
 	omen_cos_fn cos_parts;		/* dot, sum a^2, sum b^2 in one pass */
 	omen_u8_fn	l2sq_u8;		/* sum (q-x)^2 over a coded x */
 	omen_u8_fn	dot_u8;			/* sum q*x over a coded x */
+	omen_u8_fn	l2sq_u4;		/* the same over 4-bit codes, packed two */
+	omen_u8_fn	dot_u4;			/* a byte (omen_quantize) */
 	omen_sparse_fn sparse_l2sq;	/* sum (a-b)^2 over the union of indices */
 	omen_sparse_fn sparse_dot;	/* sum a*b over the common indices */
 	omen_hamming_fn hamming;	/* popcount(a ^ b) */
@@ -109,6 +111,8 @@ extern omen_pair_fn omen_l1;
 extern omen_cos_fn omen_cos_parts;
 extern omen_u8_fn omen_l2sq_u8;
 extern omen_u8_fn omen_dot_u8;
+extern omen_u8_fn omen_l2sq_u4;
+extern omen_u8_fn omen_dot_u4;
 extern omen_sparse_fn omen_sparse_l2sq;
 extern omen_sparse_fn omen_sparse_dot;
 extern omen_hamming_fn omen_hamming;
@@ -150,6 +154,22 @@ extern omen_narrow_fn omen_narrow_half;
 
 extern void omen_quantize(const float *x, int n, int bits,
 						  unsigned char *code, float *offset, float *scale);
+
+/*
+ * How much of the widest error a scalar code allows its vector leaves
+ * unused, in steps of 1 / OMEN_TIGHT_MAX: x is within
+ * (1 - tight / OMEN_TIGHT_MAX) * sqrt(n) * scale / 2 in L2 of what its code
+ * (of bits 8, 4, 2 or 1, made by omen_quantize with offset and scale)
+ * stands for, offset + scale * code[i] in real numbers.  Rounded so that
+ * the claim holds: 0 claims no more than the widest error, and is what
+ * codes of OMEN_CODE_HALVES get, which are their vectors.  Scans rank by
+ * bounds that are that much narrower (scan.c: lower_bound).
+ */
+#define OMEN_TIGHT_MAX 65535
+
+extern uint16_t omen_code_tightness(const float *x, int n, int bits,
+									const unsigned char *code, float offset,
+									float scale);
 
 /* One element a byte, for the coded kernels, from codes of 8, 4, 2 or 1 bits. */
 extern void omen_code_unpack(const unsigned char *restrict code, int n,
@@ -245,12 +265,12 @@ extern float omen_l1_u8(const float *q, const unsigned char *code,
 
 /*
  * sum a*b in double, rounded once to float: see omen_inner_product; and
- * the same over a coded b, one element a byte, decoded in double
- * (omen_code_distance)
+ * the same over a coded b, of 8 bits or of 4 packed two a byte, decoded in
+ * double (omen_code_distance)
  */
 extern float omen_dot_careful(const float *a, const float *b, int n);
-extern float omen_dot_u8_careful(const float *q, const unsigned char *code,
-								 float offset, float scale, int n);
+extern float omen_dot_code_careful(const float *q, const unsigned char *code,
+								   int bits, float offset, float scale, int n);
 
 extern void omen_kernels_init(void);
 extern const char *omen_kernels_name(void);
@@ -302,9 +322,10 @@ omen_distance(int metric, const float *a, const float *b, int n)
 }
 
 /*
- * omen_distance from q to a coded vector: of 8 bits, one element a byte, or
- * of OMEN_CODE_HALVES.  A non-finite inner product of an 8-bit code is
- * recomputed as omen_inner_product does, so that a coded vector whose terms
+ * omen_distance from q to a coded vector: of 8 bits, one element a byte, of
+ * 4 bits, packed two a byte (not under L1), or of OMEN_CODE_HALVES.  A
+ * non-finite inner product of a scalar code is recomputed as
+ * omen_inner_product does, so that a coded vector whose terms
  * overflow float4 ranks where its exact inner product does (an infinity of
  * the true sum's sign) rather than last (NaN); products of halves and a
  * float query cannot overflow where the query's elements are halves.
@@ -320,15 +341,36 @@ omen_code_distance(int metric, int bits, const float *q,
 	switch (metric)
 	{
 		case OMEN_METRIC_L2:
-			return omen_l2sq_u8(q, code, offset, scale, n);
+			return (bits == 4 ? omen_l2sq_u4 : omen_l2sq_u8) (q, code, offset,
+															  scale, n);
 		case OMEN_METRIC_L1:
 			return omen_l1_u8(q, code, offset, scale, n);
 		default:
-			d = omen_dot_u8(q, code, offset, scale, n);
+			d = (bits == 4 ? omen_dot_u4 : omen_dot_u8) (q, code, offset,
+														 scale, n);
 			if (__builtin_expect(!isfinite(d), 0))
-				d = omen_dot_u8_careful(q, code, offset, scale, n);
+				d = omen_dot_code_careful(q, code, bits, offset, scale, n);
 			return -d;
 	}
+}
+
+/*
+ * omen_code_distance from q to a code as omen_quantize packs it, of bits
+ * (8, 4, 2 or 1) or OMEN_CODE_HALVES: a code the kernels do not take
+ * packed (of 4 bits under L1, and narrower) is unpacked into buf (n bytes)
+ * first.
+ */
+static inline float
+omen_packed_code_distance(int metric, int bits, const float *q,
+						  const unsigned char *code, float offset, float scale,
+						  int n, unsigned char *buf)
+{
+	if (bits < 8 && (bits != 4 || metric == OMEN_METRIC_L1))
+	{
+		omen_code_unpack(code, n, bits, buf);
+		return omen_code_distance(metric, 8, q, buf, offset, scale, n);
+	}
+	return omen_code_distance(metric, bits, q, code, offset, scale, n);
 }
 
 /*

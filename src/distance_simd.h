@@ -12,8 +12,10 @@
  *	SIMD_ZERO(), SIMD_SET1(x), SIMD_ADD(x, y), SIMD_SUB(x, y), SIMD_ABS(x)
  *	SIMD_FMADD(x, y, s)		x * y + s, rounded once
  *	SIMD_HSUM(x)			the sum of x's lanes, in a fixed order
- *	SIMD_LOAD(p), SIMD_LOAD_HALF(p), SIMD_DECODE(code, offset, scale)
- *			SIMD_WIDTH float4s, halves or 8-bit codes from p, as floats
+ *	SIMD_LOAD(p), SIMD_LOAD_HALF(p), SIMD_DECODE(code, offset, scale),
+ *	SIMD_DECODE_NIBBLES(code, offset, scale)
+ *			SIMD_WIDTH float4s, halves, 8-bit or 4-bit codes from p, as
+ *			floats
  *	SIMD_STORE(p, x)		x's SIMD_WIDTH floats to p
  *	SIMD_STORE_HALF(p, x)	x's SIMD_WIDTH floats to p as halves, rounded to
  *			nearest even as omen_float_to_half rounds
@@ -54,6 +56,10 @@ SIMD_FN(load)(int kind, const void *p, int i, int k, simd_t offset,
 		case ELEM_U8:
 			return SIMD_DECODE((const unsigned char *) p + i + k * SIMD_WIDTH,
 							   offset, scale);
+		case ELEM_U4:
+			/* i is a multiple of SIMD_WIDTH, so even */
+			return SIMD_DECODE_NIBBLES((const unsigned char *) p + i / 2 +
+									   k * (SIMD_WIDTH / 2), offset, scale);
 		default:
 			return SIMD_LOAD((const float *) p + i + k * SIMD_WIDTH);
 	}
@@ -85,6 +91,13 @@ SIMD_FN(load_tail)(int kind, const void *p, int i, int r, simd_t offset,
 				/* code 0 decodes to offset: those lanes must be cleared */
 				memcpy(tail, (const unsigned char *) p + i, r);
 				return SIMD_FIRST(SIMD_DECODE(tail, offset, scale), r);
+			}
+		case ELEM_U4:
+			{
+				unsigned char tail[SIMD_WIDTH] = {0};
+
+				memcpy(tail, (const unsigned char *) p + i / 2, (r + 1) / 2);
+				return SIMD_FIRST(SIMD_DECODE_NIBBLES(tail, offset, scale), r);
 			}
 		default:
 			return SIMD_LOAD_TAIL((const float *) p + i, r);
@@ -240,6 +253,20 @@ SIMD_FN(dot_u8)(const float *q, const unsigned char *code, float offset,
 }
 
 static SIMD_TARGET float
+SIMD_FN(l2sq_u4)(const float *q, const unsigned char *code, float offset,
+				  float scale, int n)
+{
+	return SIMD_FN(sum)(TERM_L2, ELEM_U4, q, code, n, offset, scale);
+}
+
+static SIMD_TARGET float
+SIMD_FN(dot_u4)(const float *q, const unsigned char *code, float offset,
+				 float scale, int n)
+{
+	return SIMD_FN(sum)(TERM_DOT, ELEM_U4, q, code, n, offset, scale);
+}
+
+static SIMD_TARGET float
 SIMD_FN(l2sq_half)(const uint16_t *a, const uint16_t *b, int n)
 {
 	return SIMD_FN(sum)(TERM_L2, ELEM_F16, a, b, n, 0, 0);
@@ -313,7 +340,8 @@ SIMD_FN(narrow_half)(const float *x, int n, uint16_t *out)
 
 static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_NAME, SIMD_FN(l2sq), SIMD_FN(dot), SIMD_FN(l1), SIMD_FN(cos_parts),
-	SIMD_FN(l2sq_u8), SIMD_FN(dot_u8), sparse_l2sq_fma, sparse_dot_fma,
+	SIMD_FN(l2sq_u8), SIMD_FN(dot_u8), SIMD_FN(l2sq_u4), SIMD_FN(dot_u4),
+	sparse_l2sq_fma, sparse_dot_fma,
 	hamming_popcnt, jaccard_popcnt,
 	SIMD_FN(l2sq_half), SIMD_FN(dot_half), SIMD_FN(l1_half),
 	SIMD_FN(cos_parts_half), SIMD_FN(l2sq_h16), SIMD_FN(dot_h16),
@@ -339,5 +367,6 @@ static const OmenKernelSet SIMD_FN(kernels) = {
 #undef SIMD_LOAD_HALF
 #undef SIMD_STORE
 #undef SIMD_DECODE
+#undef SIMD_DECODE_NIBBLES
 #undef SIMD_LOAD_TAIL
 #undef SIMD_FIRST

@@ -66,13 +66,15 @@ typedef struct OmenHeap
 
 /*
  * A node's code (omen_quantize, of the graph's code_bits an element) with
- * its offset and scale: all the graph keeps of its vector.  The sums of its
- * elements and of their squares are set where the graph has code_pairs
- * (omen_code_pair_distance).  Rows are cache-line aligned.
+ * its offset, scale and omen_code_tightness: all the graph keeps of its
+ * vector.  The sums of its elements and of their squares are set where the
+ * graph has code_pairs (omen_code_pair_distance).  Rows are cache-line
+ * aligned.
  */
 typedef struct OmenCodeRow
 {
 	OmenCodeSums sums;
+	uint16		tight;
 	uint8		code[FLEXIBLE_ARRAY_MEMBER];
 } OmenCodeRow;
 
@@ -647,8 +649,9 @@ graph_code(const OmenGraph *g, uint32 id)
 }
 
 /*
- * The bytes of a code row that say which vector it codes (its code and the
- * numbers that decode it): rows equal over them are copies.
+ * The bytes of a code row that say which vector it codes (its code, the
+ * numbers that decode it and its tightness): rows equal over them are
+ * copies.
  */
 static inline Size
 graph_row_key_size(const OmenGraph *g)
@@ -657,9 +660,9 @@ graph_row_key_size(const OmenGraph *g)
 }
 
 /*
- * row's code as the kernels take it, of Max(code_bits, 8) bits: the code
- * itself at 8 bits and of halves, one element a byte below (unpacked into
- * buf, of dim bytes)
+ * row's code as omen_code_decode and omen_code_sums take it, of
+ * Max(code_bits, 8) bits: the code itself at 8 bits and of halves, one
+ * element a byte below (unpacked into buf, of dim bytes)
  */
 static inline const uint8 *
 graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
@@ -681,9 +684,9 @@ static inline float
 graph_row_distance(const OmenGraph *g, const float *query,
 				   const OmenCodeRow *row)
 {
-	return omen_code_distance(g->metric, Max(g->code_bits, 8), query,
-							  graph_row_bytes(g, row, g->unpacked),
-							  row->sums.offset, row->sums.scale, g->dim);
+	return omen_packed_code_distance(g->metric, g->code_bits, query, row->code,
+									 row->sums.offset, row->sums.scale, g->dim,
+									 g->unpacked);
 }
 
 /*
@@ -1335,6 +1338,10 @@ omen_graph_insert(OmenGraph *g, const float *vec, OmenMergeFn merge,
 	/* a copy of vec is at vec's distance to its own code */
 	omen_quantize(vec, g->dim, g->code_bits, g->newcode->code,
 				  &g->newcode->sums.offset, &g->newcode->sums.scale);
+	g->newcode->tight = omen_code_tightness(vec, g->dim, g->code_bits,
+											g->newcode->code,
+											g->newcode->sums.offset,
+											g->newcode->sums.scale);
 	if (g->code_pairs)
 		graph_row_sums(g, g->newcode);
 	self = graph_row_distance(g, vec, g->newcode);
@@ -1674,12 +1681,14 @@ omen_graph_level(const OmenGraph *g, int id)
 }
 
 const uint8 *
-omen_graph_code(const OmenGraph *g, int id, float *offset, float *scale)
+omen_graph_code(const OmenGraph *g, int id, float *offset, float *scale,
+				uint16 *tight)
 {
 	const OmenCodeRow *row = graph_code(g, id);
 
 	*offset = row->sums.offset;
 	*scale = row->sums.scale;
+	*tight = row->tight;
 	return row->code;
 }
 

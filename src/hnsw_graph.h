@@ -222,9 +222,13 @@ extern int	omen_graph_count(const OmenGraph *g);
 extern bool omen_graph_full(const OmenGraph *g);
 extern int	omen_graph_entry(const OmenGraph *g);	/* -1 when empty */
 extern int	omen_graph_level(const OmenGraph *g, int id);
-/* Node id's code (packed as omen_quantize makes it), offset and scale. */
+/*
+ * Node id's code (packed as omen_quantize makes it), offset, scale and
+ * omen_code_tightness.
+ */
 extern const uint8 *omen_graph_code(const OmenGraph *g, int id,
-									float *offset, float *scale);
+									float *offset, float *scale,
+									uint16 *tight);
 extern int	omen_graph_neighbors(const OmenGraph *g, int id, int level,
 								 const uint32 **out);
 /* The order the nodes' rows are laid out in (n ids, a permutation). */

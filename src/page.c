@@ -302,6 +302,8 @@ omen_node_encode(OmenNodeTuple nt, const OmenMetaPageData *meta,
 {
 	omen_quantize(x, meta->dims, meta->code_bits, omen_node_code(nt),
 				  &nt->offset, &nt->scale);
+	nt->tight = omen_code_tightness(x, meta->dims, meta->code_bits,
+									omen_node_code(nt), nt->offset, nt->scale);
 }
 
 /*

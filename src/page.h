@@ -130,7 +130,7 @@ typedef struct OmenNodeTupleData
 	uint8		unused;
 	ItemPointerData heaptids[OMEN_HEAPTIDS];	/* unused slots invalid */
 	ItemPointerData vectid;		/* first chunk of the exact vector */
-	uint16		unused2;
+	uint16		tight;			/* omen_code_tightness; 0 in older rows */
 	float		offset;			/* code decodes as offset + scale * code */
 	float		scale;
 	uint8		data[FLEXIBLE_ARRAY_MEMBER];
@@ -301,8 +301,8 @@ extern OmenNodeTuple omen_page_get_node(Page page, OffsetNumber off, int m,
 extern OmenVectorTuple omen_page_get_chunk(Page page, OffsetNumber off);
 
 /*
- * Fills a search row with no links; code, offset and scale are x's code
- * (omen_node_encode).
+ * Fills a search row with no links; code, offset, scale and tight are x's
+ * code (omen_node_encode).
  */
 extern void omen_node_fill(OmenNodeTuple nt, int level,
 						   const OmenMetaPageData *meta,

@@ -440,9 +440,10 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 }
 
 /*
- * A code as rows keep it (code_bits an element) as the kernels take it, of
- * kernel_bits(s) bits: itself at 8 bits and of halves, one element a byte
- * below.
+ * A code as rows keep it (code_bits an element) as omen_code_decode and
+ * omen_code_sums take it, of kernel_bits(s) bits: itself at 8 bits and of
+ * halves, one element a byte below.  (Distances take 4-bit codes packed:
+ * omen_packed_code_distance.)
  */
 static inline const uint8 *
 unpacked_code(OmenPageStore *s, const uint8 *code)
@@ -459,7 +460,7 @@ kernel_bits(OmenPageStore *s)
 	return Max(s->code_bits, 8);
 }
 
-/* The code of nt as the kernels take it. */
+/* The code of nt as unpacked_code gives it. */
 static inline const uint8 *
 node_code(OmenPageStore *s, OmenNodeTuple nt)
 {
@@ -493,8 +494,9 @@ omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 		return omen_bits_code_distance(s->metric, s->bits_code, s->bits_value,
 									   omen_node_code(nt), nt->offset,
 									   nt->scale, s->dims);
-	return omen_code_distance(s->metric, kernel_bits(s), query,
-							  node_code(s, nt), nt->offset, nt->scale, s->dims);
+	return omen_packed_code_distance(s->metric, s->code_bits, query,
+									 omen_node_code(nt), nt->offset, nt->scale,
+									 s->dims, s->unpacked);
 }
 
 /*
@@ -554,9 +556,9 @@ cached_sums(OmenPageStore *s, OmenCachedCode *c)
 static float
 cached_distance(OmenPageStore *s, const float *query, const OmenCachedCode *c)
 {
-	return omen_code_distance(s->metric, kernel_bits(s), query,
-							  unpacked_code(s, cached_bytes(s, c)),
-							  c->sums.offset, c->sums.scale, s->dims);
+	return omen_packed_code_distance(s->metric, s->code_bits, query,
+									 cached_bytes(s, c), c->sums.offset,
+									 c->sums.scale, s->dims, s->unpacked);
 }
 
 /*

@@ -85,6 +85,7 @@ typedef struct OmenScanOpaqueData
 	bool		nullbound;		/* a NULL key: no row is within the bound */
 	float	   *query;			/* the floats of the query's code */
 	float		query_l1;		/* sum of |query[i]| */
+	double		query_l2;		/* sqrt(sum query[i]^2) */
 	void	   *qexact;			/* the query's exact vector */
 	OmenCand   *work;			/* [beam] */
 	OmenSegmentScan *segs;
@@ -163,10 +164,14 @@ lower_cmp(const void *a, const void *b)
  * A bound that the exact distance of the node whose code nt holds, at
  * distance code from the query, cannot be below.  Each element a code
  * decodes to is within scale / 2 of the vector's, and within a few units
- * of float rounding of the largest magnitude an element can have (top), so
- * the vector is within err of what its code stands for, in the metric's
- * terms: sqrt(dims) times that in L2, dims times it in L1, and the query's
- * L1 norm times it under inner product and cosine.  The slack covers the
+ * of float rounding of the largest magnitude an element can have (top).
+ * The row's tightness narrows the first part for the vector as a whole: in
+ * L2 the vector is within sqrt(dims) times (1 - tight / OMEN_TIGHT_MAX) *
+ * scale / 2 plus the rounding of what its code stands for (norm below),
+ * and so within sqrt(dims) times that in L1 (Cauchy-Schwarz).  Under inner
+ * product and cosine the error of the product with the query is within the
+ * smaller of the query's L1 norm times an element's error and its L2 norm
+ * times norm.  The slack covers the
  * float rounding of both distances: dims * FLT_EPSILON of the largest sum
  * either can have, twice over; under cosine, whose exact distance the
  * kernel takes from the raw vectors' dot product and norms, as much again
@@ -185,7 +190,10 @@ lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
 	double		scale = nt->scale;
 	double		top = fabs((double) nt->offset) +
 		scale * ((1 << store->code_bits) - 1) + scale / 2;
-	double		elem = scale / 2 + 2 * FLT_EPSILON * top;
+	double		decoding = 2 * FLT_EPSILON * top;
+	double		elem = scale / 2 + decoding;
+	double		norm = sqrt(dims) *
+		((1 - nt->tight / (double) OMEN_TIGHT_MAX) * scale / 2 + decoding);
 	double		rounding = 2 * dims * FLT_EPSILON;
 	double		lb;
 
@@ -196,28 +204,28 @@ lower_bound(OmenScanOpaque so, OmenPageStore *store, float code,
 		case OMEN_METRIC_L2:
 			{
 				double		a = sqrt(Max(code, 0.0));
-				double		err = elem * sqrt(dims);
-				double		lo = Max(a - err, 0.0);
+				double		lo = Max(a - norm, 0.0);
 
-				lb = lo * lo - rounding * (a + err) * (a + err);
+				lb = lo * lo - rounding * (a + norm) * (a + norm);
 				break;
 			}
 		case OMEN_METRIC_L1:
 			{
-				double		err = elem * dims;
+				double		err = norm * sqrt(dims);
 
 				lb = code - err - rounding * (code + 2 * err);
 				break;
 			}
 		case OMEN_METRIC_COSINE:
-			lb = code - elem * so->query_l1 - rounding * so->query_l1 * top -
-				3 * rounding;
+			lb = code - Min(elem * so->query_l1, norm * so->query_l2) -
+				rounding * so->query_l1 * top - 3 * rounding;
 			if (store->elem.kind == OMEN_ELEM_FLOAT4 ||
 				store->elem.kind == OMEN_ELEM_SPARSE)
 				lb = Min(lb, 0.0);
 			break;
 		default:
-			lb = code - elem * so->query_l1 - rounding * so->query_l1 * top;
+			lb = code - Min(elem * so->query_l1, norm * so->query_l2) -
+				rounding * so->query_l1 * top;
 			break;
 	}
 	if (!isfinite(lb))
@@ -382,8 +390,13 @@ start_search(OmenScanOpaque so, Relation index, OmenMetaPageData *meta)
 	OmenDirectory *dir = &so->dir;
 
 	so->query_l1 = 0;
+	so->query_l2 = 0;
 	for (int i = 0; i < meta->dims; i++)
+	{
 		so->query_l1 += fabsf(so->query[i]);
+		so->query_l2 += (double) so->query[i] * so->query[i];
+	}
+	so->query_l2 = sqrt(so->query_l2);
 	so->work = palloc(sizeof(OmenCand) * so->beam);
 	so->segs = palloc0(sizeof(OmenSegmentScan) * Max(dir->nsegs, 1));
 	for (int i = 0; i < dir->nsegs; i++)

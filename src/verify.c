@@ -274,6 +274,11 @@ check_row(VerifyState *vs, const OmenSegmentDesc *seg, HTAB *elems,
 			problem(vs, "node (%u,%u): its code is not the code of its vector",
 					ItemPointerGetBlockNumber(&e->tid),
 					ItemPointerGetOffsetNumber(&e->tid));
+		else if (nt->tight > code->tight)
+			problem(vs, "node (%u,%u): its code claims its vector nearer than it is (tightness %u, at most %u)",
+					ItemPointerGetBlockNumber(&e->tid),
+					ItemPointerGetOffsetNumber(&e->tid),
+					nt->tight, code->tight);
 	}
 	pfree(nt);
 }

@@ -185,6 +185,55 @@ check_all(const OmenKernelSet *k, const float *a, const float *b, int n,
 }
 
 /*
+ * The kernels over 4-bit codes as they are packed give what the 8-bit ones
+ * give over the same codes unpacked, bit for bit: they decode each element
+ * alike and add in the same order.  So does the careful inner product.
+ */
+static void
+check_packed_u4(const OmenKernelSet *k, const float *a,
+				const unsigned char *packed, const unsigned char *code, int n,
+				float offset, float scale, const char *what)
+{
+	check(k->name, "l2sq_u4 packed", what, n,
+		  k->l2sq_u4(a, packed, offset, scale, n),
+		  k->l2sq_u8(a, code, offset, scale, n), 0, 0);
+	check(k->name, "dot_u4 packed", what, n,
+		  k->dot_u4(a, packed, offset, scale, n),
+		  k->dot_u8(a, code, offset, scale, n), 0, 0);
+	check(k->name, "dot_code_careful u4", what, n,
+		  omen_dot_code_careful(a, packed, 4, offset, scale, n),
+		  omen_dot_code_careful(a, code, 8, offset, scale, n), 0, 0);
+}
+
+/*
+ * omen_code_tightness of b's code (packed, and unpacked in code): what it
+ * claims holds, and is looser than b's error, taken in long double, by at
+ * most two of its steps.
+ */
+static void
+check_tightness(const char *variant, const char *what, const float *b, int n,
+				int bits, const unsigned char *packed,
+				const unsigned char *code, float offset, float scale)
+{
+	uint16_t	tight = omen_code_tightness(b, n, bits, packed, offset, scale);
+	long double err2 = 0;
+	double		step = sqrt((double) n) * scale / 2 / OMEN_TIGHT_MAX;
+	double		claim = (OMEN_TIGHT_MAX - tight) * step;
+	char		name[32];
+
+	for (int i = 0; i < n; i++)
+	{
+		long double d = b[i] - ((long double) offset + (long double) scale * code[i]);
+
+		err2 += d * d;
+	}
+	/* claim - error within [0, 2 steps]: off by one step either way */
+	snprintf(name, sizeof(name), "tightness_u%d", bits);
+	check(variant, name, what, n, claim - (double) sqrtl(err2) - step, 0,
+		  step, 1.0);
+}
+
+/*
  * The coded kernels of variant k at each code width: a against b's codes,
  * compared with the exact distances to b as the codes decode it; and the
  * coding itself, each decoded element within scale / 2 of b's.
@@ -237,11 +286,14 @@ check_u8(const OmenKernelSet *k, const float *a, const float *b, int n,
 		snprintf(name, sizeof(name), "l1_u%d", bits);
 		check(k->name, name, what, n, omen_l1_u8(a, code, offset, scale, n),
 			  l1, abs_l1, tol);
+		if (bits == 4)
+			check_packed_u4(k, a, packed, code, n, offset, scale, what);
 		/* float rounding of offset + scale * code adds a few ulps of each */
 		snprintf(name, sizeof(name), "quantize_u%d", bits);
 		check(k->name, name, what, n, worst, 0,
 			  scale * 0.5 + 1e-6 * (fabs(offset) + ((1 << bits) - 1) * scale),
 			  1.0);
+		check_tightness(k->name, what, b, n, bits, packed, code, offset, scale);
 	}
 	free(packed);
 	free(code);
@@ -374,11 +426,27 @@ test_guard_pages(const OmenKernelSet *const *v, int nv)
 		float	   *a = end[0] - n;
 		float	   *b = end[1] - n;
 
+		unsigned char *packed = (unsigned char *) end[1] - (n + 1) / 2;
+		unsigned char code[MAX_LEN];
+		float		offset,
+					scale;
+
 		rng_state = (uint64_t) n * 104729;
 		fill(a, n, RANGE_INT);
 		fill(b, n, RANGE_INT);
 		for (int k = 0; k < nv; k++)
 			check_all(v[k], a, b, n, 0.0, "int at page end");
+
+		/*
+		 * a 4-bit code of b in its (n + 1) / 2 bytes at the page end, over
+		 * b's last bytes, which are not read again
+		 */
+		omen_quantize(b, n, 4, code, &offset, &scale);
+		memmove(packed, code, (n + 1) / 2);
+		omen_code_unpack(packed, n, 4, code);
+		for (int k = 0; k < nv; k++)
+			check_packed_u4(v[k], a, packed, code, n, offset, scale,
+							"4-bit code at page end");
 	}
 	for (int i = 0; i < 2; i++)
 		unmap_guarded(map[i], data);
@@ -1037,6 +1105,8 @@ test_dispatch(const OmenKernelSet *const *v, int nv)
 		omen_l1 == v[nv - 1]->l1 && omen_cos_parts == v[nv - 1]->cos_parts &&
 		omen_l2sq_u8 == v[nv - 1]->l2sq_u8 &&
 		omen_dot_u8 == v[nv - 1]->dot_u8 &&
+		omen_l2sq_u4 == v[nv - 1]->l2sq_u4 &&
+		omen_dot_u4 == v[nv - 1]->dot_u4 &&
 		omen_sparse_l2sq == v[nv - 1]->sparse_l2sq &&
 		omen_sparse_dot == v[nv - 1]->sparse_dot &&
 		omen_hamming == v[nv - 1]->hamming &&
