@@ -110,16 +110,21 @@ RESET enable_seqscan;
 DROP TABLE hv_max;
 CREATE TABLE hv_over (v halfvec(16001));
 
--- The widest halfvec whose halves are its codes at m = 16 (two rows to a
--- page, no vector pages) and one element more (8-bit codes, halves apart):
--- both order exactly after a build and inserts
+-- The widest halfvec whose halves can be its codes at m = 16 (codes =
+-- 'halves': two rows to a page, no vector pages) and one element more
+-- (4-bit codes, halves apart): both order exactly after a build and
+-- inserts, and the wider one cannot have halves as codes
 CREATE TABLE hv_edge (id int, a halfvec(1932), b halfvec(1933));
 CREATE FUNCTION hv_edge_value(i int, n int) RETURNS real[] LANGUAGE sql AS
 $$ SELECT ARRAY(SELECT sin(i * j * 0.013 + i) FROM generate_series(1, n) j)::real[] $$;
 INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1932), hv_edge_value(i, 1933)
 FROM generate_series(1, 40) i;
-CREATE INDEX hv_edge_a ON hv_edge USING omenhnsw (a halfvec_cosine_ops);
+CREATE INDEX hv_edge_a ON hv_edge USING omenhnsw (a halfvec_cosine_ops) WITH (codes = 'halves');
 CREATE INDEX hv_edge_b ON hv_edge USING omenhnsw (b halfvec_cosine_ops);
+\set VERBOSITY sqlstate
+CREATE INDEX ON hv_edge USING omenhnsw (b halfvec_cosine_ops) WITH (codes = 'halves');
+\set VERBOSITY default
+CREATE INDEX ON hv_edge USING omenhnsw (b halfvec_cosine_ops) WITH (codes = 'halves');
 INSERT INTO hv_edge SELECT i, hv_edge_value(i, 1932), hv_edge_value(i, 1933)
 FROM generate_series(41, 70) i;
 SELECT * FROM omenhnsw_verify('hv_edge_a');
@@ -145,17 +150,18 @@ SET omenhnsw.ef_search = 100;
 SELECT i.a = s.a AS a_exact, i.b = s.b AS b_exact
 FROM hv_edge_knn(true) i, hv_edge_knn(false) s;
 RESET omenhnsw.ef_search;
--- rows of halves take half a page each; the others a third, and their halves
--- are apart
+-- rows of halves take half a page each; the others a sixth, and their
+-- halves are apart
 SELECT pg_relation_size('hv_edge_a') / 8192 AS a_pages, pg_relation_size('hv_edge_b') / 8192 AS b_pages;
 DROP TABLE hv_edge, hv_edge_q;
 DROP FUNCTION hv_edge_value, hv_edge_knn;
 
 -- A column without a typmod, its index built empty: the first insert gives
 -- the dimension (odd, so the halves do not fill the exact vector's last
--- word), the codes are the halves, and the order is exact
+-- word, nor the 4-bit codes their last byte), the codes are the halves or
+-- 4-bit ones, and the order is exact
 CREATE TABLE hv_odd (id int, v halfvec);
-CREATE INDEX hv_odd_cos ON hv_odd USING omenhnsw (v halfvec_cosine_ops);
+CREATE INDEX hv_odd_cos ON hv_odd USING omenhnsw (v halfvec_cosine_ops) WITH (codes = 'halves');
 CREATE INDEX hv_odd_l2 ON hv_odd USING omenhnsw (v halfvec_l2_ops) WITH (m = 4);
 INSERT INTO hv_odd SELECT i, ARRAY(SELECT cos(i * j * 0.7 + j) FROM generate_series(1, 7) j)
 FROM generate_series(1, 120) i;
@@ -182,6 +188,29 @@ RESET omenhnsw.ef_search;
 DROP TABLE hv_odd;
 DROP FUNCTION hv_odd_knn;
 
+-- codes = 'halves' where the first insert brings too many dimensions, on
+-- another type, and an unknown value; 'auto' is the default
+CREATE TABLE hv_wide (v halfvec);
+CREATE INDEX hv_wide_idx ON hv_wide USING omenhnsw (v halfvec_l2_ops) WITH (codes = 'halves');
+\set VERBOSITY sqlstate
+INSERT INTO hv_wide SELECT array_fill(1::real, ARRAY[3000]);
+\set VERBOSITY default
+INSERT INTO hv_wide SELECT array_fill(1::real, ARRAY[3000]);
+INSERT INTO hv_wide SELECT array_fill(1::real, ARRAY[1000]);
+SELECT count(*) FROM hv_wide;
+SELECT * FROM omenhnsw_verify('hv_wide_idx');
+DROP TABLE hv_wide;
+CREATE TABLE hv_opt (v vector(3), h halfvec(3));
+\set VERBOSITY sqlstate
+CREATE INDEX ON hv_opt USING omenhnsw (v vector_l2_ops) WITH (codes = 'halves');
+CREATE INDEX ON hv_opt USING omenhnsw (h halfvec_l2_ops) WITH (codes = 'bits');
+\set VERBOSITY default
+CREATE INDEX ON hv_opt USING omenhnsw (v vector_l2_ops) WITH (codes = 'halves');
+CREATE INDEX ON hv_opt USING omenhnsw (h halfvec_l2_ops) WITH (codes = 'bits');
+CREATE INDEX hv_opt_auto ON hv_opt USING omenhnsw (h halfvec_l2_ops) WITH (codes = 'auto');
+SELECT reloptions FROM pg_class WHERE relname = 'hv_opt_auto';
+DROP TABLE hv_opt;
+
 -- VACUUM after deletes keeps the index whole and the order exact
 DELETE FROM hv WHERE id % 3 = 0;
 VACUUM hv;
@@ -194,15 +223,21 @@ FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op, hv_queries,
 GROUP BY op ORDER BY op;
 RESET omenhnsw.ef_search;
 
--- The index keeps 2 bytes a dimension, its halves its codes: about half
--- the size of a vector index of the same values, and so says the estimate
+-- The index keeps 4-bit codes and its halves apart: about half the size of
+-- a vector index of the same values, and so says the estimate; with codes =
+-- 'halves', smaller again
 CREATE TABLE hv_size (v vector(512));
 INSERT INTO hv_size SELECT ARRAY(SELECT sin(i * j) FROM generate_series(1, 512) j)
 FROM generate_series(1, 200) i;
 CREATE INDEX hv_size_vec ON hv_size USING omenhnsw (v vector_l2_ops);
 CREATE INDEX hv_size_half ON hv_size USING omenhnsw ((v::halfvec(512)) halfvec_l2_ops);
-SELECT pg_relation_size('hv_size_half') < 0.55 * pg_relation_size('hv_size_vec') AS smaller;
-SELECT h.index_bytes < 0.55 * v.index_bytes AS estimate_smaller
+CREATE INDEX hv_size_halves ON hv_size USING omenhnsw ((v::halfvec(512)) halfvec_l2_ops)
+	WITH (codes = 'halves');
+SELECT pg_relation_size('hv_size_half') < 0.6 * pg_relation_size('hv_size_vec') AS smaller,
+	pg_relation_size('hv_size_halves') < pg_relation_size('hv_size_half') AS halves_smaller;
+SELECT * FROM omenhnsw_verify('hv_size_halves');
+DROP INDEX hv_size_halves;
+SELECT h.index_bytes < 0.6 * v.index_bytes AS estimate_smaller
 FROM omenhnsw_build_estimate(10000, 512, 16, 'halfvec_l2_ops') h,
 	omenhnsw_build_estimate(10000, 512, 16, 'vector_l2_ops') v;
 SELECT index_bytes > 0 AS estimates FROM omenhnsw_build_estimate('hv', 'v', 16, 'halfvec_cosine_ops');

@@ -83,6 +83,7 @@ typedef struct OmenBuildShared
 	int			metric;
 	int			m;
 	int			ef_construction;
+	int			codes;			/* OmenCodesOption */
 	Size		budget;			/* bytes of graph per participant */
 	int			capacity_hint;	/* expected rows, caps the graph size */
 	int			shared_capacity;	/* nodes of the shared graph, or 0 */
@@ -144,6 +145,7 @@ typedef struct OmenBuilder
 	OmenMetaPageData meta;		/* m, dims and codes of the index's pages */
 	int			m;
 	int			ef_construction;
+	int			codes;			/* OmenCodesOption */
 	int			max_level;
 	int			capacity;
 	Size		budget;
@@ -191,12 +193,12 @@ PGDLLEXPORT void omen_build_worker_main(dsm_segment *seg, shm_toc *toc);
  * graph's, its heap TIDs and where its vector is.
  */
 static Size
-builder_node_bytes(int elem, int dims, int m)
+builder_node_bytes(int elem, int dims, int m, int codes)
 {
 	int			code_dims = omen_elem_code_dims(elem, dims);
 
 	return omen_graph_node_bytes(code_dims,
-								 omen_code_bits(elem, code_dims, m), m) +
+								 omen_code_bits(elem, code_dims, m, codes), m) +
 		sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + sizeof(uint8);
 }
 
@@ -219,6 +221,7 @@ builder_set_meta(OmenBuilder *b)
 	b->meta.m = b->m;
 	b->meta.metric = b->metric;
 	b->meta.elem = b->elem;
+	b->meta.codes = b->codes;
 	omen_meta_set_dims(&b->meta, b->dims);
 	omen_elem_init(&b->kind, b->elem, b->metric, b->dims, b->meta.code_bits);
 }
@@ -421,7 +424,7 @@ builder_open_segment(OmenBuilder *b)
 {
 	MemoryContext old;
 	Size		cap = builder_capacity(b->budget,
-									   builder_node_bytes(b->elem, b->dims, b->m),
+									   builder_node_bytes(b->elem, b->dims, b->m, b->codes),
 									   (Size) b->capacity_hint);
 
 	b->capacity = (int) cap;
@@ -814,12 +817,14 @@ builder_finish(OmenBuilder *b)
  * TIDs start.
  */
 static Size
-shared_graph_size(int elem, int dims, int m, Size cap, Size *tids_off)
+shared_graph_size(int elem, int dims, int m, int codes, Size cap,
+				  Size *tids_off)
 {
 	int			code_dims = omen_elem_code_dims(elem, dims);
 
 	*tids_off = TYPEALIGN(64, omen_graph_size(code_dims,
-											 omen_code_bits(elem, code_dims, m),
+											 omen_code_bits(elem, code_dims, m,
+															codes),
 											 m, omen_max_level(m), cap));
 	return *tids_off + cap * (sizeof(ItemPointerData) * (OMEN_HEAPTIDS + 1) + 1);
 }
@@ -832,7 +837,7 @@ builder_use_shared_graph(OmenBuilder *b, OmenGraph *g, char *mem)
 	Size		cap = b->shared->shared_capacity;
 
 	shared_graph_size(b->shared->elem, pg_atomic_read_u32(&b->shared->dims),
-					  b->shared->m, cap, &tids_off);
+					  b->shared->m, b->shared->codes, cap, &tids_off);
 	b->graph = g;
 	b->graph_is_shared = true;
 	b->tids = (ItemPointerData *) (mem + tids_off);
@@ -857,6 +862,7 @@ participate(OmenBuilder *b, ParallelTableScanDesc pscan, Size budget,
 	b->metric = shared->metric;
 	b->m = shared->m;
 	b->ef_construction = shared->ef_construction;
+	b->codes = shared->codes;
 	b->max_level = omen_max_level(b->m);
 	b->budget = budget;
 	b->capacity_hint = shared->capacity_hint;
@@ -978,7 +984,8 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	if (graph_rows > 0)
 	{
 		/* the other participants' visited arrays count too */
-		Size		per = builder_node_bytes(leader->elem, leader->dims, leader->m) +
+		Size		per = builder_node_bytes(leader->elem, leader->dims, leader->m,
+											 leader->codes) +
 			nworkers * sizeof(uint32);
 
 		graph_cap = Min(shared_budget(leader->budget) / per,
@@ -987,7 +994,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		graph_cap = Min(graph_cap, (Size) (graph_rows * 1.2) + 1000);
 		graph_cap = Max(graph_cap, 2);
 		graph_bytes = shared_graph_size(leader->elem, leader->dims, leader->m,
-										graph_cap, &tids_off);
+										leader->codes, graph_cap, &tids_off);
 		private_budget = (leader->budget - Min(leader->budget, graph_cap * per)) /
 			participants;
 		shm_toc_estimate_chunk(&pcxt->estimator, graph_bytes + 64);
@@ -1002,7 +1009,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		builder_node_bytes(leader->elem,
 						   leader->dims > 0 ? leader->dims :
 						   omen_elem_max_dims(leader->elem),
-						   leader->m);
+						   leader->m, leader->codes);
 	mincap = Max(2, Min(mincap, (Size) leader->capacity_hint));
 	maxsegs = 2 * (leader->capacity_hint / mincap) + participants + 16;
 	estshared = add_size(offsetof(OmenBuildShared, segs),
@@ -1035,6 +1042,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 	shared->metric = leader->metric;
 	shared->m = leader->m;
 	shared->ef_construction = leader->ef_construction;
+	shared->codes = leader->codes;
 	shared->budget = private_budget;
 	shared->capacity_hint = leader->capacity_hint;
 	shared->shared_capacity = graph_cap;
@@ -1069,7 +1077,7 @@ build_parallel(OmenBuilder *leader, IndexInfo *indexInfo, int nworkers,
 		one = omen_graph_create_in(graph_mem, true, code_dims,
 								   omen_elem_graph_metric(leader->metric),
 								   omen_code_bits(leader->elem, code_dims,
-												  leader->m),
+												  leader->m, leader->codes),
 								   leader->m, leader->ef_construction,
 								   omen_max_level(leader->m), graph_cap,
 								   leader->seed);
@@ -1147,7 +1155,7 @@ write_meta(Relation index, OmenBuilder *b, BlockNumber dir_head)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	omen_meta_init(page, b->elem, b->dims, b->m, b->ef_construction,
-				   b->metric);
+				   b->metric, b->codes);
 	meta = OmenPageGetMeta(page);
 	meta->nsegments = b->nsegs;
 	/* segs are sorted; a shared graph that got no row left its number out */
@@ -1225,7 +1233,7 @@ rows_if_one_budget(OmenBuilder *b)
 	if (b->dims == 0)
 		return 0;				/* no typmod: the size is unknown */
 	tuples = heap_rows_estimate(b->heap);
-	if (tuples * builder_node_bytes(b->elem, b->dims, b->m) >
+	if (tuples * builder_node_bytes(b->elem, b->dims, b->m, b->codes) >
 		(double) shared_budget(b->budget))
 		return 0;
 	return Max(tuples, 1);
@@ -1303,10 +1311,12 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	b.metric = b.kind.metric;
 	b.m = omen_option_m(index);
 	b.ef_construction = omen_option_ef_construction(index);
+	b.codes = omen_option_codes(index);
 	b.max_level = omen_max_level(b.m);
 	b.dims = b.kind.dims;
 	omen_check_dims(b.elem, b.dims);
 	omen_check_build_options(index);
+	omen_check_codes(b.elem, omen_elem_code_dims(b.elem, b.dims), b.m, b.codes);
 	b.budget = (Size) maintenance_work_mem * 1024;
 	b.capacity_hint = capacity_hint(heap);
 	b.maxsegs = 8;
@@ -1316,7 +1326,7 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	metabuf = omen_new_buffer(index, MAIN_FORKNUM);
 	Assert(BufferGetBlockNumber(metabuf) == OMEN_METAPAGE_BLKNO);
 	omen_meta_init(BufferGetPage(metabuf), b.elem, b.dims, b.m,
-				   b.ef_construction, b.metric);
+				   b.ef_construction, b.metric, b.codes);
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 
@@ -1379,10 +1389,13 @@ omen_ambuildempty(Relation index)
 
 	omen_index_elem(index, &e);
 	omen_check_dims(e.kind, e.dims);
+	omen_check_codes(e.kind, omen_elem_code_dims(e.kind, e.dims),
+					 omen_option_m(index), omen_option_codes(index));
 	buf = omen_new_buffer(index, INIT_FORKNUM);
 	START_CRIT_SECTION();
 	omen_meta_init(BufferGetPage(buf), e.kind, e.dims, omen_option_m(index),
-				   omen_option_ef_construction(index), e.metric);
+				   omen_option_ef_construction(index), e.metric,
+				   omen_option_codes(index));
 	MarkBufferDirty(buf);
 	log_newpage_buffer(buf, true);
 	END_CRIT_SECTION();
@@ -1522,7 +1535,7 @@ estimate_result(FunctionCallInfo fcinfo, const OmenElem *e, double rows,
 	/* rows whose codes are exact are their own vectors */
 	if (kind.codes_exact)
 		words = 0;
-	per = builder_node_bytes(e->kind, dims, m);
+	per = builder_node_bytes(e->kind, dims, m, OMEN_CODES_AUTO);
 	cap = builder_capacity((Size) maintenance_work_mem * 1024, per,
 						   (Size) PG_INT32_MAX);
 	n = (uint64) rint(rows);

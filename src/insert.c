@@ -241,6 +241,8 @@ set_dims(Relation index, OmenMetaPageData *meta, int dims)
 	Page		page;
 
 	omen_check_dims(meta->elem, dims);
+	omen_check_codes(meta->elem, omen_elem_code_dims(meta->elem, dims), meta->m,
+					 meta->codes);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);

@@ -1,14 +1,22 @@
 /*
  * options.c
- *		Reloptions of omenhnsw indexes: m and ef_construction.
+ *		Reloptions of omenhnsw indexes: m, ef_construction and codes.
  */
 #include "postgres.h"
 
 #include "access/reloptions.h"
 
 #include "options.h"
+#include "page.h"
 
 static relopt_kind omen_relopt_kind;
+
+/* The values of codes (page.h: OmenCodesOption) */
+static relopt_enum_elt_def omen_codes_values[] = {
+	{"auto", OMEN_CODES_AUTO},
+	{"halves", OMEN_CODES_HALVES},
+	{NULL}
+};
 
 void
 omen_options_init(void)
@@ -21,6 +29,11 @@ omen_options_init(void)
 					  "Size of the candidate list while building the graph",
 					  OMEN_DEFAULT_EF_CONSTRUCTION, OMEN_MIN_EF_CONSTRUCTION,
 					  OMEN_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+	add_enum_reloption(omen_relopt_kind, "codes",
+					   "What search rows keep of each vector to search by",
+					   omen_codes_values, OMEN_CODES_AUTO,
+					   "Valid values are \"auto\" and \"halves\".",
+					   AccessExclusiveLock);
 }
 
 bytea *
@@ -29,6 +42,7 @@ omen_amoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"m", RELOPT_TYPE_INT, offsetof(OmenOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(OmenOptions, ef_construction)},
+		{"codes", RELOPT_TYPE_ENUM, offsetof(OmenOptions, codes)},
 	};
 	OmenOptions *opts;
 
@@ -67,4 +81,12 @@ omen_option_ef_construction(Relation index)
 	OmenOptions *opts = (OmenOptions *) index->rd_options;
 
 	return opts ? opts->ef_construction : OMEN_DEFAULT_EF_CONSTRUCTION;
+}
+
+int
+omen_option_codes(Relation index)
+{
+	OmenOptions *opts = (OmenOptions *) index->rd_options;
+
+	return opts ? opts->codes : OMEN_CODES_AUTO;
 }

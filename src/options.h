@@ -22,12 +22,14 @@ typedef struct OmenOptions
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int			m;
 	int			ef_construction;
+	int			codes;			/* OmenCodesOption */
 } OmenOptions;
 
 extern void omen_options_init(void);
 extern bytea *omen_amoptions(Datum reloptions, bool validate);
 extern int	omen_option_m(Relation index);
 extern int	omen_option_ef_construction(Relation index);
+extern int	omen_option_codes(Relation index);
 extern void omen_check_build_options(Relation index);
 
 #endif							/* OMEN_OPTIONS_H */

@@ -64,25 +64,49 @@ omen_scalar_code_bits(int dims, int m)
 }
 
 /*
- * The codes a new index of dims code floats of element kind elem gets: for
- * a halfvec, its halves themselves where two level-0 rows of them fit a
- * page (up to 1,932 dimensions at m = 16): a node then takes less room
- * than a scalar code with the halves apart, and the index keeps no other
- * copy.  For a bit string, a bit an element: its floats take two values
- * only, which a 1-bit code keeps exactly.  Otherwise omen_scalar_code_bits.
+ * The codes a new index of dims code floats of element kind elem gets.  For
+ * a bit string, a bit an element: its floats take two values only, which a
+ * 1-bit code keeps exactly.  For a halfvec, 4-bit codes with the halves
+ * apart: about half the room of a vector index's 8-bit codes and floats,
+ * and search rows of half their size; or, under codes = 'halves', the
+ * halves themselves where two level-0 rows of them fit a page (up to 1,932
+ * dimensions at m = 16), which takes a little less room again but makes
+ * rows of three times the size to search.  Otherwise
+ * omen_scalar_code_bits.
  */
 int
-omen_code_bits(int elem, int dims, int m)
+omen_code_bits(int elem, int dims, int m, int codes)
 {
 	Size		halves = OMEN_CODE_BYTES(dims, OMEN_CODE_HALVES);
 
+	if (codes == OMEN_CODES_HALVES)
+	{
+		if (elem == OMEN_ELEM_FLOAT2 &&
+			2 * OMEN_ITEM_COST(OMEN_NODE_SIZE(0, m, halves)) <= OMEN_PAGE_CAPACITY &&
+			OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m, halves)) <= OMEN_PAGE_CAPACITY)
+			return OMEN_CODE_HALVES;
+		return 0;
+	}
 	if (elem == OMEN_ELEM_BIT)
 		return 1;
-	if (elem == OMEN_ELEM_FLOAT2 &&
-		2 * OMEN_ITEM_COST(OMEN_NODE_SIZE(0, m, halves)) <= OMEN_PAGE_CAPACITY &&
-		OMEN_ITEM_COST(OMEN_NODE_SIZE(omen_max_level(m), m, halves)) <= OMEN_PAGE_CAPACITY)
-		return OMEN_CODE_HALVES;
+	if (elem == OMEN_ELEM_FLOAT2)
+		return Min(4, omen_scalar_code_bits(dims, m));
 	return omen_scalar_code_bits(dims, m);
+}
+
+void
+omen_check_codes(int elem, int dims, int m, int codes)
+{
+	if (codes == OMEN_CODES_HALVES && elem != OMEN_ELEM_FLOAT2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("codes = 'halves' is for halfvec indexes only")));
+	if (dims > 0 && omen_code_bits(elem, dims, m, codes) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("search rows of %d halves do not fit a page at m = %d",
+						dims, m),
+				 errhint("Build the index with codes = 'auto'.")));
 }
 
 void
@@ -101,7 +125,7 @@ omen_page_init(Page page, uint16 kind, uint32 segno)
 
 void
 omen_meta_init(Page page, int elem, int elem_dims, int m, int ef_construction,
-			   int metric)
+			   int metric, int codes)
 {
 	OmenMetaPage meta;
 
@@ -114,6 +138,7 @@ omen_meta_init(Page page, int elem, int elem_dims, int m, int ef_construction,
 	meta->ef_construction = ef_construction;
 	meta->metric = metric;
 	meta->elem = elem;
+	meta->codes = codes;
 	meta->max_level = omen_max_level(m);
 	meta->dir_head = InvalidBlockNumber;
 	omen_meta_set_dims(meta, elem_dims);
@@ -127,9 +152,11 @@ omen_meta_set_dims(OmenMetaPage meta, int elem_dims)
 {
 	int			dims = omen_elem_code_dims(meta->elem, elem_dims);
 
+	omen_check_codes(meta->elem, dims, meta->m, meta->codes);
 	meta->elem_dims = elem_dims;
 	meta->dims = dims;
-	meta->code_bits = dims > 0 ? omen_code_bits(meta->elem, dims, meta->m) : 0;
+	meta->code_bits = dims > 0 ?
+		omen_code_bits(meta->elem, dims, meta->m, meta->codes) : 0;
 	meta->code_bytes = dims > 0 ? OMEN_CODE_BYTES(dims, meta->code_bits) : 0;
 }
 
@@ -215,7 +242,7 @@ omen_meta_decode(Page page, const char *relname, OmenMetaPageData *meta)
 	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
 
 	/* the code width every reader goes by: one a codec knows, and its size */
-	if (meta->dims > OMEN_MAX_DIMS ||
+	if (meta->dims > OMEN_MAX_DIMS || meta->codes > OMEN_CODES_HALVES ||
 		(meta->dims == 0 ? meta->code_bits != 0 || meta->code_bytes != 0 :
 		 !(meta->code_bits == 8 || meta->code_bits == 4 || meta->code_bits == 2 ||
 		   (meta->code_bits == 1 && meta->elem == OMEN_ELEM_BIT) ||

@@ -77,7 +77,7 @@ typedef struct OmenMetaPageData
 								 * 0 with dims */
 	uint16		code_bytes;		/* bytes of a node's code */
 	uint16		elem;			/* OmenElemKind of the operator class's type */
-	uint16		unused;			/* 0 */
+	uint16		codes;			/* OmenCodesOption it was built with */
 	uint32		elem_dims;		/* elements of a value; 0 until known */
 } OmenMetaPageData;
 
@@ -266,18 +266,42 @@ omen_link_to_tid(OmenLink link, int obits, ItemPointer tid)
 extern int	omen_max_level(int m);
 
 /*
- * Bits per element of the codes of dims floats at m: of a new index of
- * element kind elem, OMEN_CODE_HALVES, 8, 4, 2 or 1; the scalar ones, 8, 4
- * or 2.  An index keeps the width it was made with (its metapage's
- * code_bits).
+ * What search rows keep of a vector to search by (the codes option):
+ * OMEN_CODES_AUTO, the codes omen_code_bits picks for the element kind, or
+ * OMEN_CODES_HALVES, for halfvec indexes only, the halves themselves, as
+ * the rows' codes and the index's only copy of them.
  */
-extern int	omen_code_bits(int elem, int dims, int m);
+typedef enum OmenCodesOption
+{
+	OMEN_CODES_AUTO = 0,
+	OMEN_CODES_HALVES = 1
+} OmenCodesOption;
+
+/*
+ * Bits per element of the codes of dims floats at m: of a new index of
+ * element kind elem with the codes option codes, OMEN_CODE_HALVES, 8, 4, 2
+ * or 1, or 0 where that option has no layout (omen_check_codes); the
+ * scalar ones, 8, 4 or 2.  An index keeps the width it was made with (its
+ * metapage's code_bits).
+ */
+extern int	omen_code_bits(int elem, int dims, int m, int codes);
 extern int	omen_scalar_code_bits(int dims, int m);
+
+/*
+ * ERROR unless an index of element kind elem with the codes option codes
+ * has a layout for codes of dims floats (dims 0: not known yet) at m.
+ */
+extern void omen_check_codes(int elem, int dims, int m, int codes);
 
 extern void omen_page_init(Page page, uint16 kind, uint32 segno);
 extern void omen_meta_init(Page page, int elem, int elem_dims, int m,
-						   int ef_construction, int metric);
-/* Sets elem_dims, and the code dimension and width that go with it. */
+						   int ef_construction, int metric, int codes);
+
+/*
+ * Sets elem_dims, and the code dimension and width that go with it under
+ * the metapage's codes option; ERROR where there is none
+ * (omen_check_codes).
+ */
 extern void omen_meta_set_dims(OmenMetaPage meta, int elem_dims);
 extern Buffer omen_new_buffer(Relation index, ForkNumber fork);
 extern void omen_meta_read(Relation index, OmenMetaPageData *meta);

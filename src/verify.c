@@ -464,7 +464,10 @@ omenhnsw_verify(PG_FUNCTION_ARGS)
 				vs.meta.dims, vs.meta.elem_dims);
 	/* omen_meta_read checked the dimension and the code's size */
 	if (vs.meta.dims > 0 &&
-		vs.meta.code_bits != omen_code_bits(vs.meta.elem, vs.meta.dims, vs.meta.m) &&
+		vs.meta.code_bits != omen_code_bits(vs.meta.elem, vs.meta.dims, vs.meta.m,
+											OMEN_CODES_AUTO) &&
+		vs.meta.code_bits != omen_code_bits(vs.meta.elem, vs.meta.dims, vs.meta.m,
+											OMEN_CODES_HALVES) &&
 		vs.meta.code_bits != omen_scalar_code_bits(vs.meta.dims, vs.meta.m))
 		problem(&vs, "metapage: codes of %u bits in %u bytes do not suit %u dimensions",
 				vs.meta.code_bits, vs.meta.code_bytes, vs.meta.dims);

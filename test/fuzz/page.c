@@ -38,7 +38,14 @@ static void
 decode_data_page(Page page, int elem, int dims, int m)
 {
 	int			maxoff = PageGetMaxOffsetNumber(page);
-	int			code_bytes = OMEN_CODE_BYTES(dims, omen_code_bits(elem, dims, m));
+
+	/* a halfvec index of odd dims has its halves as codes where they fit */
+	int			bits = omen_code_bits(elem, dims, m,
+									  elem == OMEN_ELEM_FLOAT2 && dims % 2 ?
+									  OMEN_CODES_HALVES : OMEN_CODES_AUTO);
+	int			code_bytes = OMEN_CODE_BYTES(dims, bits > 0 ? bits :
+											 omen_code_bits(elem, dims, m,
+															OMEN_CODES_AUTO));
 	int			sparse_words = 1 + 2 * OMEN_MAX_NNZ;
 	int			words;
 	int			last = maxoff + 1;

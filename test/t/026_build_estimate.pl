@@ -72,8 +72,8 @@ foreach my $case (
 	  if $dim == 784;
 }
 
-# a 784-d halfvec index, whose rows keep the halves as their codes and which
-# has no vector pages: about half the size of the vector index
+# a 784-d halfvec index, whose rows keep 4-bit codes and whose vector pages
+# keep the halves: about half the size of the vector index
 foreach my $mem ('1MB', '64MB')
 {
 	my $what = "3000 x 784-d halfvec at maintenance_work_mem $mem";

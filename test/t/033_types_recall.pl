@@ -48,9 +48,10 @@ SET maintenance_work_mem = '256MB';};
 # bytes.
 sub build_recall
 {
-	my ($name, $table, $opclass, $op, $queries, $gt) = @_;
+	my ($name, $table, $opclass, $op, $queries, $gt, $with) = @_;
 	build_index($node, $serial,
-		"CREATE INDEX $name ON $table USING omenhnsw (v $opclass)");
+		"CREATE INDEX $name ON $table USING omenhnsw (v $opclass)"
+		  . ($with ? " WITH ($with)" : ''));
 	verify_clean($node, $name, "$name: omenhnsw_verify finds nothing");
 	my %a = (
 		op => $op,
@@ -78,9 +79,20 @@ cmp_ok($r10_half, '>=', $r10_vec - 0.01,
 cmp_ok($s_half, '<', 0.55 * $s_vec,
 	"halfvec index ($s_half bytes) is under 0.55 of the vector index ($s_vec)");
 
+# built with codes = 'halves', the rows keep the halves themselves: exact
+# codes, no vector pages, and a smaller index again
+my ($r_halves, $r10_halves, $s_halves) =
+  build_recall('f_halves', 'fh', 'halfvec_l2_ops', '<->', 'fqh', 'gth',
+	"codes = 'halves'");
+cmp_ok($r_halves, '>=', $r_vec - 0.01,
+	"codes = 'halves': recall\@$k $r_halves is within 0.01 of vector_l2_ops' $r_vec");
+cmp_ok($s_halves, '<', $s_half,
+	"codes = 'halves': the index ($s_halves bytes) is smaller than with 4-bit codes ($s_half)");
+$node->safe_psql('postgres', 'DROP INDEX f_halves');
+
 # A parallel build into one graph that the leader and a worker share: the
-# halves are the codes, so the shared graph's layout is the halfvec one's
-# in every participant.
+# codes are 4-bit ones of the halves, so the shared graph's layout is the
+# halfvec one's in every participant.
 my $notices = build_index(
 	$node, q{
 SET maintenance_work_mem = '256MB';

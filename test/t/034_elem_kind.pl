@@ -2,9 +2,9 @@
 # another kind than its operator class's type (here a halfvec index marked
 # as holding float4 vectors) is refused by scans and inserts with ERROR
 # XX002 (index corrupted) and reported by omenhnsw_verify, never read with
-# the wrong vector size.  A 2,000-d halfvec index has 8-bit codes; one of 8
-# dimensions has its halves as codes, which no other kind can have: its
-# metapage is refused as damaged by every reader.
+# the wrong vector size.  A 2,000-d halfvec index has 4-bit codes; one of 8
+# dimensions built with codes = 'halves' has its halves as codes, which no
+# other kind can have: its metapage is refused as damaged by every reader.
 use strict;
 use warnings FATAL => 'all';
 
@@ -24,7 +24,7 @@ CREATE INDEX h_idx ON h USING omenhnsw (v halfvec_l2_ops);
 CREATE TABLE h8 AS
 	SELECT i AS id, ARRAY(SELECT sin(i * 3 + j) FROM generate_series(1, 8) j)::halfvec(8) AS v
 	FROM generate_series(1, 500) i;
-CREATE INDEX h8_idx ON h8 USING omenhnsw (v halfvec_l2_ops);
+CREATE INDEX h8_idx ON h8 USING omenhnsw (v halfvec_l2_ops) WITH (codes = 'halves');
 });
 is($node->safe_psql('postgres', "SELECT count(*) FROM omenhnsw_verify('h_idx')"),
 	'0', 'the halfvec index is healthy');
