@@ -239,6 +239,13 @@ dot_u8_portable(const float *q, const unsigned char *code, float offset,
 	return portable_sum(TERM_DOT, ELEM_U8, q, code, n, offset, scale);
 }
 
+float
+omen_l1_u4(const float *q, const unsigned char *code, float offset,
+		   float scale, int n)
+{
+	return portable_sum(TERM_L1, ELEM_U4, q, code, n, offset, scale);
+}
+
 static float
 l2sq_u4_portable(const float *q, const unsigned char *code, float offset,
 				 float scale, int n)
@@ -462,6 +469,30 @@ jaccard_portable(const unsigned char *a, const unsigned char *b, size_t bytes,
 	jaccard_words(0, a, b, bytes, ab, aa, bb);
 }
 
+/*
+ * sum a*b over elements 2 * from .. n - 1 of two 4-bit codes of n elements:
+ * the nibble pairs of whole bytes, then a last element alone in its byte.
+ */
+static inline uint32_t
+dot_nibbles(const unsigned char *a, const unsigned char *b, int from, int n)
+{
+	uint32_t	s = 0;
+	int			i = from;
+
+	for (; i < n / 2; i++)
+		s += (uint32_t) (a[i] & 0x0F) * (b[i] & 0x0F) +
+			(uint32_t) (a[i] >> 4) * (b[i] >> 4);
+	if (n % 2)
+		s += (uint32_t) (a[i] & 0x0F) * (b[i] & 0x0F);
+	return s;
+}
+
+static uint32_t
+dot_codes4_portable(const unsigned char *a, const unsigned char *b, int n)
+{
+	return dot_nibbles(a, b, 0, n);
+}
+
 /* Four partial sums, as the float kernels keep. */
 static uint32_t
 dot_codes_portable(const unsigned char *a, const unsigned char *b, int n)
@@ -499,6 +530,7 @@ static const OmenKernelSet portable_kernels = {
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
 	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
 	l1_h16_portable, cos_parts_h16_portable, dot_codes_portable,
+	dot_codes4_portable,
 	widen_half_portable, narrow_half_portable
 };
 
@@ -572,12 +604,23 @@ avx2_hsum(__m256 v)
  * pairs of products into 32-bit lanes (255^2 * 2 fits easily), and the lanes
  * add up the exact sum.
  */
+/* The sum of v's 8 32-bit lanes */
+static inline AVX2_TARGET uint32_t
+avx2_hsum_epi32(__m256i v)
+{
+	__m128i		x = _mm_add_epi32(_mm256_castsi256_si128(v),
+								  _mm256_extracti128_si256(v, 1));
+
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+	return (uint32_t) _mm_cvtsi128_si32(x);
+}
+
 static AVX2_TARGET uint32_t
 dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 {
 	__m256i		s0 = _mm256_setzero_si256();
 	__m256i		s1 = _mm256_setzero_si256();
-	__m128i		x;
 	uint32_t	sum;
 	int			i = 0;
 
@@ -591,14 +634,38 @@ dot_codes_avx2(const unsigned char *a, const unsigned char *b, int n)
 		s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
 		s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(a1, b1));
 	}
-	s0 = _mm256_add_epi32(s0, s1);
-	x = _mm_add_epi32(_mm256_castsi256_si128(s0), _mm256_extracti128_si256(s0, 1));
-	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
-	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
-	sum = (uint32_t) _mm_cvtsi128_si32(x);
+	sum = avx2_hsum_epi32(_mm256_add_epi32(s0, s1));
 	for (; i < n; i++)
 		sum += (uint32_t) a[i] * b[i];
 	return sum;
+}
+
+/*
+ * Both operands' nibbles split into bytes of low and of high nibbles:
+ * vpmaddubsw multiplies them and adds pairs of products into 16 bits (at
+ * most 2 * 15^2), the two halves' sums add there too, and vpmaddwd widens
+ * the sums into 32-bit lanes.
+ */
+static AVX2_TARGET uint32_t
+dot_codes4_avx2(const unsigned char *a, const unsigned char *b, int n)
+{
+	const __m256i low = _mm256_set1_epi8(0x0F);
+	const __m256i one = _mm256_set1_epi16(1);
+	__m256i		s = _mm256_setzero_si256();
+	int			i = 0;
+
+	for (; i + 32 <= n / 2; i += 32)
+	{
+		__m256i		x = _mm256_loadu_si256((const __m256i *) (a + i));
+		__m256i		y = _mm256_loadu_si256((const __m256i *) (b + i));
+		__m256i		lo = _mm256_maddubs_epi16(_mm256_and_si256(x, low),
+											  _mm256_and_si256(y, low));
+		__m256i		hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(x, 4), low),
+											  _mm256_and_si256(_mm256_srli_epi16(y, 4), low));
+
+		s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_add_epi16(lo, hi), one));
+	}
+	return avx2_hsum_epi32(s) + dot_nibbles(a, b, i, n);
 }
 
 /*
@@ -699,6 +766,29 @@ dot_codes_avx512(const unsigned char *a, const unsigned char *b, int n)
 	for (; i < n; i++)
 		sum += (uint32_t) a[i] * b[i];
 	return sum;
+}
+
+/* dot_codes4_avx2's scheme, 64 bytes a register */
+static AVX512_TARGET uint32_t
+dot_codes4_avx512(const unsigned char *a, const unsigned char *b, int n)
+{
+	const __m512i low = _mm512_set1_epi8(0x0F);
+	const __m512i one = _mm512_set1_epi16(1);
+	__m512i		s = _mm512_setzero_si512();
+	int			i = 0;
+
+	for (; i + 64 <= n / 2; i += 64)
+	{
+		__m512i		x = _mm512_loadu_si512((const void *) (a + i));
+		__m512i		y = _mm512_loadu_si512((const void *) (b + i));
+		__m512i		lo = _mm512_maddubs_epi16(_mm512_and_si512(x, low),
+											  _mm512_and_si512(y, low));
+		__m512i		hi = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(x, 4), low),
+											  _mm512_and_si512(_mm512_srli_epi16(y, 4), low));
+
+		s = _mm512_add_epi32(s, _mm512_madd_epi16(_mm512_add_epi16(lo, hi), one));
+	}
+	return (uint32_t) _mm512_reduce_add_epi32(s) + dot_nibbles(a, b, i, n);
 }
 
 #define SIMD_TARGET AVX512_TARGET
@@ -807,6 +897,7 @@ omen_h16_fn omen_dot_h16 = dot_h16_portable;
 omen_h16_fn omen_l1_h16 = l1_h16_portable;
 omen_h16_cos_fn omen_cos_parts_h16 = cos_parts_h16_portable;
 omen_codes_fn omen_dot_codes = dot_codes_portable;
+omen_codes_fn omen_dot_codes4 = dot_codes4_portable;
 omen_widen_fn omen_widen_half = widen_half_portable;
 omen_narrow_fn omen_narrow_half = narrow_half_portable;
 
@@ -876,6 +967,7 @@ omen_kernels_init(void)
 	omen_l1_h16 = chosen->l1_h16;
 	omen_cos_parts_h16 = chosen->cos_parts_h16;
 	omen_dot_codes = chosen->dot_codes;
+	omen_dot_codes4 = chosen->dot_codes4;
 	omen_widen_half = chosen->widen_half;
 	omen_narrow_half = chosen->narrow_half;
 }
@@ -959,9 +1051,9 @@ omen_quantize(const float *x, int n, int bits, unsigned char *code,
 }
 
 /*
- * The squared error in double, where every decoded element is exact (a
- * float times an integer below 2^8, plus a float, rounded once); its
- * rounding is far below the margin taken off.
+ * The error is summed in double, where each decoded element (a float times
+ * an integer below 2^8, plus a float) is rounded once: that rounding is far
+ * below the margin taken off.
  */
 uint16_t
 omen_code_tightness(const float *x, int n, int bits, const unsigned char *code,
@@ -1062,8 +1154,8 @@ split_bytes(const unsigned char *restrict in, int nin, int shift,
  * compiler turns into vector instructions of the baseline target (2- and
  * 1-bit codes in steps: into nibbles, then the nibbles into pairs of bits,
  * then the pairs into bits); the elements after the last block one at a
- * time.  Searches unpack the codes they score that the kernels do not take
- * packed (omen_packed_code_distance).
+ * time.  The coded kernels take 2- and 1-bit codes so unpacked
+ * (omen_kernel_bits).
  */
 void
 omen_code_unpack(const unsigned char *restrict code, int n, int bits,
@@ -1116,6 +1208,23 @@ omen_code_decode(const unsigned char *restrict code, int n, int bits,
 		omen_widen_half((const uint16_t *) code, n, out);
 		return;
 	}
+	if (bits == 4)
+	{
+		for (; i + 32 <= n; i += 32)
+		{
+			const unsigned char *c = code + i / 2;
+			float	   *o = out + i;
+
+			for (int j = 0; j < 16; j++)
+			{
+				o[2 * j] = offset + scale * (c[j] & 0x0F);
+				o[2 * j + 1] = offset + scale * (c[j] >> 4);
+			}
+		}
+		for (; i < n; i++)
+			out[i] = offset + scale * ((code[i / 2] >> (4 * (i % 2))) & 0x0F);
+		return;
+	}
 	for (; i + 16 <= n; i += 16)
 	{
 		const unsigned char *c = code + i;
@@ -1128,28 +1237,36 @@ omen_code_decode(const unsigned char *restrict code, int n, int bits,
 		out[i] = offset + scale * code[i];
 }
 
-/* The sum of a code's elements is its products with these, a block at a time */
+/*
+ * The sum of a code's elements is its products with codes of 1s, a block of
+ * bytes at a time: 8-bit ones, or 4-bit ones two a byte.
+ */
 #define OMEN_ONES_BLOCK 256
 static const unsigned char ones[OMEN_ONES_BLOCK] = {[0 ... OMEN_ONES_BLOCK - 1] = 1};
+static const unsigned char ones4[OMEN_ONES_BLOCK] = {[0 ... OMEN_ONES_BLOCK - 1] = 0x11};
 
 void
-omen_code_sums(const unsigned char *code, int n, OmenCodeSums *sums)
+omen_code_sums(const unsigned char *code, int n, int bits, OmenCodeSums *sums)
 {
+	omen_codes_fn dot = bits == 4 ? omen_dot_codes4 : omen_dot_codes;
+	int			per = 8 / bits;
+	int			block = per * OMEN_ONES_BLOCK;
 	uint32_t	sum = 0;
 
-	for (int i = 0; i < n; i += OMEN_ONES_BLOCK)
-		sum += omen_dot_codes(code + i, ones,
-							  n - i < OMEN_ONES_BLOCK ? n - i : OMEN_ONES_BLOCK);
+	for (int i = 0; i < n; i += block)
+		sum += dot(code + i / per, bits == 4 ? ones4 : ones,
+				   n - i < block ? n - i : block);
 	sums->sum = sum;
-	sums->sumsq = omen_dot_codes(code, code, n);
+	sums->sumsq = dot(code, code, n);
 }
 
 float
-omen_code_pair_distance(int metric, int n, const OmenCodeSums *a,
+omen_code_pair_distance(int metric, int n, int bits, const OmenCodeSums *a,
 						const unsigned char *acode, const OmenCodeSums *b,
 						const unsigned char *bcode)
 {
-	double		ab = omen_dot_codes(acode, bcode, n);
+	double		ab = (bits == 4 ? omen_dot_codes4 : omen_dot_codes) (acode,
+																	  bcode, n);
 	double		sa = a->scale;
 	double		sb = b->scale;
 	double		oa = a->offset;

@@ -100,6 +100,8 @@ typedef struct OmenKernelSet
 	omen_h16_fn l1_h16;
 	omen_h16_cos_fn cos_parts_h16;
 	omen_codes_fn dot_codes;	/* sum a*b of two codes, in integers */
+	omen_codes_fn dot_codes4;	/* the same of 4-bit codes, packed two a
+								 * byte */
 	omen_widen_fn widen_half;	/* halves to floats */
 	omen_narrow_fn narrow_half; /* floats to halves */
 } OmenKernelSet;
@@ -133,6 +135,7 @@ extern omen_h16_fn omen_dot_h16;
 extern omen_h16_fn omen_l1_h16;
 extern omen_h16_cos_fn omen_cos_parts_h16;
 extern omen_codes_fn omen_dot_codes;
+extern omen_codes_fn omen_dot_codes4;
 extern omen_widen_fn omen_widen_half;
 extern omen_narrow_fn omen_narrow_half;
 
@@ -171,6 +174,19 @@ extern uint16_t omen_code_tightness(const float *x, int n, int bits,
 									const unsigned char *code, float offset,
 									float scale);
 
+/*
+ * The width at which the coded kernels (omen_code_distance,
+ * omen_code_decode, omen_code_sums, omen_code_pair_distance) take codes of
+ * bits: codes of 8 and 4 bits and of halves as omen_quantize packs them,
+ * narrower ones unpacked to a byte an element (omen_code_unpack), as 8-bit
+ * codes.
+ */
+static inline int
+omen_kernel_bits(int bits)
+{
+	return bits >= 4 ? bits : 8;
+}
+
 /* One element a byte, for the coded kernels, from codes of 8, 4, 2 or 1 bits. */
 extern void omen_code_unpack(const unsigned char *restrict code, int n,
 							 int bits, unsigned char *restrict out);
@@ -198,14 +214,15 @@ extern float omen_bits_code_distance(int metric, const unsigned char *qcode,
 									 float offset, float scale, int n);
 
 /*
- * The vector a code stands for into out[0..n-1]: of 8 bits (one element a
- * byte, as omen_code_unpack leaves narrower ones) or OMEN_CODE_HALVES.
+ * The vector a code stands for into out[0..n-1]: of omen_kernel_bits bits
+ * (8, 4 or OMEN_CODE_HALVES).
  */
 extern void omen_code_decode(const unsigned char *code, int n, int bits,
 							 float offset, float scale, float *out);
 
 /*
- * What a distance between two 8-bit codes needs besides their elements:
+ * What a distance between two codes of 8 or 4 bits needs besides their
+ * elements:
  * offset and scale, and the sums of the elements and of their squares (at
  * most 255 and 255^2 times 16,000: they fit).
  */
@@ -217,8 +234,8 @@ typedef struct OmenCodeSums
 	uint32_t	sumsq;
 } OmenCodeSums;
 
-/* Sets sums->sum and sums->sumsq from code's n elements. */
-extern void omen_code_sums(const unsigned char *code, int n,
+/* Sets sums->sum and sums->sumsq from code's n elements, of 8 or 4 bits. */
+extern void omen_code_sums(const unsigned char *code, int n, int bits,
 						   OmenCodeSums *sums);
 
 /*
@@ -239,7 +256,8 @@ omen_code_pair_fits(const OmenCodeSums *c, double limit)
 }
 
 /*
- * The distance between the vectors two 8-bit codes of n elements stand for,
+ * The distance between the vectors two codes of n elements stand for, both
+ * of 8 or both of 4 bits,
  * under L2 or the inner product (omen_distance's, cosine codes being
  * normalized; not L1): from the exact integer sum of the products of their
  * elements and the codes' sums, combined in double so that nothing cancels.
@@ -247,7 +265,8 @@ omen_code_pair_fits(const OmenCodeSums *c, double limit)
  * combination, and the same either way round.  For codes that
  * omen_code_pair_fits.
  */
-extern float omen_code_pair_distance(int metric, int n, const OmenCodeSums *a,
+extern float omen_code_pair_distance(int metric, int n, int bits,
+									 const OmenCodeSums *a,
 									 const unsigned char *acode,
 									 const OmenCodeSums *b,
 									 const unsigned char *bcode);
@@ -259,8 +278,13 @@ extern float omen_code_pair_distance(int metric, int n, const OmenCodeSums *a,
 extern float omen_h16_distance(int metric, const float *q, const uint16_t *x,
 							   int n);
 
-/* sum |q-x| over a coded x: portable only, as L1 indexes are rare. */
+/*
+ * sum |q-x| over a coded x, of 8 or 4 bits: portable only, as L1 indexes
+ * are rare.
+ */
 extern float omen_l1_u8(const float *q, const unsigned char *code,
+						float offset, float scale, int n);
+extern float omen_l1_u4(const float *q, const unsigned char *code,
 						float offset, float scale, int n);
 
 /*
@@ -322,8 +346,8 @@ omen_distance(int metric, const float *a, const float *b, int n)
 }
 
 /*
- * omen_distance from q to a coded vector: of 8 bits, one element a byte, of
- * 4 bits, packed two a byte (not under L1), or of OMEN_CODE_HALVES.  A
+ * omen_distance from q to a coded vector of omen_kernel_bits bits: of 8
+ * bits, one element a byte, of 4 bits, two a byte, or of OMEN_CODE_HALVES.  A
  * non-finite inner product of a scalar code is recomputed as
  * omen_inner_product does, so that a coded vector whose terms
  * overflow float4 ranks where its exact inner product does (an infinity of
@@ -344,7 +368,8 @@ omen_code_distance(int metric, int bits, const float *q,
 			return (bits == 4 ? omen_l2sq_u4 : omen_l2sq_u8) (q, code, offset,
 															  scale, n);
 		case OMEN_METRIC_L1:
-			return omen_l1_u8(q, code, offset, scale, n);
+			return (bits == 4 ? omen_l1_u4 : omen_l1_u8) (q, code, offset,
+														  scale, n);
 		default:
 			d = (bits == 4 ? omen_dot_u4 : omen_dot_u8) (q, code, offset,
 														 scale, n);
@@ -352,25 +377,6 @@ omen_code_distance(int metric, int bits, const float *q,
 				d = omen_dot_code_careful(q, code, bits, offset, scale, n);
 			return -d;
 	}
-}
-
-/*
- * omen_code_distance from q to a code as omen_quantize packs it, of bits
- * (8, 4, 2 or 1) or OMEN_CODE_HALVES: a code the kernels do not take
- * packed (of 4 bits under L1, and narrower) is unpacked into buf (n bytes)
- * first.
- */
-static inline float
-omen_packed_code_distance(int metric, int bits, const float *q,
-						  const unsigned char *code, float offset, float scale,
-						  int n, unsigned char *buf)
-{
-	if (bits < 8 && (bits != 4 || metric == OMEN_METRIC_L1))
-	{
-		omen_code_unpack(code, n, bits, buf);
-		return omen_code_distance(metric, 8, q, buf, offset, scale, n);
-	}
-	return omen_code_distance(metric, bits, q, code, offset, scale, n);
 }
 
 /*

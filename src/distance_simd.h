@@ -26,9 +26,9 @@
  * and the element kinds (ElemKind, QUERY_KIND) and terms (TERM_*) of
  * distance.c.  It defines the variant's kernels, named SIMD_FN(l2sq) and so
  * on, and its OmenKernelSet, SIMD_FN(kernels), which shares the sparse and
- * bit string kernels of distance.c and takes SIMD_FN(dot_codes), which
- * distance.c defines before including it; then it undefines the
- * parameters.
+ * bit string kernels of distance.c and takes SIMD_FN(dot_codes) and
+ * SIMD_FN(dot_codes4), which distance.c defines before including it; then
+ * it undefines the parameters.
  *
  * SIMD_FN(sum) keeps 4 accumulators (4 * SIMD_WIDTH elements a pass) and
  * SIMD_FN(cos_sums) 2 for each of its three sums; then come single
@@ -346,6 +346,7 @@ static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_FN(l2sq_half), SIMD_FN(dot_half), SIMD_FN(l1_half),
 	SIMD_FN(cos_parts_half), SIMD_FN(l2sq_h16), SIMD_FN(dot_h16),
 	SIMD_FN(l1_h16), SIMD_FN(cos_parts_h16), SIMD_FN(dot_codes),
+	SIMD_FN(dot_codes4),
 	SIMD_FN(widen_half), SIMD_FN(narrow_half)
 };
 

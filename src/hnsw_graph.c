@@ -660,14 +660,14 @@ graph_row_key_size(const OmenGraph *g)
 }
 
 /*
- * row's code as omen_code_decode and omen_code_sums take it, of
- * Max(code_bits, 8) bits: the code itself at 8 bits and of halves, one
- * element a byte below (unpacked into buf, of dim bytes)
+ * row's code as the coded kernels take it, of omen_kernel_bits(code_bits)
+ * bits: the code itself at 8 and 4 bits and of halves, one element a byte
+ * below (unpacked into buf, of dim bytes)
  */
 static inline const uint8 *
 graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 {
-	if (g->code_bits >= 8)
+	if (omen_kernel_bits(g->code_bits) == g->code_bits)
 		return row->code;
 	omen_code_unpack(row->code, g->dim, g->code_bits, buf);
 	return buf;
@@ -677,16 +677,17 @@ graph_row_bytes(const OmenGraph *g, const OmenCodeRow *row, uint8 *buf)
 static void
 graph_row_sums(const OmenGraph *g, OmenCodeRow *row)
 {
-	omen_code_sums(graph_row_bytes(g, row, g->unpacked), g->dim, &row->sums);
+	omen_code_sums(graph_row_bytes(g, row, g->unpacked), g->dim,
+				   omen_kernel_bits(g->code_bits), &row->sums);
 }
 
 static inline float
 graph_row_distance(const OmenGraph *g, const float *query,
 				   const OmenCodeRow *row)
 {
-	return omen_packed_code_distance(g->metric, g->code_bits, query, row->code,
-									 row->sums.offset, row->sums.scale, g->dim,
-									 g->unpacked);
+	return omen_code_distance(g->metric, omen_kernel_bits(g->code_bits), query,
+							  graph_row_bytes(g, row, g->unpacked),
+							  row->sums.offset, row->sums.scale, g->dim);
 }
 
 /*
@@ -708,8 +709,8 @@ graph_decode(const OmenGraph *g, uint32 id, float *out)
 	const OmenCodeRow *row = graph_code(g, id);
 
 	omen_code_decode(graph_row_bytes(g, row, g->unpacked), g->dim,
-					 Max(g->code_bits, 8), row->sums.offset, row->sums.scale,
-					 out);
+					 omen_kernel_bits(g->code_bits), row->sums.offset,
+					 row->sums.scale, out);
 }
 
 /* Node id's decoded code, from the handle's cache of them. */
@@ -788,7 +789,8 @@ mem_pair_distance(void *store, OmenNodeId a, OmenNodeId b)
 
 	if (g->code_pairs && omen_code_pair_fits(&ra->sums, g->code_limit) &&
 		omen_code_pair_fits(&rb->sums, g->code_limit))
-		return omen_code_pair_distance(g->metric, g->dim, &rb->sums,
+		return omen_code_pair_distance(g->metric, g->dim,
+									   omen_kernel_bits(g->code_bits), &rb->sums,
 									   graph_row_bytes(g, rb, g->unpacked2),
 									   &ra->sums,
 									   graph_row_bytes(g, ra, g->unpacked));

@@ -170,7 +170,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->m = meta->m;
 	s->code_bits = meta->code_bits;
 	s->code_bytes = meta->code_bytes;
-	s->code_pairs = meta->code_bits == 8 && s->metric != OMEN_METRIC_L1;
+	s->code_pairs = (meta->code_bits == 8 || meta->code_bits == 4) &&
+		s->metric != OMEN_METRIC_L1;
 	s->code_limit = omen_code_pair_limit(Max(meta->dims, 1));
 	s->link_bits = omen_link_bits(meta->m, meta->code_bytes);
 	s->nblocks = RelationGetNumberOfBlocks(index);
@@ -186,7 +187,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->cached_hash = NULL;
 	s->cached_mask = 0;
 	s->exact = NULL;
-	s->unpacked = meta->code_bits < 8 ? palloc(Max(meta->dims, 1)) : NULL;
+	s->unpacked = omen_kernel_bits(meta->code_bits) != meta->code_bits ?
+		palloc(Max(meta->dims, 1)) : NULL;
 	s->bits_query = NULL;
 	s->bits_code = NULL;
 	s->pinned = NULL;
@@ -440,15 +442,14 @@ omen_store_exact_distance(OmenPageStore *s, const void *query,
 }
 
 /*
- * A code as rows keep it (code_bits an element) as omen_code_decode and
- * omen_code_sums take it, of kernel_bits(s) bits: itself at 8 bits and of
- * halves, one element a byte below.  (Distances take 4-bit codes packed:
- * omen_packed_code_distance.)
+ * A code as rows keep it (code_bits an element) as the coded kernels take
+ * it, of kernel_bits(s) bits: itself at 8 and 4 bits and of halves, one
+ * element a byte below (distance.h: omen_kernel_bits).
  */
 static inline const uint8 *
 unpacked_code(OmenPageStore *s, const uint8 *code)
 {
-	if (s->code_bits >= 8)
+	if (omen_kernel_bits(s->code_bits) == s->code_bits)
 		return code;
 	omen_code_unpack(code, s->dims, s->code_bits, s->unpacked);
 	return s->unpacked;
@@ -457,10 +458,10 @@ unpacked_code(OmenPageStore *s, const uint8 *code)
 static inline int
 kernel_bits(OmenPageStore *s)
 {
-	return Max(s->code_bits, 8);
+	return omen_kernel_bits(s->code_bits);
 }
 
-/* The code of nt as unpacked_code gives it. */
+/* The code of nt as the kernels take it. */
 static inline const uint8 *
 node_code(OmenPageStore *s, OmenNodeTuple nt)
 {
@@ -494,9 +495,8 @@ omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 		return omen_bits_code_distance(s->metric, s->bits_code, s->bits_value,
 									   omen_node_code(nt), nt->offset,
 									   nt->scale, s->dims);
-	return omen_packed_code_distance(s->metric, s->code_bits, query,
-									 omen_node_code(nt), nt->offset, nt->scale,
-									 s->dims, s->unpacked);
+	return omen_code_distance(s->metric, kernel_bits(s), query,
+							  node_code(s, nt), nt->offset, nt->scale, s->dims);
 }
 
 /*
@@ -546,7 +546,7 @@ cached_sums(OmenPageStore *s, OmenCachedCode *c)
 {
 	if (!c->summed)
 	{
-		omen_code_sums(cached_bytes(s, c), s->dims, &c->sums);
+		omen_code_sums(cached_bytes(s, c), s->dims, kernel_bits(s), &c->sums);
 		c->summed = true;
 	}
 	return &c->sums;
@@ -556,9 +556,9 @@ cached_sums(OmenPageStore *s, OmenCachedCode *c)
 static float
 cached_distance(OmenPageStore *s, const float *query, const OmenCachedCode *c)
 {
-	return omen_packed_code_distance(s->metric, s->code_bits, query,
-									 cached_bytes(s, c), c->sums.offset,
-									 c->sums.scale, s->dims, s->unpacked);
+	return omen_code_distance(s->metric, kernel_bits(s), query,
+							  unpacked_code(s, cached_bytes(s, c)),
+							  c->sums.offset, c->sums.scale, s->dims);
 }
 
 /*
@@ -847,7 +847,7 @@ store_pair_distance(void *arg, OmenNodeId a, OmenNodeId b)
 	if (ca != NULL && cb != NULL && s->code_pairs &&
 		omen_code_pair_fits(&ca->sums, s->code_limit) &&
 		omen_code_pair_fits(&cb->sums, s->code_limit))
-		return omen_code_pair_distance(s->metric, s->dims,
+		return omen_code_pair_distance(s->metric, s->dims, kernel_bits(s),
 									   cached_sums(s, ca), cached_bytes(s, ca),
 									   cached_sums(s, cb), cached_bytes(s, cb));
 	if (s->scratch_id != a)

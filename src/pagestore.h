@@ -51,7 +51,7 @@ typedef struct OmenPageStore
 	int		   *cached_hash;	/* [cached_mask + 1]: 1 + index in cached, or 0 */
 	int			cached_mask;
 	void	   *exact;			/* an exact vector, allocated when needed */
-	uint8	   *unpacked;		/* dims codes, when code_bits < 8 */
+	uint8	   *unpacked;		/* dims codes, when code_bits < 4 */
 
 	/* omen_store_set_query: a query that 1-bit codes measure by bit counts */
 	const float *bits_query;	/* NULL when there is none */

@@ -187,7 +187,8 @@ check_all(const OmenKernelSet *k, const float *a, const float *b, int n,
 /*
  * The kernels over 4-bit codes as they are packed give what the 8-bit ones
  * give over the same codes unpacked, bit for bit: they decode each element
- * alike and add in the same order.  So does the careful inner product.
+ * alike and add in the same order.  So do the careful inner product and the
+ * L1 distance.
  */
 static void
 check_packed_u4(const OmenKernelSet *k, const float *a,
@@ -203,6 +204,9 @@ check_packed_u4(const OmenKernelSet *k, const float *a,
 	check(k->name, "dot_code_careful u4", what, n,
 		  omen_dot_code_careful(a, packed, 4, offset, scale, n),
 		  omen_dot_code_careful(a, code, 8, offset, scale, n), 0, 0);
+	check(k->name, "l1_u4 packed", what, n,
+		  omen_l1_u4(a, packed, offset, scale, n),
+		  omen_l1_u8(a, code, offset, scale, n), 0, 0);
 }
 
 /*
@@ -1115,7 +1119,8 @@ test_dispatch(const OmenKernelSet *const *v, int nv)
 		omen_dot_half == v[nv - 1]->dot_half &&
 		omen_l1_half == v[nv - 1]->l1_half &&
 		omen_cos_parts_half == v[nv - 1]->cos_parts_half &&
-		omen_dot_codes == v[nv - 1]->dot_codes)
+		omen_dot_codes == v[nv - 1]->dot_codes &&
+		omen_dot_codes4 == v[nv - 1]->dot_codes4)
 		passed++;
 	else
 	{
@@ -1324,7 +1329,8 @@ test_inner_product_overflow(const OmenKernelSet *const *v, int nv)
 /*
  * dot_codes is exact: every variant at every length up to 300 and at
  * 16,000 (the largest code), on random codes and on codes all 255, from
- * unaligned starts, equals the sum in 64 bits.
+ * unaligned starts, equals the sum in 64 bits; so does dot_codes4 over the
+ * same bytes as 4-bit codes packed two a byte.
  */
 static void
 test_dot_codes(const OmenKernelSet **v, int nv)
@@ -1361,6 +1367,23 @@ test_dot_codes(const OmenKernelSet **v, int nv)
 				{
 					failed++;
 					printf("FAIL %s dot_codes n=%d fill %d: got %u, expected %llu\n",
+						   v[k]->name, n, fill, got, (unsigned long long) want);
+				}
+			}
+			want = 0;
+			for (int i = 0; i < n; i++)
+				want += (uint64_t) ((a[start + i / 2] >> (4 * (i % 2))) & 0x0F) *
+					((b[start + 1 + i / 2] >> (4 * (i % 2))) & 0x0F);
+			for (int k = 0; k < nv; k++)
+			{
+				uint32_t	got = v[k]->dot_codes4(a + start, b + start + 1, n);
+
+				if (got == want)
+					passed++;
+				else
+				{
+					failed++;
+					printf("FAIL %s dot_codes4 n=%d fill %d: got %u, expected %llu\n",
 						   v[k]->name, n, fill, got, (unsigned long long) want);
 				}
 			}
@@ -1480,20 +1503,27 @@ test_bits_query(void)
 /*
  * omen_code_sums counts exactly, and omen_code_pair_distance is the L2 and
  * inner-product distance of the decoded codes, within float rounding of the
- * terms' magnitude, at lengths around the sums' blocks and up to 16,000.
+ * terms' magnitude, at lengths around the sums' blocks and up to 16,000;
+ * over 4-bit codes as they are packed, both give what they give over the
+ * same codes unpacked, and omen_code_decode decodes them alike.
  */
 static void
 test_code_pairs(void)
 {
-	static const int lengths[] = {1, 2, 31, 255, 256, 257, 784, 1000, 16000};
+	static const int lengths[] = {1, 2, 31, 255, 256, 257, 511, 512, 513,
+	784, 1000, 16000};
 	unsigned char *ca = malloc(MAX_LEN);
 	unsigned char *cb = malloc(MAX_LEN);
+	unsigned char *pa = malloc(MAX_LEN);
+	unsigned char *pb = malloc(MAX_LEN);
 	float	   *x = malloc(sizeof(float) * MAX_LEN);
+	float	   *y = malloc(sizeof(float) * MAX_LEN);
 
 	rng_state = 11;
-	for (int t = 0; t < (int) (sizeof(lengths) / sizeof(lengths[0])); t++)
+	for (int t = 0; t < 2 * (int) (sizeof(lengths) / sizeof(lengths[0])); t++)
 	{
-		int			n = lengths[t];
+		int			n = lengths[t / 2];
+		int			bits = t % 2 ? 4 : 8;
 
 		for (int range = 0; range < NUM_RANGES; range++)
 		{
@@ -1510,15 +1540,17 @@ test_code_pairs(void)
 						mag = 0;
 
 			fill(x, n, range);
-			omen_quantize(x, n, 8, ca, &oa, &sa);
+			omen_quantize(x, n, bits, pa, &oa, &sa);
+			omen_code_unpack(pa, n, bits, ca);
 			fill(x, n, range);
-			omen_quantize(x, n, 8, cb, &ob, &sb);
+			omen_quantize(x, n, bits, pb, &ob, &sb);
+			omen_code_unpack(pb, n, bits, cb);
 			a.offset = oa;
 			a.scale = sa;
-			omen_code_sums(ca, n, &a);
+			omen_code_sums(pa, n, bits, &a);
 			b.offset = ob;
 			b.scale = sb;
-			omen_code_sums(cb, n, &b);
+			omen_code_sums(pb, n, bits, &b);
 			for (int i = 0; i < n; i++)
 			{
 				double		da = (double) oa + (double) sa * ca[i];
@@ -1536,33 +1568,50 @@ test_code_pairs(void)
 			else
 			{
 				failed++;
-				printf("FAIL code_sums n=%d range %s: got %u %u, expected %llu %llu\n",
-					   n, range_names[range], a.sum, a.sumsq,
+				printf("FAIL code_sums n=%d bits %d range %s: got %u %u, expected %llu %llu\n",
+					   n, bits, range_names[range], a.sum, a.sumsq,
 					   (unsigned long long) sum, (unsigned long long) sumsq);
 			}
 			for (int metric = OMEN_METRIC_L2; metric <= OMEN_METRIC_IP; metric++)
 			{
 				double		want = metric == OMEN_METRIC_L2 ? l2 : -ip;
-				float		got = omen_code_pair_distance(metric, n, &a, ca,
-														  &b, cb);
-				float		back = omen_code_pair_distance(metric, n, &b, cb,
-														   &a, ca);
+				float		got = omen_code_pair_distance(metric, n, bits, &a,
+														  pa, &b, pb);
+				float		back = omen_code_pair_distance(metric, n, bits, &b,
+														   pb, &a, pa);
+				float		unpacked = omen_code_pair_distance(metric, n, 8, &a,
+															   ca, &b, cb);
 
 				if (omen_code_pair_fits(&a, omen_code_pair_limit(n)) &&
-					fabs(got - want) <= 1e-5 * mag + 1e-30 && got == back)
+					fabs(got - want) <= 1e-5 * mag + 1e-30 && got == back &&
+					got == unpacked)
 					passed++;
 				else
 				{
 					failed++;
-					printf("FAIL code_pair_distance metric %d n=%d range %s: got %g and %g, expected %g\n",
-						   metric, n, range_names[range], got, back, want);
+					printf("FAIL code_pair_distance metric %d n=%d bits %d range %s: got %g and %g (%g unpacked), expected %g\n",
+						   metric, n, bits, range_names[range], got, back,
+						   unpacked, want);
 				}
+			}
+			omen_code_decode(pa, n, bits, oa, sa, x);
+			omen_code_decode(ca, n, 8, oa, sa, y);
+			if (memcmp(x, y, sizeof(float) * n) == 0)
+				passed++;
+			else
+			{
+				failed++;
+				printf("FAIL code_decode n=%d bits %d range %s\n", n, bits,
+					   range_names[range]);
 			}
 		}
 	}
 	free(ca);
 	free(cb);
+	free(pa);
+	free(pb);
 	free(x);
+	free(y);
 }
 
 int
