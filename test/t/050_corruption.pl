@@ -3,7 +3,8 @@
 # known offsets (the metapage magic and code width, a directory page's kind and its link to
 # itself, a search row's length and level, a line pointer leaving the page, a
 # link and a vector reference into another segment, links past the index's
-# end and past a page's rows, a vector chunk's length,
+# end and past a page's rows, a search row's tightness (it claims its code
+# nearer its vector than it is), a vector chunk's length,
 # the non-zero count a sparsevec's vector begins with, a data page's kind, a
 # segment chain that cycles or leads into a directory page).  After a restart, scans, inserts, walks of queries without
 # distances, VACUUM and omenhnsw_verify on each damaged index either succeed or raise
@@ -200,6 +201,15 @@ push @cases, [
 		my ($e) = tuples($file, 1);
 		overwrite($file, $e->[2] + 96, pack_link($far_blk, 1));
 		overwrite($file, $e->[2] + 100, pack_link($e->[0], $far_off));
+	}
+];
+push @cases, [
+	'row tightness', 0, qr/its code claims its vector nearer than it is \(tightness 65535, at most \d+\)/,
+	sub {
+		my ($file) = @_;
+		my @el = tuples($file, 1);
+		# tight, 2 bytes after the heap TIDs and the vector's TID
+		overwrite($file, $el[5][2] + 70, pack('v', 0xFFFF));
 	}
 ];
 push @cases, [
