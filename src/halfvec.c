@@ -77,7 +77,11 @@ HalfvecFloats(const HalfVector *v)
 	return x;
 }
 
-/* An element of the text form: rounded to half, which must be finite. */
+/*
+ * An element of the text form: rounded to half, which must be finite.  A
+ * finite x that does not overflow rounds to a finite half, and NaN and the
+ * infinities stay what they are, so x itself is checked.
+ */
 static void
 put_halfvec_element(void *arg, int i, float x, const char *text, int len)
 {
@@ -88,7 +92,7 @@ put_halfvec_element(void *arg, int i, float x, const char *text, int len)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("\"%s\" is out of range for type halfvec",
 						pnstrdup(text, len))));
-	CheckHalfvecElement(h);
+	CheckFinite("halfvec", x);
 	((HalfVector *) arg)->x[i] = h;
 }
 
