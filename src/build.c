@@ -1316,7 +1316,6 @@ omen_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	b.dims = b.kind.dims;
 	omen_check_dims(b.elem, b.dims);
 	omen_check_build_options(index);
-	omen_check_codes(b.elem, omen_elem_code_dims(b.elem, b.dims), b.m, b.codes);
 	b.budget = (Size) maintenance_work_mem * 1024;
 	b.capacity_hint = capacity_hint(heap);
 	b.maxsegs = 8;

@@ -111,8 +111,7 @@ portable_elem(int kind, const void *p, int i, float offset, float scale)
 		case ELEM_U8:
 			return offset + scale * ((const unsigned char *) p)[i];
 		case ELEM_U4:
-			return offset + scale *
-				((((const unsigned char *) p)[i / 2] >> (4 * (i % 2))) & 0x0F);
+			return offset + scale * omen_code_element(p, i, 4);
 		default:
 			return ((const float *) p)[i];
 	}
@@ -1007,12 +1006,9 @@ omen_dot_code_careful(const float *q, const unsigned char *code, int bits,
 	double		lost = 0.0;
 
 	for (int i = 0; i < n; i++)
-	{
-		unsigned	c = bits == 4 ? (code[i / 2] >> (4 * (i % 2))) & 0x0F : code[i];
-
 		compensated_add(&sum, &lost,
-						q[i] * ((double) offset + (double) scale * c));
-	}
+						q[i] * ((double) offset +
+								(double) scale * omen_code_element(code, i, bits)));
 	return (float) (sum + lost);
 }
 
@@ -1059,8 +1055,6 @@ uint16_t
 omen_code_tightness(const float *x, int n, int bits, const unsigned char *code,
 					float offset, float scale)
 {
-	int			per = 8 / bits;
-	unsigned	mask = (1u << bits) - 1;
 	double		err2 = 0;
 	double		widest;
 	double		frac;
@@ -1069,8 +1063,8 @@ omen_code_tightness(const float *x, int n, int bits, const unsigned char *code,
 		return 0;
 	for (int i = 0; i < n; i++)
 	{
-		unsigned	c = (code[i / per] >> (bits * (i % per))) & mask;
-		double		d = x[i] - ((double) offset + (double) scale * c);
+		double		d = x[i] - ((double) offset +
+								(double) scale * omen_code_element(code, i, bits));
 
 		err2 += d * d;
 	}
@@ -1189,7 +1183,7 @@ omen_code_unpack(const unsigned char *restrict code, int n, int bits,
 		}
 	}
 	for (int i = b * per; i < n; i++)
-		out[i] = (code[i / per] >> (bits * (i % per))) & ((1u << bits) - 1);
+		out[i] = omen_code_element(code, i, bits);
 }
 
 /*
@@ -1222,7 +1216,7 @@ omen_code_decode(const unsigned char *restrict code, int n, int bits,
 			}
 		}
 		for (; i < n; i++)
-			out[i] = offset + scale * ((code[i / 2] >> (4 * (i % 2))) & 0x0F);
+			out[i] = offset + scale * omen_code_element(code, i, 4);
 		return;
 	}
 	for (; i + 16 <= n; i += 16)

@@ -187,6 +187,15 @@ omen_kernel_bits(int bits)
 	return bits >= 4 ? bits : 8;
 }
 
+/* Element i of a code of bits (8, 4, 2 or 1) as omen_quantize packs it. */
+static inline unsigned
+omen_code_element(const unsigned char *code, int i, int bits)
+{
+	int			per = 8 / bits;
+
+	return (code[i / per] >> (bits * (i % per))) & ((1u << bits) - 1);
+}
+
 /* One element a byte, for the coded kernels, from codes of 8, 4, 2 or 1 bits. */
 extern void omen_code_unpack(const unsigned char *restrict code, int n,
 							 int bits, unsigned char *restrict out);
