@@ -223,6 +223,35 @@ FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op, hv_queries,
 GROUP BY op ORDER BY op;
 RESET omenhnsw.ef_search;
 
+-- Rows of integers from 0 to 15 (each with both) have codes that are the
+-- rows themselves, so that their lower bounds are their code distances.  A
+-- query whose step is coarse (one element of 200) but no coarser than the
+-- codes' is searched with its quantization; the nodes found are still ranked
+-- from the query's own distances to their codes, and so come back in the
+-- order of a sequential scan
+CREATE TABLE hv_grid (id int, v halfvec(16));
+INSERT INTO hv_grid SELECT i, ARRAY(SELECT CASE j WHEN 1 THEN 0 WHEN 2 THEN 15
+	ELSE (i * 7 + j * j * 3 + (i / 16) * j) % 16 END FROM generate_series(1, 16) j)
+FROM generate_series(1, 2000) i;
+CREATE INDEX hv_grid_idx ON hv_grid USING omenhnsw (v halfvec_l2_ops);
+CREATE TEMP TABLE hv_grid_q AS
+SELECT k AS qid, ARRAY(SELECT CASE j WHEN 3 THEN 200 ELSE ((k * 13 + j * 29) % 97) * 0.1537 END
+	FROM generate_series(1, 16) j)::halfvec(16) AS q FROM generate_series(1, 30) k;
+SET omenhnsw.ef_search = 100;
+SET enable_seqscan = off;
+CREATE TEMP TABLE hv_grid_i AS
+SELECT qid, ARRAY(SELECT v <-> q FROM hv_grid ORDER BY v <-> q LIMIT 50) AS d FROM hv_grid_q;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+CREATE TEMP TABLE hv_grid_s AS
+SELECT qid, ARRAY(SELECT v <-> q FROM hv_grid ORDER BY v <-> q LIMIT 50) AS d FROM hv_grid_q;
+RESET enable_indexscan;
+RESET omenhnsw.ef_search;
+SELECT count(*) AS queries, count(*) FILTER (WHERE i.d = s.d) AS same_order
+FROM hv_grid_i i JOIN hv_grid_s s USING (qid);
+SELECT * FROM omenhnsw_verify('hv_grid_idx');
+DROP TABLE hv_grid, hv_grid_q, hv_grid_i, hv_grid_s;
+
 -- The index keeps 4-bit codes and its halves apart: about half the size of
 -- a vector index of the same values, and so says the estimate; with codes =
 -- 'halves', smaller again

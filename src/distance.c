@@ -507,6 +507,33 @@ dot_codes_portable(const unsigned char *a, const unsigned char *b, int n)
 	return s[0] + s[1] + s[2] + s[3];
 }
 
+/* The terms of bytes from .. bytes - 1 of a 4-bit code, added into t */
+static inline void
+query_nibbles(const unsigned char *even, const unsigned char *odd,
+			  const unsigned char *code, int from, int bytes,
+			  OmenQueryTerms *t)
+{
+	for (int j = from; j < bytes; j++)
+	{
+		unsigned	lo = code[j] & 0x0F;
+		unsigned	hi = code[j] >> 4;
+
+		t->dot += (uint32_t) even[j] * lo + (uint32_t) odd[j] * hi;
+		t->sum += lo + hi;
+		t->sumsq += lo * lo + hi * hi;
+	}
+}
+
+static void
+query_u4_portable(const unsigned char *u, const unsigned char *code, int n,
+				  OmenQueryTerms *t)
+{
+	int			bytes = (n + 1) / 2;
+
+	t->dot = t->sum = t->sumsq = 0;
+	query_nibbles(u, u + bytes, code, 0, bytes, t);
+}
+
 static void
 widen_half_portable(const uint16_t *x, int n, float *out)
 {
@@ -529,7 +556,7 @@ static const OmenKernelSet portable_kernels = {
 	l2sq_half_portable, dot_half_portable, l1_half_portable,
 	cos_parts_half_portable, l2sq_h16_portable, dot_h16_portable,
 	l1_h16_portable, cos_parts_h16_portable, dot_codes_portable,
-	dot_codes4_portable,
+	dot_codes4_portable, query_u4_portable,
 	widen_half_portable, narrow_half_portable
 };
 
@@ -668,6 +695,51 @@ dot_codes4_avx2(const unsigned char *a, const unsigned char *b, int n)
 }
 
 /*
+ * 32 bytes of codes an iteration, split into low and high nibbles: the
+ * query's bytes times each by vpmaddubsw (pairs of products, at most
+ * 2 * 255 * 15, add into 16 bits), the squares likewise, the nibbles' sum
+ * by vpsadbw.  The lanes cannot overflow below 2^31 / (8 * 255 * 15)
+ * iterations, more than any code has.
+ */
+static AVX2_TARGET void
+query_u4_avx2(const unsigned char *u, const unsigned char *code, int n,
+			  OmenQueryTerms *t)
+{
+	const unsigned char *even = u;
+	int			bytes = (n + 1) / 2;
+	const unsigned char *odd = even + bytes;
+	const __m256i low = _mm256_set1_epi8(0x0F);
+	const __m256i one = _mm256_set1_epi16(1);
+	__m256i		dot = _mm256_setzero_si256();
+	__m256i		sq = _mm256_setzero_si256();
+	__m256i		sum = _mm256_setzero_si256();
+	int			j = 0;
+
+	for (; j + 32 <= bytes; j += 32)
+	{
+		__m256i		c = _mm256_loadu_si256((const __m256i *) (code + j));
+		__m256i		lo = _mm256_and_si256(c, low);
+		__m256i		hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), low);
+		__m256i		e = _mm256_loadu_si256((const __m256i *) (even + j));
+		__m256i		o = _mm256_loadu_si256((const __m256i *) (odd + j));
+
+		dot = _mm256_add_epi32(dot, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(e, lo),
+																		_mm256_maddubs_epi16(o, hi)),
+													  one));
+		sq = _mm256_add_epi32(sq, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, lo),
+																	  _mm256_maddubs_epi16(hi, hi)),
+													one));
+		sum = _mm256_add_epi64(sum, _mm256_sad_epu8(_mm256_add_epi8(lo, hi),
+													_mm256_setzero_si256()));
+	}
+	t->dot = avx2_hsum_epi32(dot);
+	t->sumsq = avx2_hsum_epi32(sq);
+	t->sum = (uint64_t) _mm256_extract_epi64(sum, 0) + _mm256_extract_epi64(sum, 1) +
+		_mm256_extract_epi64(sum, 2) + _mm256_extract_epi64(sum, 3);
+	query_nibbles(even, odd, code, j, bytes, t);
+}
+
+/*
  * The 4-bit codes packed in the low 8 bytes of p, one a byte in element
  * order: each byte widened to 16 bits, its low nibble kept in the low byte
  * and its high nibble moved to the high one.
@@ -790,6 +862,48 @@ dot_codes4_avx512(const unsigned char *a, const unsigned char *b, int n)
 	return (uint32_t) _mm512_reduce_add_epi32(s) + dot_nibbles(a, b, i, n);
 }
 
+/*
+ * query_u4_avx2's scheme, 64 bytes of codes an iteration, the last ones by
+ * loads that leave the bytes past the code 0 and do not read them
+ */
+static AVX512_TARGET void
+query_u4_avx512(const unsigned char *u, const unsigned char *code, int n,
+				OmenQueryTerms *t)
+{
+	const unsigned char *even = u;
+	int			bytes = (n + 1) / 2;
+	const unsigned char *odd = even + bytes;
+	const __m512i low = _mm512_set1_epi8(0x0F);
+	const __m512i one = _mm512_set1_epi16(1);
+	__m512i		dot = _mm512_setzero_si512();
+	__m512i		sq = _mm512_setzero_si512();
+	__m512i		sum = _mm512_setzero_si512();
+	int			j = 0;
+
+	for (; j < bytes; j += 64)
+	{
+		__mmask64	m = bytes - j >= 64 ? ~(__mmask64) 0 :
+			((__mmask64) 1 << (bytes - j)) - 1;
+		__m512i		c = _mm512_maskz_loadu_epi8(m, (const void *) (code + j));
+		__m512i		lo = _mm512_and_si512(c, low);
+		__m512i		hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), low);
+		__m512i		e = _mm512_maskz_loadu_epi8(m, (const void *) (even + j));
+		__m512i		o = _mm512_maskz_loadu_epi8(m, (const void *) (odd + j));
+
+		dot = _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_add_epi16(_mm512_maddubs_epi16(e, lo),
+																		_mm512_maddubs_epi16(o, hi)),
+													  one));
+		sq = _mm512_add_epi32(sq, _mm512_madd_epi16(_mm512_add_epi16(_mm512_maddubs_epi16(lo, lo),
+																	  _mm512_maddubs_epi16(hi, hi)),
+													one));
+		sum = _mm512_add_epi64(sum, _mm512_sad_epu8(_mm512_add_epi8(lo, hi),
+													_mm512_setzero_si512()));
+	}
+	t->dot = (uint32_t) _mm512_reduce_add_epi32(dot);
+	t->sumsq = (uint32_t) _mm512_reduce_add_epi32(sq);
+	t->sum = (uint64_t) _mm512_reduce_add_epi64(sum);
+}
+
 #define SIMD_TARGET AVX512_TARGET
 #define SIMD_FN(name) name##_avx512
 #define SIMD_NAME "avx512"
@@ -897,6 +1011,7 @@ omen_h16_fn omen_l1_h16 = l1_h16_portable;
 omen_h16_cos_fn omen_cos_parts_h16 = cos_parts_h16_portable;
 omen_codes_fn omen_dot_codes = dot_codes_portable;
 omen_codes_fn omen_dot_codes4 = dot_codes4_portable;
+omen_query_fn omen_query_u4 = query_u4_portable;
 omen_widen_fn omen_widen_half = widen_half_portable;
 omen_narrow_fn omen_narrow_half = narrow_half_portable;
 
@@ -967,6 +1082,7 @@ omen_kernels_init(void)
 	omen_cos_parts_h16 = chosen->cos_parts_h16;
 	omen_dot_codes = chosen->dot_codes;
 	omen_dot_codes4 = chosen->dot_codes4;
+	omen_query_u4 = chosen->query_u4;
 	omen_widen_half = chosen->widen_half;
 	omen_narrow_half = chosen->narrow_half;
 }
@@ -1254,6 +1370,26 @@ omen_code_sums(const unsigned char *code, int n, int bits, OmenCodeSums *sums)
 	sums->sumsq = dot(code, code, n);
 }
 
+/*
+ * The distance between two vectors of n elements oa + sa * a[i] and
+ * ob + sb * b[i], from the sums of a, b, their squares (asq, bsq) and
+ * their products (ab)
+ */
+static inline float
+combine_sums(int metric, int n, double oa, double sa, double asum, double asq,
+			 double ob, double sb, double bsum, double bsq, double ab)
+{
+	if (metric == OMEN_METRIC_L2)
+	{
+		double		d = oa - ob;
+
+		return (float) ((n * (d * d) + 2 * d * (sa * asum - sb * bsum)) +
+						(sa * sa * asq + sb * sb * bsq) - 2 * ((sa * sb) * ab));
+	}
+	return (float) -(n * (oa * ob) + (oa * sb * bsum + ob * sa * asum) +
+					 (sa * sb) * ab);
+}
+
 float
 omen_code_pair_distance(int metric, int n, int bits, const OmenCodeSums *a,
 						const unsigned char *acode, const OmenCodeSums *b,
@@ -1261,22 +1397,61 @@ omen_code_pair_distance(int metric, int n, int bits, const OmenCodeSums *a,
 {
 	double		ab = (bits == 4 ? omen_dot_codes4 : omen_dot_codes) (acode,
 																	  bcode, n);
-	double		sa = a->scale;
-	double		sb = b->scale;
-	double		oa = a->offset;
-	double		ob = b->offset;
 
-	if (metric == OMEN_METRIC_L2)
+	return combine_sums(metric, n, a->offset, a->scale, a->sum, a->sumsq,
+						b->offset, b->scale, b->sum, b->sumsq, ab);
+}
+
+bool
+omen_query_quantize(const float *q, int n, unsigned char *u, OmenQueryCode *qc)
+{
+	int			bytes = (n + 1) / 2;
+	double		lo = INFINITY;
+	double		hi = -INFINITY;
+	double		step;
+
+	if (n <= 0)
+		return false;
+	qc->limit = omen_code_pair_limit(n);
+	for (int i = 0; i < n; i++)
 	{
-		double		d = oa - ob;
-
-		return (float) ((n * (d * d) +
-						 2 * d * (sa * a->sum - sb * b->sum)) +
-						(sa * sa * a->sumsq + sb * sb * b->sumsq) -
-						2 * ((sa * sb) * ab));
+		if (!(fabsf(q[i]) < qc->limit))
+			return false;
+		lo = fmin(lo, q[i]);
+		hi = fmax(hi, q[i]);
 	}
-	return (float) -(n * (oa * ob) +
-					 (oa * sb * b->sum + ob * sa * a->sum) + (sa * sb) * ab);
+	step = (hi - lo) / 255;
+	qc->n = n;
+	qc->offset = lo;
+	qc->scale = step;
+	qc->sum = qc->sumsq = 0;
+	qc->u = u;
+	u[2 * bytes - 1] = 0;
+	for (int i = 0; i < n; i++)
+	{
+		unsigned	v = step > 0 ? (unsigned) lrint((q[i] - lo) / step) : 0;
+
+		v = v > 255 ? 255 : v;
+		qc->sum += v;
+		qc->sumsq += v * v;
+		u[i / 2 + (i % 2) * bytes] = v;
+	}
+	return true;
+}
+
+float
+omen_query_code_distance(int metric, const OmenQueryCode *qc,
+						 const unsigned char *code, float offset, float scale)
+{
+	OmenQueryTerms t;
+
+	if (!(fabs((double) offset) + 255.0 * scale < qc->limit) ||
+		!(qc->scale <= scale))
+		return NAN;
+	omen_query_u4(qc->u, code, qc->n, &t);
+	return combine_sums(metric, qc->n, qc->offset, qc->scale, qc->sum,
+						qc->sumsq, offset, scale, (double) t.sum,
+						(double) t.sumsq, (double) t.dot);
 }
 
 float

@@ -47,6 +47,21 @@ typedef uint32_t (*omen_codes_fn) (const unsigned char *a,
 								   const unsigned char *b, int n);
 
 /*
+ * Integer sums of a quantized query u against a 4-bit code of n elements
+ * (see OmenQueryCode): sum u[i] * code[i], sum code[i] and sum code[i]^2.
+ */
+typedef struct OmenQueryTerms
+{
+	uint64_t	dot;
+	uint64_t	sum;
+	uint64_t	sumsq;
+} OmenQueryTerms;
+
+typedef void (*omen_query_fn) (const unsigned char *u,
+							   const unsigned char *code, int n,
+							   OmenQueryTerms *t);
+
+/*
  * Sparse vectors as sorted, duplicate-free index arrays with their values;
  * the kernels merge the two lists in index order with one float sum, the
  * order pgvector's sparsevec functions add their terms in.
@@ -102,6 +117,8 @@ typedef struct OmenKernelSet
 	omen_codes_fn dot_codes;	/* sum a*b of two codes, in integers */
 	omen_codes_fn dot_codes4;	/* the same of 4-bit codes, packed two a
 								 * byte */
+	omen_query_fn query_u4;		/* a quantized query's terms against 4-bit
+								 * codes, packed two a byte */
 	omen_widen_fn widen_half;	/* halves to floats */
 	omen_narrow_fn narrow_half; /* floats to halves */
 } OmenKernelSet;
@@ -136,6 +153,7 @@ extern omen_h16_fn omen_l1_h16;
 extern omen_h16_cos_fn omen_cos_parts_h16;
 extern omen_codes_fn omen_dot_codes;
 extern omen_codes_fn omen_dot_codes4;
+extern omen_query_fn omen_query_u4;
 extern omen_widen_fn omen_widen_half;
 extern omen_narrow_fn omen_narrow_half;
 
@@ -279,6 +297,51 @@ extern float omen_code_pair_distance(int metric, int n, int bits,
 									 const unsigned char *acode,
 									 const OmenCodeSums *b,
 									 const unsigned char *bcode);
+
+/*
+ * A query quantized to measure it against 4-bit codes in integers: element
+ * i is offset + scale * u[i], within scale / 2 of the query's, for u[i] a
+ * byte.  u holds first the elements that the codes' low nibbles pair with
+ * (0, 2, 4, ...), then the high nibbles' (1, 3, ...), (n + 1) / 2 each, the
+ * last one 0 where n is odd, as the last high nibble of a code is.  Its
+ * distances are sums of byte products, which cost less than decoding each
+ * nibble to float, and stand within the quantization's error of the
+ * query's own.  That error is only taken where the query's step is no
+ * coarser than the code's, as it is 17 times finer for a query spread like
+ * the vectors; a query with one element far out of its others' range
+ * would lose them all to it, and is measured in float.  These distances
+ * are not what lower bounds are reckoned from (omen_code_distance is).
+ */
+typedef struct OmenQueryCode
+{
+	int			n;
+	double		offset;
+	double		scale;
+	double		sum;			/* sum u[i] */
+	double		sumsq;			/* sum u[i]^2 */
+	double		limit;			/* omen_code_pair_limit(n) */
+	unsigned char *u;			/* OMEN_QUERY_CODE_BYTES(n) */
+} OmenQueryCode;
+
+#define OMEN_QUERY_CODE_BYTES(n) ((size_t) (n) + 1)
+
+/*
+ * Quantizes q (n elements) into qc, its elements into u.  False, leaving qc
+ * unusable, where an element is not finite or beyond the magnitude at which
+ * codes' sums stay in float4's range (omen_code_pair_limit).
+ */
+extern bool omen_query_quantize(const float *q, int n, unsigned char *u,
+								OmenQueryCode *qc);
+
+/*
+ * omen_code_distance from the query qc stands for to a 4-bit code with
+ * offset and scale, combined as omen_code_pair_distance combines its sums;
+ * NaN for a code beyond the magnitude that fits or of a step finer than
+ * the query's (the caller measures it in float instead).  Not for L1.
+ */
+extern float omen_query_code_distance(int metric, const OmenQueryCode *qc,
+									  const unsigned char *code, float offset,
+									  float scale);
 
 /*
  * omen_distance from q to a vector coded as its halves; under cosine the

@@ -346,7 +346,7 @@ static const OmenKernelSet SIMD_FN(kernels) = {
 	SIMD_FN(l2sq_half), SIMD_FN(dot_half), SIMD_FN(l1_half),
 	SIMD_FN(cos_parts_half), SIMD_FN(l2sq_h16), SIMD_FN(dot_h16),
 	SIMD_FN(l1_h16), SIMD_FN(cos_parts_h16), SIMD_FN(dot_codes),
-	SIMD_FN(dot_codes4),
+	SIMD_FN(dot_codes4), SIMD_FN(query_u4),
 	SIMD_FN(widen_half), SIMD_FN(narrow_half)
 };
 

@@ -191,6 +191,8 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 		palloc(Max(meta->dims, 1)) : NULL;
 	s->bits_query = NULL;
 	s->bits_code = NULL;
+	s->quant_query = NULL;
+	s->quant_u = NULL;
 	s->pinned = NULL;
 	s->npinned = 0;
 	s->pin_level = -1;
@@ -469,25 +471,42 @@ node_code(OmenPageStore *s, OmenNodeTuple nt)
 }
 
 /*
- * Lets omen_store_code_distance measure query against 1-bit codes by
- * counting bits (omen_bits_code_distance) instead of unpacking each code,
- * where the index has 1-bit codes, its graph metric is not L1 and query's
- * elements are 0 or one value (a bit string's are); the caller keeps query
- * as it is while it searches with s.  Takes no locks.
+ * Lets omen_store_code_distance measure query without decoding codes to
+ * float, where the graph metric is not L1: against 1-bit codes by counting
+ * bits (omen_bits_code_distance) where query's elements are 0 or one value
+ * (a bit string's are), against 4-bit codes in integers
+ * (omen_query_code_distance) where its elements are finite and not too
+ * large.  The caller keeps query as it is while it searches with s.  Takes
+ * no locks.
  */
 void
 omen_store_set_query(OmenPageStore *s, const float *query)
 {
 	s->bits_query = NULL;
-	if (s->code_bits != 1 || s->metric == OMEN_METRIC_L1)
+	s->quant_query = NULL;
+	if (s->metric == OMEN_METRIC_L1)
 		return;
-	if (s->bits_code == NULL)
-		s->bits_code = palloc(OMEN_CODE_BYTES(s->dims, 1));
-	if (omen_bits_query(query, s->dims, s->bits_code, &s->bits_value))
-		s->bits_query = query;
+	if (s->code_bits == 1)
+	{
+		if (s->bits_code == NULL)
+			s->bits_code = palloc(OMEN_CODE_BYTES(s->dims, 1));
+		if (omen_bits_query(query, s->dims, s->bits_code, &s->bits_value))
+			s->bits_query = query;
+	}
+	else if (s->code_bits == 4)
+	{
+		if (s->quant_u == NULL)
+			s->quant_u = palloc(OMEN_QUERY_CODE_BYTES(s->dims));
+		if (omen_query_quantize(query, s->dims, s->quant_u, &s->quant))
+			s->quant_query = query;
+	}
 }
 
-/* Distance from query to the vector that nt's code stands for. */
+/*
+ * Distance from query to the vector that nt's code stands for; from the
+ * query's quantization where omen_store_set_query made one and nt's code
+ * fits it.
+ */
 float
 omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 {
@@ -495,6 +514,31 @@ omen_store_code_distance(OmenPageStore *s, const float *query, OmenNodeTuple nt)
 		return omen_bits_code_distance(s->metric, s->bits_code, s->bits_value,
 									   omen_node_code(nt), nt->offset,
 									   nt->scale, s->dims);
+	if (query == s->quant_query)
+	{
+		float		d = omen_query_code_distance(s->metric, &s->quant,
+												 omen_node_code(nt), nt->offset,
+												 nt->scale);
+
+		if (!isnan(d))
+			return d;
+	}
+	return omen_code_distance(s->metric, kernel_bits(s), query,
+							  node_code(s, nt), nt->offset, nt->scale, s->dims);
+}
+
+/*
+ * The bounds (scan.c: lower_bound) allow for the float kernels' rounding,
+ * not for a quantized query's error: where the search measured query in
+ * integers, nt's code is measured again in float; otherwise searched, what
+ * the search measured, serves.
+ */
+float
+omen_store_bound_distance(OmenPageStore *s, const float *query,
+						  OmenNodeTuple nt, float searched)
+{
+	if (query != s->quant_query)
+		return searched;
 	return omen_code_distance(s->metric, kernel_bits(s), query,
 							  node_code(s, nt), nt->offset, nt->scale, s->dims);
 }

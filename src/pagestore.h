@@ -57,6 +57,10 @@ typedef struct OmenPageStore
 	const float *bits_query;	/* NULL when there is none */
 	uint8	   *bits_code;		/* its bits (omen_bits_query) */
 	float		bits_value;		/* its nonzero value */
+	/* or that 4-bit codes measure in integers */
+	const float *quant_query;	/* NULL when there is none */
+	OmenQueryCode quant;		/* its quantization (omen_query_quantize) */
+	uint8	   *quant_u;		/* OMEN_QUERY_CODE_BYTES(dims) for it */
 
 	/* omen_store_link: links of the node being linked that must stay */
 	OmenNodeId	pin_node;
@@ -94,11 +98,20 @@ extern Size omen_store_visited_bytes(OmenPageStore *s);
 extern float omen_store_distance(OmenPageStore *s, const float *query,
 								 OmenNodeId id);
 
-/* Lets 1-bit codes measure query by counting bits (see pagestore.c). */
+/*
+ * Lets codes measure query by counting bits or in integers (see
+ * pagestore.c).
+ */
 extern void omen_store_set_query(OmenPageStore *s, const float *query);
 /* Distance from query to the vector that nt's code stands for. */
 extern float omen_store_code_distance(OmenPageStore *s, const float *query,
 									  OmenNodeTuple nt);
+/*
+ * What lower bounds on exact distances are reckoned from, for nt's code
+ * that a search measured at searched from query (see pagestore.c).
+ */
+extern float omen_store_bound_distance(OmenPageStore *s, const float *query,
+									   OmenNodeTuple nt, float searched);
 
 /*
  * Share-locks and returns the search row at tid; the caller unlocks with

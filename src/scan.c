@@ -287,7 +287,8 @@ next_batch(OmenScanOpaque so, OmenSegmentScan *seg, bool expand)
 					r->heaptids[r->ntids++] = nt->heaptids[j];
 		}
 		r->vectid = nt->vectid;
-		r->code = so->work[i].dist;
+		r->code = omen_store_bound_distance(&seg->store, so->query, nt,
+											so->work[i].dist);
 		if (!seg->store.elem.codes_exact)
 			r->lower = lower_bound(so, &seg->store, r->code, nt);
 		else if (r->ntids > 0)
