@@ -4,8 +4,9 @@
  *
  * The bottom layer: plain C, no PostgreSQL headers, so the kernels can be
  * unit-tested outside the server.  omen_kernels_init() picks the fastest
- * variant the CPU and OS support (portable C, AVX2+FMA+F16C, AVX-512) once; the
- * function pointers below are then used everywhere.
+ * variant the CPU and OS support (portable C, AVX2+FMA+F16C, AVX-512,
+ * AVX-512 with VNNI) once; the function pointers below are then used
+ * everywhere.
  */
 #ifndef OMEN_DISTANCE_H
 #define OMEN_DISTANCE_H
@@ -93,7 +94,7 @@ typedef void (*omen_narrow_fn) (const float *x, int n, uint16_t *out);
 /* One implementation of every kernel. */
 typedef struct OmenKernelSet
 {
-	const char *name;			/* "portable", "avx2", "avx512" */
+	const char *name;			/* "portable", "avx2", "avx512", "avx512vnni" */
 	omen_pair_fn l2sq;			/* sum (a-b)^2 */
 	omen_pair_fn dot;			/* sum a*b */
 	omen_pair_fn l1;			/* sum |a-b| */
@@ -375,7 +376,7 @@ extern const char *omen_kernels_name(void);
  * Every variant this machine can run, portable first and fastest last; for
  * tests and benchmarks.  Returns the count written to out (at most max).
  */
-#define OMEN_MAX_KERNEL_VARIANTS 3
+#define OMEN_MAX_KERNEL_VARIANTS 4
 
 extern int	omen_kernel_variants(const OmenKernelSet **out, int max);
 

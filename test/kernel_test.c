@@ -1075,7 +1075,10 @@ expected_best(void)
 				avx512 = 1;
 	}
 	fclose(f);
-	return avx512 ? "avx512" : "avx2";
+	if (!avx512)
+		return "avx2";
+	return __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vnni") ? "avx512vnni" : "avx512";
 #else
 	return "portable";
 #endif
@@ -1084,7 +1087,7 @@ expected_best(void)
 static void
 test_dispatch(const OmenKernelSet *const *v, int nv)
 {
-	static const char *const names[] = {"portable", "avx2", "avx512"};
+	static const char *const names[] = {"portable", "avx2", "avx512", "avx512vnni"};
 	const char *best = v[nv - 1]->name;
 	const char *expect = expected_best();
 
