@@ -911,8 +911,8 @@ search_segment(OmenInsert *ins, const OmenSegmentDesc *desc)
 /*
  * Makes, before the insert lock is taken, the neighbour selections that the
  * back-links to the new row will need (omen_store_plan_link), for the
- * neighbours find_neighbors chose; under the lock each is reused if that
- * neighbour's list has not changed.  None when a copy of the vector with
+ * neighbours find_neighbors chose, copying each code they score once; under
+ * the lock each is reused if that neighbour's list has not changed.  None when a copy of the vector with
  * room was found, which is likely to take the row (merge_duplicate).
  */
 static void
@@ -924,9 +924,11 @@ plan_links(OmenInsert *ins)
 		return;
 	standin_tid(&standin);
 	omen_store_set_pending(&ins->store, &standin, ins->row);
+	omen_store_keep_codes(&ins->store, true);
 	for (int l = ins->level; l >= 0; l--)
 		for (int k = 0; k < ins->nnbrs[l]; k++)
 			omen_store_plan_link(&ins->store, ins->nbrs[l][k].id, l, &standin);
+	omen_store_keep_codes(&ins->store, false);
 	omen_store_set_pending(&ins->store, NULL, NULL);
 }
 

@@ -181,6 +181,7 @@ omen_store_init(OmenPageStore *s, Relation index, const OmenMetaPageData *meta,
 	s->scratch = palloc(sizeof(float) * Max(meta->dims, 1));
 	s->scratch_id = OMEN_NO_NODE;
 	s->ncached = 0;
+	s->keep_codes = false;
 	s->cached_cap = 0;
 	s->cached = NULL;
 	s->cached_codes = NULL;
@@ -606,33 +607,70 @@ cached_distance(OmenPageStore *s, const float *query, const OmenCachedCode *c)
 }
 
 /*
- * Copies the codes of ids[0..n-1] out of their rows, replacing the copies
- * made before; nodes that have gone get none.  Locks one row at a time.
+ * Room for need copies of codes, keeping those made: the arrays grow and
+ * the hash table is built again for their new size.
+ */
+static void
+reserve_cached(OmenPageStore *s, int need)
+{
+	MemoryContext ctx = GetMemoryChunkContext(s->scratch);
+	int			cap = Max(need, 2 * s->cached_cap);
+	OmenCachedCode *cached;
+	uint8	   *codes;
+
+	if (need <= s->cached_cap)
+		return;
+	cached = MemoryContextAlloc(ctx, sizeof(OmenCachedCode) * cap);
+	codes = MemoryContextAlloc(ctx, (Size) s->code_bytes * cap);
+	if (s->cached != NULL)
+	{
+		memcpy(cached, s->cached, sizeof(OmenCachedCode) * s->ncached);
+		memcpy(codes, s->cached_codes, (Size) s->code_bytes * s->ncached);
+		pfree(s->cached);
+		pfree(s->cached_codes);
+		pfree(s->cached_hash);
+	}
+	s->cached = cached;
+	s->cached_codes = codes;
+	s->cached_cap = cap;
+	/* at most half full */
+	s->cached_mask = pg_nextpower2_32(2 * cap) - 1;
+	s->cached_hash = MemoryContextAllocZero(ctx, sizeof(int) * (s->cached_mask + 1));
+	for (int k = 0; k < s->ncached; k++)
+	{
+		int			h = cached_home(s, s->cached[k].id);
+
+		while (s->cached_hash[h] != 0)
+			h = (h + 1) & s->cached_mask;
+		s->cached_hash[h] = k + 1;
+	}
+}
+
+/*
+ * Forgets the copies of codes that the last selection made, unless they are
+ * kept for the next.
+ */
+static void
+forget_codes(OmenPageStore *s)
+{
+	if (!s->keep_codes && s->ncached > 0)
+	{
+		s->ncached = 0;
+		memset(s->cached_hash, 0, sizeof(int) * (s->cached_mask + 1));
+	}
+}
+
+/*
+ * Copies the codes of ids[0..n-1] out of their rows; nodes that have gone
+ * get none.  The copies made before are replaced, or kept between
+ * omen_store_keep_codes(s, true) and (s, false), and not made again.
+ * Locks one row at a time.
  */
 static void
 cache_codes(OmenPageStore *s, const OmenNodeId *ids, int n)
 {
-	MemoryContext ctx = GetMemoryChunkContext(s->scratch);
-
-	if (n > s->cached_cap)
-	{
-		if (s->cached != NULL)
-		{
-			pfree(s->cached);
-			pfree(s->cached_codes);
-			pfree(s->cached_hash);
-		}
-		s->cached_cap = Max(n, 2 * s->cached_cap);
-		s->cached = MemoryContextAlloc(ctx, sizeof(OmenCachedCode) * s->cached_cap);
-		s->cached_codes = MemoryContextAlloc(ctx, (Size) s->code_bytes * s->cached_cap);
-		/* at most half full */
-		s->cached_mask = pg_nextpower2_32(2 * s->cached_cap) - 1;
-		s->cached_hash = MemoryContextAlloc(ctx, sizeof(int) * (s->cached_mask + 1));
-	}
-	s->ncached = 0;
-	if (n == 0)
-		return;
-	memset(s->cached_hash, 0, sizeof(int) * (s->cached_mask + 1));
+	forget_codes(s);
+	reserve_cached(s, s->ncached + n);
 	for (int i = 0; i < n; i++)
 	{
 		ItemPointerData tid;
@@ -640,6 +678,8 @@ cache_codes(OmenPageStore *s, const OmenNodeId *ids, int n)
 		OmenCachedCode *c = &s->cached[s->ncached];
 		int			h;
 
+		if (cached_code(s, ids[i]) != NULL)
+			continue;
 		omen_tid_unpack(ids[i], &tid);
 		nt = omen_store_node(s, &tid);
 		if (nt == NULL)
@@ -657,6 +697,13 @@ cache_codes(OmenPageStore *s, const OmenNodeId *ids, int n)
 			h = (h + 1) & s->cached_mask;
 		s->cached_hash[h] = ++s->ncached;
 	}
+}
+
+void
+omen_store_keep_codes(OmenPageStore *s, bool keep)
+{
+	s->keep_codes = keep;
+	forget_codes(s);
 }
 
 /*
@@ -922,7 +969,7 @@ omen_store_select(OmenPageStore *s, const OmenCand *cands, int ncands, int m,
 	cache_codes(s, ids, ncands);
 	n = omen_select_neighbors(&omen_page_store_ops, s, cands, ncands, m, mode,
 							  self, out);
-	s->ncached = 0;
+	forget_codes(s);
 	pfree(ids);
 	return n;
 }
@@ -1409,7 +1456,7 @@ prune_list(OmenPageStore *s, OmenNodeId from, const OmenNodeId *ids, int n,
 	}
 	nkeep = omen_select_neighbors(&omen_page_store_ops, s, cands, n, max,
 								  OMEN_SELECT_MODE(s->metric), *self, sel);
-	s->ncached = 0;
+	forget_codes(s);
 	for (int i = 0; i < nkeep; i++)
 		keep[i] = sel[i].id;
 	pfree(sel);

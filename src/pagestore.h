@@ -41,10 +41,12 @@ typedef struct OmenPageStore
 
 	/*
 	 * The codes of the candidates of the neighbour selection under way
-	 * (omen_store_select, omen_store_link), copied from their rows, and a
-	 * hash table of them by id (linear probing)
+	 * (omen_store_select, omen_store_link), or of the selections since
+	 * omen_store_keep_codes, copied from their rows, and a hash table of
+	 * them by id (linear probing)
 	 */
 	int			ncached;
+	bool		keep_codes;		/* omen_store_keep_codes */
 	int			cached_cap;
 	struct OmenCachedCode *cached;	/* [cached_cap] */
 	uint8	   *cached_codes;	/* [cached_cap][code_bytes] */
@@ -241,6 +243,15 @@ extern void omen_store_pin_link(OmenPageStore *s, ItemPointer to, int level,
  */
 extern void omen_store_plan_link(OmenPageStore *s, OmenNodeId from,
 								 int level, ItemPointer to);
+
+/*
+ * While keep is set, the codes that selections copy out of rows stay for
+ * the selections that follow, which copy only those they lack: for the
+ * plans of one insert, whose lists share many nodes.  The copies are of
+ * one segment, whose codes do not change while it is live; clearing keep
+ * forgets them.  Takes no locks.
+ */
+extern void omen_store_keep_codes(OmenPageStore *s, bool keep);
 /*
  * The new row that plans and omen_store_link's pins named by the TID
  * standin is at tid now: they follow it.
