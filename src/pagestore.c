@@ -13,6 +13,8 @@
 #include <math.h>
 
 #include "access/generic_xlog.h"
+#include "access/rmgr.h"
+#include "access/xloginsert.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "storage/bufmgr.h"
@@ -464,6 +466,13 @@ kernel_bits(OmenPageStore *s)
 	return omen_kernel_bits(s->code_bits);
 }
 
+/* nt's list on level */
+static inline OmenLink *
+level_links(OmenPageStore *s, OmenNodeTuple nt, int level)
+{
+	return omen_node_links(nt, s->code_bytes) + omen_level_offset(level, s->m);
+}
+
 /* The code of nt as the kernels take it. */
 static inline const uint8 *
 node_code(OmenPageStore *s, OmenNodeTuple nt)
@@ -782,7 +791,7 @@ store_neighbors(void *arg, OmenNodeId id, int level, OmenNodeId *out, int max)
 		omen_store_unlock(s);
 		return -1;
 	}
-	slots = omen_node_links(nt, s->code_bytes) + omen_level_offset(level, s->m);
+	slots = level_links(s, nt, level);
 	nslots = omen_level_slots(level, s->m);
 	for (int i = 0; i < nslots && n < max; i++)
 		if (slots[i] != OMEN_NO_LINK)
@@ -1217,16 +1226,21 @@ omen_store_page_heaptids(OmenPageStore *s, BlockNumber blk, ItemPointer tids,
 	return n;
 }
 
+/* Sets a list of level's slots to ids[0..n-1], the other slots empty. */
+static void
+fill_links(OmenPageStore *s, OmenLink *slots, int level, const OmenNodeId *ids,
+		   int n)
+{
+	for (int i = 0; i < omen_level_slots(level, s->m); i++)
+		slots[i] = i < n ? omen_link_from_id(ids[i], s->link_bits) : OMEN_NO_LINK;
+}
+
 /* Sets nt's links on level to ids[0..n-1], the other slots empty. */
 static void
 set_links(OmenPageStore *s, OmenNodeTuple nt, int level, const OmenNodeId *ids,
 		  int n)
 {
-	OmenLink   *slots = omen_node_links(nt, s->code_bytes) +
-		omen_level_offset(level, s->m);
-
-	for (int i = 0; i < omen_level_slots(level, s->m); i++)
-		slots[i] = i < n ? omen_link_from_id(ids[i], s->link_bits) : OMEN_NO_LINK;
+	fill_links(s, level_links(s, nt, level), level, ids, n);
 }
 
 /*
@@ -1244,9 +1258,46 @@ row_to_link(OmenPageStore *s, Page page, ItemPointer tid, int level)
 }
 
 /*
- * Rewrites node's links on level as ids[0..n-1]: in one WAL record, in the
- * pending row, or, the first time while omen_store_link_deferred runs, into
- * its OmenLinkWrite.
+ * Writes len bytes from data over the page of buf at ptr and logs them as
+ * a Generic WAL record of one fragment: its delta is the offset, the length
+ * (both uint16) and the bytes, as GenericXLogFinish writes a delta, which
+ * generic_redo applies.  GenericXLogFinish would find the same fragment by
+ * comparing a copy of the whole page with the page; the caller knows it.
+ * The page's hole stays as it is, zero as every Generic WAL record leaves
+ * it and as replay makes it.  For an index that needs no WAL, the bytes are
+ * written and no record.  The caller holds buf exclusively locked.
+ */
+static void
+write_logged(Relation index, Buffer buf, char *ptr, const void *data,
+			 uint16 len)
+{
+	Page		page = BufferGetPage(buf);
+	uint16		fragment[2];
+
+	Assert(ptr >= (char *) page && ptr + len <= (char *) page + BLCKSZ);
+	fragment[0] = (uint16) (ptr - (char *) page);
+	fragment[1] = len;
+	START_CRIT_SECTION();
+	memcpy(ptr, data, len);
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(index))
+	{
+		XLogRecPtr	lsn;
+
+		XLogBeginInsert();
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+		XLogRegisterBufData(0, (char *) fragment, sizeof(fragment));
+		XLogRegisterBufData(0, (char *) data, len);
+		lsn = XLogInsert(RM_GENERIC_ID, 0);
+		PageSetLSN(page, lsn);
+	}
+	END_CRIT_SECTION();
+}
+
+/*
+ * Rewrites node's links on level as ids[0..n-1]: in one WAL record
+ * (write_logged), in the pending row, or, the first time while
+ * omen_store_link_deferred runs, into its OmenLinkWrite.
  */
 bool
 omen_store_write_links(OmenPageStore *s, OmenNodeId node, int level,
@@ -1255,7 +1306,8 @@ omen_store_write_links(OmenPageStore *s, OmenNodeId node, int level,
 	ItemPointerData tid;
 	OmenNodeTuple nt;
 	Buffer		buf;
-	GenericXLogState *state;
+	int			nslots = omen_level_slots(level, s->m);
+	OmenLink	slots[OMEN_MAX_LINKS];
 
 	if (s->pending != NULL && node == s->pending_id)
 	{
@@ -1275,16 +1327,16 @@ omen_store_write_links(OmenPageStore *s, OmenNodeId node, int level,
 	}
 	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(s->index);
-	nt = row_to_link(s, GenericXLogRegisterBuffer(state, buf, 0), &tid, level);
+	nt = row_to_link(s, BufferGetPage(buf), &tid, level);
 	if (nt == NULL)
 	{
-		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
-	set_links(s, nt, level, ids, n);
-	GenericXLogFinish(state);
+	Assert(nslots <= OMEN_MAX_LINKS);
+	fill_links(s, slots, level, ids, n);
+	write_logged(s->index, buf, (char *) level_links(s, nt, level), slots,
+				 sizeof(OmenLink) * nslots);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
