@@ -424,7 +424,8 @@ builder_open_segment(OmenBuilder *b)
 {
 	MemoryContext old;
 	Size		cap = builder_capacity(b->budget,
-									   builder_node_bytes(b->elem, b->dims, b->m, b->codes),
+									   builder_node_bytes(b->elem, b->dims, b->m,
+														  b->codes),
 									   (Size) b->capacity_hint);
 
 	b->capacity = (int) cap;

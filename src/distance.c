@@ -1504,7 +1504,8 @@ omen_query_code_distance(int metric, const OmenQueryCode *qc,
 {
 	OmenQueryTerms t;
 
-	if (!(fabs((double) offset) + 255.0 * scale < qc->limit) ||
+	if (!omen_code_pair_fits(&(OmenCodeSums) {.offset = offset, .scale = scale},
+							 qc->limit) ||
 		!(qc->scale <= scale))
 		return NAN;
 	omen_query_u4(qc->u, code, qc->n, &t);

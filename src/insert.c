@@ -912,8 +912,9 @@ search_segment(OmenInsert *ins, const OmenSegmentDesc *desc)
  * Makes, before the insert lock is taken, the neighbour selections that the
  * back-links to the new row will need (omen_store_plan_link), for the
  * neighbours find_neighbors chose, copying each code they score once; under
- * the lock each is reused if that neighbour's list has not changed.  None when a copy of the vector with
- * room was found, which is likely to take the row (merge_duplicate).
+ * the lock each is reused if that neighbour's list has not changed.  None
+ * when a copy of the vector with room was found, which is likely to take
+ * the row (merge_duplicate).
  */
 static void
 plan_links(OmenInsert *ins)
